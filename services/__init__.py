@@ -1,0 +1,1 @@
+"""Service layer: everything that is not UI (settings, database, domain rules, CLI). Never imports streamlit."""

@@ -1,0 +1,99 @@
+"""ORM tables layer: the existing scheduler's tables (events, schedules, employees), as they are, and ours beside them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# --- The existing scheduler's tables. Column names and types must stay exactly as teams' databases have them. ---
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_name: Mapped[str] = mapped_column(Text, nullable=False)
+    project_ref_num: Mapped[int] = mapped_column(Integer, unique=True, nullable=False)
+    location_mvid: Mapped[str | None] = mapped_column(Text)
+    store_number: Mapped[int | None] = mapped_column(Integer)
+    store_name: Mapped[str | None] = mapped_column(Text)
+    start_datetime: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    due_datetime: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    estimated_time: Mapped[int | None] = mapped_column(Integer)
+    is_scheduled: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    event_type: Mapped[str | None] = mapped_column(String(20))
+    condition: Mapped[str | None] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    last_synced: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_status: Mapped[str | None] = mapped_column(String(20))
+    sales_tools_url: Mapped[str | None] = mapped_column(Text)
+    parent_event_ref_num: Mapped[int | None] = mapped_column(Integer)
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(120))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    is_active: Mapped[bool | None] = mapped_column(Boolean, default=True)
+    is_supervisor: Mapped[bool | None] = mapped_column(Boolean, default=False)
+    job_title: Mapped[str | None] = mapped_column(String(50))
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_ref_num: Mapped[int] = mapped_column(Integer, ForeignKey("events.project_ref_num"), nullable=False)
+    employee_id: Mapped[str] = mapped_column(String(50), ForeignKey("employees.id"), nullable=False)
+    schedule_datetime: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    external_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    last_synced: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_status: Mapped[str | None] = mapped_column(String(20))
+
+
+SCHEDULER_TABLES = ("events", "schedules", "employees")
+
+# Columns without which the dashboard cannot work on an existing database. Other columns of the scheduler schema that
+# an older database lacks are added (nullable) on upgrade, recorded, and removed again on downgrade.
+REQUIRED_COLUMNS: dict[str, frozenset[str]] = {
+    "events": frozenset({"id", "project_name", "project_ref_num", "location_mvid", "store_number", "start_datetime",
+                         "due_datetime", "is_scheduled", "event_type", "condition"}),
+    "schedules": frozenset({"id", "event_ref_num", "employee_id", "schedule_datetime"}),
+    "employees": frozenset({"id", "name"}),
+}
+
+
+# --- Our own tables. ---
+
+
+class DataVersion(Base):
+    """One row whose `version` every write bumps, so every process and replica knows when cached reads are stale."""
+
+    __tablename__ = "dashboard_data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SchemaAdoption(Base):
+    """What our migrations added to the scheduler's own tables (columns, indexes), so a downgrade removes exactly that."""
+
+    __tablename__ = "dashboard_schema_adoption"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # "column" or "index"
+    table_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    revision: Mapped[str] = mapped_column(String(32), nullable=False)
