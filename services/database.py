@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.errors import DatabaseUnavailable, NotADatabase
@@ -66,6 +66,9 @@ def make_engine(url: str, must_exist: bool = True) -> Engine:
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        except NoSuchModuleError:
+            raise DatabaseUnavailable(f"{display_url(url)}: unknown kind of database {parsed.drivername!r} "
+                                      "(use sqlite:///PATH or postgresql+psycopg://...).", url=display_url(url)) from None
         except (ArgumentError, ImportError) as exc:
             raise DatabaseUnavailable(f"Cannot use {display_url(url)}: {exc}", url=display_url(url)) from None
     check_connection(engine)

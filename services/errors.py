@@ -34,6 +34,10 @@ class BackupFailed(OpsError):
     """A backup could not be written or did not verify; nothing was changed."""
 
 
+class MigrationFailed(OpsError):
+    """A schema change failed; its transaction was rolled back."""
+
+
 class InvalidInput(OpsError):
     """A value given by a person (CLI flag, form field, query parameter) is not acceptable."""
 

@@ -14,9 +14,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from services.database import display_url, make_engine, sqlite_path
-from services.errors import BackupFailed, IncompatibleSchema, InvalidInput
+from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, MigrationFailed
 from services.tables import REQUIRED_COLUMNS, SCHEDULER_TABLES
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -168,8 +169,13 @@ def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | Non
         if state.revision == head:
             return MigrationResult(display_url(url), state.revision, head, None)
         backup = _back_up_before_change(engine, state, confirmed, backup_cmd)
-        with engine.begin() as connection:
-            command.upgrade(_alembic_config(connection), "head")
+        try:
+            with engine.begin() as connection:
+                command.upgrade(_alembic_config(connection), "head")
+        except DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.__class__.__name__
+            raise MigrationFailed(f"The upgrade failed and was rolled back, nothing changed: {reason}",
+                                  backup=backup) from None
         return MigrationResult(display_url(url), state.revision, head, backup)
     finally:
         engine.dispose()

@@ -62,7 +62,7 @@ class Schedule(Base):
     sync_status: Mapped[str | None] = mapped_column(String(20))
 
 
-SCHEDULER_TABLES = ("events", "schedules", "employees")
+SCHEDULER_TABLES = ("events", "employees", "schedules")  # in foreign-key order
 
 # Columns without which the dashboard cannot work on an existing database. Other columns of the scheduler schema that
 # an older database lacks are added (nullable) on upgrade, recorded, and removed again on downgrade.

@@ -1,0 +1,27 @@
+# Two commands do all the set-up: `make run` (dashboard on data/scheduler.db with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-requirements
+
+.PHONY: run test db seed clean-venv
+
+$(INSTALLED): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(INSTALLED)
+
+db: $(INSTALLED)
+	@mkdir -p data
+	$(PY) -m services db upgrade
+	$(PY) -m services demo seed --if-empty
+
+run: db
+	$(PY) -m streamlit run dashboard/app.py
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

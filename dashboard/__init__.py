@@ -1,0 +1,1 @@
+"""The Streamlit app: entry point, navigation, cached wiring and UI components shared by pages."""

@@ -1,0 +1,159 @@
+"""CLI layer: `python -m services ...` calls the same service functions as the pages, with clear one-line errors."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from typing import Sequence
+
+from services.database import display_url, make_engine
+from services.errors import OpsError
+from services.settings import load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
+    return number
+
+
+def _months_before(today: date, months: int) -> date:
+    """The first day of the month `months` months before today's month."""
+    index = today.year * 12 + (today.month - 1) - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", metavar="URL", help="database URL or SQLite file path (default: SCHEDULER_DATABASE_URL "
+                                                    "or data/scheduler.db)")
+    parser = argparse.ArgumentParser(prog="python -m services", description="Field-event ops dashboard: command line.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = commands.add_parser("db", help="create, adopt, upgrade or downgrade the database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    for name, help_text in (("upgrade", "create a new database or adopt/upgrade an existing scheduler database"),
+                            ("downgrade", "remove the dashboard's tables, columns and indexes; keep the scheduler's")):
+        action = db_commands.add_parser(name, parents=[common], help=help_text)
+        action.add_argument("--yes", action="store_true", help="PostgreSQL: confirm you have a backup")
+        action.add_argument("--backup-cmd", metavar="CMD", help="PostgreSQL: command that backs the database up first")
+    db_commands.add_parser("status", parents=[common], help="schema revision and row counts")
+
+    demo = commands.add_parser("demo", help="demo data")
+    demo_commands = demo.add_subparsers(dest="demo_command", required=True, metavar="ACTION")
+    seed = demo_commands.add_parser("seed", parents=[common], help="write realistic demo data into an empty database")
+    seed.add_argument("--events", type=_positive_int, default=3000, help="number of events (default 3000)")
+    seed.add_argument("--stores", type=_positive_int, default=5, help="number of clubs (default 5)")
+    seed.add_argument("--start", type=_iso_date, help="first day (default: the 1st of the month two months ago)")
+    seed.add_argument("--months", type=_positive_int, default=4, help="how many months to cover (default 4)")
+    seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+    seed.add_argument("--today", type=_iso_date, help="the day taken as today (default: today)")
+    seed.add_argument("--scenario", choices=["sprint2"], help="write only the named fixed acceptance scenario")
+    seed.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when events already exist")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(database_url=args.db)
+        if args.command == "db":
+            return _run_db(args, settings.database_url)
+        if args.command == "demo":
+            return _run_demo_seed(args, settings)
+    except OpsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILED
+    parser.error("unknown command")
+    return EXIT_USAGE
+
+
+def _run_db(args: argparse.Namespace, url: str) -> int:
+    from services.read_queries import database_summary
+    from services.schema_admin import downgrade_database, head_revision, read_schema_state, upgrade_database
+
+    if args.db_command == "upgrade":
+        result = upgrade_database(url, confirmed=args.yes, backup_cmd=args.backup_cmd)
+        if result.backup:
+            print(f"Backup: {result.backup} (verified)")
+        if result.changed:
+            print(f"Upgraded {result.database}: revision {result.from_revision or 'none'} -> {result.to_revision}")
+        else:
+            print(f"{result.database} is up to date (revision {result.to_revision}).")
+        return EXIT_OK
+    if args.db_command == "downgrade":
+        result = downgrade_database(url, confirmed=args.yes, backup_cmd=args.backup_cmd)
+        if result.backup:
+            print(f"Backup: {result.backup} (verified)")
+        if result.changed:
+            print(f"Downgraded {result.database}: removed the dashboard's tables, columns and indexes; "
+                  "the scheduler's tables and rows are untouched.")
+        else:
+            print(f"{result.database} has no dashboard schema to remove.")
+        return EXIT_OK
+    engine = make_engine(url)
+    try:
+        state = read_schema_state(engine)
+        print(f"Database: {display_url(url)}")
+        print(f"Schema revision: {state.revision or 'none'} (current: {head_revision()})")
+        if state.revision is not None:
+            summary = database_summary(engine)
+            print(f"Events: {summary.events}  Schedules: {summary.schedules}  Employees: {summary.employees}  "
+                  f"Stores: {summary.stores}")
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
+def _run_demo_seed(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    from services.demo_data import seed_demo_data, seed_sprint2_scenario
+    from services.read_queries import database_summary
+    from services.schema_admin import require_current_schema
+
+    today = args.today or date.today()
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        if args.scenario == "sprint2":
+            report = seed_sprint2_scenario(engine, today=today, rule=settings.supervisor_rule)
+        else:
+            existing = database_summary(engine).events
+            if args.if_empty and existing:
+                print(f"{display_url(settings.database_url)} already holds {existing} events; not seeding.")
+                return EXIT_OK
+            start = args.start or _months_before(today, 2)
+
+            show = sys.stderr.isatty() or args.events >= 100_000
+
+            def show_progress(done: int, total: int) -> None:
+                if show:
+                    print(f"\r  {done:>9,} / {total:,} events", end="", file=sys.stderr, flush=True)
+
+            report = seed_demo_data(engine, events=args.events, stores=args.stores, start=start, months=args.months,
+                                    seed=args.seed, today=today, rule=settings.supervisor_rule, progress=show_progress)
+            if show:
+                print(file=sys.stderr)
+    finally:
+        engine.dispose()
+    print(f"Seeded {display_url(settings.database_url)}: {report.events} events, {report.schedules} schedules, "
+          f"{report.employees} employees.")
+    if report.anomalies:
+        print("Injected data-quality anomalies: " + ", ".join(f"{name} {count}" for name, count in report.anomalies.items()))
+    return EXIT_OK
