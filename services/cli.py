@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--events", type=_positive_int, default=3000, help="number of events (default 3000)")
     seed.add_argument("--stores", type=_positive_int, default=5, help="number of clubs (default 5)")
     seed.add_argument("--start", type=_iso_date, help="first day (default: the 1st of the month two months ago)")
-    seed.add_argument("--months", type=_positive_int, default=4, help="how many months to cover (default 4)")
+    seed.add_argument("--months", type=_positive_int, default=5,
+                      help="how many months to cover (default 5: two months back to two months ahead)")
     seed.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
     seed.add_argument("--today", type=_iso_date, help="the day taken as today (default: today)")
     seed.add_argument("--scenario", choices=["sprint2"], help="write only the named fixed acceptance scenario")
