@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -29,9 +31,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {exc}", returncode=3)
 
 
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
-    """A URL whose connections live in a fresh, private PostgreSQL schema, dropped afterwards."""
+@contextmanager
+def private_database(kind: str, directory: Path) -> Iterator[str]:
+    """A URL of an empty database of `kind`: a new SQLite file in `directory`, or a fresh PostgreSQL schema that is
+    dropped afterwards (connections get it as their search_path)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'scheduler.db'}"
+        return
     if POSTGRES_URL is None:
         pytest.skip(POSTGRES_SKIP_REASON)
     schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -47,12 +53,17 @@ def postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_schema_url(tmp_path: Path) -> Iterator[str]:
+    with private_database("postgresql", tmp_path) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a new SQLite file, or a private schema on the test PostgreSQL server."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'scheduler.db'}"
-    return request.getfixturevalue("postgres_schema_url")
+    with private_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

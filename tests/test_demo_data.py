@@ -6,15 +6,13 @@ written once per module and backend; tests that write use the per-test `engine` 
 from __future__ import annotations
 
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import DateTime, Engine, bindparam, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import DateTime, Engine, bindparam, func, select, text
 
 from services.database import make_engine
 from services.demo_data import SeedReport, seed_demo_data, seed_sprint2_scenario
@@ -23,7 +21,7 @@ from services.event_rules import SCHEDULED_CONDITIONS, classify_event_type, even
 from services.schema_admin import upgrade_database
 from services.settings import SupervisorRule
 from services.tables import DataVersion, Employee, Event, Schedule
-from tests.conftest import POSTGRES_SKIP_REASON, POSTGRES_URL
+from tests.conftest import private_database
 
 START = date(2025, 7, 1)
 MONTHS = 4
@@ -50,31 +48,16 @@ class Seeded:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """One default demo seed (3000 events, 5 stores) per backend, shared by the read-only tests of this module."""
-    schema = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'scheduler.db'}"
-    else:
-        if POSTGRES_URL is None:
-            pytest.skip(POSTGRES_SKIP_REASON)
-        schema = f"test_{uuid.uuid4().hex[:12]}"
-        with create_engine(POSTGRES_URL).begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"}) \
-            .render_as_string(hide_password=False)
-    upgrade_database(url)
-    engine = make_engine(url)
-    calls: list[tuple[int, int]] = []
-    report = seed_demo_data(engine, start=START, months=MONTHS, today=TODAY,
-                            progress=lambda done, total: calls.append((done, total)))
-    try:
-        yield Seeded(engine, report, calls)
-    finally:
-        engine.dispose()
-        if schema is not None:
-            admin = create_engine(POSTGRES_URL)
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    with private_database(request.param, tmp_path_factory.mktemp("demo")) as url:
+        upgrade_database(url)
+        engine = make_engine(url)
+        calls: list[tuple[int, int]] = []
+        report = seed_demo_data(engine, start=START, months=MONTHS, today=TODAY,
+                                progress=lambda done, total: calls.append((done, total)))
+        try:
+            yield Seeded(engine, report, calls)
+        finally:
+            engine.dispose()
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
