@@ -10,6 +10,8 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 
 import streamlit as st  # noqa: E402
 
+from dashboard import reads  # noqa: E402
+from dashboard.components import PAGE_FILES, page_path  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url  # noqa: E402
 from services.errors import OpsError  # noqa: E402
@@ -23,10 +25,19 @@ except OpsError as error:
     st.error(f"The dashboard cannot open its database: {error}")
     st.stop()
 
-with st.sidebar:
-    st.caption(f"Database: `{display_url(settings.database_url)}`")
-    if settings.is_sandbox:
-        st.warning("SANDBOX — no Crossmark URL configured; nothing is sent to Crossmark.", icon=":material/science:")
+pages = [st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(key == "overview"))
+         for key, (title, icon) in PAGE_FILES.items()]
+navigation = st.navigation(pages)
 
-pages = [st.Page(ROOT / "pages" / "home.py", title="Home", icon=":material/home:", default=True)]
-st.navigation(pages).run()
+with st.sidebar:
+    if settings.is_sandbox:
+        st.warning("**SANDBOX** — no Crossmark URL is configured; nothing is sent to Crossmark.",
+                   icon=":material/science:")
+    else:
+        st.caption(f"Crossmark: {settings.crossmark_base_url}")
+    summary = reads.summary()
+    st.caption(f"Database: `{display_url(settings.database_url)}`  \n"
+               f"{summary.events:,} events · {summary.stores} stores")
+    st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
+
+navigation.run()

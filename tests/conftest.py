@@ -5,6 +5,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,32 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@dataclass(frozen=True)
+class DemoDatabase:
+    url: str
+    engine: Engine
+    today: date
+
+
+def _months_back(today: date, months: int) -> date:
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
+    """Read-only demo data as `make run` seeds it (relative to today), plus the sprint2 scenario, per backend."""
+    from services.demo_data import seed_demo_data, seed_sprint2_scenario
+
+    today = date.today()
+    with private_database(request.param, tmp_path_factory.mktemp("demo")) as url:
+        upgrade_database(url)
+        engine = make_engine(url)
+        seed_demo_data(engine, start=_months_back(today, 2), months=5, today=today)
+        seed_sprint2_scenario(engine, today=today)
+        try:
+            yield DemoDatabase(url, engine, today)
+        finally:
+            engine.dispose()

@@ -1,0 +1,168 @@
+"""Chart builders: pure functions, DataFrame in, plotly Figure out (no Streamlit, no database)."""
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from services.event_rules import EVENT_TYPES
+
+# Type colours agreed with the team; each carries white text at a contrast of at least 4.5:1 (tested).
+TYPE_COLOURS = {"Core": "#c62828", "Juicer": "#2e7d32", "Supervisor": "#6a1b9a", "Freeosk": "#b34700",
+                "Digitals": "#1565c0", "Other": "#5f6368"}
+TYPE_LETTERS = {"Core": "C", "Juicer": "J", "Supervisor": "S", "Freeosk": "F", "Digitals": "D", "Other": "O"}
+WARNING_AMBER = "#f59e0b"
+# The heatmap's scale stops at a mid blue so that dark cell text keeps a contrast of at least 4.5:1 on every cell
+# (a scale running to deep blue has a middle band where neither dark nor white text reaches 4.5:1).
+SCALE_LOW, SCALE_HIGH = "#eef3fa", "#6f9bd1"
+DARK_TEXT, LIGHT_TEXT, MUTED_TEXT = "#1b1f24", "#ffffff", "#4b5563"
+ZERO_FILL = "#f7f7f8"
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    value = hex_colour.lstrip("#")
+    return int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{round(channel):02x}" for channel in rgb)
+
+
+def relative_luminance(hex_colour: str) -> float:
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(channel) for channel in _rgb(hex_colour))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def scale_colour(fraction: float) -> str:
+    """The heatmap colour at `fraction` (0..1) of the way from the lowest to the highest count."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    low, high = _rgb(SCALE_LOW), _rgb(SCALE_HIGH)
+    return _hex(tuple(low[i] + (high[i] - low[i]) * fraction for i in range(3)))
+
+
+def readable_text_colour(background: str) -> str:
+    return DARK_TEXT if contrast_ratio(DARK_TEXT, background) >= contrast_ratio(LIGHT_TEXT, background) else LIGHT_TEXT
+
+
+def type_breakdown(row: pd.Series) -> str:
+    return " ".join(f"{TYPE_LETTERS[event_type]}{int(row[event_type])}" for event_type in EVENT_TYPES)
+
+
+def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None = None) -> go.Figure:
+    """Month heatmap: weeks as rows, weekdays as columns, colour = scheduled events, per-type counts as cell text.
+
+    `month_table` is services.read_queries.month_calendar's frame: day, one column per type, total, unstaffed_due.
+    Days with Unstaffed events due get an amber marker; zero days are muted with a dashed outline.
+    """
+    weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
+    by_day = month_table.set_index("day")
+    peak = max(int(by_day["total"].max()) if len(by_day) else 0, 1)
+    z, hover, custom = [], [], []
+    annotations, shapes = [], []
+    marker_x, marker_y, marker_text, marker_days = [], [], [], []
+    point_x, point_y, point_days = [], [], []
+    for row_index, week in enumerate(weeks):
+        z_row, hover_row, custom_row = [], [], []
+        for column_index, day in enumerate(week):
+            if day.month != month.month or day not in by_day.index:
+                z_row.append(None)
+                hover_row.append("")
+                custom_row.append("")
+                continue
+            row = by_day.loc[day]
+            total, unstaffed = int(row["total"]), int(row["unstaffed_due"])
+            z_row.append(total)
+            custom_row.append(day.isoformat())
+            hover_row.append(
+                f"<b>{day:%a %b %d}</b><br>{total} scheduled<br>"
+                + "<br>".join(f"{event_type}: {int(row[event_type])}" for event_type in EVENT_TYPES)
+                + (f"<br><b>⚠ {unstaffed} Unstaffed due</b>" if unstaffed else ""))
+            background = ZERO_FILL if total == 0 else scale_colour(total / peak)
+            text_colour = MUTED_TEXT if total == 0 else readable_text_colour(background)
+            is_today = today == day
+            annotations.append(dict(
+                x=column_index, y=row_index, xref="x", yref="y", showarrow=False, align="center",
+                font=dict(color=text_colour, size=12),
+                text=(f"<b>{day.day}</b>{' · today' if is_today else ''}<br>"
+                      f"<span style='font-size:16px'><b>{total}</b></span><br>{type_breakdown(row)}"),
+            ))
+            if total == 0:
+                shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.46, x1=column_index + 0.46,
+                                   y0=row_index - 0.46, y1=row_index + 0.46, line=dict(color="#9aa0a6", dash="dash", width=1)))
+            if is_today:
+                shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.48, x1=column_index + 0.48,
+                                   y0=row_index - 0.48, y1=row_index + 0.48, line=dict(color="#1b1f24", width=2)))
+            if unstaffed:
+                marker_x.append(column_index + 0.36)
+                marker_y.append(row_index - 0.32)
+                marker_text.append(f"{day:%b %d}: {unstaffed} Unstaffed due")
+                marker_days.append(day.isoformat())
+            point_x.append(column_index)
+            point_y.append(row_index)
+            point_days.append(day.isoformat())
+        z.append(z_row)
+        hover.append(hover_row)
+        custom.append(custom_row)
+
+    figure = go.Figure()
+    figure.add_trace(go.Heatmap(
+        z=z, x=list(range(7)), y=list(range(len(weeks))), customdata=custom, text=hover,
+        hovertemplate="%{text}<extra></extra>", colorscale=[[0, SCALE_LOW], [1, SCALE_HIGH]], zmin=0, zmax=peak,
+        xgap=4, ygap=4, showscale=True, colorbar=dict(title=dict(text="Scheduled"), thickness=12), name="Scheduled",
+    ))
+    # Invisible points on every day make a click select that day (heatmap cells themselves are not selectable).
+    figure.add_trace(go.Scatter(
+        x=point_x, y=point_y, customdata=point_days, mode="markers", name="day",
+        marker=dict(size=48, symbol="square", opacity=0.01, color="#000000"), hoverinfo="skip", showlegend=False,
+    ))
+    figure.add_trace(go.Scatter(
+        x=marker_x, y=marker_y, customdata=marker_days, text=marker_text, mode="markers", name="Unstaffed due",
+        marker=dict(symbol="triangle-up", size=14, color=WARNING_AMBER, line=dict(color="#7a4a00", width=1)),
+        hovertemplate="%{text}<extra></extra>", showlegend=bool(marker_x),
+    ))
+    figure.update_layout(
+        annotations=annotations, shapes=shapes, height=130 * len(weeks) + 80,
+        margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
+        legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0),
+        xaxis=dict(tickmode="array", tickvals=list(range(7)), ticktext=list(WEEKDAYS), side="top",
+                   showgrid=False, zeroline=False, fixedrange=True, range=[-0.5, 6.5]),
+        yaxis=dict(tickmode="array", tickvals=list(range(len(weeks))),
+                   ticktext=[f"Wk {week[0].isocalendar().week}" for week in weeks], autorange="reversed",
+                   showgrid=False, zeroline=False, fixedrange=True),
+        clickmode="event+select", dragmode=False,
+    )
+    return figure
+
+
+def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
+    """Stacked bars per period: one stack for Scheduled and one for Unstaffed, coloured by type."""
+    figure = go.Figure()
+    for state_index, state in enumerate(("Scheduled", "Unstaffed")):
+        subset = counts[counts["state"] == state]
+        for event_type in EVENT_TYPES:
+            rows = subset[subset["event_type"] == event_type]
+            if rows.empty:
+                continue
+            figure.add_trace(go.Bar(
+                x=rows["period"], y=rows["count"], name=f"{event_type} · {state}", offsetgroup=state,
+                legendgroup=state, legendgrouptitle_text=state, marker_color=TYPE_COLOURS[event_type],
+                marker_pattern_shape="" if state == "Scheduled" else "/", marker_line_color="#ffffff",
+                hovertemplate=f"{event_type} · {state}<br>%{{x}}: %{{y}}<extra></extra>",
+            ))
+    figure.update_layout(barmode="relative", height=460, margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis_title={"day": "Day", "week": "Week starting", "month": "Month"}[period],
+                         yaxis_title="Events", legend=dict(groupclick="toggleitem"))
+    return figure

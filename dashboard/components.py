@@ -1,0 +1,76 @@
+"""UI components shared by pages: the filter bar, type badges, event cards, navigation between pages."""
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import query_state
+from dashboard.charts import TYPE_COLOURS
+from services.event_rules import EVENT_TYPES
+from services.read_queries import EventFilter
+
+PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+# page key -> (title, icon). The script is pages/<key>.py and its URL path is /<key> (AppTest finds pages by that).
+PAGE_FILES = {
+    "overview": ("Overview", ":material/dashboard:"),
+    "calendar": ("Calendar", ":material/calendar_month:"),
+    "day": ("Day view", ":material/today:"),
+    "type_counts": ("Event type counts", ":material/bar_chart:"),
+    "unscheduled": ("Unscheduled", ":material/event_busy:"),
+}
+
+
+def page_path(key: str) -> Path:
+    return PAGES_DIR / f"{key}.py"
+
+
+def page_url(key: str, **params: object) -> str:
+    """A relative link to a page with its state, for link columns in tables."""
+    query = "&".join(f"{name}={value}" for name, value in params.items() if value is not None)
+    return key + (f"?{query}" if query else "")
+
+
+def store_label(stores: pd.DataFrame):  # noqa: ANN201
+    names = {row.store: f"#{row.store_number} · {row.store_name}" if row.store_name else f"#{row.store_number}"
+             for row in stores.itertuples()}
+    return lambda store: "All stores" if store is None else names.get(store, store)
+
+
+def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
+    """Type and store filters, initialised from the URL and written back to it."""
+    valid = list(stores["store"])
+    columns = st.columns([3, 2]) if with_types else [None, st.container()]
+    types = list(EVENT_TYPES)
+    if with_types:
+        types = columns[0].multiselect("Event types", list(EVENT_TYPES), default=query_state.read_types(),
+                                       key="filter_types", placeholder="All types")
+    store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores), key="filter_store",
+                                 index=([None, *valid].index(query_state.read_store(valid))))
+    narrowed = bool(types) and len(types) < len(EVENT_TYPES)
+    query_state.write(types=",".join(types) if narrowed else None, store=store)
+    return EventFilter(tuple(types) if narrowed else None, store)
+
+
+def type_badge(event_type: str, count: int | None = None) -> str:
+    colour = TYPE_COLOURS.get(event_type, TYPE_COLOURS["Other"])
+    label = html.escape(event_type) + (f" · {count}" if count is not None else "")
+    return (f"<span style='background:{colour};color:#fff;border-radius:10px;padding:2px 10px;"
+            f"font-size:0.85rem;font-weight:600;white-space:nowrap'>{label}</span>")
+
+
+def badges(counts: dict[str, int]) -> None:
+    st.markdown(" ".join(type_badge(event_type, counts.get(event_type, 0)) for event_type in EVENT_TYPES),
+                unsafe_allow_html=True)
+
+
+def when(value: datetime | None) -> str:
+    return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%a %b %d, %H:%M")
+
+
+def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV") -> None:
+    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
+                       icon=":material/download:")

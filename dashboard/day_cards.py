@@ -1,0 +1,47 @@
+"""Day view cards: one event per card; a CORE's card shows how its Supervisor stands (and, later, its actions)."""
+from __future__ import annotations
+
+import html
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.components import type_badge, when
+from services.pairing import (
+    SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
+)
+
+# The actions issue plugs a renderer in here: it gets the event row and draws its buttons under the card.
+EventActions = Callable[[pd.Series], None]
+
+
+def supervisor_line(row: pd.Series) -> None:
+    state = row["supervisor_state"]
+    if state == SUPERVISOR_SCHEDULED:
+        st.success(f"Supervisor {row['supervisor_ref']} scheduled: {row['supervisor_rep'] or 'unknown rep'}, "
+                   f"{when(row['supervisor_at'])}", icon=":material/check_circle:")
+    elif state == SUPERVISOR_UNSTAFFED:
+        st.warning(f"Supervisor {row['supervisor_ref']} is Unstaffed", icon=":material/warning:")
+    elif state == SUPERVISOR_MISSING:
+        st.info("No Supervisor event with this number at this store", icon=":material/info:")
+    elif state == SUPERVISOR_AMBIGUOUS:
+        st.error("Ambiguous: more than one CORE or Supervisor shares this number at this store",
+                 icon=":material/error:")
+    elif state == SUPERVISOR_INACTIVE:
+        st.caption(f"Supervisor {row['supervisor_ref']} is neither scheduled nor Unstaffed")
+
+
+def event_card(row: pd.Series, actions: EventActions | None = None) -> None:
+    with st.container(border=True):
+        st.markdown(
+            f"{type_badge(row['event_type'])} &nbsp;<b>{pd.Timestamp(row['scheduled_at']):%H:%M}</b> · "
+            f"{html.escape(str(row['rep_name'] or 'unknown rep'))}"
+            f"<br><span style='font-size:0.95rem'>{html.escape(str(row['name']))}</span>"
+            f"<br><span style='color:#4b5563;font-size:0.85rem'>ref {row['ref']} · #{row['store_number']} "
+            f"{html.escape(str(row['store_name'] or ''))} · {html.escape(str(row['condition'] or ''))}</span>",
+            unsafe_allow_html=True)
+        if row["event_type"] == "Core":
+            supervisor_line(row)
+        if actions is not None:
+            actions(row)

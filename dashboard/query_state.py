@@ -1,0 +1,98 @@
+"""Page state in the URL: read query parameters (a bad one gets a clear message and a fallback) and write them back."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Sequence
+
+import streamlit as st
+
+from services.event_rules import EVENT_TYPES
+
+
+def _warn(key: str, raw: str, problem: str, fallback: str) -> None:
+    st.warning(f"Ignored `{key}={raw}` in the link: {problem}. Showing {fallback} instead.", icon=":material/link_off:")
+
+
+def _raw(key: str) -> str | None:
+    value = st.query_params.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def read_month(today: date, key: str = "month") -> date:
+    """`?month=YYYY-MM` as the first day of that month; the current month when absent or invalid."""
+    raw = _raw(key)
+    if raw is None:
+        return today.replace(day=1)
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})", raw)
+    if match and 1 <= int(match.group(2)) <= 12 and 1900 < int(match.group(1)) < 2200:
+        return date(int(match.group(1)), int(match.group(2)), 1)
+    _warn(key, raw, "a month is written YYYY-MM with a month from 01 to 12", "the current month")
+    return today.replace(day=1)
+
+
+def read_day(today: date, key: str = "date") -> date:
+    """`?date=YYYY-MM-DD`; today when absent or invalid."""
+    raw = _raw(key)
+    if raw is None:
+        return today
+    try:
+        value = date.fromisoformat(raw)
+        if 1900 < value.year < 2200:
+            return value
+    except ValueError:
+        pass
+    _warn(key, raw, "a date is written YYYY-MM-DD and must exist", "today")
+    return today
+
+
+def read_types(key: str = "types") -> list[str]:
+    """`?types=Core,Juicer`; all types when absent; unknown names are dropped with a message."""
+    raw = _raw(key)
+    if raw is None:
+        return list(EVENT_TYPES)
+    wanted = [part.strip() for part in raw.split(",") if part.strip()]
+    by_lower = {event_type.lower(): event_type for event_type in EVENT_TYPES}
+    known = [by_lower[name.lower()] for name in wanted if name.lower() in by_lower]
+    unknown = [name for name in wanted if name.lower() not in by_lower]
+    if unknown:
+        _warn(key, raw, f"unknown type(s) {', '.join(unknown)} (types are {', '.join(EVENT_TYPES)})",
+              "the known types" if known else "all types")
+    return known or list(EVENT_TYPES)
+
+
+def read_choice(key: str, choices: Sequence[str], default: str | None) -> str | None:
+    raw = _raw(key)
+    if raw is None:
+        return default
+    if raw in choices:
+        return raw
+    _warn(key, raw, f"it must be one of {', '.join(choices)}", "the default")
+    return default
+
+
+def read_store(valid: Sequence[str], key: str = "store") -> str | None:
+    raw = _raw(key)
+    if raw is None or raw in valid:
+        return raw
+    _warn(key, raw, "no store with that id or number has events", "all stores")
+    return None
+
+
+def read_range(today: date, default_days: int, start_key: str = "from", end_key: str = "to") -> tuple[date, date]:
+    start = read_day(today, start_key) if _raw(start_key) else today
+    end = read_day(start + timedelta(days=default_days), end_key) if _raw(end_key) else start + timedelta(days=default_days)
+    if end < start:
+        _warn(f"{start_key}/{end_key}", f"{start}..{end}", "the range ends before it starts", "the default range")
+        return today, today + timedelta(days=default_days)
+    return start, end
+
+
+def write(**values: object) -> None:
+    """Keep the URL in step with the page so it can be shared; None removes a parameter."""
+    for key, value in values.items():
+        if value is None or value == "":
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)

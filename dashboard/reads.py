@@ -1,0 +1,73 @@
+"""Cached reads: every page's query goes through here, keyed by the database's data-version stamp.
+
+Any write (by this process, the CLI, or another replica) bumps the stamp, so the next rerun misses the cache and
+reads fresh data; the TTL only bounds memory and staleness of time-relative figures.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.wiring import get_engine
+from services import read_queries
+from services.read_queries import EventFilter
+
+_QUERIES: dict[str, Callable] = {
+    "summary": read_queries.database_summary,
+    "stores": read_queries.stores,
+    "month_calendar": read_queries.month_calendar,
+    "day_view": read_queries.day_view,
+    "type_counts": read_queries.type_counts,
+    "unscheduled_buckets": read_queries.unscheduled_buckets,
+    "unscheduled_events": read_queries.unscheduled_events,
+    "week_overview": read_queries.week_overview,
+}
+
+
+@st.cache_data(ttl=300, max_entries=512, show_spinner=False)
+def _cached(version: int, query: str, *args):  # noqa: ANN002, ANN202 - args are the query's own
+    return _QUERIES[query](get_engine(), *args)
+
+
+def _read(query: str, *args):  # noqa: ANN002, ANN202
+    return _cached(read_queries.data_version(get_engine()), query, *args)
+
+
+def now_minute() -> datetime:
+    """Now, to the minute: time-relative reads stay cacheable within a minute."""
+    return datetime.now().replace(second=0, microsecond=0)
+
+
+def summary() -> read_queries.DatabaseSummary:
+    return _read("summary")
+
+
+def stores() -> pd.DataFrame:
+    return _read("stores")
+
+
+def month_calendar(month: date, where: EventFilter) -> pd.DataFrame:
+    return _read("month_calendar", month, where)
+
+
+def day_view(day: date, where: EventFilter) -> read_queries.DayView:
+    return _read("day_view", day, where)
+
+
+def type_counts(first_day: date, last_day: date, period: str, where: EventFilter) -> pd.DataFrame:
+    return _read("type_counts", first_day, last_day, period, where)
+
+
+def unscheduled_buckets(where: EventFilter) -> pd.DataFrame:
+    return _read("unscheduled_buckets", now_minute(), where)
+
+
+def unscheduled_events(bucket: str | None, where: EventFilter) -> pd.DataFrame:
+    return _read("unscheduled_events", now_minute(), bucket, where)
+
+
+def week_overview(where: EventFilter) -> read_queries.WeekOverview:
+    return _read("week_overview", now_minute(), where)

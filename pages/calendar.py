@@ -1,0 +1,65 @@
+"""Calendar: the month as a heatmap of scheduled events per day; choosing a day opens the day view."""
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import query_state, reads
+from dashboard.charts import calendar_heatmap
+from dashboard.components import badges, filter_bar, page_path
+from services.event_rules import EVENT_TYPES
+
+today = date.today()
+if "calendar_month" not in st.session_state:
+    st.session_state.calendar_month = query_state.read_month(today)
+
+
+def shift_month(months: int) -> None:
+    current = st.session_state.calendar_month
+    index = current.year * 12 + current.month - 1 + months
+    st.session_state.calendar_month = date(index // 12, index % 12 + 1, 1)
+
+
+def this_month() -> None:
+    st.session_state.calendar_month = today.replace(day=1)
+
+
+header, previous, current, following = st.columns([6, 1, 1, 1], vertical_alignment="bottom")
+previous.button("◀ Prev", on_click=shift_month, args=(-1,), width="stretch", key="month_prev")
+current.button("Today", on_click=this_month, width="stretch", key="month_today")
+following.button("Next ▶", on_click=shift_month, args=(1,), width="stretch", key="month_next")
+month = st.session_state.calendar_month
+header.title(f"{month:%B %Y}")
+
+where = filter_bar(reads.stores())
+query_state.write(month=f"{month:%Y-%m}")
+
+table = reads.month_calendar(month, where)
+metrics = st.columns(4)
+metrics[0].metric("Scheduled this month", f"{int(table['total'].sum()):,}")
+metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a %b %d}" if table["total"].any() else "—")
+metrics[2].metric("Unstaffed due this month", f"{int(table['unstaffed_due'].sum()):,}")
+metrics[3].metric("Days with Unstaffed due", f"{int((table['unstaffed_due'] > 0).sum())}")
+badges({event_type: int(table[event_type].sum()) for event_type in EVENT_TYPES})
+
+if table["total"].sum() == 0 and table["unstaffed_due"].sum() == 0:
+    st.info(f"Nothing is scheduled or due in {month:%B %Y}"
+            + (" for these filters." if where.event_types or where.store else ".")
+            + " Try another month or clear the filters.", icon=":material/event_available:")
+
+selection = st.plotly_chart(calendar_heatmap(table, month, today), key="month_heatmap", on_select="rerun",
+                            selection_mode="points", config={"displayModeBar": False})
+points = selection.selection.points if selection else []
+chosen = next((point.get("customdata") for point in points if point.get("customdata")), None)
+if isinstance(chosen, list):
+    chosen = chosen[0] if chosen else None
+if chosen:
+    st.switch_page(page_path("day"), query_params={"date": str(chosen)})
+
+st.caption("Each cell: the day, scheduled events, and per type (C Core, J Juicer, S Supervisor, F Freeosk, D Digitals, "
+           "O Other). ▲ amber: Unstaffed events due that day. Click a day to open it.")
+picker, go = st.columns([2, 1], vertical_alignment="bottom")
+last_day = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month, format="YYYY-MM-DD",
+                           key="calendar_day_picker")
+if go.button("Open day view", icon=":material/today:", key="open_day"):
+    st.switch_page(page_path("day"), query_params={"date": picked.isoformat()})

@@ -1,0 +1,74 @@
+"""Day view: one date — who is on duty, every scheduled event by type, each CORE's Supervisor, what is still Unstaffed."""
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import query_state, reads
+from dashboard.components import badges, download_csv, filter_bar, when
+from dashboard.day_cards import event_card
+
+DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
+
+today = date.today()
+if "day_view_date" not in st.session_state:
+    st.session_state.day_view_date = query_state.read_day(today)
+
+
+def shift_day(days: int) -> None:
+    st.session_state.day_view_date = st.session_state.day_view_date + timedelta(days=days)
+    st.session_state.pop("day_picker", None)
+
+
+def pick_day() -> None:
+    st.session_state.day_view_date = st.session_state.day_picker
+
+
+header, previous, following = st.columns([6, 1, 1], vertical_alignment="bottom")
+previous.button("◀ Previous", on_click=shift_day, args=(-1,), width="stretch", key="day_prev")
+following.button("Next ▶", on_click=shift_day, args=(1,), width="stretch", key="day_next")
+day = st.session_state.day_view_date
+header.title(f"{day:%A, %B %d, %Y}")
+st.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
+query_state.write(date=day.isoformat())
+
+where = filter_bar(reads.stores(), with_types=False)
+view = reads.day_view(day, where)
+scheduled = view.scheduled
+
+duty = st.columns(4)
+duty[0].metric("Scheduled", len(scheduled))
+duty[1].metric("Unstaffed due today", len(view.unstaffed_due))
+duty[2].markdown("**Juicer**  \n" + (", ".join(view.juicer_reps) or "none scheduled"))
+duty[3].markdown("**Lead on duty**  \n" + (", ".join(view.leads_on_duty) or "none scheduled"))
+badges(scheduled["event_type"].value_counts().to_dict())
+
+if scheduled.empty and view.unstaffed_due.empty:
+    st.info("Nothing is scheduled or due on this day" + (" at this store." if where.store else "."),
+            icon=":material/event_available:")
+
+for event_type in DISPLAY_ORDER:
+    rows = scheduled[scheduled["event_type"] == event_type]
+    if rows.empty:
+        continue
+    st.subheader(f"{event_type} · {len(rows)}")
+    columns = st.columns(2 if event_type == "Core" else 3)
+    for index, (_, row) in enumerate(rows.iterrows()):
+        with columns[index % len(columns)]:
+            event_card(row)
+
+supervisors = scheduled[scheduled["event_type"] == "Supervisor"]
+if not supervisors.empty:
+    with st.expander(f"Supervisor · {len(supervisors)}", expanded=False):
+        st.dataframe(supervisors[["scheduled_at", "ref", "name", "rep_name", "store_number", "condition"]]
+                     .rename(columns={"scheduled_at": "Time", "ref": "Ref", "name": "Event", "rep_name": "Rep",
+                                      "store_number": "Store", "condition": "Condition"}),
+                     hide_index=True, width="stretch", column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm")})
+
+if not view.unstaffed_due.empty:
+    st.subheader(f"Unstaffed, due today · {len(view.unstaffed_due)}")
+    st.dataframe(view.unstaffed_due.rename(columns={"ref": "Ref", "name": "Event", "event_type": "Type",
+                                                    "store_number": "Store", "store_name": "Store name",
+                                                    "start_datetime": "Window opens", "due_datetime": "Due"}),
+                 hide_index=True, width="stretch")
+if not scheduled.empty:
+    download_csv(scheduled.drop(columns=["schedule_id"]), f"events-{day.isoformat()}.csv")

@@ -1,0 +1,205 @@
+"""AppTest: every page on the demo database, an empty one, the sprint2 scenario and an adopted scheduler database;
+navigation, filters, deep links and bad query parameters."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from services.database import make_engine
+from services.demo_data import seed_sprint2_scenario
+from services.schema_admin import upgrade_database
+from tests.legacy_scheduler import create_legacy_scheduler_database
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+PAGES = {"overview": "../pages/overview.py", "calendar": "../pages/calendar.py", "day": "../pages/day.py",
+         "type_counts": "../pages/type_counts.py", "unscheduled": "../pages/unscheduled.py"}
+TITLES = {"overview": "This week", "type_counts": "Event type counts", "unscheduled": "Unscheduled events"}
+
+
+@pytest.fixture
+def open_page(monkeypatch):
+    def open_(url: str, page: str, **query: str) -> AppTest:
+        monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
+        monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        app = AppTest.from_file(APP, default_timeout=60)
+        for key, value in query.items():
+            app.query_params[key] = value
+        if page != "overview":
+            app.switch_page(PAGES[page])
+        app.run()
+        assert not app.exception, app.exception
+        return app
+
+    yield open_
+    st.cache_resource.clear()
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+def _texts(elements) -> list[str]:  # noqa: ANN001
+    return [element.value for element in elements]
+
+
+@pytest.fixture
+def empty_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    upgrade_database(url)
+    return url
+
+
+@pytest.fixture
+def sprint2_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'sprint2.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    seed_sprint2_scenario(engine, today=date.today())
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def legacy_url(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'legacy.db'}"
+    create_legacy_scheduler_database(url)
+    upgrade_database(url)
+    return url
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("database", ["empty", "sprint2", "legacy"])
+def test_every_page_renders_on_every_kind_of_database(open_page, page, database, request):
+    url = request.getfixturevalue(f"{database}_url")
+    app = open_page(url, page)
+    titles = _texts(app.title)
+    assert len(titles) == 1 and titles[0].strip()
+    if page in TITLES:
+        assert titles[0] == TITLES[page]
+    assert any("SANDBOX" in warning for warning in _texts(app.sidebar.warning))
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo_database(open_page, demo_database, page):
+    app = open_page(demo_database.url, page)
+    assert _texts(app.title)
+
+
+def test_empty_month_shows_zeros_and_a_friendly_note(open_page, empty_url):
+    app = open_page(empty_url, "calendar")
+    assert _metrics(app)["Scheduled this month"] == "0"
+    assert any("Nothing is scheduled or due" in info for info in _texts(app.info))
+
+
+def test_calendar_counts_filters_and_month_navigation(open_page, demo_database):
+    today = demo_database.today
+    app = open_page(demo_database.url, "calendar")
+    assert _texts(app.title) == [f"{today:%B %Y}"]
+    first = today.replace(day=1)
+    after = (first + timedelta(days=32)).replace(day=1)
+    with demo_database.engine.connect() as connection:
+        expected = connection.execute(text(
+            "SELECT COUNT(*) FROM schedules WHERE schedule_datetime >= :a AND schedule_datetime < :b"),
+            {"a": first, "b": after}).scalar_one()
+    everything = int(_metrics(app)["Scheduled this month"].replace(",", ""))
+    assert everything == expected
+
+    app.multiselect(key="filter_types").set_value(["Core"]).run()
+    cores = int(_metrics(app)["Scheduled this month"].replace(",", ""))
+    assert 0 < cores < everything
+    assert app.query_params["types"] == "Core"
+
+    app.selectbox(key="filter_store").set_value("157384").run()
+    assert int(_metrics(app)["Scheduled this month"].replace(",", "")) < cores
+    assert app.query_params["store"] == "157384"
+
+    app.button(key="month_next").click().run()
+    following = (first + timedelta(days=32)).replace(day=1)
+    assert _texts(app.title) == [f"{following:%B %Y}"]
+    assert app.query_params["month"] == f"{following:%Y-%m}"
+    app.button(key="month_today").click().run()
+    assert _texts(app.title) == [f"{today:%B %Y}"]
+
+
+def test_calendar_deep_link_and_bad_parameters(open_page, demo_database):
+    app = open_page(demo_database.url, "calendar", month="2026-02", types="Core,Juicer", store="157384")
+    assert _texts(app.title) == ["February 2026"]
+    assert app.multiselect(key="filter_types").value == ["Core", "Juicer"]
+    assert app.selectbox(key="filter_store").value == "157384"
+
+    bad = open_page(demo_database.url, "calendar", month="2025-13", types="Core,Bogus", store="no-such-store")
+    warnings = " ".join(_texts(bad.warning))
+    assert "Ignored `month=2025-13`" in warnings and "Showing the current month" in warnings
+    assert "unknown type(s) Bogus" in warnings and "Ignored `store=no-such-store`" in warnings
+    assert _texts(bad.title) == [f"{date.today():%B %Y}"]
+    assert bad.multiselect(key="filter_types").value == ["Core"]
+
+
+def test_day_view_deep_link_shows_supervisor_states(open_page, sprint2_url):
+    day = date.today() + timedelta(days=7)
+    app = open_page(sprint2_url, "day", date=day.isoformat())
+    assert _texts(app.title) == [f"{day:%A, %B %d, %Y}"]
+    assert _metrics(app)["Scheduled"] == "4"
+    assert any("Supervisor 606002 scheduled" in s and "12:30" in s for s in _texts(app.success))
+    assert any("Supervisor 608002 is Unstaffed" in w for w in _texts(app.warning))
+    assert any("No Supervisor event" in i for i in _texts(app.info))
+    markdown = " ".join(_texts(app.markdown))
+    assert markdown.index("Core") < markdown.index("Supervisor")  # Supervisors come last, in an expander
+    assert [e.label for e in app.expander] == ["Supervisor · 1"]
+
+    app.button(key="day_next").click().run()
+    assert _texts(app.title) == [f"{day + timedelta(days=1):%A, %B %d, %Y}"]
+    assert app.query_params["date"] == (day + timedelta(days=1)).isoformat()
+    bad = open_page(sprint2_url, "day", date="2026-02-30")
+    assert any("Ignored `date=2026-02-30`" in w for w in _texts(bad.warning))
+    assert _texts(bad.title) == [f"{date.today():%A, %B %d, %Y}"]
+
+
+def test_overview_tiles_agree_with_the_unscheduled_page(open_page, demo_database):
+    overview = _metrics(open_page(demo_database.url, "overview"))
+    unscheduled = open_page(demo_database.url, "unscheduled")
+    buckets = _metrics(unscheduled)
+    for bucket in ("Past due", "Due today", "Due tomorrow", "Due within 3 days"):
+        assert overview[bucket] == buckets[bucket]
+    assert int(buckets["Past due"]) > 0
+
+    unscheduled.multiselect(key="filter_types").set_value(["Juicer"]).run()
+    assert _metrics(unscheduled)["Later"] != buckets["Later"]
+
+
+def test_unscheduled_bucket_deep_link_filters_the_table(open_page, demo_database):
+    app = open_page(demo_database.url, "unscheduled", bucket="Past due")
+    table = app.dataframe[0].value
+    assert set(table["bucket"]) == {"Past due"}
+    assert len(table) == int(_metrics(app)["Past due"])
+    assert all(link.startswith("day?date=") for link in table["day"])
+    bad = open_page(demo_database.url, "unscheduled", bucket="Someday")
+    assert any("Ignored `bucket=Someday`" in w for w in _texts(bad.warning))
+
+
+def test_type_counts_period_and_range(open_page, demo_database):
+    app = open_page(demo_database.url, "type_counts", period="month", **{"from": "2026-09-01", "to": "2026-12-31"})
+    assert app.query_params["period"] == "month"
+    table = app.dataframe[0].value
+    assert len(table) <= 4 and "Core scheduled" in table.columns
+    bad = open_page(demo_database.url, "type_counts", period="fortnight", **{"from": "2026-12-01", "to": "2026-01-01"})
+    warnings = " ".join(_texts(bad.warning))
+    assert "Ignored `period=fortnight`" in warnings and "the range ends before it starts" in warnings
+
+
+def test_app_refuses_a_database_not_yet_upgraded(open_page, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    create_legacy_scheduler_database(url)
+    monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
+    st.cache_resource.clear()
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.run()
+    assert not app.exception
+    assert "python -m services db upgrade" in app.error[0].value

@@ -1,0 +1,204 @@
+"""Read side: every figure the pages show equals an independent plain-SQL count, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from dashboard.charts import TYPE_LETTERS, calendar_heatmap
+from services.errors import InvalidInput
+from services.event_rules import EVENT_TYPES
+from services.pairing import (
+    SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
+)
+from services.read_queries import (
+    URGENCY_BUCKETS, EventFilter, day_view, month_calendar, type_counts, unscheduled_bucket_totals,
+    unscheduled_buckets, unscheduled_events, week_overview,
+)
+
+
+def _day_expression(engine, column: str) -> str:
+    return f"substr({column}, 1, 10)" if engine.dialect.name == "sqlite" else f"to_char({column}, 'YYYY-MM-DD')"
+
+
+def _scheduled_by_sql(engine, first: date, last: date, types=None, store=None) -> dict[date, Counter]:
+    day = _day_expression(engine, "s.schedule_datetime")
+    sql = (f"SELECT {day}, e.event_type, COUNT(*) FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num "
+           "WHERE s.schedule_datetime >= :first AND s.schedule_datetime < :after")
+    if types:
+        sql += " AND e.event_type IN (" + ", ".join(f"'{t}'" for t in types) + ")"
+    if store:
+        sql += f" AND e.location_mvid = '{store}'"
+    result: dict[date, Counter] = defaultdict(Counter)
+    with engine.connect() as connection:
+        for day_text, event_type, count in connection.execute(
+                text(sql + " GROUP BY 1, 2"), {"first": datetime.combine(first, datetime.min.time()),
+                                              "after": datetime.combine(last + timedelta(days=1), datetime.min.time())}):
+            result[date.fromisoformat(day_text)][event_type] += count
+    return result
+
+
+def _unstaffed_due_by_sql(engine, first: date, last: date) -> Counter:
+    day = _day_expression(engine, "due_datetime")
+    with engine.connect() as connection:
+        rows = connection.execute(text(
+            f"SELECT {day}, COUNT(*) FROM events WHERE condition = 'Unstaffed' AND due_datetime >= :first "
+            "AND due_datetime < :after GROUP BY 1"),
+            {"first": datetime.combine(first, datetime.min.time()),
+             "after": datetime.combine(last + timedelta(days=1), datetime.min.time())}).all()
+    return Counter({date.fromisoformat(day_text): count for day_text, count in rows})
+
+
+def _month_bounds(day: date) -> tuple[date, date]:
+    first = day.replace(day=1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
+def test_heatmap_figure_equals_plain_sql_counts(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    first, last = _month_bounds(today)
+    figure = calendar_heatmap(month_calendar(engine, today), today, today)
+    expected = _scheduled_by_sql(engine, first, last)
+    heatmap, _, warnings = figure.data
+    totals = {date.fromisoformat(day): z for z_row, day_row in zip(heatmap.z, heatmap.customdata)
+              for z, day in zip(z_row, day_row) if day}
+    assert len(totals) == (last - first).days + 1
+    assert totals == {day: sum(expected[day].values()) for day in totals}
+    assert sum(totals.values()) > 300  # the demo month is a busy one: the comparison is not vacuous
+
+    for annotation in figure.layout.annotations:
+        day_number = int(re.match(r"<b>(\d+)</b>", annotation.text).group(1))
+        letters = dict(re.findall(r"\b([CJSFDO])(\d+)\b", annotation.text))
+        day = first.replace(day=day_number)
+        assert {t: int(letters[TYPE_LETTERS[t]]) for t in EVENT_TYPES} == {t: expected[day][t] for t in EVENT_TYPES}
+
+    unstaffed = _unstaffed_due_by_sql(engine, first, last)
+    assert sorted(warnings.customdata) == sorted(day.isoformat() for day, count in unstaffed.items() if count)
+
+
+def test_filters_change_the_month_numbers(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    first, last = _month_bounds(today)
+    everything = month_calendar(engine, today)
+    cores = month_calendar(engine, today, EventFilter(event_types=("Core",)))
+    assert cores["total"].sum() == everything["Core"].sum() > 0
+    assert cores["Juicer"].sum() == 0
+    store = "157384"  # the sprint2 club
+    at_store = month_calendar(engine, today, EventFilter(store=store))
+    expected = _scheduled_by_sql(engine, first, last, store=store)
+    assert at_store["total"].sum() == sum(sum(c.values()) for c in expected.values())
+    assert 0 < at_store["total"].sum() < everything["total"].sum()
+
+
+def test_empty_month_is_all_zeros(demo_database):
+    table = month_calendar(demo_database.engine, date(2001, 2, 1))
+    assert len(table) == 28 and table["total"].sum() == 0 and table["unstaffed_due"].sum() == 0
+
+
+def test_type_counts_roll_up_consistently(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    first, last = today - timedelta(days=40), today + timedelta(days=40)
+    by_day = type_counts(engine, first, last, "day")
+    for period in ("week", "month"):
+        rolled = type_counts(engine, first, last, period)
+        assert rolled.groupby(["event_type", "state"], observed=True)["count"].sum().to_dict() == \
+            by_day.groupby(["event_type", "state"], observed=True)["count"].sum().to_dict()
+    expected = _scheduled_by_sql(engine, first, last)
+    scheduled = by_day[by_day["state"] == "Scheduled"]
+    assert scheduled["count"].sum() == sum(sum(c.values()) for c in expected.values())
+    weeks = type_counts(engine, first, last, "week")["period"].unique()
+    assert all(week.weekday() == 0 for week in weeks)
+    with pytest.raises(InvalidInput, match="period must be one of day, week, month"):
+        type_counts(engine, first, last, "fortnight")
+    with pytest.raises(InvalidInput, match="ends .* before it starts"):
+        type_counts(engine, last, first, "day")
+
+
+def test_unscheduled_buckets_match_sql_and_the_overview(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    now = datetime.combine(today, datetime.min.time()) + timedelta(hours=9, minutes=30)
+    totals = unscheduled_bucket_totals(unscheduled_buckets(engine, now))
+    edges = [now, datetime.combine(today + timedelta(days=1), datetime.min.time()),
+             datetime.combine(today + timedelta(days=2), datetime.min.time()),
+             datetime.combine(today + timedelta(days=3), datetime.min.time())]
+    with engine.connect() as connection:
+        def count(where: str, **params) -> int:
+            return connection.execute(text(f"SELECT COUNT(*) FROM events WHERE condition = 'Unstaffed' AND {where}"),
+                                      params).scalar_one()
+        expected = [count("due_datetime < :a", a=edges[0])]
+        expected += [count("due_datetime >= :a AND due_datetime < :b", a=lo, b=hi) for lo, hi in zip(edges, edges[1:])]
+        expected.append(count("due_datetime >= :a", a=edges[-1]))
+    assert list(totals) == expected
+    assert totals["Past due"] > 0 and totals["Due today"] > 0
+    assert week_overview(engine, now).urgency.to_dict() == totals.to_dict()
+
+    past_due = unscheduled_events(engine, now, "Past due")
+    assert len(past_due) == totals["Past due"] and set(past_due["bucket"]) == {"Past due"}
+    assert list(past_due["due_datetime"]) == sorted(past_due["due_datetime"])
+    cores = unscheduled_bucket_totals(unscheduled_buckets(engine, now, EventFilter(event_types=("Core",))))
+    assert cores.sum() < totals.sum()
+    with pytest.raises(InvalidInput, match="Unknown urgency 'Soon'"):
+        unscheduled_events(engine, now, "Soon")
+
+
+def test_week_overview_counts_the_next_seven_days(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    overview = week_overview(engine, datetime.combine(today, datetime.min.time()))
+    expected = _scheduled_by_sql(engine, today, today + timedelta(days=7))
+    per_type = overview.per_type.set_index("event_type")["scheduled"].to_dict()
+    assert per_type == {t: sum(c[t] for c in expected.values()) for t in EVENT_TYPES}
+    busiest = overview.busiest_days
+    assert len(busiest) == 3 and busiest["scheduled"].iloc[0] == max(sum(c.values()) for c in expected.values())
+
+
+def test_day_view_shows_each_cores_supervisor_state_for_sprint2(demo_database):
+    engine, today = demo_database.engine, demo_database.today
+    view = day_view(engine, today + timedelta(days=7), EventFilter(store="157384"))
+    rows = view.scheduled.set_index("ref")
+    assert set(rows.index) == {606001, 606002, 606999, 608001}
+    assert rows.loc[606001, "supervisor_state"] == SUPERVISOR_SCHEDULED
+    assert rows.loc[606001, "supervisor_ref"] == 606002
+    assert rows.loc[606001, "supervisor_at"] == datetime.combine(today + timedelta(days=7), datetime.min.time()
+                                                                 ).replace(hour=12, minute=30)
+    assert rows.loc[606999, "supervisor_state"] == SUPERVISOR_MISSING
+    assert rows.loc[608001, "supervisor_state"] == SUPERVISOR_UNSTAFFED and rows.loc[608001, "supervisor_ref"] == 608002
+    assert rows.loc[606002, "supervisor_state"] is None  # only COREs carry a Supervisor state
+    assert view.leads_on_duty  # the Supervisor's rep is a Club Supervisor or a lead
+
+
+def test_day_view_flags_an_ambiguous_duplicate(engine):
+    from services.demo_data import seed_sprint2_scenario
+
+    today = date.today()
+    seed_sprint2_scenario(engine, today=today)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO events (project_name, project_ref_num, location_mvid, store_number, start_datetime, due_datetime,"
+            " is_scheduled, event_type, condition) SELECT project_name, 606003, location_mvid, store_number,"
+            " start_datetime, due_datetime, FALSE, event_type, 'Unstaffed' FROM events WHERE project_ref_num = 606002"))
+    rows = day_view(engine, today + timedelta(days=7)).scheduled.set_index("ref")
+    assert rows.loc[606001, "supervisor_state"] == SUPERVISOR_AMBIGUOUS
+    assert rows.loc[608001, "supervisor_state"] == SUPERVISOR_UNSTAFFED
+
+
+def test_reads_work_on_an_adopted_scheduler_database(database_url):
+    from services.database import make_engine
+    from services.schema_admin import upgrade_database
+    from tests.legacy_scheduler import create_legacy_scheduler_database
+
+    create_legacy_scheduler_database(database_url)
+    upgrade_database(database_url, confirmed=True)
+    engine = make_engine(database_url)
+    try:
+        view = day_view(engine, date(2026, 11, 23))
+        rows = view.scheduled.set_index("ref")
+        assert rows.loc[612103, "supervisor_state"] == SUPERVISOR_SCHEDULED
+        assert rows.loc[612103, "supervisor_rep"] == "Dana Reyes"
+        assert view.leads_on_duty == ["Dana Reyes"]
+        table = month_calendar(engine, date(2026, 11, 1)).set_index("day")
+        assert table.loc[date(2026, 11, 23), "total"] == 2 and table.loc[date(2026, 11, 24), "unstaffed_due"] == 1
+    finally:
+        engine.dispose()
