@@ -45,7 +45,7 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
     valid = list(stores["store"])
     columns = st.columns([3, 2]) if with_types else [None, st.container()]
     types = list(EVENT_TYPES)
-    if with_types:
+    if columns[0] is not None:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), default=query_state.read_types(),
                                        key="filter_types", placeholder="All types")
     store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores), key="filter_store",

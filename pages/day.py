@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.components import badges, download_csv, filter_bar, when
+from dashboard.components import badges, download_csv, filter_bar
 from dashboard.day_cards import event_card
 
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
@@ -28,10 +28,12 @@ previous.button("◀ Previous", on_click=shift_day, args=(-1,), width="stretch",
 following.button("Next ▶", on_click=shift_day, args=(1,), width="stretch", key="day_next")
 day = st.session_state.day_view_date
 header.title(f"{day:%A, %B %d, %Y}")
-st.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
+picker, store_column = st.columns([1, 2])
+picker.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
 query_state.write(date=day.isoformat())
 
-where = filter_bar(reads.stores(), with_types=False)
+with store_column:
+    where = filter_bar(reads.stores(), with_types=False)
 view = reads.day_view(day, where)
 scheduled = view.scheduled
 

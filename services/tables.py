@@ -1,9 +1,9 @@
 """ORM tables layer: the existing scheduler's tables (events, schedules, employees), as they are, and ours beside them."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -97,3 +97,14 @@ class SchemaAdoption(Base):
     table_name: Mapped[str] = mapped_column(String(64), nullable=False)
     name: Mapped[str] = mapped_column(String(64), nullable=False)
     revision: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+class ScheduledPerDay(Base):
+    """Scheduled events per schedule date, store key and type; kept exact by database triggers (migration 0002)."""
+
+    __tablename__ = "dashboard_scheduled_per_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    store: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    scheduled: Mapped[int] = mapped_column(Integer, nullable=False)

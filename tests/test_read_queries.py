@@ -202,3 +202,61 @@ def test_reads_work_on_an_adopted_scheduler_database(database_url):
         assert table.loc[date(2026, 11, 23), "total"] == 2 and table.loc[date(2026, 11, 24), "unstaffed_due"] == 1
     finally:
         engine.dispose()
+
+
+def _aggregate_vs_join(engine) -> tuple[dict, dict]:
+    day = _day_expression(engine, "s.schedule_datetime")
+    with engine.connect() as connection:
+        joined = {(str(d), store, event_type): count for d, store, event_type, count in connection.execute(text(
+            f"SELECT {day}, coalesce(e.location_mvid, CAST(e.store_number AS TEXT), ''), coalesce(e.event_type, 'Other'),"
+            " COUNT(*) FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num GROUP BY 1, 2, 3"))}
+        aggregate = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
+            "SELECT day, store, event_type, scheduled FROM dashboard_scheduled_per_day WHERE scheduled <> 0"))}
+    return joined, aggregate
+
+
+def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
+    """The triggers keep the pre-aggregate equal to the join, through raw SQL writes like the scheduler's own."""
+    from services.demo_data import seed_demo_data
+
+    today = date.today()
+    seed_demo_data(engine, events=400, stores=2, start=today.replace(day=1), months=1, today=today)
+    joined, aggregate = _aggregate_vs_join(engine)
+    assert joined == aggregate and sum(joined.values()) > 100
+
+    with engine.begin() as connection:
+        refs = [row[0] for row in connection.execute(text(
+            "SELECT event_ref_num FROM schedules ORDER BY event_ref_num LIMIT 12"))]
+        # move schedules to another day, delete some, re-type and re-home an event, delete an event, add new ones
+        connection.execute(text("UPDATE schedules SET schedule_datetime = :when WHERE event_ref_num IN (:a, :b)"),
+                           {"when": datetime.combine(today, datetime.min.time()).replace(hour=9, minute=45),
+                            "a": refs[0], "b": refs[1]})
+        connection.execute(text("DELETE FROM schedules WHERE event_ref_num IN (:a, :b)"), {"a": refs[2], "b": refs[3]})
+        connection.execute(text("UPDATE events SET event_type = 'Juicer', location_mvid = '999999' "
+                                "WHERE project_ref_num = :a"), {"a": refs[4]})
+        connection.execute(text("UPDATE events SET location_mvid = NULL WHERE project_ref_num = :a"), {"a": refs[5]})
+        connection.execute(text("DELETE FROM schedules WHERE event_ref_num = :a"), {"a": refs[6]})
+        connection.execute(text("DELETE FROM events WHERE project_ref_num = :a"), {"a": refs[6]})
+        connection.execute(text("UPDATE schedules SET event_ref_num = :b WHERE event_ref_num = :a"),
+                           {"a": refs[7], "b": refs[8]})
+        # a schedule whose event arrives later: SQLite databases (no foreign keys enforced) allow either order
+        first_schedule_then_event = engine.dialect.name == "sqlite"
+        if first_schedule_then_event:
+            connection.execute(text("INSERT INTO schedules (event_ref_num, employee_id, schedule_datetime) "
+                                    "SELECT 990001, employee_id, schedule_datetime FROM schedules WHERE event_ref_num = :b"),
+                               {"b": refs[9]})
+    joined, aggregate = _aggregate_vs_join(engine)
+    assert joined == aggregate
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO events (project_name, project_ref_num, location_mvid, store_number, start_datetime, "
+            "due_datetime, is_scheduled, event_type, condition) VALUES ('990001-CORE-Late Arrival', 990001, '424242', "
+            "77, :start, :due, TRUE, 'Core', 'Scheduled')"),
+            {"start": datetime.combine(today, datetime.min.time()), "due": datetime.combine(today, datetime.max.time())})
+        if not first_schedule_then_event:
+            connection.execute(text("INSERT INTO schedules (event_ref_num, employee_id, schedule_datetime) "
+                                    "SELECT 990001, employee_id, schedule_datetime FROM schedules WHERE event_ref_num = :b"),
+                               {"b": refs[9]})
+    joined, aggregate = _aggregate_vs_join(engine)
+    assert joined == aggregate
+    assert any(store == "424242" for _, store, _ in aggregate) and any(store == "999999" for _, store, _ in aggregate)
