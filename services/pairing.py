@@ -18,7 +18,7 @@ SUPERVISOR_MISSING = "missing"
 SUPERVISOR_AMBIGUOUS = "ambiguous"
 SUPERVISOR_INACTIVE = "inactive"  # Canceled, Expired, ...: exists but is neither scheduled nor work to do
 
-_NUMBERS_PER_QUERY = 400  # keeps the OR of index range scans well under every driver's parameter limit
+_KEYS_PER_QUERY = 300  # keeps the OR of index seeks well under every driver's parameter limit
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,24 @@ class SupervisorMatch:
     supervisors_with_number: int = 0
 
 
-def _candidates(connection: Connection, numbers: list[str]) -> list[PairedEvent | tuple]:
-    # A range on project_name ("612103" <= name < "612104") is an index range scan; the exact pairing rule is applied
-    # afterwards in Python, so "6121030..." falling into the range does no harm.
-    ranges = [and_(Event.project_name >= number, Event.project_name < str(int(number) + 1).zfill(6)) for number in numbers]
+def _candidates(connection: Connection, keys: list[tuple[PairingKey, str | None, int | None]]) -> list[tuple]:
+    # Each key becomes a seek on the pairing index (location_mvid, project_name): the store, then the names starting
+    # with the event number ("612103" <= name < "612104"). The exact rule is applied afterwards in Python, so a name
+    # such as "6121030..." falling into the range does no harm.
+    conditions = []
+    for key, location_mvid, store_number in keys:
+        name_range = and_(Event.project_name >= key.event_number,
+                          Event.project_name < str(int(key.event_number) + 1).zfill(6))
+        if location_mvid is not None and str(location_mvid).strip():
+            conditions.append(and_(Event.location_mvid == location_mvid, name_range))
+        else:
+            conditions.append(and_(Event.location_mvid.is_(None), Event.store_number == store_number, name_range))
     query = (
         select(Event.project_ref_num, Event.project_name, Event.event_type, Event.condition, Event.location_mvid,
                Event.store_number, Schedule.schedule_datetime, Employee.name, Employee.id)
         .outerjoin(Schedule, Schedule.event_ref_num == Event.project_ref_num)
         .outerjoin(Employee, Employee.id == Schedule.employee_id)
-        .where(Event.event_type.in_((CORE, SUPERVISOR)), or_(*ranges))
+        .where(Event.event_type.in_((CORE, SUPERVISOR)), or_(*conditions))
     )
     return connection.execute(query).all()
 
@@ -57,14 +65,19 @@ def _candidates(connection: Connection, numbers: list[str]) -> list[PairedEvent 
 def supervisors_for_cores(connection: Connection, cores: Iterable[tuple[int, str, str | None, int | None]]
                           ) -> dict[int, SupervisorMatch]:
     """For each CORE (ref, project_name, location_mvid, store_number): its Supervisor's state, by the pairing rule."""
-    wanted: dict[int, PairingKey | None] = {ref: pairing_key(name, mvid, number) for ref, name, mvid, number in cores}
-    numbers = sorted({key.event_number for key in wanted.values() if key is not None})
+    wanted: dict[int, PairingKey | None] = {}
+    lookups: dict[PairingKey, tuple[PairingKey, str | None, int | None]] = {}
+    for ref, name, location_mvid, store_number in cores:
+        key = wanted[ref] = pairing_key(name, location_mvid, store_number)
+        if key is not None:
+            lookups.setdefault(key, (key, location_mvid, store_number))
     by_key: dict[PairingKey, dict[str, dict[int, PairedEvent]]] = defaultdict(lambda: {CORE: {}, SUPERVISOR: {}})
-    for start in range(0, len(numbers), _NUMBERS_PER_QUERY):
-        for row in _candidates(connection, numbers[start:start + _NUMBERS_PER_QUERY]):
+    pending = list(lookups.values())
+    for start in range(0, len(pending), _KEYS_PER_QUERY):
+        for row in _candidates(connection, pending[start:start + _KEYS_PER_QUERY]):
             ref, name, event_type, condition, mvid, store_number, scheduled_at, rep_name, rep_id = row
             key = pairing_key(name, mvid, store_number)
-            if key is None:
+            if key is None or key not in lookups:
                 continue
             by_key[key][event_type][ref] = PairedEvent(ref, name, event_type, condition, scheduled_at, rep_name, rep_id)
 

@@ -1,4 +1,4 @@
-"""Pre-aggregated scheduled events per day, store and type, kept exact by triggers; covering index for Unstaffed reads.
+"""Pre-aggregated scheduled events per day, store and type, kept exact by triggers; indexes for Unstaffed and pairing.
 
 Why: the Calendar's month at 1,000,000 events joins ~170,000 schedules to their events (≈1 s on SQLite, ≈300 ms even
 with covering indexes). The triggers keep `dashboard_scheduled_per_day` equal to
@@ -21,6 +21,7 @@ depends_on = None
 
 TABLE = "dashboard_scheduled_per_day"
 UNSTAFFED_INDEX = "ix_dashboard_events_unstaffed_due"
+PAIRING_INDEX = "ix_dashboard_events_pairing"
 SQLITE_TRIGGERS = ("dashboard_spd_schedule_insert", "dashboard_spd_schedule_delete", "dashboard_spd_schedule_update",
                    "dashboard_spd_event_insert", "dashboard_spd_event_delete", "dashboard_spd_event_update")
 
@@ -113,10 +114,13 @@ def upgrade() -> None:
     # Unstaffed counts by due date (Calendar warnings, Unscheduled buckets) read this index alone.
     op.create_index(UNSTAFFED_INDEX, "events",
                     ["condition", "due_datetime", "event_type", "location_mvid", "store_number"])
+    # Finding a CORE's Supervisor is a seek on (store, event-number prefix of the name).
+    op.create_index(PAIRING_INDEX, "events", ["location_mvid", "project_name"])
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    op.drop_index(PAIRING_INDEX, table_name="events")
     op.drop_index(UNSTAFFED_INDEX, table_name="events")
     if dialect == "sqlite":
         for name in SQLITE_TRIGGERS:
