@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Engine, func, select, update
 from services.errors import DatabaseNotEmpty, InvalidInput
 from services.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR,
                                   UNSTAFFED, supervisor_start)
+from services.scheduled_per_day import bulk_load
 from services.schema_admin import require_current_schema
 from services.settings import SupervisorRule
 from services.tables import DataVersion, Employee, Event, Schedule
@@ -563,43 +564,44 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
         if existing:
             raise DatabaseNotEmpty(f"{engine.url.render_as_string(hide_password=True)} already holds {existing:,} "
                                    "events; demo seed only writes into an empty database.", events=existing)
-        store_list, employees = generator.make_stores(stores)
-        _insert_rows(connection, Employee.__table__, _EMPLOYEE_COLUMNS, employees)
+        with bulk_load(connection):  # the per-day aggregate is rebuilt once at the end
+            store_list, employees = generator.make_stores(stores)
+            _insert_rows(connection, Employee.__table__, _EMPLOYEE_COLUMNS, employees)
 
-        rng = generator.rng
-        remaining = events
-        done = 0
+            rng = generator.rng
+            remaining = events
+            done = 0
 
-        def flush() -> None:
-            nonlocal done
-            # Events first: schedules reference them (PostgreSQL checks the foreign key at once).
-            _insert_rows(connection, Event.__table__, _EVENT_COLUMNS, generator.events)
-            _insert_rows(connection, Schedule.__table__, _SCHEDULE_COLUMNS, generator.schedules)
-            done += len(generator.events)
-            generator.events.clear()
-            generator.schedules.clear()
-            if progress is not None:
-                progress(done, events)
+            def flush() -> None:
+                nonlocal done
+                # Events first: schedules reference them (PostgreSQL checks the foreign key at once).
+                _insert_rows(connection, Event.__table__, _EVENT_COLUMNS, generator.events)
+                _insert_rows(connection, Schedule.__table__, _SCHEDULE_COLUMNS, generator.schedules)
+                done += len(generator.events)
+                generator.events.clear()
+                generator.schedules.clear()
+                if progress is not None:
+                    progress(done, events)
 
-        while remaining > 0:
-            store = store_list[rng.randrange(stores)]
-            draw = rng.random() * _UNIT_TOTAL
-            unit_type = OTHER
-            for candidate, weight in _UNIT_WEIGHTS:
-                if draw < weight:
-                    unit_type = candidate
-                    break
-                draw -= weight
-            if unit_type is None and remaining < 3:  # a pair unit may need up to 3 events: end on singles
-                unit_type = (JUICER, DIGITALS, FREEOSK, OTHER)[rng.randrange(4)]
-            if unit_type is None:
-                remaining -= generator.pair_unit(store)
-            else:
-                generator.single_unit(store, unit_type)
-                remaining -= 1
-            if len(generator.events) >= BATCH_ROWS:
-                flush()
-        flush()
+            while remaining > 0:
+                store = store_list[rng.randrange(stores)]
+                draw = rng.random() * _UNIT_TOTAL
+                unit_type = OTHER
+                for candidate, weight in _UNIT_WEIGHTS:
+                    if draw < weight:
+                        unit_type = candidate
+                        break
+                    draw -= weight
+                if unit_type is None and remaining < 3:  # a pair unit may need up to 3 events: end on singles
+                    unit_type = (JUICER, DIGITALS, FREEOSK, OTHER)[rng.randrange(4)]
+                if unit_type is None:
+                    remaining -= generator.pair_unit(store)
+                else:
+                    generator.single_unit(store, unit_type)
+                    remaining -= 1
+                if len(generator.events) >= BATCH_ROWS:
+                    flush()
+            flush()
         _bump_data_version(connection)
 
     return SeedReport(events=events, schedules=generator.schedule_count, employees=len(employees),
