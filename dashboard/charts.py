@@ -73,7 +73,7 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
     z, hover, custom = [], [], []
     annotations, shapes = [], []
     marker_x, marker_y, marker_text, marker_days = [], [], [], []
-    point_x, point_y, point_days = [], [], []
+    point_x, point_y, point_days, point_hover = [], [], [], []
     for row_index, week in enumerate(weeks):
         z_row, hover_row, custom_row = [], [], []
         for column_index, day in enumerate(week):
@@ -113,6 +113,7 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
             point_x.append(column_index)
             point_y.append(row_index)
             point_days.append(day.isoformat())
+            point_hover.append(hover_row[-1])
         z.append(z_row)
         hover.append(hover_row)
         custom.append(custom_row)
@@ -120,13 +121,15 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
     figure = go.Figure()
     figure.add_trace(go.Heatmap(
         z=z, x=list(range(7)), y=list(range(len(weeks))), customdata=custom, text=hover,
-        hovertemplate="%{text}<extra></extra>", colorscale=[[0, SCALE_LOW], [1, SCALE_HIGH]], zmin=0, zmax=peak,
+        hoverinfo="skip", colorscale=[[0, SCALE_LOW], [1, SCALE_HIGH]], zmin=0, zmax=peak,
         xgap=4, ygap=4, showscale=True, colorbar=dict(title=dict(text="Scheduled"), thickness=12), name="Scheduled",
     ))
-    # Invisible points on every day make a click select that day (heatmap cells themselves are not selectable).
+    # Invisible points on every day carry the hover and make a click select that day: heatmap cells are not
+    # selectable in Streamlit, and plotly only clicks what it can hover.
     figure.add_trace(go.Scatter(
-        x=point_x, y=point_y, customdata=point_days, mode="markers", name="day",
-        marker=dict(size=48, symbol="square", opacity=0.01, color="#000000"), hoverinfo="skip", showlegend=False,
+        x=point_x, y=point_y, customdata=point_days, text=point_hover, mode="markers", name="day",
+        marker=dict(size=60, symbol="square", opacity=0, color="#000000"), hovertemplate="%{text}<extra></extra>",
+        showlegend=False, selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
     figure.add_trace(go.Scatter(
         x=marker_x, y=marker_y, customdata=marker_days, text=marker_text, mode="markers", name="Unstaffed due",

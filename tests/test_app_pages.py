@@ -203,3 +203,13 @@ def test_app_refuses_a_database_not_yet_upgraded(open_page, tmp_path, monkeypatc
     app.run()
     assert not app.exception
     assert "python -m services db upgrade" in app.error[0].value
+
+
+def test_calendar_opens_the_chosen_day(open_page, sprint2_url):
+    app = open_page(sprint2_url, "calendar")
+    day = date.today() + timedelta(days=7)
+    app.date_input(key="calendar_day_picker").set_value(day).run()
+    app.button(key="open_day").click().run()
+    assert not app.exception
+    assert _texts(app.title) == [f"{day:%A, %B %d, %Y}"]
+    assert _metrics(app)["Scheduled"] == "4"
