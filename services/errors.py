@@ -44,3 +44,32 @@ class InvalidInput(OpsError):
 
 class DatabaseNotEmpty(OpsError):
     """Demo data is only written into a database that does not already hold the same rows."""
+
+
+class CrossmarkError(OpsError):
+    """A Crossmark call failed; carries the HTTP status (if any) and a short excerpt of the reply."""
+
+    def __init__(self, message: str, *, status: int | None = None, excerpt: str = "", path: str = "", **details: object):
+        super().__init__(message, status=status, excerpt=excerpt, path=path, **details)
+        self.status, self.excerpt, self.path = status, excerpt, path
+
+
+class CrossmarkAuthError(CrossmarkError):
+    """Crossmark refused the credentials (or kept refusing the session after a fresh login)."""
+
+
+class CrossmarkUnavailable(CrossmarkError):
+    """Crossmark could not be reached (connection refused, DNS, repeated 5xx on a read): nothing was done there."""
+
+
+class CrossmarkRejected(CrossmarkError):
+    """Crossmark answered and said no (`ok: 0`, a 4xx): the request was not carried out."""
+
+
+class CrossmarkBadReply(CrossmarkError):
+    """Crossmark answered 2xx with something we cannot read (HTML page, missing MVScheduledEvent or ID)."""
+
+
+class CrossmarkUnknownOutcome(CrossmarkError):
+    """A write was sent but its reply was lost (read timeout, reset, 5xx): read the event's state back to decide;
+    never resend it blindly."""

@@ -38,6 +38,9 @@ class Settings:
     crossmark_username: str | None = None
     crossmark_password: str | None = field(default=None, repr=False)
     crossmark_timezone: str = DEFAULT_TIMEZONE
+    crossmark_connect_timeout: float = 5.0
+    crossmark_read_timeout: float = 30.0
+    crossmark_session_life: float = 3600.0
     supervisor_rule: SupervisorRule = SupervisorRule()
 
     @property
@@ -80,6 +83,19 @@ def _parse_supervisor_rule(env: Mapping[str, str]) -> SupervisorRule:
     return SupervisorRule(mode=mode, offset_minutes=offset, fixed_time=time(int(match.group(1)), int(match.group(2))))
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low:g} and {high:g} seconds, not {value:g}.")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, database_url: str | None = None) -> Settings:
     """Read settings from the environment; `database_url` (a CLI `--db`) overrides SCHEDULER_DATABASE_URL."""
     env = os.environ if env is None else env
@@ -95,5 +111,8 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         crossmark_username=env.get("CROSSMARK_USERNAME") or None,
         crossmark_password=env.get("CROSSMARK_PASSWORD") or None,
         crossmark_timezone=tz_name,
+        crossmark_connect_timeout=_seconds(env, "CROSSMARK_CONNECT_TIMEOUT", 5.0, 0.1, 120),
+        crossmark_read_timeout=_seconds(env, "CROSSMARK_READ_TIMEOUT", 30.0, 0.1, 600),
+        crossmark_session_life=_seconds(env, "CROSSMARK_SESSION_LIFE", 3600.0, 60, 86400),
         supervisor_rule=_parse_supervisor_rule(env),
     )
