@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--today", type=_iso_date, help="the day taken as today (default: today)")
     seed.add_argument("--scenario", choices=["sprint2"], help="write only the named fixed acceptance scenario")
     seed.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when events already exist")
+
+    sync = commands.add_parser("sync", parents=[common], help="pull Crossmark's planning list into the database")
+    sync.add_argument("--from", dest="first", type=_iso_date, required=True, metavar="YYYY-MM-DD")
+    sync.add_argument("--to", dest="last", type=_iso_date, required=True, metavar="YYYY-MM-DD")
+    sync.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
     return parser
 
 
@@ -76,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_db(args, settings.database_url)
         if args.command == "demo":
             return _run_demo_seed(args, settings)
+        if args.command == "sync":
+            return _run_sync(args, settings)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -157,4 +164,49 @@ def _run_demo_seed(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 -
           f"{report.employees} employees.")
     if report.anomalies:
         print("Injected data-quality anomalies: " + ", ".join(f"{name} {count}" for name, count in report.anomalies.items()))
+    return EXIT_OK
+
+
+def crossmark_label(settings) -> str:  # noqa: ANN001 - Settings
+    """How CLI output names the Crossmark it talks to: the sandbox is always labelled as such."""
+    if settings.is_sandbox:
+        return "Crossmark: SANDBOX (in-process stand-in; nothing is sent to Crossmark)"
+    return f"Crossmark: {settings.crossmark_base_url}"
+
+
+def _run_sync(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    from services.crossmark_client import make_crossmark_client
+    from services.crossmark_sync import sync_from_crossmark
+    from services.schema_admin import require_current_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        print(crossmark_label(settings))
+
+        def show_progress(done: int, total: int) -> None:
+            if not sys.stderr.isatty():
+                return
+            width = 30
+            filled = int(width * done / total) if total else width
+            print(f"\r  fetching [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}", end="",
+                  file=sys.stderr, flush=True)
+
+        with make_crossmark_client(settings, engine) as client:
+            report = sync_from_crossmark(engine, client, args.first, args.last, dry_run=args.dry_run,
+                                         on_fetch=show_progress)
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+    finally:
+        engine.dispose()
+    prefix = "Dry run, nothing changed: would be " if report.dry_run else ""
+    print(f"{prefix}{report.fetched} fetched: {report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
+          f"{report.missing} missing from Crossmark (marked, not deleted)")
+    print(f"Schedules: {report.schedules_added} added, {report.schedules_changed} changed, "
+          f"{report.schedules_removed} removed; employees added: {report.employees_added}")
+    if report.missing_refs:
+        shown = ", ".join(str(ref) for ref in report.missing_refs[:20])
+        print(f"Missing refs: {shown}" + (" ..." if len(report.missing_refs) > 20 else ""))
+    for line in report.skipped[:20]:
+        print(f"Skipped {line}")
     return EXIT_OK

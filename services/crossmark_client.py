@@ -280,7 +280,8 @@ class CrossmarkClient:
             return isinstance(error, (httpx.TransportError, _RetryableStatus))
 
         retrying = Retrying(stop=stop_after_attempt(self.retry_attempts),
-                            wait=wait_exponential_jitter(initial=self.retry_initial_wait, max=8),
+                            wait=wait_exponential_jitter(multiplier=self.retry_initial_wait, max=8,
+                                                         jitter=self.retry_initial_wait),
                             retry=retry_if_exception(retryable), reraise=True)
         try:
             for attempt in retrying:

@@ -40,15 +40,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select
 
+from services.data_version import bump_data_version
 from services.errors import DatabaseNotEmpty, InvalidInput
 from services.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR,
                                   UNSTAFFED, supervisor_start)
 from services.scheduled_per_day import bulk_load
 from services.schema_admin import require_current_schema
 from services.settings import SupervisorRule
-from services.tables import DataVersion, Employee, Event, Schedule
+from services.tables import Employee, Event, Schedule
 
 MAX_EVENTS = 5_000_000
 MAX_STORES = 500
@@ -209,16 +210,6 @@ def _add_months(day: date, months: int) -> date:
     year, month = day.year + month_index // 12, month_index % 12 + 1
     next_month = date(year + (month == 12), month % 12 + 1, 1)
     return date(year, month, min(day.day, (next_month - timedelta(days=1)).day))
-
-
-def _bump_data_version(connection: Connection) -> None:
-    # The wall clock is right here: changed_at says when the data changed, for caches; it is not demo data.
-    now = datetime.now().replace(microsecond=0)
-    table = DataVersion.__table__
-    result = connection.execute(update(table).where(table.c.id == 1).values(version=table.c.version + 1,
-                                                                            changed_at=now))
-    if result.rowcount == 0:
-        connection.execute(table.insert().values(id=1, version=1, changed_at=now))
 
 
 def _insert_rows(connection: Connection, table, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -602,7 +593,7 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
                 if len(generator.events) >= BATCH_ROWS:
                     flush()
             flush()
-        _bump_data_version(connection)
+        bump_data_version(connection)
 
     return SeedReport(events=events, schedules=generator.schedule_count, employees=len(employees),
                       anomalies=dict(generator.anomalies), event_types=dict(sorted(generator.event_types.items())),
@@ -678,7 +669,7 @@ def seed_sprint2_scenario(engine: Engine, *, today: date, rule: SupervisorRule =
         _insert_rows(connection, employees_table, _EMPLOYEE_COLUMNS, employees)
         _insert_rows(connection, events_table, _EVENT_COLUMNS, event_rows)
         _insert_rows(connection, schedules_table, _SCHEDULE_COLUMNS, schedule_rows)
-        _bump_data_version(connection)
+        bump_data_version(connection)
     anomalies = {name: 0 for name in _ANOMALY_RULES}
     anomalies["core_without_supervisor"] = 1     # 606999
     anomalies["core_supervisor_unstaffed"] = 1   # 608001 / 608002
