@@ -388,7 +388,8 @@ def make_crossmark_client(settings, engine=None, simulator=None) -> CrossmarkCli
     from services.crossmark_sandbox import CrossmarkSimulator, SandboxTransport, simulator_from_database
 
     if simulator is None:
-        simulator = (simulator_from_database(engine, settings.crossmark_timezone) if engine is not None
-                     else CrossmarkSimulator(settings.crossmark_timezone))
+        rate = settings.sandbox_write_failure_rate
+        simulator = (simulator_from_database(engine, settings.crossmark_timezone, write_failure_rate=rate)
+                     if engine is not None else CrossmarkSimulator(settings.crossmark_timezone, write_failure_rate=rate))
     return CrossmarkClient(base_url=SANDBOX_BASE_URL, username="sandbox", password="sandbox",
                            transport=SandboxTransport(simulator), is_sandbox=True, **common)

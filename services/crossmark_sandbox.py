@@ -8,6 +8,7 @@ the sandbox and the fake behave alike by construction (and one contract test sui
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import threading
 from dataclasses import dataclass, field
@@ -59,13 +60,15 @@ class CrossmarkSimulator:
     """The service's state and behaviour, independent of transport. Thread-safe."""
 
     def __init__(self, timezone_name: str, *, username: str | None = None, password: str | None = None,
-                 first_scheduled_id: int = 50_000_000) -> None:
+                 first_scheduled_id: int = 50_000_000, write_failure_rate: float = 0.0, seed: int = 0) -> None:
         self.tz = ZoneInfo(timezone_name)
         self.username, self.password = username, password  # None: any non-empty credentials are accepted
         self.events: dict[str, SimulatedEvent] = {}
         self.reps: dict[str, str] = {}
         self.sessions: set[str] = set()
         self.failures: list[str] = []  # "fail on demand": the next N writes answer 503 without acting
+        self.write_failure_rate = write_failure_rate  # or this share of all writes, at random (demos)
+        self._random = random.Random(seed)
         self._next_id = first_scheduled_id
         self._lock = threading.RLock()
 
@@ -101,8 +104,9 @@ class CrossmarkSimulator:
                 return self._login(body)
             if cookies.get("PHPSESSID") not in self.sessions:
                 return SimulatedReply(401, "<html><body>Session expired. <a href='/login'>Log in</a></body></html>")
-            if path in WRITE_PATHS and self.failures:
-                self.failures.pop(0)
+            if path in WRITE_PATHS and (self.failures or self._random.random() < self.write_failure_rate):
+                if self.failures:
+                    self.failures.pop(0)
                 return SimulatedReply(503, "<html><body><h1>503 Service Unavailable</h1></body></html>")
             if path == PATH_USER_INFO:
                 return _json(200, {"firstName": "Sandbox", "lastName": "User", "success": True})
@@ -232,9 +236,10 @@ class SandboxTransport(httpx.BaseTransport):
         return httpx.Response(reply.status, headers=reply.headers, content=reply.body.encode(), request=request)
 
 
-def simulator_from_database(engine: Engine, timezone_name: str) -> CrossmarkSimulator:
+def simulator_from_database(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0
+                            ) -> CrossmarkSimulator:
     """A simulator holding what the database holds: events with Crossmark ids, their schedules, reps with RepIDs."""
-    simulator = CrossmarkSimulator(timezone_name)
+    simulator = CrossmarkSimulator(timezone_name, write_failure_rate=write_failure_rate)
     tz = simulator.tz
     with engine.connect() as connection:
         for rep_id, name in connection.execute(select(Employee.external_id, Employee.name)

@@ -41,6 +41,7 @@ class Settings:
     crossmark_connect_timeout: float = 5.0
     crossmark_read_timeout: float = 30.0
     crossmark_session_life: float = 3600.0
+    sandbox_write_failure_rate: float = 0.0
     supervisor_rule: SupervisorRule = SupervisorRule()
 
     @property
@@ -96,6 +97,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high
     return value
 
 
+def _fraction(env: Mapping[str, str], name: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number from 0 to 1, not {raw!r}.") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigurationError(f"{name} must be from 0 to 1, not {value:g}.")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None, database_url: str | None = None) -> Settings:
     """Read settings from the environment; `database_url` (a CLI `--db`) overrides SCHEDULER_DATABASE_URL."""
     env = os.environ if env is None else env
@@ -114,5 +128,6 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         crossmark_connect_timeout=_seconds(env, "CROSSMARK_CONNECT_TIMEOUT", 5.0, 0.1, 120),
         crossmark_read_timeout=_seconds(env, "CROSSMARK_READ_TIMEOUT", 30.0, 0.1, 600),
         crossmark_session_life=_seconds(env, "CROSSMARK_SESSION_LIFE", 3600.0, 60, 86400),
+        sandbox_write_failure_rate=_fraction(env, "CROSSMARK_SANDBOX_FAILURE_RATE"),
         supervisor_rule=_parse_supervisor_rule(env),
     )

@@ -44,3 +44,17 @@ def test_plain_paths_become_sqlite_urls(tmp_path):
     assert normalise_database_url(str(tmp_path / "a.db")) == f"sqlite:///{tmp_path / 'a.db'}"
     with pytest.raises(ConfigurationError):
         normalise_database_url("  ")
+
+
+def test_crossmark_timeouts_and_sandbox_failure_rate():
+    settings = load_settings({"CROSSMARK_CONNECT_TIMEOUT": "2.5", "CROSSMARK_READ_TIMEOUT": "45",
+                              "CROSSMARK_SANDBOX_FAILURE_RATE": "0.25"})
+    assert (settings.crossmark_connect_timeout, settings.crossmark_read_timeout) == (2.5, 45.0)
+    assert settings.sandbox_write_failure_rate == 0.25
+    assert (load_settings({}).crossmark_connect_timeout, load_settings({}).crossmark_read_timeout) == (5.0, 30.0)
+    with pytest.raises(ConfigurationError, match="CROSSMARK_READ_TIMEOUT must be a number of seconds"):
+        load_settings({"CROSSMARK_READ_TIMEOUT": "soon"})
+    with pytest.raises(ConfigurationError, match="CROSSMARK_CONNECT_TIMEOUT must be between"):
+        load_settings({"CROSSMARK_CONNECT_TIMEOUT": "0"})
+    with pytest.raises(ConfigurationError, match="CROSSMARK_SANDBOX_FAILURE_RATE must be from 0 to 1"):
+        load_settings({"CROSSMARK_SANDBOX_FAILURE_RATE": "2"})
