@@ -73,3 +73,15 @@ class CrossmarkBadReply(CrossmarkError):
 class CrossmarkUnknownOutcome(CrossmarkError):
     """A write was sent but its reply was lost (read timeout, reset, 5xx): read the event's state back to decide;
     never resend it blindly."""
+
+
+class ActionRefused(OpsError):
+    """A paired action was refused before anything was sent (validation, conflict, permissions)."""
+
+
+class ConcurrentEdit(OpsError):
+    """The database changed under an action between its validation and its commit."""
+
+
+class NotFound(OpsError):
+    """An id given by a person names nothing."""

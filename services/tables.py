@@ -108,3 +108,70 @@ class ScheduledPerDay(Base):
     store: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(20), primary_key=True)
     scheduled: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# --- The paired actions' journal (migration 0003) ---
+
+
+class Operation(Base):
+    """One attempted action (reschedule, unschedule, schedule-supervisor, undo): written before Crossmark is called."""
+
+    __tablename__ = "dashboard_operations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    message: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[str | None] = mapped_column(Text)  # JSON: what was asked
+    events: Mapped[str | None] = mapped_column(Text)  # JSON: [{ref, role, before, after, target}]
+    undo_of: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # heartbeat: reconcile leaves live ones
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OperationStep(Base):
+    """One Crossmark call of an operation (or its read-back or compensation), with its request and result."""
+
+    __tablename__ = "dashboard_operation_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operation_id: Mapped[int] = mapped_column(Integer, ForeignKey("dashboard_operations.id"), nullable=False, index=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    event_ref: Mapped[int] = mapped_column(Integer, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    action: Mapped[str] = mapped_column(String(20), nullable=False)  # schedule, unschedule, read_back, ...
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False)  # forward or compensate
+    request: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # sent, ok, failed, unknown, applied, not_applied
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who did what to which event, with the before and after state."""
+
+    __tablename__ = "dashboard_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    operation_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    event_ref: Mapped[int | None] = mapped_column(Integer, index=True)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class PairLock(Base):
+    """An event taking part in an unfinished operation: a second action on it is refused (works across processes)."""
+
+    __tablename__ = "dashboard_event_locks"
+
+    event_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operation_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    locked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)

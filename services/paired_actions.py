@@ -1,0 +1,685 @@
+"""Paired actions layer: reschedule, unschedule, schedule-Supervisor and undo, in our database and Crossmark together.
+
+No transaction spans the two, so every action is a saga (DESIGN.md §3):
+1. validate against the database; a refusal is recorded and nothing is sent;
+2. write the operation (pending) with locks on its events, and commit, before the first Crossmark call;
+3. drive each event to its target in Crossmark, CORE first, recording one step per call; a write whose reply was
+   lost is resolved by reading the event back, never by resending;
+4. if a step fails, drive the events already changed back to where they were (compensation);
+5. when every remote step succeeded, commit the local change, the audit entries and the final status in one
+   transaction that locks the rows and checks they still hold what was validated; if that fails, compensate.
+`reconcile` finishes or undoes operations a crash left pending/applying, by reading Crossmark.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from services import journal as status
+from services.crossmark_client import CrossmarkClient
+from services.data_version import bump_data_version
+from services.errors import (
+    ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, InvalidInput, NotFound, OpsError,
+)
+from services.event_rules import CORE, SUPERVISOR, default_duration_minutes, supervisor_start
+from services.journal import Journal, LockConflict, OperationRecord
+from services.pairing import (
+    SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, supervisors_for_cores,
+)
+from services.settings import SupervisorRule
+from services.tables import Employee, Event, Schedule
+
+ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
+RESCHEDULE, UNSCHEDULE, SCHEDULE_SUPERVISOR, UNDO = "reschedule", "unschedule", "schedule_supervisor", "undo"
+UNDO_WINDOW = timedelta(minutes=5)
+RECONCILE_AFTER = timedelta(minutes=2)  # an operation untouched this long is taken as abandoned by a crash
+SUPERVISOR_TITLES = ("Club Supervisor", "Lead Event Specialist")
+LEAD_TITLES = ("Lead Event Specialist", "Club Supervisor")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an event stands: scheduled (when, with whom, under which Crossmark scheduled-event id) or not."""
+
+    scheduled: bool
+    start: datetime | None = None
+    employee_id: str | None = None
+    rep_id: str | None = None
+    scheduled_event_id: str | None = None
+
+    def same_placement(self, other: "Placement") -> bool:
+        """Same in the sense people care about: scheduled or not, same time, same rep."""
+        if self.scheduled != other.scheduled:
+            return False
+        return not self.scheduled or (self.start == other.start and str(self.rep_id) == str(other.rep_id))
+
+    def to_json(self) -> dict:
+        return {"scheduled": self.scheduled, "start": self.start.isoformat() if self.start else None,
+                "employee_id": self.employee_id, "rep_id": self.rep_id, "scheduled_event_id": self.scheduled_event_id}
+
+    @classmethod
+    def from_json(cls, value: dict) -> "Placement":
+        start = value.get("start")
+        return cls(bool(value.get("scheduled")), datetime.fromisoformat(start) if start else None,
+                   value.get("employee_id"), value.get("rep_id"), value.get("scheduled_event_id"))
+
+    def describe(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}" if self.scheduled and self.start else "unscheduled"
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    """One event of an action: who it is in Crossmark, where it stands, and where the action takes it."""
+
+    ref: int
+    role: str
+    name: str
+    event_type: str
+    mplan_id: str
+    location_id: str
+    duration: int
+    window_start: datetime
+    window_end: datetime
+    before: Placement
+    target: Placement
+
+    def to_json(self, after: Placement | None = None) -> dict:
+        return {"ref": self.ref, "role": self.role, "name": self.name, "event_type": self.event_type,
+                "mplan_id": self.mplan_id, "location_id": self.location_id, "duration": self.duration,
+                "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
+                "before": self.before.to_json(), "target": self.target.to_json(),
+                "after": after.to_json() if after else None}
+
+    @classmethod
+    def from_json(cls, value: dict) -> "PlannedEvent":
+        return cls(value["ref"], value["role"], value["name"], value["event_type"], value["mplan_id"],
+                   value["location_id"], value["duration"], datetime.fromisoformat(value["window_start"]),
+                   datetime.fromisoformat(value["window_end"]), Placement.from_json(value["before"]),
+                   Placement.from_json(value["target"]))
+
+
+@dataclass
+class ActionResult:
+    operation_id: int | None
+    status: str
+    message: str
+    events: list[dict] = field(default_factory=list)  # {ref, role, before, after}: ISO start or None
+    warnings: list[str] = field(default_factory=list)
+    kind: str = ""
+    finished_at: datetime | None = None
+
+    def to_json(self) -> dict:
+        return {"operation_id": self.operation_id, "status": self.status, "message": self.message,
+                "events": self.events, "warnings": self.warnings}
+
+
+class _StepFailed(Exception):
+    """The Crossmark call did not happen (refused, unreachable, or read back as not applied)."""
+
+
+class _StepUndetermined(Exception):
+    """We cannot tell where the event stands in Crossmark (read-back failed or showed a third state)."""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    events: list[PlannedEvent]
+    warnings: list[str]
+
+
+def _iso(placement: dict | None) -> str | None:
+    return placement.get("start") if placement and placement.get("scheduled") else None
+
+
+def result_of(record: OperationRecord, warnings: list[str] | None = None) -> ActionResult:
+    events = [{"ref": e["ref"], "role": e["role"], "before": _iso(e.get("before")),
+               "after": _iso(e.get("after") if e.get("after") is not None else e.get("before"))}
+              for e in record.events]
+    return ActionResult(record.id, record.status, record.message or "", events,
+                        warnings or list(record.request.get("warnings", [])), record.kind, record.finished_at)
+
+
+class PairedActions:
+    """The paired actions over one database and one Crossmark client factory (dependency injection)."""
+
+    def __init__(self, engine: Engine, client_factory: Callable[[], CrossmarkClient], *,
+                 rule: SupervisorRule = SupervisorRule(), clock: Callable[[], datetime] = datetime.now,
+                 authorize: Callable[[str, str], None] | None = None) -> None:
+        self.engine = engine
+        self.client_factory = client_factory
+        self.rule = rule
+        self.clock = lambda: clock().replace(microsecond=0)
+        self.authorize = authorize or _require_actor
+        self.journal = Journal(engine)
+
+    # --- the actions -------------------------------------------------------------------------------------------
+
+    def reschedule(self, ref: int, new_start: datetime, actor: str, key: str | None = None) -> ActionResult:
+        request = {"ref": ref, "to": new_start.isoformat()}
+        return self._run(RESCHEDULE, actor, key, request, lambda conn: self._plan_reschedule(conn, ref, new_start))
+
+    def unschedule(self, ref: int, actor: str, key: str | None = None) -> ActionResult:
+        return self._run(UNSCHEDULE, actor, key, {"ref": ref}, lambda conn: self._plan_unschedule(conn, ref))
+
+    def schedule_supervisor(self, core_ref: int, employee_id: str, actor: str, key: str | None = None) -> ActionResult:
+        request = {"core": core_ref, "employee": employee_id}
+        return self._run(SCHEDULE_SUPERVISOR, actor, key, request,
+                         lambda conn: self._plan_schedule_supervisor(conn, core_ref, employee_id))
+
+    def undo(self, operation_id: int, actor: str, key: str | None = None) -> ActionResult:
+        return self._run(UNDO, actor, key or f"undo-{operation_id}-{uuid.uuid4().hex}", {"operation": operation_id},
+                         lambda conn: self._plan_undo(conn, operation_id), undo_of=operation_id)
+
+    def preview(self, kind: str, **arguments: object) -> _Plan:
+        """What an action would do (for the confirm step of a form); raises the same refusals as the action."""
+        with self.engine.connect() as connection:
+            if kind == RESCHEDULE:
+                return self._plan_reschedule(connection, arguments["ref"], arguments["new_start"])  # type: ignore[arg-type]
+            if kind == UNSCHEDULE:
+                return self._plan_unschedule(connection, arguments["ref"])  # type: ignore[arg-type]
+            if kind == SCHEDULE_SUPERVISOR:
+                return self._plan_schedule_supervisor(connection, arguments["core_ref"],  # type: ignore[arg-type]
+                                                      arguments["employee_id"])  # type: ignore[arg-type]
+        raise InvalidInput(f"Unknown action {kind!r}.")
+
+    # --- running an action ------------------------------------------------------------------------------------
+
+    def _run(self, kind: str, actor: str, key: str | None, request: dict, planner: Callable[[Connection], _Plan],
+             undo_of: int | None = None) -> ActionResult:
+        key = (key or uuid.uuid4().hex).strip()
+        if not key or len(key) > 100:
+            raise InvalidInput("The idempotency key must be 1 to 100 characters.")
+        existing = self.journal.find_by_key(key)
+        if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
+            return result_of(existing)
+        now = self.clock()
+        try:
+            self.authorize(actor, kind)
+            with self.engine.connect() as connection:
+                plan = planner(connection)
+        except OpsError as refusal:
+            return result_of(self.journal.record_refused(key=key, kind=kind, actor=actor or "?", now=now,
+                                                         request=request, message=str(refusal), undo_of=undo_of))
+        request = {**request, "warnings": plan.warnings}
+        try:
+            record = self.journal.start(key=key, kind=kind, actor=actor, now=now, request=request,
+                                        events=[event.to_json() for event in plan.events], undo_of=undo_of)
+        except IntegrityError:
+            raced = self.journal.find_by_key(key)
+            if raced is not None:
+                return result_of(raced)
+            raise
+        except LockConflict as conflict:
+            message = (f"Event {conflict.event_ref} is part of operation {conflict.operation_id}, which has not "
+                       "finished; try again when it has (see Operations).")
+            return result_of(self.journal.record_refused(key=key, kind=kind, actor=actor, now=now, request=request,
+                                                         message=message, undo_of=undo_of))
+        return self._execute(record, plan.events, actor, plan.warnings)
+
+    def _execute(self, record: OperationRecord, events: list[PlannedEvent], actor: str,
+                 warnings: list[str]) -> ActionResult:
+        self.journal.set_status(record.id, status.APPLYING, self.clock())
+        done: list[tuple[PlannedEvent, Placement]] = []
+        with self.client_factory() as client:
+            for event in events:
+                try:
+                    done.append((event, self._drive(record.id, client, event, event.before, event.target, "forward")))
+                except _StepFailed as failure:
+                    return self._compensate(record, client, done, actor, f"{_label(event)} could not be changed in "
+                                            f"Crossmark: {failure}", warnings)
+                except _StepUndetermined as unknown:
+                    return self._compensate(record, client, done, actor, f"{_label(event)}: {unknown}", warnings,
+                                            undetermined=event)
+            try:
+                self._commit_local(record, done, actor, warnings)
+            except (ConcurrentEdit, SQLAlchemyError) as failure:
+                reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
+                    f"the database refused the change ({type(failure).__name__})"
+                return self._compensate(record, client, done, actor, f"Crossmark was changed but {reason}", warnings)
+        return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
+
+    def _drive(self, operation_id: int, client: CrossmarkClient, event: PlannedEvent, current: Placement,
+               goal: Placement, purpose: str) -> Placement:
+        """One Crossmark write taking `event` from `current` to `goal`; returns where it now stands there."""
+        if goal.scheduled:
+            action = "schedule"
+            request = {"RepID": goal.rep_id, "mPlanID": event.mplan_id, "LocationID": event.location_id,
+                       "Start": goal.start.isoformat() if goal.start else None, "minutes": event.duration}
+        else:
+            action = "unschedule"
+            request = {"id": current.scheduled_event_id}
+        step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action=action,
+                                     purpose=purpose, request=request, now=self.clock())
+        try:
+            if goal.scheduled:
+                scheduled = client.schedule(rep_id=str(goal.rep_id), mplan_id=event.mplan_id,
+                                            location_id=event.location_id, start=goal.start,  # type: ignore[arg-type]
+                                            duration_minutes=event.duration)
+                reached = replace(goal, start=scheduled.start, scheduled_event_id=scheduled.scheduled_event_id)
+            else:
+                client.unschedule(str(current.scheduled_event_id))
+                reached = Placement(False)
+            self.journal.finish_step(step, "ok", reached.to_json(), self.clock())
+            return reached
+        except CrossmarkUnknownOutcome as lost:
+            self.journal.finish_step(step, "unknown", {"error": str(lost), "status": lost.status}, self.clock())
+            remote = self._read_back(operation_id, client, event)
+            if remote.same_placement(goal):
+                return replace(goal, start=remote.start, scheduled_event_id=remote.scheduled_event_id)
+            if remote.same_placement(current):
+                raise _StepFailed(f"{lost} — read back: not applied") from None
+            raise _StepUndetermined(f"Crossmark shows {remote.describe()}, neither {current.describe()} nor "
+                                    f"{goal.describe()}") from None
+        except (CrossmarkError, InvalidInput) as failure:
+            self.journal.finish_step(step, "failed", {"error": str(failure),
+                                                      "status": getattr(failure, "status", None)}, self.clock())
+            raise _StepFailed(str(failure)) from None
+
+    def _read_back(self, operation_id: int, client: CrossmarkClient, event: PlannedEvent) -> Placement:
+        step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action="read_back",
+                                     purpose="resolve", request={"mPlanID": event.mplan_id}, now=self.clock())
+        try:
+            placement = self.remote_placement(client, event)
+        except CrossmarkError as failure:
+            self.journal.finish_step(step, "failed", {"error": str(failure)}, self.clock())
+            raise _StepUndetermined(f"the outcome is unknown and reading it back failed: {failure}") from None
+        self.journal.finish_step(step, "ok", placement.to_json(), self.clock())
+        return placement
+
+    @staticmethod
+    def remote_placement(client: CrossmarkClient, event: PlannedEvent) -> Placement:
+        records = client.planning_events(event.window_start.date() - timedelta(days=1),
+                                         event.window_end.date() + timedelta(days=1), mplan_id=event.mplan_id)
+        record = next((r for r in records if r.mplan_id == event.mplan_id), None)
+        if record is None or record.scheduled_at is None or not record.scheduled_event_id:
+            return Placement(False)
+        return Placement(True, record.scheduled_at, None, record.rep_id, record.scheduled_event_id)
+
+    def _compensate(self, record: OperationRecord, client: CrossmarkClient, done: list[tuple[PlannedEvent, Placement]],
+                    actor: str, reason: str, warnings: list[str],
+                    undetermined: PlannedEvent | None = None) -> ActionResult:
+        """Drive every changed event back to where it was (reverse order); what cannot be restored needs attention."""
+        problems: list[str] = []
+        restored: list[tuple[PlannedEvent, Placement]] = []
+        for event, reached in reversed(done):
+            try:
+                back = self._drive(record.id, client, event, reached, event.before, "compensate")
+                restored.append((event, back))
+            except (_StepFailed, _StepUndetermined) as failure:
+                problems.append(f"{_label(event)} is at {reached.describe()} in Crossmark but "
+                                f"{event.before.describe()} in our database ({failure})")
+        if undetermined is not None:
+            problems.append(f"{_label(undetermined)}: its state in Crossmark is unknown; our database has "
+                            f"{undetermined.before.describe()}")
+        events = [e.to_json(after=e.before) for e in self._events_of(record)]
+        now = self.clock()
+        with self.engine.begin() as connection:
+            # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1).
+            for event, back in restored:
+                if back.scheduled and back.scheduled_event_id:
+                    connection.execute(update(Schedule).where(Schedule.event_ref_num == event.ref)
+                                       .values(external_id=back.scheduled_event_id))
+            if problems:
+                message = f"{reason}. NEEDS ATTENTION: " + "; ".join(problems)
+                self.journal.finish(connection, record.id, status=status.NEEDS_ATTENTION, message=message,
+                                    events=events, actor=actor, now=now, release_locks=False)
+            else:
+                message = f"{reason}. Undone: nothing changed in Crossmark or in our database."
+                self.journal.finish(connection, record.id, status=status.COMPENSATED, message=message,
+                                    events=events, actor=actor, now=now)
+            bump_data_version(connection)
+        return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
+
+    def _commit_local(self, record: OperationRecord, done: list[tuple[PlannedEvent, Placement]], actor: str,
+                      warnings: list[str]) -> None:
+        """The local change, the audit entries and the final status: one transaction, rows locked, state checked."""
+        now = self.clock()
+        with self.engine.begin() as connection:
+            refs = [event.ref for event, _ in done]
+            locking = select(Event.id).where(Event.project_ref_num.in_(refs))
+            schedules = select(Schedule.id).where(Schedule.event_ref_num.in_(refs))
+            if connection.dialect.name == "postgresql":
+                locking, schedules = locking.with_for_update(), schedules.with_for_update()
+            connection.execute(locking).all()
+            connection.execute(schedules).all()
+            for event, reached in done:
+                current = _db_placement(connection, event.ref)
+                if not (current.same_placement(event.before)
+                        and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
+                    raise ConcurrentEdit(f"{_label(event)} changed in our database meanwhile (now "
+                                         f"{current.describe()}, expected {event.before.describe()})")
+            for event, reached in done:
+                _write_placement(connection, event.ref, reached, now)
+                self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
+                                         action=f"{record.kind}: {event.role}", before=event.before.to_json(),
+                                         after=reached.to_json())
+            after = {event.ref: reached for event, reached in done}
+            events = [e.to_json(after=after.get(e.ref, e.before)) for e in self._events_of(record)]
+            self.journal.finish(connection, record.id, status=status.DONE, message=_done_message(done, warnings),
+                                events=events, actor=actor, now=now)
+            bump_data_version(connection)
+
+    def _events_of(self, record: OperationRecord) -> list[PlannedEvent]:
+        fresh = self.journal.find(record.id) or record
+        return [PlannedEvent.from_json(value) for value in fresh.events]
+
+    # --- planning (validation) --------------------------------------------------------------------------------
+
+    def _plan_reschedule(self, connection: Connection, ref: int, new_start: datetime) -> _Plan:
+        event = _load_event(connection, ref)
+        before = _db_placement(connection, ref)
+        if not before.scheduled:
+            raise ActionRefused(f"Event {ref} is not scheduled, so there is nothing to reschedule; schedule it first.")
+        if new_start == before.start:
+            raise ActionRefused(f"Event {ref} is already scheduled at {new_start:%Y-%m-%d %H:%M}.")
+        self._check_time(event, new_start, "the new time")
+        _require_remote_ids(event, before, need_scheduled_id=False)
+        main = _planned(event, _role(event), before, replace(before, start=new_start, scheduled_event_id=None))
+        planned, warnings = [main], []
+        if event["event_type"] == CORE:
+            supervisor, warning = self._scheduled_supervisor(connection, event)
+            if supervisor is not None:
+                sup_event, sup_before = supervisor
+                sup_start = supervisor_start(new_start, self.rule)
+                self._check_time(sup_event, sup_start, f"Supervisor {sup_event['ref']}'s new time")
+                _require_remote_ids(sup_event, sup_before, need_scheduled_id=False)
+                planned.append(_planned(sup_event, ROLE_SUPERVISOR, sup_before,
+                                        replace(sup_before, start=sup_start, scheduled_event_id=None)))
+            if warning:
+                warnings.append(warning)
+        return _Plan(planned, warnings)
+
+    def _plan_unschedule(self, connection: Connection, ref: int) -> _Plan:
+        event = _load_event(connection, ref)
+        before = _db_placement(connection, ref)
+        if not before.scheduled:
+            raise ActionRefused(f"Event {ref} is not scheduled; there is nothing to unschedule.")
+        _require_remote_ids(event, before, need_scheduled_id=True)
+        planned, warnings = [_planned(event, _role(event), before, Placement(False))], []
+        if event["event_type"] == CORE:
+            supervisor, warning = self._scheduled_supervisor(connection, event)
+            if supervisor is not None:
+                sup_event, sup_before = supervisor
+                _require_remote_ids(sup_event, sup_before, need_scheduled_id=True)
+                planned.append(_planned(sup_event, ROLE_SUPERVISOR, sup_before, Placement(False)))
+            if warning:
+                warnings.append(warning)
+        return _Plan(planned, warnings)
+
+    def _plan_schedule_supervisor(self, connection: Connection, core_ref: int, employee_id: str) -> _Plan:
+        core = _load_event(connection, core_ref)
+        if core["event_type"] != CORE:
+            raise ActionRefused(f"Event {core_ref} is a {core['event_type']}, not a CORE.")
+        core_placement = _db_placement(connection, core_ref)
+        if not core_placement.scheduled:
+            raise ActionRefused(f"CORE {core_ref} is not scheduled; schedule the CORE first.")
+        match = supervisors_for_cores(connection, [(core_ref, core["project_name"], core["location_mvid"],
+                                                    core["store_number"])])[core_ref]
+        if match.state == SUPERVISOR_MISSING:
+            raise ActionRefused(f"CORE {core_ref} has no Supervisor event at its store to schedule.")
+        if match.state == SUPERVISOR_AMBIGUOUS:
+            raise ActionRefused(_ambiguous_message(core_ref, match))
+        if match.state != SUPERVISOR_UNSTAFFED:
+            raise ActionRefused(f"Supervisor {match.supervisor.ref} of CORE {core_ref} is not Unstaffed "  # type: ignore[union-attr]
+                                f"(it is {match.state}); nothing to schedule.")
+        supervisor = _load_event(connection, match.supervisor.ref)  # type: ignore[union-attr]
+        employee = connection.execute(select(Employee).where(Employee.id == employee_id)).mappings().first()
+        if employee is None:
+            raise ActionRefused(f"No employee with id {employee_id!r}.")
+        if employee["is_active"] is False:
+            raise ActionRefused(f"{employee['name']} ({employee_id}) is not active.")
+        if employee["job_title"] not in SUPERVISOR_TITLES:
+            raise ActionRefused(f"{employee['name']} is a {employee['job_title'] or 'employee without a title'}; a "
+                                f"Supervisor event needs a {' or '.join(SUPERVISOR_TITLES)}.")
+        if not employee["external_id"]:
+            raise ActionRefused(f"{employee['name']} has no Crossmark rep id (RepID); they cannot be scheduled there.")
+        start = supervisor_start(core_placement.start, self.rule)  # type: ignore[arg-type]
+        self._check_time(supervisor, start, "the Supervisor's time")
+        before = _db_placement(connection, supervisor["ref"])
+        _require_remote_ids(supervisor, Placement(True, start, employee_id, employee["external_id"]),
+                            need_scheduled_id=False)
+        target = Placement(True, start, employee_id, str(employee["external_id"]))
+        return _Plan([_planned(supervisor, ROLE_SUPERVISOR, before, target)], [])
+
+    def _plan_undo(self, connection: Connection, operation_id: int) -> _Plan:
+        original = self.journal.find(operation_id)
+        if original is None:
+            raise NotFound(f"No operation {operation_id}.")
+        if original.status != status.DONE:
+            raise ActionRefused(f"Operation {operation_id} is {original.status}; only a finished (done) action can "
+                                "be undone.")
+        if original.finished_at is None or self.clock() - original.finished_at > UNDO_WINDOW:
+            raise ActionRefused(f"Operation {operation_id} finished more than {UNDO_WINDOW.seconds // 60} minutes "
+                                "ago; undo is no longer offered — make a new change instead.")
+        if self.journal.done_undo_of(operation_id) is not None:
+            raise ActionRefused(f"Operation {operation_id} has already been undone.")
+        planned = []
+        for value in original.events:
+            event = PlannedEvent.from_json(value)
+            after = Placement.from_json(value["after"]) if value.get("after") else event.before
+            current = _db_placement(connection, event.ref)
+            if not (current.same_placement(after)
+                    and (current.scheduled_event_id or None) == (after.scheduled_event_id or None)):
+                raise ActionRefused(f"{_label(event)} changed since operation {operation_id} "
+                                    f"(now {current.describe()}); undo refused.")
+            if after.same_placement(event.before):
+                continue
+            target = replace(event.before, scheduled_event_id=None) if event.before.scheduled else Placement(False)
+            if target.scheduled:
+                self._check_time(_load_event(connection, event.ref), target.start, "the earlier time")  # type: ignore[arg-type]
+            planned.append(replace(event, before=current, target=target))
+        if not planned:
+            raise ActionRefused(f"Operation {operation_id} changed nothing; there is nothing to undo.")
+        return _Plan(planned, [])
+
+    def _scheduled_supervisor(self, connection: Connection, core: dict) -> tuple[tuple[dict, Placement] | None, str | None]:
+        match = supervisors_for_cores(connection, [(core["ref"], core["project_name"], core["location_mvid"],
+                                                    core["store_number"])])[core["ref"]]
+        if match.state == SUPERVISOR_AMBIGUOUS:
+            raise ActionRefused(_ambiguous_message(core["ref"], match))
+        if match.state == SUPERVISOR_MISSING:
+            return None, f"CORE {core['ref']} has no Supervisor event; it moves alone."
+        if match.state != SUPERVISOR_SCHEDULED:
+            return None, f"Supervisor {match.supervisor.ref} is not scheduled; it is left alone."  # type: ignore[union-attr]
+        supervisor = _load_event(connection, match.supervisor.ref)  # type: ignore[union-attr]
+        return (supervisor, _db_placement(connection, supervisor["ref"])), None
+
+    def _check_time(self, event: dict, start: datetime, what: str) -> None:
+        if start < self.clock():
+            raise ActionRefused(f"{what.capitalize()} for event {event['ref']} ({start:%Y-%m-%d %H:%M}) is in the past.")
+        if not event["start_datetime"] <= start <= event["due_datetime"]:
+            raise ActionRefused(f"{what.capitalize()} for event {event['ref']} ({start:%Y-%m-%d %H:%M}) is outside its "
+                                f"window {event['start_datetime']:%Y-%m-%d %H:%M} – {event['due_datetime']:%Y-%m-%d %H:%M}.")
+
+    # --- suggestions ---------------------------------------------------------------------------------------------
+
+    def supervisor_candidates(self, core_ref: int) -> list[dict]:
+        """Qualified employees for a CORE's Supervisor, best first: the CORE's rep if a lead, leads working a Core
+        that day at that store, then Club Supervisors (those who have worked at the store first)."""
+        with self.engine.connect() as connection:
+            core = _load_event(connection, core_ref)
+            placement = _db_placement(connection, core_ref)
+            employees = connection.execute(select(Employee.id, Employee.name, Employee.job_title)
+                                           .where(Employee.job_title.in_(SUPERVISOR_TITLES),
+                                                  Employee.external_id.is_not(None),
+                                                  Employee.is_active.is_not(False))).all()
+            day = placement.start.date() if placement.start else None
+            store_refs = select(Event.project_ref_num).where(Event.location_mvid == core["location_mvid"])
+            leads_that_day: set[str] = set()
+            worked_here: set[str] = set()
+            if day is not None:
+                leads_that_day = set(connection.execute(
+                    select(Schedule.employee_id).join(Event, Event.project_ref_num == Schedule.event_ref_num)
+                    .where(Event.event_type == CORE, Event.location_mvid == core["location_mvid"],
+                           Schedule.schedule_datetime >= datetime.combine(day, datetime.min.time()),
+                           Schedule.schedule_datetime < datetime.combine(day + timedelta(days=1), datetime.min.time())
+                           )).scalars())
+            worked_here = set(connection.execute(select(Schedule.employee_id)
+                                                 .where(Schedule.event_ref_num.in_(store_refs))).scalars())
+
+        def rank(employee) -> tuple:  # noqa: ANN001
+            return (employee.id != placement.employee_id, employee.id not in leads_that_day,
+                    employee.job_title != "Club Supervisor", employee.id not in worked_here, employee.name)
+
+        ordered = sorted(employees, key=rank)
+        return [{"employee_id": e.id, "name": e.name, "job_title": e.job_title,
+                 "reason": ("the CORE's rep" if e.id == placement.employee_id else
+                            "working a Core here that day" if e.id in leads_that_day else
+                            "has worked at this store" if e.id in worked_here else "")} for e in ordered]
+
+    # --- reconcile, retry, resolve ----------------------------------------------------------------------------
+
+    def reconcile(self, *, older_than: timedelta = RECONCILE_AFTER, actor: str = "reconcile") -> list[ActionResult]:
+        """Finish or undo operations a crash left pending/applying, by reading Crossmark."""
+        results = []
+        for record in self.journal.unfinished(self.clock() - older_than):
+            results.append(self._settle(record, actor))
+        return results
+
+    def retry(self, operation_id: int, actor: str) -> ActionResult:
+        """Look again at an operation that needs attention: read Crossmark and restore agreement if possible."""
+        record = self.journal.find(operation_id)
+        if record is None:
+            raise NotFound(f"No operation {operation_id}.")
+        if record.status not in (status.NEEDS_ATTENTION, *status.UNFINISHED):
+            raise ActionRefused(f"Operation {operation_id} is {record.status}; only unfinished operations or those "
+                                "needing attention can be retried.")
+        self.authorize(actor, "retry")
+        return self._settle(record, actor)
+
+    def mark_resolved(self, operation_id: int, actor: str, note: str) -> ActionResult:
+        record = self.journal.find(operation_id)
+        if record is None:
+            raise NotFound(f"No operation {operation_id}.")
+        if record.status != status.NEEDS_ATTENTION:
+            raise ActionRefused(f"Operation {operation_id} is {record.status}, not needing attention.")
+        if not note.strip():
+            raise InvalidInput("Say how it was resolved (a note is required).")
+        self.authorize(actor, "mark_resolved")
+        now = self.clock()
+        with self.engine.begin() as connection:
+            self.journal.finish(connection, operation_id, status=status.RESOLVED,
+                                message=f"{record.message} — marked resolved by {actor}: {note.strip()}",
+                                events=record.events, actor=actor, now=now)
+            bump_data_version(connection)
+        return result_of(self.journal.find(operation_id))  # type: ignore[arg-type]
+
+    def _settle(self, record: OperationRecord, actor: str) -> ActionResult:
+        events = self._events_of(record)
+        with self.client_factory() as client:
+            try:
+                remote = {event.ref: self._read_back(record.id, client, event) for event in events}
+            except _StepUndetermined as failure:
+                self.journal.audit(now=self.clock(), actor=actor, operation_id=record.id, action="reconcile",
+                                   message=f"could not read Crossmark: {failure}")
+                return result_of(record)
+            at_target = [e for e in events if remote[e.ref].same_placement(e.target)]
+            if len(at_target) == len(events):
+                done = [(e, replace(e.target, start=remote[e.ref].start,
+                                    scheduled_event_id=remote[e.ref].scheduled_event_id)) for e in events]
+                try:
+                    self._commit_local(record, done, actor, [])
+                    return result_of(self.journal.find(record.id))  # type: ignore[arg-type]
+                except (ConcurrentEdit, SQLAlchemyError) as failure:
+                    return self._compensate(record, client, done, actor, f"Reconcile found the change made in "
+                                            f"Crossmark but {failure}", [])
+            strays = [e for e in events if not remote[e.ref].same_placement(e.before)]
+            unknown = [e for e in strays if e not in at_target]
+            done = [(e, replace(e.target, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
+                    for e in at_target]
+            reason = "Reconcile: the operation did not finish"
+            if unknown:
+                return self._compensate(record, client, done, actor, reason, [], undetermined=unknown[0])
+            return self._compensate(record, client, done, actor, reason, [])
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _require_actor(actor: str, kind: str) -> None:
+    if not (actor or "").strip():
+        raise ActionRefused("Say who is acting (--user NAME): every action is recorded with its author.")
+
+
+def _label(event: PlannedEvent) -> str:
+    return {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor"}.get(event.role, "Event") + f" {event.ref}"
+
+
+def _role(event: dict) -> str:
+    return ROLE_CORE if event["event_type"] == CORE else ROLE_SINGLE
+
+
+def _ambiguous_message(core_ref: int, match) -> str:  # noqa: ANN001
+    return (f"CORE {core_ref} is ambiguous: {match.cores_with_number} CORE(s) and {match.supervisors_with_number} "
+            "Supervisor(s) share its number at its store. Fix the duplicates first (see Data quality).")
+
+
+def _load_event(connection: Connection, ref: int) -> dict:
+    row = connection.execute(select(Event).where(Event.project_ref_num == ref)).mappings().first()
+    if row is None:
+        raise NotFound(f"No event with ref {ref}.")
+    event = dict(row)
+    event["ref"] = event["project_ref_num"]
+    return event
+
+
+def _db_placement(connection: Connection, ref: int) -> Placement:
+    row = connection.execute(
+        select(Schedule.schedule_datetime, Schedule.employee_id, Schedule.external_id, Employee.external_id)
+        .outerjoin(Employee, Employee.id == Schedule.employee_id)
+        .where(Schedule.event_ref_num == ref).order_by(Schedule.id)).first()
+    if row is None:
+        return Placement(False)
+    return Placement(True, row[0], row[1], str(row[3]) if row[3] is not None else None,
+                     str(row[2]) if row[2] is not None else None)
+
+
+def _write_placement(connection: Connection, ref: int, placement: Placement, now: datetime) -> None:
+    if placement.scheduled:
+        existing = connection.execute(select(Schedule.id).where(Schedule.event_ref_num == ref)
+                                      .order_by(Schedule.id)).scalars().all()
+        values = {"schedule_datetime": placement.start, "employee_id": placement.employee_id,
+                  "external_id": placement.scheduled_event_id, "last_synced": now, "sync_status": "pushed"}
+        if existing:
+            connection.execute(update(Schedule).where(Schedule.id == existing[0]).values(**values))
+        else:
+            connection.execute(insert(Schedule).values(event_ref_num=ref, **values))
+        connection.execute(update(Event).where(Event.project_ref_num == ref)
+                           .values(condition="Scheduled", is_scheduled=True))
+    else:
+        connection.execute(delete(Schedule).where(Schedule.event_ref_num == ref))
+        connection.execute(update(Event).where(Event.project_ref_num == ref)
+                           .values(condition="Unstaffed", is_scheduled=False))
+
+
+def _require_remote_ids(event: dict, placement: Placement, need_scheduled_id: bool) -> None:
+    missing = []
+    if not event.get("external_id"):
+        missing.append("mPlanID (events.external_id)")
+    if not event.get("location_mvid"):
+        missing.append("LocationID (events.location_mvid)")
+    if placement.scheduled and not placement.rep_id:
+        missing.append("the rep's RepID (employees.external_id)")
+    if need_scheduled_id and not str(placement.scheduled_event_id or "").isdigit():
+        missing.append("the Crossmark scheduled-event id (schedules.external_id)"
+                       + (f", found the legacy id {placement.scheduled_event_id!r}" if placement.scheduled_event_id else ""))
+    if missing:
+        raise ActionRefused(f"Event {event['ref']} lacks what Crossmark needs: {', '.join(missing)}.")
+
+
+def _planned(event: dict, role: str, before: Placement, target: Placement) -> PlannedEvent:
+    return PlannedEvent(ref=event["ref"], role=role, name=event["project_name"], event_type=event["event_type"] or "",
+                        mplan_id=str(event["external_id"]), location_id=str(event["location_mvid"]),
+                        duration=event["estimated_time"] or default_duration_minutes(event["event_type"] or ""),
+                        window_start=event["start_datetime"], window_end=event["due_datetime"],
+                        before=before, target=target)
+
+
+def _done_message(done: list[tuple[PlannedEvent, Placement]], warnings: list[str]) -> str:
+    parts = [f"{_label(event)} → {reached.describe()}" for event, reached in done]
+    return "Done: " + "; ".join(parts) + (" (" + " ".join(warnings) + ")" if warnings else "")
