@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Sequence
 
 from services.database import display_url, make_engine
 from services.errors import OpsError
+from services.journal import STATUSES
 from services.settings import load_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION = 0, 1, 2, 3
 
 
 def _iso_date(value: str) -> date:
@@ -18,6 +20,16 @@ def _iso_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+def _iso_minute(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date and time in the form YYYY-MM-DDTHH:MM") from None
+    if parsed.tzinfo is not None:
+        raise argparse.ArgumentTypeError(f"{value!r}: give local wall time without an offset")
+    return parsed.replace(second=0, microsecond=0)
 
 
 def _positive_int(value: str) -> int:
@@ -65,6 +77,34 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--scenario", choices=["sprint2"], help="write only the named fixed acceptance scenario")
     seed.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when events already exist")
 
+    user = argparse.ArgumentParser(add_help=False)
+    user.add_argument("--user", required=True, metavar="NAME", help="who is acting (recorded in the journal and audit)")
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    keyed = argparse.ArgumentParser(add_help=False)
+    keyed.add_argument("--key", metavar="K", help="idempotency key: the same key twice runs the action once")
+
+    reschedule = commands.add_parser("reschedule", parents=[common, user, output, keyed],
+                                     help="move an event (a CORE takes its scheduled Supervisor along)")
+    reschedule.add_argument("--event", type=_positive_int, required=True, metavar="REF")
+    reschedule.add_argument("--to", type=_iso_minute, required=True, metavar="YYYY-MM-DDTHH:MM")
+    unschedule = commands.add_parser("unschedule", parents=[common, user, output, keyed],
+                                     help="unschedule an event (a CORE takes its scheduled Supervisor along)")
+    unschedule.add_argument("--event", type=_positive_int, required=True, metavar="REF")
+    supervisor = commands.add_parser("schedule-supervisor", parents=[common, user, output, keyed],
+                                     help="schedule the Unstaffed Supervisor of a scheduled CORE")
+    supervisor.add_argument("--core", type=_positive_int, required=True, metavar="REF")
+    supervisor.add_argument("--employee", required=True, metavar="ID")
+    undo = commands.add_parser("undo", parents=[common, user, output], help="undo an action finished < 5 minutes ago")
+    undo.add_argument("--operation", type=_positive_int, required=True, metavar="ID")
+    reconcile = commands.add_parser("reconcile", parents=[common, output],
+                                    help="finish or undo operations a crash left unfinished")
+    reconcile.add_argument("--older-than", type=_positive_int, default=120, metavar="SECONDS",
+                           help="only operations untouched this long (default 120)")
+    operations = commands.add_parser("operations", parents=[common, output], help="the operations journal")
+    operations.add_argument("--status", choices=STATUSES)
+    operations.add_argument("--limit", type=_positive_int, default=50)
+
     sync = commands.add_parser("sync", parents=[common], help="pull Crossmark's planning list into the database")
     sync.add_argument("--from", dest="first", type=_iso_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--to", dest="last", type=_iso_date, required=True, metavar="YYYY-MM-DD")
@@ -83,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo_seed(args, settings)
         if args.command == "sync":
             return _run_sync(args, settings)
+        if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations"):
+            return _run_action(args, settings)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -210,3 +252,68 @@ def _run_sync(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
     for line in report.skipped[:20]:
         print(f"Skipped {line}")
     return EXIT_OK
+
+
+def _exit_code(status: str) -> int:
+    return {"done": EXIT_OK, "needs_attention": EXIT_NEEDS_ATTENTION}.get(status, EXIT_FAILED)
+
+
+def _print_result(result, as_json: bool, crossmark: str) -> None:  # noqa: ANN001 - ActionResult
+    if as_json:
+        print(json.dumps({**result.to_json(), "crossmark": crossmark}))
+        return
+    print(f"Operation {result.operation_id}: {result.status.upper()} — {result.message}")
+    for event in result.events:
+        print(f"  {event['role']:<10} {event['ref']}: {event['before'] or 'unscheduled'} -> "
+              f"{event['after'] or 'unscheduled'}")
+
+
+def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    from services.crossmark_client import make_crossmark_client
+    from services.crossmark_sandbox import simulator_from_database
+    from services.paired_actions import PairedActions
+    from services.schema_admin import require_current_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        simulator = (simulator_from_database(engine, settings.crossmark_timezone,
+                                             write_failure_rate=settings.sandbox_write_failure_rate)
+                     if settings.is_sandbox else None)
+        actions = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator),
+                                rule=settings.supervisor_rule)
+        label = crossmark_label(settings)
+        where = "sandbox" if settings.is_sandbox else str(settings.crossmark_base_url)
+        if not getattr(args, "json", False):
+            print(label)
+        if args.command == "operations":
+            records = actions.journal.list(args.status, args.limit)
+            if args.json:
+                print(json.dumps([{"operation_id": r.id, "kind": r.kind, "status": r.status, "by": r.requested_by,
+                                   "at": r.requested_at.isoformat(), "message": r.message} for r in records]))
+            for record in records if not args.json else []:
+                print(f"{record.id:>6}  {record.requested_at:%Y-%m-%d %H:%M}  {record.kind:<20} {record.status:<16} "
+                      f"{record.requested_by:<12} {record.message or ''}")
+            return EXIT_OK
+        if args.command == "reconcile":
+            results = actions.reconcile(older_than=timedelta(seconds=args.older_than))
+            if args.json:
+                print(json.dumps({"reconciled": [result.to_json() for result in results], "crossmark": where}))
+            else:
+                print(f"{len(results)} unfinished operation(s) settled.")
+                for result in results:
+                    _print_result(result, False, where)
+            return max([_exit_code(r.status) if r.status == "needs_attention" else EXIT_OK for r in results],
+                       default=EXIT_OK)
+        if args.command == "reschedule":
+            result = actions.reschedule(args.event, args.to, args.user, args.key)
+        elif args.command == "unschedule":
+            result = actions.unschedule(args.event, args.user, args.key)
+        elif args.command == "schedule-supervisor":
+            result = actions.schedule_supervisor(args.core, args.employee, args.user, args.key)
+        else:
+            result = actions.undo(args.operation, args.user)
+        _print_result(result, args.json, where)
+        return _exit_code(result.status)
+    finally:
+        engine.dispose()
