@@ -11,6 +11,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from dashboard import reads  # noqa: E402
+from dashboard.actions_ui import acting_user_input  # noqa: E402
 from dashboard.components import PAGE_FILES, page_path  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url  # noqa: E402
@@ -39,5 +40,6 @@ with st.sidebar:
     st.caption(f"Database: `{display_url(settings.database_url)}`  \n"
                f"{summary.events:,} events · {summary.stores} stores")
     st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
+    acting_user_input()
 
 navigation.run()

@@ -21,6 +21,8 @@ PAGE_FILES = {
     "day": ("Day view", ":material/today:"),
     "type_counts": ("Event type counts", ":material/bar_chart:"),
     "unscheduled": ("Unscheduled", ":material/event_busy:"),
+    "operations": ("Operations", ":material/history:"),
+    "audit": ("Audit", ":material/policy:"),
 }
 
 

@@ -24,16 +24,19 @@ _QUERIES: dict[str, Callable] = {
     "unscheduled_buckets": read_queries.unscheduled_buckets,
     "unscheduled_events": read_queries.unscheduled_events,
     "week_overview": read_queries.week_overview,
+    "operations": read_queries.operations_frame,
+    "operation_steps": read_queries.operation_steps_frame,
+    "audit": read_queries.audit_frame,
 }
 
 
 @st.cache_data(ttl=300, max_entries=512, show_spinner=False)
-def _cached(version: int, query: str, *args):  # noqa: ANN002, ANN202 - args are the query's own
-    return _QUERIES[query](get_engine(), *args)
+def _cached(version: int, query: str, args: tuple, kwargs: tuple):  # noqa: ANN202 - the query's own result
+    return _QUERIES[query](get_engine(), *args, **dict(kwargs))
 
 
-def _read(query: str, *args):  # noqa: ANN002, ANN202
-    return _cached(read_queries.data_version(get_engine()), query, *args)
+def _read(query: str, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    return _cached(read_queries.data_version(get_engine()), query, args, tuple(sorted(kwargs.items())))
 
 
 def now_minute() -> datetime:
@@ -71,3 +74,15 @@ def unscheduled_events(bucket: str | None, where: EventFilter) -> pd.DataFrame:
 
 def week_overview(where: EventFilter) -> read_queries.WeekOverview:
     return _read("week_overview", now_minute(), where)
+
+
+def operations(status: str | None, actor: str | None, since: date | None) -> pd.DataFrame:
+    return _read("operations", status=status, actor=actor, since=since)
+
+
+def operation_steps(operation_id: int) -> pd.DataFrame:
+    return _read("operation_steps", operation_id)
+
+
+def audit(actor: str | None, event_ref: int | None, since: date | None) -> pd.DataFrame:
+    return _read("audit", actor=actor, event_ref=event_ref, since=since)

@@ -32,3 +32,27 @@ def get_engine() -> Engine:
     engine = make_engine(get_settings().database_url)
     require_current_schema(engine)
     return engine
+
+
+@st.cache_resource(show_spinner=False)
+def _sandbox_simulator():  # noqa: ANN202 - CrossmarkSimulator
+    """One sandbox state per server process, initialised from the database (shared by every session)."""
+    from services.crossmark_sandbox import simulator_from_database
+
+    settings = get_settings()
+    return simulator_from_database(get_engine(), settings.crossmark_timezone,
+                                   write_failure_rate=settings.sandbox_write_failure_rate)
+
+
+def crossmark_client():  # noqa: ANN201 - CrossmarkClient
+    """A new client per action (httpx clients are cheap; sessions are not shared between users)."""
+    from services.crossmark_client import make_crossmark_client
+
+    settings = get_settings()
+    return make_crossmark_client(settings, simulator=_sandbox_simulator() if settings.is_sandbox else None)
+
+
+def get_actions():  # noqa: ANN201 - PairedActions
+    from services.paired_actions import PairedActions
+
+    return PairedActions(get_engine(), crossmark_client, rule=get_settings().supervisor_rule)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboard import query_state, reads
 from dashboard.components import badges, download_csv, filter_bar
+from dashboard.actions_ui import event_actions, result_banner
 from dashboard.day_cards import event_card
 
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
@@ -28,6 +29,7 @@ previous.button("◀ Previous", on_click=shift_day, args=(-1,), width="stretch",
 following.button("Next ▶", on_click=shift_day, args=(1,), width="stretch", key="day_next")
 day = st.session_state.day_view_date
 header.title(f"{day:%A, %B %d, %Y}")
+result_banner()
 picker, store_column = st.columns([1, 2])
 picker.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
 query_state.write(date=day.isoformat())
@@ -56,7 +58,7 @@ for event_type in DISPLAY_ORDER:
     columns = st.columns(2 if event_type == "Core" else 3)
     for index, (_, row) in enumerate(rows.iterrows()):
         with columns[index % len(columns)]:
-            event_card(row)
+            event_card(row, actions=event_actions)
 
 supervisors = scheduled[scheduled["event_type"] == "Supervisor"]
 if not supervisors.empty:

@@ -342,3 +342,55 @@ def week_overview(engine: Engine, now: datetime, where: EventFilter = EventFilte
                .rename_axis("day").reset_index())
     urgency = unscheduled_bucket_totals(unscheduled_buckets(engine, now, where))
     return WeekOverview(first, last, per_type, busiest, urgency)
+
+
+# --- The journal and the audit trail (Operations and Audit pages) ---------------------------------------------------
+
+
+def operations_frame(engine: Engine, *, status: str | None = None, actor: str | None = None,
+                     since: date | None = None, limit: int = 1000) -> pd.DataFrame:
+    from services.tables import Operation
+
+    query = (select(Operation.id, Operation.requested_at, Operation.kind, Operation.status, Operation.requested_by,
+                    Operation.message, Operation.undo_of, Operation.finished_at)
+             .order_by(Operation.id.desc()).limit(limit))
+    if status:
+        query = query.where(Operation.status == status)
+    if actor:
+        query = query.where(Operation.requested_by == actor)
+    if since:
+        query = query.where(Operation.requested_at >= _day_start(since))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=["operation", "requested_at", "kind", "status", "by", "message", "undo_of",
+                                       "finished_at"])
+
+
+def operation_steps_frame(engine: Engine, operation_id: int) -> pd.DataFrame:
+    from services.tables import OperationStep
+
+    query = (select(OperationStep.seq, OperationStep.created_at, OperationStep.event_ref, OperationStep.role,
+                    OperationStep.action, OperationStep.purpose, OperationStep.status, OperationStep.request,
+                    OperationStep.result)
+             .where(OperationStep.operation_id == operation_id).order_by(OperationStep.seq))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=["step", "at", "event", "role", "call", "purpose", "status", "request", "result"])
+
+
+def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | None = None, since: date | None = None,
+                limit: int = 2000) -> pd.DataFrame:
+    from services.tables import AuditEntry
+
+    query = (select(AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.event_ref, AuditEntry.action,
+                    AuditEntry.before, AuditEntry.after, AuditEntry.message)
+             .order_by(AuditEntry.id.desc()).limit(limit))
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if event_ref is not None:
+        query = query.where(AuditEntry.event_ref == event_ref)
+    if since:
+        query = query.where(AuditEntry.at >= _day_start(since))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=["at", "actor", "operation", "event", "action", "before", "after", "message"])

@@ -1,0 +1,170 @@
+"""Action forms: reschedule / unschedule / schedule-Supervisor dialogs with a preview, the result banner and Undo.
+
+Each dialog fixes its idempotency key when it opens, so a double click or a rerun never runs the action twice.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, time, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.wiring import get_actions
+from services.errors import OpsError
+from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW, UNSCHEDULE
+
+CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
+RESULT_KEY = "last_action_result"
+
+
+def acting_user() -> str:
+    return str(st.session_state.get("acting_user") or "").strip()
+
+
+def _new_key(kind: str, ref: int) -> str:
+    key = f"{kind}-{ref}-{uuid.uuid4().hex}"
+    st.session_state[f"idempotency_{kind}_{ref}"] = key
+    return key
+
+
+def _key(kind: str, ref: int) -> str:
+    return st.session_state.get(f"idempotency_{kind}_{ref}") or _new_key(kind, ref)
+
+
+def _finish(result) -> None:  # noqa: ANN001 - ActionResult
+    st.session_state[RESULT_KEY] = result
+    st.rerun()
+
+
+def _preview(kind: str, **arguments: object) -> bool:
+    """Show what the action would do; False (with the reason) when it would be refused."""
+    try:
+        plan = get_actions().preview(kind, **arguments)
+    except OpsError as refusal:
+        st.error(str(refusal), icon=":material/block:")
+        return False
+    for event in plan.events:
+        label = {"core": "CORE", "supervisor": "Supervisor"}.get(event.role, "Event")
+        where = f"{event.target.start:%a %Y-%m-%d %H:%M}" if event.target.scheduled else "unscheduled"
+        st.markdown(f"- {label} **{event.ref}** will be **{where}**"
+                    + (f" (now {event.before.describe()})" if event.before.scheduled else ""))
+    for warning in plan.warnings:
+        st.warning(warning, icon=":material/warning:")
+    return True
+
+
+def _need_user() -> bool:
+    if acting_user():
+        return True
+    st.info("Enter your name under **Acting as** in the sidebar first: every action is recorded with its author.")
+    return False
+
+
+@st.dialog("Reschedule")
+def reschedule_dialog(row: dict) -> None:
+    ref = int(row["ref"])
+    current = pd.Timestamp(row["scheduled_at"]).to_pydatetime()
+    st.markdown(f"**{row['name']}**  \nref {ref} · now {current:%a %b %d, %H:%M}")
+    day = st.date_input("New date", value=current.date(), format="YYYY-MM-DD", key=f"rs_day_{ref}")
+    slot_labels = [f"{slot:%H:%M}" for slot in CORE_SLOTS] + ["Other time"]
+    default = f"{current:%H:%M}" if f"{current:%H:%M}" in slot_labels else "Other time"
+    choice = st.segmented_control("Time", slot_labels, default=default, key=f"rs_slot_{ref}") or default
+    chosen_time = (st.time_input("Other time", value=current.time(), step=timedelta(minutes=15), key=f"rs_time_{ref}")
+                   if choice == "Other time" else datetime.strptime(choice, "%H:%M").time())
+    new_start = datetime.combine(day, chosen_time)
+    if not _preview(RESCHEDULE, ref=ref, new_start=new_start) or not _need_user():
+        return
+    if st.button("Confirm reschedule", type="primary", key=f"rs_go_{ref}"):
+        with st.spinner("Moving the events in Crossmark and in our database…"):
+            _finish(get_actions().reschedule(ref, new_start, acting_user(), key=_key(RESCHEDULE, ref)))
+
+
+@st.dialog("Unschedule")
+def unschedule_dialog(row: dict) -> None:
+    ref = int(row["ref"])
+    st.markdown(f"**{row['name']}**  \nref {ref}")
+    if not _preview(UNSCHEDULE, ref=ref) or not _need_user():
+        return
+    confirmed = st.checkbox("Yes, unschedule (the condition goes back to Unstaffed)", key=f"us_ok_{ref}")
+    if st.button("Unschedule", type="primary", disabled=not confirmed, key=f"us_go_{ref}"):
+        with st.spinner("Unscheduling in Crossmark and in our database…"):
+            _finish(get_actions().unschedule(ref, acting_user(), key=_key(UNSCHEDULE, ref)))
+
+
+@st.dialog("Schedule the Supervisor")
+def schedule_supervisor_dialog(row: dict) -> None:
+    core_ref = int(row["ref"])
+    st.markdown(f"CORE **{core_ref}** · {row['name']}")
+    try:
+        candidates = get_actions().supervisor_candidates(core_ref)
+    except OpsError as error:
+        st.error(str(error))
+        return
+    if not candidates:
+        st.error("No active Club Supervisor or Lead Event Specialist with a Crossmark rep id was found.")
+        return
+    labels = {c["employee_id"]: f"{c['name']} — {c['job_title']}" + (f" ({c['reason']})" if c["reason"] else "")
+              for c in candidates}
+    employee_id = st.selectbox("Employee", list(labels), format_func=labels.get, key=f"ss_emp_{core_ref}")
+    if not _preview(SCHEDULE_SUPERVISOR, core_ref=core_ref, employee_id=employee_id) or not _need_user():
+        return
+    if st.button("Schedule Supervisor", type="primary", key=f"ss_go_{core_ref}"):
+        with st.spinner("Scheduling in Crossmark and in our database…"):
+            _finish(get_actions().schedule_supervisor(core_ref, employee_id, acting_user(),
+                                                      key=_key(SCHEDULE_SUPERVISOR, core_ref)))
+
+
+def open_dialog(kind: str, row: dict) -> None:
+    _new_key(kind, int(row["ref"]))  # a new submission gets a new key; reruns inside the dialog keep it
+    {RESCHEDULE: reschedule_dialog, UNSCHEDULE: unschedule_dialog,
+     SCHEDULE_SUPERVISOR: schedule_supervisor_dialog}[kind](row)
+
+
+def event_actions(row: pd.Series) -> None:
+    """Buttons under a scheduled event's card (the Day view's hook)."""
+    ref = int(row["ref"])
+    columns = st.columns(3)
+    if columns[0].button("Reschedule", key=f"btn_rs_{ref}", icon=":material/schedule:", width="stretch"):
+        open_dialog(RESCHEDULE, row.to_dict())
+    if columns[1].button("Unschedule", key=f"btn_us_{ref}", icon=":material/event_busy:", width="stretch"):
+        open_dialog(UNSCHEDULE, row.to_dict())
+    if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
+        if columns[2].button("Schedule Supervisor", key=f"btn_ss_{ref}", icon=":material/person_add:",
+                             width="stretch"):
+            open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
+
+
+def result_banner() -> None:
+    """The last action's outcome, with its operation id and, for 5 minutes, an Undo button."""
+    result = st.session_state.get(RESULT_KEY)
+    if result is None:
+        return
+    text = f"Operation {result.operation_id}: {result.message}"
+    if result.status == "done":
+        st.success(text, icon=":material/check_circle:")
+        age = datetime.now() - (result.finished_at or datetime.now())
+        if result.kind != "undo" and age < UNDO_WINDOW:
+            if st.button(f"Undo operation {result.operation_id}", icon=":material/undo:", key="undo_last"):
+                undo_key = st.session_state.setdefault(f"undo_key_{result.operation_id}", uuid.uuid4().hex)
+                st.session_state[RESULT_KEY] = get_actions().undo(result.operation_id, acting_user() or result_by(),
+                                                                  key=undo_key)
+                st.rerun()
+    elif result.status == "compensated":
+        st.warning(text, icon=":material/undo:")
+    elif result.status == "needs_attention":
+        st.error(text, icon=":material/report:")
+    else:
+        st.error(text, icon=":material/block:")
+    if st.button("Dismiss", key="dismiss_result"):
+        del st.session_state[RESULT_KEY]
+        st.rerun()
+
+
+def result_by() -> str:
+    return str(st.session_state.get("acting_user") or "")
+
+
+def acting_user_input() -> None:
+    st.text_input("Acting as", key="acting_user", placeholder="your name",
+                  help="Recorded with every action in the journal and the audit trail.")

@@ -1,0 +1,64 @@
+"""Operations: the journal of paired actions, each one's Crossmark steps, and the queue of those needing attention."""
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import reads
+from dashboard.actions_ui import acting_user, result_banner
+from dashboard.components import download_csv
+from dashboard.wiring import get_actions
+from services.errors import OpsError
+from services.journal import NEEDS_ATTENTION, STATUSES
+
+st.title("Operations")
+st.caption("Every action, its Crossmark calls in order, and what it ended as.")
+result_banner()
+
+attention = reads.operations(NEEDS_ATTENTION, None, None)
+if not attention.empty:
+    st.subheader(f"Needs attention · {len(attention)}")
+    for row in attention.itertuples():
+        with st.container(border=True):
+            st.error(f"Operation {row.operation} ({row.kind}, {row.by}, {row.requested_at:%b %d %H:%M}): {row.message}",
+                     icon=":material/report:")
+            retry, note, resolve = st.columns([1, 3, 1], vertical_alignment="bottom")
+            if retry.button("Retry", key=f"retry_{row.operation}", icon=":material/refresh:"):
+                try:
+                    st.session_state["last_action_result"] = get_actions().retry(row.operation, acting_user())
+                except OpsError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
+            text = note.text_input("How it was resolved", key=f"note_{row.operation}", placeholder="note (required)")
+            if resolve.button("Mark resolved", key=f"resolve_{row.operation}", icon=":material/task_alt:"):
+                try:
+                    st.session_state["last_action_result"] = get_actions().mark_resolved(row.operation, acting_user(),
+                                                                                         text)
+                except OpsError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
+
+st.subheader("Journal")
+status_column, user_column, since_column = st.columns(3)
+status = status_column.selectbox("Status", [None, *STATUSES], format_func=lambda s: s or "All", key="ops_status")
+user = user_column.text_input("By", key="ops_user").strip() or None
+since = since_column.date_input("Since", value=date.today() - timedelta(days=30), format="YYYY-MM-DD", key="ops_since")
+journal = reads.operations(status, user, since)
+if journal.empty:
+    st.info("No operations match.", icon=":material/history:")
+else:
+    picked = st.dataframe(journal, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                          key="ops_table", column_config={
+                              "operation": st.column_config.NumberColumn("Operation", format="%d"),
+                              "requested_at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
+                              "finished_at": st.column_config.DatetimeColumn("Finished", format="HH:mm:ss"),
+                              "undo_of": st.column_config.NumberColumn("Undo of", format="%d")})
+    rows = picked.selection.rows if picked else []
+    if rows:
+        operation_id = int(journal.iloc[rows[0]]["operation"])
+        st.subheader(f"Operation {operation_id}: steps")
+        st.dataframe(reads.operation_steps(operation_id), hide_index=True, width="stretch")
+    else:
+        st.caption("Select an operation to see its Crossmark steps.")
+    download_csv(journal, "operations.csv")
