@@ -386,6 +386,7 @@ class PairedActions:
             if supervisor is not None:
                 sup_event, sup_before = supervisor
                 sup_start = supervisor_start(new_start, self.rule)
+                _require_same_day(sup_event["ref"], sup_start, new_start)
                 self._check_time(sup_event, sup_start, f"Supervisor {sup_event['ref']}'s new time")
                 _require_remote_ids(sup_event, sup_before, need_scheduled_id=False)
                 planned.append(_planned(sup_event, ROLE_SUPERVISOR, sup_before,
@@ -439,6 +440,7 @@ class PairedActions:
         if not employee["external_id"]:
             raise ActionRefused(f"{employee['name']} has no Crossmark rep id (RepID); they cannot be scheduled there.")
         start = supervisor_start(core_placement.start, self.rule)  # type: ignore[arg-type]
+        _require_same_day(supervisor["ref"], start, core_placement.start)  # type: ignore[arg-type]
         self._check_time(supervisor, start, "the Supervisor's time")
         before = _db_placement(connection, supervisor["ref"])
         _require_remote_ids(supervisor, Placement(True, start, employee_id, employee["external_id"]),
@@ -655,6 +657,12 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
         connection.execute(delete(Schedule).where(Schedule.event_ref_num == ref))
         connection.execute(update(Event).where(Event.project_ref_num == ref)
                            .values(condition="Unstaffed", is_scheduled=False))
+
+
+def _require_same_day(supervisor_ref: int, supervisor_at: datetime, core_at: datetime) -> None:
+    if supervisor_at.date() != core_at.date():
+        raise ActionRefused(f"The Supervisor rule puts Supervisor {supervisor_ref} at {supervisor_at:%Y-%m-%d %H:%M}, "
+                            f"not on the CORE's date ({core_at:%Y-%m-%d}); choose an earlier CORE time.")
 
 
 def _require_remote_ids(event: dict, placement: Placement, need_scheduled_id: bool) -> None:
