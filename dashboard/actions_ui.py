@@ -16,6 +16,11 @@ from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW
 
 CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"
+OPEN_KEY = "open_action_dialog"  # (kind, row) while a dialog is open: it is drawn on every rerun until closed
+
+
+def _close_dialog() -> None:
+    st.session_state.pop(OPEN_KEY, None)
 
 
 def acting_user() -> str:
@@ -34,6 +39,7 @@ def _key(kind: str, ref: int) -> str:
 
 def _finish(result) -> None:  # noqa: ANN001 - ActionResult
     st.session_state[RESULT_KEY] = result
+    _close_dialog()
     st.rerun()
 
 
@@ -61,7 +67,7 @@ def _need_user() -> bool:
     return False
 
 
-@st.dialog("Reschedule")
+@st.dialog("Reschedule", on_dismiss=_close_dialog)
 def reschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
     current = pd.Timestamp(row["scheduled_at"]).to_pydatetime()
@@ -80,7 +86,7 @@ def reschedule_dialog(row: dict) -> None:
             _finish(get_actions().reschedule(ref, new_start, acting_user(), key=_key(RESCHEDULE, ref)))
 
 
-@st.dialog("Unschedule")
+@st.dialog("Unschedule", on_dismiss=_close_dialog)
 def unschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
     st.markdown(f"**{row['name']}**  \nref {ref}")
@@ -92,7 +98,7 @@ def unschedule_dialog(row: dict) -> None:
             _finish(get_actions().unschedule(ref, acting_user(), key=_key(UNSCHEDULE, ref)))
 
 
-@st.dialog("Schedule the Supervisor")
+@st.dialog("Schedule the Supervisor", on_dismiss=_close_dialog)
 def schedule_supervisor_dialog(row: dict) -> None:
     core_ref = int(row["ref"])
     st.markdown(f"CORE **{core_ref}** · {row['name']}")
@@ -117,8 +123,16 @@ def schedule_supervisor_dialog(row: dict) -> None:
 
 def open_dialog(kind: str, row: dict) -> None:
     _new_key(kind, int(row["ref"]))  # a new submission gets a new key; reruns inside the dialog keep it
-    {RESCHEDULE: reschedule_dialog, UNSCHEDULE: unschedule_dialog,
-     SCHEDULE_SUPERVISOR: schedule_supervisor_dialog}[kind](row)
+    st.session_state[OPEN_KEY] = (kind, row)
+
+
+def draw_open_dialog() -> None:
+    """Call once per page run, after the buttons: draws the dialog that is open, if any."""
+    opened = st.session_state.get(OPEN_KEY)
+    if opened is not None:
+        kind, row = opened
+        {RESCHEDULE: reschedule_dialog, UNSCHEDULE: unschedule_dialog,
+         SCHEDULE_SUPERVISOR: schedule_supervisor_dialog}[kind](row)
 
 
 def event_actions(row: pd.Series) -> None:

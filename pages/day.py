@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import query_state, reads
 from dashboard.components import badges, download_csv, filter_bar
-from dashboard.actions_ui import event_actions, result_banner
+from dashboard.actions_ui import draw_open_dialog, event_actions, result_banner
 from dashboard.day_cards import event_card
 
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
@@ -76,3 +76,4 @@ if not view.unstaffed_due.empty:
                  hide_index=True, width="stretch")
 if not scheduled.empty:
     download_csv(scheduled.drop(columns=["schedule_id"]), f"events-{day.isoformat()}.csv")
+draw_open_dialog()
