@@ -2,11 +2,15 @@
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.components import download_csv, filter_bar, page_url
-from services.read_queries import URGENCY_BUCKETS, unscheduled_bucket_totals
+from dashboard.actions_ui import draw_open_dialog, open_dialog, result_banner
+from dashboard.components import download_csv, filter_bar, page_path, page_url
+from dashboard.wiring import get_engine
+from services.paired_actions import SCHEDULE_SUPERVISOR
+from services.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
 st.title("Unscheduled events")
-st.caption("Events whose condition is Unstaffed, by how soon they are due.")
+st.caption("Events whose condition is Unstaffed, by how soon they are due. Select a row to act on it.")
+result_banner()
 where = filter_bar(reads.stores())
 totals = unscheduled_bucket_totals(reads.unscheduled_buckets(where))
 
@@ -25,8 +29,8 @@ else:
     events = events.assign(day=[page_url("day", date=f"{due:%Y-%m-%d}") for due in events["due_datetime"]])
     if len(events) < shown_total:
         st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has the same rows.")
-    st.dataframe(
-        events, hide_index=True, width="stretch",
+    picked = st.dataframe(
+        events, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="unscheduled_table",
         column_order=["bucket", "due_datetime", "event_type", "ref", "name", "store_number", "store_name", "day"],
         column_config={
             "bucket": "Urgency", "due_datetime": st.column_config.DatetimeColumn("Due", format="ddd MMM D, HH:mm"),
@@ -34,4 +38,16 @@ else:
             "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
             "day": st.column_config.LinkColumn("Day view", display_text="Open day"),
         })
+    rows = picked.selection.rows if picked else []
+    if rows:
+        row = events.iloc[rows[0]]
+        with st.container(border=True):
+            st.markdown(f"**{row['name']}** · ref {row['ref']} · due {row['due_datetime']:%a %b %d %H:%M}")
+            core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
+            if core is not None and st.button(f"Schedule this Supervisor (CORE {core['ref']} is scheduled)",
+                                              icon=":material/person_add:", key="unscheduled_schedule_supervisor"):
+                open_dialog(SCHEDULE_SUPERVISOR, core)
+            st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
+                         query_params={"date": f"{row['due_datetime']:%Y-%m-%d}"})
     download_csv(events.drop(columns=["day"]), "unscheduled-events.csv")
+draw_open_dialog()

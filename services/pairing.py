@@ -100,3 +100,15 @@ def supervisors_for_cores(connection: Connection, cores: Iterable[tuple[int, str
                 state = SUPERVISOR_INACTIVE
             matches[ref] = SupervisorMatch(state, supervisor, core_count, 1)
     return matches
+
+
+def core_of_supervisor(connection: Connection, supervisor_ref: int) -> int | None:
+    """The ref of the one CORE a Supervisor belongs to (same number, same store), or None (none, or ambiguous)."""
+    row = connection.execute(select(Event.project_name, Event.location_mvid, Event.store_number)
+                             .where(Event.project_ref_num == supervisor_ref)).first()
+    key = pairing_key(*row) if row is not None else None
+    if key is None:
+        return None
+    cores = {ref for ref, name, event_type, _, mvid, number, *_ in _candidates(connection, [(key, row[1], row[2])])
+             if event_type == CORE and pairing_key(name, mvid, number) == key}
+    return next(iter(cores)) if len(cores) == 1 else None

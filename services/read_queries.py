@@ -394,3 +394,17 @@ def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | No
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return pd.DataFrame(rows, columns=["at", "actor", "operation", "event", "action", "before", "after", "message"])
+
+
+def core_needing_supervisor(engine: Engine, supervisor_ref: int) -> dict | None:
+    """For an Unstaffed Supervisor: its scheduled CORE ({ref, name}) when there is exactly one, else None."""
+    from services.pairing import core_of_supervisor
+
+    with engine.connect() as connection:
+        core_ref = core_of_supervisor(connection, supervisor_ref)
+        if core_ref is None:
+            return None
+        row = connection.execute(select(Event.project_ref_num, Event.project_name)
+                                 .join(Schedule, Schedule.event_ref_num == Event.project_ref_num)
+                                 .where(Event.project_ref_num == core_ref)).first()
+    return {"ref": row[0], "name": row[1]} if row is not None else None

@@ -260,3 +260,16 @@ def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
     joined, aggregate = _aggregate_vs_join(engine)
     assert joined == aggregate
     assert any(store == "424242" for _, store, _ in aggregate) and any(store == "999999" for _, store, _ in aggregate)
+
+
+def test_core_needing_supervisor_finds_the_scheduled_core(engine):
+    from services.demo_data import seed_sprint2_scenario
+    from services.read_queries import core_needing_supervisor
+
+    seed_sprint2_scenario(engine, today=date.today())
+    assert core_needing_supervisor(engine, 608002)["ref"] == 608001
+    assert core_needing_supervisor(engine, 606002)["ref"] == 606001
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM schedules WHERE event_ref_num = 608001"))
+    assert core_needing_supervisor(engine, 608002) is None  # its CORE is not scheduled
+    assert core_needing_supervisor(engine, 606999) is None  # a CORE is nobody's Supervisor
