@@ -105,7 +105,7 @@ def supervisors_for_cores(connection: Connection, cores: Iterable[tuple[int, str
 def core_of_supervisor(connection: Connection, supervisor_ref: int) -> int | None:
     """The ref of the one CORE a Supervisor belongs to (same number, same store), or None (none, or ambiguous)."""
     row = connection.execute(select(Event.project_name, Event.location_mvid, Event.store_number)
-                             .where(Event.project_ref_num == supervisor_ref)).first()
+                             .where(Event.project_ref_num == supervisor_ref, Event.event_type == SUPERVISOR)).first()
     key = pairing_key(*row) if row is not None else None
     if key is None:
         return None
