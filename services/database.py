@@ -81,6 +81,10 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001 - DB-API objects
         dbapi_connection.isolation_level = None
+        # In WAL mode (databases this app created), NORMAL sync is durable across application crashes and makes a
+        # commit cheap, which matters: a paired action commits once per saga step. Adopted databases keep their mode.
+        if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001

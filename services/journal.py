@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.tables import AuditEntry, Operation, OperationStep, PairLock
@@ -81,39 +81,43 @@ class Journal:
         return self.find(operation_id)  # type: ignore[return-value]
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
-              undo_of: int | None = None) -> OperationRecord:
-        """Operation (pending) + locks on its events + audit entry, committed together before any Crossmark call.
+              undo_of: int | None = None, also_lock: Sequence[int] = ()) -> OperationRecord:
+        """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
+        + audit entry, committed together before any Crossmark call.
 
         Raises IntegrityError when the key exists, LockConflict when an event is in another unfinished operation."""
         with self.engine.begin() as connection:
             operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
                                         events=events, status=PENDING, message=None, undo_of=undo_of, finished=False)
-            for event in events:
+            for ref in [event["ref"] for event in events] + [ref for ref in also_lock]:
                 holder = connection.execute(select(PairLock.operation_id)
-                                            .where(PairLock.event_ref == event["ref"])).scalar_one_or_none()
+                                            .where(PairLock.event_ref == ref)).scalar_one_or_none()
                 if holder is not None:
-                    raise LockConflict(event["ref"], holder)
-                connection.execute(insert(PairLock).values(event_ref=event["ref"], operation_id=operation_id,
-                                                           locked_at=now))
+                    raise LockConflict(ref, holder)
+                try:
+                    # A savepoint: another operation may insert the same lock between our look and our insert
+                    # (PostgreSQL then fails ours once theirs commits); that is a conflict, not a crash.
+                    with connection.begin_nested():
+                        connection.execute(insert(PairLock).values(event_ref=ref, operation_id=operation_id,
+                                                                   locked_at=now))
+                except IntegrityError:
+                    holder = connection.execute(select(PairLock.operation_id)
+                                                .where(PairLock.event_ref == ref)).scalar_one_or_none()
+                    raise LockConflict(ref, holder) from None
             self._audit(connection, now, actor, operation_id, None, f"{kind} requested", None, None, to_json(request))
         return self.find(operation_id)  # type: ignore[return-value]
-
-    def set_status(self, operation_id: int, status: str, now: datetime, message: str | None = None) -> None:
-        with self.engine.begin() as connection:
-            values: dict[str, Any] = {"status": status, "updated_at": now}
-            if message is not None:
-                values["message"] = message
-            connection.execute(update(Operation).where(Operation.id == operation_id).values(**values))
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
                  now: datetime) -> int:
         with self.engine.begin() as connection:
-            seq = len(connection.execute(select(OperationStep.id)
-                                         .where(OperationStep.operation_id == operation_id)).all()) + 1
+            seq = connection.execute(select(func.count()).select_from(OperationStep)
+                                     .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
             result = connection.execute(insert(OperationStep).values(
                 operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
                 request=to_json(request), status="sent", created_at=now))
-            connection.execute(update(Operation).where(Operation.id == operation_id).values(updated_at=now))
+            # The first Crossmark call moves the operation from pending to applying, in the same commit.
+            connection.execute(update(Operation).where(Operation.id == operation_id).values(
+                updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))
             return result.inserted_primary_key[0]
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:

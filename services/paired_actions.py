@@ -130,6 +130,10 @@ class _StepUndetermined(Exception):
 class _Plan:
     events: list[PlannedEvent]
     warnings: list[str]
+    # The other half of a pair that the action relies on but does not change (a CORE's unscheduled Supervisor, the
+    # CORE of a Supervisor being scheduled): locked like the events and checked unchanged at the local commit, so a
+    # concurrent action on that half cannot split the pair.
+    guards: dict[int, Placement] = field(default_factory=dict)
 
 
 def _iso(placement: dict | None) -> str | None:
@@ -206,9 +210,12 @@ class PairedActions:
             return result_of(self.journal.record_refused(key=key, kind=kind, actor=actor or "?", now=now,
                                                          request=request, message=str(refusal), undo_of=undo_of))
         request = {**request, "warnings": plan.warnings}
+        if plan.guards:
+            request["guards"] = {str(ref): placement.to_json() for ref, placement in plan.guards.items()}
         try:
             record = self.journal.start(key=key, kind=kind, actor=actor, now=now, request=request,
-                                        events=[event.to_json() for event in plan.events], undo_of=undo_of)
+                                        events=[event.to_json() for event in plan.events], undo_of=undo_of,
+                                        also_lock=list(plan.guards))
         except IntegrityError:
             raced = self.journal.find_by_key(key)
             if raced is not None:
@@ -223,7 +230,6 @@ class PairedActions:
 
     def _execute(self, record: OperationRecord, events: list[PlannedEvent], actor: str,
                  warnings: list[str]) -> ActionResult:
-        self.journal.set_status(record.id, status.APPLYING, self.clock())
         done: list[tuple[PlannedEvent, Placement]] = []
         with self.client_factory() as client:
             for event in events:
@@ -339,8 +345,9 @@ class PairedActions:
                       warnings: list[str]) -> None:
         """The local change, the audit entries and the final status: one transaction, rows locked, state checked."""
         now = self.clock()
+        guards = _guards(record)
         with self.engine.begin() as connection:
-            refs = [event.ref for event, _ in done]
+            refs = [event.ref for event, _ in done] + list(guards)
             locking = select(Event.id).where(Event.project_ref_num.in_(refs))
             schedules = select(Schedule.id).where(Schedule.event_ref_num.in_(refs))
             if connection.dialect.name == "postgresql":
@@ -353,6 +360,11 @@ class PairedActions:
                         and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
                     raise ConcurrentEdit(f"{_label(event)} changed in our database meanwhile (now "
                                          f"{current.describe()}, expected {event.before.describe()})")
+            for ref, expected in guards.items():
+                current = _db_placement(connection, ref)
+                if not _unchanged(current, expected):
+                    raise ConcurrentEdit(f"Event {ref}, the other half of the pair, changed in our database meanwhile "
+                                         f"(now {current.describe()}, expected {expected.describe()})")
             for event, reached in done:
                 _write_placement(connection, event.ref, reached, now)
                 self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
@@ -371,6 +383,7 @@ class PairedActions:
     # --- planning (validation) --------------------------------------------------------------------------------
 
     def _plan_reschedule(self, connection: Connection, ref: int, new_start: datetime) -> _Plan:
+        guards: dict[int, Placement] = {}
         event = _load_event(connection, ref)
         before = _db_placement(connection, ref)
         if not before.scheduled:
@@ -382,7 +395,7 @@ class PairedActions:
         main = _planned(event, _role(event), before, replace(before, start=new_start, scheduled_event_id=None))
         planned, warnings = [main], []
         if event["event_type"] == CORE:
-            supervisor, warning = self._scheduled_supervisor(connection, event)
+            supervisor, warning, guards = self._scheduled_supervisor(connection, event)
             if supervisor is not None:
                 sup_event, sup_before = supervisor
                 sup_start = supervisor_start(new_start, self.rule)
@@ -393,9 +406,10 @@ class PairedActions:
                                         replace(sup_before, start=sup_start, scheduled_event_id=None)))
             if warning:
                 warnings.append(warning)
-        return _Plan(planned, warnings)
+        return _Plan(planned, warnings, guards)
 
     def _plan_unschedule(self, connection: Connection, ref: int) -> _Plan:
+        guards: dict[int, Placement] = {}
         event = _load_event(connection, ref)
         before = _db_placement(connection, ref)
         if not before.scheduled:
@@ -403,14 +417,14 @@ class PairedActions:
         _require_remote_ids(event, before, need_scheduled_id=True)
         planned, warnings = [_planned(event, _role(event), before, Placement(False))], []
         if event["event_type"] == CORE:
-            supervisor, warning = self._scheduled_supervisor(connection, event)
+            supervisor, warning, guards = self._scheduled_supervisor(connection, event)
             if supervisor is not None:
                 sup_event, sup_before = supervisor
                 _require_remote_ids(sup_event, sup_before, need_scheduled_id=True)
                 planned.append(_planned(sup_event, ROLE_SUPERVISOR, sup_before, Placement(False)))
             if warning:
                 warnings.append(warning)
-        return _Plan(planned, warnings)
+        return _Plan(planned, warnings, guards)
 
     def _plan_schedule_supervisor(self, connection: Connection, core_ref: int, employee_id: str) -> _Plan:
         core = _load_event(connection, core_ref)
@@ -446,7 +460,7 @@ class PairedActions:
         _require_remote_ids(supervisor, Placement(True, start, employee_id, employee["external_id"]),
                             need_scheduled_id=False)
         target = Placement(True, start, employee_id, str(employee["external_id"]))
-        return _Plan([_planned(supervisor, ROLE_SUPERVISOR, before, target)], [])
+        return _Plan([_planned(supervisor, ROLE_SUPERVISOR, before, target)], [], {core_ref: core_placement})
 
     def _plan_undo(self, connection: Connection, operation_id: int) -> _Plan:
         original = self.journal.find(operation_id)
@@ -460,6 +474,12 @@ class PairedActions:
                                 "ago; undo is no longer offered — make a new change instead.")
         if self.journal.done_undo_of(operation_id) is not None:
             raise ActionRefused(f"Operation {operation_id} has already been undone.")
+        guards = _guards(original)
+        for ref, expected in guards.items():
+            current = _db_placement(connection, ref)
+            if not _unchanged(current, expected):
+                raise ActionRefused(f"Event {ref}, the other half of the pair, changed since operation {operation_id} "
+                                    f"(now {current.describe()}); undo refused.")
         planned = []
         for value in original.events:
             event = PlannedEvent.from_json(value)
@@ -477,19 +497,22 @@ class PairedActions:
             planned.append(replace(event, before=current, target=target))
         if not planned:
             raise ActionRefused(f"Operation {operation_id} changed nothing; there is nothing to undo.")
-        return _Plan(planned, [])
+        return _Plan(planned, [], guards)
 
-    def _scheduled_supervisor(self, connection: Connection, core: dict) -> tuple[tuple[dict, Placement] | None, str | None]:
+    def _scheduled_supervisor(self, connection: Connection, core: dict
+                              ) -> tuple[tuple[dict, Placement] | None, str | None, dict[int, Placement]]:
+        """The CORE's scheduled Supervisor (event, placement), a warning, and the guard on a Supervisor left alone."""
         match = supervisors_for_cores(connection, [(core["ref"], core["project_name"], core["location_mvid"],
                                                     core["store_number"])])[core["ref"]]
         if match.state == SUPERVISOR_AMBIGUOUS:
             raise ActionRefused(_ambiguous_message(core["ref"], match))
         if match.state == SUPERVISOR_MISSING:
-            return None, f"CORE {core['ref']} has no Supervisor event; it moves alone."
+            return None, f"CORE {core['ref']} has no Supervisor event; it moves alone.", {}
         if match.state != SUPERVISOR_SCHEDULED:
-            return None, f"Supervisor {match.supervisor.ref} is not scheduled; it is left alone."  # type: ignore[union-attr]
+            left = match.supervisor.ref  # type: ignore[union-attr]
+            return None, f"Supervisor {left} is not scheduled; it is left alone.", {left: _db_placement(connection, left)}
         supervisor = _load_event(connection, match.supervisor.ref)  # type: ignore[union-attr]
-        return (supervisor, _db_placement(connection, supervisor["ref"])), None
+        return (supervisor, _db_placement(connection, supervisor["ref"])), None, {}
 
     def _check_time(self, event: dict, start: datetime, what: str) -> None:
         if start < self.clock():
@@ -601,6 +624,15 @@ class PairedActions:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _unchanged(current: Placement, expected: Placement) -> bool:
+    return current.same_placement(expected) and (current.scheduled_event_id or None) == \
+        (expected.scheduled_event_id or None)
+
+
+def _guards(record: OperationRecord) -> dict[int, Placement]:
+    return {int(ref): Placement.from_json(value) for ref, value in (record.request.get("guards") or {}).items()}
 
 
 def _require_actor(actor: str, kind: str) -> None:

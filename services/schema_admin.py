@@ -169,6 +169,13 @@ def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | Non
         if state.revision == head:
             return MigrationResult(display_url(url), state.revision, head, None)
         backup = _back_up_before_change(engine, state, confirmed, backup_cmd)
+        if state.is_empty and sqlite_path(url) is not None:
+            # A database we create ourselves runs in WAL mode: readers never block the writer and commits are cheap.
+            raw = engine.raw_connection()  # outside any transaction: SQLite refuses the switch inside one
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                raw.close()
         try:
             with engine.begin() as connection:
                 command.upgrade(_alembic_config(connection), "head")

@@ -1,0 +1,94 @@
+"""Benchmark: the service's own overhead for a paired reschedule (CORE + Supervisor) against a zero-latency Crossmark
+(the in-process simulator), median and p95 over N actions, on SQLite and optionally PostgreSQL.
+
+    .venv/bin/python -m bench.paired_actions [--actions 200] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from services.crossmark_client import make_crossmark_client
+from services.crossmark_sandbox import simulator_from_database
+from services.database import make_engine
+from services.demo_data import seed_demo_data
+from services.paired_actions import PairedActions
+from services.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
+from services.schema_admin import upgrade_database
+from services.settings import load_settings
+
+
+def _pairs(engine, today: date, wanted: int) -> list[tuple[int, datetime]]:  # noqa: ANN001
+    with engine.connect() as connection:
+        cores = connection.execute(text(
+            "SELECT e.project_ref_num, e.project_name, e.location_mvid, e.store_number, s.schedule_datetime "
+            "FROM events e JOIN schedules s ON s.event_ref_num = e.project_ref_num "
+            "WHERE e.event_type = 'Core' AND s.schedule_datetime > :after AND e.due_datetime > :later "
+            "ORDER BY e.project_ref_num"), {"after": datetime.combine(today + timedelta(days=2), datetime.min.time()),
+                                             "later": datetime.combine(today + timedelta(days=3), datetime.min.time())}
+        ).all()
+        matches = supervisors_for_cores(connection, [(r[0], r[1], r[2], r[3]) for r in cores])
+    chosen = []
+    for ref, *_, when in cores:
+        when = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+        if matches[ref].state == SUPERVISOR_SCHEDULED:
+            chosen.append((ref, when))
+        if len(chosen) == wanted:
+            break
+    return chosen
+
+
+def run(url: str, actions_count: int) -> tuple[float, float, int]:
+    upgrade_database(url, confirmed=True)
+    engine = make_engine(url)
+    today = date.today()
+    seed_demo_data(engine, events=max(4000, actions_count * 12), stores=5, start=today - timedelta(days=10), months=2,
+                   today=today)
+    settings = load_settings({})
+    simulator = simulator_from_database(engine, settings.crossmark_timezone)
+    service = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator))
+    samples, moved = [], 0
+    for ref, when in _pairs(engine, today, actions_count):
+        target = when.replace(hour=9, minute=45) if when.hour != 9 else when.replace(hour=10, minute=30)
+        started = time.perf_counter()
+        result = service.reschedule(ref, target, "bench", key=uuid.uuid4().hex)
+        samples.append((time.perf_counter() - started) * 1000)
+        moved += result.status == "done"
+    engine.dispose()
+    samples.sort()
+    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], moved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--actions", type=int, default=200)
+    parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be used (a schema is created)")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as directory:
+        rows.append(("SQLite", *run(f"sqlite:///{Path(directory) / 'bench.db'}", args.actions)))
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            rows.append(("PostgreSQL", *run(f"{args.postgres}?options=-csearch_path%3D{schema}", args.actions)))
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions\n")
+    print("| database | median ms | p95 ms | done |\n|---|---:|---:|---:|")
+    for name, median, p95, moved in rows:
+        print(f"| {name} | {median:.1f} | {p95:.1f} | {moved} |")
+
+
+if __name__ == "__main__":
+    main()
