@@ -128,6 +128,7 @@ class CrossmarkClient:
             raise CrossmarkAuthError("Crossmark credentials are not configured (CROSSMARK_USERNAME / "
                                      "CROSSMARK_PASSWORD).", path=PATH_LOGIN)
         self._http.cookies.clear()
+        self._logged_in_at = None
         response = self._attempt("POST", PATH_LOGIN, write=False, json={
             "UserType": "MVEntityUser", "UserID": self.username, "Password": self.__password,
             "Timezone": self.timezone_name})
@@ -136,6 +137,9 @@ class CrossmarkClient:
         if refused:
             raise CrossmarkAuthError(f"Crossmark refused the login for user {self.username!r}.",
                                      status=response.status_code, excerpt=excerpt(response.text), path=PATH_LOGIN)
+        if response.status_code >= 500:  # still 5xx after the retries: the service is down, not answering oddly
+            raise CrossmarkUnavailable(f"Crossmark answered {response.status_code} to the login.",
+                                       status=response.status_code, excerpt=excerpt(response.text), path=PATH_LOGIN)
         if not response.is_success or not self._http.cookies.get("PHPSESSID"):
             raise CrossmarkBadReply(f"Crossmark login answered {response.status_code} without a session cookie.",
                                     status=response.status_code, excerpt=excerpt(response.text), path=PATH_LOGIN)
@@ -184,6 +188,8 @@ class CrossmarkClient:
                                + "; it cannot be unscheduled remotely.", field="scheduled_event_id")
         response = self._call("POST", PATH_UNSCHEDULE, write=True, data={"id": value})
         payload = _maybe_json(response.text)
+        if payload is None and response.text.strip():  # an HTML error page is not a success: read the event back
+            self._json_object(response, PATH_UNSCHEDULE, write=True)
         if isinstance(payload, dict) and _is_not_ok(payload):
             raise CrossmarkRejected(f"Crossmark refused to unschedule {value}: "
                                     f"{payload.get('message') or excerpt(response.text)}",
@@ -193,7 +199,10 @@ class CrossmarkClient:
         response = self._call("POST", PATH_CONDITION, write=False, data={"mPlanID": str(mplan_id),
                                                                           "storeID": str(store_id)})
         payload = self._json_object(response, PATH_CONDITION)
-        if _is_not_ok(payload) or not payload.get("condition"):
+        if not _is_not_ok(payload) and not payload.get("condition"):
+            raise CrossmarkBadReply(f"Crossmark's condition reply for mPlan {mplan_id} has no condition.",
+                                    status=response.status_code, excerpt=excerpt(response.text), path=PATH_CONDITION)
+        if _is_not_ok(payload):
             raise CrossmarkRejected(f"Crossmark has no condition for mPlan {mplan_id} at store {store_id}.",
                                     status=response.status_code, excerpt=excerpt(response.text), path=PATH_CONDITION)
         return EventCondition(str(mplan_id), str(store_id), str(payload["condition"]), str(payload.get("reps") or ""),
@@ -221,8 +230,14 @@ class CrossmarkClient:
             if not isinstance(records, list):
                 raise CrossmarkBadReply("Crossmark's planning list has no 'mplans' list.", status=response.status_code,
                                         excerpt=excerpt(response.text), path=PATH_PLANNING)
-            total = int(payload.get("total") or 0)
+            raw_total = payload.get("total")
+            if raw_total is not None and not str(raw_total).strip().isdigit():
+                raise CrossmarkBadReply(f"Crossmark's planning list has a total of {raw_total!r}.",
+                                        status=response.status_code, excerpt=excerpt(response.text), path=PATH_PLANNING)
             events.extend(self._planning_event(record) for record in records if isinstance(record, dict))
+            # Without a total, keep reading while pages come back full.
+            total = int(raw_total) if raw_total is not None else (
+                len(events) + 1 if len(records) == page_size else len(events))
             if on_page is not None:
                 on_page(len(events), total)
             if not records:
@@ -236,6 +251,9 @@ class CrossmarkClient:
     def to_crossmark_time(self, local: datetime) -> str:
         """Naive local wall time -> `2025-09-30T09:00:00-04:00` (DST-correct for the configured zone)."""
         aware = local.replace(tzinfo=self.tz) if local.tzinfo is None else local.astimezone(self.tz)
+        if local.tzinfo is None and aware.astimezone(ZoneInfo("UTC")).astimezone(self.tz).replace(tzinfo=None) != local:
+            raise InvalidInput(f"{local:%Y-%m-%d %H:%M} does not exist in {self.timezone_name} (the clocks skip it "
+                               "when daylight saving time starts).", field="start")
         return aware.replace(microsecond=0).isoformat(timespec="seconds")
 
     def from_crossmark_time(self, value: object) -> datetime | None:
@@ -246,7 +264,9 @@ class CrossmarkClient:
             parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError:
             return None
-        return parsed.astimezone(self.tz).replace(tzinfo=None) if parsed.tzinfo else parsed
+        if parsed.tzinfo is None:  # the contract: replies are UTC
+            parsed = parsed.replace(tzinfo=ZoneInfo("UTC"))
+        return parsed.astimezone(self.tz).replace(tzinfo=None)
 
     # --- plumbing ----------------------------------------------------------------------------------------------
 

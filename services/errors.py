@@ -50,6 +50,8 @@ class CrossmarkError(OpsError):
     """A Crossmark call failed; carries the HTTP status (if any) and a short excerpt of the reply."""
 
     def __init__(self, message: str, *, status: int | None = None, excerpt: str = "", path: str = "", **details: object):
+        if status is not None and f"HTTP {status}" not in message:
+            message = f"{message} [HTTP {status}{': ' + excerpt if excerpt else ''}]"
         super().__init__(message, status=status, excerpt=excerpt, path=path, **details)
         self.status, self.excerpt, self.path = status, excerpt, path
 

@@ -104,3 +104,37 @@ def demo_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
             yield DemoDatabase(url, engine, today)
         finally:
             engine.dispose()
+
+
+# --- Crossmark: the local fake server over real HTTP, and clients with small timeouts (issue 4) ---
+
+
+@pytest.fixture
+def fake_crossmark():
+    """A FakeCrossmark (tests/fake_crossmark.py) on 127.0.0.1 with an ephemeral port; unseeded (call seed_basic())."""
+    from tests.fake_crossmark import FakeCrossmark
+
+    with FakeCrossmark() as fake:
+        yield fake
+
+
+@pytest.fixture
+def crossmark_client_for():
+    """Factory: `crossmark_client_for(base_url, **overrides)` -> a CrossmarkClient with small timeouts (connect 1 s,
+    read 0.5 s) and fast retries, logging in with the fake's credentials unless told otherwise. Closed afterwards."""
+    from services.crossmark_client import CrossmarkClient
+    from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
+
+    clients = []
+
+    def make(base_url: str, **overrides):
+        options = dict(username=FAKE_USERNAME, password=FAKE_PASSWORD, timezone_name=FAKE_TIMEZONE,
+                       connect_timeout=1.0, read_timeout=0.5, retry_attempts=3, retry_initial_wait=0.01)
+        options.update(overrides)
+        client = CrossmarkClient(base_url=base_url, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
