@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Sequence
 
@@ -12,7 +13,7 @@ from services.errors import OpsError
 from services.journal import STATUSES
 from services.settings import load_settings
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION, EXIT_FINDINGS = 0, 1, 2, 3, 4
 
 
 def _iso_date(value: str) -> date:
@@ -105,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     operations.add_argument("--status", choices=STATUSES)
     operations.add_argument("--limit", type=_positive_int, default=50)
 
+    check = commands.add_parser("check", help="data-quality checks")
+    check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
+    check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
+    check_run.add_argument("--rules", metavar="A,B", help="only these rules (default: all)")
+    check_run.add_argument("--notify", action="store_true", help="send new critical findings by Slack / e-mail")
+    check_run.add_argument("--fail-on", choices=["critical", "warning"],
+                           help=f"exit {EXIT_FINDINGS} when a finding at or above this severity is open")
+    check_ack = check_commands.add_parser("ack", parents=[common, user], help="acknowledge an open finding")
+    check_ack.add_argument("--finding", type=_positive_int, required=True, metavar="ID")
+    check_ack.add_argument("--note", required=True)
+    check_commands.add_parser("rules", parents=[common], help="list the rules")
+
     sync = commands.add_parser("sync", parents=[common], help="pull Crossmark's planning list into the database")
     sync.add_argument("--from", dest="first", type=_iso_date, required=True, metavar="YYYY-MM-DD")
     sync.add_argument("--to", dest="last", type=_iso_date, required=True, metavar="YYYY-MM-DD")
@@ -123,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_demo_seed(args, settings)
         if args.command == "sync":
             return _run_sync(args, settings)
+        if args.command == "check":
+            return _run_check(args, settings)
         if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations"):
             return _run_action(args, settings)
     except OpsError as error:
@@ -317,3 +332,49 @@ def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Se
         return _exit_code(result.status)
     finally:
         engine.dispose()
+
+
+def _run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    from services.quality_checks import SEVERITY_ORDER, acknowledge, parse_rule_names, run_check
+    from services.quality_rules import RULES
+    from services.schema_admin import require_current_schema
+
+    if args.check_command == "rules":
+        for rule in RULES.values():
+            print(f"{rule.name:<32} {rule.severity:<9} {rule.description}")
+        return EXIT_OK
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        if args.check_command == "ack":
+            acknowledge(engine, args.finding, args.user, args.note)
+            print(f"Finding {args.finding} acknowledged by {args.user}.")
+            return EXIT_OK
+        names = parse_rule_names(args.rules)
+        client = None
+        if not settings.is_sandbox:
+            from services.crossmark_client import make_crossmark_client
+            client = make_crossmark_client(settings)
+        try:
+            result = run_check(engine, settings, rules=names, notify=args.notify, crossmark_client=client,
+                               triggered_by="cli")
+        finally:
+            if client is not None:
+                client.close()
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(crossmark_label(settings) + ("" if client is not None else " — crossmark_drift not checked"))
+        print(f"Run {result.run_id}: {len(result.findings)} open finding(s), {result.new} new, {result.resolved} resolved.")
+        counts = Counter((f.severity, f.rule) for f in result.findings)
+        for (severity, rule), count in sorted(counts.items(), key=lambda item: (SEVERITY_ORDER[item[0][0]], item[0][1])):
+            print(f"  {severity:<9} {rule:<32} {count}")
+        if result.notification:
+            print(f"Notification: {result.notification}")
+    if args.fail_on:
+        threshold = SEVERITY_ORDER[args.fail_on]
+        if any(SEVERITY_ORDER[f.severity] <= threshold for f in result.findings):
+            return EXIT_FINDINGS
+    return EXIT_OK

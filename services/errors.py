@@ -87,3 +87,7 @@ class ConcurrentEdit(OpsError):
 
 class NotFound(OpsError):
     """An id given by a person names nothing."""
+
+
+class CheckAlreadyRunning(OpsError):
+    """Another data-quality run holds the lock (PostgreSQL advisory lock)."""

@@ -42,6 +42,17 @@ class Settings:
     crossmark_read_timeout: float = 30.0
     crossmark_session_life: float = 3600.0
     sandbox_write_failure_rate: float = 0.0
+    dashboard_url: str = "http://localhost:8501"
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_to: tuple[str, ...] = ()
+    smtp_starttls: bool = True
+    notify_min_severity: str = "critical"
+    notify_only_new: bool = True
     supervisor_rule: SupervisorRule = SupervisorRule()
 
     @property
@@ -97,6 +108,33 @@ def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high
     return value
 
 
+def _whole(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+        raise ConfigurationError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.")
+    return int(raw)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = env.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
+    return raw
+
+
 def _fraction(env: Mapping[str, str], name: str) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -129,5 +167,16 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         crossmark_read_timeout=_seconds(env, "CROSSMARK_READ_TIMEOUT", 30.0, 0.1, 600),
         crossmark_session_life=_seconds(env, "CROSSMARK_SESSION_LIFE", 3600.0, 60, 86400),
         sandbox_write_failure_rate=_fraction(env, "CROSSMARK_SANDBOX_FAILURE_RATE"),
+        dashboard_url=(env.get("DASHBOARD_URL") or "http://localhost:8501").strip().rstrip("/"),
+        slack_webhook_url=(env.get("SLACK_WEBHOOK_URL") or "").strip() or None,
+        smtp_host=(env.get("SMTP_HOST") or "").strip() or None,
+        smtp_port=_whole(env, "SMTP_PORT", 587, 1, 65535),
+        smtp_username=env.get("SMTP_USERNAME") or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        smtp_from=(env.get("SMTP_FROM") or "").strip() or None,
+        smtp_to=tuple(a.strip() for a in (env.get("SMTP_TO") or "").split(",") if a.strip()),
+        smtp_starttls=_flag(env, "SMTP_STARTTLS", True),
+        notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", ("critical", "warning", "info"), "critical"),
+        notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
         supervisor_rule=_parse_supervisor_rule(env),
     )

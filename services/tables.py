@@ -175,3 +175,60 @@ class PairLock(Base):
     event_ref: Mapped[int] = mapped_column(Integer, primary_key=True)
     operation_id: Mapped[int] = mapped_column(Integer, nullable=False)
     locked_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+
+
+# --- Data-quality checks (migration 0004) ---
+
+
+class CheckRun(Base):
+    __tablename__ = "dashboard_check_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # running, done, failed
+    rules: Mapped[str] = mapped_column(Text, nullable=False)  # comma-separated rule names that ran
+    triggered_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    findings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    new_findings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    resolved_findings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    notification: Mapped[str | None] = mapped_column(Text)  # what was sent, or why it failed
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunRuleCount(Base):
+    """Open findings per rule and severity at the end of each run: the weekly review's trend."""
+
+    __tablename__ = "dashboard_run_rule_counts"
+
+    run_id: Mapped[int] = mapped_column(Integer, ForeignKey("dashboard_check_runs.id"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(50), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(10), primary_key=True)
+    open_findings: Mapped[int] = mapped_column(Integer, nullable=False)
+    new_findings: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class QualityFinding(Base):
+    """One finding with a stable identity (rule + events) across runs: first/last seen, resolved, acknowledged."""
+
+    __tablename__ = "dashboard_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    identity: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    rule: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
+    severity: Mapped[str] = mapped_column(String(10), nullable=False)
+    event_number: Mapped[str | None] = mapped_column(String(10))
+    store: Mapped[str | None] = mapped_column(String(100))
+    core_ref: Mapped[int | None] = mapped_column(Integer)
+    supervisor_ref: Mapped[int | None] = mapped_column(Integer)
+    refs: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    day: Mapped[date | None] = mapped_column(Date)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    first_run_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    last_run_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledgement_note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,82 @@
+"""Notifications layer: tell people about new critical findings by Slack incoming webhook and by e-mail (SMTP)."""
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Sequence
+
+import httpx
+
+from services.settings import Settings
+
+ITEMS_PER_RULE = 5
+
+
+@dataclass(frozen=True)
+class Notice:
+    subject: str
+    text: str
+
+
+@dataclass
+class Delivery:
+    sent: list[str] = field(default_factory=list)  # channels that took the message
+    failed: list[str] = field(default_factory=list)  # "channel: reason"
+
+    def summary(self) -> str:
+        parts = [f"sent by {', '.join(self.sent)}"] if self.sent else []
+        parts += [f"FAILED {failure}" for failure in self.failed]
+        return "; ".join(parts) or "no channel configured"
+
+
+def compose(findings: Sequence, run_id: int, dashboard_url: str) -> Notice:  # noqa: ANN001 - Finding-like rows
+    """Counts per rule, then the first items of each rule, with links to the dashboard."""
+    counts = Counter(finding.rule for finding in findings)
+    lines = [f"{len(findings)} new finding(s) in data-quality run {run_id}:"]
+    lines += [f"• {rule}: {count}" for rule, count in counts.most_common()]
+    for rule, count in counts.most_common():
+        lines.append(f"\n{rule}:")
+        for finding in [f for f in findings if f.rule == rule][:ITEMS_PER_RULE]:
+            link = f"{dashboard_url}/day?date={finding.day.isoformat()}" if finding.day else dashboard_url
+            lines.append(f"  - {finding.detail} ({link})")
+        if count > ITEMS_PER_RULE:
+            lines.append(f"  … and {count - ITEMS_PER_RULE} more")
+    lines.append(f"\nReview: {dashboard_url}/data_quality")
+    return Notice(f"[field events] {len(findings)} new critical data-quality finding(s)", "\n".join(lines))
+
+
+def deliver(notice: Notice, settings: Settings) -> Delivery:
+    """Send by every configured channel; a failing channel is reported, never raised."""
+    delivery = Delivery()
+    if settings.slack_webhook_url:
+        try:
+            response = httpx.post(settings.slack_webhook_url, json={"text": f"*{notice.subject}*\n{notice.text}"},
+                                  timeout=httpx.Timeout(10.0, connect=5.0))
+            response.raise_for_status()
+            delivery.sent.append("slack")
+        except httpx.HTTPError as error:
+            delivery.failed.append(f"slack: {type(error).__name__}: {str(error)[:160]}")
+    if settings.smtp_host and settings.smtp_to:
+        try:
+            _send_mail(notice, settings)
+            delivery.sent.append("email")
+        except (OSError, smtplib.SMTPException) as error:
+            delivery.failed.append(f"email: {type(error).__name__}: {str(error)[:160]}")
+    return delivery
+
+
+def _send_mail(notice: Notice, settings: Settings) -> None:
+    message = EmailMessage()
+    message["Subject"] = notice.subject
+    message["From"] = settings.smtp_from or f"field-events@{settings.smtp_host}"
+    message["To"] = ", ".join(settings.smtp_to)
+    message.set_content(notice.text)
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:  # type: ignore[arg-type]
+        if settings.smtp_starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.smtp_username and settings.smtp_password:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)

@@ -1,0 +1,281 @@
+"""Data-quality runs layer: run the rules, keep each finding's history across runs, acknowledge, notify.
+
+A finding's identity is its rule plus the events involved, so the same problem seen again is the same finding:
+first seen, last seen, resolved when a run of its rule no longer reports it, reopened (as new) if it comes back.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable, Iterable
+
+import pandas as pd
+from sqlalchemy import Engine, bindparam, func, insert, select, text, update
+
+from services.data_version import bump_data_version
+from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
+from services.notifications import compose, deliver
+from services.quality_rules import RULES, Finding, run_rules
+from services.settings import Settings
+from services.tables import CheckRun, QualityFinding, RunRuleCount
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+ADVISORY_LOCK_KEY = 82_604_106  # any constant shared by every process of this app
+_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class FindingView:
+    id: int
+    rule: str
+    severity: str
+    event_number: str | None
+    store: str | None
+    core_ref: int | None
+    supervisor_ref: int | None
+    detail: str
+    day: date | None
+    first_seen: datetime
+    acknowledged: bool
+    is_new: bool
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "severity": self.severity, "event_number": self.event_number, "store": self.store,
+                "core_ref": self.core_ref, "supervisor_ref": self.supervisor_ref, "detail": self.detail,
+                "first_seen": self.first_seen.isoformat(), "acknowledged": self.acknowledged}
+
+
+@dataclass(frozen=True)
+class CheckRunResult:
+    run_id: int
+    started_at: datetime
+    rules: tuple[str, ...]
+    findings: list[FindingView]
+    new: int
+    resolved: int
+    notification: str | None
+
+    def to_json(self) -> dict:
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
+                "findings": [finding.to_json() for finding in self.findings]}
+
+    def worst(self) -> str | None:
+        return min((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
+
+
+def identity_of(finding: Finding) -> str:
+    refs = ",".join(str(ref) for ref in finding.refs)
+    value = f"{finding.rule}:{refs}" if refs else f"{finding.rule}:{finding.event_number}@{finding.store}:{finding.detail}"
+    return value if len(value) <= 255 else f"{finding.rule}:sha1:{hashlib.sha1(value.encode()).hexdigest()}"
+
+
+def parse_rule_names(raw: str | None) -> list[str] | None:
+    if raw is None or not raw.strip():
+        return None
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    unknown = [name for name in names if name not in RULES]
+    if unknown:
+        raise InvalidInput(f"Unknown rule(s): {', '.join(unknown)}. Rules: {', '.join(RULES)}.")
+    return names
+
+
+def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None = None, triggered_by: str = "cli",
+              notify: bool = False, crossmark_client=None, now: datetime | None = None,  # noqa: ANN001
+              progress: Callable[[int, int, str], None] | None = None) -> CheckRunResult:
+    names = list(rules) if rules is not None else list(RULES)
+    unknown = [name for name in names if name not in RULES]
+    if unknown:
+        raise InvalidInput(f"Unknown rule(s): {', '.join(unknown)}. Rules: {', '.join(RULES)}.")
+    if crossmark_client is None and "crossmark_drift" in names and rules is None:
+        names.remove("crossmark_drift")  # only when Crossmark is configured (the caller passes a client)
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.connect() as lock_connection:
+        if engine.dialect.name == "postgresql":
+            got = lock_connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()
+            lock_connection.commit()
+            if not got:
+                raise CheckAlreadyRunning("Another data-quality run is in progress; this one did not start.")
+        try:
+            return _run_locked(engine, settings, names, triggered_by, notify, crossmark_client, now, progress)
+        finally:
+            if engine.dialect.name == "postgresql":
+                lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                lock_connection.commit()
+
+
+def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_by: str, notify: bool,
+                crossmark_client, now: datetime, progress) -> CheckRunResult:  # noqa: ANN001
+    with engine.begin() as connection:
+        run_id = connection.execute(insert(CheckRun).values(
+            started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
+    try:
+        findings: list[Finding] = []
+        with engine.connect() as connection:
+            for index, name in enumerate(names):
+                if progress is not None:
+                    progress(index, len(names), name)
+                findings.extend(run_rules(connection, now=now, rule=settings.supervisor_rule, names=[name],
+                                          crossmark_client=crossmark_client))
+        if progress is not None:
+            progress(len(names), len(names), "saving")
+        views, new, resolved = _merge(engine, run_id, names, findings, now)
+    except Exception as error:
+        with engine.begin() as connection:
+            connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
+                status="failed", finished_at=datetime.now().replace(microsecond=0),
+                error=f"{type(error).__name__}: {error}"[:2000]))
+        raise
+    notification = None
+    if notify:
+        notification = _notify(engine, settings, run_id, views)
+    return CheckRunResult(run_id, now, tuple(names), views, new, resolved, notification)
+
+
+def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime
+           ) -> tuple[list[FindingView], int, int]:
+    """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count."""
+    current = {identity_of(finding): finding for finding in findings}
+    table = QualityFinding.__table__
+    with engine.begin() as connection:
+        known = {row.identity: row for row in connection.execute(
+            select(table.c.id, table.c.identity, table.c.resolved_at, table.c.acknowledged_by)
+            .where(table.c.rule.in_(names)))}
+        inserts, reopen, still = [], [], []
+        for identity, finding in current.items():
+            row = known.get(identity)
+            values = {"severity": finding.severity, "detail": finding.detail, "day": finding.day,
+                      "last_seen": now, "last_run_id": run_id}
+            if row is None:
+                inserts.append({"identity": identity, "rule": finding.rule, "event_number": finding.event_number,
+                                "store": finding.store, "core_ref": finding.core_ref,
+                                "supervisor_ref": finding.supervisor_ref, "refs": ",".join(map(str, finding.refs)),
+                                "first_seen": now, "first_run_id": run_id, **values})
+            elif row.resolved_at is not None:  # it came back: a new occurrence, not acknowledged any more
+                reopen.append({"_id": row.id, **values, "first_seen": now, "first_run_id": run_id,
+                               "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
+                               "acknowledgement_note": None})
+            else:
+                still.append({"_id": row.id, **values})
+        for start in range(0, len(inserts), _BATCH):
+            connection.execute(insert(table), inserts[start:start + _BATCH])
+        for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
+                                         "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
+                                         "acknowledgement_note")),
+                               (still, ("severity", "detail", "day", "last_seen", "last_run_id"))):
+            statement = update(table).where(table.c.id == bindparam("_id")).values(
+                {column: bindparam(column) for column in columns})
+            for start in range(0, len(batch), _BATCH):
+                connection.execute(statement, batch[start:start + _BATCH])
+        gone = [row.id for identity, row in known.items() if row.resolved_at is None and identity not in current]
+        for start in range(0, len(gone), _BATCH):
+            connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
+                               .values(resolved_at=now))
+        new_identities = {item["identity"] for item in inserts} | {
+            identity for identity, row in known.items() if row.resolved_at is not None and identity in current}
+        counts = Counter((f.rule, f.severity) for f in current.values())
+        new_counts = Counter((f.rule, f.severity) for identity, f in current.items() if identity in new_identities)
+        if counts:
+            connection.execute(insert(RunRuleCount), [
+                {"run_id": run_id, "rule": rule, "severity": severity, "open_findings": count,
+                 "new_findings": new_counts[(rule, severity)]} for (rule, severity), count in counts.items()])
+        connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
+            status="done", finished_at=datetime.now().replace(microsecond=0), findings=len(current),
+            new_findings=len(new_identities), resolved_findings=len(gone)))
+        rows = connection.execute(select(table.c.id, table.c.identity, table.c.first_seen, table.c.acknowledged_by)
+                                  .where(table.c.last_run_id == run_id)).all()
+        bump_data_version(connection)
+    by_identity = {row.identity: row for row in rows}
+    views = []
+    for identity, finding in current.items():
+        row = by_identity[identity]
+        views.append(FindingView(row.id, finding.rule, finding.severity, finding.event_number, finding.store,
+                                 finding.core_ref, finding.supervisor_ref, finding.detail, finding.day, row.first_seen,
+                                 row.acknowledged_by is not None, identity in new_identities))
+    views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
+    return views, len(new_identities), len(gone)
+
+
+def _notify(engine: Engine, settings: Settings, run_id: int, views: list[FindingView]) -> str:
+    threshold = SEVERITY_ORDER[settings.notify_min_severity]
+    chosen = [v for v in views if SEVERITY_ORDER[v.severity] <= threshold and (v.is_new or not settings.notify_only_new)]
+    if not chosen:
+        summary = "nothing to notify (no new findings at or above " + settings.notify_min_severity + ")"
+    else:
+        summary = f"{len(chosen)} finding(s): " + deliver(compose(chosen, run_id, settings.dashboard_url),
+                                                          settings).summary()
+    with engine.begin() as connection:
+        connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(notification=summary))
+    return summary
+
+
+def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: datetime | None = None) -> None:
+    if not (actor or "").strip():
+        raise ActionRefused("Say who acknowledges the finding.")
+    if not (note or "").strip():
+        raise InvalidInput("An acknowledgement needs a note (why it is acceptable, or what is being done).")
+    now = (now or datetime.now()).replace(microsecond=0)
+    with engine.begin() as connection:
+        row = connection.execute(select(QualityFinding.resolved_at).where(QualityFinding.id == finding_id)).first()
+        if row is None:
+            raise NotFound(f"No finding {finding_id}.")
+        if row.resolved_at is not None:
+            raise ActionRefused(f"Finding {finding_id} is already resolved.")
+        connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id).values(
+            acknowledged_by=actor.strip(), acknowledged_at=now, acknowledgement_note=note.strip()))
+        bump_data_version(connection)
+
+
+# --- reads for the Data quality page ---------------------------------------------------------------------------
+
+
+def latest_run(engine: Engine) -> dict | None:
+    with engine.connect() as connection:
+        row = connection.execute(select(CheckRun).where(CheckRun.status == "done")
+                                 .order_by(CheckRun.id.desc()).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
+def open_findings(engine: Engine, *, rule: str | None = None, severity: str | None = None,
+                  store: str | None = None, acknowledged: bool | None = None, limit: int = 5000) -> pd.DataFrame:
+    table = QualityFinding.__table__
+    query = (select(table.c.id, table.c.severity, table.c.rule, table.c.event_number, table.c.store, table.c.core_ref,
+                    table.c.supervisor_ref, table.c.day, table.c.detail, table.c.first_seen, table.c.last_seen,
+                    table.c.acknowledged_by, table.c.acknowledgement_note)
+             .where(table.c.resolved_at.is_(None)).order_by(table.c.rule, table.c.day, table.c.id).limit(limit))
+    if rule:
+        query = query.where(table.c.rule == rule)
+    if severity:
+        query = query.where(table.c.severity == severity)
+    if store:
+        query = query.where(table.c.store == store)
+    if acknowledged is not None:
+        query = query.where(table.c.acknowledged_by.is_not(None) if acknowledged else table.c.acknowledged_by.is_(None))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return pd.DataFrame(rows, columns=["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
+                                       "day", "detail", "first_seen", "last_seen", "acknowledged_by", "note"])
+
+
+def trend(engine: Engine, runs: int = 20) -> pd.DataFrame:
+    """Open findings per rule at the end of each of the last `runs` runs (aggregated in SQL)."""
+    last_runs = select(CheckRun.id).where(CheckRun.status == "done").order_by(CheckRun.id.desc()).limit(runs)
+    with engine.connect() as connection:
+        run_ids = list(connection.execute(last_runs).scalars())
+        if not run_ids:
+            return pd.DataFrame(columns=["run_id", "started_at", "rule", "open_findings"])
+        rows = connection.execute(
+            select(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule,
+                   func.sum(RunRuleCount.open_findings).label("open_findings"))
+            .join(CheckRun, CheckRun.id == RunRuleCount.run_id).where(RunRuleCount.run_id.in_(run_ids))
+            .group_by(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule).order_by(RunRuleCount.run_id)).all()
+    return pd.DataFrame(rows, columns=["run_id", "started_at", "rule", "open_findings"])
+
+
+def run_summary(engine: Engine, run_id: int) -> pd.DataFrame:
+    with engine.connect() as connection:
+        rows = connection.execute(select(RunRuleCount.rule, RunRuleCount.severity, RunRuleCount.open_findings,
+                                         RunRuleCount.new_findings).where(RunRuleCount.run_id == run_id)
+                                  .order_by(RunRuleCount.rule)).all()
+    return pd.DataFrame(rows, columns=["rule", "severity", "open", "new"])
