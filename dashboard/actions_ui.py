@@ -71,12 +71,15 @@ def _need_user() -> bool:
 def reschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
     current = pd.Timestamp(row["scheduled_at"]).to_pydatetime()
+    # A fix from the Data quality page suggests where the event should go (e.g. the CORE's date at rule time).
+    suggested = pd.Timestamp(row["suggested_start"]).to_pydatetime() if row.get("suggested_start") else current
     st.markdown(f"**{row['name']}**  \nref {ref} · now {current:%a %b %d, %H:%M}")
-    day = st.date_input("New date", value=current.date(), format="YYYY-MM-DD", key=f"rs_day_{ref}")
+    day = st.date_input("New date", value=suggested.date(), format="YYYY-MM-DD", key=f"rs_day_{ref}")
     slot_labels = [f"{slot:%H:%M}" for slot in CORE_SLOTS] + ["Other time"]
-    default = f"{current:%H:%M}" if f"{current:%H:%M}" in slot_labels else "Other time"
+    default = f"{suggested:%H:%M}" if f"{suggested:%H:%M}" in slot_labels else "Other time"
     choice = st.segmented_control("Time", slot_labels, default=default, key=f"rs_slot_{ref}") or default
-    chosen_time = (st.time_input("Other time", value=current.time(), step=timedelta(minutes=15), key=f"rs_time_{ref}")
+    chosen_time = (st.time_input("Other time", value=suggested.time(), step=timedelta(minutes=15),
+                                 key=f"rs_time_{ref}")
                    if choice == "Other time" else datetime.strptime(choice, "%H:%M").time())
     new_start = datetime.combine(day, chosen_time)
     if not _preview(RESCHEDULE, ref=ref, new_start=new_start) or not _need_user():

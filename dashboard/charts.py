@@ -169,3 +169,14 @@ def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
                          xaxis_title={"day": "Day", "week": "Week starting", "month": "Month"}[period],
                          yaxis_title="Events", legend=dict(groupclick="toggleitem"))
     return figure
+
+
+def findings_trend_chart(trend: pd.DataFrame) -> go.Figure:
+    """Open findings per rule at the end of each run (the weekly review's trend)."""
+    figure = go.Figure()
+    for rule, rows in trend.groupby("rule", sort=True):
+        figure.add_trace(go.Scatter(x=rows["started_at"], y=rows["open_findings"], mode="lines+markers", name=rule,
+                                    hovertemplate=f"{rule}<br>%{{x|%b %d %H:%M}}: %{{y}} open<extra></extra>"))
+    figure.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="Open findings",
+                         xaxis_title="Run", legend=dict(orientation="h", yanchor="top", y=-0.2))
+    return figure

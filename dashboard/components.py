@@ -21,6 +21,7 @@ PAGE_FILES = {
     "day": ("Day view", ":material/today:"),
     "type_counts": ("Event type counts", ":material/bar_chart:"),
     "unscheduled": ("Unscheduled", ":material/event_busy:"),
+    "data_quality": ("Data quality", ":material/fact_check:"),
     "operations": ("Operations", ":material/history:"),
     "audit": ("Audit", ":material/policy:"),
 }

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.wiring import get_engine
-from services import read_queries
+from services import quality_checks, read_queries
 from services.read_queries import EventFilter
 
 _QUERIES: dict[str, Callable] = {
@@ -27,6 +27,10 @@ _QUERIES: dict[str, Callable] = {
     "operations": read_queries.operations_frame,
     "operation_steps": read_queries.operation_steps_frame,
     "audit": read_queries.audit_frame,
+    "open_findings": quality_checks.open_findings,
+    "findings_trend": quality_checks.trend,
+    "latest_run": quality_checks.latest_run,
+    "run_summary": quality_checks.run_summary,
 }
 
 
@@ -86,3 +90,19 @@ def operation_steps(operation_id: int) -> pd.DataFrame:
 
 def audit(actor: str | None, event_ref: int | None, since: date | None) -> pd.DataFrame:
     return _read("audit", actor=actor, event_ref=event_ref, since=since)
+
+
+def open_findings(rule: str | None, severity: str | None, store: str | None, acknowledged: bool | None) -> pd.DataFrame:
+    return _read("open_findings", rule=rule, severity=severity, store=store, acknowledged=acknowledged)
+
+
+def findings_trend() -> pd.DataFrame:
+    return _read("findings_trend")
+
+
+def latest_run() -> dict | None:
+    return _read("latest_run")
+
+
+def run_summary(run_id: int) -> pd.DataFrame:
+    return _read("run_summary", run_id)

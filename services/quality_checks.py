@@ -88,7 +88,9 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
     unknown = [name for name in names if name not in RULES]
     if unknown:
         raise InvalidInput(f"Unknown rule(s): {', '.join(unknown)}. Rules: {', '.join(RULES)}.")
-    if crossmark_client is None and "crossmark_drift" in names and rules is None:
+    if crossmark_client is None and "crossmark_drift" in names:
+        if rules is not None:
+            raise InvalidInput("crossmark_drift needs Crossmark: set CROSSMARK_BASE_URL (the sandbox is not compared).")
         names.remove("crossmark_drift")  # only when Crossmark is configured (the caller passes a client)
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as lock_connection:
@@ -111,15 +113,11 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
         run_id = connection.execute(insert(CheckRun).values(
             started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
     try:
-        findings: list[Finding] = []
-        with engine.connect() as connection:
-            for index, name in enumerate(names):
-                if progress is not None:
-                    progress(index, len(names), name)
-                findings.extend(run_rules(connection, now=now, rule=settings.supervisor_rule, names=[name],
-                                          crossmark_client=crossmark_client))
+        with engine.connect() as connection:  # one call: the pairing rules share one query
+            findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
+                                 crossmark_client=crossmark_client, progress=progress)
         if progress is not None:
-            progress(len(names), len(names), "saving")
+            progress(1, 1, "saving the findings")
         views, new, resolved = _merge(engine, run_id, names, findings, now)
     except Exception as error:
         with engine.begin() as connection:

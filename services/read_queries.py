@@ -408,3 +408,15 @@ def core_needing_supervisor(engine: Engine, supervisor_ref: int) -> dict | None:
                                  .join(Schedule, Schedule.event_ref_num == Event.project_ref_num)
                                  .where(Event.project_ref_num == core_ref)).first()
     return {"ref": row[0], "name": row[1]} if row is not None else None
+
+
+def event_for_action(engine: Engine, ref: int) -> dict | None:
+    """The fields an action dialog shows for one event (ref, name, type, scheduled_at), or None."""
+    with engine.connect() as connection:
+        row = connection.execute(select(Event.project_ref_num, Event.project_name, Event.event_type,
+                                        Schedule.schedule_datetime)
+                                 .outerjoin(Schedule, Schedule.event_ref_num == Event.project_ref_num)
+                                 .where(Event.project_ref_num == ref)).first()
+    if row is None:
+        return None
+    return {"ref": row[0], "name": row[1], "event_type": row[2], "scheduled_at": row[3]}

@@ -18,9 +18,10 @@ from tests.legacy_scheduler import create_legacy_scheduler_database
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGES = {"overview": "../pages/overview.py", "calendar": "../pages/calendar.py", "day": "../pages/day.py",
          "type_counts": "../pages/type_counts.py", "unscheduled": "../pages/unscheduled.py",
-         "operations": "../pages/operations.py", "audit": "../pages/audit.py"}
+         "data_quality": "../pages/data_quality.py", "operations": "../pages/operations.py",
+         "audit": "../pages/audit.py"}
 TITLES = {"overview": "This week", "type_counts": "Event type counts", "unscheduled": "Unscheduled events",
-          "operations": "Operations", "audit": "Audit trail"}
+          "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail"}
 
 
 @pytest.fixture

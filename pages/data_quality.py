@@ -1,0 +1,117 @@
+"""Data quality: the latest run, open findings with drill-down, fixes and acknowledgements, and the trend."""
+import io
+
+import streamlit as st
+
+from dashboard import reads
+from dashboard.actions_ui import acting_user, draw_open_dialog, open_dialog, result_banner
+from dashboard.charts import findings_trend_chart
+from dashboard.components import download_csv, page_path
+from dashboard.wiring import get_engine, get_settings
+from services.errors import OpsError
+from services.event_rules import supervisor_start
+from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
+from services.quality_checks import acknowledge, run_check
+from services.quality_rules import RULES
+from services.read_queries import event_for_action
+
+SEVERITIES = ("critical", "warning", "info")
+FIXES = {  # rule -> what the Fix button does
+    "core_supervisor_unstaffed": "Schedule the Supervisor at rule time",
+    "pair_date_mismatch": "Move the Supervisor to the CORE's date at rule time",
+    "supervisor_time_off_rule": "Move the Supervisor to the rule time",
+    "supervisor_scheduled_core_not": "Unschedule the Supervisor",
+}
+
+st.title("Data quality")
+result_banner()
+
+run_column, info_column = st.columns([1, 3], vertical_alignment="center")
+if run_column.button("Run checks now", type="primary", icon=":material/play_arrow:", key="run_checks"):
+    progress = st.progress(0.0, text="Starting…")
+    try:
+        outcome = run_check(get_engine(), get_settings(), triggered_by=acting_user() or "dashboard",
+                            progress=lambda done, total, name: progress.progress(done / max(total, 1),
+                                                                                 text=f"Checking {name}…"))
+        progress.progress(1.0, text=f"Run {outcome.run_id}: {len(outcome.findings)} open, {outcome.new} new, "
+                                    f"{outcome.resolved} resolved")
+    except OpsError as error:
+        st.error(str(error))
+
+latest = reads.latest_run()
+if latest is None:
+    info_column.info("No check has run yet. Run one now, or schedule `python -m services check run` (see README).")
+    st.stop()
+info_column.caption(f"Latest run {latest['id']} at {latest['started_at']:%a %b %d %H:%M} by {latest['triggered_by']}: "
+                    f"{latest['findings']} open, {latest['new_findings']} new, {latest['resolved_findings']} resolved"
+                    + (f" · notification: {latest['notification']}" if latest.get("notification") else ""))
+
+summary = reads.run_summary(latest["id"])
+tiles = st.columns(3)
+for tile, severity in zip(tiles, SEVERITIES):
+    rows = summary[summary["severity"] == severity]
+    tile.metric(severity.capitalize(), f"{int(rows['open'].sum()):,}", f"{int(rows['new'].sum()):,} new",
+                delta_color="inverse", border=True)
+with st.expander("By rule", expanded=False):
+    st.dataframe(summary, hide_index=True, width="stretch")
+
+st.subheader("Open findings")
+rule_column, severity_column, store_column, ack_column = st.columns(4)
+rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: r or "All rules", key="dq_rule")
+severity = severity_column.selectbox("Severity", [None, *SEVERITIES], format_func=lambda s: s or "All", key="dq_sev")
+store = store_column.text_input("Store", key="dq_store", placeholder="location id").strip() or None
+ack_choice = ack_column.selectbox("Acknowledged", ["All", "Not acknowledged", "Acknowledged"], key="dq_ack")
+acknowledged = {"All": None, "Not acknowledged": False, "Acknowledged": True}[ack_choice]
+findings = reads.open_findings(rule, severity, store, acknowledged)
+if findings.empty:
+    st.success("No open findings for these filters.", icon=":material/check_circle:")
+else:
+    picked = st.dataframe(findings, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+                          key="dq_table", column_order=["severity", "rule", "day", "detail", "event_number", "store",
+                                                        "first_seen", "acknowledged_by", "note"],
+                          column_config={"first_seen": st.column_config.DatetimeColumn("First seen",
+                                                                                       format="MMM D, HH:mm")})
+    rows = picked.selection.rows if picked else []
+    if rows:
+        finding = findings.iloc[rows[0]]
+        with st.container(border=True):
+            st.markdown(f"**{finding['rule']}** ({finding['severity']}) — {finding['detail']}")
+            links, fix_column = st.columns(2)
+            if finding["day"] is not None:
+                links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
+                                query_params={"date": str(finding["day"])})
+            fix = FIXES.get(finding["rule"])
+            if fix and fix_column.button(fix, icon=":material/build:", key=f"fix_{finding['id']}"):
+                if finding["rule"] == "core_supervisor_unstaffed":
+                    open_dialog(SCHEDULE_SUPERVISOR, event_for_action(get_engine(), int(finding["core_ref"])))
+                elif finding["rule"] == "supervisor_scheduled_core_not":
+                    open_dialog(UNSCHEDULE, event_for_action(get_engine(), int(finding["supervisor_ref"])))
+                else:
+                    core = event_for_action(get_engine(), int(finding["core_ref"]))
+                    supervisor = event_for_action(get_engine(), int(finding["supervisor_ref"]))
+                    supervisor["suggested_start"] = supervisor_start(core["scheduled_at"], get_settings().supervisor_rule)
+                    open_dialog(RESCHEDULE, supervisor)
+            note = st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}")
+            if st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
+                try:
+                    acknowledge(get_engine(), int(finding["id"]), acting_user(), note)
+                except OpsError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
+    export_csv, export_excel = st.columns(2)
+    with export_csv:
+        download_csv(findings, "findings.csv")
+    buffer = io.BytesIO()
+    findings.to_excel(buffer, index=False, sheet_name="Open findings")
+    export_excel.download_button("Download Excel", buffer.getvalue(), file_name="findings.xlsx",
+                                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                 icon=":material/table_view:")
+
+st.subheader("Trend of open findings per rule")
+trend = reads.findings_trend()
+if trend["run_id"].nunique() < 2:
+    st.caption("The trend appears after two runs.")
+else:
+    st.plotly_chart(findings_trend_chart(trend), config={"displayModeBar": False})
+draw_open_dialog()

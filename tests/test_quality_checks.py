@@ -1,0 +1,149 @@
+"""Data-quality runs: history across runs, acknowledgement, notifications recorded on the run, the advisory lock,
+the CLI, and the Data quality page."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from services.demo_data import seed_sprint2_scenario
+from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput
+from services.quality_checks import ADVISORY_LOCK_KEY, acknowledge, open_findings, run_check, trend
+from services.settings import load_settings
+from tests.cli_runner import run_cli
+from tests.test_app_pages import _texts, open_page  # noqa: F401 - the shared AppTest fixture
+
+TODAY = date.today()
+NOW = datetime.combine(TODAY, datetime.min.time()).replace(hour=8)
+
+
+def _identities(result) -> set[tuple[str, int | None, int | None]]:  # noqa: ANN001
+    return {(f.rule, f.core_ref, f.supervisor_ref) for f in result.findings}
+
+
+def test_sprint2_history_across_three_runs(engine):
+    seed_sprint2_scenario(engine, today=TODAY)
+    settings = load_settings({})
+    first = run_check(engine, settings, now=NOW)
+    assert {("core_without_supervisor", 606999, None), ("core_supervisor_unstaffed", 608001, 608002)} <= \
+        _identities(first)
+    assert not [f for f in first.findings if 606001 in (f.core_ref, f.supervisor_ref)]
+    assert first.new == len(first.findings) and first.resolved == 0
+
+    second = run_check(engine, settings, now=NOW + timedelta(hours=1))
+    assert second.new == 0 and second.resolved == 0 and _identities(second) == _identities(first)
+    unstaffed = next(f for f in second.findings if f.rule == "core_supervisor_unstaffed")
+    assert unstaffed.first_seen == NOW  # the same finding, first seen in run 1
+
+    with engine.begin() as connection:  # someone schedules 608002: the finding resolves on the next run
+        connection.execute(text("INSERT INTO schedules (event_ref_num, employee_id, schedule_datetime, external_id) "
+                                "VALUES (608002, 'US157005', :when, '77777777')"),
+                           {"when": datetime.combine(TODAY + timedelta(days=7), datetime.min.time()).replace(hour=13,
+                                                                                                            minute=30)})
+        connection.execute(text("UPDATE events SET condition = 'Scheduled', is_scheduled = TRUE "
+                                "WHERE project_ref_num = 608002"))
+    third = run_check(engine, settings, now=NOW + timedelta(hours=2))
+    assert third.resolved == 1 and ("core_supervisor_unstaffed", 608001, 608002) not in _identities(third)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT resolved_at, last_run_id FROM dashboard_findings "
+                                      "WHERE rule = 'core_supervisor_unstaffed'")).one()
+    assert row[1] == second.run_id and row[0] is not None
+    counts = trend(engine)
+    assert sorted(counts["run_id"].unique()) == [first.run_id, second.run_id, third.run_id]
+
+
+def test_acknowledgement_lasts_until_the_finding_resolves(engine):
+    seed_sprint2_scenario(engine, today=TODAY)
+    settings = load_settings({})
+    run_check(engine, settings, now=NOW)
+    finding = open_findings(engine, rule="core_without_supervisor").iloc[0]
+    with pytest.raises(InvalidInput, match="needs a note"):
+        acknowledge(engine, int(finding["id"]), "alice", " ")
+    with pytest.raises(ActionRefused, match="Say who"):
+        acknowledge(engine, int(finding["id"]), "", "known")
+    acknowledge(engine, int(finding["id"]), "alice", "Supervisor arrives in next week's feed")
+    again = run_check(engine, settings, now=NOW + timedelta(hours=1))
+    view = next(f for f in again.findings if f.rule == "core_without_supervisor")
+    assert view.acknowledged
+    assert open_findings(engine, acknowledged=True)["acknowledged_by"].tolist() == ["alice"]
+
+
+def test_unknown_rules_are_refused(engine):
+    with pytest.raises(InvalidInput, match="Unknown rule"):
+        run_check(engine, load_settings({}), rules=["no_such_rule"])
+    with pytest.raises(InvalidInput, match="crossmark_drift needs Crossmark"):
+        run_check(engine, load_settings({}), rules=["crossmark_drift"])
+
+
+def test_notification_failure_is_recorded_and_never_fails_the_run(engine):
+    seed_sprint2_scenario(engine, today=TODAY)
+    settings = load_settings({"SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook", "NOTIFY_MIN_SEVERITY": "warning"})
+    result = run_check(engine, settings, now=NOW, notify=True)
+    assert result.notification.startswith("2 finding(s): FAILED slack: ConnectError")
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT status, notification FROM dashboard_check_runs WHERE id = :i"),
+                                    {"i": result.run_id}).one()
+    assert stored[0] == "done" and stored[1] == result.notification
+    quiet = run_check(engine, settings, now=NOW + timedelta(hours=1), notify=True)
+    assert quiet.notification.startswith("nothing to notify")  # only new findings are sent by default
+
+
+def test_two_runs_at_once_do_not_both_run_on_postgresql(postgres_schema_url):
+    from services.database import make_engine
+    from services.schema_admin import upgrade_database
+
+    upgrade_database(postgres_schema_url)
+    engine = make_engine(postgres_schema_url)
+    holder = create_engine(postgres_schema_url)
+    with holder.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        with pytest.raises(CheckAlreadyRunning, match="Another data-quality run is in progress"):
+            run_check(engine, load_settings({}), now=NOW)
+        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+    assert run_check(engine, load_settings({}), now=NOW).run_id >= 1
+    engine.dispose()
+    holder.dispose()
+
+
+def test_cli_check_run_json_and_fail_on(tmp_path):
+    path = tmp_path / "scheduler.db"
+    assert run_cli("db", "upgrade", "--db", str(path)).returncode == 0
+    assert run_cli("demo", "seed", "--scenario", "sprint2", "--db", str(path)).returncode == 0
+    result = run_cli("check", "run", "--db", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"run_id", "started_at", "findings"}
+    rules = {(f["rule"], f["core_ref"], f["supervisor_ref"]) for f in payload["findings"]}
+    assert ("core_supervisor_unstaffed", 608001, 608002) in rules and ("core_without_supervisor", 606999, None) in rules
+    assert set(payload["findings"][0]) == {"rule", "severity", "event_number", "store", "core_ref", "supervisor_ref",
+                                           "detail", "first_seen", "acknowledged"}
+    assert run_cli("check", "run", "--db", str(path), "--fail-on", "warning").returncode == 4
+    assert run_cli("check", "run", "--db", str(path), "--fail-on", "critical").returncode == 0
+    bad = run_cli("check", "run", "--db", str(path), "--rules", "nope")
+    assert bad.returncode == 1 and "Unknown rule(s): nope" in bad.stderr
+    finding_id = 1
+    ack = run_cli("check", "ack", "--db", str(path), "--finding", str(finding_id), "--user", "alice", "--note", "ok")
+    assert ack.returncode == 0 and "acknowledged by alice" in ack.stdout
+
+
+def test_data_quality_page_runs_shows_and_fixes(open_page, tmp_path):  # noqa: F811
+    from services.database import make_engine
+    from services.schema_admin import upgrade_database
+
+    url = f"sqlite:///{tmp_path / 'dq.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    seed_sprint2_scenario(engine, today=TODAY)
+    app = open_page(url, "data_quality")
+    assert any("No check has run yet" in i for i in _texts(app.info))
+    app.button(key="run_checks").click().run()
+    assert not app.exception
+    table = app.dataframe[-1].value if len(app.dataframe) > 1 else app.dataframe[0].value
+    findings = open_findings(engine)
+    assert {"core_supervisor_unstaffed", "core_without_supervisor"} <= set(findings["rule"])
+    warning_tile = next(m for m in app.metric if m.label == "Warning")
+    assert int(warning_tile.value) == int((findings["severity"] == "warning").sum())
+    assert len(table) >= 1
+    engine.dispose()
