@@ -308,10 +308,12 @@ class PairedActions:
 
     def _compensate(self, record: OperationRecord, client: CrossmarkClient, done: list[tuple[PlannedEvent, Placement]],
                     actor: str, reason: str, warnings: list[str],
-                    undetermined: PlannedEvent | None = None) -> ActionResult:
-        """Drive every changed event back to where it was (reverse order); what cannot be restored needs attention."""
+                    undetermined: PlannedEvent | None = None,
+                    found_back: list[tuple[PlannedEvent, Placement]] | None = None) -> ActionResult:
+        """Drive every changed event back to where it was (reverse order); what cannot be restored needs attention.
+        `found_back`: events reconcile found already back in place in Crossmark (their id to record)."""
         problems: list[str] = []
-        restored: list[tuple[PlannedEvent, Placement]] = []
+        restored: list[tuple[PlannedEvent, Placement]] = list(found_back or [])
         for event, reached in reversed(done):
             try:
                 back = self._drive(record.id, client, event, reached, event.before, "compensate")
@@ -327,7 +329,15 @@ class PairedActions:
         with self.engine.begin() as connection:
             # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1).
             for event, back in restored:
-                if back.scheduled and back.scheduled_event_id:
+                current = _db_placement(connection, event.ref)
+                if not current.same_placement(back):
+                    # Our row was written meanwhile (a sync copying Crossmark's half-changed state, say); Crossmark
+                    # holds `back` again, so must we (invariant 1), and the overwrite is recorded.
+                    _write_placement(connection, event.ref, back, now)
+                    self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id,
+                                             event_ref=event.ref, action=f"{record.kind}: {event.role} restored",
+                                             before=current.to_json(), after=back.to_json())
+                elif back.scheduled and back.scheduled_event_id:
                     connection.execute(update(Schedule).where(Schedule.event_ref_num == event.ref)
                                        .values(external_id=back.scheduled_event_id))
             if problems:
@@ -474,10 +484,10 @@ class PairedActions:
                                 "ago; undo is no longer offered — make a new change instead.")
         if self.journal.done_undo_of(operation_id) is not None:
             raise ActionRefused(f"Operation {operation_id} has already been undone.")
-        guards = _guards(original)
-        for ref, expected in guards.items():
-            current = _db_placement(connection, ref)
-            if not _unchanged(current, expected):
+        guards: dict[int, Placement] = {}
+        for ref, expected in _guards(original).items():
+            current = guards[ref] = _db_placement(connection, ref)
+            if not current.same_placement(expected):
                 raise ActionRefused(f"Event {ref}, the other half of the pair, changed since operation {operation_id} "
                                     f"(now {current.describe()}); undo refused.")
         planned = []
@@ -485,8 +495,9 @@ class PairedActions:
             event = PlannedEvent.from_json(value)
             after = Placement.from_json(value["after"]) if value.get("after") else event.before
             current = _db_placement(connection, event.ref)
-            if not (current.same_placement(after)
-                    and (current.scheduled_event_id or None) == (after.scheduled_event_id or None)):
+            # Placement only: a later action that was compensated leaves the same placement under a new Crossmark
+            # id, which is no change for undo (the plan starts from `current`, id included).
+            if not current.same_placement(after):
                 raise ActionRefused(f"{_label(event)} changed since operation {operation_id} "
                                     f"(now {current.describe()}); undo refused.")
             if after.same_placement(event.before):
@@ -617,10 +628,16 @@ class PairedActions:
             unknown = [e for e in strays if e not in at_target]
             done = [(e, replace(e.target, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
                     for e in at_target]
+            # Back in place, but maybe under a new scheduled-event id (an earlier compensation whose reply was lost):
+            # our rows must get that id too (invariant 1).
+            back = [(e, replace(e.before, start=remote[e.ref].start,
+                                scheduled_event_id=remote[e.ref].scheduled_event_id))
+                    for e in events if e not in strays and remote[e.ref].scheduled]
             reason = "Reconcile: the operation did not finish"
             if unknown:
-                return self._compensate(record, client, done, actor, reason, [], undetermined=unknown[0])
-            return self._compensate(record, client, done, actor, reason, [])
+                return self._compensate(record, client, done, actor, reason, [], undetermined=unknown[0],
+                                        found_back=back)
+            return self._compensate(record, client, done, actor, reason, [], found_back=back)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
