@@ -151,7 +151,7 @@ class Journal:
     def unfinished(self, older_than: datetime) -> list[OperationRecord]:
         with self.engine.connect() as connection:
             rows = connection.execute(select(Operation).where(Operation.status.in_(UNFINISHED),
-                                                              Operation.updated_at < older_than)
+                                                              Operation.updated_at <= older_than)
                                       .order_by(Operation.id)).all()
         return [_record(row) for row in rows]
 
