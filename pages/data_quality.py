@@ -50,7 +50,8 @@ summary = reads.run_summary(latest["id"])
 tiles = st.columns(3)
 for tile, severity in zip(tiles, SEVERITIES):
     rows = summary[summary["severity"] == severity]
-    tile.metric(severity.capitalize(), f"{int(rows['open'].sum()):,}", f"{int(rows['new'].sum()):,} new",
+    new = int(rows["new"].sum())
+    tile.metric(severity.capitalize(), f"{int(rows['open'].sum()):,}", f"{new:,} new" if new else None,
                 delta_color="inverse", border=True)
 with st.expander("By rule", expanded=False):
     st.dataframe(summary, hide_index=True, width="stretch")

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Callable, Iterable
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, func, insert, select, text, update
+from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 
 from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
@@ -241,7 +241,9 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
     query = (select(table.c.id, table.c.severity, table.c.rule, table.c.event_number, table.c.store, table.c.core_ref,
                     table.c.supervisor_ref, table.c.day, table.c.detail, table.c.first_seen, table.c.last_seen,
                     table.c.acknowledged_by, table.c.acknowledgement_note)
-             .where(table.c.resolved_at.is_(None)).order_by(table.c.rule, table.c.day, table.c.id).limit(limit))
+             .where(table.c.resolved_at.is_(None))
+             .order_by(case(*((table.c.severity == name, rank) for name, rank in SEVERITY_ORDER.items()), else_=9),
+                       table.c.rule, table.c.day, table.c.id).limit(limit))
     if rule:
         query = query.where(table.c.rule == rule)
     if severity:
