@@ -16,6 +16,7 @@ db: $(INSTALLED)
 	@mkdir -p data
 	$(PY) -m services db upgrade
 	$(PY) -m services demo seed --if-empty
+	$(PY) -m services users bootstrap
 
 run: db
 	$(PY) -m streamlit run dashboard/app.py

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Sequence
 
 from services.database import display_url, make_engine
-from services.errors import OpsError
+from services.errors import InvalidInput, OpsError
 from services.journal import STATUSES
 from services.settings import load_settings
 
@@ -106,6 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     operations.add_argument("--status", choices=STATUSES)
     operations.add_argument("--limit", type=_positive_int, default=50)
 
+    users = commands.add_parser("users", help="local accounts (password read from standard input)")
+    users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    users_add = users_commands.add_parser("add", parents=[common], help="add an account")
+    users_add.add_argument("name")
+    users_add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    for name, help_text in (("disable", "disable an account"), ("enable", "enable an account"),
+                            ("passwd", "set a new password")):
+        users_commands.add_parser(name, parents=[common], help=help_text).add_argument("name")
+    users_commands.add_parser("list", parents=[common], help="list accounts")
+    users_commands.add_parser("bootstrap", parents=[common],
+                              help="on a database without accounts, create 'admin' with a random password")
+
     check = commands.add_parser("check", help="data-quality checks")
     check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
     check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
@@ -138,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_sync(args, settings)
         if args.command == "check":
             return _run_check(args, settings)
+        if args.command == "users":
+            return _run_users(args, settings)
         if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations"):
             return _run_action(args, settings)
     except OpsError as error:
@@ -286,6 +300,7 @@ def _print_result(result, as_json: bool, crossmark: str) -> None:  # noqa: ANN00
 def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
     from services.crossmark_client import make_crossmark_client
     from services.crossmark_sandbox import simulator_from_database
+    from services.accounts import authorizer
     from services.paired_actions import PairedActions
     from services.schema_admin import require_current_schema
 
@@ -296,7 +311,8 @@ def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Se
                                              write_failure_rate=settings.sandbox_write_failure_rate)
                      if settings.is_sandbox else None)
         actions = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator),
-                                rule=settings.supervisor_rule)
+                                rule=settings.supervisor_rule,
+                                authorize=authorizer(engine, settings.actions_per_minute))
         label = crossmark_label(settings)
         where = "sandbox" if settings.is_sandbox else str(settings.crossmark_base_url)
         if not getattr(args, "json", False):
@@ -377,4 +393,52 @@ def _run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Set
         threshold = SEVERITY_ORDER[args.fail_on]
         if any(SEVERITY_ORDER[f.severity] <= threshold for f in result.findings):
             return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def read_password(prompt: str = "Password") -> str:
+    """Twice on a terminal (never echoed); one line when piped, so it can be scripted. Never a command-line argument."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(f"{prompt}: ")
+        if first != getpass.getpass(f"{prompt} again: "):
+            raise InvalidInput("The two passwords differ; nothing was changed.")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise InvalidInput("No password on standard input (pipe one line, or run it in a terminal).")
+    return line.rstrip("\r\n")
+
+
+def _run_users(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    from services import accounts
+    from services.schema_admin import require_current_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        if args.users_command == "list":
+            for user in accounts.list_users(engine):
+                state = "active" if user["is_active"] else "disabled"
+                print(f"{user['username']:<24} {user['role']:<9} {state:<9} since {user['created_at']:%Y-%m-%d}")
+        elif args.users_command == "bootstrap":
+            password = accounts.bootstrap_admin(engine)
+            if password is None:
+                print("Accounts exist already; nothing to do.")
+            else:
+                print("Created the first account: user 'admin', password (shown once, keep it safe):")
+                print(f"    {password}")
+                print("Change it with: .venv/bin/python -m services users passwd admin")
+        elif args.users_command == "add":
+            accounts.add_user(engine, args.name, args.role, read_password())
+            print(f"Added {args.name} ({args.role}).")
+        elif args.users_command == "passwd":
+            accounts.set_password(engine, args.name, read_password("New password"))
+            print(f"Password of {args.name} changed.")
+        else:
+            accounts.set_active(engine, args.name, args.users_command == "enable")
+            print(f"{args.name} {args.users_command}d.")
+    finally:
+        engine.dispose()
     return EXIT_OK

@@ -91,3 +91,11 @@ class NotFound(OpsError):
 
 class CheckAlreadyRunning(OpsError):
     """Another data-quality run holds the lock (PostgreSQL advisory lock)."""
+
+
+class LoginRefused(OpsError):
+    """Wrong user name or password, a disabled account, or a cool-down after repeated failures."""
+
+
+class PermissionDenied(OpsError):
+    """The acting user's role does not allow this."""

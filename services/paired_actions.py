@@ -32,6 +32,7 @@ from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, supervisors_for_cores,
 )
 from services.settings import SupervisorRule
+from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches
 from services.tables import Employee, Event, Schedule
 
 ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
@@ -160,6 +161,7 @@ class PairedActions:
         self.clock = lambda: clock().replace(microsecond=0)
         self.authorize = authorize or _require_actor
         self.journal = Journal(engine)
+        self.supervisor_follow = True  # read from the switches at every action
 
     # --- the actions -------------------------------------------------------------------------------------------
 
@@ -204,6 +206,12 @@ class PairedActions:
         now = self.clock()
         try:
             self.authorize(actor, kind)
+            switches = current_switches(self.engine)
+            if switches[MAINTENANCE]:
+                raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
+            if switches[WRITES_OFF]:
+                raise ActionRefused("Crossmark writes are switched off (kill switch): reading goes on, changes wait.")
+            self.supervisor_follow = switches[SUPERVISOR_FOLLOW]
             with self.engine.connect() as connection:
                 plan = planner(connection)
         except OpsError as refusal:
@@ -522,6 +530,10 @@ class PairedActions:
         if match.state != SUPERVISOR_SCHEDULED:
             left = match.supervisor.ref  # type: ignore[union-attr]
             return None, f"Supervisor {left} is not scheduled; it is left alone.", {left: _db_placement(connection, left)}
+        if not self.supervisor_follow:
+            kept = match.supervisor.ref  # type: ignore[union-attr]
+            return None, (f"Automatic Supervisor follow is switched off: Supervisor {kept} stays where it is."), \
+                {kept: _db_placement(connection, kept)}
         supervisor = _load_event(connection, match.supervisor.ref)  # type: ignore[union-attr]
         return (supervisor, _db_placement(connection, supervisor["ref"])), None, {}
 

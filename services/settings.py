@@ -53,6 +53,12 @@ class Settings:
     smtp_starttls: bool = True
     notify_min_severity: str = "critical"
     notify_only_new: bool = True
+    auth_mode: str = "local"  # local accounts, a trusted proxy header, or OIDC through st.login
+    auth_trusted_header: str = "X-Forwarded-User"
+    auth_roles_claim: str = "roles"
+    auth_role_map: tuple[tuple[str, str], ...] = ()  # claim value -> role
+    session_idle_minutes: int = 60
+    actions_per_minute: int = 10
     supervisor_rule: SupervisorRule = SupervisorRule()
 
     @property
@@ -135,6 +141,17 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     return raw
 
 
+def _role_map(raw: str) -> tuple[tuple[str, str], ...]:
+    """`AUTH_ROLE_MAP="ops-admins=admin,ops-staff=operator,managers=viewer"`: an identity provider's group -> role."""
+    pairs = []
+    for item in (part.strip() for part in raw.split(",") if part.strip()):
+        claim, _, role = item.partition("=")
+        if not claim.strip() or role.strip() not in ("viewer", "operator", "admin"):
+            raise ConfigurationError(f"AUTH_ROLE_MAP entries are GROUP=viewer|operator|admin, not {item!r}.")
+        pairs.append((claim.strip(), role.strip()))
+    return tuple(pairs)
+
+
 def _fraction(env: Mapping[str, str], name: str) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -178,5 +195,11 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         smtp_starttls=_flag(env, "SMTP_STARTTLS", True),
         notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", ("critical", "warning", "info"), "critical"),
         notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
+        auth_mode=_choice(env, "AUTH_MODE", ("local", "header", "oidc"), "local"),
+        auth_trusted_header=(env.get("AUTH_TRUSTED_HEADER") or "X-Forwarded-User").strip(),
+        auth_roles_claim=(env.get("AUTH_ROLES_CLAIM") or "roles").strip(),
+        auth_role_map=_role_map(env.get("AUTH_ROLE_MAP", "")),
+        session_idle_minutes=_whole(env, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
+        actions_per_minute=_whole(env, "ACTIONS_PER_MINUTE", 10, 1, 1000),
         supervisor_rule=_parse_supervisor_rule(env),
     )

@@ -232,3 +232,39 @@ class QualityFinding(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledgement_note: Mapped[str | None] = mapped_column(Text)
+
+
+# --- Accounts and switches (migration 0005) ---
+
+
+class UserAccount(Base):
+    """A local account: salted scrypt hash, role, active flag (managed with `python -m services users ...`)."""
+
+    __tablename__ = "dashboard_users"
+
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None for header/OIDC identities
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginAttempt(Base):
+    __tablename__ = "dashboard_login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    succeeded: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class Switch(Base):
+    """An admin switch (maintenance mode, Crossmark writes off, Supervisor follow), read by every process per rerun."""
+
+    __tablename__ = "dashboard_switches"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+    changed_at: Mapped[datetime | None] = mapped_column(DateTime)

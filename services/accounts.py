@@ -1,0 +1,186 @@
+"""Accounts layer: local users with salted scrypt hashes, roles, sign-in lockout, and the permission check that the
+pages, the CLI and the paired actions all go through (so a viewer cannot act by any route)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.errors import ActionRefused, InvalidInput, LoginRefused, NotFound, PermissionDenied
+from services.tables import LoginAttempt, Operation, UserAccount
+
+VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
+ROLES = (VIEWER, OPERATOR, ADMIN)
+RANK = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
+# What each kind of change needs. Reading needs only a viewer.
+REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_supervisor": OPERATOR, "undo": OPERATOR,
+                 "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
+                 "mark_resolved": ADMIN, "switches": ADMIN, "users": ADMIN}
+MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+_NAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+
+    def may(self, kind: str) -> bool:
+        return RANK[self.role] >= RANK[REQUIRED_ROLE.get(kind, VIEWER)]
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return "scrypt${n}${r}${p}${salt}${digest}".format(**_SCRYPT, salt=base64.b64encode(salt).decode(),
+                                                       digest=base64.b64encode(digest).decode())
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = (stored or "").split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def _check_name(username: str) -> str:
+    username = (username or "").strip()
+    if not _NAME.match(username):
+        raise InvalidInput(f"{username!r} is not a valid user name (2-100 letters, digits, . _ @ -).")
+    return username
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; roles are {', '.join(ROLES)}.")
+    return role
+
+
+def _check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    return password
+
+
+def add_user(engine: Engine, username: str, role: str, password: str | None, now: datetime | None = None) -> User:
+    username, role = _check_name(username), _check_role(role)
+    now = now or datetime.now().replace(microsecond=0)
+    hashed = hash_password(_check_password(password)) if password is not None else None
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(UserAccount).values(username=username, role=role, password_hash=hashed,
+                                                           is_active=True, created_at=now, password_changed_at=now))
+    except IntegrityError:
+        raise InvalidInput(f"User {username!r} already exists.") from None
+    return User(username, role)
+
+
+def set_password(engine: Engine, username: str, password: str) -> None:
+    _check_password(password)
+    with engine.begin() as connection:
+        done = connection.execute(update(UserAccount).where(UserAccount.username == username).values(
+            password_hash=hash_password(password), password_changed_at=datetime.now().replace(microsecond=0)))
+    if done.rowcount == 0:
+        raise NotFound(f"No user {username!r}.")
+
+
+def set_active(engine: Engine, username: str, active: bool) -> None:
+    with engine.begin() as connection:
+        done = connection.execute(update(UserAccount).where(UserAccount.username == username)
+                                  .values(is_active=active))
+    if done.rowcount == 0:
+        raise NotFound(f"No user {username!r}.")
+
+
+def list_users(engine: Engine) -> list[dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active,
+                                         UserAccount.created_at).order_by(UserAccount.username)).mappings().all()
+    return [dict(row) for row in rows]
+
+
+def active_user(engine: Engine, username: str) -> User:
+    """The account behind a name, if it exists and is active (the CLI's --user and every page rerun check this)."""
+    with engine.connect() as connection:
+        row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active)
+                                 .where(UserAccount.username == (username or "").strip())).first()
+    if row is None:
+        raise PermissionDenied(f"{username!r} is not a user of this dashboard (add one with: python -m services "
+                               "users add NAME --role ROLE).")
+    if not row.is_active:
+        raise PermissionDenied(f"The account {username!r} is disabled.")
+    return User(row.username, row.role)
+
+
+def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> User:
+    """Local sign-in with a cool-down: after 5 failures within 15 minutes the account waits 15 minutes."""
+    now = now or datetime.now().replace(microsecond=0)
+    username = (username or "").strip()
+    with engine.begin() as connection:
+        failures = connection.execute(
+            select(func.count(), func.max(LoginAttempt.at))
+            .where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(False),
+                   LoginAttempt.at > now - FAILURE_WINDOW,
+                   LoginAttempt.id > func.coalesce(  # a successful sign-in starts the count again
+                       select(func.max(LoginAttempt.id)).where(LoginAttempt.username == username,
+                                                              LoginAttempt.succeeded.is_(True)).scalar_subquery(),
+                       0))).one()
+        if failures[0] >= MAX_FAILURES:
+            wait = max(1, int(((failures[1] + FAILURE_WINDOW) - now).total_seconds() // 60) + 1)
+            raise LoginRefused(f"Too many failed sign-ins for {username!r}; try again in {wait} minute(s).")
+        row = connection.execute(select(UserAccount).where(UserAccount.username == username)).mappings().first()
+        ok = row is not None and row["is_active"] and verify_password(password or "", row["password_hash"])
+        connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=bool(ok)))
+    if not ok:
+        if row is not None and not row["is_active"]:
+            raise LoginRefused("This account is disabled; ask an admin.")
+        raise LoginRefused("Wrong user name or password.")
+    return User(row["username"], row["role"])
+
+
+def bootstrap_admin(engine: Engine) -> str | None:
+    """On a database without accounts, create `admin` with a random password and return it (shown once)."""
+    with engine.connect() as connection:
+        if connection.execute(select(func.count()).select_from(UserAccount)).scalar_one():
+            return None
+    password = secrets.token_urlsafe(12)
+    add_user(engine, "admin", ADMIN, password)
+    return password
+
+
+def authorizer(engine: Engine, actions_per_minute: int = 10, clock: Callable[[], datetime] = datetime.now
+               ) -> Callable[[str, str], None]:
+    """The paired actions' permission hook: an active account whose role allows the action, within the rate limit."""
+
+    def authorize(actor: str, kind: str) -> None:
+        if not (actor or "").strip():
+            raise ActionRefused("Say who is acting: every action is recorded with its author.")
+        user = active_user(engine, actor)
+        if not user.may(kind):
+            raise PermissionDenied(f"{user.username} is a {user.role}; {kind.replace('_', ' ')} needs the "
+                                   f"{REQUIRED_ROLE[kind]} role or higher.")
+        if kind in ("reschedule", "unschedule", "schedule_supervisor", "undo"):
+            since = clock().replace(microsecond=0) - timedelta(minutes=1)
+            with engine.connect() as connection:
+                recent = connection.execute(select(func.count()).select_from(Operation).where(
+                    Operation.requested_by == user.username, Operation.requested_at > since,
+                    Operation.status != "refused")).scalar_one()
+            if recent >= actions_per_minute:
+                raise ActionRefused(f"{user.username} has made {recent} changes in the last minute (the limit is "
+                                    f"{actions_per_minute}); wait a moment and try again.")
+
+    return authorize

@@ -1,0 +1,138 @@
+"""Accounts, roles, lockout, rate limit and switches: through the service layer and the CLI."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from services.accounts import (
+    ADMIN, OPERATOR, VIEWER, add_user, authenticate, authorizer, bootstrap_admin, hash_password, set_active,
+    verify_password,
+)
+from services.crossmark_client import make_crossmark_client
+from services.crossmark_sandbox import simulator_from_database
+from services.demo_data import seed_sprint2_scenario
+from services.errors import InvalidInput, LoginRefused
+from services.paired_actions import PairedActions
+from services.settings import load_settings
+from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches, set_switch
+from tests.cli_runner import run_cli
+
+DAY = date.today() + timedelta(days=7)
+PASSWORD = "correct horse battery"
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(DAY, datetime.min.time()).replace(hour=hour, minute=minute)
+
+
+def test_passwords_are_salted_scrypt_hashes_only(engine):
+    first, second = hash_password(PASSWORD), hash_password(PASSWORD)
+    assert first.startswith("scrypt$") and first != second and PASSWORD not in first
+    assert verify_password(PASSWORD, first) and not verify_password("wrong password", first)
+    add_user(engine, "alice", OPERATOR, PASSWORD)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT password_hash FROM dashboard_users")).scalar_one()
+    assert PASSWORD not in stored and verify_password(PASSWORD, stored)
+    with pytest.raises(InvalidInput, match="at least 10 characters"):
+        add_user(engine, "bob", VIEWER, "short")
+    with pytest.raises(InvalidInput, match="already exists"):
+        add_user(engine, "alice", VIEWER, PASSWORD)
+    with pytest.raises(InvalidInput, match="Unknown role"):
+        add_user(engine, "carol", "boss", PASSWORD)
+
+
+def test_lockout_after_five_failures_in_fifteen_minutes(engine):
+    add_user(engine, "alice", OPERATOR, PASSWORD)
+    now = datetime(2026, 11, 22, 9, 0)
+    assert authenticate(engine, "alice", PASSWORD, now).role == OPERATOR
+    for minute in range(5):
+        with pytest.raises(LoginRefused, match="Wrong user name or password"):
+            authenticate(engine, "alice", "nope", now + timedelta(minutes=minute))
+    with pytest.raises(LoginRefused, match="Too many failed sign-ins .* try again in"):
+        authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=5))  # even the right password waits
+    assert authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=20)).username == "alice"
+    set_active(engine, "alice", False)
+    with pytest.raises(LoginRefused, match="disabled"):
+        authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=21))
+
+
+def test_first_admin_is_created_once_with_a_random_password(engine):
+    password = bootstrap_admin(engine)
+    assert password and len(password) >= 12
+    assert authenticate(engine, "admin", password).role == ADMIN
+    assert bootstrap_admin(engine) is None
+
+
+@pytest.fixture
+def actions_for(engine):
+    seed_sprint2_scenario(engine, today=date.today())
+    for name, role in (("vic", VIEWER), ("olga", OPERATOR), ("ada", ADMIN)):
+        add_user(engine, name, role, PASSWORD)
+    settings = load_settings({})
+    simulator = simulator_from_database(engine, settings.crossmark_timezone)
+
+    def make(limit: int = 10) -> PairedActions:
+        return PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator),
+                             authorize=authorizer(engine, limit))
+    return make
+
+
+@pytest.mark.parametrize(("user", "allowed"), [("vic", False), ("olga", True), ("ada", True), ("ghost", False)])
+def test_role_matrix_for_actions(actions_for, user, allowed):
+    actions = actions_for()
+    results = [actions.reschedule(606999, at(9, 45), user), actions.unschedule(606001, user),
+               actions.schedule_supervisor(608001, "US157005", user)]
+    if allowed:
+        assert [r.status for r in results] == ["done", "done", "done"], [r.message for r in results]
+    else:
+        assert {r.status for r in results} == {"refused"}
+        assert all(("is a viewer" in r.message) or ("is not a user" in r.message) for r in results)
+
+
+def test_mark_resolved_needs_an_admin_and_the_rate_limit_holds(actions_for, engine):
+    actions = actions_for(limit=2)
+    assert actions.reschedule(606999, at(9, 45), "olga").status == "done"
+    assert actions.reschedule(606999, at(10, 30), "olga").status == "done"
+    third = actions.reschedule(606999, at(11, 0), "olga")
+    assert third.status == "refused" and "the limit is 2" in third.message
+
+
+def test_switches_refuse_actions_and_turn_off_the_supervisor_follow(actions_for, engine):
+    actions = actions_for()
+    assert current_switches(engine) == {MAINTENANCE: False, WRITES_OFF: False, SUPERVISOR_FOLLOW: True}
+    set_switch(engine, MAINTENANCE, True, "ada")
+    refused = actions.reschedule(606001, at(11), "olga")
+    assert refused.status == "refused" and "Maintenance mode is on" in refused.message
+    set_switch(engine, MAINTENANCE, False, "ada")
+    set_switch(engine, WRITES_OFF, True, "ada")
+    assert "kill switch" in actions.unschedule(606001, "olga").message
+    set_switch(engine, WRITES_OFF, False, "ada")
+    set_switch(engine, SUPERVISOR_FOLLOW, False, "ada")
+    alone = actions.reschedule(606001, at(11), "olga")
+    assert alone.status == "done" and [e["ref"] for e in alone.events] == [606001]
+    assert "follow is switched off" in alone.warnings[0]
+    with engine.connect() as connection:
+        audited = connection.execute(text("SELECT COUNT(*) FROM dashboard_audit WHERE action LIKE 'switch %'")).scalar()
+    assert audited == 5
+
+
+def test_users_cli_reads_the_password_from_stdin_and_the_cli_checks_roles(tmp_path):
+    path = tmp_path / "scheduler.db"
+    assert run_cli("db", "upgrade", "--db", str(path)).returncode == 0
+    assert run_cli("demo", "seed", "--scenario", "sprint2", "--db", str(path)).returncode == 0
+    added = run_cli("users", "add", "vic", "--role", "viewer", "--db", str(path), stdin=PASSWORD + "\n")
+    assert added.returncode == 0 and "Added vic (viewer)" in added.stdout
+    short = run_cli("users", "add", "bob", "--role", "viewer", "--db", str(path), stdin="short\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    listed = run_cli("users", "list", "--db", str(path))
+    assert "vic" in listed.stdout and "viewer" in listed.stdout and PASSWORD not in listed.stdout
+    refused = run_cli("reschedule", "--db", str(path), "--event", "606001", "--to", f"{at(11):%Y-%m-%dT%H:%M}",
+                      "--user", "vic", "--json")
+    assert refused.returncode == 1 and "needs the operator role" in refused.stdout
+    assert run_cli("users", "disable", "vic", "--db", str(path)).returncode == 0
+    disabled = run_cli("unschedule", "--db", str(path), "--event", "606001", "--user", "vic")
+    assert disabled.returncode == 1 and "disabled" in disabled.stdout
+    boot = run_cli("users", "bootstrap", "--db", str(path))
+    assert "Accounts exist already" in boot.stdout
