@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.wiring import get_actions
+from services.accounts import User
 from services.errors import OpsError
 from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW, UNSCHEDULE
 
@@ -25,6 +26,12 @@ def _close_dialog() -> None:
 
 def acting_user() -> str:
     return str(st.session_state.get("acting_user") or "").strip()
+
+
+def can(kind: str) -> bool:
+    """Whether the signed-in user's role allows `kind` (buttons follow it; the service layer checks again)."""
+    role = st.session_state.get("acting_role")
+    return role is not None and User(acting_user(), role).may(kind)
 
 
 def _new_key(kind: str, ref: int) -> str:
@@ -61,9 +68,9 @@ def _preview(kind: str, **arguments: object) -> bool:
 
 
 def _need_user() -> bool:
-    if acting_user():
+    if can(RESCHEDULE):
         return True
-    st.info("Enter your name under **Acting as** in the sidebar first: every action is recorded with its author.")
+    st.info("Your role can look but not change the schedule; ask an operator.")
     return False
 
 
@@ -140,6 +147,8 @@ def draw_open_dialog() -> None:
 
 def event_actions(row: pd.Series) -> None:
     """Buttons under a scheduled event's card (the Day view's hook)."""
+    if not can(RESCHEDULE):
+        return
     ref = int(row["ref"])
     columns = st.columns(3)
     if columns[0].button("Reschedule", key=f"btn_rs_{ref}", icon=":material/schedule:", width="stretch"):
@@ -161,10 +170,10 @@ def result_banner() -> None:
     if result.status == "done":
         st.success(text, icon=":material/check_circle:")
         age = datetime.now() - (result.finished_at or datetime.now())
-        if result.kind != "undo" and age < UNDO_WINDOW:
+        if result.kind != "undo" and age < UNDO_WINDOW and can("undo"):
             if st.button(f"Undo operation {result.operation_id}", icon=":material/undo:", key="undo_last"):
                 undo_key = st.session_state.setdefault(f"undo_key_{result.operation_id}", uuid.uuid4().hex)
-                st.session_state[RESULT_KEY] = get_actions().undo(result.operation_id, acting_user() or result_by(),
+                st.session_state[RESULT_KEY] = get_actions().undo(result.operation_id, acting_user(),
                                                                   key=undo_key)
                 st.rerun()
     elif result.status == "compensated":
@@ -176,12 +185,3 @@ def result_banner() -> None:
     if st.button("Dismiss", key="dismiss_result"):
         del st.session_state[RESULT_KEY]
         st.rerun()
-
-
-def result_by() -> str:
-    return str(st.session_state.get("acting_user") or "")
-
-
-def acting_user_input() -> None:
-    st.text_input("Acting as", key="acting_user", placeholder="your name",
-                  help="Recorded with every action in the journal and the audit trail.")

@@ -11,8 +11,9 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from dashboard import reads  # noqa: E402
-from dashboard.actions_ui import acting_user_input  # noqa: E402
-from dashboard.components import PAGE_FILES, page_path  # noqa: E402
+from dashboard.auth import current_user, sign_in_page, sign_out  # noqa: E402
+from dashboard.components import PAGE_FILES, PAGE_ROLES, page_path  # noqa: E402
+from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url  # noqa: E402
 from services.errors import OpsError  # noqa: E402
@@ -26,9 +27,23 @@ except OpsError as error:
     st.error(f"The dashboard cannot open its database: {error}")
     st.stop()
 
+user = current_user()
+if user is None:
+    sign_in_page()
+    st.stop()
+st.session_state["acting_user"] = user.username  # what every action records as its author
+st.session_state["acting_role"] = user.role
+
 pages = [st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(key == "overview"))
-         for key, (title, icon) in PAGE_FILES.items()]
+         for key, (title, icon) in PAGE_FILES.items() if user.may(PAGE_ROLES.get(key, "view"))]
 navigation = st.navigation(pages)
+switches = current_switches(get_engine())
+if switches[MAINTENANCE]:
+    st.warning("Maintenance mode: changes are paused for a deployment. Reading works as usual.",
+               icon=":material/construction:")
+elif switches[WRITES_OFF]:
+    st.warning("Crossmark writes are switched off: changes are paused, reading works as usual.",
+               icon=":material/block:")
 
 with st.sidebar:
     if settings.is_sandbox:
@@ -40,6 +55,7 @@ with st.sidebar:
     st.caption(f"Database: `{display_url(settings.database_url)}`  \n"
                f"{summary.events:,} events · {summary.stores} stores")
     st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
-    acting_user_input()
+    st.caption(f"Signed in as **{user.username}** ({user.role})")
+    st.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
 
 navigation.run()

@@ -24,7 +24,9 @@ PAGE_FILES = {
     "data_quality": ("Data quality", ":material/fact_check:"),
     "operations": ("Operations", ":material/history:"),
     "audit": ("Audit", ":material/policy:"),
+    "admin": ("Admin", ":material/admin_panel_settings:"),
 }
+PAGE_ROLES = {"admin": "switches"}  # pages not for every role: key -> the permission (services.accounts) they need
 
 
 def page_path(key: str) -> Path:

@@ -53,6 +53,9 @@ def crossmark_client():  # noqa: ANN201 - CrossmarkClient
 
 
 def get_actions():  # noqa: ANN201 - PairedActions
+    from services.accounts import authorizer
     from services.paired_actions import PairedActions
 
-    return PairedActions(get_engine(), crossmark_client, rule=get_settings().supervisor_rule)
+    settings = get_settings()
+    return PairedActions(get_engine(), crossmark_client, rule=settings.supervisor_rule,
+                         authorize=authorizer(get_engine(), settings.actions_per_minute))

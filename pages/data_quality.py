@@ -4,7 +4,7 @@ import io
 import streamlit as st
 
 from dashboard import reads
-from dashboard.actions_ui import acting_user, draw_open_dialog, open_dialog, result_banner
+from dashboard.actions_ui import acting_user, can, draw_open_dialog, open_dialog, result_banner
 from dashboard.charts import findings_trend_chart
 from dashboard.components import download_csv, page_path
 from dashboard.wiring import get_engine, get_settings
@@ -27,7 +27,7 @@ st.title("Data quality")
 result_banner()
 
 run_column, info_column = st.columns([1, 3], vertical_alignment="center")
-if run_column.button("Run checks now", type="primary", icon=":material/play_arrow:", key="run_checks"):
+if can("run_checks") and run_column.button("Run checks now", type="primary", icon=":material/play_arrow:", key="run_checks"):
     progress = st.progress(0.0, text="Starting…")
     try:
         outcome = run_check(get_engine(), get_settings(), triggered_by=acting_user() or "dashboard",
@@ -82,7 +82,7 @@ else:
                 links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
                                 query_params={"date": str(finding["day"])})
             fix = FIXES.get(finding["rule"])
-            if fix and fix_column.button(fix, icon=":material/build:", key=f"fix_{finding['id']}"):
+            if fix and can(RESCHEDULE) and fix_column.button(fix, icon=":material/build:", key=f"fix_{finding['id']}"):
                 if finding["rule"] == "core_supervisor_unstaffed":
                     open_dialog(SCHEDULE_SUPERVISOR, event_for_action(get_engine(), int(finding["core_ref"])))
                 elif finding["rule"] == "supervisor_scheduled_core_not":
@@ -92,8 +92,8 @@ else:
                     supervisor = event_for_action(get_engine(), int(finding["supervisor_ref"]))
                     supervisor["suggested_start"] = supervisor_start(core["scheduled_at"], get_settings().supervisor_rule)
                     open_dialog(RESCHEDULE, supervisor)
-            note = st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}")
-            if st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
+            note = st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}") if can("acknowledge") else ""
+            if can("acknowledge") and st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
                 try:
                     acknowledge(get_engine(), int(finding["id"]), acting_user(), note)
                 except OpsError as error:

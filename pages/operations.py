@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from dashboard import reads
-from dashboard.actions_ui import acting_user, result_banner
+from dashboard.actions_ui import acting_user, can, result_banner
 from dashboard.components import download_csv
 from dashboard.wiring import get_actions
 from services.errors import OpsError
@@ -22,6 +22,8 @@ if not attention.empty:
             st.error(f"Operation {row.operation} ({row.kind}, {row.by}, {row.requested_at:%b %d %H:%M}): {row.message}",
                      icon=":material/report:")
             retry, note, resolve = st.columns([1, 3, 1], vertical_alignment="bottom")
+            if not can("retry"):
+                continue
             if retry.button("Retry", key=f"retry_{row.operation}", icon=":material/refresh:"):
                 try:
                     st.session_state["last_action_result"] = get_actions().retry(row.operation, acting_user())
@@ -29,6 +31,8 @@ if not attention.empty:
                     st.error(str(error))
                 else:
                     st.rerun()
+            if not can("mark_resolved"):
+                continue
             text = note.text_input("How it was resolved", key=f"note_{row.operation}", placeholder="note (required)")
             if resolve.button("Mark resolved", key=f"resolve_{row.operation}", icon=":material/task_alt:"):
                 try:

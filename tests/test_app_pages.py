@@ -2,7 +2,7 @@
 navigation, filters, deep links and bad query parameters."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,19 +19,38 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGES = {"overview": "../pages/overview.py", "calendar": "../pages/calendar.py", "day": "../pages/day.py",
          "type_counts": "../pages/type_counts.py", "unscheduled": "../pages/unscheduled.py",
          "data_quality": "../pages/data_quality.py", "operations": "../pages/operations.py",
-         "audit": "../pages/audit.py"}
+         "audit": "../pages/audit.py", "admin": "../pages/admin.py"}
 TITLES = {"overview": "This week", "type_counts": "Event type counts", "unscheduled": "Unscheduled events",
-          "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail"}
+          "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail", "admin": "Admin"}
+
+
+TEST_PASSWORD = "a-long-test-password"
+
+
+def signed_in_as(url: str, role: str) -> str:
+    """An account of `role` in the database at `url` (created once); its name is what the session signs in as."""
+    from services.accounts import add_user, list_users
+
+    engine = make_engine(url)
+    try:
+        name = f"test-{role}"
+        if name not in {user["username"] for user in list_users(engine)}:
+            add_user(engine, name, role, TEST_PASSWORD)
+    finally:
+        engine.dispose()
+    return name
 
 
 @pytest.fixture
 def open_page(monkeypatch):
-    def open_(url: str, page: str, **query: str) -> AppTest:
+    def open_(url: str, page: str, role: str | None = "admin", **query: str) -> AppTest:
         monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
         monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
         st.cache_resource.clear()
         st.cache_data.clear()
         app = AppTest.from_file(APP, default_timeout=60)
+        if role is not None:  # a signed-in session, as the sign-in form leaves it
+            app.session_state["auth"] = {"username": signed_in_as(url, role), "last_seen": datetime.now()}
         for key, value in query.items():
             app.query_params[key] = value
         if page != "overview":

@@ -1,0 +1,96 @@
+"""Sign-in for the app: local accounts (default), a trusted proxy header, or OIDC through st.login; idle expiry."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from dashboard.wiring import get_engine, get_settings
+from services.accounts import RANK, User, active_user, authenticate
+from services.errors import OpsError
+
+SESSION_KEY = "auth"
+
+
+def _local_user() -> User | None:
+    state = st.session_state.get(SESSION_KEY)
+    if not state:
+        return None
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    if datetime.now() - state["last_seen"] > idle:
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state["auth_message"] = "Your session expired after a while without activity; sign in again."
+        return None
+    try:
+        user = active_user(get_engine(), state["username"])  # a disabled account stops at the next rerun
+    except OpsError as error:
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state["auth_message"] = str(error)
+        return None
+    state["last_seen"] = datetime.now()
+    return user
+
+
+def _header_user() -> User | None:
+    settings = get_settings()
+    name = (st.context.headers.get(settings.auth_trusted_header) or "").strip()
+    if not name:
+        st.session_state["auth_message"] = f"No {settings.auth_trusted_header} header from the proxy."
+        return None
+    try:
+        return active_user(get_engine(), name)
+    except OpsError as error:
+        st.session_state["auth_message"] = str(error)
+        return None
+
+
+def _oidc_user() -> User | None:
+    settings = get_settings()
+    if not st.user.is_logged_in:
+        return None
+    claims = st.user.get(settings.auth_roles_claim) or []
+    claims = [claims] if isinstance(claims, str) else list(claims)
+    roles = [role for claim, role in settings.auth_role_map if claim in claims]
+    if not roles:
+        st.session_state["auth_message"] = "Your account has no role for this dashboard; ask an admin."
+        return None
+    name = str(st.user.get("email") or st.user.get("name") or "unknown")
+    return User(name, max(roles, key=RANK.__getitem__))
+
+
+def current_user() -> User | None:
+    mode = get_settings().auth_mode
+    return {"local": _local_user, "header": _header_user, "oidc": _oidc_user}[mode]()
+
+
+def sign_in_page() -> None:
+    """Shown instead of the pages until someone signs in."""
+    st.title("Field events")
+    message = st.session_state.pop("auth_message", None)
+    if message:
+        st.warning(message)
+    mode = get_settings().auth_mode
+    if mode == "oidc":
+        st.button("Sign in", type="primary", on_click=st.login)
+        return
+    if mode == "header":
+        st.error("Sign-in is handled by the proxy in front of this dashboard.")
+        return
+    with st.form("sign_in"):
+        username = st.text_input("User name", key="sign_in_user")
+        password = st.text_input("Password", type="password", key="sign_in_password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        try:
+            user = authenticate(get_engine(), username, password)
+        except OpsError as error:
+            st.error(str(error))
+            return
+        st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
+        st.rerun()
+
+
+def sign_out() -> None:
+    st.session_state.pop(SESSION_KEY, None)
+    if get_settings().auth_mode == "oidc":
+        st.logout()

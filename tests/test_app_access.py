@@ -1,0 +1,72 @@
+"""AppTest: sign-in, idle expiry, disabled accounts, role-shaped navigation, the admin switches and their banner."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from services.accounts import set_active
+from services.database import make_engine
+from services.schema_admin import upgrade_database
+from services.switches import MAINTENANCE, current_switches
+from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401
+
+
+def _fresh(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'access.db'}"
+    upgrade_database(url)
+    monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
+    st.cache_resource.clear()
+    return url
+
+
+def test_sign_in_form_refuses_a_wrong_password_then_lets_the_user_in(tmp_path, monkeypatch):
+    url = _fresh(tmp_path, monkeypatch)
+    name = signed_in_as(url, "viewer")
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert _texts(app.title) == ["Field events"] and not app.metric  # nothing but the form
+    app.text_input(key="sign_in_user").set_value(name)
+    app.text_input(key="sign_in_password").set_value("not the password")
+    app.button[0].click().run()
+    assert any("Wrong user name or password" in e for e in _texts(app.error))
+    app.text_input(key="sign_in_password").set_value(TEST_PASSWORD)
+    app.button[0].click().run()
+    assert not app.exception and _texts(app.title) == ["This week"]
+    assert any(f"Signed in as **{name}** (viewer)" in c for c in _texts(app.sidebar.caption))
+
+
+def test_idle_sessions_expire_and_disabled_accounts_are_signed_out(tmp_path, monkeypatch):
+    url = _fresh(tmp_path, monkeypatch)
+    name = signed_in_as(url, "operator")
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state["auth"] = {"username": name, "last_seen": datetime.now() - timedelta(hours=3)}
+    app.run()
+    assert any("expired" in w for w in _texts(app.warning)) and _texts(app.title) == ["Field events"]
+
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.session_state["auth"] = {"username": name, "last_seen": datetime.now()}
+    app.run()
+    assert _texts(app.title) == ["This week"]
+    engine = make_engine(url)
+    set_active(engine, name, False)
+    engine.dispose()
+    app.run()
+    assert any("disabled" in w for w in _texts(app.warning)) and _texts(app.title) == ["Field events"]
+
+
+def test_admin_switches_maintenance_and_every_page_shows_the_banner(open_page, tmp_path):
+    url = f"sqlite:///{tmp_path / 'admin.db'}"
+    upgrade_database(url)
+    viewer = open_page(url, "overview", role="viewer")
+    admin_page = open_page(url, "admin", role="viewer")
+    assert any("Only admins" in e for e in _texts(admin_page.error)) or _texts(admin_page.title) != ["Admin"]
+    assert not any("Maintenance" in w for w in _texts(viewer.warning))
+
+    admin = open_page(url, "admin", role="admin")
+    admin.toggle(key=f"switch_{MAINTENANCE}").set_value(True).run()
+    engine = make_engine(url)
+    assert current_switches(engine)[MAINTENANCE] is True
+    engine.dispose()
+    again = open_page(url, "overview", role="viewer")
+    assert any("Maintenance mode" in w for w in _texts(again.warning))
