@@ -28,6 +28,7 @@ from services.errors import (
 )
 from services.event_rules import CORE, SUPERVISOR, default_duration_minutes, supervisor_start
 from services.journal import Journal, LockConflict, OperationRecord
+from services.metrics import METRICS
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, supervisors_for_cores,
 )
@@ -197,6 +198,12 @@ class PairedActions:
 
     def _run(self, kind: str, actor: str, key: str | None, request: dict, planner: Callable[[Connection], _Plan],
              undo_of: int | None = None) -> ActionResult:
+        result = self._run_action(kind, actor, key, request, planner, undo_of)
+        METRICS.count("actions", kind=kind, status=result.status)
+        return result
+
+    def _run_action(self, kind: str, actor: str, key: str | None, request: dict,
+                    planner: Callable[[Connection], _Plan], undo_of: int | None) -> ActionResult:
         key = (key or uuid.uuid4().hex).strip()
         if not key or len(key) > 100:
             raise InvalidInput("The idempotency key must be 1 to 100 characters.")
