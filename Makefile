@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: run test db seed clean-venv
+.PHONY: run test db seed clean-venv health
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -19,10 +19,13 @@ db: $(INSTALLED)
 	$(PY) -m services users bootstrap
 
 run: db
-	$(PY) -m streamlit run dashboard/app.py
+	$(PY) -m streamlit run dashboard/server.py
 
 test: $(INSTALLED)
 	$(PY) -m pytest
 
 clean-venv:
 	rm -rf $(VENV)
+
+health: $(INSTALLED)
+	$(PY) -m services health

@@ -24,6 +24,7 @@ PAGE_FILES = {
     "data_quality": ("Data quality", ":material/fact_check:"),
     "operations": ("Operations", ":material/history:"),
     "audit": ("Audit", ":material/policy:"),
+    "operations_health": ("Operations health", ":material/monitor_heart:"),
     "admin": ("Admin", ":material/admin_panel_settings:"),
 }
 PAGE_ROLES = {"admin": "switches"}  # pages not for every role: key -> the permission (services.accounts) they need

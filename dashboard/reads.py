@@ -5,6 +5,8 @@ reads fresh data; the TTL only bounds memory and staleness of time-relative figu
 """
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, datetime
 from typing import Callable
 
@@ -13,6 +15,7 @@ import streamlit as st
 
 from dashboard.wiring import get_engine
 from services import quality_checks, read_queries
+from services.metrics import METRICS
 from services.read_queries import EventFilter
 
 _QUERIES: dict[str, Callable] = {
@@ -34,13 +37,30 @@ _QUERIES: dict[str, Callable] = {
 }
 
 
+_miss = threading.local()  # set by _cached's body, which runs only on a cache miss (in the calling thread)
+
+
+def _timed(query: str, read: Callable, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    engine = get_engine()  # outside the timing: the first call opens the pool and checks the schema
+    started = time.perf_counter()
+    try:
+        return read(engine, *args, **kwargs)
+    finally:
+        METRICS.observe("read_query_seconds", time.perf_counter() - started, query=query)
+
+
 @st.cache_data(ttl=300, max_entries=512, show_spinner=False)
 def _cached(version: int, query: str, args: tuple, kwargs: tuple):  # noqa: ANN202 - the query's own result
-    return _QUERIES[query](get_engine(), *args, **dict(kwargs))
+    _miss.flag = True
+    return _timed(query, _QUERIES[query], *args, **dict(kwargs))
 
 
 def _read(query: str, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-    return _cached(read_queries.data_version(get_engine()), query, args, tuple(sorted(kwargs.items())))
+    version = _timed("data_version", read_queries.data_version)
+    _miss.flag = False
+    result = _cached(version, query, args, tuple(sorted(kwargs.items())))
+    METRICS.count("cache_requests", query=query, result="miss" if _miss.flag else "hit")
+    return result
 
 
 def now_minute() -> datetime:

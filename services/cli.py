@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     users_commands.add_parser("bootstrap", parents=[common],
                               help="on a database without accounts, create 'admin' with a random password")
 
+    commands.add_parser("health", parents=[common], help="health report as JSON; exit code 0 healthy, 1 not")
+
     check = commands.add_parser("check", help="data-quality checks")
     check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
     check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
@@ -152,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args, settings)
         if args.command == "users":
             return _run_users(args, settings)
+        if args.command == "health":
+            from services.health import run_health_cli
+
+            return run_health_cli(settings)
         if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations"):
             return _run_action(args, settings)
     except OpsError as error:
