@@ -23,7 +23,11 @@ def _secrets() -> dict[str, str]:
 
 @st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
-    return load_settings({**_secrets(), **os.environ})
+    from services.logging_setup import configure_logging
+
+    settings = load_settings({**_secrets(), **os.environ})
+    configure_logging(settings)  # JSON lines to stderr and data/logs/dashboard.jsonl, secrets masked
+    return settings
 
 
 @st.cache_resource(show_spinner=False)

@@ -119,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
                               help="on a database without accounts, create 'admin' with a random password")
 
     commands.add_parser("health", parents=[common], help="health report as JSON; exit code 0 healthy, 1 not")
+    backup = commands.add_parser("backup", parents=[common],
+                                 help="back the database up (SQLite: verified copy; PostgreSQL: pg_dump)")
+    backup.add_argument("--out", metavar="PATH",
+                        help="a new file, or an existing directory (default: <db>.backup-YYYYmmdd-HHMMSS next to the "
+                             "SQLite file; PostgreSQL: <db>[-<schema>]-YYYYmmdd-HHMMSS.dump here)")
+    restore = commands.add_parser("restore", parents=[common],
+                                  help="replace the database with a backup (a safety backup is taken first)")
+    restore.add_argument("path", metavar="PATH", help="the backup file to restore from")
+    restore.add_argument("--yes", action="store_true", help="confirm: the database's current contents are replaced")
 
     check = commands.add_parser("check", help="data-quality checks")
     check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
@@ -144,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings(database_url=args.db)
+        from services.logging_setup import configure_logging
+
+        configure_logging(settings, stderr_level="CRITICAL")
         if args.command == "db":
             return _run_db(args, settings.database_url)
         if args.command == "demo":
@@ -154,6 +166,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args, settings)
         if args.command == "users":
             return _run_users(args, settings)
+        if args.command == "backup":
+            from services.backups import run_backup_cli
+
+            return run_backup_cli(args.out, settings)
+        if args.command == "restore":
+            from services.backups import run_restore_cli
+
+            return run_restore_cli(args.path, args.yes, settings)
         if args.command == "health":
             from services.health import run_health_cli
 

@@ -12,6 +12,7 @@ No transaction spans the two, so every action is a saga (DESIGN.md §3):
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -28,6 +29,7 @@ from services.errors import (
 )
 from services.event_rules import CORE, SUPERVISOR, default_duration_minutes, supervisor_start
 from services.journal import Journal, LockConflict, OperationRecord
+from services.logging_setup import log_event
 from services.metrics import METRICS
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, supervisors_for_cores,
@@ -35,6 +37,8 @@ from services.pairing import (
 from services.settings import SupervisorRule
 from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches
 from services.tables import Employee, Event, Schedule
+
+log = logging.getLogger("services.actions")
 
 ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
 RESCHEDULE, UNSCHEDULE, SCHEDULE_SUPERVISOR, UNDO = "reschedule", "unschedule", "schedule_supervisor", "undo"
@@ -198,8 +202,12 @@ class PairedActions:
 
     def _run(self, kind: str, actor: str, key: str | None, request: dict, planner: Callable[[Connection], _Plan],
              undo_of: int | None = None) -> ActionResult:
+        log_event(log, "action start", kind=kind, actor=actor, request=request)
         result = self._run_action(kind, actor, key, request, planner, undo_of)
         METRICS.count("actions", kind=kind, status=result.status)
+        log_event(log, f"action {result.status}", kind=kind, actor=actor, operation_id=result.operation_id,
+                  status=result.status, detail=result.message, events=[e["ref"] for e in result.events],
+                  warnings=result.warnings)
         return result
 
     def _run_action(self, kind: str, actor: str, key: str | None, request: dict,
@@ -530,6 +538,8 @@ class PairedActions:
         """The CORE's scheduled Supervisor (event, placement), a warning, and the guard on a Supervisor left alone."""
         match = supervisors_for_cores(connection, [(core["ref"], core["project_name"], core["location_mvid"],
                                                     core["store_number"])])[core["ref"]]
+        log_event(log, "pairing decision", core_ref=core["ref"], supervisor_state=match.state,
+                  supervisor_ref=match.supervisor.ref if match.supervisor else None)
         if match.state == SUPERVISOR_AMBIGUOUS:
             raise ActionRefused(_ambiguous_message(core["ref"], match))
         if match.state == SUPERVISOR_MISSING:

@@ -1,6 +1,7 @@
 """Schema administration layer: create, adopt, upgrade and downgrade databases with Alembic, backing up first."""
 from __future__ import annotations
 
+import re
 import shlex
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from services.database import display_url, make_engine, sqlite_path
@@ -94,36 +95,61 @@ def require_current_schema(engine: Engine) -> None:
                                  "Run: python -m services db upgrade")
 
 
-def backup_sqlite(path: Path, now: datetime | None = None) -> Path:
-    """A consistent copy next to the file via SQLite's online backup API, verified by reopening it and comparing row counts."""
+def default_backup_path(path: Path, now: datetime | None = None, directory: Path | None = None) -> Path:
+    """`<name>.backup-YYYYmmdd-HHMMSS` next to the file (or in `directory`), with a suffix when that name is taken."""
+    folder = directory if directory is not None else path.parent
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.backup-{stamp}")
+    target = folder / f"{path.name}.backup-{stamp}"
     suffix = 1
     while target.exists():
-        target = path.with_name(f"{path.name}.backup-{stamp}-{suffix}")
+        target = folder / f"{path.name}.backup-{stamp}-{suffix}"
         suffix += 1
-    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return target
+
+
+def backup_sqlite(path: Path, now: datetime | None = None, *, target: Path | None = None) -> Path:
+    """A consistent copy via SQLite's online backup API (next to the file, or at `target`, which must not exist yet),
+    verified by reopening it and comparing row counts."""
+    target = target if target is not None else default_backup_path(path, now)
     try:
+        target.open("xb").close()  # claim the name atomically: a backup never overwrites a file
+    except FileExistsError:
+        raise BackupFailed(f"{target} already exists; a backup never overwrites a file.", path=str(target)) from None
+    except OSError as exc:
+        raise BackupFailed(f"Cannot write {target}: {exc.strerror or exc}.", path=str(target)) from None
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        # One read snapshot for the counts and the copy, so a write by the running app in between cannot make a good
+        # backup fail its verification.
+        source.execute("BEGIN")
+        expected = _row_counts(source)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy)
+            # A copy of a WAL database is in WAL mode too, and every later read of it leaves -wal / -shm files
+            # beside it; a backup should be one self-contained file.
+            copy.execute("PRAGMA journal_mode=DELETE")
         finally:
             copy.close()
-        expected = _row_counts(source)
     except sqlite3.Error as exc:
         target.unlink(missing_ok=True)
         raise BackupFailed(f"Backup of {path} failed: {exc}") from None
     finally:
         source.close()
-    reopened = sqlite3.connect(f"file:{target}?mode=ro", uri=True)
-    try:
-        actual = _row_counts(reopened)
-    finally:
-        reopened.close()
+    actual = sqlite_row_counts(target)
     if actual != expected:
         target.unlink(missing_ok=True)
         raise BackupFailed(f"Backup of {path} did not verify (row counts differ); nothing was changed.")
     return target
+
+
+def sqlite_row_counts(path: Path) -> dict[str, int]:
+    """Rows per table of an SQLite file, opened read-only."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return _row_counts(connection)
+    finally:
+        connection.close()
 
 
 def _row_counts(connection: sqlite3.Connection) -> dict[str, int]:
@@ -132,11 +158,31 @@ def _row_counts(connection: sqlite3.Connection) -> dict[str, int]:
     return {name: connection.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names}
 
 
-def pg_dump_command(url: str, now: datetime | None = None) -> str:
+def search_path_schema(url: str) -> str | None:
+    """The schema a PostgreSQL URL selects with `?options=-csearch_path=NAME` (as the tests' private schemas do)."""
+    options = make_url(url).query.get("options")
+    for option in ([options] if isinstance(options, str) else list(options or ())):
+        match = re.search(r"-c\s*search_path\s*=\s*([^\s,]+)", option)
+        if match and match.group(1).strip('"') != "$user":
+            return match.group(1).strip('"')
+    return None
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq tools (pg_dump, pg_restore, psql) take it, without the password (pass it in PGPASSWORD)."""
+    parsed = make_url(url)
+    return URL.create("postgresql", username=parsed.username, host=parsed.host, port=parsed.port,
+                      database=parsed.database, query=parsed.query).render_as_string(hide_password=False)
+
+
+def pg_dump_command(url: str, now: datetime | None = None, *, out: Path | None = None) -> str:
+    """The pg_dump line that backs the database (or the URL's search_path schema only) up; it holds no password."""
     parsed = make_url(url)
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    libpq_url = parsed.set(drivername="postgresql").render_as_string(hide_password=True)
-    return f"pg_dump --format=custom --file={shlex.quote(f'{parsed.database}-{stamp}.dump')} {shlex.quote(libpq_url)}"
+    schema = search_path_schema(url)
+    target = out if out is not None else Path(f"{parsed.database}{'-' + schema if schema else ''}-{stamp}.dump")
+    return shlex.join(["pg_dump", "--format=custom", f"--file={target}",
+                       *([f"--schema={schema}"] if schema else []), libpq_url(url)])
 
 
 def _back_up_before_change(engine: Engine, state: SchemaState, confirmed: bool, backup_cmd: str | None) -> str | None:

@@ -138,3 +138,16 @@ def crossmark_client_for():
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _independent_logging():
+    """The app configures logging (JSON to stderr) when AppTest runs it in-process: undo that after every test, so
+    no test sees another's handlers."""
+    import logging
+
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_dashboard_logging", None)]:
+        root.removeHandler(handler)
+        handler.close()

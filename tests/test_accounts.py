@@ -136,3 +136,21 @@ def test_users_cli_reads_the_password_from_stdin_and_the_cli_checks_roles(tmp_pa
     assert disabled.returncode == 1 and "disabled" in disabled.stdout
     boot = run_cli("users", "bootstrap", "--db", str(path))
     assert "Accounts exist already" in boot.stdout
+
+
+def test_cli_actions_write_structured_log_lines_without_secrets(tmp_path):
+    path, log_file = tmp_path / "scheduler.db", tmp_path / "dashboard.jsonl"
+    env = {"DASHBOARD_LOG_FILE": str(log_file), "CROSSMARK_PASSWORD": "Very-Secret-Password-1"}
+    assert run_cli("db", "upgrade", "--db", str(path)).returncode == 0
+    assert run_cli("demo", "seed", "--scenario", "sprint2", "--db", str(path)).returncode == 0
+    assert run_cli("users", "add", "olga", "--role", "operator", "--db", str(path), stdin=PASSWORD + "\n").returncode == 0
+    done = run_cli("reschedule", "--db", str(path), "--event", "606001", "--to", f"{at(11):%Y-%m-%dT%H:%M}",
+                   "--user", "olga", env=env)
+    assert done.returncode == 0 and "{" not in done.stderr  # stderr stays for people
+    import json as json_module
+
+    lines = [json_module.loads(line) for line in log_file.read_text().splitlines()]
+    finished = [line for line in lines if line["message"] == "action done"]
+    assert finished and finished[0]["operation_id"] == 1 and finished[0]["events"] == [606001, 606002]
+    assert any(line["message"] == "pairing decision" and line["supervisor_state"] == "scheduled" for line in lines)
+    assert "Very-Secret-Password-1" not in log_file.read_text() and PASSWORD not in log_file.read_text()
