@@ -169,10 +169,7 @@ def authorizer(engine: Engine, actions_per_minute: int = 10, clock: Callable[[],
     def authorize(actor: str, kind: str) -> None:
         if not (actor or "").strip():
             raise ActionRefused("Say who is acting: every action is recorded with its author.")
-        user = active_user(engine, actor)
-        if not user.may(kind):
-            raise PermissionDenied(f"{user.username} is a {user.role}; {kind.replace('_', ' ')} needs the "
-                                   f"{REQUIRED_ROLE[kind]} role or higher.")
+        user = require_permission(engine, actor, kind)
         if kind in ("reschedule", "unschedule", "schedule_supervisor", "undo"):
             since = clock().replace(microsecond=0) - timedelta(minutes=1)
             with engine.connect() as connection:
@@ -184,3 +181,13 @@ def authorizer(engine: Engine, actions_per_minute: int = 10, clock: Callable[[],
                                     f"{actions_per_minute}); wait a moment and try again.")
 
     return authorize
+
+
+def require_permission(engine: Engine, actor: str, kind: str) -> User:
+    """The active account behind `actor`, if its role allows `kind`; PermissionDenied otherwise."""
+    user = active_user(engine, actor)
+    if not user.may(kind):
+        article = "an" if user.role[0] in "aeiou" else "a"
+        raise PermissionDenied(f"{user.username} is {article} {user.role}; {kind.replace('_', ' ')} needs the "
+                               f"{REQUIRED_ROLE[kind]} role or higher.")
+    return user

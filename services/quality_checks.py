@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 
+from services.accounts import require_permission
 from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.notifications import compose, deliver
@@ -211,6 +212,7 @@ def _notify(engine: Engine, settings: Settings, run_id: int, views: list[Finding
 def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: datetime | None = None) -> None:
     if not (actor or "").strip():
         raise ActionRefused("Say who acknowledges the finding.")
+    require_permission(engine, actor, "acknowledge")
     if not (note or "").strip():
         raise InvalidInput("An acknowledgement needs a note (why it is acceptable, or what is being done).")
     now = (now or datetime.now()).replace(microsecond=0)

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, inspect, select, update
 
+from services.accounts import require_permission
 from services.data_version import bump_data_version
 from services.errors import InvalidInput
 from services.tables import AuditEntry, Switch
@@ -32,6 +33,7 @@ def current_switches(engine: Engine) -> dict[str, bool]:
 def set_switch(engine: Engine, name: str, enabled: bool, actor: str) -> None:
     if name not in DEFAULTS:
         raise InvalidInput(f"Unknown switch {name!r}; switches are {', '.join(DEFAULTS)}.")
+    require_permission(engine, actor, "switches")
     now = datetime.now().replace(microsecond=0)
     with engine.begin() as connection:
         before = connection.execute(select(Switch.enabled).where(Switch.name == name)).scalar_one_or_none()

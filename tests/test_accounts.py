@@ -13,7 +13,7 @@ from services.accounts import (
 from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
 from services.demo_data import seed_sprint2_scenario
-from services.errors import InvalidInput, LoginRefused
+from services.errors import InvalidInput, LoginRefused, PermissionDenied
 from services.paired_actions import PairedActions
 from services.settings import load_settings
 from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches, set_switch
@@ -116,6 +116,8 @@ def test_switches_refuse_actions_and_turn_off_the_supervisor_follow(actions_for,
     with engine.connect() as connection:
         audited = connection.execute(text("SELECT COUNT(*) FROM dashboard_audit WHERE action LIKE 'switch %'")).scalar()
     assert audited == 5
+    with pytest.raises(PermissionDenied, match="olga is an operator; switches needs the admin role"):
+        set_switch(engine, MAINTENANCE, True, "olga")
 
 
 def test_users_cli_reads_the_password_from_stdin_and_the_cli_checks_roles(tmp_path):

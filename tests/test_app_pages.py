@@ -19,9 +19,11 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 PAGES = {"overview": "../pages/overview.py", "calendar": "../pages/calendar.py", "day": "../pages/day.py",
          "type_counts": "../pages/type_counts.py", "unscheduled": "../pages/unscheduled.py",
          "data_quality": "../pages/data_quality.py", "operations": "../pages/operations.py",
-         "audit": "../pages/audit.py", "admin": "../pages/admin.py"}
+         "audit": "../pages/audit.py", "admin": "../pages/admin.py",
+         "operations_health": "../pages/operations_health.py"}
 TITLES = {"overview": "This week", "type_counts": "Event type counts", "unscheduled": "Unscheduled events",
-          "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail", "admin": "Admin"}
+          "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail", "admin": "Admin",
+          "operations_health": "Operations health"}
 
 
 TEST_PASSWORD = "a-long-test-password"

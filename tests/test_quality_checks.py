@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import seed_sprint2_scenario
-from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput
+from services.accounts import add_user
+from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, PermissionDenied
 from services.quality_checks import ADVISORY_LOCK_KEY, acknowledge, open_findings, run_check, trend
 from services.settings import load_settings
 from tests.cli_runner import run_cli
@@ -58,7 +59,11 @@ def test_acknowledgement_lasts_until_the_finding_resolves(engine):
     seed_sprint2_scenario(engine, today=TODAY)
     settings = load_settings({})
     run_check(engine, settings, now=NOW)
+    add_user(engine, "alice", "operator", "a-long-enough-password")
+    add_user(engine, "vic", "viewer", "a-long-enough-password")
     finding = open_findings(engine, rule="core_without_supervisor").iloc[0]
+    with pytest.raises(PermissionDenied, match="vic is a viewer"):
+        acknowledge(engine, int(finding["id"]), "vic", "looks fine")
     with pytest.raises(InvalidInput, match="needs a note"):
         acknowledge(engine, int(finding["id"]), "alice", " ")
     with pytest.raises(ActionRefused, match="Say who"):
@@ -124,6 +129,10 @@ def test_cli_check_run_json_and_fail_on(tmp_path):
     bad = run_cli("check", "run", "--db", str(path), "--rules", "nope")
     assert bad.returncode == 1 and "Unknown rule(s): nope" in bad.stderr
     finding_id = 1
+    refused = run_cli("check", "ack", "--db", str(path), "--finding", str(finding_id), "--user", "alice", "--note", "ok")
+    assert refused.returncode == 1 and "'alice' is not a user" in refused.stderr
+    assert run_cli("users", "add", "alice", "--role", "operator", "--db", str(path),
+                   stdin="a-long-enough-password\n").returncode == 0
     ack = run_cli("check", "ack", "--db", str(path), "--finding", str(finding_id), "--user", "alice", "--note", "ok")
     assert ack.returncode == 0 and "acknowledged by alice" in ack.stdout
 
