@@ -65,29 +65,32 @@ def current_user() -> User | None:
 
 def sign_in_page() -> None:
     """Shown instead of the pages until someone signs in."""
-    st.title("Field events")
-    message = st.session_state.pop("auth_message", None)
-    if message:
-        st.warning(message)
-    mode = get_settings().auth_mode
-    if mode == "oidc":
-        st.button("Sign in", type="primary", on_click=st.login)
-        return
-    if mode == "header":
-        st.error("Sign-in is handled by the proxy in front of this dashboard.")
-        return
-    with st.form("sign_in"):
-        username = st.text_input("User name", key="sign_in_user")
-        password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        try:
-            user = authenticate(get_engine(), username, password)
-        except OpsError as error:
-            st.error(str(error))
+    _, middle, _ = st.columns([1, 1.2, 1])
+    with middle:
+        st.title("Field events")
+        st.caption("Schedule, pairs and data quality of the club events. Sign in to continue.")
+        message = st.session_state.pop("auth_message", None)
+        if message:
+            st.warning(message)
+        mode = get_settings().auth_mode
+        if mode == "oidc":
+            st.button("Sign in", type="primary", on_click=st.login)
             return
-        st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
-        st.rerun()
+        if mode == "header":
+            st.error("Sign-in is handled by the proxy in front of this dashboard.")
+            return
+        with st.form("sign_in"):
+            username = st.text_input("User name", key="sign_in_user")
+            password = st.text_input("Password", type="password", key="sign_in_password")
+            submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
+        if submitted:
+            try:
+                user = authenticate(get_engine(), username, password)
+            except OpsError as error:
+                st.error(str(error))
+                return
+            st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
+            st.rerun()
 
 
 def sign_out() -> None:
