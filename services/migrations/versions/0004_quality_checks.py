@@ -5,9 +5,7 @@ Revises: 0003
 """
 from __future__ import annotations
 
-from alembic import op
-
-from services.tables import Base
+from services.migrations.table_sets import create_tables, drop_tables
 
 revision = "0004"
 down_revision = "0003"
@@ -18,12 +16,8 @@ TABLES = ("dashboard_check_runs", "dashboard_run_rule_counts", "dashboard_findin
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for name in TABLES:
-        Base.metadata.tables[name].create(bind)
+    create_tables(TABLES)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    for name in reversed(TABLES):
-        Base.metadata.tables[name].drop(bind)
+    drop_tables(TABLES)
