@@ -5,7 +5,7 @@ Each dialog fixes its idempotency key when it opens, so a double click or a reru
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st

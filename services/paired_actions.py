@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
@@ -27,7 +27,7 @@ from services.data_version import bump_data_version
 from services.errors import (
     ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, InvalidInput, NotFound, OpsError,
 )
-from services.event_rules import CORE, SUPERVISOR, default_duration_minutes, supervisor_start
+from services.event_rules import CORE, default_duration_minutes, supervisor_start
 from services.journal import Journal, LockConflict, OperationRecord
 from services.logging_setup import log_event
 from services.metrics import METRICS

@@ -15,7 +15,7 @@ from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
 from services.read_queries import (
-    URGENCY_BUCKETS, EventFilter, day_view, month_calendar, type_counts, unscheduled_bucket_totals,
+    EventFilter, day_view, month_calendar, type_counts, unscheduled_bucket_totals,
     unscheduled_buckets, unscheduled_events, week_overview,
 )
 
