@@ -150,15 +150,15 @@ def event_actions(row: pd.Series) -> None:
     if not can(RESCHEDULE):
         return
     ref = int(row["ref"])
-    columns = st.columns(3)
-    if columns[0].button("Reschedule", key=f"btn_rs_{ref}", icon=":material/schedule:", width="stretch"):
-        open_dialog(RESCHEDULE, row.to_dict())
-    if columns[1].button("Unschedule", key=f"btn_us_{ref}", icon=":material/event_busy:", width="stretch"):
-        open_dialog(UNSCHEDULE, row.to_dict())
-    if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
-        if columns[2].button("Schedule Supervisor", key=f"btn_ss_{ref}", icon=":material/person_add:",
-                             width="stretch"):
-            open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
+    # One row of buttons sized to their labels (three equal columns inside a card cut the labels short).
+    with st.container(horizontal=True):
+        if st.button("Reschedule", key=f"btn_rs_{ref}", icon=":material/schedule:"):
+            open_dialog(RESCHEDULE, row.to_dict())
+        if st.button("Unschedule", key=f"btn_us_{ref}", icon=":material/event_busy:"):
+            open_dialog(UNSCHEDULE, row.to_dict())
+        if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
+            if st.button("Schedule Supervisor", key=f"btn_ss_{ref}", icon=":material/person_add:"):
+                open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
 
 
 def result_banner() -> None:

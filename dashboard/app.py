@@ -29,6 +29,9 @@ except OpsError as error:
 
 user = current_user()
 if user is None:
+    # Register the pages (hidden) so the link someone opened is still the page they land on after signing in.
+    st.navigation([st.Page(page_path(key), title=title, url_path=key, default=(key == "overview"))
+                   for key, (title, _) in PAGE_FILES.items()], position="hidden")
     sign_in_page()
     st.stop()
 st.session_state["acting_user"] = user.username  # what every action records as its author
@@ -50,10 +53,10 @@ with st.sidebar:
         st.warning("**SANDBOX** — no Crossmark URL is configured; nothing is sent to Crossmark.",
                    icon=":material/science:")
     else:
-        st.caption(f"Crossmark: {settings.crossmark_base_url}")
+        st.text(f"Crossmark: {settings.crossmark_base_url}")
     summary = reads.summary()
-    st.caption(f"Database: `{display_url(settings.database_url)}`  \n"
-               f"{summary.events:,} events · {summary.stores} stores")
+    st.text(f"Database: {display_url(settings.database_url)}")
+    st.caption(f"{summary.events:,} events · {summary.stores} stores")
     st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
     st.caption(f"Signed in as **{user.username}** ({user.role})")
     st.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")

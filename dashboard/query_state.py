@@ -96,3 +96,21 @@ def write(**values: object) -> None:
                 del st.query_params[key]
         elif st.query_params.get(key) != str(value):
             st.query_params[key] = str(value)
+
+
+def page_value(param: str, state_key: str, read, reset_widgets: Sequence[str] = ()):  # noqa: ANN001, ANN201
+    """The page's value: taken from the URL when the URL asks for something other than what this page last wrote
+    there (a followed link, back/forward), else kept from the session (buttons and pickers change it)."""
+    requested = _raw(param)
+    if state_key not in st.session_state or (requested is not None
+                                             and requested != st.session_state.get(f"{state_key}__url")):
+        st.session_state[state_key] = read()
+        for widget in reset_widgets:
+            st.session_state.pop(widget, None)
+    return st.session_state[state_key]
+
+
+def remember(param: str, state_key: str, text: str) -> None:
+    """Write the page's value to the URL and note it, so page_value can tell a followed link from our own write."""
+    write(**{param: text})
+    st.session_state[f"{state_key}__url"] = text

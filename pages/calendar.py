@@ -9,8 +9,7 @@ from dashboard.components import badges, filter_bar, page_path
 from services.event_rules import EVENT_TYPES
 
 today = date.today()
-if "calendar_month" not in st.session_state:
-    st.session_state.calendar_month = query_state.read_month(today)
+query_state.page_value("month", "calendar_month", lambda: query_state.read_month(today))
 
 
 def shift_month(months: int) -> None:
@@ -31,7 +30,7 @@ month = st.session_state.calendar_month
 header.title(f"{month:%B %Y}")
 
 where = filter_bar(reads.stores())
-query_state.write(month=f"{month:%Y-%m}")
+query_state.remember("month", "calendar_month", f"{month:%Y-%m}")
 
 table = reads.month_calendar(month, where)
 metrics = st.columns(4)

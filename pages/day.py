@@ -11,8 +11,7 @@ from dashboard.day_cards import event_card
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
 
 today = date.today()
-if "day_view_date" not in st.session_state:
-    st.session_state.day_view_date = query_state.read_day(today)
+query_state.page_value("date", "day_view_date", lambda: query_state.read_day(today), reset_widgets=("day_picker",))
 
 
 def shift_day(days: int) -> None:
@@ -32,7 +31,7 @@ header.title(f"{day:%A, %B %d, %Y}")
 result_banner()
 picker, store_column = st.columns([1, 2])
 picker.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
-query_state.write(date=day.isoformat())
+query_state.remember("date", "day_view_date", day.isoformat())
 
 with store_column:
     where = filter_bar(reads.stores(), with_types=False)
