@@ -268,7 +268,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=_app_environment(database_url, fake.url), stdout=log, stderr=subprocess.STDOUT)
+            cwd=ROOT, env={**_app_environment(database_url, fake.url), **getattr(request.module, "E2E_APP_ENV", {})},
+            stdout=log, stderr=subprocess.STDOUT)
     running = RunningApp(url, database_url, engine, fake, process, log_path, mplan)
     try:
         _wait_healthy(url, process, log_path)
