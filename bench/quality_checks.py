@@ -5,32 +5,19 @@ database; median of repeated runs.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 
-from bench.read_queries import ROOT, build
+from bench.read_queries import bench_database
 from services.database import make_engine
 from services.quality_checks import run_check
 from services.quality_rules import run_rules
-from services.schema_admin import upgrade_database
 from services.settings import load_settings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--stores", type=int, default=50)
-    parser.add_argument("--db", type=Path)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    today = date.today()
-    path = args.db or ROOT / "data" / f"bench-{args.events}.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    build(path, args.events, args.stores, today)
-    upgrade_database(f"sqlite:///{path}")
+    args, path, today = bench_database(__doc__, repeat=3)
     engine = make_engine(f"sqlite:///{path}")
     settings = load_settings({})
     now = datetime.combine(today, datetime.min.time())

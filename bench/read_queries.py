@@ -56,17 +56,24 @@ def measure(function: Callable[[], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_database(description: str, repeat: int) -> tuple[argparse.Namespace, Path, date]:
+    """The benchmarks' shared options (--events, --stores, --db, --repeat) and their database, built once and reused."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--stores", type=int, default=50)
     parser.add_argument("--db", type=Path)
-    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=repeat)
     args = parser.parse_args()
     today = date.today()
     path = args.db or ROOT / "data" / f"bench-{args.events}.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     build(path, args.events, args.stores, today)
+    upgrade_database(f"sqlite:///{path}")  # a database built by an older version gets the current schema
+    return args, path, today
+
+
+def main() -> None:
+    args, path, today = bench_database(__doc__, repeat=15)
     engine = make_engine(f"sqlite:///{path}")
     now = datetime.combine(today, datetime.min.time()) + timedelta(hours=10)
     busiest = scheduled_per_day(engine, today, today + timedelta(days=7)).groupby("day")["count"].sum().idxmax()
@@ -79,7 +86,7 @@ def main() -> None:
         "Unscheduled buckets": lambda: unscheduled_buckets(engine, now),
     }
     print(f"\n{args.events:,} events, SQLite, median / p95 of {args.repeat} runs after a warm-up\n")
-    print(f"| query | median ms | p95 ms |\n|---|---:|---:|")
+    print("| query | median ms | p95 ms |\n|---|---:|---:|")
     for name, function in cases.items():
         median, p95 = measure(function, args.repeat)
         print(f"| {name} | {median:.1f} | {p95:.1f} |")
