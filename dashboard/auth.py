@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from dashboard.wiring import get_engine, get_settings
-from services.accounts import RANK, User, active_user, authenticate
+from services.accounts import RANK, User, active_user, authenticate, sign_in_from_identity_provider
 from services.errors import OpsError
 
 SESSION_KEY = "auth"
@@ -46,21 +46,41 @@ def _header_user() -> User | None:
 
 def _oidc_user() -> User | None:
     settings = get_settings()
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in"):  # .get: under AppTest st.user has no such key
         return None
-    claims = st.user.get(settings.auth_roles_claim) or []
-    claims = [claims] if isinstance(claims, str) else list(claims)
-    roles = [role for claim, role in settings.auth_role_map if claim in claims]
-    if not roles:
-        st.session_state["auth_message"] = "Your account has no role for this dashboard; ask an admin."
+    name = str(st.user.get("email") or st.user.get("preferred_username") or st.user.get("sub") or "").strip()
+    state = st.session_state.get(SESSION_KEY)
+    try:
+        if state and state["username"] == name:
+            return active_user(get_engine(), name)  # provisioned in this session; a disabled account stops here
+        claims = st.user.get(settings.auth_roles_claim) or []
+        claims = [claims] if isinstance(claims, str) else list(claims)
+        roles = [role for claim, role in settings.auth_role_map if claim in claims]
+        if not roles:
+            st.session_state["auth_message"] = (f"{name} has no role for this dashboard (no {settings.auth_roles_claim} "
+                                                "claim that maps to one); ask an admin.")
+            return None
+        user = sign_in_from_identity_provider(get_engine(), name, max(roles, key=RANK.__getitem__))
+    except OpsError as error:
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state["auth_message"] = str(error)
         return None
-    name = str(st.user.get("email") or st.user.get("name") or "unknown")
-    return User(name, max(roles, key=RANK.__getitem__))
+    st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
+    return user
 
 
 def current_user() -> User | None:
     mode = get_settings().auth_mode
     return {"local": _local_user, "header": _header_user, "oidc": _oidc_user}[mode]()
+
+
+def _oidc_configured() -> bool:
+    try:
+        section = st.secrets.get("auth") or {}
+    except FileNotFoundError:  # no secrets file at all
+        return False
+    return all(section.get(key) for key in ("redirect_uri", "cookie_secret", "client_id", "client_secret",
+                                            "server_metadata_url"))
 
 
 def sign_in_page() -> None:
@@ -74,7 +94,14 @@ def sign_in_page() -> None:
             st.warning(message)
         mode = get_settings().auth_mode
         if mode == "oidc":
-            st.button("Sign in", type="primary", on_click=st.login)
+            if not _oidc_configured():
+                st.error("AUTH_MODE is oidc but .streamlit/secrets.toml has no complete [auth] section (redirect_uri, "
+                         "cookie_secret, client_id, client_secret, server_metadata_url); see "
+                         ".streamlit/secrets.toml.example.")
+            elif st.user.get("is_logged_in"):  # known to the identity provider but refused here: offer another account
+                st.button("Sign out", on_click=st.logout)
+            else:
+                st.button("Sign in", type="primary", on_click=st.login)
             return
         if mode == "header":
             st.error("Sign-in is handled by the proxy in front of this dashboard.")

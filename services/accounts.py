@@ -27,7 +27,7 @@ REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_super
 MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
-_NAME = re.compile(r"^[A-Za-z0-9._@-]{2,100}$")
+_NAME = re.compile(r"^[A-Za-z0-9._@+-]{2,100}$")  # e-mail addresses from an identity provider fit
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def verify_password(password: str, stored: str | None) -> bool:
 def _check_name(username: str) -> str:
     username = (username or "").strip()
     if not _NAME.match(username):
-        raise InvalidInput(f"{username!r} is not a valid user name (2-100 letters, digits, . _ @ -).")
+        raise InvalidInput(f"{username!r} is not a valid user name (2-100 letters, digits, . _ @ + -).")
     return username
 
 
@@ -86,6 +86,33 @@ def add_user(engine: Engine, username: str, role: str, password: str | None, now
                                                            is_active=True, created_at=now, password_changed_at=now))
     except IntegrityError:
         raise InvalidInput(f"User {username!r} already exists.") from None
+    return User(username, role)
+
+
+def sign_in_from_identity_provider(engine: Engine, username: str, role: str, now: datetime | None = None) -> User:
+    """An OIDC sign-in: the identity provider vouches for the name and its claim gives the role. The account is created
+    (without a password: it cannot sign in locally) or its role brought up to date, so that the service layer's
+    permission check, the rate limit and `users disable` work the same as for local accounts."""
+    username, role = _check_name(username), _check_role(role)
+    now = now or datetime.now().replace(microsecond=0)
+    try:
+        return _provision(engine, username, role, now)
+    except IntegrityError:  # a first sign-in in two tabs at once: the other one created the account
+        return _provision(engine, username, role, now)
+
+
+def _provision(engine: Engine, username: str, role: str, now: datetime) -> User:
+    with engine.begin() as connection:
+        row = connection.execute(select(UserAccount.role, UserAccount.is_active)
+                                 .where(UserAccount.username == username)).first()
+        if row is None:
+            connection.execute(insert(UserAccount).values(username=username, role=role, password_hash=None,
+                                                           is_active=True, created_at=now))
+        elif not row.is_active:
+            raise PermissionDenied(f"The account {username!r} is disabled.")
+        elif row.role != role:
+            connection.execute(update(UserAccount).where(UserAccount.username == username).values(role=role))
+        connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=True))
     return User(username, role)
 
 

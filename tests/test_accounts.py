@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from services.accounts import (
     ADMIN, OPERATOR, VIEWER, add_user, authenticate, authorizer, bootstrap_admin, hash_password, set_active,
-    verify_password,
+    sign_in_from_identity_provider, verify_password,
 )
 from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
@@ -63,6 +63,35 @@ def test_first_admin_is_created_once_with_a_random_password(engine):
     assert password and len(password) >= 12
     assert authenticate(engine, "admin", password).role == ADMIN
     assert bootstrap_admin(engine) is None
+
+
+def test_identity_provider_sign_in_provisions_the_account_and_follows_the_claim(engine):
+    email = "olga.ops+field@example.com"
+    assert sign_in_from_identity_provider(engine, email, OPERATOR).role == OPERATOR
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT role, password_hash, is_active FROM dashboard_users")).one()
+    assert (row.role, row.password_hash, bool(row.is_active)) == (OPERATOR, None, True)
+    with pytest.raises(LoginRefused, match="Wrong user name or password"):
+        authenticate(engine, email, "")  # no local password: only the identity provider signs this person in
+    authorize = authorizer(engine)
+    authorize(email, "reschedule")  # the service layer's check accepts the provisioned operator
+    with pytest.raises(PermissionDenied, match="needs the admin role"):
+        authorize(email, "mark_resolved")
+
+    assert sign_in_from_identity_provider(engine, email, VIEWER).role == VIEWER  # the claim changed at the provider
+    with pytest.raises(PermissionDenied, match="is a viewer"):
+        authorize(email, "reschedule")
+    set_active(engine, email, False)
+    with pytest.raises(PermissionDenied, match="is disabled"):
+        sign_in_from_identity_provider(engine, email, ADMIN)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT role FROM dashboard_users")).scalar_one() == VIEWER  # unchanged
+    for name, role, message in (("x", VIEWER, "not a valid user name"), ("a b@example.com", VIEWER, "not a valid"),
+                                ("ok@example.com", "boss", "Unknown role")):
+        with pytest.raises(InvalidInput, match=message):
+            sign_in_from_identity_provider(engine, name, role)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM dashboard_users")).scalar_one() == 1
 
 
 @pytest.fixture

@@ -70,3 +70,18 @@ def test_admin_switches_maintenance_and_every_page_shows_the_banner(open_page, t
     engine.dispose()
     again = open_page(url, "overview", role="viewer")
     assert any("Maintenance mode" in w for w in _texts(again.warning))
+
+
+def test_oidc_mode_says_what_is_missing_until_the_auth_section_is_complete(tmp_path, monkeypatch):
+    _fresh(tmp_path, monkeypatch)
+    monkeypatch.setenv("AUTH_MODE", "oidc")
+    app = AppTest.from_file(APP, default_timeout=60).run()
+    assert any("no complete [auth] section" in e for e in _texts(app.error))
+    assert not app.button and _texts(app.title) == ["Field events"]
+
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
+                           "client_id": "ops-dashboard", "client_secret": "secret",
+                           "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}
+    app.run()
+    assert not app.error and [b.label for b in app.button] == ["Sign in"]

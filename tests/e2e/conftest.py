@@ -232,7 +232,15 @@ def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def app_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """What the app's environment adds to the harness's: a module's E2E_APP_ENV, or a module's own fixture of this
+    name when the values are only known at run time (a server's port, a file's path)."""
+    return dict(getattr(request.module, "E2E_APP_ENV", {}))
+
+
+@pytest.fixture(scope="module")
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        app_env: dict[str, str]) -> Iterator[RunningApp]:
     """A fresh database (the sprint2 scenario, optional demo data, an operator, a viewer and an admin), the fake
     Crossmark serving the same state, and `streamlit run dashboard/server.py` pointed at both; stopped afterwards."""
     from sqlalchemy import select
@@ -268,7 +276,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
              "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**_app_environment(database_url, fake.url), **getattr(request.module, "E2E_APP_ENV", {})},
+            cwd=ROOT, env={**_app_environment(database_url, fake.url), **app_env},
             stdout=log, stderr=subprocess.STDOUT)
     running = RunningApp(url, database_url, engine, fake, process, log_path, mplan)
     try:
