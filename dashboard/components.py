@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -77,6 +78,19 @@ def when(value: datetime | None) -> str:
     return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%a %b %d, %H:%M")
 
 
-def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV") -> None:
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
-                       icon=":material/download:")
+def download_csv(frame: pd.DataFrame | Callable[[], bytes], file_name: str, label: str = "Download CSV") -> None:
+    """A CSV download of a frame, or of what a callable returns when the button is pressed (large exports)."""
+    data = frame if callable(frame) else frame.to_csv(index=False).encode("utf-8")
+    st.download_button(label, data, file_name=file_name, mime="text/csv", icon=":material/download:")
+
+
+def day_per_club(per_store: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
+    """The Day view's per-club table: one row per club (number, name), scheduled per type, total, Unstaffed due."""
+    wide = per_store.pivot_table(index="store", columns="event_type", values="scheduled", aggfunc="sum")
+    wide = wide.reindex(columns=list(EVENT_TYPES)).fillna(0).astype(int)
+    wide["Scheduled"] = wide.sum(axis=1)
+    wide["Unstaffed due"] = per_store.groupby("store")["unstaffed_due"].sum().reindex(wide.index).fillna(0).astype(int)
+    names = stores.set_index("store")[["store_number", "store_name"]]
+    table = wide.join(names, how="left").reset_index().sort_values("Scheduled", ascending=False, kind="stable")
+    table = table.rename(columns={"store_number": "Club", "store_name": "Name", "store": "Location"})
+    return table[["Club", "Name", "Scheduled", *EVENT_TYPES, "Unstaffed due", "Location"]]

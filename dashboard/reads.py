@@ -84,6 +84,12 @@ def day_view(day: date, where: EventFilter) -> read_queries.DayView:
     return _read("day_view", day, where)
 
 
+def day_events_csv(day: date, where: EventFilter) -> bytes:
+    """Every event scheduled on the day as CSV, read when the download is asked for (not cached: it can be large)."""
+    frame = _timed("day_events_for_export", read_queries.day_events_for_export, day, where)
+    return frame.to_csv(index=False).encode("utf-8")
+
+
 def type_counts(first_day: date, last_day: date, period: str, where: EventFilter) -> pd.DataFrame:
     return _read("type_counts", first_day, last_day, period, where)
 

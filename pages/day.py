@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.components import badges, download_csv, filter_bar
+from dashboard.components import badges, day_per_club, download_csv, filter_bar
 from dashboard.actions_ui import draw_open_dialog, event_actions, result_banner
 from dashboard.day_cards import event_card
 
@@ -39,11 +39,23 @@ view = reads.day_view(day, where)
 scheduled = view.scheduled
 
 duty = st.columns(4)
-duty[0].metric("Scheduled", len(scheduled))
-duty[1].metric("Unstaffed due today", len(view.unstaffed_due))
-duty[2].markdown("**Juicer**  \n" + (", ".join(view.juicer_reps) or "none scheduled"))
-duty[3].markdown("**Lead on duty**  \n" + (", ".join(view.leads_on_duty) or "none scheduled"))
-badges(scheduled["event_type"].value_counts().to_dict())
+duty[0].metric("Scheduled", f"{view.scheduled_total:,}")
+duty[1].metric("Unstaffed due today", f"{view.unstaffed_due_total:,}")
+if view.listed:
+    duty[2].markdown("**Juicer**  \n" + (", ".join(view.juicer_reps) or "none scheduled"))
+    duty[3].markdown("**Lead on duty**  \n" + (", ".join(view.leads_on_duty) or "none scheduled"))
+badges(view.scheduled_by_type)
+
+if not view.listed:
+    clubs = view.per_store["store"].nunique()
+    st.info(f"{view.scheduled_total:,} events are scheduled and {view.unstaffed_due_total:,} Unstaffed events are due "
+            f"on this day across {clubs:,} clubs: too many to list one by one. Pick a club above to see its events, "
+            "each CORE's Supervisor and the actions; the CSV below has every scheduled event of the day.",
+            icon=":material/store:")
+    st.subheader("The day per club")
+    st.dataframe(day_per_club(view.per_store, reads.stores()), hide_index=True, width="stretch")
+    download_csv(lambda: reads.day_events_csv(day, where), f"events-{day.isoformat()}.csv")
+    st.stop()
 
 if scheduled.empty and view.unstaffed_due.empty:
     st.info("Nothing is scheduled or due on this day" + (" at this store." if where.store else "."),

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, String, case, cast, func, select
+from sqlalchemy import Engine, String, case, cast, func, literal, select, union_all
 
 from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
 from services.pairing import supervisors_for_cores
-from services.tables import DataVersion, Employee, Event, Schedule, ScheduledPerDay
+from services.tables import DataVersion, Employee, Event, Schedule, ScheduledPerDay, UnstaffedPerDay
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,13 @@ class EventFilter:
             clauses.append(store_key_column() == self.store)
         return clauses
 
-    def aggregate_clauses(self) -> list:
-        """The same filter on the pre-aggregated ScheduledPerDay table."""
+    def aggregate_clauses(self, table: type = ScheduledPerDay) -> list:
+        """The same filter on a pre-aggregated table (ScheduledPerDay or UnstaffedPerDay)."""
         clauses = []
         if self.event_types is not None:
-            clauses.append(ScheduledPerDay.event_type.in_(self.event_types))
+            clauses.append(table.event_type.in_(self.event_types))
         if self.store:
-            clauses.append(ScheduledPerDay.store == self.store)
+            clauses.append(table.store == self.store)
         return clauses
 
 
@@ -134,15 +134,15 @@ def scheduled_per_day(engine: Engine, first_day: date, last_day: date, where: Ev
 
 
 def unstaffed_due_per_day(engine: Engine, first_day: date, last_day: date, where: EventFilter = EventFilter()) -> pd.DataFrame:
-    """Unstaffed events per due date and type, first_day..last_day inclusive: columns day, event_type, count."""
-    day = func.date(Event.due_datetime)
+    """Unstaffed events per due date and type, first_day..last_day inclusive: columns day, event_type, count.
+
+    Read from the trigger-maintained UnstaffedPerDay, like scheduled_per_day."""
     query = (
-        select(day.label("day"), Event.event_type, func.count().label("count"))
-        .where(Event.condition == UNSTAFFED,
-               Event.due_datetime >= _day_start(first_day),
-               Event.due_datetime < _day_start(last_day + timedelta(days=1)),
-               *where.clauses())
-        .group_by(day, Event.event_type)
+        select(UnstaffedPerDay.day, UnstaffedPerDay.event_type, func.sum(UnstaffedPerDay.unstaffed).label("count"))
+        .where(UnstaffedPerDay.day >= first_day, UnstaffedPerDay.day <= last_day,
+               *where.aggregate_clauses(UnstaffedPerDay))
+        .group_by(UnstaffedPerDay.day, UnstaffedPerDay.event_type)
+        .having(func.sum(UnstaffedPerDay.unstaffed) != 0)
     )
     return _day_frame(engine, query)
 
@@ -217,16 +217,34 @@ def _urgency_case(now: datetime):  # noqa: ANN202
 
 
 def unscheduled_buckets(engine: Engine, now: datetime, where: EventFilter = EventFilter()) -> pd.DataFrame:
-    """Unstaffed events per urgency bucket and type (all five buckets, zeros included): bucket, event_type, count."""
-    bucket = _urgency_case(now)
-    query = (select(bucket.label("bucket"), Event.event_type, func.count().label("count"))
-             .where(Event.condition == UNSTAFFED, *where.clauses())
-             .group_by(bucket, Event.event_type))
+    """Unstaffed events per urgency bucket and type: bucket, event_type, count (buckets without events are absent).
+
+    Whole days come from UnstaffedPerDay (before today: past due; tomorrow; the day after: within 3 days; later);
+    only today's own events are read, to split them at `now`; events without a due date are never urgent."""
+    today = now.date()
+    day_bucket = case((UnstaffedPerDay.day < today, URGENCY_BUCKETS[0]),
+                      (UnstaffedPerDay.day == today + timedelta(days=1), URGENCY_BUCKETS[2]),
+                      (UnstaffedPerDay.day == today + timedelta(days=2), URGENCY_BUCKETS[3]),
+                      else_=URGENCY_BUCKETS[4])
+    event_type = func.coalesce(Event.event_type, OTHER)
+    whole_days = (select(day_bucket.label("bucket"), UnstaffedPerDay.event_type.label("event_type"),
+                         func.sum(UnstaffedPerDay.unstaffed).label("count"))
+                  .where(UnstaffedPerDay.day != today, *where.aggregate_clauses(UnstaffedPerDay))
+                  .group_by(day_bucket, UnstaffedPerDay.event_type))
+    split = case((Event.due_datetime < now, URGENCY_BUCKETS[0]), else_=URGENCY_BUCKETS[1])
+    today_split = (select(split.label("bucket"), event_type.label("event_type"), func.count().label("count"))
+                   .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(today),
+                          Event.due_datetime < _day_start(today + timedelta(days=1)), *where.clauses())
+                   .group_by(split, event_type))
+    undated = (select(literal(URGENCY_BUCKETS[4]).label("bucket"), event_type.label("event_type"),
+                      func.count().label("count"))
+               .where(Event.condition == UNSTAFFED, Event.due_datetime.is_(None), *where.clauses())
+               .group_by(event_type))
     with engine.connect() as connection:
-        rows = connection.execute(query).all()
+        rows = connection.execute(union_all(whole_days, today_split, undated)).all()
     frame = pd.DataFrame(rows, columns=["bucket", "event_type", "count"]).astype({"count": int})
-    frame["event_type"] = frame["event_type"].fillna(OTHER)
-    return frame
+    frame = frame.groupby(["bucket", "event_type"], as_index=False, sort=False)["count"].sum()
+    return frame[frame["count"] != 0].reset_index(drop=True)
 
 
 def unscheduled_bucket_totals(buckets: pd.DataFrame) -> pd.Series:
@@ -255,24 +273,71 @@ def unscheduled_events(engine: Engine, now: datetime, bucket: str | None = None,
 # --- One day (Day view) ---------------------------------------------------------------------------------------------
 
 LEAD_TITLES = ("Lead Event Specialist", "Club Supervisor")
+# A national day holds thousands of events (about 5,400 at 1,000,000 events over 50 clubs): nobody reads that many
+# cards, and building them takes seconds. Above this many events (scheduled, or Unstaffed due) the Day view gives the
+# day per club and type from the per-day aggregates and asks for a club; the CSV export still has every event.
+DAY_VIEW_LIMIT = 300
 
 
 @dataclass(frozen=True)
 class DayView:
     day: date
-    scheduled: pd.DataFrame  # one row per scheduled event that day, with the CORE's Supervisor state
-    unstaffed_due: pd.DataFrame  # Unstaffed events due that day
+    scheduled: pd.DataFrame  # every event scheduled that day, with each CORE's Supervisor state (empty if not listed)
+    unstaffed_due: pd.DataFrame  # Unstaffed events due that day (empty if not listed)
     leads_on_duty: list[str]
     juicer_reps: list[str]
+    scheduled_by_type: dict[str, int]  # the day's full counts, listed or not
+    unstaffed_due_total: int
+    per_store: pd.DataFrame  # store, event_type, scheduled, unstaffed_due: the day per club, from the aggregates
+    listed: bool = True  # False when the day is over DAY_VIEW_LIMIT: only the counts and per_store are filled
+
+    @property
+    def scheduled_total(self) -> int:
+        return sum(self.scheduled_by_type.values())
 
 
 DAY_COLUMNS = ["ref", "name", "event_type", "condition", "store_number", "store_name", "location_mvid",
                "scheduled_at", "rep_name", "rep_title", "schedule_id", "crossmark_schedule_id"]
 SUPERVISOR_COLUMNS = ["supervisor_state", "supervisor_ref", "supervisor_rep", "supervisor_at"]
+UNSTAFFED_DUE_COLUMNS = ["ref", "name", "event_type", "store_number", "store_name", "start_datetime", "due_datetime"]
 
 
-def day_view(engine: Engine, day: date, where: EventFilter = EventFilter()) -> DayView:
-    """Everything scheduled on `day` (with each CORE's Supervisor state), the Unstaffed due that day, who is on duty."""
+def _day_counts(connection, day: date, where: EventFilter) -> pd.DataFrame:  # noqa: ANN001
+    """The day per store and type from the two aggregates: store, event_type, scheduled, unstaffed_due."""
+    parts = []
+    for table, column in ((ScheduledPerDay, ScheduledPerDay.scheduled), (UnstaffedPerDay, UnstaffedPerDay.unstaffed)):
+        rows = connection.execute(select(table.store, table.event_type, column)
+                                  .where(table.day == day, column != 0, *where.aggregate_clauses(table))).all()
+        parts.append(pd.DataFrame(rows, columns=["store", "event_type", "count"]).assign(kind=column.key))
+    counts = pd.concat(parts, ignore_index=True)
+    if counts.empty:
+        return pd.DataFrame({"store": pd.Series(dtype=object), "event_type": pd.Series(dtype=object),
+                             "scheduled": pd.Series(dtype=int), "unstaffed_due": pd.Series(dtype=int)})
+    table = counts.pivot_table(index=["store", "event_type"], columns="kind", values="count", aggfunc="sum")
+    table = table.reindex(columns=["scheduled", "unstaffed"]).fillna(0).astype(int)
+    return table.rename(columns={"unstaffed": "unstaffed_due"}).reset_index()
+
+
+def day_view(engine: Engine, day: date, where: EventFilter = EventFilter(), limit: int | None = DAY_VIEW_LIMIT
+             ) -> DayView:
+    """What is scheduled on `day` (each CORE with its Supervisor state), the Unstaffed due that day and who is on duty;
+    over `limit` events (None: no limit) only the counts per club and type, which the aggregates give at once."""
+    with engine.connect() as connection:
+        per_store = _day_counts(connection, day, where)
+        by_type = per_store.groupby("event_type")["scheduled"].sum()
+        by_type = {event_type: int(count) for event_type, count in by_type.items() if count}
+        unstaffed_total = int(per_store["unstaffed_due"].sum())
+        if limit is not None and max(sum(by_type.values()), unstaffed_total) > limit:
+            return DayView(day, pd.DataFrame(columns=DAY_COLUMNS + SUPERVISOR_COLUMNS),
+                           pd.DataFrame(columns=UNSTAFFED_DUE_COLUMNS), [], [], by_type, unstaffed_total, per_store,
+                           listed=False)
+        scheduled, unstaffed = _day_events(connection, day, where)
+    leads = sorted(set(scheduled.loc[scheduled["rep_title"].isin(LEAD_TITLES), "rep_name"].dropna()))
+    juicers = sorted(set(scheduled.loc[scheduled["event_type"] == JUICER, "rep_name"].dropna()))
+    return DayView(day, scheduled, unstaffed, leads, juicers, by_type, unstaffed_total, per_store)
+
+
+def _day_events(connection, day: date, where: EventFilter) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: ANN001
     scheduled_query = (
         select(Event.project_ref_num, Event.project_name, Event.event_type, Event.condition, Event.store_number,
                Event.store_name, Event.location_mvid, Schedule.schedule_datetime, Employee.name, Employee.job_title,
@@ -291,14 +356,11 @@ def day_view(engine: Engine, day: date, where: EventFilter = EventFilter()) -> D
                Event.due_datetime < _day_start(day + timedelta(days=1)), *where.clauses())
         .order_by(Event.due_datetime, Event.project_ref_num)
     )
-    with engine.connect() as connection:
-        scheduled = pd.DataFrame(connection.execute(scheduled_query).all(), columns=DAY_COLUMNS)
-        cores = scheduled[scheduled["event_type"] == CORE]
-        matches = supervisors_for_cores(connection, cores[["ref", "name", "location_mvid", "store_number"]]
-                                        .itertuples(index=False, name=None))
-        unstaffed = pd.DataFrame(connection.execute(unstaffed_query).all(),
-                                 columns=["ref", "name", "event_type", "store_number", "store_name", "start_datetime",
-                                          "due_datetime"])
+    scheduled = pd.DataFrame(connection.execute(scheduled_query).all(), columns=DAY_COLUMNS)
+    cores = scheduled[scheduled["event_type"] == CORE]
+    matches = supervisors_for_cores(connection, cores[["ref", "name", "location_mvid", "store_number"]]
+                                    .itertuples(index=False, name=None))
+    unstaffed = pd.DataFrame(connection.execute(unstaffed_query).all(), columns=UNSTAFFED_DUE_COLUMNS)
     supervisor_rows = []
     for ref in scheduled["ref"]:
         match = matches.get(ref)
@@ -312,9 +374,12 @@ def day_view(engine: Engine, day: date, where: EventFilter = EventFilter()) -> D
     scheduled[SUPERVISOR_COLUMNS] = pd.DataFrame(supervisor_rows, columns=SUPERVISOR_COLUMNS, index=scheduled.index,
                                                  dtype=object)
     scheduled["event_type"] = scheduled["event_type"].fillna(OTHER)
-    leads = sorted(set(scheduled.loc[scheduled["rep_title"].isin(LEAD_TITLES), "rep_name"].dropna()))
-    juicers = sorted(set(scheduled.loc[scheduled["event_type"] == JUICER, "rep_name"].dropna()))
-    return DayView(day=day, scheduled=scheduled, unstaffed_due=unstaffed, leads_on_duty=leads, juicer_reps=juicers)
+    return scheduled, unstaffed
+
+
+def day_events_for_export(engine: Engine, day: date, where: EventFilter = EventFilter()) -> pd.DataFrame:
+    """Every event scheduled on `day`, with its Supervisor state: the Day view's CSV (no listing limit)."""
+    return day_view(engine, day, where, limit=None).scheduled.drop(columns=["schedule_id"])
 
 
 # --- Overview: today and the next 7 days ---------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""Pre-aggregate layer: scheduled events per day, store key and type, kept exact by database triggers.
+"""Pre-aggregate layer: scheduled events per day, store key and type, and Unstaffed events per due day, store key and
+type, both kept exact by database triggers.
 
 Why: the Calendar's month at 1,000,000 events would join ~170,000 schedules to their events (≈1 s on SQLite, ≈300 ms
 even with covering indexes). The triggers keep `dashboard_scheduled_per_day` equal to
     SELECT day(s.schedule_datetime), store_key(e), coalesce(e.event_type, 'Other'), COUNT(*)
     FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num GROUP BY 1, 2, 3
 whoever writes (this app, the CLI, or the scheduler itself), so a month is read from a few hundred rows.
+
+`dashboard_unstaffed_per_day` (migration 0006) does the same for Unstaffed events by due date: the Calendar's warning
+days, the Event type counts and the Unscheduled buckets then cost the same at 10,000 and at 1,000,000 events, instead of
+growing with the number of Unstaffed events in the range (about 100,000 at 1,000,000 events).
 """
 from __future__ import annotations
 
@@ -96,6 +101,52 @@ def rebuild_statements(dialect: str) -> list[str]:
             f"WHERE s.schedule_datetime IS NOT NULL GROUP BY 1, 2, 3"]
 
 
+UNSTAFFED_TABLE = "dashboard_unstaffed_per_day"
+UNSTAFFED_SQLITE_TRIGGERS = ("dashboard_upd_event_insert", "dashboard_upd_event_delete", "dashboard_upd_event_update")
+_UNSTAFFED_COLUMNS = "condition, due_datetime, event_type, location_mvid, store_number"
+
+
+def _unstaffed_change(dialect: str, row: str, sign: str) -> str:
+    """The count change for one events row (OLD or NEW), if it is Unstaffed with a due date."""
+    return (f"INSERT INTO {UNSTAFFED_TABLE} (day, store, event_type, unstaffed) "
+            f"SELECT {_day(dialect, f'{row}.due_datetime')}, {_store(row)}, coalesce({row}.event_type, 'Other'), "
+            f"{sign}1 WHERE {row}.condition = 'Unstaffed' AND {row}.due_datetime IS NOT NULL "
+            f"ON CONFLICT (day, store, event_type) DO UPDATE SET unstaffed = {UNSTAFFED_TABLE}.unstaffed + "
+            "excluded.unstaffed;")
+
+
+def create_unstaffed_trigger_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        names = UNSTAFFED_SQLITE_TRIGGERS
+        return [
+            f"CREATE TRIGGER {names[0]} AFTER INSERT ON events BEGIN {_unstaffed_change(dialect, 'NEW', '+')} END",
+            f"CREATE TRIGGER {names[1]} AFTER DELETE ON events BEGIN {_unstaffed_change(dialect, 'OLD', '-')} END",
+            f"CREATE TRIGGER {names[2]} AFTER UPDATE OF {_UNSTAFFED_COLUMNS} ON events BEGIN "
+            f"{_unstaffed_change(dialect, 'OLD', '-')} {_unstaffed_change(dialect, 'NEW', '+')} END",
+        ]
+    return [
+        "CREATE FUNCTION dashboard_upd_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_unstaffed_change(dialect, 'OLD', '-')} END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_unstaffed_change(dialect, 'NEW', '+')} END IF; RETURN NULL; END $$",
+        f"CREATE TRIGGER dashboard_upd_events AFTER INSERT OR DELETE OR UPDATE OF {_UNSTAFFED_COLUMNS} ON events "
+        "FOR EACH ROW EXECUTE FUNCTION dashboard_upd_events()",
+    ]
+
+
+def drop_unstaffed_trigger_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for name in UNSTAFFED_SQLITE_TRIGGERS]
+    return ["DROP TRIGGER IF EXISTS dashboard_upd_events ON events", "DROP FUNCTION IF EXISTS dashboard_upd_events()"]
+
+
+def rebuild_unstaffed_statements(dialect: str) -> list[str]:
+    day = _day(dialect, "e.due_datetime")
+    return [f"DELETE FROM {UNSTAFFED_TABLE}",
+            f"INSERT INTO {UNSTAFFED_TABLE} (day, store, event_type, unstaffed) "
+            f"SELECT {day}, {_store('e')}, coalesce(e.event_type, 'Other'), COUNT(*) FROM events e "
+            "WHERE e.condition = 'Unstaffed' AND e.due_datetime IS NOT NULL GROUP BY 1, 2, 3"]
+
+
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
     """Inside one transaction: drop the row triggers, let the caller bulk-insert, then rebuild and re-create them.
@@ -103,10 +154,11 @@ def bulk_load(connection: Connection) -> Iterator[None]:
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper. Other writers wait meanwhile (SQLite holds the write lock; PostgreSQL the DDL's table locks)."""
     dialect = connection.dialect.name
-    for statement in drop_trigger_statements(dialect):
+    for statement in drop_trigger_statements(dialect) + drop_unstaffed_trigger_statements(dialect):
         connection.execute(text(statement))
     yield
-    for statement in rebuild_statements(dialect) + create_trigger_statements(dialect):
+    for statement in (rebuild_statements(dialect) + create_trigger_statements(dialect)
+                      + rebuild_unstaffed_statements(dialect) + create_unstaffed_trigger_statements(dialect)):
         connection.execute(text(statement))
     # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once.
     connection.execute(text("ANALYZE"))

@@ -99,15 +99,28 @@ class SchemaAdoption(Base):
     revision: Mapped[str] = mapped_column(String(32), nullable=False)
 
 
-class ScheduledPerDay(Base):
-    """Scheduled events per schedule date, store key and type; kept exact by database triggers (migration 0002)."""
-
-    __tablename__ = "dashboard_scheduled_per_day"
+class _PerDayStoreType:
+    """The key of the per-day aggregates: a date, a store key (location id, else store number) and an event type."""
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     store: Mapped[str] = mapped_column(String(100), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class ScheduledPerDay(_PerDayStoreType, Base):
+    """Scheduled events per schedule date, store key and type; kept exact by database triggers (migration 0002)."""
+
+    __tablename__ = "dashboard_scheduled_per_day"
+
     scheduled: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class UnstaffedPerDay(_PerDayStoreType, Base):
+    """Unstaffed events per due date, store key and type; kept exact by database triggers (migration 0006)."""
+
+    __tablename__ = "dashboard_unstaffed_per_day"
+
+    unstaffed: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 # --- The paired actions' journal (migration 0003) ---

@@ -237,3 +237,32 @@ def test_calendar_opens_the_chosen_day(open_page, sprint2_url):
     assert not app.exception
     assert _texts(app.title) == [f"{day:%A, %B %d, %Y}"]
     assert _metrics(app)["Scheduled"] == "4"
+
+
+def test_a_national_day_over_the_listing_limit_shows_the_clubs_and_a_club_shows_its_cards(open_page, tmp_path):
+    from services.demo_data import seed_demo_data
+    from services.read_queries import DAY_VIEW_LIMIT, scheduled_per_day
+
+    url = f"sqlite:///{tmp_path / 'national.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    today = date.today()
+    seed_demo_data(engine, events=16_000, stores=6, start=today.replace(day=1), months=1, today=today)
+    per_day = scheduled_per_day(engine, today.replace(day=1), today.replace(day=28)).groupby("day")["count"].sum()
+    day = per_day.idxmax()
+    assert per_day.max() > DAY_VIEW_LIMIT
+    with engine.connect() as connection:
+        club = connection.execute(text("SELECT location_mvid FROM events ORDER BY project_ref_num LIMIT 1")).scalar_one()
+    engine.dispose()
+
+    app = open_page(url, "day", date=day.isoformat())
+    assert _metrics(app)["Scheduled"] == f"{per_day.max():,}"
+    assert any("too many to list one by one" in info.value for info in app.info)
+    clubs = app.dataframe[0].value
+    assert len(clubs) == 6 and clubs["Scheduled"].sum() == per_day.max()
+    assert not [b for b in app.button if (b.key or "").startswith("btn_rs_")]  # no cards, no actions
+
+    app = open_page(url, "day", date=day.isoformat(), store=club)
+    assert not any("too many" in info.value for info in app.info)
+    assert [b for b in app.button if (b.key or "").startswith(("btn_rs_", "btn_us_"))]  # the club's cards with actions
+    assert int(_metrics(app)["Scheduled"].replace(",", "")) == int(clubs.loc[clubs["Location"] == club, "Scheduled"].iloc[0])

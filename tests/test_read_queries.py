@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -15,8 +15,8 @@ from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
 from services.read_queries import (
-    EventFilter, day_view, month_calendar, type_counts, unscheduled_bucket_totals,
-    unscheduled_buckets, unscheduled_events, week_overview,
+    EventFilter, day_events_for_export, day_view, month_calendar, scheduled_per_day, type_counts,
+    unscheduled_bucket_totals, unscheduled_buckets, unscheduled_events, week_overview,
 )
 
 
@@ -260,6 +260,73 @@ def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
     joined, aggregate = _aggregate_vs_join(engine)
     assert joined == aggregate
     assert any(store == "424242" for _, store, _ in aggregate) and any(store == "999999" for _, store, _ in aggregate)
+
+
+def _unstaffed_aggregate_vs_events(engine) -> tuple[dict, dict]:
+    day = _day_expression(engine, "due_datetime")
+    with engine.connect() as connection:
+        direct = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
+            f"SELECT {day}, coalesce(location_mvid, CAST(store_number AS TEXT), ''), coalesce(event_type, 'Other'), "
+            "COUNT(*) FROM events WHERE condition = 'Unstaffed' AND due_datetime IS NOT NULL GROUP BY 1, 2, 3"))}
+        aggregate = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
+            "SELECT day, store, event_type, unstaffed FROM dashboard_unstaffed_per_day WHERE unstaffed <> 0"))}
+    return direct, aggregate
+
+
+def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
+    """Unstaffed per due day: staffing, un-staffing, moving the due date, re-typing, re-homing, deleting, inserting."""
+    from services.demo_data import seed_demo_data
+
+    today = date.today()
+    seed_demo_data(engine, events=400, stores=2, start=today.replace(day=1), months=1, today=today)
+    direct, aggregate = _unstaffed_aggregate_vs_events(engine)
+    assert direct == aggregate and sum(direct.values()) > 20
+    with engine.begin() as connection:
+        unstaffed = [row[0] for row in connection.execute(text(
+            "SELECT project_ref_num FROM events WHERE condition = 'Unstaffed' ORDER BY project_ref_num LIMIT 6"))]
+        staffed = [row[0] for row in connection.execute(text(
+            "SELECT project_ref_num FROM events WHERE condition = 'Scheduled' ORDER BY project_ref_num LIMIT 2"))]
+        connection.execute(text("UPDATE events SET condition = 'Scheduled' WHERE project_ref_num = :a"),
+                           {"a": unstaffed[0]})
+        connection.execute(text("UPDATE events SET condition = 'Unstaffed' WHERE project_ref_num = :a"),
+                           {"a": staffed[0]})
+        connection.execute(text("UPDATE events SET due_datetime = :due WHERE project_ref_num = :a"),
+                           {"a": unstaffed[1], "due": datetime.combine(today + timedelta(days=40), time(17))})
+        connection.execute(text("UPDATE events SET event_type = NULL, location_mvid = '777777' "
+                                "WHERE project_ref_num = :a"), {"a": unstaffed[2]})
+        connection.execute(text("UPDATE events SET condition = 'Canceled' WHERE project_ref_num = :a"),
+                           {"a": unstaffed[3]})
+        connection.execute(text("DELETE FROM events WHERE project_ref_num = :a"), {"a": unstaffed[4]})
+        connection.execute(text(
+            "INSERT INTO events (project_name, project_ref_num, location_mvid, store_number, start_datetime, "
+            "due_datetime, is_scheduled, event_type, condition) VALUES ('990002-Juicer-Late', 990002, NULL, 88, "
+            ":start, :due, FALSE, 'Juicer', 'Unstaffed')"),
+            {"start": datetime.combine(today, time()), "due": datetime.combine(today, time(23, 59))})
+    direct, aggregate = _unstaffed_aggregate_vs_events(engine)
+    assert direct == aggregate
+    assert any(store == "777777" and event_type == "Other" for _, store, event_type in aggregate)
+    assert any(store == "88" and event_type == "Juicer" for _, store, event_type in aggregate)
+
+
+def test_a_day_over_the_listing_limit_gives_the_counts_per_club(engine):
+    from services.demo_data import seed_demo_data
+
+    today = date.today()
+    seed_demo_data(engine, events=1500, stores=3, start=today.replace(day=1), months=1, today=today)
+    busiest = scheduled_per_day(engine, today.replace(day=1), today.replace(day=28)).groupby("day")["count"].sum()
+    day = busiest.idxmax()
+    listed = day_view(engine, day)
+    assert listed.listed and len(listed.scheduled) == listed.scheduled_total == busiest.max()
+    summary = day_view(engine, day, limit=10)
+    assert not summary.listed and summary.scheduled.empty and summary.unstaffed_due.empty
+    assert summary.scheduled_by_type == listed.scheduled_by_type
+    assert summary.scheduled_by_type == listed.scheduled["event_type"].value_counts().to_dict()
+    assert summary.unstaffed_due_total == len(listed.unstaffed_due)
+    per_club = listed.scheduled.assign(store=listed.scheduled["location_mvid"]).groupby(["store", "event_type"]).size()
+    from_aggregate = summary.per_store.set_index(["store", "event_type"])["scheduled"]
+    assert from_aggregate[from_aggregate > 0].sort_index().to_dict() == per_club.sort_index().to_dict()
+    exported = day_events_for_export(engine, day)
+    assert len(exported) == summary.scheduled_total and "supervisor_state" in exported.columns
 
 
 def test_core_needing_supervisor_finds_the_scheduled_core(engine):

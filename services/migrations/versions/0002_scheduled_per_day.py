@@ -6,9 +6,9 @@ Revises: 0001
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
+from services.migrations.table_sets import create_per_day_aggregate
 from services.scheduled_per_day import (
     TABLE, create_trigger_statements, drop_trigger_statements, rebuild_statements,
 )
@@ -24,14 +24,7 @@ PAIRING_INDEX = "ix_dashboard_events_pairing"
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    op.create_table(
-        TABLE,
-        sa.Column("day", sa.Date, nullable=False),
-        sa.Column("store", sa.String(100), nullable=False),
-        sa.Column("event_type", sa.String(20), nullable=False),
-        sa.Column("scheduled", sa.Integer, nullable=False),
-        sa.PrimaryKeyConstraint("day", "store", "event_type"),
-    )
+    create_per_day_aggregate(TABLE, "scheduled")
     for statement in rebuild_statements(dialect) + create_trigger_statements(dialect):
         op.execute(statement)
     # Unstaffed counts by due date (Calendar warnings, Unscheduled buckets) read this index alone.
