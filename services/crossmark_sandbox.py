@@ -11,6 +11,7 @@ import json
 import random
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qs
@@ -236,9 +237,10 @@ class SandboxTransport(httpx.BaseTransport):
         return httpx.Response(reply.status, headers=reply.headers, content=reply.body.encode(), request=request)
 
 
-def simulator_from_database(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0
-                            ) -> CrossmarkSimulator:
-    """A simulator holding what the database holds: events with Crossmark ids, their schedules, reps with RepIDs."""
+def simulator_from_database(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0,
+                            refs: Iterable[int] | None = None) -> CrossmarkSimulator:
+    """A simulator holding what the database holds: events with Crossmark ids, their schedules, reps with RepIDs
+    (only the events `refs` when given: a benchmark on a million events needs a few pairs, not all of them)."""
     simulator = CrossmarkSimulator(timezone_name, write_failure_rate=write_failure_rate)
     tz = simulator.tz
     with engine.connect() as connection:
@@ -251,7 +253,8 @@ def simulator_from_database(engine: Engine, timezone_name: str, write_failure_ra
                    Schedule.schedule_datetime, Employee.external_id)
             .outerjoin(Schedule, Schedule.event_ref_num == Event.project_ref_num)
             .outerjoin(Employee, Employee.id == Schedule.employee_id)
-            .where(Event.external_id.is_not(None), Event.location_mvid.is_not(None)))
+            .where(Event.external_id.is_not(None), Event.location_mvid.is_not(None),
+                   *([Event.project_ref_num.in_(list(refs))] if refs is not None else [])))
         for (mplan_id, name, store_id, store_name, start, due, condition, minutes, scheduled_id, scheduled_at,
              rep_id) in rows:
             event = SimulatedEvent(str(mplan_id), name, str(store_id), store_name or "", start.date(), due.date(),
@@ -261,6 +264,9 @@ def simulator_from_database(engine: Engine, timezone_name: str, write_failure_ra
                 event.scheduled_id, event.rep_id = str(scheduled_id), str(rep_id) if rep_id else None
                 event.start, event.end = aware, aware + timedelta(minutes=minutes or 15)
             simulator.add_event(event)
-    numeric = [int(e.scheduled_id) for e in simulator.events.values() if e.scheduled_id and e.scheduled_id.isdigit()]
+        # new schedule ids must not collide with any in the database, including those of events left out by `refs`
+        known = (connection.execute(select(Schedule.external_id).where(Schedule.external_id.is_not(None))).scalars()
+                 if refs is not None else [e.scheduled_id for e in simulator.events.values()])
+        numeric = [int(value) for value in known if value and str(value).isdigit()]
     simulator._next_id = max([simulator._next_id, *numeric])
     return simulator

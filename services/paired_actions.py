@@ -349,6 +349,20 @@ class PairedActions:
                             f"{undetermined.before.describe()}")
         events = [e.to_json(after=e.before) for e in self._events_of(record)]
         now = self.clock()
+        try:
+            self._record_compensation(record, restored, problems, events, actor, reason, now)
+        except SQLAlchemyError as failure:
+            # Our database refuses this too: the operation must still end (not stay "applying"), for a person to see.
+            message = (f"{reason}. NEEDS ATTENTION: Crossmark was driven back, but our database refused to record it "
+                       f"({type(failure).__name__}); " + ("; ".join(problems) or "check the events' Crossmark ids"))
+            with self.engine.begin() as connection:
+                self.journal.finish(connection, record.id, status=status.NEEDS_ATTENTION, message=message,
+                                    events=events, actor=actor, now=now, release_locks=False)
+                bump_data_version(connection)
+        return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
+
+    def _record_compensation(self, record: OperationRecord, restored: list[tuple[PlannedEvent, Placement]],
+                             problems: list[str], events: list[dict], actor: str, reason: str, now: datetime) -> None:
         with self.engine.begin() as connection:
             # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1).
             for event, back in restored:
@@ -372,7 +386,6 @@ class PairedActions:
                 self.journal.finish(connection, record.id, status=status.COMPENSATED, message=message,
                                     events=events, actor=actor, now=now)
             bump_data_version(connection)
-        return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
 
     def _commit_local(self, record: OperationRecord, done: list[tuple[PlannedEvent, Placement]], actor: str,
                       warnings: list[str]) -> None:

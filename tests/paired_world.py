@@ -238,14 +238,18 @@ class PairedWorld:
     def refuse_event_updates(self) -> None:
         """A trigger that makes every UPDATE of `events` fail: the final local commit of any action then fails (the
         compensation touches only schedules and the journal, so it still works)."""
+        self.refuse_updates("events")
+
+    def refuse_updates(self, table: str) -> None:
+        """A trigger that makes every UPDATE of `table` fail (the journal's own tables stay writable)."""
         if self.engine.dialect.name == "sqlite":
-            self.execute("CREATE TRIGGER refuse_event_updates BEFORE UPDATE ON events "
-                         "BEGIN SELECT RAISE(ABORT, 'events are read-only (test trigger)'); END")
+            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE ON {table} "
+                         f"BEGIN SELECT RAISE(ABORT, '{table} are read-only (test trigger)'); END")
         else:
-            self.execute("CREATE OR REPLACE FUNCTION refuse_event_updates() RETURNS trigger LANGUAGE plpgsql AS "
-                         "$$ BEGIN RAISE EXCEPTION 'events are read-only (test trigger)'; END $$")
-            self.execute("CREATE TRIGGER refuse_event_updates BEFORE UPDATE ON events "
-                         "FOR EACH ROW EXECUTE FUNCTION refuse_event_updates()")
+            self.execute(f"CREATE OR REPLACE FUNCTION refuse_{table}_updates() RETURNS trigger LANGUAGE plpgsql AS "
+                         f"$$ BEGIN RAISE EXCEPTION '{table} are read-only (test trigger)'; END $$")
+            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE ON {table} "
+                         f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}_updates()")
 
     def move_behind_our_back(self, ref: int, start: datetime) -> None:
         """Another writer (the legacy scheduler, say) moves an event in Crossmark and in the database alike."""
@@ -323,10 +327,11 @@ class PairedWorld:
 def reset_database(engine: Engine) -> None:
     """Empty what a previous test wrote (one migrated database per module and backend keeps the suite fast)."""
     with engine.begin() as connection:
-        if engine.dialect.name == "sqlite":
-            connection.execute(text("DROP TRIGGER IF EXISTS refuse_event_updates"))
-        else:
-            connection.execute(text("DROP TRIGGER IF EXISTS refuse_event_updates ON events"))
+        for table in ("events", "schedules"):  # PairedWorld.refuse_updates
+            if engine.dialect.name == "sqlite":
+                connection.execute(text(f"DROP TRIGGER IF EXISTS refuse_{table}_updates"))
+            else:
+                connection.execute(text(f"DROP TRIGGER IF EXISTS refuse_{table}_updates ON {table}"))
         for table in ("dashboard_operation_steps", "dashboard_operations", "dashboard_audit", "dashboard_event_locks",
                       "schedules", "events"):
             connection.execute(text(f"DELETE FROM {table}"))

@@ -310,6 +310,21 @@ def test_local_commit_fails_after_remote_success_and_crossmark_is_compensated(wo
     assert (world.fake.writes_sent(), world.fake.writes_acted()) == (2 * n, 2 * n)
 
 
+def test_when_the_database_refuses_the_compensation_too_the_operation_still_ends_for_a_person(world):
+    """The final commit fails and so does recording the compensation (every schedules UPDATE refused): the operation
+    must not stay 'applying' with its locks until a reconcile; it ends needs_attention, saying why."""
+    world.refuse_updates("schedules")
+    world.arm()
+    result = RESCHEDULE.run(world.actions)
+    world.check(result, status="needs_attention")
+    assert "Crossmark was driven back, but our database refused to record it (" in result.message
+    assert world.locks() == {606001: result.operation_id, 606002: result.operation_id}  # kept for the person
+    for ref in (606001, 606002):  # Crossmark is back where our rows are; only its new ids are not recorded here
+        db, remote = world.both(ref)
+        assert (db.scheduled, db.start, db.rep_id) == (remote.scheduled, remote.start, remote.rep_id)
+        assert db.scheduled_id != remote.scheduled_id
+
+
 @pytest.mark.parametrize("spec", PAIRED, ids=str)
 def test_concurrent_edit_of_the_supervisor_row_compensates_both(world, spec):
     """Between validation and the final commit, someone changes the Supervisor's row (here: its Crossmark id, as a
