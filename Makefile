@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: run test db seed clean-venv health
+.PHONY: run test db seed clean-venv health bench
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -29,3 +29,8 @@ clean-venv:
 
 health: $(INSTALLED)
 	$(PY) -m services health
+
+# The scale benchmark (bench/run.py): 10k / 100k / 1M events, writes docs/benchmarks.md. Building the databases takes a
+# few minutes the first time (kept in data/). BENCH_POSTGRES=postgresql+psycopg://... adds PostgreSQL.
+bench: $(INSTALLED)
+	$(PY) -m bench.run $(if $(BENCH_POSTGRES),--postgres $(BENCH_POSTGRES),)

@@ -40,7 +40,7 @@ from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
 from services.database import make_engine
 from services.demo_data import seed_demo_data
-from services.event_rules import supervisor_start
+from services.event_rules import is_scheduled_condition, supervisor_start
 from services.paired_actions import PairedActions
 from services.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
 from services.read_queries import data_version, month_calendar
@@ -217,17 +217,18 @@ def concurrent_reschedules(database_url: str, pairs: int = 50, threads: int = 10
                     problems.append(f"event {ref}: database start {db[2]}, expected {target} (was {before_at})")
                 if _placement(db) != remote:
                     problems.append(f"event {ref}: database {_placement(db)} but Crossmark {remote}")
-                if (db[1], db[5]) != ("Scheduled", 1):
+                if not is_scheduled_condition(db[1]) or db[5] != 1:
                     problems.append(f"event {ref}: condition {db[1]!r} with {db[5]} schedule row(s)")
                 if db[3] != db_before[ref][3]:
                     problems.append(f"event {ref}: rep changed from {db_before[ref][3]} to {db[3]}")
             core_at, sup_at = db_after[core][2], db_after[sup][2]
             if core_at is None or sup_at is None or sup_at != supervisor_start(core_at, RULE):
-                problems.append(f"pair {core}/{sup}: Supervisor at {sup_at}, CORE at {core_at} (rule: {RULE.describe()})")
+                problems.append(f"pair {core}/{sup}: Supervisor at {sup_at}, CORE at {core_at} "
+                                f"(rule: {RULE.describe()})")
         collateral = [ref for ref, before in db_before.items() if ref not in touched and db_after.get(ref) != before]
+        touched_mplans = {db_before[ref][0] for ref in touched}
         collateral += [mplan for mplan, before in remote_before.items()
-                       if remote_after.get(mplan) != before
-                       and not any(db_before[ref][0] == mplan for ref in touched)]
+                       if mplan not in touched_mplans and remote_after.get(mplan) != before]
         pair_problems = list(problems)
         if collateral:
             problems.append(f"{len(collateral)} untouched event(s) changed: {collateral[:10]}")
@@ -488,9 +489,15 @@ def main() -> None:
               f"{r['stale_post_write_reads']} of {r['post_write_reads']} | {_counts(r['write_statuses'])} | "
               f"{'hold' if not failed else 'FAILED: ' + ', '.join(failed)} |")
     for kind, r in reschedules:
-        for failure in r["failures"][:5]:
-            print(f"\n{kind}: {failure['ref']} {failure['status']}: {failure['message']}\n{failure.get('traceback', '')}")
-        for problem in r["problems"][:10]:
+        if r["failures"]:
+            print(f"\n{kind}: {len(r['failures'])} action(s) not done; the first:")
+            for failure in r["failures"][:3]:
+                print(f"- CORE {failure['ref']}: {failure['status']}: {failure['message'].splitlines()[0][:300]}")
+            tracebacks = [f["traceback"] for f in r["failures"] if f.get("traceback")]
+            if tracebacks:  # where the first exception came from in our code
+                frames = [line for line in tracebacks[0].splitlines() if "/services/" in line]
+                print("  raised from:\n  " + "\n  ".join(frames[:8]))
+        for problem in r["problems"][:8]:
             print(f"{kind}: {problem}")
     for kind, r in reads:
         for error in r["errors"][:5]:

@@ -1,9 +1,11 @@
 """Database layer: engines and sessions for SQLite files and PostgreSQL, with a clear error when a URL does not open."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -88,7 +90,24 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(_WRITE_TRANSACTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    # A deferred BEGIN takes the write lock only at the first write. A transaction that reads first (state checks,
+    # journal counts) and then writes gets SQLITE_BUSY at once, without waiting out the busy timeout, when another
+    # connection wrote since its read: two operators acting at the same moment would break each other's actions.
+    # engine.begin() is how every write step opens its transaction, so it takes the write lock up front (waiting up
+    # to the 30 s timeout); reads through engine.connect() stay deferred, so WAL readers never wait for a writer.
+    def begin_writing() -> Iterator[Connection]:
+        with engine.connect() as connection:
+            connection.execution_options(**{_WRITE_TRANSACTION: True})
+            with connection.begin():
+                yield connection
+
+    engine.begin = contextmanager(begin_writing)  # type: ignore[method-assign]
+
+
+_WRITE_TRANSACTION = "ops_dashboard_write_transaction"
 
 
 def check_connection(engine: Engine) -> None:

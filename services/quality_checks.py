@@ -19,6 +19,7 @@ from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.notifications import compose, deliver
 from services.quality_rules import RULES, Finding, run_rules
+from services.read_queries import rows_frame
 from services.settings import Settings
 from services.tables import CheckRun, QualityFinding, RunRuleCount
 
@@ -256,7 +257,7 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
         query = query.where(table.c.acknowledged_by.is_not(None) if acknowledged else table.c.acknowledged_by.is_(None))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return pd.DataFrame(rows, columns=["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
+    return rows_frame(rows, ["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
                                        "day", "detail", "first_seen", "last_seen", "acknowledged_by", "note"])
 
 
@@ -272,7 +273,7 @@ def trend(engine: Engine, runs: int = 20) -> pd.DataFrame:
                    func.sum(RunRuleCount.open_findings).label("open_findings"))
             .join(CheckRun, CheckRun.id == RunRuleCount.run_id).where(RunRuleCount.run_id.in_(run_ids))
             .group_by(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule).order_by(RunRuleCount.run_id)).all()
-    return pd.DataFrame(rows, columns=["run_id", "started_at", "rule", "open_findings"])
+    return rows_frame(rows, ["run_id", "started_at", "rule", "open_findings"])
 
 
 def run_summary(engine: Engine, run_id: int) -> pd.DataFrame:
@@ -280,4 +281,4 @@ def run_summary(engine: Engine, run_id: int) -> pd.DataFrame:
         rows = connection.execute(select(RunRuleCount.rule, RunRuleCount.severity, RunRuleCount.open_findings,
                                          RunRuleCount.new_findings).where(RunRuleCount.run_id == run_id)
                                   .order_by(RunRuleCount.rule)).all()
-    return pd.DataFrame(rows, columns=["rule", "severity", "open", "new"])
+    return rows_frame(rows, ["rule", "severity", "open", "new"])

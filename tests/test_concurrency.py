@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from bench.concurrency import concurrent_reschedules, readers_during_writes
 
@@ -42,16 +41,9 @@ def test_concurrent_paired_reschedules_on_postgresql(postgres_schema_url: str) -
     _assert_all_moved_together(result)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "services bug: on SQLite, concurrent actions fail with 'database is locked' at once (not after the 30 s busy "
-    "timeout). services/database.py begins every transaction with a deferred BEGIN; a transaction that reads before "
-    "it writes (Journal.add_step: SELECT count then INSERT; PairedActions._commit_local and _compensate: SELECT then "
-    "UPDATE) cannot upgrade to a write lock while another connection writes or has written since its read "
-    "(SQLITE_BUSY / BUSY_SNAPSHOT, no busy handler). The OperationalError escapes the saga: operations stay "
-    "pending/applying with their locks and Crossmark moved but not our database, until reconcile. Remove this mark "
-    "when write transactions use BEGIN IMMEDIATE."))
 def test_concurrent_paired_reschedules_on_sqlite(tmp_path: Path) -> None:
-    """The same on SQLite, which serialises writers: all must still succeed (waiting for each other)."""
+    """The same on SQLite, which serialises writers: all must still succeed, waiting for each other (write
+    transactions take the write lock at BEGIN IMMEDIATE; see services/database.py)."""
     result = concurrent_reschedules(f"sqlite:///{tmp_path / 'scheduler.db'}", pairs=PAIRS, threads=THREADS)
     assert result["backend"] == "sqlite"
     _assert_all_moved_together(result)

@@ -1,0 +1,533 @@
+"""The scale benchmark: the pages' reads, a full check run, a paired reschedule and whole page runs at 10,000 / 100,000 /
+1,000,000 events, on SQLite and (with --postgres) PostgreSQL, each read side by side with (a) the naive pandas way and
+(b) the bare SQL of our own query through the database driver. Writes docs/benchmarks.md.
+
+    .venv/bin/python -m bench.run                                  # SQLite, 10k / 100k / 1M (make bench)
+    .venv/bin/python -m bench.run --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
+    .venv/bin/python -m bench.run --sizes 10000 --repeat 1 --out /tmp/b.md   # the smoke that `make test` runs
+
+Databases are built once with the demo generator (SQLite files under --data-dir, default data/; PostgreSQL schemas
+bench_<N>) and reused. Every (database, size) is measured in its own process, so that the peak RSS reported is that of
+doing 1-7 at that size; the naive and bare-SQL comparisons run after the RSS is taken.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time as clock, timedelta
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+STORES = 50
+MONTHS = 5
+CHECK_REPEAT_MAX = 3  # a full check run takes seconds at 1M: fewer repetitions than the reads
+PAIRED_ACTIONS = 30
+BENCH_USER = "bench.operator"
+
+# (key, label, target in ms at 1M on SQLite or None): the rows of the results table, in order
+READS = [
+    ("calendar", "1. Calendar month (counts by day and type + warning days)", 50),
+    ("day_all", "2. Day view, busiest day, all clubs", 20),
+    ("day_club", "2. Day view, busiest day, one club (cards, Supervisors)", 20),
+    ("types", "3. Event type counts, a quarter by week", 100),
+    ("unscheduled", "4. Unscheduled buckets", 100),
+]
+OTHERS = [
+    ("check_run", "5. Full data-quality check run (stored)", 5000),
+    ("paired", "6. Paired reschedule, own overhead (in-process Crossmark)", None),
+    ("page_calendar_cold", "7. Calendar page run, cold cache", None),
+    ("page_calendar_warm", "7. Calendar page run, warm cache", 500),
+    ("page_day_cold", "7. Day view page run, cold cache", None),
+    ("page_day_warm", "7. Day view page run, warm cache", 500),
+]
+
+
+# --- databases ------------------------------------------------------------------------------------------------------
+
+def _months_back(today: date, months: int) -> date:
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def database_url(backend: str, events: int, data_dir: Path, postgres: str | None) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / f'bench-{events}.db'}"
+    url = make_url(postgres).update_query_dict({"options": f"-csearch_path=bench_{events}"})
+    return url.render_as_string(hide_password=False)
+
+
+def build(backend: str, events: int, data_dir: Path, postgres: str | None) -> None:
+    """Create (or reuse) the database of `events` demo events; a PostgreSQL schema is dropped and rebuilt if partial."""
+    from services.database import make_engine
+    from services.demo_data import seed_demo_data
+    from services.schema_admin import upgrade_database
+    from services.tables import Event
+
+    url = database_url(backend, events, data_dir, postgres)
+    if backend == "postgresql":
+        admin = create_engine(postgres)
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA IF NOT EXISTS bench_{events}"))
+        admin.dispose()
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(url, confirmed=True)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        existing = connection.execute(select(func.count()).select_from(Event)).scalar_one()
+    if existing not in (0, events):
+        raise SystemExit(f"{url} holds {existing:,} events, not {events:,}: remove it and run again")
+    if existing == 0:
+        today = date.today()
+        started = time.perf_counter()
+        seed_demo_data(engine, events=events, stores=STORES, start=_months_back(today, 2), months=MONTHS, today=today)
+        print(f"  built {backend} with {events:,} events in {time.perf_counter() - started:.0f} s", flush=True)
+    engine.dispose()
+
+
+# --- timing ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Timing:
+    median_ms: float
+    p95_ms: float
+
+    def as_dict(self) -> dict:
+        return {"median_ms": self.median_ms, "p95_ms": self.p95_ms}
+
+
+def measure(function: Callable[[], object], repeat: int, warmups: int = 1) -> Timing:
+    for _ in range(warmups):  # the database's and the OS's caches, the first compile of each statement
+        function()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return Timing(statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))])
+
+
+@contextmanager
+def captured_sql(engine: Engine) -> Iterator[list[tuple[str, object]]]:
+    """The statements (as the driver receives them, with their parameters) that run on `engine` meanwhile."""
+    statements: list[tuple[str, object]] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.strip().upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def bare_sql(engine: Engine, ours: Callable[[], object]) -> Callable[[], None]:
+    """(b): the SQL our function ran, replayed through the driver's own cursor: no SQLAlchemy, no pandas, no app code."""
+    with captured_sql(engine) as statements:
+        ours()
+    raw = engine.raw_connection().driver_connection
+
+    def replay() -> None:
+        cursor = raw.cursor()
+        for statement, parameters in statements:
+            cursor.execute(statement, parameters)
+            cursor.fetchall()
+        cursor.close()
+        raw.rollback()
+
+    return replay
+
+
+# --- (a): the naive way, rows into pandas --------------------------------------------------------------------------
+
+def _frame(engine: Engine, sql: str, **parameters: object) -> pd.DataFrame:
+    with engine.connect() as connection:
+        return pd.read_sql(text(sql), connection, params=parameters)
+
+
+def _starts(first: date, last: date) -> dict:
+    return {"first": datetime.combine(first, clock()), "after": datetime.combine(last + timedelta(days=1), clock())}
+
+
+SCHEDULED_ROWS = ("SELECT e.*, s.schedule_datetime, s.employee_id FROM schedules s "
+                  "JOIN events e ON e.project_ref_num = s.event_ref_num "
+                  "WHERE s.schedule_datetime >= :first AND s.schedule_datetime < :after")
+UNSTAFFED_ROWS = "SELECT * FROM events WHERE condition = 'Unstaffed' AND due_datetime >= :first AND due_datetime < :after"
+
+
+def naive_calendar(engine: Engine, month: date) -> pd.DataFrame:
+    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    scheduled = _frame(engine, SCHEDULED_ROWS, **_starts(month, last))
+    unstaffed = _frame(engine, UNSTAFFED_ROWS, **_starts(month, last))
+    scheduled["day"] = pd.to_datetime(scheduled["schedule_datetime"]).dt.date
+    table = scheduled.pivot_table(index="day", columns="event_type", values="id", aggfunc="count").fillna(0)
+    table["unstaffed_due"] = unstaffed.groupby(pd.to_datetime(unstaffed["due_datetime"]).dt.date)["id"].count()
+    return table
+
+
+def naive_day(engine: Engine, day: date, store: str | None) -> pd.DataFrame:
+    where = " AND e.location_mvid = :store" if store else ""
+    day_rows = _frame(engine, "SELECT e.*, s.schedule_datetime, m.name AS rep_name, m.job_title FROM schedules s "
+                      "JOIN events e ON e.project_ref_num = s.event_ref_num LEFT JOIN employees m ON m.id = s.employee_id "
+                      "WHERE s.schedule_datetime >= :first AND s.schedule_datetime < :after" + where,
+                      **_starts(day, day), **({"store": store} if store else {}))
+    supervisors = _frame(engine, "SELECT e.*, s.schedule_datetime FROM events e LEFT JOIN schedules s "
+                         "ON s.event_ref_num = e.project_ref_num WHERE e.event_type = 'Supervisor'"
+                         + (" AND e.location_mvid = :store" if store else ""), **({"store": store} if store else {}))
+    unstaffed = _frame(engine, UNSTAFFED_ROWS.replace("events", "events e") + where, **_starts(day, day),
+                       **({"store": store} if store else {}))
+    for frame in (day_rows, supervisors):
+        frame["number"] = frame["project_name"].str[:6]
+    cores = day_rows[day_rows["event_type"] == "Core"]
+    paired = cores.merge(supervisors, on=["location_mvid", "number"], how="left", suffixes=("", "_supervisor"))
+    return pd.concat([paired, unstaffed], ignore_index=True)
+
+
+def naive_types(engine: Engine, first: date, last: date) -> pd.DataFrame:
+    scheduled = _frame(engine, SCHEDULED_ROWS, **_starts(first, last))
+    unstaffed = _frame(engine, UNSTAFFED_ROWS, **_starts(first, last))
+    scheduled["week"] = pd.to_datetime(scheduled["schedule_datetime"]).dt.to_period("W").dt.start_time
+    unstaffed["week"] = pd.to_datetime(unstaffed["due_datetime"]).dt.to_period("W").dt.start_time
+    return pd.concat([scheduled.groupby(["week", "event_type"]).size().rename("Scheduled"),
+                      unstaffed.groupby(["week", "event_type"]).size().rename("Unstaffed")], axis=1)
+
+
+def naive_unscheduled(engine: Engine, now: datetime) -> pd.Series:
+    unstaffed = _frame(engine, "SELECT * FROM events WHERE condition = 'Unstaffed'")
+    due = pd.to_datetime(unstaffed["due_datetime"])
+    today = datetime.combine(now.date(), clock())
+    edges = [now, today + timedelta(days=1), today + timedelta(days=2), today + timedelta(days=3)]
+    labels = ["Past due", "Due today", "Due tomorrow", "Due within 3 days"]
+    unstaffed["bucket"] = np.select([due < edge for edge in edges], labels, default="Later")
+    return unstaffed.groupby(["bucket", "event_type"]).size()
+
+
+# --- one (database, size): measured in its own process ---------------------------------------------------------------
+
+def _busiest(engine: Engine, today: date) -> tuple[date, str]:
+    """The busiest day of the coming week, and the club with the most events on it."""
+    from services.read_queries import scheduled_per_day
+
+    week = scheduled_per_day(engine, today, today + timedelta(days=7))
+    day = week.groupby("day")["count"].sum().idxmax()
+    with engine.connect() as connection:
+        store = connection.execute(text(
+            "SELECT store FROM dashboard_scheduled_per_day WHERE day = :day GROUP BY store ORDER BY SUM(scheduled) DESC "
+            "LIMIT 1"), {"day": day}).scalar_one()
+    return day, store
+
+
+def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
+    from bench.paired_actions import _pairs
+    from services.crossmark_client import make_crossmark_client
+    from services.crossmark_sandbox import simulator_from_database
+    from services.paired_actions import PairedActions
+    from services.pairing import supervisors_for_cores
+    from services.settings import load_settings
+
+    pairs = _pairs(engine, today, count)
+    with engine.connect() as connection:
+        names = connection.execute(select_events(pairs)).all()
+        supervisors = supervisors_for_cores(connection, names)
+    refs = [ref for ref, _ in pairs] + [match.supervisor.ref for match in supervisors.values()]
+    settings = load_settings({})
+    simulator = simulator_from_database(engine, settings.crossmark_timezone, refs=refs)
+    service = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator))
+    moves = iter(pairs)
+
+    def one() -> None:
+        ref, when = next(moves)
+        target = when.replace(hour=9, minute=45) if when.hour != 9 else when.replace(hour=10, minute=30)
+        result = service.reschedule(ref, target, "bench", key=uuid.uuid4().hex)
+        if result.status != "done":
+            raise RuntimeError(f"reschedule of {ref} ended {result.status}: {result.message}")
+
+    return measure(one, repeat=len(pairs) - 2, warmups=2)
+
+
+def select_events(pairs: list[tuple[int, datetime]]):  # noqa: ANN201 - a select of (ref, name, mvid, store number)
+    from services.tables import Event
+
+    return select(Event.project_ref_num, Event.project_name, Event.location_mvid, Event.store_number).where(
+        Event.project_ref_num.in_([ref for ref, _ in pairs]))
+
+
+def _page_runs(url: str, day: date, repeat: int) -> dict[str, Timing]:
+    """Whole runs of the Calendar and Day view pages through Streamlit's AppTest, signed in, cold and warm cache."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["SCHEDULER_DATABASE_URL"] = url
+    for name in ("CROSSMARK_BASE_URL", "AUTH_MODE"):
+        os.environ.pop(name, None)
+    st.cache_resource.clear()
+    results = {}
+    for page, query in (("calendar", {}), ("day", {"date": day.isoformat()})):
+        app = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=300)
+        app.session_state["auth"] = {"username": BENCH_USER, "last_seen": datetime.now()}
+        for key, value in query.items():
+            app.query_params[key] = value
+        app.switch_page(str(ROOT / "pages" / f"{page}.py"))
+
+        def run(cold: bool) -> None:
+            if cold:
+                st.cache_data.clear()
+            app.session_state["auth"] = {"username": BENCH_USER, "last_seen": datetime.now()}
+            app.run()
+            if app.exception:
+                raise RuntimeError(f"the {page} page failed: {app.exception}")
+
+        results[f"page_{page}_cold"] = measure(lambda: run(True), repeat)
+        results[f"page_{page}_warm"] = measure(lambda: run(False), repeat)
+    return results
+
+
+def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
+    from services.accounts import OPERATOR, add_user
+    from services.database import make_engine
+    from services.quality_checks import run_check
+    from services.read_queries import EventFilter, day_view, month_calendar, type_counts, unscheduled_buckets
+    from services.settings import load_settings
+    from services.tables import UserAccount
+
+    url = database_url(backend, events, data_dir, postgres)
+    engine = make_engine(url)
+    today = date.today()
+    now = datetime.combine(today, clock(10, 0))
+    with engine.connect() as connection:
+        has_user = connection.execute(select(func.count()).select_from(UserAccount)
+                                      .where(UserAccount.username == BENCH_USER)).scalar_one()
+    if not has_user:
+        add_user(engine, BENCH_USER, OPERATOR, None)
+    day, store = _busiest(engine, today)
+    quarter = (today - timedelta(days=45), today + timedelta(days=45))
+    ours: dict[str, Callable[[], object]] = {
+        "calendar": lambda: month_calendar(engine, today),
+        "day_all": lambda: day_view(engine, day),
+        "day_club": lambda: day_view(engine, day, EventFilter(store=store)),
+        "types": lambda: type_counts(engine, *quarter, "week"),
+        "unscheduled": lambda: unscheduled_buckets(engine, now),
+    }
+    result: dict = {"backend": backend, "events": events, "busy_day": day.isoformat(), "club": store,
+                    "day_all_listed": day_view(engine, day).listed, "ours": {}, "naive": {}, "bare": {}}
+    for key, function in ours.items():
+        result["ours"][key] = measure(function, repeat).as_dict()
+
+    settings = load_settings({})
+    run_check(engine, settings, now=now, triggered_by="bench")  # the first run stores the whole history
+    check = measure(lambda: run_check(engine, settings, now=now, triggered_by="bench"), min(repeat, CHECK_REPEAT_MAX),
+                    warmups=0)
+    result["ours"]["check_run"] = check.as_dict()
+    result["ours"]["paired"] = _paired_reschedules(engine, today, PAIRED_ACTIONS).as_dict()
+    for key, timing in _page_runs(url, day, max(1, min(repeat, 5))).items():
+        result["ours"][key] = timing.as_dict()
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+    naive: dict[str, Callable[[], object]] = {
+        "calendar": lambda: naive_calendar(engine, today.replace(day=1)),
+        "day_all": lambda: naive_day(engine, day, None),
+        "day_club": lambda: naive_day(engine, day, store),
+        "types": lambda: naive_types(engine, *quarter),
+        "unscheduled": lambda: naive_unscheduled(engine, now),
+    }
+    naive_repeat = max(1, min(repeat, 5))  # seconds each at 1M
+    for key, function in naive.items():
+        result["naive"][key] = measure(function, naive_repeat).as_dict()
+        result["bare"][key] = measure(bare_sql(engine, ours[key]), repeat).as_dict()
+    engine.dispose()
+    return result
+
+
+# --- the report -----------------------------------------------------------------------------------------------------
+
+def _machine() -> dict:
+    memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal:")), 0) if Path("/proc/meminfo").exists() else 0
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    import sqlite3
+
+    libraries = {name: version(name) for name in ("streamlit", "pandas", "SQLAlchemy", "psycopg", "numpy")}
+    return {"cpus": os.cpu_count(), "memory_gib": memory_kb / 1024 / 1024, "cpu": cpu,
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, **libraries}
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def _ratio(ours: float, other: float | None) -> str:
+    return "—" if not other else f"{ours / other:.2f}×"
+
+
+def render(results: list[dict], machine: dict, repeat: int, postgres_version: str | None) -> str:
+    lines = ["# Benchmarks", "",
+             f"Generated by `python -m bench.run` on {date.today():%Y-%m-%d}: {machine['cpus']} CPUs ({machine['cpu']}), "
+             f"{machine['memory_gib']:.1f} GiB memory; Python {machine['python']}, SQLite {machine['sqlite']}"
+             + (f", PostgreSQL {postgres_version}" if postgres_version else "")
+             + f"; streamlit {machine['streamlit']}, pandas {machine['pandas']}, numpy {machine['numpy']}, "
+               f"SQLAlchemy {machine['SQLAlchemy']}, psycopg {machine['psycopg']}.", "",
+             f"Median and p95 in milliseconds over {repeat} runs after a warm-up (naive pandas: at most 5 runs; check "
+             f"run: at most {CHECK_REPEAT_MAX}). Demo data: {STORES} clubs, {MONTHS} months around today. "
+             "**(a)** reads the rows into pandas and groups there; **(b)** runs the SQL our function sends, through the "
+             "driver's cursor, with no SQLAlchemy, pandas or app code. ours/(a) below 1 means ours is faster.", ""]
+    for result in results:
+        ours, naive, bare = result["ours"], result["naive"], result["bare"]
+        title = "SQLite" if result["backend"] == "sqlite" else "PostgreSQL"
+        lines += [f"## {result['events']:,} events, {title}", "",
+                  f"Busy day: {result['busy_day']} (all clubs {'listed' if result['day_all_listed'] else 'over the listing limit: per-club counts'}); "
+                  f"club {result['club']}. Peak RSS of the process doing 1–7: **{result['peak_rss_mb']:.0f} MB**.", "",
+                  "| measure | ours median | ours p95 | (a) naive pandas | (b) bare SQL | ours/(a) | ours/(b) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for key, label, _ in READS:
+            mine = ours[key]["median_ms"]
+            lines.append(f"| {label} | {_ms(mine)} | {_ms(ours[key]['p95_ms'])} | {_ms(naive[key]['median_ms'])} | "
+                         f"{_ms(bare[key]['median_ms'])} | {_ratio(mine, naive[key]['median_ms'])} | "
+                         f"{_ratio(mine, bare[key]['median_ms'])} |")
+        for key, label, _ in OTHERS:
+            lines.append(f"| {label} | {_ms(ours[key]['median_ms'])} | {_ms(ours[key]['p95_ms'])} | | | | |")
+        lines.append("")
+    lines += _scaling(results)
+    lines += _targets(results)
+    return "\n".join(lines) + "\n"
+
+
+def _scaling(results: list[dict]) -> list[str]:
+    sizes = sorted({r["events"] for r in results})
+    if len(sizes) < 2:
+        return []
+    lines = ["## Cost against size (ours, median ms)", "",
+             "| measure | " + " | ".join(f"{s:,} {b}" for b in ("SQLite", "PostgreSQL") for s in sizes
+                                          if any(r["events"] == s and r["backend"] == _backend(b) for r in results))
+             + " | 1M÷10k SQLite |", "|---|" + "---:|" * (sum(1 for _ in results) + 1)]
+    order = sorted(results, key=lambda r: (r["backend"] != "sqlite", r["events"]))
+    sqlite = {r["events"]: r for r in results if r["backend"] == "sqlite"}
+    for key, label, _ in READS + OTHERS[:2]:
+        growth = (f"{sqlite[sizes[-1]]['ours'][key]['median_ms'] / sqlite[sizes[0]]['ours'][key]['median_ms']:.1f}×"
+                  if sizes[0] in sqlite and sizes[-1] in sqlite else "—")
+        lines.append(f"| {label} | " + " | ".join(_ms(r["ours"][key]["median_ms"]) for r in order) + f" | {growth} |")
+    lines.append("| Peak RSS, MB | " + " | ".join(f"{r['peak_rss_mb']:.0f}" for r in order) + " | |")
+    return lines + [""]
+
+
+def _backend(title: str) -> str:
+    return "sqlite" if title == "SQLite" else "postgresql"
+
+
+def _targets(results: list[dict]) -> list[str]:
+    largest = max(r["events"] for r in results)
+    sqlite = next((r for r in results if r["backend"] == "sqlite" and r["events"] == largest), None)
+    if sqlite is None:
+        return []
+    postgres = next((r for r in results if r["backend"] == "postgresql" and r["events"] == largest), None)
+    ours = sqlite["ours"]
+    rows = []
+    for key, label, target in READS + OTHERS:
+        if target is not None:
+            value = ours[key]["median_ms"]
+            rows.append((f"{label} ≤ {target:,} ms", _ms(value), value <= target))
+    calendar = ours["calendar"]["median_ms"]
+    speedup = sqlite["naive"]["calendar"]["median_ms"] / calendar
+    rows.append(("Calendar month ≥ 20× faster than (a)", f"{speedup:.0f}×", speedup >= 20))
+    overhead = calendar / sqlite["bare"]["calendar"]["median_ms"]
+    rows.append(("Calendar month within 1.5× of (b)", f"{overhead:.2f}×", overhead <= 1.5))
+    rows.append(("Peak RSS ≤ 600 MB", f"{sqlite['peak_rss_mb']:.0f} MB", sqlite["peak_rss_mb"] <= 600))
+    if postgres is not None:
+        for key, label, _ in READS:
+            ratio = postgres["ours"][key]["median_ms"] / ours[key]["median_ms"]
+            rows.append((f"PostgreSQL within 2× of SQLite: {label}", f"{ratio:.2f}×", ratio <= 2))
+    return ([f"## Targets at {largest:,} events (SQLite unless named)", "", "| target | measured | met |", "|---|---:|---|"]
+            + [f"| {label} | {value} | {'yes' if met else '**no**'} |" for label, value, met in rows] + [""])
+
+
+def _postgres_version(url: str | None) -> str | None:
+    if not url:
+        return None
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = connection.execute(text("SHOW server_version")).scalar_one()
+    engine.dispose()
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
+    parser.add_argument("--postgres", help="a PostgreSQL URL whose database may hold bench_<N> schemas")
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-concurrency", action="store_true",
+                        help="skip the concurrency runs (python -m bench.concurrency) at the end")
+    parser.add_argument("--measure", nargs=2, metavar=("BACKEND", "EVENTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", nargs=2, metavar=("BACKEND", "EVENTS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.build:
+        build(args.build[0], int(args.build[1]), args.data_dir, args.postgres)
+        return 0
+    if args.measure:
+        print(json.dumps(measure_one(args.measure[0], int(args.measure[1]), args.data_dir, args.postgres,
+                                     args.repeat)))
+        return 0
+    try:
+        sizes = [int(size.replace("_", "")) for size in args.sizes.split(",")]
+    except ValueError:
+        parser.error(f"--sizes must be comma-separated whole numbers, not {args.sizes!r}")
+    if any(size < 1000 for size in sizes) or args.repeat < 1:
+        parser.error("each size must be at least 1000 events and --repeat at least 1")
+    backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
+    results = []
+    for backend in backends:
+        for size in sizes:
+            common = ["--data-dir", str(args.data_dir), "--repeat", str(args.repeat)]
+            common += ["--postgres", args.postgres] if args.postgres else []
+            print(f"{backend}, {size:,} events", flush=True)
+            subprocess.run([sys.executable, "-m", "bench.run", "--build", backend, str(size), *common], cwd=ROOT,
+                           check=True)
+            child = subprocess.run([sys.executable, "-m", "bench.run", "--measure", backend, str(size), *common],
+                                   cwd=ROOT, capture_output=True, text=True)
+            if child.returncode != 0:
+                print(child.stderr[-6000:], file=sys.stderr)
+                raise SystemExit(f"measuring {backend} at {size:,} events failed (exit {child.returncode})")
+            results.append(json.loads(child.stdout.strip().splitlines()[-1]))
+    report = render(results, _machine(), args.repeat, _postgres_version(args.postgres))
+    if not args.no_concurrency:
+        print("concurrency", flush=True)
+        command = [sys.executable, "-m", "bench.concurrency", "--sqlite"]
+        command += ["--postgres", args.postgres] if args.postgres else []
+        concurrency = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if concurrency.returncode != 0:
+            print(concurrency.stderr[-6000:], file=sys.stderr)
+            raise SystemExit(f"the concurrency run failed (exit {concurrency.returncode})")
+        report += ("\n## Concurrency (`python -m bench.concurrency`)\n" + concurrency.stdout.strip() + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    print(report)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
