@@ -140,9 +140,10 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     table = QualityFinding.__table__
     with engine.begin() as connection:
         known = {row.identity: row for row in connection.execute(
-            select(table.c.id, table.c.identity, table.c.resolved_at, table.c.acknowledged_by)
+            select(table.c.id, table.c.identity, table.c.resolved_at, table.c.acknowledged_by, table.c.severity,
+                   table.c.detail, table.c.day)
             .where(table.c.rule.in_(names)))}
-        inserts, reopen, still = [], [], []
+        inserts, reopen, changed = [], [], []
         for identity, finding in current.items():
             row = known.get(identity)
             values = {"severity": finding.severity, "detail": finding.detail, "day": finding.day,
@@ -156,22 +157,25 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                 reopen.append({"_id": row.id, **values, "first_seen": now, "first_run_id": run_id,
                                "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
                                "acknowledgement_note": None})
-            else:
-                still.append({"_id": row.id, **values})
+            elif (row.severity, row.detail, _as_day(row.day)) != (finding.severity, finding.detail, finding.day):
+                changed.append({"_id": row.id, **values})
+        gone = [row.id for identity, row in known.items() if row.resolved_at is None and identity not in current]
+        for start in range(0, len(gone), _BATCH):
+            connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
+                               .values(resolved_at=now))
+        # Every finding still open is seen again: one statement, not one UPDATE per finding (82,000 at 1M events).
+        connection.execute(update(table).where(table.c.rule.in_(names), table.c.resolved_at.is_(None))
+                           .values(last_seen=now, last_run_id=run_id))
         for start in range(0, len(inserts), _BATCH):
             connection.execute(insert(table), inserts[start:start + _BATCH])
         for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
                                          "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
                                          "acknowledgement_note")),
-                               (still, ("severity", "detail", "day", "last_seen", "last_run_id"))):
+                               (changed, ("severity", "detail", "day", "last_seen", "last_run_id"))):
             statement = update(table).where(table.c.id == bindparam("_id")).values(
                 {column: bindparam(column) for column in columns})
             for start in range(0, len(batch), _BATCH):
                 connection.execute(statement, batch[start:start + _BATCH])
-        gone = [row.id for identity, row in known.items() if row.resolved_at is None and identity not in current]
-        for start in range(0, len(gone), _BATCH):
-            connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
-                               .values(resolved_at=now))
         new_identities = {item["identity"] for item in inserts} | {
             identity for identity, row in known.items() if row.resolved_at is not None and identity in current}
         counts = Counter((f.rule, f.severity) for f in current.values())
@@ -195,6 +199,10 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                  row.acknowledged_by is not None, identity in new_identities))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
     return views, len(new_identities), len(gone)
+
+
+def _as_day(value):  # noqa: ANN001, ANN202 - SQLite may return the stored date as text
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
 def _notify(engine: Engine, settings: Settings, run_id: int, views: list[FindingView]) -> str:

@@ -45,7 +45,18 @@ def test_sprint2_history_across_three_runs(engine):
                                                                                                             minute=30)})
         connection.execute(text("UPDATE events SET condition = 'Scheduled', is_scheduled = TRUE "
                                 "WHERE project_ref_num = 608002"))
+        # and 606999 moves: its finding stays open (same identity) with a new detail and day
+        connection.execute(text("UPDATE schedules SET schedule_datetime = :when WHERE event_ref_num = 606999"),
+                           {"when": datetime.combine(TODAY + timedelta(days=8), datetime.min.time()).replace(hour=11)})
     third = run_check(engine, settings, now=NOW + timedelta(hours=2))
+    moved = next(f for f in third.findings if f.rule == "core_without_supervisor" and f.core_ref == 606999)
+    assert moved.first_seen == NOW and moved.day == TODAY + timedelta(days=8) and not moved.is_new
+    with engine.connect() as connection:  # every open finding was seen by this run, with what this run found
+        open_rows = connection.execute(text("SELECT id, last_run_id, detail, day FROM dashboard_findings "
+                                            "WHERE resolved_at IS NULL")).all()
+    assert {row.last_run_id for row in open_rows} == {third.run_id}
+    assert {(row.id, row.detail, str(row.day)[:10] if row.day else None) for row in open_rows} == \
+        {(f.id, f.detail, f.day.isoformat() if f.day else None) for f in third.findings}
     assert third.resolved == 1 and ("core_supervisor_unstaffed", 608001, 608002) not in _identities(third)
     with engine.connect() as connection:
         row = connection.execute(text("SELECT resolved_at, last_run_id FROM dashboard_findings "
