@@ -179,6 +179,9 @@ def _day_frame(engine: Engine, query) -> pd.DataFrame:  # noqa: ANN001
     return frame.astype({"count": int})
 
 
+UNSTAFFED_DUE = "unstaffed_due"
+
+
 def month_calendar(engine: Engine, month: date, where: EventFilter = EventFilter()) -> pd.DataFrame:
     """One row per day of the month: scheduled count per type, total, and Unstaffed events due that day.
 
@@ -189,21 +192,20 @@ def month_calendar(engine: Engine, month: date, where: EventFilter = EventFilter
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     row_of = {day: index for index, day in enumerate(days)}
     column_of = {event_type: index for index, event_type in enumerate(EVENT_TYPES)}
+    column_of[UNSTAFFED_DUE] = len(EVENT_TYPES)
     counts = [[0] * (len(EVENT_TYPES) + 1) for _ in days]  # per type, then Unstaffed due
     scheduled = (select(ScheduledPerDay.day, ScheduledPerDay.event_type, func.sum(ScheduledPerDay.scheduled))
                  .where(ScheduledPerDay.day >= first, ScheduledPerDay.day <= last, *where.aggregate_clauses())
                  .group_by(ScheduledPerDay.day, ScheduledPerDay.event_type))
-    unstaffed = (select(UnstaffedPerDay.day, func.sum(UnstaffedPerDay.unstaffed))
+    unstaffed = (select(UnstaffedPerDay.day, literal(UNSTAFFED_DUE), func.sum(UnstaffedPerDay.unstaffed))
                  .where(UnstaffedPerDay.day >= first, UnstaffedPerDay.day <= last,
                         *where.aggregate_clauses(UnstaffedPerDay))
                  .group_by(UnstaffedPerDay.day))
-    with engine.connect() as connection:
-        for day, event_type, count in connection.execute(scheduled):
+    with engine.connect() as connection:  # one statement: one round trip, one consistent view of both aggregates
+        for day, event_type, count in connection.execute(union_all(scheduled, unstaffed)):
             column = column_of.get(event_type)
             if column is not None:  # the aggregate stores no type as 'Other', so every row has a known type
                 counts[row_of[_as_date(day)]][column] += count
-        for day, count in connection.execute(unstaffed):
-            counts[row_of[_as_date(day)]][-1] += count
     columns: dict[str, list] = {"day": days}
     for index, event_type in enumerate(EVENT_TYPES):
         columns[event_type] = [row[index] for row in counts]
