@@ -141,7 +141,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     with engine.begin() as connection:
         known = {row.identity: row for row in connection.execute(
             select(table.c.id, table.c.identity, table.c.resolved_at, table.c.acknowledged_by, table.c.severity,
-                   table.c.detail, table.c.day)
+                   table.c.detail, table.c.day, table.c.first_seen)
             .where(table.c.rule.in_(names)))}
         inserts, reopen, changed = [], [], []
         for identity, finding in current.items():
@@ -166,8 +166,10 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         # Every finding still open is seen again: one statement, not one UPDATE per finding (82,000 at 1M events).
         connection.execute(update(table).where(table.c.rule.in_(names), table.c.resolved_at.is_(None))
                            .values(last_seen=now, last_run_id=run_id))
+        inserted: dict[str, int] = {}  # identity -> id of the new rows (RETURNING: no read-back of every finding)
         for start in range(0, len(inserts), _BATCH):
-            connection.execute(insert(table), inserts[start:start + _BATCH])
+            inserted.update((identity, finding_id) for finding_id, identity in connection.execute(
+                insert(table).returning(table.c.id, table.c.identity), inserts[start:start + _BATCH]))
         for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
                                          "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
                                          "acknowledgement_note")),
@@ -187,16 +189,17 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
             status="done", finished_at=datetime.now().replace(microsecond=0), findings=len(current),
             new_findings=len(new_identities), resolved_findings=len(gone)))
-        rows = connection.execute(select(table.c.id, table.c.identity, table.c.first_seen, table.c.acknowledged_by)
-                                  .where(table.c.last_run_id == run_id)).all()
         bump_data_version(connection)
-    by_identity = {row.identity: row for row in rows}
     views = []
     for identity, finding in current.items():
-        row = by_identity[identity]
-        views.append(FindingView(row.id, finding.rule, finding.severity, finding.event_number, finding.store,
-                                 finding.core_ref, finding.supervisor_ref, finding.detail, finding.day, row.first_seen,
-                                 row.acknowledged_by is not None, identity in new_identities))
+        if identity in new_identities:  # inserted, or reopened (its acknowledgement was cleared)
+            finding_id, first_seen, acknowledged = inserted.get(identity) or known[identity].id, now, False
+        else:
+            row = known[identity]
+            finding_id, first_seen, acknowledged = row.id, row.first_seen, row.acknowledged_by is not None
+        views.append(FindingView(finding_id, finding.rule, finding.severity, finding.event_number, finding.store,
+                                 finding.core_ref, finding.supervisor_ref, finding.detail, finding.day, first_seen,
+                                 acknowledged, identity in new_identities))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
     return views, len(new_identities), len(gone)
 
