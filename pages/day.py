@@ -40,7 +40,7 @@ scheduled = view.scheduled
 
 duty = st.columns(4)
 duty[0].metric("Scheduled", f"{view.scheduled_total:,}")
-duty[1].metric("Unstaffed due today", f"{view.unstaffed_due_total:,}")
+duty[1].metric("Unstaffed due this day", f"{view.unstaffed_due_total:,}")
 if view.listed:
     duty[2].markdown("**Juicer**  \n" + (", ".join(view.juicer_reps) or "none scheduled"))
     duty[3].markdown("**Lead on duty**  \n" + (", ".join(view.leads_on_duty) or "none scheduled"))
@@ -80,7 +80,7 @@ if not supervisors.empty:
                      hide_index=True, width="stretch", column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm")})
 
 if not view.unstaffed_due.empty:
-    st.subheader(f"Unstaffed, due today · {len(view.unstaffed_due)}")
+    st.subheader(f"Unstaffed, due this day · {len(view.unstaffed_due)}")
     st.dataframe(view.unstaffed_due.rename(columns={"ref": "Ref", "name": "Event", "event_type": "Type",
                                                     "store_number": "Store", "store_name": "Store name",
                                                     "start_datetime": "Window opens", "due_datetime": "Due"}),
