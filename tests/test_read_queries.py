@@ -204,15 +204,20 @@ def test_reads_work_on_an_adopted_scheduler_database(database_url):
         engine.dispose()
 
 
+def _counts(engine, sql: str) -> dict[tuple[str, str, str], int]:
+    """(day as YYYY-MM-DD, store key, type) -> count, from a query returning those four columns."""
+    with engine.connect() as connection:
+        return {(str(d)[:10], store, event_type): count
+                for d, store, event_type, count in connection.execute(text(sql))}
+
+
 def _aggregate_vs_join(engine) -> tuple[dict, dict]:
     day = _day_expression(engine, "s.schedule_datetime")
-    with engine.connect() as connection:
-        joined = {(str(d), store, event_type): count for d, store, event_type, count in connection.execute(text(
-            f"SELECT {day}, coalesce(e.location_mvid, CAST(e.store_number AS TEXT), ''), coalesce(e.event_type, 'Other'),"
-            " COUNT(*) FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num GROUP BY 1, 2, 3"))}
-        aggregate = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
-            "SELECT day, store, event_type, scheduled FROM dashboard_scheduled_per_day WHERE scheduled <> 0"))}
-    return joined, aggregate
+    joined = _counts(engine, f"SELECT {day}, coalesce(e.location_mvid, CAST(e.store_number AS TEXT), ''), "
+                             "coalesce(e.event_type, 'Other'), COUNT(*) FROM schedules s "
+                             "JOIN events e ON e.project_ref_num = s.event_ref_num GROUP BY 1, 2, 3")
+    return joined, _counts(engine, "SELECT day, store, event_type, scheduled FROM dashboard_scheduled_per_day "
+                                   "WHERE scheduled <> 0")
 
 
 def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
@@ -264,13 +269,11 @@ def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
 
 def _unstaffed_aggregate_vs_events(engine) -> tuple[dict, dict]:
     day = _day_expression(engine, "due_datetime")
-    with engine.connect() as connection:
-        direct = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
-            f"SELECT {day}, coalesce(location_mvid, CAST(store_number AS TEXT), ''), coalesce(event_type, 'Other'), "
-            "COUNT(*) FROM events WHERE condition = 'Unstaffed' AND due_datetime IS NOT NULL GROUP BY 1, 2, 3"))}
-        aggregate = {(str(d)[:10], store, event_type): count for d, store, event_type, count in connection.execute(text(
-            "SELECT day, store, event_type, unstaffed FROM dashboard_unstaffed_per_day WHERE unstaffed <> 0"))}
-    return direct, aggregate
+    direct = _counts(engine, f"SELECT {day}, coalesce(location_mvid, CAST(store_number AS TEXT), ''), "
+                             "coalesce(event_type, 'Other'), COUNT(*) FROM events "
+                             "WHERE condition = 'Unstaffed' AND due_datetime IS NOT NULL GROUP BY 1, 2, 3")
+    return direct, _counts(engine, "SELECT day, store, event_type, unstaffed FROM dashboard_unstaffed_per_day "
+                                   "WHERE unstaffed <> 0")
 
 
 def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
