@@ -135,31 +135,43 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
 
 def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime
            ) -> tuple[list[FindingView], int, int]:
-    """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count."""
+    """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count.
+
+    Only the open findings are read whole (at 1,000,000 events about 82,000 of them); of the resolved history only the
+    rows whose identity is reported again are looked up, so the run does not slow down as the history grows."""
     current = {identity_of(finding): finding for finding in findings}
     table = QualityFinding.__table__
     with engine.begin() as connection:
-        known = {row.identity: row for row in connection.execute(
-            select(table.c.id, table.c.identity, table.c.resolved_at, table.c.acknowledged_by, table.c.severity,
-                   table.c.detail, table.c.day, table.c.first_seen)
-            .where(table.c.rule.in_(names)))}
+        open_rows = {row[0]: row[1:] for row in connection.execute(
+            select(table.c.identity, table.c.id, table.c.severity, table.c.detail, table.c.day, table.c.first_seen,
+                   table.c.acknowledged_by)
+            .where(table.c.rule.in_(names), table.c.resolved_at.is_(None)))}
+        unseen = [identity for identity in current if identity not in open_rows]
+        resolved_ids: dict[str, int] = {}  # identity -> id of a resolved finding that is reported again
+        for start in range(0, len(unseen), _BATCH):
+            resolved_ids.update(connection.execute(
+                select(table.c.identity, table.c.id).where(table.c.identity.in_(unseen[start:start + _BATCH]))).all())
         inserts, reopen, changed = [], [], []
-        for identity, finding in current.items():
-            row = known.get(identity)
+        for identity in unseen:
+            finding = current[identity]
             values = {"severity": finding.severity, "detail": finding.detail, "day": finding.day,
                       "last_seen": now, "last_run_id": run_id}
-            if row is None:
+            if identity in resolved_ids:  # it came back: a new occurrence, not acknowledged any more
+                reopen.append({"_id": resolved_ids[identity], **values, "first_seen": now, "first_run_id": run_id,
+                               "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
+                               "acknowledgement_note": None})
+            else:
                 inserts.append({"identity": identity, "rule": finding.rule, "event_number": finding.event_number,
                                 "store": finding.store, "core_ref": finding.core_ref,
                                 "supervisor_ref": finding.supervisor_ref, "refs": ",".join(map(str, finding.refs)),
                                 "first_seen": now, "first_run_id": run_id, **values})
-            elif row.resolved_at is not None:  # it came back: a new occurrence, not acknowledged any more
-                reopen.append({"_id": row.id, **values, "first_seen": now, "first_run_id": run_id,
-                               "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
-                               "acknowledgement_note": None})
-            elif (row.severity, row.detail, _as_day(row.day)) != (finding.severity, finding.detail, finding.day):
-                changed.append({"_id": row.id, **values})
-        gone = [row.id for identity, row in known.items() if row.resolved_at is None and identity not in current]
+        for identity, (finding_id, severity, detail, day, _, _) in open_rows.items():
+            finding = current.get(identity)
+            if finding is not None and (severity != finding.severity or detail != finding.detail
+                                        or _as_day(day) != finding.day):
+                changed.append({"_id": finding_id, "severity": finding.severity, "detail": finding.detail,
+                                "day": finding.day})
+        gone = [row[0] for identity, row in open_rows.items() if identity not in current]
         for start in range(0, len(gone), _BATCH):
             connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
                                .values(resolved_at=now))
@@ -173,15 +185,14 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
                                          "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
                                          "acknowledgement_note")),
-                               (changed, ("severity", "detail", "day", "last_seen", "last_run_id"))):
+                               (changed, ("severity", "detail", "day"))):
             statement = update(table).where(table.c.id == bindparam("_id")).values(
                 {column: bindparam(column) for column in columns})
             for start in range(0, len(batch), _BATCH):
                 connection.execute(statement, batch[start:start + _BATCH])
-        new_identities = {item["identity"] for item in inserts} | {
-            identity for identity, row in known.items() if row.resolved_at is not None and identity in current}
+        new_identities = set(unseen)  # inserted, or reopened (its acknowledgement was cleared)
         counts = Counter((f.rule, f.severity) for f in current.values())
-        new_counts = Counter((f.rule, f.severity) for identity, f in current.items() if identity in new_identities)
+        new_counts = Counter((current[identity].rule, current[identity].severity) for identity in unseen)
         if counts:
             connection.execute(insert(RunRuleCount), [
                 {"run_id": run_id, "rule": rule, "severity": severity, "open_findings": count,
@@ -192,11 +203,11 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         bump_data_version(connection)
     views = []
     for identity, finding in current.items():
-        if identity in new_identities:  # inserted, or reopened (its acknowledgement was cleared)
-            finding_id, first_seen, acknowledged = inserted.get(identity) or known[identity].id, now, False
+        if identity in new_identities:
+            finding_id, first_seen, acknowledged = inserted.get(identity) or resolved_ids[identity], now, False
         else:
-            row = known[identity]
-            finding_id, first_seen, acknowledged = row.id, row.first_seen, row.acknowledged_by is not None
+            finding_id, _, _, _, first_seen, acknowledged_by = open_rows[identity]
+            acknowledged = acknowledged_by is not None
         views.append(FindingView(finding_id, finding.rule, finding.severity, finding.event_number, finding.store,
                                  finding.core_ref, finding.supervisor_ref, finding.detail, finding.day, first_seen,
                                  acknowledged, identity in new_identities))

@@ -14,6 +14,7 @@ from services.errors import InvalidInput
 from services.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, event_number, store_key, \
     supervisor_start
 from services.journal import NEEDS_ATTENTION
+from services.pair_members import EPOCH
 from services.settings import SupervisorRule
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
@@ -51,8 +52,8 @@ class Rule:
 
 # Terms: an event is *scheduled* when it has a schedules row (dates and times are the schedule's), *Unstaffed* when its
 # condition is 'Unstaffed'. CORE / Supervisor are events.event_type 'Core' / 'Supervisor', paired by
-# event_rules.pairing_key (leading 6-digit number, store) computed in SQL. Pairs of an ambiguous key (rule 7) are not
-# judged by rules 1, 4, 5 and 6. These match the definitions of demo_data's injected anomalies exactly.
+# event_rules.pairing_key (leading 6-digit number, store), computed in SQL and kept in dashboard_pair_members by
+# triggers. Pairs of an ambiguous key (rule 7) are not judged by rules 1, 4, 5 and 6. These match the definitions of demo_data's injected anomalies exactly.
 RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("core_supervisor_unstaffed", WARNING,
          "CORE scheduled, its Supervisor Unstaffed (and not scheduled); critical when the CORE starts within 24 h "
@@ -85,14 +86,6 @@ PAIR_RULES = ("core_supervisor_unstaffed", "core_without_supervisor", "superviso
               "duplicate_pair_number")
 UNSTAFFED_RULES = ("unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d")
 
-# Everything Python's str.strip() and the regex \s treat as white space: the SQL pairing key trims exactly these, so
-# it agrees with event_rules.pairing_key.
-WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
-              "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-# Schedule times travel through the pair query as whole seconds since 0001-01-01 (always positive, a multiple of a
-# day at midnight), so the date and time-of-day comparisons are integer arithmetic on both backends.
-_EPOCH = datetime(1, 1, 1)
-_EPOCH_SHIFT = int((datetime(1970, 1, 1) - _EPOCH).total_seconds())
 _DAY = 86_400
 _REFS_PER_QUERY = 1000
 
@@ -102,30 +95,9 @@ _REFS_PER_QUERY = 1000
 
 @dataclass(frozen=True)
 class _Sql:
-    """The dialect-specific fragments of the rules' SQL, in one place."""
+    """The dialect-specific fragments of the rules' SQL, in one place (the pairing key's are in pair_members)."""
 
     dialect: str
-
-    def event_number(self, name: str) -> str:
-        """The 6-digit event number of `name` (leading white space ignored, a 7th digit disqualifies), else NULL."""
-        trimmed = f"ltrim({name}, :ws)"
-        if self.dialect == "postgresql":
-            return f"CASE WHEN {trimmed} ~ '^[0-9]{{6}}([^0-9]|$)' THEN substr({trimmed}, 1, 6) END"
-        six = "[0-9]" * 6
-        # Nearly every name starts with its digits: test the name as it is first and only trim when that fails.
-        return (f"CASE WHEN {name} GLOB '{six}[^0-9]*' OR {name} GLOB '{six}' THEN substr({name}, 1, 6) "
-                f"WHEN {trimmed} GLOB '{six}[^0-9]*' OR {trimmed} GLOB '{six}' THEN substr({trimmed}, 1, 6) END")
-
-    def store(self, location_mvid: str, store_number: str) -> str:
-        """Crossmark's location id (trimmed, blank = none), falling back to the store number: event_rules.store_key."""
-        trim = "btrim" if self.dialect == "postgresql" else "trim"
-        return f"coalesce(nullif({trim}({location_mvid}, :ws), ''), CAST({store_number} AS TEXT))"
-
-    def seconds(self, column: str) -> str:
-        """A naive timestamp as whole seconds since 0001-01-01."""
-        if self.dialect == "postgresql":
-            return f"(CAST(floor(extract(epoch FROM {column})) AS BIGINT) + {_EPOCH_SHIFT})"
-        return f"(CAST(strftime('%s', {column}) AS INTEGER) + {_EPOCH_SHIFT})"
 
     def not_digits(self, column: str) -> str:
         """True when the value is empty or holds anything but ASCII digits: a superset of what
@@ -138,18 +110,6 @@ class _Sql:
         if self.dialect == "postgresql":
             return f"string_agg(CAST({column} AS TEXT), ',')"
         return f"group_concat({column})"
-
-    @property
-    def type_column(self) -> str:
-        # SQLite: "+" keeps the planner off ix_events_event_type. Core and Supervisor are ~70% of all events, where a
-        # plain table scan is faster than an index walk plus a row fetch per event.
-        return "+e.event_type" if self.dialect == "sqlite" else "e.event_type"
-
-    @property
-    def fence(self) -> str:
-        # Stops the planner from flattening the per-event subquery into the GROUP BY: SQLite then computes each
-        # event's key and schedule once, in table order (schedule seeks in index order), before sorting.
-        return "LIMIT -1" if self.dialect == "sqlite" else "OFFSET 0"
 
 
 def _sql_for(connection: Connection) -> _Sql:
@@ -218,31 +178,24 @@ def run_rules(connection: Connection, *, now: datetime, rule: SupervisorRule, na
 
 # --- rules 1-7: CORE / Supervisor pairing ---------------------------------------------------------------------------
 
-# One pass over the Core and Supervisor events: each event's pairing key and schedule, grouped per key (number,
-# store). A key is *clean* when it has exactly one CORE and one Supervisor (min = max ref); only clean keys are
-# judged by rules 1, 4, 5 and 6, since with duplicates (rule 7) it is ambiguous which events pair. Rules 2 and 3 do not
-# depend on pairing (there is nothing of the other type), so they are reported whatever the duplicates. Only the
-# offending keys come back: the pair state of a healthy key is decided in SQL.
+# One pass over dashboard_pair_members (every CORE and Supervisor with its pairing key and latest schedule, kept by
+# triggers: services/pair_members.py), read in key order from its covering index, grouped per key (number, store). A
+# key is *clean* when it has exactly one CORE and one Supervisor (min = max ref); only clean keys are judged by rules 1,
+# 4, 5 and 6, since with duplicates (rule 7) it is ambiguous which events pair. Rules 2 and 3 do not depend on pairing
+# (there is nothing of the other type), so they are reported whatever the duplicates. Only the offending keys come
+# back: the pair state of a healthy key is decided in SQL.
 _PAIR_QUERY = """
-WITH ev AS (
-    SELECT {number} AS num, {store} AS store, e.event_type AS etype, e.project_ref_num AS ref,
-           CASE WHEN e.condition = 'Unstaffed' THEN 1 ELSE 0 END AS unstaffed,
-           {seconds} AS at
-    FROM events e LEFT JOIN schedules s ON s.event_ref_num = e.project_ref_num
-    WHERE {type_column} IN ('Core', 'Supervisor')
-    {fence}
-), keyed AS (
+WITH keyed AS (
     SELECT num, store,
-           min(CASE WHEN etype = 'Core' THEN ref END) AS core_first,
-           max(CASE WHEN etype = 'Core' THEN ref END) AS core_last,
-           min(CASE WHEN etype = 'Supervisor' THEN ref END) AS sup_first,
-           max(CASE WHEN etype = 'Supervisor' THEN ref END) AS sup_last,
-           max(CASE WHEN etype = 'Core' THEN at END) AS core_at,
-           max(CASE WHEN etype = 'Supervisor' THEN at END) AS sup_at,
-           max(CASE WHEN etype = 'Supervisor' THEN unstaffed END) AS sup_unstaffed,
+           min(CASE WHEN event_type = 'Core' THEN ref END) AS core_first,
+           max(CASE WHEN event_type = 'Core' THEN ref END) AS core_last,
+           min(CASE WHEN event_type = 'Supervisor' THEN ref END) AS sup_first,
+           max(CASE WHEN event_type = 'Supervisor' THEN ref END) AS sup_last,
+           max(CASE WHEN event_type = 'Core' THEN at END) AS core_at,
+           max(CASE WHEN event_type = 'Supervisor' THEN at END) AS sup_at,
+           max(CASE WHEN event_type = 'Supervisor' THEN unstaffed END) AS sup_unstaffed,
            {refs} AS refs
-    FROM ev
-    WHERE num IS NOT NULL AND store IS NOT NULL
+    FROM dashboard_pair_members
     GROUP BY num, store
 )
 SELECT num, store, core_first, core_last, sup_first, sup_last, core_at, sup_at, sup_unstaffed, refs
@@ -265,7 +218,7 @@ def _off_rule_sql(rule: SupervisorRule) -> tuple[str, dict[str, int]]:
 
 
 def _at(seconds: int | None) -> datetime | None:
-    return None if seconds is None else _EPOCH + timedelta(seconds=int(seconds))
+    return None if seconds is None else EPOCH + timedelta(seconds=int(seconds))
 
 
 # str(datetime) is ISO with a space; slicing it is much cheaper than strftime over tens of thousands of findings.
@@ -280,11 +233,8 @@ def _hhmm(moment: datetime) -> str:
 def _pair_findings(context: _Context) -> list[Finding]:
     sql, rule = context.sql, context.rule
     off_rule, parameters = _off_rule_sql(rule)
-    query = _PAIR_QUERY.format(number=sql.event_number("e.project_name"),
-                               store=sql.store("e.location_mvid", "e.store_number"),
-                               seconds=sql.seconds("s.schedule_datetime"), type_column=sql.type_column,
-                               fence=sql.fence, refs=sql.aggregate_refs("ref"), day=_DAY, off_rule=off_rule)
-    rows = context.connection.execute(text(query), {"ws": WHITESPACE, **parameters}).all()
+    query = _PAIR_QUERY.format(refs=sql.aggregate_refs("ref"), day=_DAY, off_rule=off_rule)
+    rows = context.connection.execute(text(query), parameters).all()
 
     wanted, rule_text = context.wanted, rule.describe()
     critical_before = context.now + timedelta(hours=24)

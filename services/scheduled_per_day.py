@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
+from services import pair_members
+
 TABLE = "dashboard_scheduled_per_day"
 SQLITE_TRIGGERS = ("dashboard_spd_schedule_insert", "dashboard_spd_schedule_delete", "dashboard_spd_schedule_update",
                    "dashboard_spd_event_insert", "dashboard_spd_event_delete", "dashboard_spd_event_update")
@@ -149,16 +151,19 @@ def rebuild_unstaffed_statements(dialect: str) -> list[str]:
 
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
-    """Inside one transaction: drop the row triggers, let the caller bulk-insert, then rebuild and re-create them.
+    """Inside one transaction: drop the row triggers (the per-day aggregates' and the pairing members'), let the caller
+    bulk-insert, then rebuild and re-create them.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper. Other writers wait meanwhile (SQLite holds the write lock; PostgreSQL the DDL's table locks)."""
     dialect = connection.dialect.name
-    for statement in drop_trigger_statements(dialect) + drop_unstaffed_trigger_statements(dialect):
+    for statement in (drop_trigger_statements(dialect) + drop_unstaffed_trigger_statements(dialect)
+                      + pair_members.drop_trigger_statements(dialect)):
         connection.execute(text(statement))
     yield
     for statement in (rebuild_statements(dialect) + create_trigger_statements(dialect)
-                      + rebuild_unstaffed_statements(dialect) + create_unstaffed_trigger_statements(dialect)):
+                      + rebuild_unstaffed_statements(dialect) + create_unstaffed_trigger_statements(dialect)
+                      + pair_members.rebuild_statements(dialect) + pair_members.create_trigger_statements(dialect)):
         connection.execute(text(statement))
     # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once.
     connection.execute(text("ANALYZE"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -121,6 +121,21 @@ class UnstaffedPerDay(_PerDayStoreType, Base):
     __tablename__ = "dashboard_unstaffed_per_day"
 
     unstaffed: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class PairMember(Base):
+    """Every CORE and Supervisor with its pairing key and latest schedule; kept exact by database triggers
+    (migration 0007, services/pair_members.py). The pairing rules group it in key order instead of every event."""
+
+    __tablename__ = "dashboard_pair_members"
+    __table_args__ = (Index("ix_dashboard_pair_members_key", "num", "store", "event_type", "ref", "at", "unstaffed"),)
+
+    ref: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # events.project_ref_num
+    num: Mapped[str] = mapped_column(String(6), nullable=False)  # the 6-digit event number
+    store: Mapped[str] = mapped_column(Text, nullable=False)  # the store key: location id, else store number
+    event_type: Mapped[str] = mapped_column(String(20), nullable=False)  # Core | Supervisor
+    unstaffed: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # 1 when the condition is Unstaffed
+    at: Mapped[int | None] = mapped_column(BigInteger)  # latest schedule, seconds since 0001-01-01; NULL: none
 
 
 # --- The paired actions' journal (migration 0003) ---

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from dashboard.charts import TYPE_LETTERS, calendar_heatmap
 from services.errors import InvalidInput
-from services.event_rules import EVENT_TYPES
+from services.event_rules import CORE, EVENT_TYPES
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
@@ -330,6 +330,34 @@ def test_a_day_over_the_listing_limit_gives_the_counts_per_club(engine):
     assert from_aggregate[from_aggregate > 0].sort_index().to_dict() == per_club.sort_index().to_dict()
     exported = day_events_for_export(engine, day)
     assert len(exported) == summary.scheduled_total and "supervisor_state" in exported.columns
+
+
+def test_one_clubs_day_is_the_days_events_of_that_store_key(engine):
+    """The one-club Day view (split by store-key case on PostgreSQL) lists exactly the day's events whose store key is
+    the club's, for a club known by location id and one known only by its store number, with a type filter too."""
+    from services.demo_data import seed_demo_data
+
+    today = date.today()
+    seed_demo_data(engine, events=600, stores=3, start=today.replace(day=1), months=1, today=today)
+    busiest = scheduled_per_day(engine, today.replace(day=1), today.replace(day=28)).groupby("day")["count"].sum()
+    day = busiest.idxmax()
+    with engine.begin() as connection:  # one club loses its location ids: it is known by its store number alone
+        number_only = connection.execute(text("SELECT min(location_mvid) FROM events")).scalar_one()
+        store_number = connection.execute(text("UPDATE events SET location_mvid = NULL WHERE location_mvid = :store "
+                                               "RETURNING store_number"), {"store": number_only}).first()[0]
+    whole_day = day_view(engine, day, limit=None).scheduled
+    keys = whole_day["location_mvid"].where(whole_day["location_mvid"].notna(), whole_day["store_number"].astype(str))
+    clubs = sorted(set(keys))
+    assert str(store_number) in clubs and len(clubs) == 3
+    for club in clubs:
+        listed = day_view(engine, day, EventFilter(store=club), limit=None).scheduled
+        assert sorted(listed["ref"]) == sorted(whole_day.loc[keys == club, "ref"]) and len(listed) > 0
+        cores = day_view(engine, day, EventFilter(event_types=(CORE,), store=club), limit=None).scheduled
+        assert sorted(cores["ref"]) == sorted(whole_day.loc[(keys == club) & (whole_day["event_type"] == CORE), "ref"])
+        # a CORE of the club known by number alone still finds its Supervisor (NaN must not become the store "nan")
+        states = listed.loc[listed["event_type"] == CORE, "supervisor_state"]
+        assert (states != SUPERVISOR_MISSING).sum() >= len(states) // 2 > 0
+    assert day_view(engine, day, EventFilter(store="no-such-club")).scheduled.empty
 
 
 def test_core_needing_supervisor_finds_the_scheduled_core(engine):

@@ -1,0 +1,142 @@
+"""Pre-computed pairing layer: every CORE and Supervisor with its pairing key and latest schedule, kept exact by
+database triggers (migration 0007).
+
+Why: the seven pairing rules group every CORE and Supervisor by (event number, store). Computed on the fly at 1,000,000
+events that is a table scan, a pattern match on 700,000 names, 700,000 schedule seeks and a sort of 700,000 rows: about
+3 s of a check run on SQLite. The triggers keep `dashboard_pair_members` equal to
+
+    SELECT e.project_ref_num, <event number of e.project_name>, <store key of e>, e.event_type,
+           e.condition = 'Unstaffed', max(<seconds of s.schedule_datetime>)
+    FROM events e LEFT JOIN schedules s ON s.event_ref_num = e.project_ref_num
+    WHERE e.event_type IN ('Core', 'Supervisor') AND <both keys are known> GROUP BY e.project_ref_num
+
+whoever writes (this app, the CLI, or the scheduler itself). Its index (key, type, ref, time, unstaffed) lists the
+members already in key order, so the rules group them without a sort and without reading events or schedules.
+
+The SQL here computes the key exactly as `event_rules.pairing_key` does in Python (tests/test_quality_rules.py checks
+the awkward names: leading white space, a seventh digit, blank location ids, the store-number fallback).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+TABLE = "dashboard_pair_members"
+KEY_INDEX = "ix_dashboard_pair_members_key"
+SQLITE_TRIGGERS = ("dashboard_pm_event_insert", "dashboard_pm_event_delete", "dashboard_pm_event_update",
+                   "dashboard_pm_schedule_insert", "dashboard_pm_schedule_delete", "dashboard_pm_schedule_update")
+_EVENT_COLUMNS = "project_ref_num, project_name, location_mvid, store_number, event_type, condition"
+
+# Everything Python's str.strip() and the regex \s treat as white space: the SQL key trims exactly these, so it agrees
+# with event_rules.pairing_key.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+              "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+# Schedule times are kept as whole seconds since 0001-01-01 (always positive, a multiple of a day at midnight), so the
+# rules' date and time-of-day comparisons are integer arithmetic on both backends.
+EPOCH = datetime(1, 1, 1)
+_EPOCH_SHIFT = int((datetime(1970, 1, 1) - EPOCH).total_seconds())
+
+
+def whitespace_literal(dialect: str) -> str:
+    """WHITESPACE as a SQL expression of character codes (trigger bodies cannot take bound parameters)."""
+    codes = [ord(character) for character in WHITESPACE]
+    if dialect == "sqlite":
+        return f"char({', '.join(map(str, codes))})"
+    return "(" + " || ".join(f"chr({code})" for code in codes) + ")"
+
+
+def event_number_sql(dialect: str, name: str, whitespace: str) -> str:
+    """The 6-digit event number of `name` (leading white space ignored, a 7th digit disqualifies), else NULL."""
+    trimmed = f"ltrim({name}, {whitespace})"
+    if dialect == "postgresql":
+        return f"CASE WHEN {trimmed} ~ '^[0-9]{{6}}([^0-9]|$)' THEN substr({trimmed}, 1, 6) END"
+    six = "[0-9]" * 6
+    # Nearly every name starts with its digits: test the name as it is first and only trim when that fails.
+    return (f"CASE WHEN {name} GLOB '{six}[^0-9]*' OR {name} GLOB '{six}' THEN substr({name}, 1, 6) "
+            f"WHEN {trimmed} GLOB '{six}[^0-9]*' OR {trimmed} GLOB '{six}' THEN substr({trimmed}, 1, 6) END")
+
+
+def store_sql(dialect: str, location_mvid: str, store_number: str, whitespace: str) -> str:
+    """Crossmark's location id (trimmed, blank = none), falling back to the store number: event_rules.store_key."""
+    trim = "btrim" if dialect == "postgresql" else "trim"
+    return f"coalesce(nullif({trim}({location_mvid}, {whitespace}), ''), CAST({store_number} AS TEXT))"
+
+
+def seconds_sql(dialect: str, column: str) -> str:
+    """A naive timestamp as whole seconds since 0001-01-01."""
+    if dialect == "postgresql":
+        return f"(CAST(floor(extract(epoch FROM {column})) AS BIGINT) + {_EPOCH_SHIFT})"
+    return f"(CAST(strftime('%s', {column}) AS INTEGER) + {_EPOCH_SHIFT})"
+
+
+def _latest_schedule(dialect: str, ref: str) -> str:
+    return (f"(SELECT max({seconds_sql(dialect, 's.schedule_datetime')}) FROM schedules s "
+            f"WHERE s.event_ref_num = {ref})")
+
+
+def _member_select(dialect: str, row: str) -> str:
+    """The member row of one events row (NEW) or, with row 'e', of every event: nothing unless it is a CORE or a
+    Supervisor whose number and store are both known."""
+    whitespace = whitespace_literal(dialect)
+    source = "" if row != "e" else " FROM events e"
+    return (f"SELECT ref, num, store, event_type, unstaffed, at FROM ("
+            f"SELECT {row}.project_ref_num AS ref, {event_number_sql(dialect, f'{row}.project_name', whitespace)} AS num, "
+            f"{store_sql(dialect, f'{row}.location_mvid', f'{row}.store_number', whitespace)} AS store, "
+            f"{row}.event_type AS event_type, CASE WHEN {row}.condition = 'Unstaffed' THEN 1 ELSE 0 END AS unstaffed, "
+            f"{_latest_schedule(dialect, f'{row}.project_ref_num')} AS at{source} "
+            f"WHERE {row}.event_type IN ('Core', 'Supervisor')) member "
+            "WHERE num IS NOT NULL AND store IS NOT NULL")
+
+
+def _insert_member(dialect: str, row: str) -> str:
+    return f"INSERT INTO {TABLE} (ref, num, store, event_type, unstaffed, at) {_member_select(dialect, row)};"
+
+
+def _delete_member(row: str) -> str:
+    return f"DELETE FROM {TABLE} WHERE ref = {row}.project_ref_num;"
+
+
+def _refresh_at(dialect: str, row: str) -> str:
+    """After a schedules row (OLD or NEW) changed: its event's latest schedule again."""
+    return (f"UPDATE {TABLE} SET at = {_latest_schedule(dialect, f'{row}.event_ref_num')} "
+            f"WHERE ref = {row}.event_ref_num;")
+
+
+def create_trigger_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        names = SQLITE_TRIGGERS
+        return [
+            f"CREATE TRIGGER {names[0]} AFTER INSERT ON events BEGIN {_insert_member(dialect, 'NEW')} END",
+            f"CREATE TRIGGER {names[1]} AFTER DELETE ON events BEGIN {_delete_member('OLD')} END",
+            f"CREATE TRIGGER {names[2]} AFTER UPDATE OF {_EVENT_COLUMNS} ON events BEGIN "
+            f"{_delete_member('OLD')} {_insert_member(dialect, 'NEW')} END",
+            f"CREATE TRIGGER {names[3]} AFTER INSERT ON schedules BEGIN {_refresh_at(dialect, 'NEW')} END",
+            f"CREATE TRIGGER {names[4]} AFTER DELETE ON schedules BEGIN {_refresh_at(dialect, 'OLD')} END",
+            f"CREATE TRIGGER {names[5]} AFTER UPDATE OF schedule_datetime, event_ref_num ON schedules BEGIN "
+            f"{_refresh_at(dialect, 'OLD')} {_refresh_at(dialect, 'NEW')} END",
+        ]
+    return [
+        "CREATE FUNCTION dashboard_pm_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_delete_member('OLD')} END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_insert_member(dialect, 'NEW')} END IF; RETURN NULL; END $$",
+        "CREATE FUNCTION dashboard_pm_schedules() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_refresh_at(dialect, 'OLD')} END IF; "
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_refresh_at(dialect, 'NEW')} END IF; RETURN NULL; END $$",
+        f"CREATE TRIGGER dashboard_pm_events AFTER INSERT OR DELETE OR UPDATE OF {_EVENT_COLUMNS} ON events "
+        "FOR EACH ROW EXECUTE FUNCTION dashboard_pm_events()",
+        "CREATE TRIGGER dashboard_pm_schedules AFTER INSERT OR DELETE OR UPDATE OF schedule_datetime, event_ref_num "
+        "ON schedules FOR EACH ROW EXECUTE FUNCTION dashboard_pm_schedules()",
+    ]
+
+
+def drop_trigger_statements(dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
+    return ["DROP TRIGGER IF EXISTS dashboard_pm_events ON events",
+            "DROP TRIGGER IF EXISTS dashboard_pm_schedules ON schedules",
+            "DROP FUNCTION IF EXISTS dashboard_pm_events()",
+            "DROP FUNCTION IF EXISTS dashboard_pm_schedules()"]
+
+
+def rebuild_statements(dialect: str) -> list[str]:
+    """Recompute every member from the base tables (at adoption and after bulk loads)."""
+    return [f"DELETE FROM {TABLE}", _insert_member(dialect, "e").rstrip(";")]
