@@ -9,7 +9,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
@@ -28,8 +28,7 @@ ADVISORY_LOCK_KEY = 82_604_106  # any constant shared by every process of this a
 _BATCH = 5000
 
 
-@dataclass(frozen=True)
-class FindingView:
+class FindingView(NamedTuple):  # a named tuple: one per open finding (82,000 at 1,000,000 events), cheap to make
     id: int
     rule: str
     severity: str
