@@ -20,6 +20,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.trigger_sql import (
+    drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
+)
+
 TABLE = "dashboard_pair_members"
 KEY_INDEX = "ix_dashboard_pair_members_key"
 SQLITE_TRIGGERS = ("dashboard_pm_event_insert", "dashboard_pm_event_delete", "dashboard_pm_event_update",
@@ -102,39 +106,30 @@ def _refresh_at(dialect: str, row: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
+    schedule_columns = "schedule_datetime, event_ref_num"
     if dialect == "sqlite":
         names = SQLITE_TRIGGERS
         return [
-            f"CREATE TRIGGER {names[0]} AFTER INSERT ON events BEGIN {_insert_member(dialect, 'NEW')} END",
-            f"CREATE TRIGGER {names[1]} AFTER DELETE ON events BEGIN {_delete_member('OLD')} END",
-            f"CREATE TRIGGER {names[2]} AFTER UPDATE OF {_EVENT_COLUMNS} ON events BEGIN "
-            f"{_delete_member('OLD')} {_insert_member(dialect, 'NEW')} END",
-            f"CREATE TRIGGER {names[3]} AFTER INSERT ON schedules BEGIN {_refresh_at(dialect, 'NEW')} END",
-            f"CREATE TRIGGER {names[4]} AFTER DELETE ON schedules BEGIN {_refresh_at(dialect, 'OLD')} END",
-            f"CREATE TRIGGER {names[5]} AFTER UPDATE OF schedule_datetime, event_ref_num ON schedules BEGIN "
-            f"{_refresh_at(dialect, 'OLD')} {_refresh_at(dialect, 'NEW')} END",
+            sqlite_trigger(names[0], "INSERT ON events", _insert_member(dialect, "NEW")),
+            sqlite_trigger(names[1], "DELETE ON events", _delete_member("OLD")),
+            sqlite_trigger(names[2], f"UPDATE OF {_EVENT_COLUMNS} ON events", _delete_member("OLD"),
+                           _insert_member(dialect, "NEW")),
+            sqlite_trigger(names[3], "INSERT ON schedules", _refresh_at(dialect, "NEW")),
+            sqlite_trigger(names[4], "DELETE ON schedules", _refresh_at(dialect, "OLD")),
+            sqlite_trigger(names[5], f"UPDATE OF {schedule_columns} ON schedules", _refresh_at(dialect, "OLD"),
+                           _refresh_at(dialect, "NEW")),
         ]
-    return [
-        "CREATE FUNCTION dashboard_pm_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_delete_member('OLD')} END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_insert_member(dialect, 'NEW')} END IF; RETURN NULL; END $$",
-        "CREATE FUNCTION dashboard_pm_schedules() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_refresh_at(dialect, 'OLD')} END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_refresh_at(dialect, 'NEW')} END IF; RETURN NULL; END $$",
-        f"CREATE TRIGGER dashboard_pm_events AFTER INSERT OR DELETE OR UPDATE OF {_EVENT_COLUMNS} ON events "
-        "FOR EACH ROW EXECUTE FUNCTION dashboard_pm_events()",
-        "CREATE TRIGGER dashboard_pm_schedules AFTER INSERT OR DELETE OR UPDATE OF schedule_datetime, event_ref_num "
-        "ON schedules FOR EACH ROW EXECUTE FUNCTION dashboard_pm_schedules()",
-    ]
+    return (plpgsql_row_trigger("dashboard_pm_events", "events", _EVENT_COLUMNS, _delete_member("OLD"),
+                                _insert_member(dialect, "NEW"))
+            + plpgsql_row_trigger("dashboard_pm_schedules", "schedules", schedule_columns,
+                                  _refresh_at(dialect, "OLD"), _refresh_at(dialect, "NEW")))
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
     if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
-    return ["DROP TRIGGER IF EXISTS dashboard_pm_events ON events",
-            "DROP TRIGGER IF EXISTS dashboard_pm_schedules ON schedules",
-            "DROP FUNCTION IF EXISTS dashboard_pm_events()",
-            "DROP FUNCTION IF EXISTS dashboard_pm_schedules()"]
+        return drop_sqlite_triggers(SQLITE_TRIGGERS)
+    return drop_plpgsql_row_trigger("dashboard_pm_events", "events") + \
+        drop_plpgsql_row_trigger("dashboard_pm_schedules", "schedules")
 
 
 def rebuild_statements(dialect: str) -> list[str]:

@@ -19,6 +19,9 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, text
 
 from services import pair_members
+from services.trigger_sql import (
+    drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
+)
 
 TABLE = "dashboard_scheduled_per_day"
 SQLITE_TRIGGERS = ("dashboard_spd_schedule_insert", "dashboard_spd_schedule_delete", "dashboard_spd_schedule_update",
@@ -54,43 +57,31 @@ def _event_change(dialect: str, row: str, sign: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
+    schedule_columns = "schedule_datetime, event_ref_num"
+    event_columns = "project_ref_num, event_type, location_mvid, store_number"
     if dialect == "sqlite":
-        def trigger(name: str, timing: str, *body: str) -> str:
-            return f"CREATE TRIGGER {name} AFTER {timing} BEGIN {' '.join(body)} END"
-
+        names = SQLITE_TRIGGERS
         return [
-            trigger(SQLITE_TRIGGERS[0], "INSERT ON schedules", _schedule_change(dialect, "NEW", "+")),
-            trigger(SQLITE_TRIGGERS[1], "DELETE ON schedules", _schedule_change(dialect, "OLD", "-")),
-            trigger(SQLITE_TRIGGERS[2], "UPDATE OF schedule_datetime, event_ref_num ON schedules",
-                    _schedule_change(dialect, "OLD", "-"), _schedule_change(dialect, "NEW", "+")),
-            trigger(SQLITE_TRIGGERS[3], "INSERT ON events", _event_change(dialect, "NEW", "+")),
-            trigger(SQLITE_TRIGGERS[4], "DELETE ON events", _event_change(dialect, "OLD", "-")),
-            trigger(SQLITE_TRIGGERS[5], "UPDATE OF project_ref_num, event_type, location_mvid, store_number ON events",
-                    _event_change(dialect, "OLD", "-"), _event_change(dialect, "NEW", "+")),
+            sqlite_trigger(names[0], "INSERT ON schedules", _schedule_change(dialect, "NEW", "+")),
+            sqlite_trigger(names[1], "DELETE ON schedules", _schedule_change(dialect, "OLD", "-")),
+            sqlite_trigger(names[2], f"UPDATE OF {schedule_columns} ON schedules",
+                           _schedule_change(dialect, "OLD", "-"), _schedule_change(dialect, "NEW", "+")),
+            sqlite_trigger(names[3], "INSERT ON events", _event_change(dialect, "NEW", "+")),
+            sqlite_trigger(names[4], "DELETE ON events", _event_change(dialect, "OLD", "-")),
+            sqlite_trigger(names[5], f"UPDATE OF {event_columns} ON events",
+                           _event_change(dialect, "OLD", "-"), _event_change(dialect, "NEW", "+")),
         ]
-
-    def function(name: str, change) -> str:  # noqa: ANN001
-        return (f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {change(dialect, 'OLD', '-')} END IF; "
-                f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {change(dialect, 'NEW', '+')} END IF; RETURN NULL; END $$")
-
-    return [
-        function("dashboard_spd_schedules", _schedule_change),
-        function("dashboard_spd_events", _event_change),
-        "CREATE TRIGGER dashboard_spd_schedules AFTER INSERT OR DELETE OR UPDATE OF schedule_datetime, event_ref_num "
-        "ON schedules FOR EACH ROW EXECUTE FUNCTION dashboard_spd_schedules()",
-        "CREATE TRIGGER dashboard_spd_events AFTER INSERT OR DELETE OR UPDATE OF project_ref_num, event_type, "
-        "location_mvid, store_number ON events FOR EACH ROW EXECUTE FUNCTION dashboard_spd_events()",
-    ]
+    return (plpgsql_row_trigger("dashboard_spd_schedules", "schedules", schedule_columns,
+                                _schedule_change(dialect, "OLD", "-"), _schedule_change(dialect, "NEW", "+"))
+            + plpgsql_row_trigger("dashboard_spd_events", "events", event_columns,
+                                  _event_change(dialect, "OLD", "-"), _event_change(dialect, "NEW", "+")))
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
     if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
-    return ["DROP TRIGGER IF EXISTS dashboard_spd_schedules ON schedules",
-            "DROP TRIGGER IF EXISTS dashboard_spd_events ON events",
-            "DROP FUNCTION IF EXISTS dashboard_spd_schedules()",
-            "DROP FUNCTION IF EXISTS dashboard_spd_events()"]
+        return drop_sqlite_triggers(SQLITE_TRIGGERS)
+    return drop_plpgsql_row_trigger("dashboard_spd_schedules", "schedules") + \
+        drop_plpgsql_row_trigger("dashboard_spd_events", "events")
 
 
 def rebuild_statements(dialect: str) -> list[str]:
@@ -118,27 +109,18 @@ def _unstaffed_change(dialect: str, row: str, sign: str) -> str:
 
 
 def create_unstaffed_trigger_statements(dialect: str) -> list[str]:
+    old, new = _unstaffed_change(dialect, "OLD", "-"), _unstaffed_change(dialect, "NEW", "+")
     if dialect == "sqlite":
         names = UNSTAFFED_SQLITE_TRIGGERS
-        return [
-            f"CREATE TRIGGER {names[0]} AFTER INSERT ON events BEGIN {_unstaffed_change(dialect, 'NEW', '+')} END",
-            f"CREATE TRIGGER {names[1]} AFTER DELETE ON events BEGIN {_unstaffed_change(dialect, 'OLD', '-')} END",
-            f"CREATE TRIGGER {names[2]} AFTER UPDATE OF {_UNSTAFFED_COLUMNS} ON events BEGIN "
-            f"{_unstaffed_change(dialect, 'OLD', '-')} {_unstaffed_change(dialect, 'NEW', '+')} END",
-        ]
-    return [
-        "CREATE FUNCTION dashboard_upd_events() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {_unstaffed_change(dialect, 'OLD', '-')} END IF; "
-        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {_unstaffed_change(dialect, 'NEW', '+')} END IF; RETURN NULL; END $$",
-        f"CREATE TRIGGER dashboard_upd_events AFTER INSERT OR DELETE OR UPDATE OF {_UNSTAFFED_COLUMNS} ON events "
-        "FOR EACH ROW EXECUTE FUNCTION dashboard_upd_events()",
-    ]
+        return [sqlite_trigger(names[0], "INSERT ON events", new), sqlite_trigger(names[1], "DELETE ON events", old),
+                sqlite_trigger(names[2], f"UPDATE OF {_UNSTAFFED_COLUMNS} ON events", old, new)]
+    return plpgsql_row_trigger("dashboard_upd_events", "events", _UNSTAFFED_COLUMNS, old, new)
 
 
 def drop_unstaffed_trigger_statements(dialect: str) -> list[str]:
     if dialect == "sqlite":
-        return [f"DROP TRIGGER IF EXISTS {name}" for name in UNSTAFFED_SQLITE_TRIGGERS]
-    return ["DROP TRIGGER IF EXISTS dashboard_upd_events ON events", "DROP FUNCTION IF EXISTS dashboard_upd_events()"]
+        return drop_sqlite_triggers(UNSTAFFED_SQLITE_TRIGGERS)
+    return drop_plpgsql_row_trigger("dashboard_upd_events", "events")
 
 
 def rebuild_unstaffed_statements(dialect: str) -> list[str]:

@@ -1,0 +1,26 @@
+"""The DDL of the row triggers that keep the dashboard's derived tables exact (per-day counts, pairing members), for
+SQLite and PostgreSQL, in one place."""
+from __future__ import annotations
+
+
+def sqlite_trigger(name: str, timing: str, *body: str) -> str:
+    """An SQLite AFTER trigger; `timing` is e.g. 'INSERT ON events' or 'UPDATE OF a, b ON events'."""
+    return f"CREATE TRIGGER {name} AFTER {timing} BEGIN {' '.join(body)} END"
+
+
+def plpgsql_row_trigger(name: str, table: str, update_columns: str, on_old: str, on_new: str) -> list[str]:
+    """A PostgreSQL AFTER row trigger on `table` and its function, both called `name`: `on_old` runs for a deleted or
+    replaced row (OLD), `on_new` for an inserted or new one (NEW); updates only of `update_columns` fire it."""
+    return [f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF TG_OP IN ('DELETE', 'UPDATE') THEN {on_old} END IF; "
+            f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {on_new} END IF; RETURN NULL; END $$",
+            f"CREATE TRIGGER {name} AFTER INSERT OR DELETE OR UPDATE OF {update_columns} ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {name}()"]
+
+
+def drop_plpgsql_row_trigger(name: str, table: str) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()"]
+
+
+def drop_sqlite_triggers(names: tuple[str, ...]) -> list[str]:
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
