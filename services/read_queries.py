@@ -10,7 +10,9 @@ from sqlalchemy import Engine, String, case, cast, func, literal, select, text, 
 from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
 from services.pairing import supervisors_for_cores
-from services.tables import DataVersion, Employee, Event, Schedule, ScheduledPerDay, UnstaffedPerDay
+from services.tables import (
+    DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay,
+)
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,11 @@ def month_calendar(engine: Engine, month: date, where: EventFilter = EventFilter
                         *where.aggregate_clauses(UnstaffedPerDay))
                  .group_by(UnstaffedPerDay.day))
     with engine.connect() as connection:  # one statement: one round trip, one consistent view of both aggregates
-        for day, event_type, count in connection.execute(union_all(scheduled, unstaffed)):
-            column = column_of.get(event_type)
-            if column is not None:  # the aggregate stores no type as 'Other', so every row has a known type
-                counts[row_of[_as_date(day)]][column] += count
+        rows = connection.execute(union_all(scheduled, unstaffed)).all()  # one fetchall, not a fetch per row
+    for day, event_type, count in rows:
+        column = column_of.get(event_type)
+        if column is not None:  # the aggregate stores no type as 'Other', so every row has a known type
+            counts[row_of[_as_date(day)]][column] += count
     columns: dict[str, list] = {"day": days}
     for index, event_type in enumerate(EVENT_TYPES):
         columns[event_type] = [row[index] for row in counts]
@@ -346,61 +349,84 @@ SUPERVISOR_COLUMNS = ["supervisor_state", "supervisor_ref", "supervisor_rep", "s
 UNSTAFFED_DUE_COLUMNS = ["ref", "name", "event_type", "store_number", "store_name", "start_datetime", "due_datetime"]
 
 
-def _day_counts(connection, day: date, where: EventFilter) -> pd.DataFrame:  # noqa: ANN001
-    """The day per store and type from the two aggregates: store, event_type, scheduled, unstaffed_due."""
+def _day_counts(connection, day: date, where: EventFilter) -> dict[tuple[str, str], list[int]]:  # noqa: ANN001
+    """The day per (store, type) from the two aggregates: [scheduled, Unstaffed due]. One statement for both: on
+    PostgreSQL every statement is a round trip."""
+    scheduled = (select(ScheduledPerDay.store, ScheduledPerDay.event_type, ScheduledPerDay.scheduled, literal(0))
+                 .where(ScheduledPerDay.day == day, ScheduledPerDay.scheduled != 0, *where.aggregate_clauses()))
+    unstaffed = (select(UnstaffedPerDay.store, UnstaffedPerDay.event_type, literal(0), UnstaffedPerDay.unstaffed)
+                 .where(UnstaffedPerDay.day == day, UnstaffedPerDay.unstaffed != 0,
+                        *where.aggregate_clauses(UnstaffedPerDay)))
     counts: dict[tuple[str, str], list[int]] = {}
-    for position, (table, column) in enumerate(((ScheduledPerDay, ScheduledPerDay.scheduled),
-                                                (UnstaffedPerDay, UnstaffedPerDay.unstaffed))):
-        for store, event_type, count in connection.execute(
-                select(table.store, table.event_type, column)
-                .where(table.day == day, column != 0, *where.aggregate_clauses(table))):
-            counts.setdefault((store, event_type), [0, 0])[position] += count
-    return pd.DataFrame([(store, event_type, scheduled, unstaffed)
-                         for (store, event_type), (scheduled, unstaffed) in sorted(counts.items())],
-                        columns=["store", "event_type", "scheduled", "unstaffed_due"]).astype(
-        {"scheduled": int, "unstaffed_due": int})
+    for store, event_type, scheduled_count, unstaffed_count in connection.execute(union_all(scheduled, unstaffed)).all():
+        total = counts.setdefault((store, event_type), [0, 0])
+        total[0] += scheduled_count
+        total[1] += unstaffed_count
+    return counts
 
 
 def day_view(engine: Engine, day: date, where: EventFilter = EventFilter(), limit: int | None = DAY_VIEW_LIMIT
              ) -> DayView:
     """What is scheduled on `day` (each CORE with its Supervisor state), the Unstaffed due that day and who is on duty;
-    over `limit` events (None: no limit) only the counts per club and type, which the aggregates give at once."""
+    over `limit` events (None: no limit) only the counts per club and type, which the aggregates give at once.
+
+    The rows are worked on as plain tuples and each frame is built once: on a club's day of ~150 events, pandas'
+    per-operation overhead (masks, column assignment, astype) cost more than all of the SQL."""
     with engine.connect() as connection:
-        per_store = _day_counts(connection, day, where)
-        by_type = per_store.groupby("event_type")["scheduled"].sum()
-        by_type = {event_type: int(count) for event_type, count in by_type.items() if count}
-        unstaffed_total = int(per_store["unstaffed_due"].sum())
+        counts = _day_counts(connection, day, where)
+        by_type: dict[str, int] = {}
+        for (_, event_type), (scheduled_count, _) in counts.items():
+            if scheduled_count:
+                by_type[event_type] = by_type.get(event_type, 0) + scheduled_count
+        unstaffed_total = sum(unstaffed for _, unstaffed in counts.values())
+        per_store = _per_store_frame(counts)
         if limit is not None and max(sum(by_type.values()), unstaffed_total) > limit:
             return DayView(day, pd.DataFrame(columns=DAY_COLUMNS + SUPERVISOR_COLUMNS),
                            pd.DataFrame(columns=UNSTAFFED_DUE_COLUMNS), [], [], by_type, unstaffed_total, per_store,
                            listed=False)
-        scheduled, unstaffed = _day_events(connection, day, where)
-    leads = sorted(set(scheduled.loc[scheduled["rep_title"].isin(LEAD_TITLES), "rep_name"].dropna()))
-    juicers = sorted(set(scheduled.loc[scheduled["event_type"] == JUICER, "rep_name"].dropna()))
-    return DayView(day, scheduled, unstaffed, leads, juicers, by_type, unstaffed_total, per_store)
+        scheduled_rows, unstaffed = _day_events(connection, day, where)
+    title, rep, event_type = (DAY_COLUMNS.index(column) for column in ("rep_title", "rep_name", "event_type"))
+    leads = sorted({row[rep] for row in scheduled_rows if row[title] in LEAD_TITLES and row[rep] is not None})
+    juicers = sorted({row[rep] for row in scheduled_rows if row[event_type] == JUICER and row[rep] is not None})
+    return DayView(day, _scheduled_frame(scheduled_rows), unstaffed, leads, juicers, by_type, unstaffed_total,
+                   per_store)
 
 
-def _day_events(connection, day: date, where: EventFilter) -> tuple[pd.DataFrame, pd.DataFrame]:  # noqa: ANN001
-    day_range = (Schedule.schedule_datetime >= _day_start(day),
-                 Schedule.schedule_datetime < _day_start(day + timedelta(days=1)))
+def _per_store_frame(counts: dict[tuple[str, str], list[int]]) -> pd.DataFrame:
+    """store, event_type, scheduled, unstaffed_due: one row per (store, type) of the day, in store and type order."""
+    keys = sorted(counts)
+    if not keys:  # typed like a filled frame, so callers can sum and compare either
+        return pd.DataFrame(columns=["store", "event_type", "scheduled", "unstaffed_due"]).astype(
+            {"scheduled": "int64", "unstaffed_due": "int64"})
+    return pd.DataFrame({"store": [store for store, _ in keys], "event_type": [event_type for _, event_type in keys],
+                         "scheduled": pd.Series([counts[key][0] for key in keys], dtype="int64"),
+                         "unstaffed_due": pd.Series([counts[key][1] for key in keys], dtype="int64")})
+
+
+def _scheduled_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The day's rows (DAY_COLUMNS then SUPERVISOR_COLUMNS) as a frame; the Supervisor columns stay objects, so a
+    Supervisor ref shows as 612103, not 612103.0, next to COREs without one."""
+    if not rows:
+        return pd.DataFrame(columns=DAY_COLUMNS + SUPERVISOR_COLUMNS)
+    columns = list(zip(*rows))
+    data: dict[str, object] = dict(zip(DAY_COLUMNS, columns))
+    for name, values in zip(SUPERVISOR_COLUMNS, columns[len(DAY_COLUMNS):]):
+        data[name] = pd.Series(values, dtype=object)
+    return pd.DataFrame(data)
+
+
+def _day_events(connection, day: date, where: EventFilter) -> tuple[list[tuple], pd.DataFrame]:  # noqa: ANN001
+    """The day's scheduled events as tuples (DAY_COLUMNS, then SUPERVISOR_COLUMNS) and its Unstaffed due as a frame."""
+    start, end = _day_start(day), _day_start(day + timedelta(days=1))
     if where.store:
-        # One club's events among the day's thousands: pick out their schedule ids on indexes alone before reading any
-        # whole row. SQLite walks the day's schedules on the covering index by time and probes the covering index of
-        # events by ref (both migration 0006). PostgreSQL probes slower, so there the store key coalesce(location id,
-        # store number) is split into its two cases: the club's events then come from the store index (migration
-        # 0007) and PostgreSQL hash-joins two index-only scans (5 ms at 1,000,000 events, against 25 ms probing the
-        # events of all the day's 5,400 schedules one by one; on SQLite the split would walk the day twice).
-        day_schedules = (select(Schedule.id).join(Event, Event.project_ref_num == Schedule.event_ref_num)
-                         .where(*day_range, *EventFilter(event_types=where.event_types).clauses()))
-        if connection.dialect.name == "postgresql":
-            chosen = union_all(
-                day_schedules.where(Event.location_mvid == where.store),
-                day_schedules.where(Event.location_mvid.is_(None), cast(Event.store_number, String) == where.store))
-        else:
-            chosen = day_schedules.where(store_key_column() == where.store)
-        day_range = (Schedule.id.in_(chosen),)
-    elif where.clauses():
-        day_range = (*day_range, *where.clauses())
+        # One club's ~100 schedules among the day's thousands: one range of the store-keyed schedules (migration 0008)
+        # instead of walking the whole day and looking up every schedule's event to test its store.
+        club_schedules = select(ScheduleStore.schedule_id).where(
+            ScheduleStore.store == where.store, ScheduleStore.schedule_datetime >= start,
+            ScheduleStore.schedule_datetime < end)
+        chosen = (Schedule.id.in_(club_schedules), *EventFilter(event_types=where.event_types).clauses())
+    else:
+        chosen = (Schedule.schedule_datetime >= start, Schedule.schedule_datetime < end, *where.clauses())
     scheduled_query = (
         select(Event.project_ref_num, Event.project_name, Event.event_type, Event.condition, Event.store_number,
                Event.store_name, Event.location_mvid, Schedule.schedule_datetime, Employee.name, Employee.job_title,
@@ -408,38 +434,27 @@ def _day_events(connection, day: date, where: EventFilter) -> tuple[pd.DataFrame
         .select_from(Schedule)
         .join(Event, Event.project_ref_num == Schedule.event_ref_num)
         .outerjoin(Employee, Employee.id == Schedule.employee_id)
-        .where(*day_range)
+        .where(*chosen)
         .order_by(Schedule.schedule_datetime, Event.project_ref_num)
     )
     unstaffed_query = (
         select(Event.project_ref_num, Event.project_name, Event.event_type, Event.store_number, Event.store_name,
                Event.start_datetime, Event.due_datetime)
-        .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(day),
-               Event.due_datetime < _day_start(day + timedelta(days=1)), *where.clauses())
+        .where(Event.condition == UNSTAFFED, Event.due_datetime >= start, Event.due_datetime < end, *where.clauses())
         .order_by(Event.due_datetime, Event.project_ref_num)
     )
-    scheduled = rows_frame(connection.execute(scheduled_query), DAY_COLUMNS)
-    cores = scheduled[scheduled["event_type"] == CORE]
-    # Plain None for a missing location id or store number: pandas holds NaN there, which would become the store "nan"
-    # (a CORE of a club known by its store number alone would lose its Supervisor).
-    matches = supervisors_for_cores(connection, [
-        (ref, name, None if pd.isna(location_mvid) else location_mvid, None if pd.isna(number) else int(number))
-        for ref, name, location_mvid, number in cores[["ref", "name", "location_mvid", "store_number"]]
-        .itertuples(index=False, name=None)])
-    unstaffed = rows_frame(connection.execute(unstaffed_query), UNSTAFFED_DUE_COLUMNS)
-    supervisor_rows = []
-    for ref in scheduled["ref"]:
+    rows = [tuple(row) for row in connection.execute(scheduled_query).all()]
+    matches = supervisors_for_cores(connection, [(ref, name, location_mvid, number)
+                                                 for ref, name, event_type, _, number, _, location_mvid, *_ in rows
+                                                 if event_type == CORE])
+    unstaffed = rows_frame(connection.execute(unstaffed_query).all(), UNSTAFFED_DUE_COLUMNS)
+    scheduled = []
+    for ref, name, event_type, *rest in rows:
         match = matches.get(ref)
-        if match is None:
-            supervisor_rows.append((None, None, None, None))
-        else:
-            supervisor = match.supervisor
-            supervisor_rows.append((match.state, supervisor.ref if supervisor else None,
-                                    supervisor.rep_name if supervisor else None,
-                                    supervisor.scheduled_at if supervisor else None))
-    scheduled[SUPERVISOR_COLUMNS] = pd.DataFrame(supervisor_rows, columns=SUPERVISOR_COLUMNS, index=scheduled.index,
-                                                 dtype=object)
-    scheduled["event_type"] = scheduled["event_type"].fillna(OTHER)
+        supervisor = match.supervisor if match is not None else None
+        scheduled.append((ref, name, OTHER if event_type is None else event_type, *rest,
+                          match.state if match is not None else None, supervisor.ref if supervisor else None,
+                          supervisor.rep_name if supervisor else None, supervisor.scheduled_at if supervisor else None))
     return scheduled, unstaffed
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
-from services import pair_members
+from services import pair_members, schedule_stores
 from services.trigger_sql import (
     drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
 )
@@ -133,19 +133,24 @@ def rebuild_unstaffed_statements(dialect: str) -> list[str]:
 
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
-    """Inside one transaction: drop the row triggers (the per-day aggregates' and the pairing members'), let the caller
-    bulk-insert, then rebuild and re-create them.
+    """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
+    the schedules' stores), let the caller bulk-insert, then rebuild the tables and re-create their triggers.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper. Other writers wait meanwhile (SQLite holds the write lock; PostgreSQL the DDL's table locks)."""
     dialect = connection.dialect.name
-    for statement in (drop_trigger_statements(dialect) + drop_unstaffed_trigger_statements(dialect)
-                      + pair_members.drop_trigger_statements(dialect)):
-        connection.execute(text(statement))
+    derived = [(drop_trigger_statements, rebuild_statements, create_trigger_statements),
+               (drop_unstaffed_trigger_statements, rebuild_unstaffed_statements, create_unstaffed_trigger_statements),
+               (pair_members.drop_trigger_statements, pair_members.rebuild_statements,
+                pair_members.create_trigger_statements),
+               (schedule_stores.drop_trigger_statements, schedule_stores.rebuild_statements,
+                schedule_stores.create_trigger_statements)]
+    for drop, _, _ in derived:
+        for statement in drop(dialect):
+            connection.execute(text(statement))
     yield
-    for statement in (rebuild_statements(dialect) + create_trigger_statements(dialect)
-                      + rebuild_unstaffed_statements(dialect) + create_unstaffed_trigger_statements(dialect)
-                      + pair_members.rebuild_statements(dialect) + pair_members.create_trigger_statements(dialect)):
-        connection.execute(text(statement))
+    for _, rebuild, create in derived:
+        for statement in rebuild(dialect) + create(dialect):
+            connection.execute(text(statement))
     # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once.
     connection.execute(text("ANALYZE"))

@@ -138,6 +138,18 @@ class PairMember(Base):
     at: Mapped[int | None] = mapped_column(BigInteger)  # latest schedule, seconds since 0001-01-01; NULL: none
 
 
+class ScheduleStore(Base):
+    """Every schedule with its event's store key; kept exact by database triggers (migration 0008,
+    services/schedule_stores.py). One club's Day view reads its day as one range of the (store, time) index."""
+
+    __tablename__ = "dashboard_schedule_stores"
+    __table_args__ = (Index("ix_dashboard_schedule_stores_store_time", "store", "schedule_datetime", "schedule_id"),)
+
+    schedule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # schedules.id
+    store: Mapped[str] = mapped_column(Text, nullable=False)  # the store key: location id, else store number
+    schedule_datetime: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # schedules.schedule_datetime
+
+
 # --- The paired actions' journal (migration 0003) ---
 
 

@@ -333,8 +333,9 @@ def test_a_day_over_the_listing_limit_gives_the_counts_per_club(engine):
 
 
 def test_one_clubs_day_is_the_days_events_of_that_store_key(engine):
-    """The one-club Day view (split by store-key case on PostgreSQL) lists exactly the day's events whose store key is
-    the club's, for a club known by location id and one known only by its store number, with a type filter too."""
+    """The one-club Day view (read from the store-keyed schedules of migration 0008) lists exactly the day's events
+    whose store key is the club's, for a club known by location id and one known only by its store number, with a type
+    filter too."""
     from services.demo_data import seed_demo_data
 
     today = date.today()
