@@ -103,3 +103,21 @@ def test_pair_members_stay_exact_whoever_writes(engine):
     assert expected[cores[0]][4] == noon and expected[cores[2]][4] is None
     assert expected[cores[1]][4] == noon + timedelta(days=1)
     assert expected[990004][:2] == ("990001", "77") == expected[990002][:2] and 990003 not in expected
+
+
+def test_a_cores_supervisor_is_found_by_its_pairing_key_whatever_its_location_id_looks_like(engine):
+    """supervisors_for_cores reads the members' key: a Supervisor whose location id is only white space belongs to the
+    store of its store number, as pairing_key says, and is found for a CORE known by that store number (a lookup by
+    raw location id / store number would miss it)."""
+    from services.pairing import SUPERVISOR_MISSING, SUPERVISOR_UNSTAFFED, supervisors_for_cores
+
+    with engine.begin() as connection:
+        _insert_event(connection, 991001, "991001-CORE-Blank", CORE, None, 77, condition="Scheduled")
+        _insert_event(connection, 991002, "991001-Supervisor-Blank", SUPERVISOR, " \t", 77)
+        _insert_event(connection, 991003, "991003-CORE-Alone", CORE, "555", 77, condition="Scheduled")
+        _insert_event(connection, 991004, "991003-Supervisor-Elsewhere", SUPERVISOR, "556", 77)
+    with engine.connect() as connection:
+        matches = supervisors_for_cores(connection, [(991001, "991001-CORE-Blank", None, 77),
+                                                     (991003, "991003-CORE-Alone", "555", 77)])
+    assert matches[991001].state == SUPERVISOR_UNSTAFFED and matches[991001].supervisor.ref == 991002
+    assert matches[991003].state == SUPERVISOR_MISSING  # same number, another store: not its Supervisor
