@@ -387,8 +387,8 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   and laid out in plain Python.
 - **The store list grouped every event** (1 s at 1M, paid again after every write since reads are cached by data
   version): it is now one index seek per location id (a recursive CTE), 3 ms.
-- **Pairing built its OR of index seeks as expression objects**, which cost more than running it: it is SQL text with
-  bound parameters.
+- **Pairing built its condition as expression objects**, which cost more than running it: it is SQL text with bound
+  parameters.
 - **A check run rewrote every open finding** (82,000 UPDATEs at 1M) to mark it seen: one set-based UPDATE now, and only
   findings whose detail changed are rewritten.
 - **SQLite and concurrent actions:** the concurrency run found that a write transaction that read first failed at once
@@ -407,12 +407,23 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   ones and looks up resolved ones by identity only when they are reported again, so it does not slow down as the
   history grows. Findings and their views are named tuples (82,000 of each per run at 1M; a frozen dataclass costs 4x
   as much to make).
-- **PostgreSQL probed every event of a national day for one club** (36 ms at 1M, 2.5x SQLite): it read the day's 5,400
-  schedules with a bitmap heap scan and probed each one's event. On PostgreSQL the store key is now split into its two
-  cases (location id; no location id and this store number), the club's events come from a new index (location id,
-  store number, ref; migration 0007) and the day's schedules from the covering index by time, which on PostgreSQL now
-  includes the schedule id: a hash join of two index-only scans, 5 ms. SQLite keeps the single walk of the day (the
-  split would walk it twice).
+- **One club's day probed every event of the national day** (about 14 ms of SQL on SQLite and 25-36 ms on
+  PostgreSQL at 1M): the store is on the event, so the day's 5,400 schedules were walked and each one's event looked
+  up to test its store. A first fix split the store key on PostgreSQL into its two cases (a hash join of two
+  index-only scans, 5 ms). Migration 0008 replaces it on both backends with `dashboard_schedule_stores`: every
+  schedule with its event's store key and time, kept exact by triggers on `events` and `schedules`
+  (`tests/test_schedule_stores.py` checks it against the base tables after every kind of write, an SQLite
+  `INSERT OR REPLACE` included). The club's ~150 schedules of a day are one range of its (store, time) index: 0.9 ms
+  of SQL on SQLite. The club's Unstaffed due come from a partial index on the store filter's own expression, instead of
+  reading the day's 1,500 Unstaffed events nationally (PostgreSQL: 2.3 to 0.1 ms).
+- **Supervisors were looked up by a hundred OR'd index ranges** (one per CORE, on location id and name prefix):
+  PostgreSQL spent 2 ms planning it and 15 ms running it. The lookup now reads `dashboard_pair_members` by its key,
+  one term per store with the event numbers as an IN list (2.5 ms on PostgreSQL, 0.7 ms on SQLite). Since that table
+  holds the key exactly as `pairing_key` computes it, it also finds a Supervisor whose location id is only white space,
+  which the old lookup missed.
+- **The Day view spent more time in pandas than in SQL** (about 13 ms of 23 on one club's day): masks, column
+  assignment and `astype` on frames of 150 rows. It now works on plain tuples and builds each frame once; the two
+  per-day aggregate reads are one statement (every statement is a round trip on PostgreSQL).
 - **A club known only by its store number lost its Supervisors in the Day view** (found by the test added for the
   split): the pairing lookup received pandas' NaN for the missing location id and looked for the store "nan". It now
   receives None.
