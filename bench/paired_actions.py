@@ -26,22 +26,29 @@ from services.settings import load_settings
 
 
 def _pairs(engine, today: date, wanted: int) -> list[tuple[int, datetime]]:  # noqa: ANN001
+    """The first `wanted` COREs (by ref) scheduled from the day after tomorrow whose Supervisor is scheduled too, read
+    a page of COREs at a time: at 1,000,000 events pairing every such CORE at once held half a gigabyte."""
+    page = max(wanted * 4, 100)
+    chosen: list[tuple[int, datetime]] = []
+    after_ref = None
     with engine.connect() as connection:
-        cores = connection.execute(text(
-            "SELECT e.project_ref_num, e.project_name, e.location_mvid, e.store_number, s.schedule_datetime "
-            "FROM events e JOIN schedules s ON s.event_ref_num = e.project_ref_num "
-            "WHERE e.event_type = 'Core' AND s.schedule_datetime > :after AND e.due_datetime > :later "
-            "ORDER BY e.project_ref_num"), {"after": datetime.combine(today + timedelta(days=2), datetime.min.time()),
-                                             "later": datetime.combine(today + timedelta(days=3), datetime.min.time())}
-        ).all()
-        matches = supervisors_for_cores(connection, [(r[0], r[1], r[2], r[3]) for r in cores])
-    chosen = []
-    for ref, *_, when in cores:
-        when = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
-        if matches[ref].state == SUPERVISOR_SCHEDULED:
-            chosen.append((ref, when))
-        if len(chosen) == wanted:
-            break
+        while len(chosen) < wanted:
+            cores = connection.execute(text(
+                "SELECT e.project_ref_num, e.project_name, e.location_mvid, e.store_number, s.schedule_datetime "
+                "FROM events e JOIN schedules s ON s.event_ref_num = e.project_ref_num "
+                "WHERE e.event_type = 'Core' AND s.schedule_datetime > :after AND e.due_datetime > :later "
+                "AND e.project_ref_num > :after_ref ORDER BY e.project_ref_num LIMIT :page"),
+                {"after": datetime.combine(today + timedelta(days=2), datetime.min.time()),
+                 "later": datetime.combine(today + timedelta(days=3), datetime.min.time()),
+                 "after_ref": -1 if after_ref is None else after_ref, "page": page}).all()
+            if not cores:
+                break
+            matches = supervisors_for_cores(connection, [(r[0], r[1], r[2], r[3]) for r in cores])
+            for ref, *_, when in cores:
+                when = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+                if matches[ref].state == SUPERVISOR_SCHEDULED and len(chosen) < wanted:
+                    chosen.append((ref, when))
+            after_ref = cores[-1][0]
     return chosen
 
 
