@@ -18,6 +18,7 @@ the awkward names: leading white space, a seventh digit, blank location ids, the
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from services.trigger_sql import (
@@ -130,6 +131,22 @@ def drop_trigger_statements(dialect: str) -> list[str]:
         return drop_sqlite_triggers(SQLITE_TRIGGERS)
     return drop_plpgsql_row_trigger("dashboard_pm_events", "events") + \
         drop_plpgsql_row_trigger("dashboard_pm_schedules", "schedules")
+
+
+def key_condition(keys: Iterable[tuple[str, str]], alias: str = "pm") -> tuple[str, dict[str, str]]:
+    """SQL text and its bound parameters selecting the members of the (event number, store) keys: one term per store
+    with its numbers as an IN list, so every key is a seek on the key index and one club's keys are one term (which
+    PostgreSQL plans in a fraction of the time a hundred OR'd terms take). Empty keys select nothing."""
+    numbers_by_store: dict[str, list[str]] = {}
+    for number, store in keys:
+        numbers_by_store.setdefault(store, []).append(number)
+    terms, parameters = [], {}
+    for store_index, (store, numbers) in enumerate(numbers_by_store.items()):
+        parameters[f"store{store_index}"] = store
+        names = [f"number{store_index}_{index}" for index in range(len(numbers))]
+        parameters.update(zip(names, numbers))
+        terms.append(f"({alias}.store = :store{store_index} AND {alias}.num IN ({', '.join(':' + n for n in names)}))")
+    return (" OR ".join(terms) or "1 = 0"), parameters
 
 
 def rebuild_statements(dialect: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Iterable
 from sqlalchemy import Connection, DateTime, select, text
 
 from services.event_rules import CORE, SUPERVISOR, UNSTAFFED, PairingKey, pairing_key
+from services.pair_members import key_condition
 from services.tables import Event
 
 # How a CORE's Supervisor stands; the day view colours them and the actions decide by them.
@@ -43,28 +44,18 @@ class SupervisorMatch:
 def _candidates(connection: Connection, keys: list[PairingKey]) -> list[tuple]:
     # Seeks on the pairing members' key index (number, store): the trigger-kept table already holds each CORE's and
     # Supervisor's key exactly as pairing_key computes it (migration 0007), so a Supervisor is found whatever its name
-    # or location id look like (white space, a blank id falling back to the store number). One term per store with its
-    # numbers as an IN list: a club's day is one term, which PostgreSQL plans in a fraction of the time a hundred
-    # OR'd terms took. Written as SQL text with bound parameters: building the same condition as expression objects
-    # cost more than running it.
-    numbers_by_store: dict[str, list[str]] = defaultdict(list)
-    for key in keys:
-        numbers_by_store[key.store].append(key.event_number)
-    conditions, parameters = [], {}
-    for store_index, (store, numbers) in enumerate(numbers_by_store.items()):
-        parameters[f"store{store_index}"] = store
-        names = [f"number{store_index}_{index}" for index in range(len(numbers))]
-        parameters.update(zip(names, numbers))
-        conditions.append(f"(pm.store = :store{store_index} AND pm.num IN ({', '.join(':' + name for name in names)}))")
-    if not conditions:
+    # or location id look like (white space, a blank id falling back to the store number). SQL text with bound
+    # parameters: building the same condition as expression objects cost more than running it.
+    if not keys:
         return []
+    condition, parameters = key_condition(keys)
     query = text(
         "SELECT e.project_ref_num, e.project_name, e.event_type, e.condition, e.location_mvid, e.store_number, "
         "s.schedule_datetime, m.name, m.id FROM dashboard_pair_members pm "
         "JOIN events e ON e.project_ref_num = pm.ref "
         "LEFT OUTER JOIN schedules s ON s.event_ref_num = e.project_ref_num "
         "LEFT OUTER JOIN employees m ON m.id = s.employee_id "
-        f"WHERE {' OR '.join(conditions)}"
+        f"WHERE {condition}"
     ).columns(schedule_datetime=DateTime)  # typed, so SQLite's text datetimes come back as datetime
     return connection.execute(query, parameters).all()
 

@@ -5,8 +5,11 @@ first seen, last seen, resolved when a run of its rule no longer reports it, reo
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable, Iterable, NamedTuple
@@ -108,18 +111,34 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
                 lock_connection.commit()
 
 
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a run makes its findings. A run at 1,000,000 events allocates
+    hundreds of thousands of tuples that live until it ends; each allocation burst sets off a full collection that walks
+    all of them again (about 1 s of a 5 s run, measured). The findings hold no reference cycles, so reference counting
+    still frees everything; the collector is switched back on afterwards, unless it was already off."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_by: str, notify: bool,
                 crossmark_client, now: datetime, progress) -> CheckRunResult:  # noqa: ANN001
     with engine.begin() as connection:
         run_id = connection.execute(insert(CheckRun).values(
             started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
     try:
-        with engine.connect() as connection:  # one call: the pairing rules share one query
-            findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
-                                 crossmark_client=crossmark_client, progress=progress)
-        if progress is not None:
-            progress(1, 1, "saving the findings")
-        views, new, resolved = _merge(engine, run_id, names, findings, now)
+        with _without_cyclic_gc():
+            with engine.connect() as connection:  # one call: the pairing rules share one query
+                findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
+                                     crossmark_client=crossmark_client, progress=progress)
+            if progress is not None:
+                progress(1, 1, "saving the findings")
+            views, new, resolved = _merge(engine, run_id, names, findings, now)
     except Exception as error:
         with engine.begin() as connection:
             connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
