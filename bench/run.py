@@ -480,22 +480,31 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
 - **A club known only by its store number lost its Supervisors in the Day view** (found by the test added for the
   split): the pairing lookup received pandas' NaN for the missing location id and looked for the store "nan". It now
   receives None.
+- **The reported peak RSS was the benchmark's own.** At 1M it read 708 MB, all of it from choosing the 30 pairs for
+  measure 6: the harness paired every CORE scheduled after tomorrow (150,000) at once. It now pages through COREs
+  until it has its pairs: 290 MB.
+- **A check run spent about a second in Python's cyclic garbage collector**: its hundreds of thousands of short-lived
+  tuples set off full collections again and again. The run pauses the collector while it makes its findings and
+  restores it afterwards, also on failure (`tests/test_quality_checks.py`); the findings hold no cycles, so reference
+  counting frees them. Measured interleaved in one process: 4.7 s against 5.3 s.
+- **Ratios were measured minutes apart.** This shared machine's speed drifts by up to 2x within minutes (the same code
+  and database gave the Calendar 4.1, 8.4 and 11.0 ms in three runs), so ours/(b) and PostgreSQL/SQLite, timed one
+  after the other, measured the drift as much as the code. Both are now timed interleaved, one run of each per round:
+  ours with its bare SQL, and reads 1-4 on both 1M databases in one process (the side-by-side table).
 
 Still missed (the **no** rows above, if any), and why:
 
-- **Machine variance.** Runs on this shared 2-core machine vary by up to 2x with the same code and database: the
-  Calendar month read 4.1 ms in the previous session's run, 8.4 ms in this report's run and 11.0 ms in a SQLite-only
-  run ten minutes later; one club's day 19.3, 29.7 and 43.9 ms. Compare figures within one run. The two targets that
-  sit near their limit, one club's Day view on SQLite (20 ms) and the Calendar within 1.5x of its bare SQL, were met
-  in the previous session's run and are missed in this one.
-- **One club's day on SQLite** is about 14 ms of SQL (the day's 5,400 schedules walked on the covering index, each
-  event probed by ref on another covering index) plus pairing and frame-building in Python. Cutting the SQL further
-  needs the club on the schedule side (a trigger-kept copy of the store key per schedule), which was not done.
-- **The Calendar against its bare SQL**: the app's share is the SQLAlchemy row iteration and one small DataFrame, a few
-  milliseconds that weigh more as the machine slows; not investigated further in this session.
+- **Nothing in this run.** Two targets sit near their limits and can tip with the machine's speed: the check run
+  (4.9 s against 5 s; 3.7 to 5.3 s for the same code within ten minutes) and the Calendar against its bare SQL.
+- **Not flat for 1-4 from 10k to 1M**, though within every target: the Calendar, the type counts and the Unscheduled
+  buckets read the per-day aggregates, whose rows grow with the data until every (day, club, type) has events (about
+  30,000 Unstaffed rows at 1M over 5 months). The Unscheduled "Past due" bucket sums every past day of the Unstaffed
+  aggregate, so with years of history it grows with the number of days kept; a trigger-kept total per club and type
+  would make it read only the days from today on. Not done.
 - **The check run grows linearly** (10x per 10x from 100k to 1M): its cost is the number of events and findings
-  (82,000 at 1M, from the demo generator's anomaly rates), not a missing index. PostgreSQL takes longer (about
-  6.5 s): there the schedule-state rule, which checks every event against the schedules, is the largest part.
+  (82,000 at 1M, from the demo generator's anomaly rates), not a missing index. Its largest parts at 1M on SQLite:
+  grouping 700,000 pairing members (1.3 s of SQL), the schedule-state rule (0.75 s: every event checked against the
+  schedules) and the merge with the stored history. PostgreSQL takes longer (about 7 s).
 """
 
 def _machine() -> dict:
