@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from datetime import datetime, time
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.e2e.conftest import DAY
+from tests.e2e.conftest import DAY, TIMEOUT_MS
 
 OPERATOR_EMAIL = "olga.ops@example.com"
 MANAGER_EMAIL = "mia.manager@example.com"
@@ -115,7 +116,8 @@ def test_a_person_without_a_mapped_role_is_refused_and_can_sign_out(app, dashboa
     assert _account(app, STRANGER_EMAIL) is None  # nothing is provisioned for a refused person
     dashboard.page.get_by_role("button", name="Sign out").click()
     _end_the_session_at_the_provider(dashboard)
-    assert dashboard.page.get_by_role("button", name="Sign in").count() == 1
+    # the page's text comes before its button (Streamlit draws element by element): wait for exactly one to be drawn
+    expect(dashboard.page.get_by_role("button", name="Sign in")).to_have_count(1, timeout=TIMEOUT_MS)
 
 
 def test_a_disabled_account_is_refused_even_with_a_valid_provider_session(app, dashboard):
