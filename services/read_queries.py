@@ -11,7 +11,7 @@ from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
 from services.pairing import supervisors_for_cores
 from services.tables import (
-    DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay,
+    DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay, UnstaffedTotal,
 )
 
 
@@ -266,32 +266,50 @@ def _urgency_case(now: datetime):  # noqa: ANN202
 def unscheduled_buckets(engine: Engine, now: datetime, where: EventFilter = EventFilter()) -> pd.DataFrame:
     """Unstaffed events per urgency bucket and type: bucket, event_type, count (buckets without events are absent).
 
-    Whole days come from UnstaffedPerDay (before today: past due; tomorrow; the day after: within 3 days; later);
-    only today's own events are read, to split them at `now`; events without a due date are never urgent."""
+    Read from the aggregates, so the cost does not grow with the history: "Past due" (everything due before today) is
+    the all-days total per club and type (UnstaffedTotal) minus the days from today on, which UnstaffedPerDay gives as
+    one range (today; tomorrow; the day after: within 3 days; later). Only today's own events are read, to split them
+    at `now`; events without a due date are never urgent."""
     today = now.date()
-    day_bucket = case((UnstaffedPerDay.day < today, URGENCY_BUCKETS[0]),
-                      (UnstaffedPerDay.day == today + timedelta(days=1), URGENCY_BUCKETS[2]),
-                      (UnstaffedPerDay.day == today + timedelta(days=2), URGENCY_BUCKETS[3]),
-                      else_=URGENCY_BUCKETS[4])
+    upcoming_bucket = case((UnstaffedPerDay.day == today, "today"),
+                           (UnstaffedPerDay.day == today + timedelta(days=1), URGENCY_BUCKETS[2]),
+                           (UnstaffedPerDay.day == today + timedelta(days=2), URGENCY_BUCKETS[3]),
+                           else_=URGENCY_BUCKETS[4])
     event_type = func.coalesce(Event.event_type, OTHER)
-    whole_days = (select(day_bucket.label("bucket"), UnstaffedPerDay.event_type.label("event_type"),
-                         func.sum(UnstaffedPerDay.unstaffed).label("count"))
-                  .where(UnstaffedPerDay.day != today, *where.aggregate_clauses(UnstaffedPerDay))
-                  .group_by(day_bucket, UnstaffedPerDay.event_type))
+    all_days = (select(literal("all days"), literal(None, String), UnstaffedTotal.event_type,
+                       func.sum(UnstaffedTotal.unstaffed))
+                .where(*where.aggregate_clauses(UnstaffedTotal))
+                .group_by(UnstaffedTotal.event_type))
+    from_today = (select(literal("from today"), upcoming_bucket, UnstaffedPerDay.event_type,
+                         func.sum(UnstaffedPerDay.unstaffed))
+                  .where(UnstaffedPerDay.day >= today, *where.aggregate_clauses(UnstaffedPerDay))
+                  .group_by(upcoming_bucket, UnstaffedPerDay.event_type))
     split = case((Event.due_datetime < now, URGENCY_BUCKETS[0]), else_=URGENCY_BUCKETS[1])
-    today_split = (select(split.label("bucket"), event_type.label("event_type"), func.count().label("count"))
-                   .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(today),
-                          Event.due_datetime < _day_start(today + timedelta(days=1)), *where.clauses())
-                   .group_by(split, event_type))
-    undated = (select(literal(URGENCY_BUCKETS[4]).label("bucket"), event_type.label("event_type"),
-                      func.count().label("count"))
+    todays_events = (select(literal("events"), split, event_type, func.count())
+                     .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(today),
+                            Event.due_datetime < _day_start(today + timedelta(days=1)), *where.clauses())
+                     .group_by(split, event_type))
+    undated = (select(literal("events"), literal(URGENCY_BUCKETS[4]), event_type, func.count())
                .where(Event.condition == UNSTAFFED, Event.due_datetime.is_(None), *where.clauses())
                .group_by(event_type))
-    with engine.connect() as connection:
-        rows = connection.execute(union_all(whole_days, today_split, undated)).all()
-    frame = rows_frame(rows, ["bucket", "event_type", "count"]).astype({"count": int})
-    frame = frame.groupby(["bucket", "event_type"], as_index=False, sort=False)["count"].sum()
-    return frame[frame["count"] != 0].reset_index(drop=True)
+    with engine.connect() as connection:  # one statement: one consistent view of the aggregates and today's events
+        rows = connection.execute(union_all(all_days, from_today, todays_events, undated)).all()
+    counts: dict[tuple[str, str], int] = {}
+
+    def add(bucket: str, row_type: str, count: int) -> None:
+        counts[(bucket, row_type)] = counts.get((bucket, row_type), 0) + count
+
+    for source, bucket, row_type, count in rows:
+        if source == "all days":
+            add(URGENCY_BUCKETS[0], row_type, int(count))
+        elif source == "from today":  # not before today: out of Past due; today itself comes split from its events
+            add(URGENCY_BUCKETS[0], row_type, -int(count))
+            if bucket != "today":
+                add(bucket, row_type, int(count))
+        else:
+            add(bucket, row_type, int(count))
+    return pd.DataFrame([(bucket, row_type, count) for (bucket, row_type), count in counts.items() if count != 0],
+                        columns=["bucket", "event_type", "count"]).astype({"count": int})
 
 
 def unscheduled_bucket_totals(buckets: pd.DataFrame) -> pd.Series:

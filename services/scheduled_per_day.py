@@ -108,19 +108,29 @@ def _unstaffed_change(dialect: str, row: str, sign: str) -> str:
             "excluded.unstaffed;")
 
 
-def create_unstaffed_trigger_statements(dialect: str) -> list[str]:
-    old, new = _unstaffed_change(dialect, "OLD", "-"), _unstaffed_change(dialect, "NEW", "+")
+def _unstaffed_event_triggers(dialect: str, sqlite_names: tuple[str, ...], postgres_name: str, old: str, new: str
+                              ) -> list[str]:
+    """Row triggers on events that apply `old` to a removed or replaced Unstaffed row and `new` to an added one."""
     if dialect == "sqlite":
-        names = UNSTAFFED_SQLITE_TRIGGERS
-        return [sqlite_trigger(names[0], "INSERT ON events", new), sqlite_trigger(names[1], "DELETE ON events", old),
-                sqlite_trigger(names[2], f"UPDATE OF {_UNSTAFFED_COLUMNS} ON events", old, new)]
-    return plpgsql_row_trigger("dashboard_upd_events", "events", _UNSTAFFED_COLUMNS, old, new)
+        return [sqlite_trigger(sqlite_names[0], "INSERT ON events", new),
+                sqlite_trigger(sqlite_names[1], "DELETE ON events", old),
+                sqlite_trigger(sqlite_names[2], f"UPDATE OF {_UNSTAFFED_COLUMNS} ON events", old, new)]
+    return plpgsql_row_trigger(postgres_name, "events", _UNSTAFFED_COLUMNS, old, new)
+
+
+def _drop_unstaffed_event_triggers(dialect: str, sqlite_names: tuple[str, ...], postgres_name: str) -> list[str]:
+    if dialect == "sqlite":
+        return drop_sqlite_triggers(sqlite_names)
+    return drop_plpgsql_row_trigger(postgres_name, "events")
+
+
+def create_unstaffed_trigger_statements(dialect: str) -> list[str]:
+    return _unstaffed_event_triggers(dialect, UNSTAFFED_SQLITE_TRIGGERS, "dashboard_upd_events",
+                                     _unstaffed_change(dialect, "OLD", "-"), _unstaffed_change(dialect, "NEW", "+"))
 
 
 def drop_unstaffed_trigger_statements(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return drop_sqlite_triggers(UNSTAFFED_SQLITE_TRIGGERS)
-    return drop_plpgsql_row_trigger("dashboard_upd_events", "events")
+    return _drop_unstaffed_event_triggers(dialect, UNSTAFFED_SQLITE_TRIGGERS, "dashboard_upd_events")
 
 
 def rebuild_unstaffed_statements(dialect: str) -> list[str]:
@@ -129,6 +139,38 @@ def rebuild_unstaffed_statements(dialect: str) -> list[str]:
             f"INSERT INTO {UNSTAFFED_TABLE} (day, store, event_type, unstaffed) "
             f"SELECT {day}, {_store('e')}, coalesce(e.event_type, 'Other'), COUNT(*) FROM events e "
             "WHERE e.condition = 'Unstaffed' AND e.due_datetime IS NOT NULL GROUP BY 1, 2, 3"]
+
+
+# Unstaffed events per store key and type over all due days (migration 0009): the Unscheduled "Past due" bucket is
+# everything due before today, i.e. the whole history; read as this total minus the days from today on, it costs the
+# same however many years of days the aggregate above holds.
+UNSTAFFED_TOTALS_TABLE = "dashboard_unstaffed_totals"
+UNSTAFFED_TOTALS_SQLITE_TRIGGERS = ("dashboard_ut_event_insert", "dashboard_ut_event_delete", "dashboard_ut_event_update")
+
+
+def _unstaffed_total_change(row: str, sign: str) -> str:
+    """The total's change for one events row (OLD or NEW), if it is Unstaffed with a due date (as per day above)."""
+    return (f"INSERT INTO {UNSTAFFED_TOTALS_TABLE} (store, event_type, unstaffed) "
+            f"SELECT {_store(row)}, coalesce({row}.event_type, 'Other'), {sign}1 "
+            f"WHERE {row}.condition = 'Unstaffed' AND {row}.due_datetime IS NOT NULL "
+            f"ON CONFLICT (store, event_type) DO UPDATE SET unstaffed = {UNSTAFFED_TOTALS_TABLE}.unstaffed + "
+            "excluded.unstaffed;")
+
+
+def create_unstaffed_total_trigger_statements(dialect: str) -> list[str]:
+    return _unstaffed_event_triggers(dialect, UNSTAFFED_TOTALS_SQLITE_TRIGGERS, "dashboard_ut_events",
+                                     _unstaffed_total_change("OLD", "-"), _unstaffed_total_change("NEW", "+"))
+
+
+def drop_unstaffed_total_trigger_statements(dialect: str) -> list[str]:
+    return _drop_unstaffed_event_triggers(dialect, UNSTAFFED_TOTALS_SQLITE_TRIGGERS, "dashboard_ut_events")
+
+
+def rebuild_unstaffed_total_statements(dialect: str) -> list[str]:  # noqa: ARG001 - the same SQL on both backends
+    return [f"DELETE FROM {UNSTAFFED_TOTALS_TABLE}",
+            f"INSERT INTO {UNSTAFFED_TOTALS_TABLE} (store, event_type, unstaffed) "
+            f"SELECT {_store('e')}, coalesce(e.event_type, 'Other'), COUNT(*) FROM events e "
+            "WHERE e.condition = 'Unstaffed' AND e.due_datetime IS NOT NULL GROUP BY 1, 2"]
 
 
 @contextmanager
@@ -141,6 +183,8 @@ def bulk_load(connection: Connection) -> Iterator[None]:
     dialect = connection.dialect.name
     derived = [(drop_trigger_statements, rebuild_statements, create_trigger_statements),
                (drop_unstaffed_trigger_statements, rebuild_unstaffed_statements, create_unstaffed_trigger_statements),
+               (drop_unstaffed_total_trigger_statements, rebuild_unstaffed_total_statements,
+                create_unstaffed_total_trigger_statements),
                (pair_members.drop_trigger_statements, pair_members.rebuild_statements,
                 pair_members.create_trigger_statements),
                (schedule_stores.drop_trigger_statements, schedule_stores.rebuild_statements,

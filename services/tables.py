@@ -123,6 +123,17 @@ class UnstaffedPerDay(_PerDayStoreType, Base):
     unstaffed: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class UnstaffedTotal(Base):
+    """Unstaffed events with a due date per store key and type, over all days; kept exact by database triggers
+    (migration 0009). The Unscheduled "Past due" bucket reads it instead of summing every past day."""
+
+    __tablename__ = "dashboard_unstaffed_totals"
+
+    store: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(20), primary_key=True)
+    unstaffed: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class PairMember(Base):
     """Every CORE and Supervisor with its pairing key and latest schedule; kept exact by database triggers
     (migration 0007, services/pair_members.py). The pairing rules group it in key order instead of every event."""

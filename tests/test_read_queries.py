@@ -140,6 +140,20 @@ def test_unscheduled_buckets_match_sql_and_the_overview(demo_database):
     assert list(past_due["due_datetime"]) == sorted(past_due["due_datetime"])
     cores = unscheduled_bucket_totals(unscheduled_buckets(engine, now, EventFilter(event_types=("Core",))))
     assert cores.sum() < totals.sum()
+    # per bucket and type, for one club: Past due is its all-days total minus the days from today on
+    with engine.connect() as connection:
+        club = connection.execute(text(  # the club with the most Past due
+            "SELECT coalesce(location_mvid, CAST(store_number AS TEXT)) FROM events WHERE condition = 'Unstaffed' "
+            "AND due_datetime < :a GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT 1"), {"a": edges[0]}).scalar_one()
+        expected_by_type = {(bucket, event_type): count for bucket, event_type, count in connection.execute(text(
+            "SELECT CASE WHEN due_datetime < :a THEN 'Past due' WHEN due_datetime < :b THEN 'Due today' "
+            "WHEN due_datetime < :c THEN 'Due tomorrow' WHEN due_datetime < :d THEN 'Due within 3 days' "
+            "ELSE 'Later' END, coalesce(event_type, 'Other'), COUNT(*) FROM events "
+            "WHERE condition = 'Unstaffed' AND coalesce(location_mvid, CAST(store_number AS TEXT)) = :club "
+            "GROUP BY 1, 2"), dict(zip("abcd", edges), club=club))}
+    club_buckets = unscheduled_buckets(engine, now, EventFilter(store=club))
+    assert {(row.bucket, row.event_type): row.count for row in club_buckets.itertuples()} == expected_by_type
+    assert sum(count for (bucket, _), count in expected_by_type.items() if bucket == "Past due") > 0
     with pytest.raises(InvalidInput, match="Unknown urgency 'Soon'"):
         unscheduled_events(engine, now, "Soon")
 
@@ -276,14 +290,27 @@ def _unstaffed_aggregate_vs_events(engine) -> tuple[dict, dict]:
                                    "WHERE unstaffed <> 0")
 
 
+def _unstaffed_totals_vs_events(engine) -> tuple[dict, dict]:
+    with engine.connect() as connection:
+        direct = {(store, event_type): count for store, event_type, count in connection.execute(text(
+            "SELECT coalesce(location_mvid, CAST(store_number AS TEXT), ''), coalesce(event_type, 'Other'), COUNT(*) "
+            "FROM events WHERE condition = 'Unstaffed' AND due_datetime IS NOT NULL GROUP BY 1, 2"))}
+        totals = {(store, event_type): count for store, event_type, count in connection.execute(text(
+            "SELECT store, event_type, unstaffed FROM dashboard_unstaffed_totals WHERE unstaffed <> 0"))}
+    return direct, totals
+
+
 def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
-    """Unstaffed per due day: staffing, un-staffing, moving the due date, re-typing, re-homing, deleting, inserting."""
+    """Unstaffed per due day, and the all-days totals per club and type (migration 0009): staffing, un-staffing, moving
+    the due date, re-typing, re-homing, deleting, inserting."""
     from services.demo_data import seed_demo_data
 
     today = date.today()
     seed_demo_data(engine, events=400, stores=2, start=today.replace(day=1), months=1, today=today)
     direct, aggregate = _unstaffed_aggregate_vs_events(engine)
     assert direct == aggregate and sum(direct.values()) > 20
+    direct_totals, totals = _unstaffed_totals_vs_events(engine)
+    assert direct_totals == totals and sum(totals.values()) == sum(direct.values())
     with engine.begin() as connection:
         unstaffed = [row[0] for row in connection.execute(text(
             "SELECT project_ref_num FROM events WHERE condition = 'Unstaffed' ORDER BY project_ref_num LIMIT 6"))]
@@ -307,6 +334,7 @@ def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
             {"start": datetime.combine(today, time()), "due": datetime.combine(today, time(23, 59))})
     direct, aggregate = _unstaffed_aggregate_vs_events(engine)
     assert direct == aggregate
+    assert _unstaffed_totals_vs_events(engine)[0] == _unstaffed_totals_vs_events(engine)[1]
     assert any(store == "777777" and event_type == "Other" for _, store, event_type in aggregate)
     assert any(store == "88" and event_type == "Juicer" for _, store, event_type in aggregate)
 
