@@ -13,7 +13,7 @@ $(INSTALLED): requirements.txt
 	@touch $(INSTALLED)
 
 db: $(INSTALLED)
-	@mkdir -p data
+	@mkdir -p -m 700 data
 	$(PY) -m services db upgrade
 	$(PY) -m services demo seed --if-empty
 	$(PY) -m services users bootstrap

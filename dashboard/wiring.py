@@ -1,39 +1,27 @@
-"""Cached wiring of the app: settings (environment, then .streamlit/secrets.toml) and one engine per process."""
+"""Cached wiring of the app: settings (environment over .streamlit/secrets.toml) and one engine per process."""
 from __future__ import annotations
-
-import os
 
 import streamlit as st
 from sqlalchemy import Engine
 
-from services.database import make_engine
+from services.database import shared_engine
 from services.schema_admin import require_current_schema
 from services.settings import Settings, load_settings
-
-SETTING_NAMES = ("SCHEDULER_DATABASE_URL", "CROSSMARK_BASE_URL", "CROSSMARK_USERNAME", "CROSSMARK_PASSWORD",
-                 "CROSSMARK_TIMEZONE", "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME")
-
-
-def _secrets() -> dict[str, str]:
-    try:
-        return {name: str(st.secrets[name]) for name in SETTING_NAMES if name in st.secrets}
-    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):  # no secrets.toml: environment only
-        return {}
 
 
 @st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
     from services.logging_setup import configure_logging
 
-    settings = load_settings({**_secrets(), **os.environ})
+    settings = load_settings()  # the same reader as /healthz and the CLI
     configure_logging(settings)  # JSON lines to stderr and data/logs/dashboard.jsonl, secrets masked
     return settings
 
 
 @st.cache_resource(show_spinner=False)
 def get_engine() -> Engine:
-    """One engine (connection pool) per server process; refuses a database whose schema is not current."""
-    engine = make_engine(get_settings().database_url)
+    """The process's engine (shared with /healthz); refuses a database whose schema is not current."""
+    engine = shared_engine(get_settings().database_url)
     require_current_schema(engine)
     return engine
 

@@ -3,11 +3,9 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard.wiring import get_engine, get_settings
-from services.health import health_report
+from dashboard.wiring import get_settings
+from services.health import current_health
 from services.metrics import METRICS
-
-CROSSMARK_PROBE_CACHE_SECONDS = 30.0  # reruns of this page need not log in to Crossmark each time
 
 
 def _age(seconds: float | None) -> str:
@@ -34,7 +32,7 @@ st.caption(f"The same checks as `GET /healthz`; figures below are this server pr
 if st.button("Check again", icon=":material/refresh:"):
     st.rerun()
 
-report = health_report(get_settings(), get_engine(), crossmark_cache_seconds=CROSSMARK_PROBE_CACHE_SECONDS)
+report = current_health(get_settings())  # what /healthz answers now, from the same function
 if not report.healthy:
     st.error("**Unhealthy** (/healthz answers 503): " + "; ".join(report.reasons), icon=":material/error:")
 elif report.warnings:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from services.database import SQLITE_HEADER, display_url, make_engine, sqlite_path
 from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, NotADatabase, OpsError
+from services.file_modes import PRIVATE_UMASK, create_private_file
 from services.logging_setup import log_event
 from services.schema_admin import (VERSION_TABLE, backup_sqlite, default_backup_path, head_revision, libpq_url,
                                    pg_dump_command, search_path_schema, sqlite_row_counts)
@@ -120,8 +121,23 @@ def _existing_file(source: Path | str, what: str) -> Path:
 
 
 def _header(path: Path) -> bytes:
+    """The first bytes of a backup file. Never used on a live database: see _is_sqlite_database."""
     with path.open("rb") as handle:
         return handle.read(len(SQLITE_HEADER))
+
+
+def _is_sqlite_database(path: Path) -> bool:
+    """Whether SQLite reads `path` as a database, asked through SQLite itself: a plain open() and close() of a live
+    database file would drop the POSIX locks this process holds on it (services/database.py, _check_sqlite_file)."""
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
+    return True
 
 
 def _describe_counts(counts: dict[str, int]) -> str:
@@ -147,7 +163,7 @@ def _backup_sqlite(url: str, out: Path | str | None, now: datetime | None) -> Ba
     assert path is not None
     if not path.is_file():
         raise InvalidInput(f"There is no database at {path} to back up.", path=str(path))
-    if path.stat().st_size and _header(path) != SQLITE_HEADER:
+    if path.stat().st_size and not _is_sqlite_database(path):
         raise NotADatabase(f"{path} is not an SQLite database (its first bytes are not an SQLite header).",
                            path=str(path))
     target = _target_path(out, path.parent, lambda folder: default_backup_path(path, now, directory=folder))
@@ -188,7 +204,9 @@ def _password_note(url: str) -> str:
 
 def _run_pg_dump(url: str, target: Path) -> Path:
     command = pg_dump_command(url, out=target)
-    completed = subprocess.run(shlex.split(command), env=_pg_environment(url), capture_output=True, text=True)
+    # pg_dump writes the file itself: the umask makes it owner-only, like the SQLite backups (it holds password hashes).
+    completed = subprocess.run(shlex.split(command), env=_pg_environment(url), capture_output=True, text=True,
+                               umask=PRIVATE_UMASK)
     if completed.returncode != 0:
         target.unlink(missing_ok=True)
         raise BackupFailed(f"pg_dump failed (exit {completed.returncode}): {_last_line(completed)}; no backup was "
@@ -307,7 +325,7 @@ def _restore_sqlite(url: str, source: Path, confirmed: bool, now: datetime | Non
         raise InvalidInput(f"Cannot restore into {target}: the directory {target.parent} does not exist.")
     current = None
     if target.exists() and target.stat().st_size:
-        if _header(target) != SQLITE_HEADER:
+        if not _is_sqlite_database(target):
             raise NotADatabase(f"{target} is not an SQLite database; move it away before restoring into its place.",
                                path=str(target))
         current = sqlite_row_counts(target)
@@ -320,6 +338,8 @@ def _restore_sqlite(url: str, source: Path, confirmed: bool, now: datetime | Non
     before_version = _data_version(url) if current is not None else 0
     safety = backup_sqlite(target, now) if current is not None else None
     kept = f"; the previous database is in {safety}" if safety else ""
+    if not target.exists():
+        create_private_file(target)  # a database restored into a new file is owner-only, as `db upgrade` makes one
     try:
         reader = sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)
         try:

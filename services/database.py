@@ -1,6 +1,9 @@
 """Database layer: engines and sessions for SQLite files and PostgreSQL, with a clear error when a URL does not open."""
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +23,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file behind an SQLite URL, or None for in-memory databases and other backends."""
-    parsed = make_url(url)
+    """The file behind an SQLite URL, or None for in-memory databases, other backends and unparsable URLs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
     return Path(parsed.database)
@@ -36,6 +42,12 @@ def display_url(url: str) -> str:
 
 
 def _check_sqlite_file(path: Path, must_exist: bool) -> None:
+    """What can be told from the path alone (stat, never open): whether the file is there and can be a database.
+
+    The file's content is judged by SQLite itself (check_connection: "file is not a database"). Opening the file with
+    a plain open() here would be a data-loss bug: closing any descriptor of a file drops every POSIX lock this process
+    holds on it, SQLite's included, so another process (the CLI, cron, a second server) would then checkpoint and
+    delete the WAL under this process's pooled connections (SQLite's "How To Corrupt An SQLite Database File", 2.2)."""
     if must_exist and not path.exists():
         raise DatabaseUnavailable(f"There is no database at {path}. Create it with: python -m services db upgrade "
                                   f"--db {path}", path=str(path))
@@ -43,11 +55,6 @@ def _check_sqlite_file(path: Path, must_exist: bool) -> None:
         raise NotADatabase(f"{path} is a directory, not an SQLite database file.", path=str(path))
     if not path.parent.is_dir():
         raise DatabaseUnavailable(f"Cannot create {path}: the directory {path.parent} does not exist.", path=str(path))
-    if path.exists() and path.stat().st_size > 0:
-        with path.open("rb") as handle:
-            if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-                raise NotADatabase(f"{path} is not an SQLite database (its first bytes are not an SQLite header).",
-                                   path=str(path))
 
 
 def make_engine(url: str, must_exist: bool = True) -> Engine:
@@ -65,6 +72,8 @@ def make_engine(url: str, must_exist: bool = True) -> Engine:
             _check_sqlite_file(path, must_exist)
         engine = create_engine(url, connect_args={"timeout": 30})
         _use_real_sqlite_transactions(engine)
+        if path is not None and path.exists():
+            _opened_files[engine] = _file_identity(path)
     else:
         try:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
@@ -123,6 +132,83 @@ def check_connection(engine: Engine) -> None:
         if "file is not a database" in reason:
             raise NotADatabase(f"{where} is not an SQLite database.", url=where) from None
         raise DatabaseUnavailable(f"Cannot connect to {where}: {reason}", url=where) from None
+
+
+# --- which file an SQLite engine works on -----------------------------------------------------------------------------
+
+_opened_files: weakref.WeakKeyDictionary[Engine, tuple[int, int]] = weakref.WeakKeyDictionary()
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    status = path.stat()  # stat, never open: see _check_sqlite_file
+    return status.st_dev, status.st_ino
+
+
+def file_replaced_under(engine: Engine) -> bool:
+    """Whether the file at the engine's path is no longer the one it opened (moved away and another put there): its
+    pooled connections still work on the old one. False when unknown (not SQLite, or nothing there)."""
+    path = sqlite_path(str(engine.url))
+    opened = _opened_files.get(engine)
+    if path is None or opened is None:
+        return False
+    try:
+        return _file_identity(path) != opened
+    except OSError:
+        return False
+
+
+# --- one engine per database per process ------------------------------------------------------------------------------
+
+_shared_engines: dict[str, Engine] = {}
+_shared_engines_lock = threading.Lock()
+
+
+def shared_engine(url: str) -> Engine:
+    """This process's one engine (connection pool) for `url`, made on first use and kept for the process's life.
+
+    The dashboard's pages, /healthz and the Operations health page all use it: a probe that made and disposed an
+    engine of its own per request paid a connect (and, on PostgreSQL, a login) every time, and on SQLite every
+    extra open and close of the file is one more chance to lose this process's locks. A failure to open is raised
+    and not remembered, so the next call tries again."""
+    with _shared_engines_lock:
+        engine = _shared_engines.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            _shared_engines[url] = engine
+        return engine
+
+
+def dispose_shared_engines() -> None:
+    """Close every shared engine (tests that delete their databases; a process about to exit)."""
+    with _shared_engines_lock:
+        engines = list(_shared_engines.values())
+        _shared_engines.clear()
+    for engine in engines:
+        engine.dispose()
+
+
+def deleted_database_files(path: Path) -> list[str]:
+    """Files of the SQLite database at `path` (the database, -wal, -shm, -journal) that this process still holds open
+    although they are gone from the folder: its writes there are lost to every other process and at the next restart.
+
+    Read from /proc/self/fd with readlink, which opens nothing (Linux; elsewhere the list is empty)."""
+    folder = Path("/proc/self/fd")
+    if not folder.is_dir():
+        return []
+    names = {str(path.absolute()) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    held: set[str] = set()
+    try:
+        descriptors = os.listdir(folder)
+    except OSError:
+        return []
+    for descriptor in descriptors:
+        try:
+            target = os.readlink(folder / descriptor)
+        except OSError:  # closed between the listing and the read
+            continue
+        if target.endswith(" (deleted)") and target.removesuffix(" (deleted)") in names:
+            held.add(target.removesuffix(" (deleted)"))
+    return sorted(held)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

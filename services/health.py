@@ -14,12 +14,14 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from services.database import SQLITE_HEADER, display_url, is_sqlite, make_engine, sqlite_path
+from services.database import (SQLITE_HEADER, deleted_database_files, display_url, file_replaced_under, is_sqlite,
+                               shared_engine, sqlite_path)
 from services.errors import OpsError
 from services.journal import NEEDS_ATTENTION
 from services.schema_admin import head_revision, read_schema_state, require_current_schema
@@ -28,6 +30,7 @@ from services.tables import CheckRun, Operation, Switch
 
 DATABASE_TIMEOUT = 3.0  # seconds for every database check together
 CROSSMARK_TIMEOUT = 6.0  # seconds for the probe (a login and one user-info call, no retries)
+CROSSMARK_PROBE_CACHE_SECONDS = 30.0  # a load balancer polls every few seconds; Crossmark need not see every poll
 CHECK_RUN_STALE_AFTER = timedelta(hours=36)  # the checks run daily: one missed run is tolerated, two are not
 SWITCHES_TABLE = "dashboard_switches"
 
@@ -125,17 +128,26 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text_[0]}" if text_ else type(error).__name__
 
 
-def _sqlite_file_problem(url: str) -> str | None:
-    """A pooled SQLite connection keeps reading a file that was deleted or replaced; look at the path itself."""
+def _sqlite_file_problem(url: str, engine: Engine | None) -> str | None:
+    """A pooled SQLite connection keeps reading a file that was deleted or replaced; look at the path itself (stat
+    only: opening the live file outside SQLite would drop this process's locks on it) and at what this process holds."""
     path = sqlite_path(url)
     if path is None:
         return None
     if not path.is_file():
         return f"There is no database at {path}."
-    with path.open("rb") as handle:
-        header = handle.read(len(SQLITE_HEADER))
-    if header and header != SQLITE_HEADER:
-        return f"{path} is not an SQLite database."
+    lost = deleted_database_files(path)
+    if lost:
+        return (f"this process writes to deleted database files ({', '.join(Path(name).name for name in lost)}): "
+                "its writes are invisible to other processes and lost at restart; restart it")
+    if engine is not None and file_replaced_under(engine):
+        # Another file now sits at the path. This process holds no lock on *that* file, so reading its first bytes
+        # cannot drop one; it tells a stray file from a restored database.
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+        if header and header != SQLITE_HEADER:
+            return f"{path} is not an SQLite database."
+        return f"{path} was replaced after this process opened it; restart the process to use the new file."
     return None
 
 
@@ -143,12 +155,14 @@ def _database_facts(engine_or_url: Engine | str, now: datetime) -> _DatabaseFact
     url = engine_or_url if isinstance(engine_or_url, str) else engine_or_url.url.render_as_string(hide_password=False)
     shown = display_url(url)
     started = time.perf_counter()
-    owned = isinstance(engine_or_url, str)
     try:
-        problem = _sqlite_file_problem(url) if is_sqlite(url) else None
-        if problem:
+        sqlite = is_sqlite(url)
+        if sqlite and (missing := _sqlite_file_problem(url, None)):
+            return _DatabaseFacts(DatabaseCheck(False, shown, error=missing))
+        # A URL means this process's shared engine: a probe must not connect (or log in) afresh each time.
+        engine = shared_engine(url) if isinstance(engine_or_url, str) else engine_or_url
+        if sqlite and (problem := _sqlite_file_problem(url, engine)):
             return _DatabaseFacts(DatabaseCheck(False, shown, error=problem))
-        engine = make_engine(url) if owned else engine_or_url
     except Exception as error:  # noqa: BLE001 - DatabaseUnavailable, NotADatabase, a driver error: all "unreachable"
         return _DatabaseFacts(DatabaseCheck(False, shown, error=_one_line(error)))
     try:
@@ -184,9 +198,6 @@ def _database_facts(engine_or_url: Engine | str, now: datetime) -> _DatabaseFact
         return facts
     except Exception as error:  # noqa: BLE001 - the database went away half-way: report what was learnt
         return _DatabaseFacts(DatabaseCheck(False, shown, error=_one_line(error)))
-    finally:
-        if owned:
-            engine.dispose()
 
 
 def _switches(connection) -> dict[str, dict[str, Any]]:  # noqa: ANN001 - Connection
@@ -289,8 +300,8 @@ def health_report(settings, engine_or_url: Engine | str, *, crossmark_client_fac
                   now: datetime | None = None) -> HealthReport:
     """Check the database (reachable, schema current), Crossmark (or "sandbox") and the operational figures.
 
-    `engine_or_url`: a URL gets a fresh engine (a new connection, as a new process would see it) disposed afterwards;
-    an Engine is used as is. `crossmark_client_factory` (default: the configured client, short timeouts, no retries)
+    `engine_or_url`: a URL means this process's shared engine for it (services.database.shared_engine, made once,
+    never per probe); an Engine is used as is. `crossmark_client_factory` (default: the configured client, short timeouts, no retries)
     makes the client the probe calls `user_info()` on; `crossmark_cache_seconds` > 0 reuses a recent probe result so a
     frequently polled /healthz does not log in to Crossmark on every poll."""
     now = now or datetime.now()  # the database stores naive local wall time
@@ -314,6 +325,8 @@ def health_report(settings, engine_or_url: Engine | str, *, crossmark_client_fac
     if not crossmark.ok:
         reasons.append(f"Crossmark unreachable: {crossmark.error}")
     warnings: list[str] = []
+    if getattr(settings, "unknown_settings", ()):
+        warnings.append(f"unknown setting(s) ignored: {', '.join(settings.unknown_settings)}")
     if database.reachable and schema.current:
         age = facts.last_run.age_seconds
         if age is None:
@@ -329,6 +342,12 @@ def health_report(settings, engine_or_url: Engine | str, *, crossmark_client_fac
         checked_at=now.replace(microsecond=0).isoformat(), database=database, schema=schema, crossmark=crossmark,
         last_check_run=facts.last_run, operations_needing_attention=facts.needs_attention, switches=facts.switches,
         reasons=reasons, warnings=warnings)
+
+
+def current_health(settings) -> HealthReport:  # noqa: ANN001 - Settings
+    """What GET /healthz answers now: the one function behind /healthz and the Operations health page, computed at
+    each call on the process's shared engine (never a remembered state)."""
+    return health_report(settings, settings.database_url, crossmark_cache_seconds=CROSSMARK_PROBE_CACHE_SECONDS)
 
 
 def run_health_cli(settings, *, crossmark_client_factory=None) -> int:  # noqa: ANN001

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from services.errors import ConfigurationError
+from services.file_modes import make_private_folder, private_opener
 from services.settings import PROJECT_ROOT, Settings
 
 DEFAULT_LOG_FILE = PROJECT_ROOT / "data" / "logs" / "dashboard.jsonl"
@@ -169,6 +170,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files are created 0600, the first and every rotated one: they record who did what, and when."""
+
+    def _open(self):  # noqa: ANN202 - a text stream
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=private_opener)
+
+
 def _secrets_and_env(settings_or_env: Settings | Mapping[str, str] | None) -> tuple[list[str | None],
                                                                                     Mapping[str, str]]:
     if isinstance(settings_or_env, Settings):
@@ -223,9 +231,9 @@ def _install_handlers(root: logging.Logger, old: list[logging.Handler], path: Pa
     handlers: list[logging.Handler] = [_StderrHandler()]
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handlers.append(logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
-                                                                 encoding="utf-8"))
+            make_private_folder(path.parent)
+            handlers.append(_PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT,
+                                                        encoding="utf-8"))
         except OSError as exc:
             raise ConfigurationError(f"Cannot write the log file {path}: {exc.strerror or exc}. Set {LOG_FILE_ENV} to "
                                      "a writable path, or to an empty value to log to stderr only.") from None

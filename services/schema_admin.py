@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from services.database import display_url, make_engine, sqlite_path
+from services.file_modes import PRIVATE_UMASK, create_private_file
 from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, MigrationFailed
 from services.tables import REQUIRED_COLUMNS, SCHEDULER_TABLES
 
@@ -112,7 +113,7 @@ def backup_sqlite(path: Path, now: datetime | None = None, *, target: Path | Non
     verified by reopening it and comparing row counts."""
     target = target if target is not None else default_backup_path(path, now)
     try:
-        target.open("xb").close()  # claim the name atomically: a backup never overwrites a file
+        create_private_file(target)  # claim the name atomically (a backup never overwrites a file), owner-only
     except FileExistsError:
         raise BackupFailed(f"{target} already exists; a backup never overwrites a file.", path=str(target)) from None
     except OSError as exc:
@@ -193,7 +194,8 @@ def _back_up_before_change(engine: Engine, state: SchemaState, confirmed: bool, 
     if path is not None:
         return str(backup_sqlite(path))
     if backup_cmd:
-        completed = subprocess.run(backup_cmd, shell=True, capture_output=True, text=True)
+        completed = subprocess.run(backup_cmd, shell=True, capture_output=True, text=True,
+                                   umask=PRIVATE_UMASK)  # the backup it writes is owner-only, like ours
         if completed.returncode != 0:
             last = (completed.stderr or completed.stdout).strip().splitlines()
             raise BackupFailed(f"The backup command failed (exit {completed.returncode}): "
@@ -208,6 +210,12 @@ def _back_up_before_change(engine: Engine, state: SchemaState, confirmed: bool, 
 
 def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | None = None) -> MigrationResult:
     """Create a new database or adopt/upgrade an existing one to our head revision; no-op when already there."""
+    path = sqlite_path(url)
+    if path is not None and path.parent.is_dir() and not path.exists():
+        try:
+            create_private_file(path)  # a new SQLite file is created owner-only (it will hold password hashes)
+        except FileExistsError:  # another process created it just now: SQLite opens it as it is
+            pass
     engine = make_engine(url, must_exist=False)
     try:
         state = read_schema_state(engine)

@@ -1,8 +1,11 @@
 """Settings layer: the one place that reads configuration (environment variables)."""
 from __future__ import annotations
 
+import logging
 import os
 import re
+import threading
+import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -15,6 +18,22 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "scheduler.db"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_SQLITE_PATH}"
 DEFAULT_TIMEZONE = "America/Indiana/Indianapolis"
+# Where Streamlit looks for secrets (its `secrets.files` default); a later file wins, the environment wins over both.
+SECRETS_FILES = (Path("~/.streamlit/secrets.toml"), Path(".streamlit/secrets.toml"))
+# Every setting the dashboard reads, from the environment or secrets.toml. A name of ours not listed is a typo or a
+# setting of another version: it is named in a warning, so "I set it and nothing happened" has an answer.
+KNOWN_SETTINGS = frozenset({
+    "SCHEDULER_DATABASE_URL", "CROSSMARK_BASE_URL", "CROSSMARK_USERNAME", "CROSSMARK_PASSWORD", "CROSSMARK_TIMEZONE",
+    "CROSSMARK_CONNECT_TIMEOUT", "CROSSMARK_READ_TIMEOUT", "CROSSMARK_SESSION_LIFE", "CROSSMARK_SANDBOX_FAILURE_RATE",
+    "DASHBOARD_URL", "DASHBOARD_LOG_FILE", "SLACK_WEBHOOK_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME",
+    "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "AUTH_MODE",
+    "AUTH_TRUSTED_HEADER", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
+    "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME"})
+# Environment variables with these prefixes are taken to be meant for us (others belong to the rest of the system).
+SETTING_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "DASHBOARD_", "SLACK_", "SMTP_", "NOTIFY_", "AUTH_", "SESSION_",
+                    "ACTIONS_", "SUPERVISOR_")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,7 @@ class Settings:
     session_idle_minutes: int = 60
     actions_per_minute: int = 10
     supervisor_rule: SupervisorRule = SupervisorRule()
+    unknown_settings: tuple[str, ...] = ()  # names present in the environment or secrets.toml that are not settings
 
     @property
     def tz(self) -> ZoneInfo:
@@ -165,9 +185,59 @@ def _fraction(env: Mapping[str, str], name: str) -> float:
     return value
 
 
+def read_secrets_files(files: tuple[Path, ...] = SECRETS_FILES) -> dict[str, str]:
+    """Top-level plain values of the secrets.toml files (tables such as [auth] are st.login's, not settings)."""
+    values: dict[str, str] = {}
+    for name in files:
+        path = name.expanduser()
+        if not path.is_file():
+            continue
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigurationError(f"Cannot read {path}: {exc}") from None
+        for key, value in data.items():
+            if isinstance(value, dict):
+                continue
+            values[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values
+
+
+def configured_environment(env: Mapping[str, str] | None = None,
+                           secrets_files: tuple[Path, ...] = SECRETS_FILES) -> dict[str, str]:
+    """secrets.toml overlaid by the environment: what the app, its server routes and the CLI read settings from."""
+    return {**read_secrets_files(secrets_files), **(os.environ if env is None else env)}
+
+
+_warned_unknown: set[frozenset[str]] = set()
+_warned_lock = threading.Lock()
+
+
+def unknown_settings(env: Mapping[str, str], secrets: Mapping[str, str] | None = None) -> list[str]:
+    """Names that look like settings of ours (a known prefix in the environment, any top-level key in secrets.toml)
+    but are not one: `CROSSMARK_PASSWROD` is a typo that would otherwise be silently ignored."""
+    names = {name for name in env if name.startswith(SETTING_PREFIXES)} | set(secrets or ())
+    return sorted(name for name in names - KNOWN_SETTINGS if not name.startswith("STREAMLIT_"))
+
+
 def load_settings(env: Mapping[str, str] | None = None, database_url: str | None = None) -> Settings:
-    """Read settings from the environment; `database_url` (a CLI `--db`) overrides SCHEDULER_DATABASE_URL."""
-    env = os.environ if env is None else env
+    """The one reader of settings, for the app, its server routes (/healthz) and the CLI.
+
+    `env=None` reads the environment over `.streamlit/secrets.toml` (configured_environment); a mapping is used as
+    given (tests). `database_url` (a CLI `--db`) overrides SCHEDULER_DATABASE_URL. Unknown names are warned about."""
+    unknown: list[str] = []
+    if env is None:
+        secrets = read_secrets_files()
+        env = {**secrets, **os.environ}
+        unknown = unknown_settings(os.environ, secrets)
+        if unknown:
+            with _warned_lock:  # once per process and set of names: /healthz reads settings at every probe
+                first = frozenset(unknown) not in _warned_unknown
+                _warned_unknown.add(frozenset(unknown))
+            if first:
+                log.warning("unknown setting(s) ignored: %s (known settings are listed in README.md, Configuration)",
+                            ", ".join(unknown))
     url = database_url or env.get("SCHEDULER_DATABASE_URL") or DEFAULT_DATABASE_URL
     tz_name = env.get("CROSSMARK_TIMEZONE", DEFAULT_TIMEZONE).strip() or DEFAULT_TIMEZONE
     try:
@@ -202,4 +272,5 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         session_idle_minutes=_whole(env, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         actions_per_minute=_whole(env, "ACTIONS_PER_MINUTE", 10, 1, 1000),
         supervisor_rule=_parse_supervisor_rule(env),
+        unknown_settings=tuple(unknown),
     )
