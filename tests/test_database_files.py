@@ -1,0 +1,114 @@
+"""The SQLite file shared by several processes: no write of this process may end up in a deleted file (issue 15 §1).
+
+Closing any descriptor of a file drops every POSIX lock the process holds on it, SQLite's included. A process that
+opened the live database with a plain open() (to read its header) while its pool held a connection let the next
+process that closed its last connection checkpoint and delete the WAL under it: every later write of the first
+process went into a deleted file. These tests run the other process for real (a subprocess) on a real file.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, text
+
+from services.database import deleted_database_files, dispose_shared_engines, make_engine, shared_engine
+from services.health import health_report
+from services.schema_admin import upgrade_database
+from services.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _other_process(url: str, statement: str = "SELECT COUNT(*) FROM dashboard_switches") -> str:
+    """Open the database in another process, run one statement (committed) and close: the CLI or cron would."""
+    code = textwrap.dedent(f"""
+        import sqlite3, sys
+        connection = sqlite3.connect({str(Path(url.removeprefix('sqlite:///')))!r}, timeout=30)
+        with connection:
+            rows = connection.execute({statement!r}).fetchall()
+        connection.close()
+        print(rows)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def wal_database(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'scheduler.db'}"
+    upgrade_database(url)
+    return url
+
+
+def _hold_a_connection(engine: Engine) -> None:
+    """Leave a pooled connection open on the file, as a serving process does between requests."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def test_opening_the_database_again_in_a_process_holding_it_keeps_its_writes_visible(wal_database: str):
+    path = Path(wal_database.removeprefix("sqlite:///"))
+    server = make_engine(wal_database)  # the server's pool
+    try:
+        _hold_a_connection(server)
+        with server.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+        # What the server did at each /healthz probe and page load: open the same database once more.
+        make_engine(wal_database).dispose()
+        _other_process(wal_database)  # the CLI: opens, reads, closes its last connection (checkpoint + delete WAL?)
+
+        assert deleted_database_files(path) == [], "this process holds deleted files of the database"
+        with server.begin() as connection:  # a write of the server after the CLI ran
+            connection.execute(text("INSERT INTO dashboard_switches (name, enabled, changed_by) "
+                                    "VALUES ('written_by_server', 1, 'test')"))
+        seen = _other_process(wal_database, "SELECT changed_by FROM dashboard_switches WHERE name = 'written_by_server'")
+        assert seen == "[('test',)]", "the server's write is not visible to another process"
+    finally:
+        server.dispose()
+    assert _other_process(wal_database, "SELECT COUNT(*) FROM dashboard_switches WHERE name = 'written_by_server'") \
+        == "[(1,)]"  # and it survives the server's end
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url)
+
+
+def test_repeated_health_probes_reuse_the_process_engine_and_open_no_connection(wal_database: str):
+    dispose_shared_engines()
+    try:
+        engine = shared_engine(wal_database)
+        connects: list[int] = []
+        event.listen(engine, "connect", lambda *_: connects.append(1))
+        for _ in range(5):
+            report = health_report(_settings(wal_database), wal_database)
+            assert report.database.reachable and report.schema.current
+            _other_process(wal_database)
+        assert shared_engine(wal_database) is engine  # the probe used the one engine of the process
+        assert len(connects) <= 1, f"{len(connects)} new connections for 5 probes"
+        assert deleted_database_files(Path(wal_database.removeprefix("sqlite:///"))) == []
+    finally:
+        dispose_shared_engines()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_health_says_unhealthy_when_this_process_writes_into_deleted_files(wal_database: str):
+    """Make the loss happen on purpose (a foreign open and close of the file) and check that the probe tells."""
+    path = Path(wal_database.removeprefix("sqlite:///"))
+    engine = make_engine(wal_database)
+    try:
+        _hold_a_connection(engine)
+        os.close(os.open(path, os.O_RDONLY))  # what the old header check did: this process's locks are gone
+        _other_process(wal_database)
+        if not deleted_database_files(path):
+            pytest.skip("the other process did not delete the WAL this time (it saw no other reader)")
+        report = health_report(_settings(wal_database), engine)
+        assert not report.healthy and not report.database.reachable
+        assert "deleted database files" in report.reasons[0] and "scheduler.db-wal" in report.reasons[0]
+    finally:
+        engine.dispose()
