@@ -52,3 +52,15 @@ def test_the_benchmark_runs_at_10k_events_and_writes_its_report(tmp_path):
         assert "PostgreSQL within 2× of SQLite (side by side)" in report
     assert re.search(r"\d+ CPUs .*GiB memory; Python \d", report) and "SQLAlchemy 2." in report
     assert (tmp_path / "bench-10000.db").exists()
+
+
+def test_the_health_probe_benchmark_runs_both_ways_side_by_side():
+    command = [sys.executable, "-m", "bench.health_probe", "--rounds", "3"]
+    if POSTGRES_URL:
+        command += ["--postgres", POSTGRES_URL]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-4000:]
+    rows = re.findall(rf"^\| (SQLite|PostgreSQL) \| ({NUMBER}) \| ({NUMBER}) \| ({NUMBER})x \|$", finished.stdout, re.M)
+    assert [row[0] for row in rows] == ["SQLite"] + (["PostgreSQL"] if POSTGRES_URL else []), finished.stdout
+    for _name, before, after, ratio in rows:
+        assert abs(float(after) / float(before) - float(ratio)) < 0.05 + 0.01 * float(ratio)
