@@ -18,7 +18,7 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from services.database import SQLITE_HEADER, display_url, make_engine, sqlite_path
+from services.database import SQLITE_HEADER, display_url, is_sqlite_database, make_engine, sqlite_path
 from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, NotADatabase, OpsError
 from services.file_modes import PRIVATE_UMASK, create_private_file
 from services.logging_setup import log_event
@@ -126,20 +126,6 @@ def _header(path: Path) -> bytes:
         return handle.read(len(SQLITE_HEADER))
 
 
-def _is_sqlite_database(path: Path) -> bool:
-    """Whether SQLite reads `path` as a database, asked through SQLite itself: a plain open() and close() of a live
-    database file would drop the POSIX locks this process holds on it (services/database.py, _check_sqlite_file)."""
-    try:
-        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
-        try:
-            connection.execute("PRAGMA schema_version").fetchone()
-        finally:
-            connection.close()
-    except sqlite3.DatabaseError:
-        return False
-    return True
-
-
 def _describe_counts(counts: dict[str, int]) -> str:
     return f"{len(counts)} tables, {sum(counts.values())} rows, {counts.get('events', 0)} events"
 
@@ -163,7 +149,7 @@ def _backup_sqlite(url: str, out: Path | str | None, now: datetime | None) -> Ba
     assert path is not None
     if not path.is_file():
         raise InvalidInput(f"There is no database at {path} to back up.", path=str(path))
-    if path.stat().st_size and not _is_sqlite_database(path):
+    if path.stat().st_size and not is_sqlite_database(path):
         raise NotADatabase(f"{path} is not an SQLite database (its first bytes are not an SQLite header).",
                            path=str(path))
     target = _target_path(out, path.parent, lambda folder: default_backup_path(path, now, directory=folder))
@@ -325,7 +311,7 @@ def _restore_sqlite(url: str, source: Path, confirmed: bool, now: datetime | Non
         raise InvalidInput(f"Cannot restore into {target}: the directory {target.parent} does not exist.")
     current = None
     if target.exists() and target.stat().st_size:
-        if not _is_sqlite_database(target):
+        if not is_sqlite_database(target):
             raise NotADatabase(f"{target} is not an SQLite database; move it away before restoring into its place.",
                                path=str(target))
         current = sqlite_row_counts(target)

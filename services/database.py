@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -55,6 +56,21 @@ def _check_sqlite_file(path: Path, must_exist: bool) -> None:
         raise NotADatabase(f"{path} is a directory, not an SQLite database file.", path=str(path))
     if not path.parent.is_dir():
         raise DatabaseUnavailable(f"Cannot create {path}: the directory {path.parent} does not exist.", path=str(path))
+
+
+def is_sqlite_database(path: Path) -> bool:
+    """Whether SQLite reads `path` as a database, asked through SQLite itself (read-only, one short connection):
+    SQLite keeps a process's locks on a file while any of its connections holds them, where a plain open() and
+    close() would drop them (see _check_sqlite_file)."""
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.DatabaseError:
+        return False
+    return True
 
 
 def make_engine(url: str, must_exist: bool = True) -> Engine:

@@ -20,7 +20,7 @@ from typing import Any, Callable, TypeVar
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from services.database import (SQLITE_HEADER, deleted_database_files, display_url, file_replaced_under, is_sqlite,
+from services.database import (deleted_database_files, display_url, file_replaced_under, is_sqlite, is_sqlite_database,
                                shared_engine, sqlite_path)
 from services.errors import OpsError
 from services.journal import NEEDS_ATTENTION
@@ -141,11 +141,8 @@ def _sqlite_file_problem(url: str, engine: Engine | None) -> str | None:
         return (f"this process writes to deleted database files ({', '.join(Path(name).name for name in lost)}): "
                 "its writes are invisible to other processes and lost at restart; restart it")
     if engine is not None and file_replaced_under(engine):
-        # Another file now sits at the path. This process holds no lock on *that* file, so reading its first bytes
-        # cannot drop one; it tells a stray file from a restored database.
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-        if header and header != SQLITE_HEADER:
+        # Another file now sits at the path; asking SQLite (never open()) tells a stray file from a restored database.
+        if path.stat().st_size and not is_sqlite_database(path):
             return f"{path} is not an SQLite database."
         return f"{path} was replaced after this process opened it; restart the process to use the new file."
     return None
