@@ -112,3 +112,52 @@ def test_health_says_unhealthy_when_this_process_writes_into_deleted_files(wal_d
         assert "deleted database files" in report.reasons[0] and "scheduler.db-wal" in report.reasons[0]
     finally:
         engine.dispose()
+
+
+def _health_page() -> None:
+    import sys as _sys
+    from pathlib import Path as _Path
+
+    import streamlit as _st
+
+    root = _Path(_st.session_state["root"])
+    if str(root) not in _sys.path:
+        _sys.path.insert(0, str(root))
+    _st.navigation([_st.Page(root / "pages" / "operations_health.py", title="Operations health")]).run()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_the_operations_health_page_says_what_healthz_says_now(wal_database: str, monkeypatch: pytest.MonkeyPatch):
+    """The page and /healthz run one function on the process's engine: when that engine's files are lost, the page
+    must say unhealthy at the next visit, as /healthz does, not what it saw before."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from services.health import current_health
+
+    monkeypatch.setenv("SCHEDULER_DATABASE_URL", wal_database)
+    monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
+    st.cache_resource.clear()
+    dispose_shared_engines()
+    app = AppTest.from_function(_health_page, default_timeout=30)
+    app.session_state["root"] = str(ROOT)
+    try:
+        app.run()
+        assert not app.exception, app.exception
+        assert {m.label: m.value for m in app.metric}["Database"] == "reachable"
+
+        path = Path(wal_database.removeprefix("sqlite:///"))
+        _hold_a_connection(shared_engine(wal_database))
+        os.close(os.open(path, os.O_RDONLY))  # drop this process's locks, as the old header check did
+        _other_process(wal_database)
+        if not deleted_database_files(path):
+            pytest.skip("the other process did not delete the WAL this time (it saw no other reader)")
+        app.run()
+        assert not app.exception, app.exception
+        assert {m.label: m.value for m in app.metric}["Database"] == "unreachable"
+        assert "Unhealthy" in app.error[0].value and "deleted database files" in app.error[0].value
+        assert not current_health(_settings(wal_database)).healthy  # what /healthz answers now
+    finally:
+        st.cache_resource.clear()
+        dispose_shared_engines()
+
