@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -165,12 +167,24 @@ class ScheduleStore(Base):
 
 
 class Operation(Base):
-    """One attempted action (reschedule, unschedule, schedule-supervisor, undo): written before Crossmark is called."""
+    """One attempted action (reschedule, unschedule, schedule-supervisor, undo): written before Crossmark is called.
+
+    Its idempotency key belongs to the acting account (unique per account, migration 0010) together with a fingerprint
+    of the request; `reconcile` releases the keys of operations finished more than a retention ago
+    (`key_released_at`), which keeps the record and frees the key for a new request (services/journal.py)."""
 
     __tablename__ = "dashboard_operations"
+    __table_args__ = (
+        # Only keys still bound (not released) are unique: a released key may be used again by its account.
+        Index("uq_dashboard_operations_account_key", "requested_by", "idempotency_key", unique=True,
+              sqlite_where=text("key_released_at IS NULL"), postgresql_where=text("key_released_at IS NULL")),
+        # What `reconcile` looks through for keys to release: the bound keys by finishing time.
+        Index("ix_dashboard_operations_bound_keys", "finished_at",
+              sqlite_where=text("key_released_at IS NULL"), postgresql_where=text("key_released_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False)
     kind: Mapped[str] = mapped_column(String(30), nullable=False)
     requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
     requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
@@ -181,6 +195,10 @@ class Operation(Base):
     undo_of: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # heartbeat: reconcile leaves live ones
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # sha256 of the canonical request (kind, account, arguments); NULL on operations recorded before migration 0010,
+    # whose fingerprint is derived from their kind, account and request when their key is used again.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    key_released_at: Mapped[datetime | None] = mapped_column(DateTime)  # set by reconcile after the key retention
 
 
 class OperationStep(Base):
