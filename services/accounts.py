@@ -7,15 +7,18 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from services.errors import ActionRefused, InvalidInput, LoginRefused, NotFound, PermissionDenied
-from services.tables import LoginAttempt, Operation, UserAccount
+from services.errors import (
+    ActionRefused, InvalidInput, LoginRefused, NotFound, PermissionDenied, RateLimitExceeded,
+)
+from services.tables import AuditEntry, LoginAttempt, UserAccount
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 ROLES = (VIEWER, OPERATOR, ADMIN)
@@ -189,29 +192,94 @@ def bootstrap_admin(engine: Engine) -> str | None:
     return password
 
 
-def authorizer(engine: Engine, actions_per_minute: int = 10, clock: Callable[[], datetime] = datetime.now
-               ) -> Callable[[str, str], None]:
-    """The paired actions' permission hook: an active account whose role allows the action, within the rate limit."""
+DEFAULT_ACTIONS_PER_MINUTE = 10
+RATE_WINDOW = timedelta(minutes=1)
+# Every change an account asks for counts, by its "<kind> requested" audit entry: an action's is written when its
+# operation starts (Journal.start; refused actions are not counted), the others' by `rate_limited_request`.
+RATE_LIMITED_KINDS = ("reschedule", "unschedule", "schedule_supervisor", "undo", "retry", "acknowledge", "run_checks")
+_RATE_LOCK_CLASS = 82_604_107  # PostgreSQL advisory lock class (two-key form) of the per-account rate limit
 
-    def authorize(actor: str, kind: str) -> None:
+
+def requested_action(kind: str) -> str:
+    """The audit action that records one request of `kind` (what the rate limit counts)."""
+    return f"{kind} requested"
+
+
+def _account_lock_key(username: str) -> int:
+    return int.from_bytes(hashlib.sha256(username.encode()).digest()[:4], "big", signed=True)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `per_minute` changes per account in any minute, counted by the account's canonical name."""
+
+    per_minute: int = DEFAULT_ACTIONS_PER_MINUTE
+
+    def reserve(self, connection: Connection, username: str, kind: str, now: datetime) -> None:
+        """Raise RateLimitExceeded if `username` asked for `per_minute` changes in the minute before `now`.
+
+        Runs inside the write transaction that then records this request, so counting and recording are one step:
+        SQLite serialises write transactions (BEGIN IMMEDIATE, services/database.py); on PostgreSQL a
+        transaction-scoped advisory lock on the account makes its next request wait until this one has committed (its
+        count then sees this record)."""
+        if kind not in RATE_LIMITED_KINDS:
+            return
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:lock_class, :account)"),
+                               {"lock_class": _RATE_LOCK_CLASS, "account": _account_lock_key(username)})
+        recent = connection.execute(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.at > now - RATE_WINDOW, AuditEntry.actor == username,
+            AuditEntry.action.in_([requested_action(name) for name in RATE_LIMITED_KINDS]))).scalar_one()
+        if recent >= self.per_minute:
+            raise RateLimitExceeded(f"{username} has made {recent} change(s) in the last minute (the limit is "
+                                    f"{self.per_minute}, counting actions, retries, acknowledgements and check runs); "
+                                    "wait a moment and try again.", username=username, recent=recent,
+                                    limit=self.per_minute)
+
+
+@contextmanager
+def rate_limited_request(engine: Engine, rate_limit: RateLimit | None, username: str, kind: str, now: datetime, *,
+                         operation_id: int | None = None, message: str | None = None) -> Iterator[Connection]:
+    """A write transaction for one request of `username` that is not an operation of its own (a retry, an
+    acknowledgement, a check run): counted under the rate limit and recorded (audit "<kind> requested") in the same
+    transaction, which the caller's own writes join. A refusal is audited ("<kind> refused") and raised."""
+    try:
+        with engine.begin() as connection:
+            if rate_limit is not None:
+                rate_limit.reserve(connection, username, kind, now)
+            connection.execute(insert(AuditEntry).values(at=now, actor=username, operation_id=operation_id,
+                                                         action=requested_action(kind), message=message))
+            yield connection
+    except RateLimitExceeded as refusal:
+        with engine.begin() as connection:
+            connection.execute(insert(AuditEntry).values(at=now, actor=username, operation_id=operation_id,
+                                                         action=f"{kind} refused", message=str(refusal)))
+        raise
+
+
+class Authorizer:
+    """The paired actions' permission hook. Called with (actor, kind), it returns the active account behind `actor`
+    if its role allows `kind` (the account's canonical name is what the journal records and the rate limit counts);
+    its `rate_limit` is applied where each request is recorded (Journal.start, `rate_limited_request`)."""
+
+    def __init__(self, engine: Engine, actions_per_minute: int = DEFAULT_ACTIONS_PER_MINUTE) -> None:
+        self.engine = engine
+        self.rate_limit = RateLimit(actions_per_minute)
+
+    def __call__(self, actor: str, kind: str) -> User:
         if not (actor or "").strip():
             raise ActionRefused("Say who is acting: every action is recorded with its author.")
-        user = require_permission(engine, actor, kind)
-        if kind in ("reschedule", "unschedule", "schedule_supervisor", "undo"):
-            since = clock().replace(microsecond=0) - timedelta(minutes=1)
-            with engine.connect() as connection:
-                recent = connection.execute(select(func.count()).select_from(Operation).where(
-                    Operation.requested_by == user.username, Operation.requested_at > since,
-                    Operation.status != "refused")).scalar_one()
-            if recent >= actions_per_minute:
-                raise ActionRefused(f"{user.username} has made {recent} changes in the last minute (the limit is "
-                                    f"{actions_per_minute}); wait a moment and try again.")
+        return require_permission(self.engine, actor, kind)
 
-    return authorize
+
+def authorizer(engine: Engine, actions_per_minute: int = DEFAULT_ACTIONS_PER_MINUTE) -> Authorizer:
+    """The permission hook and rate limit of the paired actions (an active account whose role allows the action)."""
+    return Authorizer(engine, actions_per_minute)
 
 
 def require_permission(engine: Engine, actor: str, kind: str) -> User:
-    """The active account behind `actor`, if its role allows `kind`; PermissionDenied otherwise."""
+    """The active account behind `actor` (with its canonical name), if its role allows `kind`; PermissionDenied
+    otherwise."""
     user = active_user(engine, actor)
     if not user.may(kind):
         article = "an" if user.role[0] in "aeiou" else "a"

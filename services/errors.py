@@ -99,3 +99,20 @@ class LoginRefused(OpsError):
 
 class PermissionDenied(OpsError):
     """The acting user's role does not allow this."""
+
+
+class IdempotencyKeyReused(OpsError):
+    """An idempotency key this account already used for a different request: nothing was recorded or sent. Carries
+    the key and the id of the operation the key belongs to."""
+
+    def __init__(self, message: str, *, key: str, operation_id: int, **details: object) -> None:
+        super().__init__(message, key=key, operation_id=operation_id, **details)
+        self.key, self.operation_id = key, operation_id
+
+
+class RateLimitExceeded(ActionRefused):
+    """The acting account made as many changes in the last minute as the rate limit allows; nothing was done."""
+
+    def __init__(self, message: str, *, username: str, recent: int, limit: int, **details: object) -> None:
+        super().__init__(message, username=username, recent=recent, limit=limit, **details)
+        self.username, self.recent, self.limit = username, recent, limit

@@ -1,13 +1,22 @@
 """Journal layer: the operation records, their Crossmark steps, audit entries and per-event locks.
 
 Each function is one short transaction (one boundary per saga step): what it records survives a crash right after.
+
+Idempotency keys belong to the acting account and to their request. An operation stores its key with a fingerprint of
+the request (`request_fingerprint`: kind, canonical account name, arguments); the same key from the same account
+answers with that operation only for the same request, and another account's same key is another key (a unique index
+on account + key). Keys live for KEY_RETENTION after their operation finished: then `reconcile` releases them
+(`release_keys`), which sets `key_released_at` and keeps the record, key text included (nothing is lost); the account
+may then use the key for a new request. Operations recorded before keys had fingerprints (migration 0010) have none
+stored; theirs is derived from the kind, account and request they recorded, the same canonical form.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,11 +27,28 @@ PENDING, APPLYING, DONE = "pending", "applying", "done"
 REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED = "refused", "compensated", "needs_attention", "resolved"
 STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED)
 UNFINISHED = (PENDING, APPLYING)
+# A retry with the same key comes within minutes or hours (a double click, a rerun, a cron job's next attempt); a week
+# covers a long weekend's backlog. Keys of operations still needing attention are kept however old they are.
+KEY_RETENTION = timedelta(days=7)
+KEY_RELEASABLE = (DONE, REFUSED, COMPENSATED, RESOLVED)
+# What the planner adds to a request after it was asked: not part of what was asked, so not of its fingerprint.
+_DERIVED_REQUEST_FIELDS = ("warnings", "guards")
+
+
+def _plain(item: Any) -> str:
+    return item.isoformat() if isinstance(item, datetime) else str(item)
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item),
-                      sort_keys=True)
+    return json.dumps(value, default=_plain, sort_keys=True)
+
+
+def request_fingerprint(kind: str, actor: str, request: dict) -> str:
+    """sha256 (hex) of the canonical JSON of what was asked: the kind, the canonical account name and the arguments."""
+    asked = {name: value for name, value in request.items() if name not in _DERIVED_REQUEST_FIELDS}
+    canonical = json.dumps({"kind": kind, "actor": actor, "request": asked}, default=_plain, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -39,13 +65,22 @@ class OperationRecord:
     undo_of: int | None
     updated_at: datetime
     finished_at: datetime | None
+    request_fingerprint: str | None = None  # None: recorded before migration 0010 (see `fingerprint`)
+    key_released_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The stored fingerprint, or for an operation recorded before there were any, the one derived from what it
+        recorded (its request JSON still holds the arguments it was asked with)."""
+        return self.request_fingerprint or request_fingerprint(self.kind, self.requested_by, self.request)
 
 
 def _record(row: Any) -> OperationRecord:
     return OperationRecord(id=row.id, idempotency_key=row.idempotency_key, kind=row.kind, requested_by=row.requested_by,
                            requested_at=row.requested_at, status=row.status, message=row.message,
                            request=json.loads(row.request or "{}"), events=json.loads(row.events or "[]"),
-                           undo_of=row.undo_of, updated_at=row.updated_at, finished_at=row.finished_at)
+                           undo_of=row.undo_of, updated_at=row.updated_at, finished_at=row.finished_at,
+                           request_fingerprint=row.request_fingerprint, key_released_at=row.key_released_at)
 
 
 class LockConflict(Exception):
@@ -63,32 +98,49 @@ class Journal:
             row = connection.execute(select(Operation).where(Operation.id == operation_id)).first()
         return _record(row) if row else None
 
-    def find_by_key(self, key: str) -> OperationRecord | None:
+    def find_by_key(self, actor: str, key: str) -> OperationRecord | None:
+        """The operation `actor`'s key `key` is bound to (a released key is bound to nothing)."""
         with self.engine.connect() as connection:
-            row = connection.execute(select(Operation).where(Operation.idempotency_key == key)).first()
+            row = connection.execute(select(Operation).where(
+                Operation.requested_by == actor, Operation.idempotency_key == key,
+                Operation.key_released_at.is_(None))).first()
         return _record(row) if row else None
 
     def record_refused(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, message: str,
-                       undo_of: int | None = None) -> OperationRecord:
-        """A refused action still leaves its record and an audit entry (nothing lost, DESIGN.md invariant 3)."""
+                       undo_of: int | None = None, fingerprint: str | None = None) -> OperationRecord:
+        """A refused action still leaves its record and an audit entry (nothing lost, DESIGN.md invariant 3).
+
+        If the account's key raced in meanwhile, nothing is written and the record holding the key is returned: the
+        caller compares its fingerprint, since the racer may have asked for something else."""
         try:
             with self.engine.begin() as connection:
                 operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                            events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True)
+                                            events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True,
+                                            fingerprint=fingerprint)
                 self._audit(connection, now, actor, operation_id, None, f"{kind} refused", None, None, message)
-        except IntegrityError:  # the same key raced in: the first one's record is the answer
-            return self.find_by_key(key)  # type: ignore[return-value]
+        except IntegrityError:
+            raced = self.find_by_key(actor, key)
+            if raced is None:
+                raise
+            return raced
         return self.find(operation_id)  # type: ignore[return-value]
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
-              undo_of: int | None = None, also_lock: Sequence[int] = ()) -> OperationRecord:
+              undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
+              reserve: Callable[[Connection], None] | None = None) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
 
-        Raises IntegrityError when the key exists, LockConflict when an event is in another unfinished operation."""
+        `reserve` runs first in the same write transaction (the rate limit: it counts the account's recent requests
+        and raises at the limit), so that counting and recording this one cannot be split by a concurrent request.
+        Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
+        operation, and what `reserve` raises."""
         with self.engine.begin() as connection:
+            if reserve is not None:
+                reserve(connection)
             operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                        events=events, status=PENDING, message=None, undo_of=undo_of, finished=False)
+                                        events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
+                                        fingerprint=fingerprint)
             for ref in [event["ref"] for event in events] + [ref for ref in also_lock]:
                 holder = connection.execute(select(PairLock.operation_id)
                                             .where(PairLock.event_ref == ref)).scalar_one_or_none()
@@ -162,6 +214,20 @@ class Journal:
         with self.engine.connect() as connection:
             return [_record(row) for row in connection.execute(query).all()]
 
+    def release_keys(self, *, older_than: datetime, now: datetime, actor: str = "reconcile") -> int:
+        """Release the idempotency keys of operations that finished (done, refused, compensated, resolved) at or before
+        `older_than`: their records stay as they are, with `key_released_at` set, and their accounts may use the keys
+        again. Keys of operations unfinished or needing attention stay bound. Returns how many were released."""
+        with self.engine.begin() as connection:
+            released = connection.execute(update(Operation).where(
+                Operation.key_released_at.is_(None), Operation.finished_at <= older_than,
+                Operation.status.in_(KEY_RELEASABLE)).values(key_released_at=now)).rowcount
+            if released:
+                self._audit(connection, now, actor, None, None, "keys released", None, None,
+                            f"{released} idempotency key(s) of operations finished by {older_than:%Y-%m-%d %H:%M} "
+                            "released (the operations are kept)")
+        return released
+
     def done_undo_of(self, operation_id: int) -> OperationRecord | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(Operation).where(Operation.undo_of == operation_id,
@@ -170,11 +236,13 @@ class Journal:
 
     @staticmethod
     def _insert(connection: Connection, *, key: str, kind: str, actor: str, now: datetime, request: dict,
-                events: list[dict], status: str, message: str | None, undo_of: int | None, finished: bool) -> int:
+                events: list[dict], status: str, message: str | None, undo_of: int | None, finished: bool,
+                fingerprint: str | None) -> int:
         result = connection.execute(insert(Operation).values(
             idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
             request=to_json(request), events=to_json(events), undo_of=undo_of, updated_at=now,
-            finished_at=now if finished else None))
+            finished_at=now if finished else None,
+            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request)))
         return result.inserted_primary_key[0]
 
     @staticmethod

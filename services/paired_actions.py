@@ -24,11 +24,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from services import journal as status
 from services.crossmark_client import CrossmarkClient
 from services.data_version import bump_data_version
+from services.accounts import RateLimit, rate_limited_request
 from services.errors import (
-    ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, InvalidInput, NotFound, OpsError,
+    ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, IdempotencyKeyReused, InvalidInput,
+    NotFound, OpsError, RateLimitExceeded,
 )
 from services.event_rules import CORE, default_duration_minutes, supervisor_start
-from services.journal import Journal, LockConflict, OperationRecord
+from services.journal import Journal, LockConflict, OperationRecord, request_fingerprint
 from services.logging_setup import log_event
 from services.metrics import METRICS
 from services.pairing import (
@@ -159,12 +161,16 @@ class PairedActions:
 
     def __init__(self, engine: Engine, client_factory: Callable[[], CrossmarkClient], *,
                  rule: SupervisorRule = SupervisorRule(), clock: Callable[[], datetime] = datetime.now,
-                 authorize: Callable[[str, str], None] | None = None) -> None:
+                 authorize: Callable[[str, str], object] | None = None, rate_limit: RateLimit | None = None) -> None:
+        """`authorize(actor, kind)` refuses with an OpsError, or returns the acting account (an object with a
+        `username`, or the name) whose canonical name is recorded and counted; services.accounts.authorizer gives one
+        that also carries the rate limit (`rate_limit`, unless given here)."""
         self.engine = engine
         self.client_factory = client_factory
         self.rule = rule
         self.clock = lambda: clock().replace(microsecond=0)
         self.authorize = authorize or _require_actor
+        self.rate_limit = rate_limit if rate_limit is not None else getattr(authorize, "rate_limit", None)
         self.journal = Journal(engine)
         self.supervisor_follow = True  # read from the switches at every action
 
@@ -215,12 +221,21 @@ class PairedActions:
         key = (key or uuid.uuid4().hex).strip()
         if not key or len(key) > 100:
             raise InvalidInput("The idempotency key must be 1 to 100 characters.")
-        existing = self.journal.find_by_key(key)
-        if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
-            return result_of(existing)
         now = self.clock()
+        # Keys belong to the acting account, so the account is known before the key is looked up; a refusal of the
+        # account is recorded (under the name as given) only when the key is not already bound.
+        refusal: OpsError | None = None
         try:
-            self.authorize(actor, kind)
+            who = self._account(actor, kind)
+        except OpsError as refused:
+            who, refusal = (actor or "").strip() or "?", refused
+        fingerprint = request_fingerprint(kind, who, request)
+        existing = self.journal.find_by_key(who, key)
+        if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
+            return self._first_answer(existing, key, fingerprint)
+        try:
+            if refusal is not None:
+                raise refusal
             switches = current_switches(self.engine)
             if switches[MAINTENANCE]:
                 raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
@@ -229,27 +244,53 @@ class PairedActions:
             self.supervisor_follow = switches[SUPERVISOR_FOLLOW]
             with self.engine.connect() as connection:
                 plan = planner(connection)
-        except OpsError as refusal:
-            return result_of(self.journal.record_refused(key=key, kind=kind, actor=actor or "?", now=now,
-                                                         request=request, message=str(refusal), undo_of=undo_of))
+        except OpsError as refused:
+            return self._refuse(key, kind, who, now, request, str(refused), undo_of, fingerprint)
         request = {**request, "warnings": plan.warnings}
         if plan.guards:
             request["guards"] = {str(ref): placement.to_json() for ref, placement in plan.guards.items()}
+        rate_limit = self.rate_limit
+        reserve = (lambda connection: rate_limit.reserve(connection, who, kind, now)) if rate_limit else None
         try:
-            record = self.journal.start(key=key, kind=kind, actor=actor, now=now, request=request,
+            record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
                                         events=[event.to_json() for event in plan.events], undo_of=undo_of,
-                                        also_lock=list(plan.guards))
-        except IntegrityError:
-            raced = self.journal.find_by_key(key)
+                                        also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve)
+        except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
+            raced = self.journal.find_by_key(who, key)
             if raced is not None:
-                return result_of(raced)
+                return self._first_answer(raced, key, fingerprint)
             raise
         except LockConflict as conflict:
             message = (f"Event {conflict.event_ref} is part of operation {conflict.operation_id}, which has not "
                        "finished; try again when it has (see Operations).")
-            return result_of(self.journal.record_refused(key=key, kind=kind, actor=actor, now=now, request=request,
-                                                         message=message, undo_of=undo_of))
-        return self._execute(record, plan.events, actor, plan.warnings)
+            return self._refuse(key, kind, who, now, request, message, undo_of, fingerprint)
+        except RateLimitExceeded as limited:
+            return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
+        return self._execute(record, plan.events, who, plan.warnings)
+
+    def _account(self, actor: str, kind: str) -> str:
+        """The canonical name of the account acting (what the permission check returns), else the name as given."""
+        account = self.authorize(actor, kind)
+        name = getattr(account, "username", account)
+        return name if isinstance(name, str) and name else (actor or "").strip()
+
+    def _refuse(self, key: str, kind: str, who: str, now: datetime, request: dict, message: str,
+                undo_of: int | None, fingerprint: str) -> ActionResult:
+        """Record the refusal (nothing lost), unless the account's key raced in: then that record answers."""
+        record = self.journal.record_refused(key=key, kind=kind, actor=who, now=now, request=request, message=message,
+                                             undo_of=undo_of, fingerprint=fingerprint)
+        return self._first_answer(record, key, fingerprint)
+
+    @staticmethod
+    def _first_answer(record: OperationRecord, key: str, fingerprint: str) -> ActionResult:
+        """The answer of the operation the key is bound to, if it was asked for this same request; a key used for
+        another request is refused, recording and sending nothing (the client must not believe it happened)."""
+        if record.fingerprint == fingerprint:
+            return result_of(record)
+        raise IdempotencyKeyReused(
+            f"The idempotency key {key!r} of {record.requested_by} already belongs to operation {record.id} "
+            f"({record.kind.replace('_', ' ')}, {record.status}), a different request; nothing was done. "
+            "Use a new key for a new action.", key=key, operation_id=record.id)
 
     def _execute(self, record: OperationRecord, events: list[PlannedEvent], actor: str,
                  warnings: list[str]) -> ActionResult:
@@ -613,10 +654,15 @@ class PairedActions:
     # --- reconcile, retry, resolve ----------------------------------------------------------------------------
 
     def reconcile(self, *, older_than: timedelta = RECONCILE_AFTER, actor: str = "reconcile") -> list[ActionResult]:
-        """Finish or undo operations a crash left pending/applying, by reading Crossmark."""
+        """Finish or undo operations a crash left pending/applying, by reading Crossmark; then release the idempotency
+        keys of operations finished more than KEY_RETENTION ago (their records stay; see services/journal.py)."""
         results = []
         for record in self.journal.unfinished(self.clock() - older_than):
             results.append(self._settle(record, actor))
+        now = self.clock()
+        released = self.journal.release_keys(older_than=now - status.KEY_RETENTION, now=now, actor=actor)
+        if released:
+            log_event(log, "idempotency keys released", released=released, retention_days=status.KEY_RETENTION.days)
         return results
 
     def retry(self, operation_id: int, actor: str) -> ActionResult:
@@ -627,8 +673,11 @@ class PairedActions:
         if record.status not in (status.NEEDS_ATTENTION, *status.UNFINISHED):
             raise ActionRefused(f"Operation {operation_id} is {record.status}; only unfinished operations or those "
                                 "needing attention can be retried.")
-        self.authorize(actor, "retry")
-        return self._settle(record, actor)
+        who = self._account(actor, "retry")
+        # Counted under the rate limit and audited ("retry requested") before Crossmark is read.
+        with rate_limited_request(self.engine, self.rate_limit, who, "retry", self.clock(), operation_id=operation_id):
+            pass
+        return self._settle(record, who)
 
     def mark_resolved(self, operation_id: int, actor: str, note: str) -> ActionResult:
         record = self.journal.find(operation_id)

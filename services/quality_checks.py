@@ -17,7 +17,7 @@ from typing import Callable, Iterable, NamedTuple
 import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 
-from services.accounts import require_permission
+from services.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limited_request, require_permission
 from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.notifications import compose, deliver
@@ -87,7 +87,11 @@ def parse_rule_names(raw: str | None) -> list[str] | None:
 
 def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None = None, triggered_by: str = "cli",
               notify: bool = False, crossmark_client=None, now: datetime | None = None,  # noqa: ANN001
-              progress: Callable[[int, int, str], None] | None = None) -> CheckRunResult:
+              progress: Callable[[int, int, str], None] | None = None, actor: str | None = None) -> CheckRunResult:
+    """One data-quality run. With `actor` (a person asking, e.g. on the Data quality page) the run needs the
+    run_checks permission, is recorded under the account's canonical name and counts under its rate limit
+    (settings.actions_per_minute); without one (cron, the CLI) it is recorded as `triggered_by`."""
+    user = require_permission(engine, actor, "run_checks") if actor is not None else None
     names = list(rules) if rules is not None else list(RULES)
     unknown = [name for name in names if name not in RULES]
     if unknown:
@@ -104,7 +108,8 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
             if not got:
                 raise CheckAlreadyRunning("Another data-quality run is in progress; this one did not start.")
         try:
-            return _run_locked(engine, settings, names, triggered_by, notify, crossmark_client, now, progress)
+            return _run_locked(engine, settings, names, user.username if user else triggered_by, notify,
+                               crossmark_client, now, progress, counted=user is not None)
         finally:
             if engine.dialect.name == "postgresql":
                 lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
@@ -127,8 +132,11 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_by: str, notify: bool,
-                crossmark_client, now: datetime, progress) -> CheckRunResult:  # noqa: ANN001
-    with engine.begin() as connection:
+                crossmark_client, now: datetime, progress, counted: bool = False) -> CheckRunResult:  # noqa: ANN001
+    # A run asked for by a person is counted under the rate limit in the transaction that records it.
+    opening = rate_limited_request(engine, RateLimit(settings.actions_per_minute), triggered_by, "run_checks", now,
+                                   message=",".join(names)) if counted else engine.begin()
+    with opening as connection:
         run_id = connection.execute(insert(CheckRun).values(
             started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
     try:
@@ -250,21 +258,25 @@ def _notify(engine: Engine, settings: Settings, run_id: int, views: list[Finding
     return summary
 
 
-def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: datetime | None = None) -> None:
+def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: datetime | None = None, *,
+                actions_per_minute: int = DEFAULT_ACTIONS_PER_MINUTE) -> None:
+    """Acknowledge an open finding, as the account behind `actor` (its canonical name is recorded), counted under
+    its rate limit in the same transaction."""
     if not (actor or "").strip():
         raise ActionRefused("Say who acknowledges the finding.")
-    require_permission(engine, actor, "acknowledge")
+    user = require_permission(engine, actor, "acknowledge")
     if not (note or "").strip():
         raise InvalidInput("An acknowledgement needs a note (why it is acceptable, or what is being done).")
     now = (now or datetime.now()).replace(microsecond=0)
-    with engine.begin() as connection:
+    with rate_limited_request(engine, RateLimit(actions_per_minute), user.username, "acknowledge", now,
+                              message=f"finding {finding_id}: {note.strip()}") as connection:
         row = connection.execute(select(QualityFinding.resolved_at).where(QualityFinding.id == finding_id)).first()
         if row is None:
             raise NotFound(f"No finding {finding_id}.")
         if row.resolved_at is not None:
             raise ActionRefused(f"Finding {finding_id} is already resolved.")
         connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id).values(
-            acknowledged_by=actor.strip(), acknowledged_at=now, acknowledgement_note=note.strip()))
+            acknowledged_by=user.username, acknowledged_at=now, acknowledgement_note=note.strip()))
         bump_data_version(connection)
 
 
