@@ -4,6 +4,8 @@ database and the local fake Crossmark (tests/fake_crossmark.py, real HTTP), driv
 - Everything here is marked `e2e`; without /usr/bin/chromium the whole directory is skipped with a reason (-rs).
 - `app` (one per test module): database + fake Crossmark + app process; stopped afterwards. A module sets
   `E2E_DEMO_EVENTS = N` to add N demo events around the sprint2 scenario (default: the sprint2 scenario only).
+  `running_app(database_url, directory)` builds the same on any database (e.g. PostgreSQL); `app.restart()` stops and
+  starts the server on its port, `app.another_server()` runs a second server process on the same database.
 - `open_dashboard(width, height)` / `dashboard`: a fresh browser context and a `Dashboard` helper (sign in, navigate in
   the session, wait for Streamlit to settle, read tables, run axe). On failure each page's screenshot and HTML, and the
   app's log, are kept under test-results/<test>/.
@@ -18,8 +20,9 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -126,6 +129,32 @@ class RunningApp:
     process: subprocess.Popen
     log_path: Path
     mplan: dict[int, str] = field(default_factory=dict)  # event ref -> Crossmark mPlanID
+    app_env: dict[str, str] = field(default_factory=dict)  # what the server's environment adds to the harness's
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def restart(self) -> None:
+        """Stop the server process and start a new one on the same port (same database, Crossmark and environment),
+        as a deployment or a crash-and-restart would; returns once it answers /healthz."""
+        _stop(self.process)
+        self.process = launch_app(self.database_url, self.fake.url, self.log_path, self.app_env, port=self.port)
+        _wait_healthy(self.url, self.process, self.log_path)
+
+    @contextmanager
+    def another_server(self, name: str = "server2") -> Iterator["RunningApp"]:
+        """A second server process (a replica) on a free port, on the same database and fake Crossmark; stopped
+        afterwards. The RunningApp it yields shares this one's engine and fake."""
+        port = _free_port()
+        log_path = self.log_path.with_name(f"{name}.log")
+        process = launch_app(self.database_url, self.fake.url, log_path, self.app_env, port=port)
+        other = replace(self, url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+        try:
+            _wait_healthy(other.url, process, log_path)
+            yield other
+        finally:
+            _stop(process)
 
     # the database side: (start, rep id) of an event's schedule, None when it is not scheduled
     def db(self, ref: int) -> tuple[datetime, str] | None:
@@ -160,11 +189,12 @@ class RunningApp:
 
         return Journal(self.engine).list()
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        """`python -m services ...` against this app's database and fake Crossmark, as a person would run it."""
+    def cli(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002 - as subprocess
+        """`python -m services ...` against this app's database and fake Crossmark, as a person would run it
+        (`input`: its standard input, e.g. a password for `users add`)."""
         env = _app_environment(self.database_url, self.fake.url)
         return subprocess.run([sys.executable, "-m", "services", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, input=input)
 
     def log_tail(self, lines: int = 80) -> str:
         try:
@@ -210,6 +240,20 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def launch_app(database_url: str, crossmark_url: str, log_path: Path, app_env: Mapping[str, str] | None = None,
+               port: int | None = None) -> subprocess.Popen:
+    """Start `streamlit run dashboard/server.py` on 127.0.0.1:`port` (a free one by default) against the database
+    and Crossmark, its output appended to `log_path`; not waited for (see _wait_healthy)."""
+    port = port or _free_port()
+    with log_path.open("a") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env={**_app_environment(database_url, crossmark_url), **(app_env or {})},
+            stdout=log, stderr=subprocess.STDOUT)
+
+
 def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
     import httpx
 
@@ -238,11 +282,13 @@ def app_env(request: pytest.FixtureRequest) -> dict[str, str]:
     return dict(getattr(request.module, "E2E_APP_ENV", {}))
 
 
-@pytest.fixture(scope="module")
-def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-        app_env: dict[str, str]) -> Iterator[RunningApp]:
-    """A fresh database (the sprint2 scenario, optional demo data, an operator, a viewer and an admin), the fake
-    Crossmark serving the same state, and `streamlit run dashboard/server.py` pointed at both; stopped afterwards."""
+@contextmanager
+def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
+                app_env: Mapping[str, str] | None = None) -> Iterator[RunningApp]:
+    """An empty database at `database_url` (a new SQLite file, or a private PostgreSQL schema) migrated and filled
+    with the sprint2 scenario (plus `demo_events` demo events), an operator, a viewer and an admin; the fake Crossmark
+    serving the same state; and `streamlit run dashboard/server.py` pointed at both (logging to `directory`/app.log).
+    Stopped afterwards."""
     from sqlalchemy import select
 
     from services.accounts import add_user
@@ -253,11 +299,8 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     from services.tables import Event
     from tests.fake_crossmark import FAKE_TIMEZONE
 
-    directory = tmp_path_factory.mktemp("e2e-app")
-    database_url = f"sqlite:///{directory / 'scheduler.db'}"
     upgrade_database(database_url)
     engine = make_engine(database_url)
-    demo_events = int(getattr(request.module, "E2E_DEMO_EVENTS", 0))
     if demo_events:
         seed_demo_data(engine, events=demo_events, stores=3, start=_months_back(TODAY, 1), months=3, today=TODAY)
     seed_sprint2_scenario(engine, today=TODAY)
@@ -269,23 +312,29 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
     fake = _fake_class()(simulator_from_database(engine, FAKE_TIMEZONE)).start()
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     log_path = directory / "app.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**_app_environment(database_url, fake.url), **app_env},
-            stdout=log, stderr=subprocess.STDOUT)
-    running = RunningApp(url, database_url, engine, fake, process, log_path, mplan)
+    log_path.write_text("")
+    process = launch_app(database_url, fake.url, log_path, app_env, port=port)
+    running = RunningApp(f"http://127.0.0.1:{port}", database_url, engine, fake, process, log_path, mplan,
+                         dict(app_env or {}))
     try:
-        _wait_healthy(url, process, log_path)
+        _wait_healthy(running.url, process, log_path)
         yield running
     finally:
-        _stop(process)
+        _stop(running.process)  # the one running now: a test may have restarted it
         fake.stop()
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+        app_env: dict[str, str]) -> Iterator[RunningApp]:
+    """A fresh SQLite database (the sprint2 scenario, optional demo data, an operator, a viewer and an admin), the fake
+    Crossmark serving the same state, and `streamlit run dashboard/server.py` pointed at both; stopped afterwards."""
+    directory = tmp_path_factory.mktemp("e2e-app")
+    with running_app(f"sqlite:///{directory / 'scheduler.db'}", directory,
+                     demo_events=int(getattr(request.module, "E2E_DEMO_EVENTS", 0)), app_env=app_env) as running:
+        yield running
 
 
 # --- the browser ------------------------------------------------------------------------------------------------
@@ -470,16 +519,17 @@ class Dashboard:
 @pytest.fixture
 def open_dashboard(request: pytest.FixtureRequest, app: RunningApp, e2e_browser: Any
                    ) -> Iterator[Callable[..., Dashboard]]:
-    """Factory: a Dashboard on a new browser context (a new Streamlit session) with the given viewport. On failure,
-    every page's screenshot and HTML and the app's log are saved under test-results/<test>/."""
+    """Factory: a Dashboard on a new browser context (a new Streamlit session) with the given viewport, on `app` or
+    on the `server` given (e.g. a second server process). On failure, every page's screenshot and HTML and each
+    server's log are saved under test-results/<test>/."""
     contexts: list[Any] = []
     opened: list[Dashboard] = []
 
-    def open_one(width: int = 1280, height: int = 900, **options: Any) -> Dashboard:
+    def open_one(width: int = 1280, height: int = 900, server: RunningApp | None = None, **options: Any) -> Dashboard:
         context = e2e_browser.new_context(viewport={"width": width, "height": height}, locale="en-US", **options)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
-        dashboard = Dashboard(context.new_page(), app)
+        dashboard = Dashboard(context.new_page(), server or app)
         opened.append(dashboard)
         return dashboard
 
@@ -496,6 +546,8 @@ def open_dashboard(request: pytest.FixtureRequest, app: RunningApp, e2e_browser:
             except Exception as error:  # the page may be gone; keep what can be kept  # noqa: BLE001
                 (folder / f"page{number}.error").write_text(repr(error))
         (folder / "app.log").write_text(app.log_tail(400))
+        for server in {d.app.log_path: d.app for d in opened if d.app.log_path != app.log_path}.values():
+            (folder / f"{server.log_path.parent.name}-{server.log_path.name}").write_text(server.log_tail(400))
     for context in contexts:
         context.close()
 
