@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from services.errors import (
     ActionRefused, InvalidInput, LoginRefused, NotFound, PermissionDenied, RateLimitExceeded,
 )
+from services import input_limits
 from services.tables import AuditEntry, LoginAttempt, UserAccount
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
@@ -28,9 +30,9 @@ REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_super
                  "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
                  "mark_resolved": ADMIN, "switches": ADMIN, "users": ADMIN}
 MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
+PRUNE_BATCH = 1000  # sign-in attempts deleted at most per sign-in: pruning never makes one sign-in slow
 MIN_PASSWORD_LENGTH = 10
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
-_NAME = re.compile(r"^[A-Za-z0-9._@+-]{2,100}$")  # e-mail addresses from an identity provider fit
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,7 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 
 def _check_name(username: str) -> str:
-    username = (username or "").strip()
-    if not _NAME.match(username):
-        raise InvalidInput(f"{username!r} is not a valid user name (2-100 letters, digits, . _ @ + -).")
-    return username
+    return input_limits.user_name(username)
 
 
 def _check_role(role: str) -> str:
@@ -76,7 +75,7 @@ def _check_role(role: str) -> str:
 def _check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD_LENGTH:
         raise InvalidInput(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    return password
+    return input_limits.password(password)
 
 
 def add_user(engine: Engine, username: str, role: str, password: str | None, now: datetime | None = None) -> User:
@@ -157,9 +156,13 @@ def active_user(engine: Engine, username: str) -> User:
 
 
 def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> User:
-    """Local sign-in with a cool-down: after 5 failures within 15 minutes the account waits 15 minutes."""
+    """Local sign-in with a cool-down: after 5 failures within 15 minutes the account waits 15 minutes.
+
+    A name no account can have, or a password no account can have, is refused before anything is written: the attempts
+    table only ever holds names that fit it, and each sign-in prunes the attempts whose window is over."""
     now = now or datetime.now().replace(microsecond=0)
-    username = (username or "").strip()
+    username = _check_name(username)
+    input_limits.password(password)
     with engine.begin() as connection:
         failures = connection.execute(
             select(func.count(), func.max(LoginAttempt.at))
@@ -175,11 +178,27 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
         row = connection.execute(select(UserAccount).where(UserAccount.username == username)).mappings().first()
         ok = row is not None and row["is_active"] and verify_password(password or "", row["password_hash"])
         connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=bool(ok)))
+        prune_login_attempts(connection, now)
     if not ok:
         if row is not None and not row["is_active"]:
             raise LoginRefused("This account is disabled; ask an admin.")
         raise LoginRefused("Wrong user name or password.")
     return User(row["username"], row["role"])
+
+
+def prune_login_attempts(connection: Connection, now: datetime, batch: int = PRUNE_BATCH) -> int:
+    """Delete up to `batch` sign-in attempts older than the failure window, which the cool-down no longer counts; keep
+    each name's latest success (authenticate counts failures only after it). Returns how many were deleted.
+
+    Called in every sign-in's transaction, so the table holds about one window of attempts plus one row per account,
+    however many names are tried. On PostgreSQL, rows another sign-in is deleting are skipped, not waited for."""
+    newer = aliased(LoginAttempt)
+    superseded = select(newer.id).where(newer.username == LoginAttempt.username, newer.succeeded.is_(True),
+                                        newer.id > LoginAttempt.id).exists()
+    doomed = (select(LoginAttempt.id)
+              .where(LoginAttempt.at < now - FAILURE_WINDOW, or_(LoginAttempt.succeeded.is_(False), superseded))
+              .order_by(LoginAttempt.id).limit(batch).with_for_update(skip_locked=True))
+    return connection.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(doomed))).rowcount
 
 
 def bootstrap_admin(engine: Engine) -> str | None:
