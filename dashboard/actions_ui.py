@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services.accounts import User
 from services.errors import OpsError
@@ -55,7 +56,7 @@ def _preview(kind: str, **arguments: object) -> bool:
     try:
         plan = get_actions().preview(kind, **arguments)
     except OpsError as refusal:
-        st.error(str(refusal), icon=":material/block:")
+        st.error(plain(refusal), icon=":material/block:")
         return False
     for event in plan.events:
         label = {"core": "CORE", "supervisor": "Supervisor"}.get(event.role, "Event")
@@ -63,7 +64,7 @@ def _preview(kind: str, **arguments: object) -> bool:
         st.markdown(f"- {label} **{event.ref}** will be **{where}**"
                     + (f" (now {event.before.describe()})" if event.before.scheduled else ""))
     for warning in plan.warnings:
-        st.warning(warning, icon=":material/warning:")
+        st.warning(plain(warning), icon=":material/warning:")
     return True
 
 
@@ -80,7 +81,7 @@ def reschedule_dialog(row: dict) -> None:
     current = pd.Timestamp(row["scheduled_at"]).to_pydatetime()
     # A fix from the Data quality page suggests where the event should go (e.g. the CORE's date at rule time).
     suggested = pd.Timestamp(row["suggested_start"]).to_pydatetime() if row.get("suggested_start") else current
-    st.markdown(f"**{row['name']}**  \nref {ref} · now {current:%a %b %d, %H:%M}")
+    st.markdown(f"**{plain(row['name'])}**  \nref {ref} · now {current:%a %b %d, %H:%M}")
     day = st.date_input("New date", value=suggested.date(), format="YYYY-MM-DD", key=f"rs_day_{ref}")
     slot_labels = [f"{slot:%H:%M}" for slot in CORE_SLOTS] + ["Other time"]
     default = f"{suggested:%H:%M}" if f"{suggested:%H:%M}" in slot_labels else "Other time"
@@ -99,7 +100,7 @@ def reschedule_dialog(row: dict) -> None:
 @st.dialog("Unschedule", on_dismiss=_close_dialog)
 def unschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
-    st.markdown(f"**{row['name']}**  \nref {ref}")
+    st.markdown(f"**{plain(row['name'])}**  \nref {ref}")
     if not _preview(UNSCHEDULE, ref=ref) or not _need_user():
         return
     confirmed = st.checkbox("Yes, unschedule (the condition goes back to Unstaffed)", key=f"us_ok_{ref}")
@@ -111,11 +112,11 @@ def unschedule_dialog(row: dict) -> None:
 @st.dialog("Schedule the Supervisor", on_dismiss=_close_dialog)
 def schedule_supervisor_dialog(row: dict) -> None:
     core_ref = int(row["ref"])
-    st.markdown(f"CORE **{core_ref}** · {row['name']}")
+    st.markdown(f"CORE **{core_ref}** · {plain(row['name'])}")
     try:
         candidates = get_actions().supervisor_candidates(core_ref)
     except OpsError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     if not candidates:
         st.error("No active Club Supervisor or Lead Event Specialist with a Crossmark rep id was found.")
@@ -166,7 +167,7 @@ def result_banner() -> None:
     result = st.session_state.get(RESULT_KEY)
     if result is None:
         return
-    text = f"Operation {result.operation_id}: {result.message}"
+    text = f"Operation {result.operation_id}: {plain(result.message)}"  # it may quote Crossmark or a note
     if result.status == "done":
         st.success(text, icon=":material/check_circle:")
         age = datetime.now() - (result.finished_at or datetime.now())

@@ -5,7 +5,9 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
+from services import input_limits
 from services.accounts import RANK, User, active_user, authenticate, sign_in_from_identity_provider
 from services.errors import OpsError
 
@@ -38,7 +40,7 @@ def _header_user() -> User | None:
         st.session_state["auth_message"] = f"No {settings.auth_trusted_header} header from the proxy."
         return None
     try:
-        return active_user(get_engine(), name)
+        return active_user(get_engine(), input_limits.user_name(name, f"The {settings.auth_trusted_header} header"))
     except OpsError as error:
         st.session_state["auth_message"] = str(error)
         return None
@@ -91,7 +93,7 @@ def sign_in_page() -> None:
         st.caption("Schedule, pairs and data quality of the club events. Sign in to continue.")
         message = st.session_state.pop("auth_message", None)
         if message:
-            st.warning(message)
+            st.warning(plain(message, 500))  # it may repeat a name from a header or an identity provider
         mode = get_settings().auth_mode
         if mode == "oidc":
             if not _oidc_configured():
@@ -107,14 +109,15 @@ def sign_in_page() -> None:
             st.error("Sign-in is handled by the proxy in front of this dashboard.")
             return
         with st.form("sign_in"):
-            username = st.text_input("User name", key="sign_in_user")
-            password = st.text_input("Password", type="password", key="sign_in_password")
+            username = st.text_input("User name", key="sign_in_user", max_chars=input_limits.USER_NAME_MAX)
+            password = st.text_input("Password", type="password", key="sign_in_password",
+                                     max_chars=input_limits.PASSWORD_MAX)
             submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if submitted:
             try:
                 user = authenticate(get_engine(), username, password)
             except OpsError as error:
-                st.error(str(error))
+                st.error(plain(error))
                 return
             st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
             st.rerun()

@@ -7,11 +7,14 @@ from typing import Sequence
 
 import streamlit as st
 
+from dashboard.markdown_text import literal, plain
 from services.event_rules import EVENT_TYPES
 
 
 def _warn(key: str, raw: str, problem: str, fallback: str) -> None:
-    st.warning(f"Ignored `{key}={raw}` in the link: {problem}. Showing {fallback} instead.", icon=":material/link_off:")
+    """`problem` may repeat parts of `raw`: the caller passes them through plain()."""
+    st.warning(f"Ignored {literal(f'{key}={raw}')} in the link: {problem}. Showing {fallback} instead.",
+               icon=":material/link_off:")
 
 
 def _raw(key: str) -> str | None:
@@ -24,7 +27,7 @@ def read_month(today: date, key: str = "month") -> date:
     raw = _raw(key)
     if raw is None:
         return today.replace(day=1)
-    match = re.fullmatch(r"(\d{4})-(\d{1,2})", raw)
+    match = re.fullmatch(r"([0-9]{4})-([0-9]{1,2})", raw)  # ASCII digits only: "²" and "١" are digits to \d
     if match and 1 <= int(match.group(2)) <= 12 and 1900 < int(match.group(1)) < 2200:
         return date(int(match.group(1)), int(match.group(2)), 1)
     _warn(key, raw, "a month is written YYYY-MM with a month from 01 to 12", "the current month")
@@ -56,7 +59,7 @@ def read_types(key: str = "types") -> list[str]:
     known = [by_lower[name.lower()] for name in wanted if name.lower() in by_lower]
     unknown = [name for name in wanted if name.lower() not in by_lower]
     if unknown:
-        _warn(key, raw, f"unknown type(s) {', '.join(unknown)} (types are {', '.join(EVENT_TYPES)})",
+        _warn(key, raw, f"unknown type(s) {plain(', '.join(unknown), 100)} (types are {', '.join(EVENT_TYPES)})",
               "the known types" if known else "all types")
     return known or list(EVENT_TYPES)
 

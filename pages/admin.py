@@ -2,6 +2,7 @@
 import streamlit as st
 
 from dashboard.actions_ui import acting_user, can
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
 from services.accounts import list_users, set_active
 from services.errors import OpsError
@@ -25,7 +26,7 @@ st.subheader("Accounts")
 st.caption("Add accounts and set passwords with `python -m services users add NAME --role ROLE` (password on stdin).")
 for user in list_users(get_engine()):
     name_column, role_column, state_column = st.columns([3, 2, 2], vertical_alignment="center")
-    name_column.markdown(f"**{user['username']}**")
+    name_column.markdown(f"**{plain(user['username'])}**")
     role_column.markdown(user["role"])
     if user["username"] == acting_user():
         state_column.caption("you")
@@ -35,6 +36,6 @@ for user in list_users(get_engine()):
         try:
             set_active(get_engine(), user["username"], active)
         except OpsError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             st.rerun()

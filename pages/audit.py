@@ -5,18 +5,26 @@ import streamlit as st
 
 from dashboard import reads
 from dashboard.components import download_csv
+from dashboard.markdown_text import plain
+from services import input_limits
+from services.errors import InvalidInput
 
 st.title("Audit trail")
 actor_column, event_column, since_column = st.columns(3)
-actor = actor_column.text_input("Who", key="audit_actor").strip() or None
-event_text = event_column.text_input("Event ref", key="audit_event").strip()
+actor_text = actor_column.text_input("Who", key="audit_actor", max_chars=input_limits.USER_NAME_MAX)
+event_text = event_column.text_input("Event ref", key="audit_event", max_chars=len(str(input_limits.INT_MAX)))
 since = since_column.date_input("Since", value=date.today() - timedelta(days=30), format="YYYY-MM-DD", key="audit_since")
+try:
+    actor = input_limits.single_line(actor_text, "The name in Who", input_limits.USER_NAME_MAX) or None
+except InvalidInput as refusal:
+    st.warning(f"{plain(refusal)} Showing everyone.", icon=":material/filter_alt_off:")
+    actor = None
 event_ref = None
-if event_text:
-    if event_text.isdigit():
-        event_ref = int(event_text)
-    else:
-        st.warning(f"An event ref is a whole number, not {event_text!r}; showing all events.")
+if (event_text or "").strip():
+    try:
+        event_ref = input_limits.event_ref(event_text)
+    except InvalidInput as refusal:
+        st.warning(f"{plain(refusal)} Showing all events.", icon=":material/filter_alt_off:")
 trail = reads.audit(actor, event_ref, since)
 if trail.empty:
     st.info("Nothing recorded for these filters.", icon=":material/policy:")

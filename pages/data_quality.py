@@ -7,8 +7,10 @@ from dashboard import reads
 from dashboard.actions_ui import acting_user, can, draw_open_dialog, open_dialog, result_banner
 from dashboard.charts import findings_trend_chart
 from dashboard.components import download_csv, page_path
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
-from services.errors import OpsError
+from services import input_limits
+from services.errors import InvalidInput, OpsError
 from services.event_rules import supervisor_start
 from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
 from services.quality_checks import acknowledge, run_check
@@ -36,15 +38,15 @@ if can("run_checks") and run_column.button("Run checks now", type="primary", ico
         progress.progress(1.0, text=f"Run {outcome.run_id}: {len(outcome.findings)} open, {outcome.new} new, "
                                     f"{outcome.resolved} resolved")
     except OpsError as error:
-        st.error(str(error))
+        st.error(plain(error))
 
 latest = reads.latest_run()
 if latest is None:
     info_column.info("No check has run yet. Run one now, or schedule `python -m services check run` (see README).")
     st.stop()
-info_column.caption(f"Latest run {latest['id']} at {latest['started_at']:%a %b %d %H:%M} by {latest['triggered_by']}: "
+info_column.caption(f"Latest run {latest['id']} at {latest['started_at']:%a %b %d %H:%M} by {plain(latest['triggered_by'])}: "
                     f"{latest['findings']} open, {latest['new_findings']} new, {latest['resolved_findings']} resolved"
-                    + (f" · notification: {latest['notification']}" if latest.get("notification") else ""))
+                    + (f" · notification: {plain(latest['notification'])}" if latest.get("notification") else ""))
 
 summary = reads.run_summary(latest["id"])
 tiles = st.columns(3)
@@ -60,7 +62,12 @@ st.subheader("Open findings")
 rule_column, severity_column, store_column, ack_column = st.columns(4)
 rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: r or "All rules", key="dq_rule")
 severity = severity_column.selectbox("Severity", [None, *SEVERITIES], format_func=lambda s: s or "All", key="dq_sev")
-store = store_column.text_input("Store", key="dq_store", placeholder="location id").strip() or None
+store_text = store_column.text_input("Store", key="dq_store", placeholder="location id", max_chars=input_limits.STORE_MAX)
+try:
+    store = input_limits.single_line(store_text, "The store", input_limits.STORE_MAX) or None
+except InvalidInput as refusal:
+    st.warning(f"{plain(refusal)} Showing every store.", icon=":material/filter_alt_off:")
+    store = None
 ack_choice = ack_column.selectbox("Acknowledged", ["All", "Not acknowledged", "Acknowledged"], key="dq_ack")
 acknowledged = {"All": None, "Not acknowledged": False, "Acknowledged": True}[ack_choice]
 findings = reads.open_findings(rule, severity, store, acknowledged)
@@ -76,7 +83,7 @@ else:
     if rows:
         finding = findings.iloc[rows[0]]
         with st.container(border=True):
-            st.markdown(f"**{finding['rule']}** ({finding['severity']}) — {finding['detail']}")
+            st.markdown(f"**{finding['rule']}** ({finding['severity']}) — {plain(finding['detail'])}")
             links, fix_column = st.columns(2)
             if finding["day"] is not None:
                 links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
@@ -92,12 +99,13 @@ else:
                     supervisor = event_for_action(get_engine(), int(finding["supervisor_ref"]))
                     supervisor["suggested_start"] = supervisor_start(core["scheduled_at"], get_settings().supervisor_rule)
                     open_dialog(RESCHEDULE, supervisor)
-            note = st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}") if can("acknowledge") else ""
+            note = (st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}",
+                                  max_chars=input_limits.NOTE_MAX) if can("acknowledge") else "")
             if can("acknowledge") and st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
                 try:
-                    acknowledge(get_engine(), int(finding["id"]), acting_user(), note)
+                    acknowledge(get_engine(), int(finding["id"]), acting_user(), input_limits.note(note, "The note"))
                 except OpsError as error:
-                    st.error(str(error))
+                    st.error(plain(error))
                 else:
                     st.rerun()
     export_csv, export_excel = st.columns(2)

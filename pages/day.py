@@ -7,6 +7,7 @@ from dashboard import query_state, reads
 from dashboard.components import badges, day_per_club, download_csv, filter_bar
 from dashboard.actions_ui import draw_open_dialog, event_actions, result_banner
 from dashboard.day_cards import event_card
+from dashboard.markdown_text import plain
 
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
 
@@ -42,8 +43,8 @@ duty = st.columns(4)
 duty[0].metric("Scheduled", f"{view.scheduled_total:,}")
 duty[1].metric("Unstaffed due this day", f"{view.unstaffed_due_total:,}")
 if view.listed:
-    duty[2].markdown("**Juicer**  \n" + (", ".join(view.juicer_reps) or "none scheduled"))
-    duty[3].markdown("**Lead on duty**  \n" + (", ".join(view.leads_on_duty) or "none scheduled"))
+    duty[2].markdown("**Juicer**  \n" + (plain(", ".join(view.juicer_reps)) or "none scheduled"))
+    duty[3].markdown("**Lead on duty**  \n" + (plain(", ".join(view.leads_on_duty)) or "none scheduled"))
 badges(view.scheduled_by_type)
 
 if not view.listed:

@@ -6,8 +6,10 @@ import streamlit as st
 from dashboard import reads
 from dashboard.actions_ui import acting_user, can, result_banner
 from dashboard.components import download_csv
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
-from services.errors import OpsError
+from services import input_limits
+from services.errors import InvalidInput, OpsError
 from services.journal import NEEDS_ATTENTION, STATUSES
 
 st.title("Operations")
@@ -19,8 +21,8 @@ if not attention.empty:
     st.subheader(f"Needs attention · {len(attention)}")
     for row in attention.itertuples():
         with st.container(border=True):
-            st.error(f"Operation {row.operation} ({row.kind}, {row.by}, {row.requested_at:%b %d %H:%M}): {row.message}",
-                     icon=":material/report:")
+            st.error(f"Operation {row.operation} ({row.kind}, {plain(row.by)}, {row.requested_at:%b %d %H:%M}): "
+                     f"{plain(row.message)}", icon=":material/report:")
             retry, note, resolve = st.columns([1, 3, 1], vertical_alignment="bottom")
             if not can("retry"):
                 continue
@@ -28,25 +30,32 @@ if not attention.empty:
                 try:
                     st.session_state["last_action_result"] = get_actions().retry(row.operation, acting_user())
                 except OpsError as error:
-                    st.error(str(error))
+                    st.error(plain(error))
                 else:
                     st.rerun()
             if not can("mark_resolved"):
                 continue
-            text = note.text_input("How it was resolved", key=f"note_{row.operation}", placeholder="note (required)")
+            text = note.text_input("How it was resolved", key=f"note_{row.operation}", placeholder="note (required)",
+                                   max_chars=input_limits.NOTE_MAX)
             if resolve.button("Mark resolved", key=f"resolve_{row.operation}", icon=":material/task_alt:"):
                 try:
+                    resolution = input_limits.note(text, "The note")
                     st.session_state["last_action_result"] = get_actions().mark_resolved(row.operation, acting_user(),
-                                                                                         text)
+                                                                                         resolution)
                 except OpsError as error:
-                    st.error(str(error))
+                    st.error(plain(error))
                 else:
                     st.rerun()
 
 st.subheader("Journal")
 status_column, user_column, since_column = st.columns(3)
 status = status_column.selectbox("Status", [None, *STATUSES], format_func=lambda s: s or "All", key="ops_status")
-user = user_column.text_input("By", key="ops_user").strip() or None
+user_text = user_column.text_input("By", key="ops_user", max_chars=input_limits.USER_NAME_MAX)
+try:
+    user = input_limits.single_line(user_text, "The name in By", input_limits.USER_NAME_MAX) or None
+except InvalidInput as refusal:
+    st.warning(f"{plain(refusal)} Showing everyone.", icon=":material/filter_alt_off:")
+    user = None
 since = since_column.date_input("Since", value=date.today() - timedelta(days=30), format="YYYY-MM-DD", key="ops_since")
 journal = reads.operations(status, user, since)
 if journal.empty:

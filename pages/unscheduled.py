@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import query_state, reads
 from dashboard.actions_ui import can, draw_open_dialog, open_dialog, result_banner
 from dashboard.components import download_csv, filter_bar, page_path, page_url
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
 from services.paired_actions import SCHEDULE_SUPERVISOR
 from services.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
@@ -42,7 +43,7 @@ else:
     if rows:
         row = events.iloc[rows[0]]
         with st.container(border=True):
-            st.markdown(f"**{row['name']}** · ref {row['ref']} · due {row['due_datetime']:%a %b %d %H:%M}")
+            st.markdown(f"**{plain(row['name'])}** · ref {row['ref']} · due {row['due_datetime']:%a %b %d %H:%M}")
             core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
             if core is not None and can(SCHEDULE_SUPERVISOR) and st.button(f"Schedule this Supervisor (CORE {core['ref']} is scheduled)",
                                               icon=":material/person_add:", key="unscheduled_schedule_supervisor"):

@@ -1,0 +1,181 @@
+"""AppTest: bad input on the pages (issue 15 §4) — NUL bytes, look-alike digits, numbers out of range and over-long text
+in the sign-in form and every filter and note — gets a clear message, changes nothing and raises nothing, on SQLite and
+PostgreSQL; text that someone typed (or Crossmark sent) is shown as text, never as Markdown."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+import streamlit as st
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from services.database import make_engine
+from services.demo_data import seed_sprint2_scenario
+from services.quality_checks import run_check
+from services.schema_admin import upgrade_database
+from services.settings import load_settings
+from tests.conftest import private_database
+from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401
+
+MARKUP = "[click here](http://evil.example/x) ![pixel](http://evil.example/p.png) **loud**"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path):
+    """The sprint2 scenario with one data-quality run, per backend."""
+    with private_database(request.param, tmp_path) as url:
+        upgrade_database(url)
+        engine = make_engine(url)
+        seed_sprint2_scenario(engine, today=date.today())
+        run_check(engine, load_settings({}))
+        try:
+            yield url, engine
+        finally:
+            engine.dispose()
+            st.cache_resource.clear()  # the app's engine on this database
+
+
+def _count(engine, table: str) -> int:  # noqa: ANN001
+    with engine.connect() as connection:
+        return connection.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+
+
+def _sign_in_form(url: str, monkeypatch) -> AppTest:  # noqa: ANN001
+    monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
+    monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return AppTest.from_file(APP, default_timeout=60).run()
+
+
+def _all_text(app: AppTest) -> str:
+    return " ".join(_texts(app.error) + _texts(app.warning) + _texts(app.markdown) + _texts(app.info))
+
+
+@pytest.mark.parametrize("name", ["olga\x00", "\x00"])
+def test_sign_in_with_a_nul_byte_in_the_name_is_refused_and_writes_nothing(world, monkeypatch, name):
+    url, engine = world
+    signed_in_as(url, "admin")
+    before = _count(engine, "dashboard_login_attempts")
+    app = _sign_in_form(url, monkeypatch)
+    app.text_input(key="sign_in_user").set_value(name)
+    app.text_input(key="sign_in_password").set_value(TEST_PASSWORD)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert any("not a valid user name" in error for error in _texts(app.error))
+    assert _texts(app.title) == ["Field events"]
+    assert _count(engine, "dashboard_login_attempts") == before
+
+
+def test_sign_in_with_a_10_kb_name_stores_no_more_than_a_name_fits(world, monkeypatch):
+    url, engine = world
+    before = _count(engine, "dashboard_login_attempts")
+    app = _sign_in_form(url, monkeypatch)
+    app.text_input(key="sign_in_user").set_value("x" * 10_000)
+    app.text_input(key="sign_in_password").set_value("p" * 100_000)
+    app.button[0].click().run()
+    assert not app.exception, app.exception
+    assert app.error and _texts(app.title) == ["Field events"]
+    with engine.connect() as connection:
+        lengths = connection.execute(text("SELECT LENGTH(username) FROM dashboard_login_attempts")).scalars().all()
+    assert len(lengths) <= before + 1 and max(lengths, default=0) <= 100
+
+
+@pytest.mark.parametrize("typed, phrase", [("²", "digits 0-9"), ("٦٠٦٠٠١", "digits 0-9"),
+                                           ("99999999999999999999", "out of range"), ("2147483648", "out of range"),
+                                           ("12ab", "digits 0-9")])
+def test_audit_event_filter_refuses_what_is_not_a_ref(open_page, world, typed, phrase):
+    url, _ = world
+    app = open_page(url, "audit")
+    app.text_input(key="audit_event").set_value(typed).run()
+    assert not app.exception, app.exception
+    assert any(phrase in warning and "Showing all events" in warning for warning in _texts(app.warning))
+    assert _texts(app.title) == ["Audit trail"]
+
+
+def test_audit_and_operations_name_filters_refuse_a_nul_byte(open_page, world):
+    url, _ = world
+    audit = open_page(url, "audit")
+    audit.text_input(key="audit_actor").set_value("olga\x00").run()
+    assert not audit.exception, audit.exception
+    assert any("NUL byte" in warning for warning in _texts(audit.warning))
+    operations = open_page(url, "operations")
+    operations.text_input(key="ops_user").set_value("\x00").run()
+    assert not operations.exception, operations.exception
+    assert any("NUL byte" in warning for warning in _texts(operations.warning))
+
+
+def test_data_quality_store_filter_and_note_refuse_a_nul_byte_and_change_nothing(open_page, world, monkeypatch):
+    url, engine = world
+    with engine.connect() as connection:
+        first = connection.execute(text("SELECT MIN(id) FROM dashboard_findings WHERE resolved_at IS NULL")).scalar_one()
+    app = open_page(url, "data_quality")
+    app.text_input(key="dq_store").set_value("157384\x00").run()
+    assert not app.exception, app.exception
+    assert any("NUL byte" in warning for warning in _texts(app.warning))
+
+    app.text_input(key="dq_store").set_value("").run()
+    app.session_state["dq_table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    note_key = next(box.key for box in app.text_input if box.key.startswith("ack_note_"))
+    finding = int(note_key.removeprefix("ack_note_"))
+    app.text_input(key=note_key).set_value("checked\x00with the club").run()
+    app.button(key=f"ack_{finding}").click().run()
+    assert not app.exception, app.exception
+    assert any("NUL byte" in error for error in _texts(app.error))
+    with engine.connect() as connection:
+        acknowledged = connection.execute(text("SELECT COUNT(*) FROM dashboard_findings "
+                                               "WHERE acknowledged_by IS NOT NULL")).scalar_one()
+    assert acknowledged == 0 and first is not None
+
+
+def _needs_attention(engine, message: str) -> int:  # noqa: ANN001
+    now = datetime.now().replace(microsecond=0)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO dashboard_operations (idempotency_key, kind, requested_by, requested_at, status, message, "
+            "request, events, updated_at) VALUES ('k-attention', 'reschedule', 'test-admin', :now, 'needs_attention', "
+            ":message, '{}', '[]', :now)"), {"now": now, "message": message})
+        return connection.execute(text("SELECT id FROM dashboard_operations WHERE idempotency_key = 'k-attention'")
+                                  ).scalar_one()
+
+
+def test_mark_resolved_refuses_a_nul_byte_in_its_note_and_changes_nothing(open_page, world):
+    url, engine = world
+    operation = _needs_attention(engine, "Crossmark said no")
+    audit_rows = _count(engine, "dashboard_audit")
+    app = open_page(url, "operations")
+    app.text_input(key=f"note_{operation}").set_value("called the club\x00").run()
+    app.button(key=f"resolve_{operation}").click().run()
+    assert not app.exception, app.exception
+    assert any("NUL byte" in error for error in _texts(app.error))
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT status, message FROM dashboard_operations WHERE id = :id"),
+                                 {"id": operation}).one()
+    assert tuple(row) == ("needs_attention", "Crossmark said no") and _count(engine, "dashboard_audit") == audit_rows
+
+
+def test_typed_and_remote_text_is_shown_as_text_not_markdown(open_page, world):
+    url, engine = world
+    _needs_attention(engine, f"Crossmark answered: {MARKUP}")
+    operations = open_page(url, "operations")
+    shown = " ".join(_texts(operations.error))
+    assert "\\[click here\\]" in shown and "[click here](" not in shown and "\\*\\*loud\\*\\*" in shown
+
+    link = open_page(url, "calendar", store=MARKUP)
+    warning = " ".join(_texts(link.warning))
+    # Repeated as inline code (nothing inside a code span is a link or an image), cut short.
+    assert "Ignored `store=[click here](http://evil.example/x) ![pixel](http://ev…` in the link" in warning
+
+    with engine.begin() as connection:  # a Crossmark event name that is Markdown
+        connection.execute(text("UPDATE events SET project_name = :name WHERE project_ref_num = 608002"),
+                           {"name": f"606001-Supervisor {MARKUP}"})
+    unscheduled = open_page(url, "unscheduled")
+    rows = list(unscheduled.dataframe[0].value["ref"])
+    unscheduled.session_state["unscheduled_table"] = {"selection": {"rows": [rows.index(608002)], "columns": [],
+                                                                    "cells": []}}
+    unscheduled.run()
+    assert not unscheduled.exception, unscheduled.exception
+    cards = [m for m in _texts(unscheduled.markdown) if "608002" in m]
+    assert cards and all("[click here](" not in m and "\\[click here\\]" in m for m in cards)
