@@ -17,12 +17,14 @@ from sqlalchemy import func, select
 
 from bench.concurrency import _pair_rows, _same_day_target, _world
 from services.accounts import ADMIN, OPERATOR, add_user, authorizer, list_users
+from services.database import make_engine
 from services.demo_data import seed_sprint2_scenario
 from services.errors import PermissionDenied, RateLimitExceeded
 from services.paired_actions import PairedActions
 from services.quality_checks import acknowledge, open_findings, run_check
 from services.settings import load_settings
 from services.tables import AuditEntry, CheckRun, Operation, QualityFinding
+from tests.cli_runner import run_cli
 from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
 
 PASSWORD = "long-enough-password"
@@ -199,3 +201,26 @@ def test_actions_retries_acknowledgements_and_check_runs_share_one_count(world):
             AuditEntry.actor == "op1", AuditEntry.action.like("% requested"),
             AuditEntry.at > datetime.now() - timedelta(minutes=1))).scalar_one()
     assert counted == 3
+
+
+def test_the_cli_acknowledgement_counts_under_the_configured_limit(tmp_path):
+    path = str(tmp_path / "scheduler.db")
+    assert run_cli("db", "upgrade", "--db", path).returncode == 0
+    assert run_cli("demo", "seed", "--scenario", "sprint2", "--db", path).returncode == 0
+    assert run_cli("users", "add", "alice", "--role", "operator", "--db", path, stdin=PASSWORD + "\n").returncode == 0
+    assert run_cli("check", "run", "--db", path).returncode == 0
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        first, second = (int(finding_id) for finding_id in open_findings(engine)["id"].iloc[:2])
+    finally:
+        engine.dispose()
+    limited = {"ACTIONS_PER_MINUTE": "1"}
+    acknowledged = run_cli("check", "ack", "--finding", str(first), "--note", "known", "--user", "alice", "--db", path,
+                           env=limited)
+    assert acknowledged.returncode == 0, acknowledged.stderr
+    refused = run_cli("check", "ack", "--finding", str(second), "--note", "known", "--user", "alice", "--db", path,
+                      env=limited)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "error: alice has made 1 change(s) in the last minute (the limit is 1, counting actions, retries, "
+        "acknowledgements and check runs); wait a moment and try again."]
