@@ -6,8 +6,9 @@ import json
 import sys
 from collections import Counter
 from datetime import date, datetime, timedelta
-from typing import Sequence
+from typing import Callable, NoReturn, Sequence
 
+from services import input_limits
 from services.database import display_url, make_engine
 from services.errors import InvalidInput, OpsError
 from services.journal import STATUSES
@@ -16,31 +17,76 @@ from services.settings import load_settings
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION, EXIT_FINDINGS = 0, 1, 2, 3, 4
 
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates people mean; date arithmetic near year 1 or 9999 would overflow
+
+
+def _in_years(value: str, parsed: date) -> None:
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
+
+
 def _iso_date(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} is not a date in the form YYYY-MM-DD") from None
+    _in_years(value, parsed)
+    return parsed
 
 
 def _iso_minute(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date and time in the form YYYY-MM-DDTHH:MM") from None
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} is not a date and time in the form "
+                                         "YYYY-MM-DDTHH:MM") from None
     if parsed.tzinfo is not None:
-        raise argparse.ArgumentTypeError(f"{value!r}: give local wall time without an offset")
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)}: give local wall time without an offset")
+    _in_years(value, parsed)
     return parsed.replace(second=0, microsecond=0)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error told in one line on stderr (exit 2): what was wrong, and where the usage is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (usage: {self.prog} --help)\n")
+
+
+def _checked(check: Callable[[str], object]) -> Callable[[str], object]:
+    """An argparse type from an input_limits check: its InvalidInput becomes a usage error (exit 2, nothing done)."""
+
+    def parse(value: str) -> object:
+        try:
+            return check(value)
+        except InvalidInput as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+def _whole(what: str, high: int = input_limits.INT_MAX) -> Callable[[str], object]:
+    """A whole number from 1 to `high` (ids and refs: the database's 32-bit INTEGER), written with ASCII digits."""
+    return _checked(lambda value: input_limits.whole_number(value, what, high=high))
+
+
 def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} must be 1 or more")
-    return number
+    """A count (events, stores, months): a whole number from 1 up, in ASCII digits; the service sets its own maximum."""
+    text = value.strip()
+    digits = text[1:] if text.startswith("-") else text
+    if digits.isascii() and digits.isdigit() and (text.startswith("-") or not digits.strip("0")):
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} must be 1 or more")
+    return _whole("A count")(value)  # type: ignore[return-value]
+
+
+_event_ref = _checked(input_limits.event_ref)
+_user_name = _checked(input_limits.user_name)
+_key = _checked(input_limits.idempotency_key)
+_employee = _checked(input_limits.employee_id)
+_note = _checked(lambda value: input_limits.note(value, "The note"))
+_rules = _checked(lambda value: input_limits.single_line(value, "The rule list", input_limits.RULES_MAX))
+MAX_LIMIT = 100_000  # operations --limit: rows printed
+MAX_OLDER_THAN = 10 * 366 * 24 * 3600  # reconcile --older-than: ten years, in seconds
 
 
 def _months_before(today: date, months: int) -> date:
@@ -50,10 +96,10 @@ def _months_before(today: date, months: int) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--db", metavar="URL", help="database URL or SQLite file path (default: SCHEDULER_DATABASE_URL "
                                                     "or data/scheduler.db)")
-    parser = argparse.ArgumentParser(prog="python -m services", description="Field-event ops dashboard: command line.")
+    parser = _Parser(prog="python -m services", description="Field-event ops dashboard: command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = commands.add_parser("db", help="create, adopt, upgrade or downgrade the database schema")
@@ -78,42 +124,43 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--scenario", choices=["sprint2"], help="write only the named fixed acceptance scenario")
     seed.add_argument("--if-empty", action="store_true", help="do nothing (and succeed) when events already exist")
 
-    user = argparse.ArgumentParser(add_help=False)
-    user.add_argument("--user", required=True, metavar="NAME", help="who is acting (recorded in the journal and audit)")
-    output = argparse.ArgumentParser(add_help=False)
+    user = _Parser(add_help=False)
+    user.add_argument("--user", type=_user_name, required=True, metavar="NAME", help="who is acting (recorded in the journal and audit)")
+    output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print one JSON object")
-    keyed = argparse.ArgumentParser(add_help=False)
-    keyed.add_argument("--key", metavar="K", help="idempotency key: the same key twice runs the action once")
+    keyed = _Parser(add_help=False)
+    keyed.add_argument("--key", type=_key, metavar="K", help="idempotency key: the same key twice runs the action once")
 
     reschedule = commands.add_parser("reschedule", parents=[common, user, output, keyed],
                                      help="move an event (a CORE takes its scheduled Supervisor along)")
-    reschedule.add_argument("--event", type=_positive_int, required=True, metavar="REF")
+    reschedule.add_argument("--event", type=_event_ref, required=True, metavar="REF")
     reschedule.add_argument("--to", type=_iso_minute, required=True, metavar="YYYY-MM-DDTHH:MM")
     unschedule = commands.add_parser("unschedule", parents=[common, user, output, keyed],
                                      help="unschedule an event (a CORE takes its scheduled Supervisor along)")
-    unschedule.add_argument("--event", type=_positive_int, required=True, metavar="REF")
+    unschedule.add_argument("--event", type=_event_ref, required=True, metavar="REF")
     supervisor = commands.add_parser("schedule-supervisor", parents=[common, user, output, keyed],
                                      help="schedule the Unstaffed Supervisor of a scheduled CORE")
-    supervisor.add_argument("--core", type=_positive_int, required=True, metavar="REF")
-    supervisor.add_argument("--employee", required=True, metavar="ID")
+    supervisor.add_argument("--core", type=_checked(lambda value: input_limits.event_ref(value, "A CORE ref")),
+                            required=True, metavar="REF")
+    supervisor.add_argument("--employee", type=_employee, required=True, metavar="ID")
     undo = commands.add_parser("undo", parents=[common, user, output], help="undo an action finished < 5 minutes ago")
-    undo.add_argument("--operation", type=_positive_int, required=True, metavar="ID")
+    undo.add_argument("--operation", type=_whole("An operation id"), required=True, metavar="ID")
     reconcile = commands.add_parser("reconcile", parents=[common, output],
                                     help="finish or undo operations a crash left unfinished")
-    reconcile.add_argument("--older-than", type=_positive_int, default=120, metavar="SECONDS",
+    reconcile.add_argument("--older-than", type=_whole("The age in seconds", MAX_OLDER_THAN), default=120, metavar="SECONDS",
                            help="only operations untouched this long (default 120)")
     operations = commands.add_parser("operations", parents=[common, output], help="the operations journal")
     operations.add_argument("--status", choices=STATUSES)
-    operations.add_argument("--limit", type=_positive_int, default=50)
+    operations.add_argument("--limit", type=_whole("The limit", MAX_LIMIT), default=50)
 
     users = commands.add_parser("users", help="local accounts (password read from standard input)")
     users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     users_add = users_commands.add_parser("add", parents=[common], help="add an account")
-    users_add.add_argument("name")
+    users_add.add_argument("name", type=_user_name)
     users_add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
     for name, help_text in (("disable", "disable an account"), ("enable", "enable an account"),
                             ("passwd", "set a new password")):
-        users_commands.add_parser(name, parents=[common], help=help_text).add_argument("name")
+        users_commands.add_parser(name, parents=[common], help=help_text).add_argument("name", type=_user_name)
     users_commands.add_parser("list", parents=[common], help="list accounts")
     users_commands.add_parser("bootstrap", parents=[common],
                               help="on a database without accounts, create 'admin' with a random password")
@@ -132,13 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="data-quality checks")
     check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
     check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
-    check_run.add_argument("--rules", metavar="A,B", help="only these rules (default: all)")
+    check_run.add_argument("--rules", type=_rules, metavar="A,B", help="only these rules (default: all)")
     check_run.add_argument("--notify", action="store_true", help="send new critical findings by Slack / e-mail")
     check_run.add_argument("--fail-on", choices=["critical", "warning"],
                            help=f"exit {EXIT_FINDINGS} when a finding at or above this severity is open")
     check_ack = check_commands.add_parser("ack", parents=[common, user], help="acknowledge an open finding")
-    check_ack.add_argument("--finding", type=_positive_int, required=True, metavar="ID")
-    check_ack.add_argument("--note", required=True)
+    check_ack.add_argument("--finding", type=_whole("A finding id"), required=True, metavar="ID")
+    check_ack.add_argument("--note", type=_note, required=True)
     check_commands.add_parser("rules", parents=[common], help="list the rules")
 
     sync = commands.add_parser("sync", parents=[common], help="pull Crossmark's planning list into the database")
@@ -431,7 +478,7 @@ def read_password(prompt: str = "Password") -> str:
         if first != getpass.getpass(f"{prompt} again: "):
             raise InvalidInput("The two passwords differ; nothing was changed.")
         return first
-    line = sys.stdin.readline()
+    line = sys.stdin.readline(input_limits.PASSWORD_MAX + 2)  # a longer line is refused (_check_password), not read whole
     if not line:
         raise InvalidInput("No password on standard input (pipe one line, or run it in a terminal).")
     return line.rstrip("\r\n")
