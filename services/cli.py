@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -85,6 +86,27 @@ _key = _checked(input_limits.idempotency_key)
 _employee = _checked(input_limits.employee_id)
 _note = _checked(lambda value: input_limits.note(value, "The note"))
 _rules = _checked(lambda value: input_limits.single_line(value, "The rule list", input_limits.RULES_MAX))
+NAME_MAX, PATH_MAX = 255, 4096  # bytes in one file name and in a whole path (Linux); longer ones are OSErrors
+
+
+def _path(value: str) -> str:
+    """A file path the operating system can take: a longer one is a usage error here, not an OSError later."""
+    encoded = os.fsencode(value)
+    if len(encoded) >= PATH_MAX or any(len(name) > NAME_MAX for name in encoded.split(b"/")):
+        raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} is too long for a file path (at most {NAME_MAX} "
+                                         f"bytes a name, {PATH_MAX} in all)")
+    return value
+
+
+def _database(value: str) -> str:
+    """--db: a URL, or an SQLite file path (also inside an sqlite:/// URL) the operating system can take."""
+    if value.startswith("sqlite:"):
+        _path(value.partition(":///")[2] or value)
+    elif "://" not in value:
+        _path(value)
+    return value
+
+
 MAX_LIMIT = 100_000  # operations --limit: rows printed
 MAX_OLDER_THAN = 10 * 366 * 24 * 3600  # reconcile --older-than: ten years, in seconds
 
@@ -97,7 +119,7 @@ def _months_before(today: date, months: int) -> date:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="URL", help="database URL or SQLite file path (default: SCHEDULER_DATABASE_URL "
+    common.add_argument("--db", type=_database, metavar="URL", help="database URL or SQLite file path (default: SCHEDULER_DATABASE_URL "
                                                     "or data/scheduler.db)")
     parser = _Parser(prog="python -m services", description="Field-event ops dashboard: command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -168,12 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("health", parents=[common], help="health report as JSON; exit code 0 healthy, 1 not")
     backup = commands.add_parser("backup", parents=[common],
                                  help="back the database up (SQLite: verified copy; PostgreSQL: pg_dump)")
-    backup.add_argument("--out", metavar="PATH",
+    backup.add_argument("--out", type=_path, metavar="PATH",
                         help="a new file, or an existing directory (default: <db>.backup-YYYYmmdd-HHMMSS next to the "
                              "SQLite file; PostgreSQL: <db>[-<schema>]-YYYYmmdd-HHMMSS.dump here)")
     restore = commands.add_parser("restore", parents=[common],
                                   help="replace the database with a backup (a safety backup is taken first)")
-    restore.add_argument("path", metavar="PATH", help="the backup file to restore from")
+    restore.add_argument("path", type=_path, metavar="PATH", help="the backup file to restore from")
     restore.add_argument("--yes", action="store_true", help="confirm: the database's current contents are replaced")
 
     check = commands.add_parser("check", help="data-quality checks")

@@ -146,6 +146,16 @@ def test_a_huge_password_on_standard_input_is_not_read_whole(world):
     assert state(engine) == before
 
 
+def test_file_paths_the_operating_system_cannot_take_are_refused_in_one_line(world, tmp_path):
+    url, engine = world
+    before = state(engine)
+    too_long = str(tmp_path / ("x" * 300))
+    for args in (["db", "status", "--db", too_long], ["db", "status", "--db", f"sqlite:///{too_long}"],
+                 ["backup", "--out", too_long, "--db", url], ["restore", too_long, "--yes", "--db", url]):
+        assert_one_clean_line(run_cli(*args), "too long for a file path")
+    assert state(engine) == before and not any(tmp_path.iterdir())
+
+
 def test_good_values_at_the_limits_still_work(world):
     url, engine = world
     listed = run_cli("operations", "--limit", "100000", "--db", url)
