@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 from dashboard import reads  # noqa: E402
 from dashboard.auth import current_user, sign_in_page, sign_out  # noqa: E402
 from dashboard.components import PAGE_FILES, PAGE_ROLES, page_path  # noqa: E402
+from dashboard.markdown_text import plain  # noqa: E402
 from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url  # noqa: E402
@@ -58,7 +59,7 @@ with st.sidebar:
     st.text(f"Database: {display_url(settings.database_url)}")
     st.caption(f"{summary.events:,} events · {summary.stores} stores")
     st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
-    st.caption(f"Signed in as **{user.username}** ({user.role})")
+    st.caption(f"Signed in as **{plain(user.username)}** ({user.role})")
     st.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
 
 navigation.run()

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import type_badge, when
+from dashboard.markdown_text import plain
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
@@ -19,7 +20,7 @@ EventActions = Callable[[pd.Series], None]
 def supervisor_line(row: pd.Series) -> None:
     state = row["supervisor_state"]
     if state == SUPERVISOR_SCHEDULED:
-        st.success(f"Supervisor {row['supervisor_ref']} scheduled: {row['supervisor_rep'] or 'unknown rep'}, "
+        st.success(f"Supervisor {row['supervisor_ref']} scheduled: {plain(row['supervisor_rep'] or 'unknown rep')}, "
                    f"{when(row['supervisor_at'])}", icon=":material/check_circle:")
     elif state == SUPERVISOR_UNSTAFFED:
         st.warning(f"Supervisor {row['supervisor_ref']} is Unstaffed", icon=":material/warning:")

@@ -3,6 +3,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from dashboard.markdown_text import plain
 from dashboard.wiring import get_settings
 from services.health import current_health
 from services.metrics import METRICS
@@ -34,9 +35,9 @@ if st.button("Check again", icon=":material/refresh:"):
 
 report = current_health(get_settings())  # what /healthz answers now, from the same function
 if not report.healthy:
-    st.error("**Unhealthy** (/healthz answers 503): " + "; ".join(report.reasons), icon=":material/error:")
+    st.error("**Unhealthy** (/healthz answers 503): " + plain("; ".join(report.reasons)), icon=":material/error:")
 elif report.warnings:
-    st.warning("**Healthy, with warnings** (/healthz answers 200): " + "; ".join(report.warnings),
+    st.warning("**Healthy, with warnings** (/healthz answers 200): " + plain("; ".join(report.warnings)),
                icon=":material/warning:")
 else:
     st.success("**Healthy** (/healthz answers 200)", icon=":material/check_circle:")
