@@ -32,7 +32,7 @@ run_column, info_column = st.columns([1, 3], vertical_alignment="center")
 if can("run_checks") and run_column.button("Run checks now", type="primary", icon=":material/play_arrow:", key="run_checks"):
     progress = st.progress(0.0, text="Starting…")
     try:
-        outcome = run_check(get_engine(), get_settings(), triggered_by=acting_user() or "dashboard",
+        outcome = run_check(get_engine(), get_settings(), triggered_by=acting_user() or "dashboard", actor=acting_user(),
                             progress=lambda done, total, name: progress.progress(done / max(total, 1),
                                                                                  text=f"Checking {name}…"))
         progress.progress(1.0, text=f"Run {outcome.run_id}: {len(outcome.findings)} open, {outcome.new} new, "
@@ -103,7 +103,8 @@ else:
                                   max_chars=input_limits.NOTE_MAX) if can("acknowledge") else "")
             if can("acknowledge") and st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
                 try:
-                    acknowledge(get_engine(), int(finding["id"]), acting_user(), input_limits.note(note, "The note"))
+                    acknowledge(get_engine(), int(finding["id"]), acting_user(), input_limits.note(note, "The note"),
+                                actions_per_minute=get_settings().actions_per_minute)
                 except OpsError as error:
                     st.error(plain(error))
                 else:

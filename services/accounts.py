@@ -115,6 +115,7 @@ def _provision(engine: Engine, username: str, role: str, now: datetime) -> User:
         elif row.role != role:
             connection.execute(update(UserAccount).where(UserAccount.username == username).values(role=role))
         connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=True))
+        prune_login_attempts(connection, now)  # an identity provider's sign-ins add a row each, as local ones do
     return User(username, role)
 
 
@@ -144,12 +145,16 @@ def list_users(engine: Engine) -> list[dict]:
 
 def active_user(engine: Engine, username: str) -> User:
     """The account behind a name, if it exists and is active (the CLI's --user and every page rerun check this)."""
-    with engine.connect() as connection:
-        row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active)
-                                 .where(UserAccount.username == (username or "").strip())).first()
+    name = (username or "").strip()
+    # A name no account can have (NUL bytes, 5,000 characters) is not looked up: PostgreSQL would refuse the query.
+    row = None
+    if input_limits.is_user_name(name):
+        with engine.connect() as connection:
+            row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active)
+                                     .where(UserAccount.username == name)).first()
     if row is None:
-        raise PermissionDenied(f"{username!r} is not a user of this dashboard (add one with: python -m services "
-                               "users add NAME --role ROLE).")
+        raise PermissionDenied(f"{input_limits.shown(username)} is not a user of this dashboard (add one with: "
+                               "python -m services users add NAME --role ROLE).")
     if not row.is_active:
         raise PermissionDenied(f"The account {username!r} is disabled.")
     return User(row.username, row.role)

@@ -97,6 +97,11 @@ def user_name(value: str | None, what: str = "The user name") -> str:
     return text
 
 
+def is_user_name(value: str) -> bool:
+    """Whether an account could have this (already stripped) name; nothing else is worth looking up."""
+    return bool(_USER_NAME.fullmatch(value))
+
+
 def idempotency_key(value: str | None) -> str:
     return single_line(value, "The idempotency key", KEY_MAX, required=True)
 

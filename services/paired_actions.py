@@ -21,6 +21,7 @@ from typing import Callable
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from services import input_limits
 from services import journal as status
 from services.crossmark_client import CrossmarkClient
 from services.data_version import bump_data_version
@@ -176,21 +177,28 @@ class PairedActions:
 
     # --- the actions -------------------------------------------------------------------------------------------
 
+    # Each planner checks its arguments against the columns first (input_limits): a ref out of PostgreSQL's INTEGER
+    # range or an over-long id is a recorded refusal with a clear message, never a driver DataError.
+
     def reschedule(self, ref: int, new_start: datetime, actor: str, key: str | None = None) -> ActionResult:
         request = {"ref": ref, "to": new_start.isoformat()}
-        return self._run(RESCHEDULE, actor, key, request, lambda conn: self._plan_reschedule(conn, ref, new_start))
+        return self._run(RESCHEDULE, actor, key, request,
+                         lambda conn: self._plan_reschedule(conn, input_limits.event_ref(ref), new_start))
 
     def unschedule(self, ref: int, actor: str, key: str | None = None) -> ActionResult:
-        return self._run(UNSCHEDULE, actor, key, {"ref": ref}, lambda conn: self._plan_unschedule(conn, ref))
+        return self._run(UNSCHEDULE, actor, key, {"ref": ref},
+                         lambda conn: self._plan_unschedule(conn, input_limits.event_ref(ref)))
 
     def schedule_supervisor(self, core_ref: int, employee_id: str, actor: str, key: str | None = None) -> ActionResult:
         request = {"core": core_ref, "employee": employee_id}
         return self._run(SCHEDULE_SUPERVISOR, actor, key, request,
-                         lambda conn: self._plan_schedule_supervisor(conn, core_ref, employee_id))
+                         lambda conn: self._plan_schedule_supervisor(conn, input_limits.event_ref(core_ref, "A CORE ref"),
+                                                                     input_limits.employee_id(employee_id)))
 
     def undo(self, operation_id: int, actor: str, key: str | None = None) -> ActionResult:
         return self._run(UNDO, actor, key or f"undo-{operation_id}-{uuid.uuid4().hex}", {"operation": operation_id},
-                         lambda conn: self._plan_undo(conn, operation_id), undo_of=operation_id)
+                         lambda conn: self._plan_undo(conn, input_limits.record_id(operation_id, "An operation id")),
+                         undo_of=operation_id if _fits_integer(operation_id) else None)
 
     def preview(self, kind: str, **arguments: object) -> _Plan:
         """What an action would do (for the confirm step of a form); raises the same refusals as the action."""
@@ -228,7 +236,7 @@ class PairedActions:
         try:
             who = self._account(actor, kind)
         except OpsError as refused:
-            who, refusal = (actor or "").strip() or "?", refused
+            who, refusal = _recordable_name(actor), refused
         fingerprint = request_fingerprint(kind, who, request)
         existing = self.journal.find_by_key(who, key)
         if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
@@ -667,7 +675,7 @@ class PairedActions:
 
     def retry(self, operation_id: int, actor: str) -> ActionResult:
         """Look again at an operation that needs attention: read Crossmark and restore agreement if possible."""
-        record = self.journal.find(operation_id)
+        record = self.journal.find(input_limits.record_id(operation_id, "An operation id"))
         if record is None:
             raise NotFound(f"No operation {operation_id}.")
         if record.status not in (status.NEEDS_ATTENTION, *status.UNFINISHED):
@@ -680,19 +688,20 @@ class PairedActions:
         return self._settle(record, who)
 
     def mark_resolved(self, operation_id: int, actor: str, note: str) -> ActionResult:
-        record = self.journal.find(operation_id)
+        record = self.journal.find(input_limits.record_id(operation_id, "An operation id"))
         if record is None:
             raise NotFound(f"No operation {operation_id}.")
         if record.status != status.NEEDS_ATTENTION:
             raise ActionRefused(f"Operation {operation_id} is {record.status}, not needing attention.")
-        if not note.strip():
+        note = input_limits.note(note, "The resolution note")
+        if not note:
             raise InvalidInput("Say how it was resolved (a note is required).")
-        self.authorize(actor, "mark_resolved")
+        who = self._account(actor, "mark_resolved")  # recorded under the account's canonical name
         now = self.clock()
         with self.engine.begin() as connection:
             self.journal.finish(connection, operation_id, status=status.RESOLVED,
-                                message=f"{record.message} — marked resolved by {actor}: {note.strip()}",
-                                events=record.events, actor=actor, now=now)
+                                message=f"{record.message} — marked resolved by {who}: {note}",
+                                events=record.events, actor=who, now=now)
             bump_data_version(connection)
         return result_of(self.journal.find(operation_id))  # type: ignore[arg-type]
 
@@ -732,6 +741,17 @@ class PairedActions:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _recordable_name(actor: str | None) -> str:
+    """The name an account refusal is recorded under: what was typed, without control characters and cut to the
+    column's 100 characters (a refused name need not be a valid one, but the record must fit)."""
+    text = "".join(character for character in (actor or "") if character.isprintable()).strip()
+    return text[:input_limits.USER_NAME_MAX].strip() or "?"
+
+
+def _fits_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= input_limits.INT_MAX
 
 
 def _unchanged(current: Placement, expected: Placement) -> bool:

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, NamedTuple
 import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 
+from services import input_limits
 from services.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limited_request, require_permission
 from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
@@ -264,19 +265,21 @@ def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: dat
     its rate limit in the same transaction."""
     if not (actor or "").strip():
         raise ActionRefused("Say who acknowledges the finding.")
+    finding_id = input_limits.record_id(finding_id, "A finding id")
+    note = input_limits.note(note, "The acknowledgement note")
     user = require_permission(engine, actor, "acknowledge")
-    if not (note or "").strip():
+    if not note:
         raise InvalidInput("An acknowledgement needs a note (why it is acceptable, or what is being done).")
     now = (now or datetime.now()).replace(microsecond=0)
     with rate_limited_request(engine, RateLimit(actions_per_minute), user.username, "acknowledge", now,
-                              message=f"finding {finding_id}: {note.strip()}") as connection:
+                              message=f"finding {finding_id}: {note}") as connection:
         row = connection.execute(select(QualityFinding.resolved_at).where(QualityFinding.id == finding_id)).first()
         if row is None:
             raise NotFound(f"No finding {finding_id}.")
         if row.resolved_at is not None:
             raise ActionRefused(f"Finding {finding_id} is already resolved.")
         connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id).values(
-            acknowledged_by=user.username, acknowledged_at=now, acknowledgement_note=note.strip()))
+            acknowledged_by=user.username, acknowledged_at=now, acknowledgement_note=note))
         bump_data_version(connection)
 
 
