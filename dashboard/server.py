@@ -3,6 +3,7 @@ GET /metrics on the same port, through Streamlit's ASGI app (`st.App`, discovere
 from __future__ import annotations
 
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,5 +41,43 @@ def metrics(request: Request) -> Response:
     return Response(prometheus_text(), media_type=CONTENT_TYPE, headers=NO_STORE)
 
 
-app = st.App(APP_SCRIPT, routes=[Route("/healthz", healthz, methods=["GET"]),
+def _retry_loop():  # noqa: ANN202 - RetryLoop | None
+    """The automatic retries of operations that did not settle, unless RETRY_LOOP=false. Its engine and actions are
+    made at each tick from the settings, so a database that is down at start-up is simply tried again."""
+    from services.action_setup import paired_actions
+    from services.crossmark_client import make_crossmark_client
+    from services.crossmark_sandbox import shared_simulator
+    from services.database import shared_engine
+    from services.retry_loop import RetryLoop
+
+    try:
+        settings = load_settings()
+    except OpsError:
+        return None  # the pages say what is wrong with the configuration
+    if not settings.retry_loop:
+        return None
+
+    def engine():  # noqa: ANN202
+        return shared_engine(settings.database_url)
+
+    def actions():  # noqa: ANN202
+        simulator = (shared_simulator(engine(), settings.crossmark_timezone, settings.sandbox_write_failure_rate)
+                     if settings.is_sandbox else None)
+        return paired_actions(settings, engine(), lambda: make_crossmark_client(settings, simulator=simulator))
+
+    return RetryLoop(engine, actions).start()
+
+
+@asynccontextmanager
+async def lifespan(_app):  # noqa: ANN001, ANN201 - st.App
+    """Started and stopped with the server: the retry loop (one process across replicas runs its passes)."""
+    loop = _retry_loop()
+    try:
+        yield None
+    finally:
+        if loop is not None:
+            loop.stop()
+
+
+app = st.App(APP_SCRIPT, lifespan=lifespan, routes=[Route("/healthz", healthz, methods=["GET"]),
                                  Route("/metrics", metrics, methods=["GET"])])

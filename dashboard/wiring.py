@@ -26,14 +26,13 @@ def get_engine() -> Engine:
     return engine
 
 
-@st.cache_resource(show_spinner=False)
 def _sandbox_simulator():  # noqa: ANN202 - CrossmarkSimulator
-    """One sandbox state per server process, initialised from the database (shared by every session)."""
-    from services.crossmark_sandbox import simulator_from_database
+    """One sandbox state per server process, initialised from the database (shared by every session and by the
+    server's retry loop)."""
+    from services.crossmark_sandbox import shared_simulator
 
     settings = get_settings()
-    return simulator_from_database(get_engine(), settings.crossmark_timezone,
-                                   write_failure_rate=settings.sandbox_write_failure_rate)
+    return shared_simulator(get_engine(), settings.crossmark_timezone, settings.sandbox_write_failure_rate)
 
 
 def crossmark_client():  # noqa: ANN201 - CrossmarkClient
@@ -45,9 +44,6 @@ def crossmark_client():  # noqa: ANN201 - CrossmarkClient
 
 
 def get_actions():  # noqa: ANN201 - PairedActions
-    from services.accounts import authorizer
-    from services.paired_actions import PairedActions
+    from services.action_setup import paired_actions
 
-    settings = get_settings()
-    return PairedActions(get_engine(), crossmark_client, rule=settings.supervisor_rule,
-                         authorize=authorizer(get_engine(), settings.actions_per_minute))
+    return paired_actions(get_settings(), get_engine(), crossmark_client)

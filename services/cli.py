@@ -16,6 +16,7 @@ from services.journal import STATUSES
 from services.settings import load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NEEDS_ATTENTION, EXIT_FINDINGS = 0, 1, 2, 3, 4
+EXIT_IN_PROGRESS = 4  # actions (not check runs): the key's operation is still running; its result comes later
 
 
 FIRST_YEAR, LAST_YEAR = 1900, 2199  # dates people mean; date arithmetic near year 1 or 9999 would overflow
@@ -82,7 +83,6 @@ def _positive_int(value: str) -> int:
 
 _event_ref = _checked(input_limits.event_ref)
 _user_name = _checked(input_limits.user_name)
-_key = _checked(input_limits.idempotency_key)
 _employee = _checked(input_limits.employee_id)
 _note = _checked(lambda value: input_limits.note(value, "The note"))
 _rules = _checked(lambda value: input_limits.single_line(value, "The rule list", input_limits.RULES_MAX))
@@ -151,7 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     output = _Parser(add_help=False)
     output.add_argument("--json", action="store_true", help="print one JSON object")
     keyed = _Parser(add_help=False)
-    keyed.add_argument("--key", type=_key, metavar="K", help="idempotency key: the same key twice runs the action once")
+    # Not checked here: the action records a refused attempt with a bad key (nothing lost), then says why.
+    keyed.add_argument("--key", metavar="K", help="idempotency key (1-100 characters): the same key twice runs the "
+                                                  "action once")
 
     reschedule = commands.add_parser("reschedule", parents=[common, user, output, keyed],
                                      help="move an event (a CORE takes its scheduled Supervisor along)")
@@ -165,15 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     supervisor.add_argument("--core", type=_checked(lambda value: input_limits.event_ref(value, "A CORE ref")),
                             required=True, metavar="REF")
     supervisor.add_argument("--employee", type=_employee, required=True, metavar="ID")
-    undo = commands.add_parser("undo", parents=[common, user, output], help="undo an action finished < 5 minutes ago")
+    undo = commands.add_parser("undo", parents=[common, user, output, keyed],
+                               help="undo an action finished < 5 minutes ago")
     undo.add_argument("--operation", type=_whole("An operation id"), required=True, metavar="ID")
     reconcile = commands.add_parser("reconcile", parents=[common, output],
-                                    help="finish or undo operations a crash left unfinished")
+                                    help="one pass of the automatic retries: settle operations whose run is gone or "
+                                         "whose retry is due (for cron, or when no server runs)")
     reconcile.add_argument("--older-than", type=_whole("The age in seconds", MAX_OLDER_THAN), default=120, metavar="SECONDS",
-                           help="only operations untouched this long (default 120)")
+                           help="operations recorded before leases existed: only those untouched this long (default 120)")
+    retry = commands.add_parser("retry", parents=[common, user, output],
+                                help="retry now, ignoring the backoff: one operation, or every one not settled")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("--operation", type=_whole("An operation id"), metavar="ID")
+    which.add_argument("--all", action="store_true", help="every unfinished, needing-attention or stuck operation")
     operations = commands.add_parser("operations", parents=[common, output], help="the operations journal")
     operations.add_argument("--status", choices=STATUSES)
     operations.add_argument("--limit", type=_whole("The limit", MAX_LIMIT), default=50)
+    timeline = commands.add_parser("timeline", parents=[common, output],
+                                   help="one event's history and its state in our database and, read live, in Crossmark")
+    timeline.add_argument("--event", type=_event_ref, required=True, metavar="REF")
 
     users = commands.add_parser("users", help="local accounts (password read from standard input)")
     users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -247,8 +259,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from services.health import run_health_cli
 
             return run_health_cli(settings)
-        if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations"):
+        if args.command in ("reschedule", "unschedule", "schedule-supervisor", "undo", "reconcile", "operations",
+                            "retry"):
             return _run_action(args, settings)
+        if args.command == "timeline":
+            return _run_timeline(args, settings)
     except OpsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -379,7 +394,8 @@ def _run_sync(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
 
 
 def _exit_code(status: str) -> int:
-    return {"done": EXIT_OK, "needs_attention": EXIT_NEEDS_ATTENTION}.get(status, EXIT_FAILED)
+    return {"done": EXIT_OK, "needs_attention": EXIT_NEEDS_ATTENTION, "stuck": EXIT_NEEDS_ATTENTION,
+            "in_progress": EXIT_IN_PROGRESS}.get(status, EXIT_FAILED)
 
 
 def _print_result(result, as_json: bool, crossmark: str) -> None:  # noqa: ANN001 - ActionResult
@@ -395,8 +411,7 @@ def _print_result(result, as_json: bool, crossmark: str) -> None:  # noqa: ANN00
 def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
     from services.crossmark_client import make_crossmark_client
     from services.crossmark_sandbox import simulator_from_database
-    from services.accounts import authorizer
-    from services.paired_actions import PairedActions
+    from services.action_setup import paired_actions
     from services.schema_admin import require_current_schema
 
     engine = make_engine(settings.database_url)
@@ -405,9 +420,7 @@ def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Se
         simulator = (simulator_from_database(engine, settings.crossmark_timezone,
                                              write_failure_rate=settings.sandbox_write_failure_rate)
                      if settings.is_sandbox else None)
-        actions = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator),
-                                rule=settings.supervisor_rule,
-                                authorize=authorizer(engine, settings.actions_per_minute))
+        actions = paired_actions(settings, engine, lambda: make_crossmark_client(settings, simulator=simulator))
         label = crossmark_label(settings)
         where = "sandbox" if settings.is_sandbox else str(settings.crossmark_base_url)
         if not getattr(args, "json", False):
@@ -421,16 +434,21 @@ def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Se
                 print(f"{record.id:>6}  {record.requested_at:%Y-%m-%d %H:%M}  {record.kind:<20} {record.status:<16} "
                       f"{record.requested_by:<12} {record.message or ''}")
             return EXIT_OK
-        if args.command == "reconcile":
-            results = actions.reconcile(older_than=timedelta(seconds=args.older_than))
-            if args.json:
-                print(json.dumps({"reconciled": [result.to_json() for result in results], "crossmark": where}))
+        if args.command in ("reconcile", "retry"):
+            if args.command == "reconcile":
+                results = actions.reconcile(older_than=timedelta(seconds=args.older_than))
             else:
-                print(f"{len(results)} unfinished operation(s) settled.")
+                results = actions.retry_all(args.user) if args.all else [actions.retry(args.operation, args.user)]
+            if args.json:
+                print(json.dumps({"reconciled" if args.command == "reconcile" else "retried":
+                                  [result.to_json() for result in results], "crossmark": where}))
+            else:
+                print(f"{len(results)} operation(s) settled." if results else "Nothing to settle.")
                 for result in results:
+                    print(f"Operation {result.operation_id}: {result.previous_status} -> {result.status}")
                     _print_result(result, False, where)
-            return max([_exit_code(r.status) if r.status == "needs_attention" else EXIT_OK for r in results],
-                       default=EXIT_OK)
+            return max([_exit_code(r.status) if r.status in ("needs_attention", "stuck", "in_progress") else EXIT_OK
+                        for r in results], default=EXIT_OK)
         if args.command == "reschedule":
             result = actions.reschedule(args.event, args.to, args.user, args.key)
         elif args.command == "unschedule":
@@ -438,11 +456,53 @@ def _run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Se
         elif args.command == "schedule-supervisor":
             result = actions.schedule_supervisor(args.core, args.employee, args.user, args.key)
         else:
-            result = actions.undo(args.operation, args.user)
+            result = actions.undo(args.operation, args.user, args.key)
         _print_result(result, args.json, where)
         return _exit_code(result.status)
     finally:
         engine.dispose()
+
+
+def _run_timeline(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
+    """`timeline --event REF`: what touched the event, and where it stands in our database and in Crossmark (read live;
+    the sandbox is built from our database for this one event, and labelled)."""
+    from services.crossmark_client import make_crossmark_client
+    from services.crossmark_sandbox import simulator_from_database
+    from services.schema_admin import require_current_schema
+    from services.timeline import event_timeline
+
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        simulator = (simulator_from_database(engine, settings.crossmark_timezone, refs=[args.event])
+                     if settings.is_sandbox else None)
+        timeline = event_timeline(engine, args.event,
+                                  client_factory=lambda: make_crossmark_client(settings, simulator=simulator))
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps({**timeline.to_json(),
+                          "crossmark_target": "sandbox" if settings.is_sandbox else str(settings.crossmark_base_url)}))
+        return EXIT_OK
+    event, remote = timeline.event, timeline.crossmark
+    print(crossmark_label(settings))
+    print(f"Event {event.ref}: {event.name}")
+    print(f"  {event.event_type} · {event.store} · window {event.window} · condition {event.condition or '—'}"
+          + (f" · paired with {', '.join(map(str, event.paired_refs))}" if event.paired_refs else ""))
+    verdict = {True: "agree", False: "DISAGREE: " + ", ".join(timeline.differences), None: "not compared"}
+    width = max(len("Database"), len(remote.label))
+    print(f"{'Database':<{width}}: {timeline.database.describe()}")
+    print(f"{remote.label:<{width}}: {remote.standing.describe() if remote.standing else remote.problem} "
+          f"({verdict[timeline.agree]})")
+    print(f"Timeline: {len(timeline.entries)} entr{'y' if len(timeline.entries) == 1 else 'ies'}")
+    for entry in timeline.entries:
+        operation = f"op {entry.operation_id}" if entry.operation_id is not None else ""
+        print(f"  {entry.at:%Y-%m-%d %H:%M:%S}  {entry.kind:<9} {operation:<9} {entry.status or '':<15} "
+              f"{entry.who or '':<12} {entry.summary}" + (f" — {entry.detail}" if entry.detail else ""))
+    if timeline.older_operations_unsearched:
+        print("  (refused and undone requests are looked up among the latest operations only; older ones show when "
+              "they changed the event)")
+    return EXIT_OK
 
 
 def _run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings

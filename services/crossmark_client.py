@@ -108,6 +108,15 @@ class CrossmarkClient:
             headers={"x-requested-with": "XMLHttpRequest", "Origin": self.base_url,
                      "Referer": f"{self.base_url}/planning/", "User-Agent": "field-events-dashboard/1.0"})
 
+    def longest_call_seconds(self) -> float:
+        """An upper bound on one call of this client: a login and the call, then (session expired) a second login
+        and the call again, each with all its attempts, each attempt bounded by the connect and read timeouts, plus
+        the waits between attempts (capped at 8 s). An operation's lease must be longer than this."""
+        timeout = self._http.timeout
+        per_attempt = (timeout.connect or 0.0) + (timeout.read or 0.0)
+        one_request = self.retry_attempts * per_attempt + (self.retry_attempts - 1) * (8.0 + self.retry_initial_wait)
+        return 4 * one_request
+
     def __repr__(self) -> str:
         return (f"CrossmarkClient(base_url={self.base_url!r}, username={self.username!r}, "
                 f"sandbox={self.is_sandbox}, logged_in={self._logged_in_at is not None})")

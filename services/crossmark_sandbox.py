@@ -270,3 +270,19 @@ def simulator_from_database(engine: Engine, timezone_name: str, write_failure_ra
         numeric = [int(value) for value in known if value and str(value).isdigit()]
     simulator._next_id = max([simulator._next_id, *numeric])
     return simulator
+
+
+_shared_simulators: dict[tuple[str, str, float], CrossmarkSimulator] = {}
+_shared_simulators_lock = threading.Lock()
+
+
+def shared_simulator(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0) -> CrossmarkSimulator:
+    """The process's one sandbox for a database (built from it on first use): the pages and the server's retry loop
+    must see one Crossmark, as they would the real one."""
+    key = (engine.url.render_as_string(hide_password=False), timezone_name, write_failure_rate)
+    with _shared_simulators_lock:
+        simulator = _shared_simulators.get(key)
+        if simulator is None:
+            simulator = _shared_simulators[key] = simulator_from_database(engine, timezone_name,
+                                                                          write_failure_rate=write_failure_rate)
+        return simulator

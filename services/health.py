@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from services.database import (deleted_database_files, display_url, file_replaced_under, is_sqlite, is_sqlite_database,
                                shared_engine, sqlite_path)
 from services.errors import OpsError
-from services.journal import NEEDS_ATTENTION
+from services.journal import NEEDS_ATTENTION, STUCK
 from services.schema_admin import head_revision, read_schema_state, require_current_schema
 from services.switches import DEFAULTS
 from services.tables import CheckRun, Operation, Switch
@@ -83,6 +83,7 @@ class HealthReport:
     last_check_run: CheckRunAge
     operations_needing_attention: int | None
     switches: dict[str, dict[str, Any]]
+    operations_stuck: int | None = None  # automatic retries gave up: listed first on the Operations page
     reasons: list[str] = field(default_factory=list)  # why it is unhealthy
     warnings: list[str] = field(default_factory=list)
 
@@ -99,6 +100,7 @@ class _DatabaseFacts:
     schema: SchemaCheck = SchemaCheck(current=None)
     last_run: CheckRunAge = CheckRunAge()
     needs_attention: int | None = None
+    stuck: int | None = None
     switches: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -189,8 +191,9 @@ def _database_facts(engine_or_url: Engine | str, now: datetime) -> _DatabaseFact
             if row is not None:
                 facts.last_run = CheckRunAge(run_id=row.id, finished_at=row.finished_at.isoformat(),
                                              age_seconds=max(0.0, round((now - row.finished_at).total_seconds(), 1)))
-            facts.needs_attention = connection.execute(
-                select(func.count()).select_from(Operation).where(Operation.status == NEEDS_ATTENTION)).scalar_one()
+            counts = dict(connection.execute(select(Operation.status, func.count()).where(
+                Operation.status.in_((NEEDS_ATTENTION, STUCK))).group_by(Operation.status)).all())
+            facts.needs_attention, facts.stuck = counts.get(NEEDS_ATTENTION, 0), counts.get(STUCK, 0)
             facts.switches = _switches(connection)
         return facts
     except Exception as error:  # noqa: BLE001 - the database went away half-way: report what was learnt
@@ -331,13 +334,17 @@ def health_report(settings, engine_or_url: Engine | str, *, crossmark_client_fac
         elif age > CHECK_RUN_STALE_AFTER.total_seconds():
             warnings.append(f"the last data-quality run finished {age / 3600:.0f} h ago "
                             f"(more than {CHECK_RUN_STALE_AFTER.total_seconds() / 3600:.0f} h)")
+        if facts.stuck:
+            warnings.append(f"{facts.stuck} operation(s) stuck after their automatic retries: an admin must Retry now "
+                            "or Release them (Operations page)")
         if facts.needs_attention:
-            warnings.append(f"{facts.needs_attention} operation(s) need attention (python -m services reconcile)")
+            warnings.append(f"{facts.needs_attention} operation(s) need attention and will be retried automatically")
     healthy = not reasons
     return HealthReport(
         healthy=healthy, status="unhealthy" if not healthy else "degraded" if warnings else "ok",
         checked_at=now.replace(microsecond=0).isoformat(), database=database, schema=schema, crossmark=crossmark,
         last_check_run=facts.last_run, operations_needing_attention=facts.needs_attention, switches=facts.switches,
+        operations_stuck=facts.stuck,
         reasons=reasons, warnings=warnings)
 
 

@@ -14,19 +14,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.tables import AuditEntry, Operation, OperationStep, PairLock
 
 PENDING, APPLYING, DONE = "pending", "applying", "done"
 REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED = "refused", "compensated", "needs_attention", "resolved"
-STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED)
+STUCK = "stuck"  # the automatic retries gave up: locked until an admin retries or releases it
+STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, STUCK, RESOLVED)
 UNFINISHED = (PENDING, APPLYING)
+HOLDING_LOCKS = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # locks live exactly as long as these (invariant 8)
+SETTLEABLE = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # what a retry may take (stuck: only when asked to)
 # A retry with the same key comes within minutes or hours (a double click, a rerun, a cron job's next attempt); a week
 # covers a long weekend's backlog. Keys of operations still needing attention are kept however old they are.
 KEY_RETENTION = timedelta(days=7)
@@ -67,6 +73,10 @@ class OperationRecord:
     finished_at: datetime | None
     request_fingerprint: str | None = None  # None: recorded before migration 0010 (see `fingerprint`)
     key_released_at: datetime | None = None
+    lease_owner: str | None = None  # the run holding the operation (see Journal.claim)
+    lease_expires_at: datetime | None = None
+    attempts: int = 0  # automatic or asked-for retries made so far
+    next_attempt_at: datetime | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -80,13 +90,60 @@ def _record(row: Any) -> OperationRecord:
                            requested_at=row.requested_at, status=row.status, message=row.message,
                            request=json.loads(row.request or "{}"), events=json.loads(row.events or "[]"),
                            undo_of=row.undo_of, updated_at=row.updated_at, finished_at=row.finished_at,
-                           request_fingerprint=row.request_fingerprint, key_released_at=row.key_released_at)
+                           request_fingerprint=row.request_fingerprint, key_released_at=row.key_released_at,
+                           lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
+                           attempts=row.attempts or 0, next_attempt_at=row.next_attempt_at)
 
 
 class LockConflict(Exception):
     def __init__(self, event_ref: int, operation_id: int | None) -> None:
         super().__init__(event_ref, operation_id)
         self.event_ref, self.operation_id = event_ref, operation_id
+
+
+class LeaseLost(Exception):
+    """This run no longer holds its operation's lease (it ran past the lease, and reconcile or the retry loop took the
+    operation): it must not call Crossmark or record anything more for it."""
+
+
+def _process_space() -> str:
+    """Names the set of processes this one can see by pid: the kernel's boot and this pid namespace. Two containers
+    with one hostname, or one host after a reboot, get different names, so a pid is only ever judged where it means
+    the same process."""
+    parts = []
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(source) if source.endswith("/pid") else open(source).read().strip())
+        except OSError:
+            parts.append("?")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+PROCESS_SPACE = _process_space()
+
+
+def new_lease_token() -> str:
+    """A lease owner: host, process and process space (to tell whether it still runs), and a token for this run."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{PROCESS_SPACE}:{uuid.uuid4().hex[:12]}"
+
+
+def lease_owner_gone(owner: str | None) -> bool:
+    """Whether the process that holds a lease is known to have ended: only for a process this one can see (same
+    process space) that no longer exists. Anything uncertain is "not gone": the lease then simply runs out."""
+    try:
+        _host, pid, space, _token = (owner or "").rsplit(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if space != PROCESS_SPACE or pid_number == os.getpid() or pid_number <= 0:
+        return False
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
 
 
 class Journal:
@@ -127,7 +184,8 @@ class Journal:
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
               undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
-              reserve: Callable[[Connection], None] | None = None) -> OperationRecord:
+              reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
+              lease: timedelta = timedelta(minutes=10)) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
 
@@ -141,6 +199,9 @@ class Journal:
             operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
                                         events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
                                         fingerprint=fingerprint)
+            if lease_owner is not None:
+                connection.execute(update(Operation).where(Operation.id == operation_id).values(
+                    lease_owner=lease_owner, lease_expires_at=now + lease))
             for ref in [event["ref"] for event in events] + [ref for ref in also_lock]:
                 holder = connection.execute(select(PairLock.operation_id)
                                             .where(PairLock.event_ref == ref)).scalar_one_or_none()
@@ -160,8 +221,17 @@ class Journal:
         return self.find(operation_id)  # type: ignore[return-value]
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
-                 now: datetime) -> int:
+                 now: datetime, lease_owner: str | None = None, lease: timedelta | None = None) -> int:
+        """Record a Crossmark call about to be made. With `lease_owner`, the operation's lease is renewed to `now +
+        lease` in the same commit (a lease longer than the longest call then covers the call), and LeaseLost is
+        raised, recording nothing, if this run no longer holds it."""
         with self.engine.begin() as connection:
+            if lease_owner is not None and lease is not None:
+                renewed = connection.execute(update(Operation).where(
+                    Operation.id == operation_id, Operation.lease_owner == lease_owner).values(
+                    lease_expires_at=now + lease)).rowcount
+                if not renewed:
+                    raise LeaseLost(operation_id)
             seq = connection.execute(select(func.count()).select_from(OperationStep)
                                      .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
             result = connection.execute(insert(OperationStep).values(
@@ -184,13 +254,76 @@ class Journal:
         return [dict(row) for row in rows]
 
     def finish(self, connection: Connection, operation_id: int, *, status: str, message: str, events: list[dict],
-               actor: str, now: datetime, release_locks: bool = True) -> None:
-        """Final status, inside the caller's transaction (which also holds the local change, if any)."""
-        connection.execute(update(Operation).where(Operation.id == operation_id).values(
-            status=status, message=message, events=to_json(events), updated_at=now, finished_at=now))
-        if release_locks:
+               actor: str, now: datetime, release_locks: bool | None = None,
+               next_attempt_at: datetime | None = None, attempts: int | None = None) -> None:
+        """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
+        holds the local change, if any). The lease is given up; the locks are released unless the status holds them."""
+        values: dict[str, Any] = dict(status=status, message=message, events=to_json(events), updated_at=now,
+                                      finished_at=now, lease_owner=None, lease_expires_at=None,
+                                      next_attempt_at=next_attempt_at)
+        if attempts is not None:
+            values["attempts"] = attempts
+        connection.execute(update(Operation).where(Operation.id == operation_id).values(**values))
+        if release_locks if release_locks is not None else status not in HOLDING_LOCKS:
             connection.execute(delete(PairLock).where(PairLock.operation_id == operation_id))
         self._audit(connection, now, actor, operation_id, None, status, None, None, message)
+
+    def claim(self, operation_id: int, *, owner: str, now: datetime, lease: timedelta,
+              statuses: Sequence[str] = SETTLEABLE) -> OperationRecord | None:
+        """Take an operation whose lease has expired, that has none, or whose holder is known to have ended
+        (lease_owner_gone): one atomic UPDATE, so of two processes reaching for it (reconcile, the retry loop, an
+        admin's Retry now) exactly one gets it. None: it is still running under a live lease, or no longer in
+        `statuses`."""
+        current = self.find(operation_id)
+        if current is None:
+            return None
+        free = or_(Operation.lease_owner.is_(None), Operation.lease_expires_at.is_(None),
+                   Operation.lease_expires_at < now)
+        if lease_owner_gone(current.lease_owner):
+            free = or_(free, Operation.lease_owner == current.lease_owner)
+        with self.engine.begin() as connection:
+            taken = connection.execute(update(Operation).where(
+                Operation.id == operation_id, Operation.status.in_(statuses), free).values(
+                lease_owner=owner, lease_expires_at=now + lease, updated_at=now)).rowcount
+        return self.find(operation_id) if taken else None
+
+    @staticmethod
+    def holds_lease(connection: Connection, operation_id: int, owner: str) -> bool:
+        """Inside the caller's transaction: whether `owner` still holds the operation (checked before the local commit,
+        so a run that lost its lease never commits over the run that took it)."""
+        return connection.execute(select(Operation.id).where(Operation.id == operation_id,
+                                                             Operation.lease_owner == owner)).first() is not None
+
+    def release_lease(self, operation_id: int, owner: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(Operation).where(Operation.id == operation_id, Operation.lease_owner == owner)
+                               .values(lease_owner=None, lease_expires_at=None))
+
+    def due_for_retry(self, now: datetime, *, abandoned_before: datetime, limit: int = 100) -> list[OperationRecord]:
+        """What the retry loop (and `reconcile`) takes now: operations needing attention whose next attempt is due,
+        and unfinished ones whose run is gone (lease expired; or, recorded before leases, untouched since
+        `abandoned_before`). Stuck ones wait for a person."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(Operation).where(or_(
+                (Operation.status == NEEDS_ATTENTION)
+                & (Operation.next_attempt_at.is_(None) | (Operation.next_attempt_at <= now)),
+                Operation.status.in_(UNFINISHED)
+                & ((Operation.lease_expires_at < now)
+                   | (Operation.lease_expires_at.is_(None) & (Operation.updated_at <= abandoned_before))),
+            )).order_by(Operation.id).limit(limit)).all()
+            # Running under a live lease, but its process is known to have ended (killed on this host): no need to
+            # wait out the lease. Few rows: the operations running right now.
+            live = connection.execute(select(Operation).where(Operation.status.in_(UNFINISHED),
+                                                              Operation.lease_expires_at >= now)).all()
+        orphans = [row for row in live if lease_owner_gone(row.lease_owner)]
+        return sorted((_record(row) for row in [*rows, *orphans]), key=lambda record: record.id)[:limit]
+
+    def settleable(self, limit: int = 1000) -> list[OperationRecord]:
+        """Every operation a `retry --all` looks at: unfinished, needing attention or stuck."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(Operation).where(Operation.status.in_(SETTLEABLE))
+                                      .order_by(Operation.id).limit(limit)).all()
+        return [_record(row) for row in rows]
 
     def audit_event(self, connection: Connection, *, now: datetime, actor: str, operation_id: int, event_ref: int,
                     action: str, before: Any, after: Any, message: str | None = None) -> None:
@@ -228,10 +361,13 @@ class Journal:
                             "released (the operations are kept)")
         return released
 
-    def done_undo_of(self, operation_id: int) -> OperationRecord | None:
+    def done_undo_of(self, operation_id: int, excluding: int | None = None) -> OperationRecord | None:
+        """An undo of `operation_id` that is done or running (other than the operation `excluding`)."""
+        query = select(Operation).where(Operation.undo_of == operation_id, Operation.status.in_((DONE, *UNFINISHED)))
+        if excluding is not None:
+            query = query.where(Operation.id != excluding)
         with self.engine.connect() as connection:
-            row = connection.execute(select(Operation).where(Operation.undo_of == operation_id,
-                                                             Operation.status.in_((DONE, *UNFINISHED)))).first()
+            row = connection.execute(query).first()
         return _record(row) if row else None
 
     @staticmethod

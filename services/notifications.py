@@ -48,6 +48,21 @@ def compose(findings: Sequence, run_id: int, dashboard_url: str) -> Notice:  # n
     return Notice(f"[field events] {len(findings)} new critical data-quality finding(s)", "\n".join(lines))
 
 
+def compose_stuck(record, dashboard_url: str) -> Notice:  # noqa: ANN001 - journal.OperationRecord
+    """One operation whose automatic retries gave up: what it was, each event and where it stands (the operation's
+    last message says where each is in Crossmark and in our database), and what to do."""
+    events = ", ".join(f"{event.get('role', 'event')} {event.get('ref')}" for event in record.events) or "no events"
+    lines = [f"Operation {record.id} ({record.kind.replace('_', ' ')} by {record.requested_by}, "
+             f"{record.requested_at:%Y-%m-%d %H:%M}) is STUCK after {record.attempts} automatic attempt(s).",
+             f"Events: {events}.",
+             f"Where they stand: {record.message or 'see the operation'}",
+             "What to do: look at the events in Crossmark and on the dashboard; when Crossmark answers again, an admin "
+             "clicks Retry now (or runs: python -m services retry --operation "
+             f"{record.id} --user NAME); if it was put right by hand, Release it with a note.",
+             f"Operations: {dashboard_url}/operations"]
+    return Notice(f"[field events] operation {record.id} is stuck and keeps its events locked", "\n".join(lines))
+
+
 def deliver(notice: Notice, settings: Settings) -> Delivery:
     """Send by every configured channel; a failing channel is reported, never raised."""
     delivery = Delivery()

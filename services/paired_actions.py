@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable
@@ -30,13 +31,15 @@ from services.errors import (
     ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, IdempotencyKeyReused, InvalidInput,
     NotFound, OpsError, RateLimitExceeded,
 )
-from services.event_rules import CORE, default_duration_minutes, supervisor_start
-from services.journal import Journal, LockConflict, OperationRecord, request_fingerprint
+from services.event_rules import CORE, SUPERVISOR, default_duration_minutes, supervisor_start
+from services.journal import Journal, LeaseLost, LockConflict, OperationRecord, new_lease_token, request_fingerprint
 from services.logging_setup import log_event
 from services.metrics import METRICS
 from services.pairing import (
-    SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, supervisors_for_cores,
+    SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED, core_of_supervisor,
+    supervisors_for_cores,
 )
+from services.retry_policy import RetryPolicy
 from services.settings import SupervisorRule
 from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches
 from services.tables import Employee, Event, Schedule
@@ -46,7 +49,10 @@ log = logging.getLogger("services.actions")
 ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
 RESCHEDULE, UNSCHEDULE, SCHEDULE_SUPERVISOR, UNDO = "reschedule", "unschedule", "schedule_supervisor", "undo"
 UNDO_WINDOW = timedelta(minutes=5)
-RECONCILE_AFTER = timedelta(minutes=2)  # an operation untouched this long is taken as abandoned by a crash
+# An operation recorded before leases (migration 0011) and untouched this long is taken as abandoned by a crash.
+RECONCILE_AFTER = timedelta(minutes=2)
+LEASE_MARGIN = timedelta(seconds=60)  # on top of the longest possible Crossmark call (the local commit, a slow disk)
+IN_PROGRESS = "in_progress"  # an answer, not an operation status: the key's operation is still running
 SUPERVISOR_TITLES = ("Club Supervisor", "Lead Event Specialist")
 LEAD_TITLES = ("Lead Event Specialist", "Club Supervisor")
 
@@ -121,10 +127,14 @@ class ActionResult:
     warnings: list[str] = field(default_factory=list)
     kind: str = ""
     finished_at: datetime | None = None
+    previous_status: str | None = None  # a retry's answer: the status the operation had before it
 
     def to_json(self) -> dict:
-        return {"operation_id": self.operation_id, "status": self.status, "message": self.message,
-                "events": self.events, "warnings": self.warnings}
+        answer = {"operation_id": self.operation_id, "status": self.status, "message": self.message,
+                  "events": self.events, "warnings": self.warnings}
+        if self.previous_status is not None:
+            answer["previous_status"] = self.previous_status
+        return answer
 
 
 class _StepFailed(Exception):
@@ -133,6 +143,23 @@ class _StepFailed(Exception):
 
 class _StepUndetermined(Exception):
     """We cannot tell where the event stands in Crossmark (read-back failed or showed a third state)."""
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One run of an operation: the lease it holds (renewed before each Crossmark call) and whether it is a retry."""
+
+    token: str
+    lease: timedelta
+    retrying: bool
+
+    def renewal(self) -> dict:
+        return {"lease_owner": self.token, "lease": self.lease} if self.token else {}
+
+
+# The operation whose plan is being checked again under its locks (its own pending record is not "another undo").
+_PLANNING_FOR: ContextVar[int | None] = ContextVar("planning_for", default=None)
+_NEWLY_STUCK = "ops_dashboard_newly_stuck"  # connection.info key: alerts go out after the commit, not inside it
 
 
 @dataclass(frozen=True)
@@ -162,7 +189,9 @@ class PairedActions:
 
     def __init__(self, engine: Engine, client_factory: Callable[[], CrossmarkClient], *,
                  rule: SupervisorRule = SupervisorRule(), clock: Callable[[], datetime] = datetime.now,
-                 authorize: Callable[[str, str], object] | None = None, rate_limit: RateLimit | None = None) -> None:
+                 authorize: Callable[[str, str], object] | None = None, rate_limit: RateLimit | None = None,
+                 retry_policy: RetryPolicy = RetryPolicy(),
+                 alert_stuck: Callable[[OperationRecord], None] | None = None) -> None:
         """`authorize(actor, kind)` refuses with an OpsError, or returns the acting account (an object with a
         `username`, or the name) whose canonical name is recorded and counted; services.accounts.authorizer gives one
         that also carries the rate limit (`rate_limit`, unless given here)."""
@@ -174,6 +203,8 @@ class PairedActions:
         self.rate_limit = rate_limit if rate_limit is not None else getattr(authorize, "rate_limit", None)
         self.journal = Journal(engine)
         self.supervisor_follow = True  # read from the switches at every action
+        self.retry_policy = retry_policy
+        self.alert_stuck = alert_stuck  # told once, when an operation becomes stuck
 
     # --- the actions -------------------------------------------------------------------------------------------
 
@@ -226,9 +257,6 @@ class PairedActions:
 
     def _run_action(self, kind: str, actor: str, key: str | None, request: dict,
                     planner: Callable[[Connection], _Plan], undo_of: int | None) -> ActionResult:
-        key = (key or uuid.uuid4().hex).strip()
-        if not key or len(key) > 100:
-            raise InvalidInput("The idempotency key must be 1 to 100 characters.")
         now = self.clock()
         # Keys belong to the acting account, so the account is known before the key is looked up; a refusal of the
         # account is recorded (under the name as given) only when the key is not already bound.
@@ -238,20 +266,19 @@ class PairedActions:
         except OpsError as refused:
             who, refusal = _recordable_name(actor), refused
         fingerprint = request_fingerprint(kind, who, request)
+        if key is not None and not (0 < len(key.strip()) <= input_limits.KEY_MAX):
+            # Nothing lost (invariant 3): the refusal is recorded under a key of its own, since this one cannot be.
+            return self._refuse(uuid.uuid4().hex, kind, who, now, request,
+                                f"The idempotency key must be 1 to {input_limits.KEY_MAX} characters (it has "
+                                f"{len(key.strip())}); nothing was done.", undo_of, fingerprint)
+        key = (key or uuid.uuid4().hex).strip()
         existing = self.journal.find_by_key(who, key)
         if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
             return self._first_answer(existing, key, fingerprint)
         try:
             if refusal is not None:
                 raise refusal
-            switches = current_switches(self.engine)
-            if switches[MAINTENANCE]:
-                raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
-            if switches[WRITES_OFF]:
-                raise ActionRefused("Crossmark writes are switched off (kill switch): reading goes on, changes wait.")
-            self.supervisor_follow = switches[SUPERVISOR_FOLLOW]
-            with self.engine.connect() as connection:
-                plan = planner(connection)
+            plan = self._plan(planner)
         except OpsError as refused:
             return self._refuse(key, kind, who, now, request, str(refused), undo_of, fingerprint)
         request = {**request, "warnings": plan.warnings}
@@ -259,22 +286,63 @@ class PairedActions:
             request["guards"] = {str(ref): placement.to_json() for ref, placement in plan.guards.items()}
         rate_limit = self.rate_limit
         reserve = (lambda connection: rate_limit.reserve(connection, who, kind, now)) if rate_limit else None
+        token = new_lease_token()
         try:
             record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
                                         events=[event.to_json() for event in plan.events], undo_of=undo_of,
-                                        also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve)
+                                        also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
+                                        lease_owner=token)
         except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
             raced = self.journal.find_by_key(who, key)
             if raced is not None:
                 return self._first_answer(raced, key, fingerprint)
             raise
         except LockConflict as conflict:
-            message = (f"Event {conflict.event_ref} is part of operation {conflict.operation_id}, which has not "
-                       "finished; try again when it has (see Operations).")
-            return self._refuse(key, kind, who, now, request, message, undo_of, fingerprint)
+            return self._refuse(key, kind, who, now, request, self._lock_message(conflict), undo_of, fingerprint)
         except RateLimitExceeded as limited:
             return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
+        # The first plan was made before the locks were taken: another action may have finished on these events in
+        # between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update).
+        planning_for = _PLANNING_FOR.set(record.id)  # the planner must not count this operation as another one
+        try:
+            current = self._plan(planner)
+            moved = _plan_difference(plan, current)
+        except OpsError as refused:
+            moved = str(refused).rstrip(".")
+        finally:
+            _PLANNING_FOR.reset(planning_for)
+        if moved:
+            with self.engine.begin() as connection:
+                self.journal.finish(connection, record.id, status=status.REFUSED, events=record.events, actor=who,
+                                    now=self.clock(), message=f"The event changed since you looked: {moved}. "
+                                    "Nothing was sent; look again and retry.")
+            return result_of(self.journal.find(record.id))  # type: ignore[arg-type]
         return self._execute(record, plan.events, who, plan.warnings)
+
+    def _plan(self, planner: Callable[[Connection], _Plan]) -> _Plan:
+        """Read the switches and plan: a refusal raises (maintenance, kill switch, or the planner's own)."""
+        switches = current_switches(self.engine)
+        if switches[MAINTENANCE]:
+            raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
+        if switches[WRITES_OFF]:
+            raise ActionRefused("Crossmark writes are switched off (kill switch): reading goes on, changes wait.")
+        self.supervisor_follow = switches[SUPERVISOR_FOLLOW]
+        with self.engine.connect() as connection:
+            return planner(connection)
+
+    def _lock_message(self, conflict: LockConflict) -> str:
+        """Why an event is locked, truthfully: still running, waiting for its automatic retry (when), or stuck."""
+        holder = self.journal.find(conflict.operation_id) if conflict.operation_id is not None else None
+        where = f"Event {conflict.event_ref} is part of operation {conflict.operation_id}"
+        if holder is None or holder.status in status.UNFINISHED:
+            return f"{where}, which is still running; try again in a moment (see Operations)."
+        if holder.status == status.NEEDS_ATTENTION:
+            when = f"at {holder.next_attempt_at:%H:%M}" if holder.next_attempt_at else "shortly"
+            return f"{where}, which is waiting to be retried automatically {when}; see Operations."
+        if holder.status == status.STUCK:
+            return (f"{where}, which is stuck after its automatic retries; an admin can Retry now or Release it on "
+                    "the Operations page.")
+        return f"{where} ({holder.status}); try again."
 
     def _account(self, actor: str, kind: str) -> str:
         """The canonical name of the account acting (what the permission check returns), else the name as given."""
@@ -292,8 +360,13 @@ class PairedActions:
     @staticmethod
     def _first_answer(record: OperationRecord, key: str, fingerprint: str) -> ActionResult:
         """The answer of the operation the key is bound to, if it was asked for this same request; a key used for
-        another request is refused, recording and sending nothing (the client must not believe it happened)."""
+        another request is refused, recording and sending nothing (the client must not believe it happened). While
+        that operation still runs, the answer says so (`in_progress`), not its passing status."""
         if record.fingerprint == fingerprint:
+            if record.status in status.UNFINISHED:
+                return replace(result_of(record), status=IN_PROGRESS,
+                               message=f"Operation {record.id} with this key is still running (started "
+                                       f"{record.requested_at:%H:%M:%S}); its result will be on the Operations page.")
             return result_of(record)
         raise IdempotencyKeyReused(
             f"The idempotency key {key!r} of {record.requested_by} already belongs to operation {record.id} "
@@ -304,25 +377,48 @@ class PairedActions:
                  warnings: list[str]) -> ActionResult:
         done: list[tuple[PlannedEvent, Placement]] = []
         with self.client_factory() as client:
-            for event in events:
-                try:
-                    done.append((event, self._drive(record.id, client, event, event.before, event.target, "forward")))
-                except _StepFailed as failure:
-                    return self._compensate(record, client, done, actor, f"{_label(event)} could not be changed in "
-                                            f"Crossmark: {failure}", warnings)
-                except _StepUndetermined as unknown:
-                    return self._compensate(record, client, done, actor, f"{_label(event)}: {unknown}", warnings,
-                                            undetermined=event)
+            run = _Run(record.lease_owner or "", self._lease(client), retrying=False)
             try:
-                self._commit_local(record, done, actor, warnings)
-            except (ConcurrentEdit, SQLAlchemyError) as failure:
-                reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
-                    f"the database refused the change ({type(failure).__name__})"
-                return self._compensate(record, client, done, actor, f"Crossmark was changed but {reason}", warnings)
+                for event in events:
+                    try:
+                        done.append((event, self._drive(record.id, run, client, event, event.before, event.target,
+                                                        "forward")))
+                    except _StepFailed as failure:
+                        return self._compensate(record, run, client, done, actor, f"{_label(event)} could not be "
+                                                f"changed in Crossmark: {failure}", warnings)
+                    except _StepUndetermined as unknown:
+                        return self._compensate(record, run, client, done, actor, f"{_label(event)}: {unknown}",
+                                                warnings, undetermined=event)
+                try:
+                    self._commit_local(record, run, done, actor, warnings)
+                except (ConcurrentEdit, SQLAlchemyError) as failure:
+                    reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
+                        f"the database refused the change ({type(failure).__name__})"
+                    return self._compensate(record, run, client, done, actor, f"Crossmark was changed but {reason}",
+                                            warnings)
+            except LeaseLost:
+                return self._lost_lease_answer(record)
         return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
 
-    def _drive(self, operation_id: int, client: CrossmarkClient, event: PlannedEvent, current: Placement,
-               goal: Placement, purpose: str) -> Placement:
+    def _lease(self, client: CrossmarkClient) -> timedelta:
+        """Longer than the longest call this client can make, so a lease renewed before each call never lapses
+        while the call is in flight (and reconcile never takes a running operation)."""
+        longest = getattr(client, "longest_call_seconds", None)
+        seconds = longest() if callable(longest) else 600.0
+        return timedelta(seconds=seconds) + LEASE_MARGIN
+
+    def _lost_lease_answer(self, record: OperationRecord) -> ActionResult:
+        """This run ran past its lease and another took the operation over: say where it stands, touch nothing."""
+        current = self.journal.find(record.id) or record
+        log_event(log, "lease lost", operation_id=record.id, status=current.status)
+        result = result_of(current)
+        if current.status in status.UNFINISHED:
+            return replace(result, status=IN_PROGRESS, message=f"Operation {record.id} took longer than its lease and "
+                           "was taken over by reconcile or the retry loop; see Operations for its result.")
+        return result
+
+    def _drive(self, operation_id: int, run: "_Run", client: CrossmarkClient, event: PlannedEvent,
+               current: Placement, goal: Placement, purpose: str) -> Placement:
         """One Crossmark write taking `event` from `current` to `goal`; returns where it now stands there."""
         if goal.scheduled:
             action = "schedule"
@@ -332,7 +428,7 @@ class PairedActions:
             action = "unschedule"
             request = {"id": current.scheduled_event_id}
         step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action=action,
-                                     purpose=purpose, request=request, now=self.clock())
+                                     purpose=purpose, request=request, now=self.clock(), **run.renewal())
         try:
             if goal.scheduled:
                 scheduled = client.schedule(rep_id=str(goal.rep_id), mplan_id=event.mplan_id,
@@ -346,7 +442,7 @@ class PairedActions:
             return reached
         except CrossmarkUnknownOutcome as lost:
             self.journal.finish_step(step, "unknown", {"error": str(lost), "status": lost.status}, self.clock())
-            remote = self._read_back(operation_id, client, event)
+            remote = self._read_back(operation_id, run, client, event)
             if remote.same_placement(goal):
                 return replace(goal, start=remote.start, scheduled_event_id=remote.scheduled_event_id)
             if remote.same_placement(current):
@@ -358,9 +454,10 @@ class PairedActions:
                                                       "status": getattr(failure, "status", None)}, self.clock())
             raise _StepFailed(str(failure)) from None
 
-    def _read_back(self, operation_id: int, client: CrossmarkClient, event: PlannedEvent) -> Placement:
+    def _read_back(self, operation_id: int, run: "_Run", client: CrossmarkClient, event: PlannedEvent) -> Placement:
         step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action="read_back",
-                                     purpose="resolve", request={"mPlanID": event.mplan_id}, now=self.clock())
+                                     purpose="resolve", request={"mPlanID": event.mplan_id}, now=self.clock(),
+                                     **run.renewal())
         try:
             placement = self.remote_placement(client, event)
         except CrossmarkError as failure:
@@ -378,17 +475,37 @@ class PairedActions:
             return Placement(False)
         return Placement(True, record.scheduled_at, None, record.rep_id, record.scheduled_event_id)
 
-    def _compensate(self, record: OperationRecord, client: CrossmarkClient, done: list[tuple[PlannedEvent, Placement]],
-                    actor: str, reason: str, warnings: list[str],
+    def _compensate(self, record: OperationRecord, run: "_Run", client: CrossmarkClient,
+                    done: list[tuple[PlannedEvent, Placement]], actor: str, reason: str, warnings: list[str],
                     undetermined: PlannedEvent | None = None,
-                    found_back: list[tuple[PlannedEvent, Placement]] | None = None) -> ActionResult:
-        """Drive every changed event back to where it was (reverse order); what cannot be restored needs attention.
-        `found_back`: events reconcile found already back in place in Crossmark (their id to record)."""
+                    found_back: list[tuple[PlannedEvent, Placement]] | None = None,
+                    remote: dict[int, Placement] | None = None) -> ActionResult:
+        """Drive back what this operation changed (reverse order); what cannot be restored needs attention.
+
+        Only what is still where this operation put it is driven back (read back first, unless `remote` already
+        holds a fresh read): an event found elsewhere was moved by someone else meanwhile, and undoing that would be
+        a lost update; it is left as it is and said so. `found_back`: events already back in place in Crossmark
+        (their current ids to record)."""
         problems: list[str] = []
         restored: list[tuple[PlannedEvent, Placement]] = list(found_back or [])
         for event, reached in reversed(done):
             try:
-                back = self._drive(record.id, client, event, reached, event.before, "compensate")
+                now_there = (remote or {}).get(event.ref) or self._read_back(record.id, run, client, event)
+            except _StepUndetermined as failure:
+                problems.append(f"{_label(event)} may be at {reached.describe()} in Crossmark but "
+                                f"{event.before.describe()} in our database ({failure})")
+                continue
+            if now_there.same_placement(event.before):  # back already (a lost reply of an earlier compensation)
+                restored.append((event, replace(event.before, start=now_there.start,
+                                                scheduled_event_id=now_there.scheduled_event_id)))
+                continue
+            if not now_there.same_placement(reached):
+                problems.append(f"{_label(event)} is at {now_there.describe()} in Crossmark, which this operation did "
+                                f"not set: left as it is (our database has {event.before.describe()})")
+                continue
+            try:
+                back = self._drive(record.id, run, client, event, replace(reached, scheduled_event_id=(
+                    now_there.scheduled_event_id or reached.scheduled_event_id)), event.before, "compensate")
                 restored.append((event, back))
             except (_StepFailed, _StepUndetermined) as failure:
                 problems.append(f"{_label(event)} is at {reached.describe()} in Crossmark but "
@@ -399,21 +516,40 @@ class PairedActions:
         events = [e.to_json(after=e.before) for e in self._events_of(record)]
         now = self.clock()
         try:
-            self._record_compensation(record, restored, problems, events, actor, reason, now)
+            self._record_compensation(record, run, restored, problems, events, actor, reason, now)
         except SQLAlchemyError as failure:
             # Our database refuses this too: the operation must still end (not stay "applying"), for a person to see.
             message = (f"{reason}. NEEDS ATTENTION: Crossmark was driven back, but our database refused to record it "
                        f"({type(failure).__name__}); " + ("; ".join(problems) or "check the events' Crossmark ids"))
             with self.engine.begin() as connection:
-                self.journal.finish(connection, record.id, status=status.NEEDS_ATTENTION, message=message,
-                                    events=events, actor=actor, now=now, release_locks=False)
+                self._finish_unsettled(connection, record, run, message, events, actor, now)
                 bump_data_version(connection)
         return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
 
-    def _record_compensation(self, record: OperationRecord, restored: list[tuple[PlannedEvent, Placement]],
+    def _finish_unsettled(self, connection: Connection, record: OperationRecord, run: "_Run", message: str,
+                          events: list[dict], actor: str, now: datetime) -> str:
+        """End a run that could not restore agreement: needs attention with its next automatic attempt, or stuck
+        when the retry policy gives up (then the alert goes out, once). Locks stay. Returns the status."""
+        attempts = record.attempts + (1 if run.retrying else 0)
+        if record.status == status.STUCK or (run.retrying and self.retry_policy.gives_up(attempts, record.requested_at,
+                                                                                         now)):
+            self.journal.finish(connection, record.id, status=status.STUCK, events=events, actor=actor, now=now,
+                                attempts=attempts, message=f"{message}. STUCK after {attempts} attempt(s): an "
+                                "admin must Retry now or Release it (Operations page).")
+            if record.status != status.STUCK:
+                connection.info.setdefault(_NEWLY_STUCK, []).append(record.id)
+            return status.STUCK
+        next_at = now + self.retry_policy.delay(attempts)
+        self.journal.finish(connection, record.id, status=status.NEEDS_ATTENTION, events=events, actor=actor, now=now,
+                            attempts=attempts, next_attempt_at=next_at,
+                            message=f"{message}. It will be retried automatically at {next_at:%H:%M:%S}.")
+        return status.NEEDS_ATTENTION
+
+    def _record_compensation(self, record: OperationRecord, run: "_Run", restored: list[tuple[PlannedEvent, Placement]],
                              problems: list[str], events: list[dict], actor: str, reason: str, now: datetime) -> None:
         with self.engine.begin() as connection:
-            # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1).
+            # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1). Each
+            # `back` was read or written in Crossmark just now, so nothing is written here that Crossmark lacks.
             for event, back in restored:
                 current = _db_placement(connection, event.ref)
                 if not current.same_placement(back):
@@ -427,21 +563,38 @@ class PairedActions:
                     connection.execute(update(Schedule).where(Schedule.event_ref_num == event.ref)
                                        .values(external_id=back.scheduled_event_id))
             if problems:
-                message = f"{reason}. NEEDS ATTENTION: " + "; ".join(problems)
-                self.journal.finish(connection, record.id, status=status.NEEDS_ATTENTION, message=message,
-                                    events=events, actor=actor, now=now, release_locks=False)
+                self._finish_unsettled(connection, record, run, f"{reason}. NEEDS ATTENTION: " + "; ".join(problems),
+                                       events, actor, now)
             else:
                 message = f"{reason}. Undone: nothing changed in Crossmark or in our database."
                 self.journal.finish(connection, record.id, status=status.COMPENSATED, message=message,
                                     events=events, actor=actor, now=now)
             bump_data_version(connection)
+            newly_stuck = connection.info.pop(_NEWLY_STUCK, [])
+        self._announce_stuck(newly_stuck)
 
-    def _commit_local(self, record: OperationRecord, done: list[tuple[PlannedEvent, Placement]], actor: str,
-                      warnings: list[str]) -> None:
+    def _announce_stuck(self, operation_ids: list[int]) -> None:
+        for operation_id in operation_ids:
+            stuck = self.journal.find(operation_id)
+            if stuck is None:
+                continue
+            log_event(log, "operation stuck", level=logging.ERROR, operation_id=operation_id, message=stuck.message)
+            METRICS.count("operations_stuck")
+            if self.alert_stuck is not None:
+                try:
+                    self.alert_stuck(stuck)
+                except Exception as failure:  # noqa: BLE001 - an alert channel failing must not undo the record
+                    log_event(log, "stuck alert failed", level=logging.ERROR, operation_id=operation_id,
+                              error=f"{type(failure).__name__}: {failure}")
+
+    def _commit_local(self, record: OperationRecord, run: "_Run", done: list[tuple[PlannedEvent, Placement]],
+                      actor: str, warnings: list[str]) -> None:
         """The local change, the audit entries and the final status: one transaction, rows locked, state checked."""
         now = self.clock()
         guards = _guards(record)
         with self.engine.begin() as connection:
+            if run.token and not self.journal.holds_lease(connection, record.id, run.token):
+                raise LeaseLost(record.id)
             refs = [event.ref for event, _ in done] + list(guards)
             locking = select(Event.id).where(Event.project_ref_num.in_(refs))
             schedules = select(Schedule.id).where(Schedule.event_ref_num.in_(refs))
@@ -501,6 +654,15 @@ class PairedActions:
                                         replace(sup_before, start=sup_start, scheduled_event_id=None)))
             if warning:
                 warnings.append(warning)
+        elif event["event_type"] == SUPERVISOR:
+            core_ref, core = _core_of(connection, ref)
+            if core_ref is not None:
+                guards = {core_ref: core}  # the CORE is relied on (its date): locked and checked unchanged
+                if core.scheduled and core.start.date() != new_start.date():  # type: ignore[union-attr]
+                    raise ActionRefused(
+                        f"Supervisor {ref} belongs to CORE {core_ref}, scheduled on {core.start:%Y-%m-%d}; a "
+                        f"Supervisor moves only on its CORE's date. To move both, reschedule CORE {core_ref} (its "
+                        "Supervisor follows).")
         return _Plan(planned, warnings, guards)
 
     def _plan_unschedule(self, connection: Connection, ref: int) -> _Plan:
@@ -519,6 +681,13 @@ class PairedActions:
                 planned.append(_planned(sup_event, ROLE_SUPERVISOR, sup_before, Placement(False)))
             if warning:
                 warnings.append(warning)
+        elif event["event_type"] == SUPERVISOR:
+            core_ref, core = _core_of(connection, ref)
+            if core_ref is not None:
+                guards = {core_ref: core}
+                if core.scheduled:
+                    warnings.append(f"CORE {core_ref} stays scheduled; its Supervisor {ref} will be Unstaffed "
+                                    "(schedule one again with Schedule Supervisor).")
         return _Plan(planned, warnings, guards)
 
     def _plan_schedule_supervisor(self, connection: Connection, core_ref: int, employee_id: str) -> _Plan:
@@ -567,7 +736,7 @@ class PairedActions:
         if original.finished_at is None or self.clock() - original.finished_at > UNDO_WINDOW:
             raise ActionRefused(f"Operation {operation_id} finished more than {UNDO_WINDOW.seconds // 60} minutes "
                                 "ago; undo is no longer offered — make a new change instead.")
-        if self.journal.done_undo_of(operation_id) is not None:
+        if self.journal.done_undo_of(operation_id, excluding=_PLANNING_FOR.get()) is not None:
             raise ActionRefused(f"Operation {operation_id} has already been undone.")
         guards: dict[int, Placement] = {}
         for ref, expected in _guards(original).items():
@@ -593,6 +762,7 @@ class PairedActions:
             planned.append(replace(event, before=current, target=target))
         if not planned:
             raise ActionRefused(f"Operation {operation_id} changed nothing; there is nothing to undo.")
+        guards.update(_check_pairs_after(connection, planned, operation_id))
         return _Plan(planned, [], guards)
 
     def _scheduled_supervisor(self, connection: Connection, core: dict
@@ -662,11 +832,19 @@ class PairedActions:
     # --- reconcile, retry, resolve ----------------------------------------------------------------------------
 
     def reconcile(self, *, older_than: timedelta = RECONCILE_AFTER, actor: str = "reconcile") -> list[ActionResult]:
-        """Finish or undo operations a crash left pending/applying, by reading Crossmark; then release the idempotency
-        keys of operations finished more than KEY_RETENTION ago (their records stay; see services/journal.py)."""
+        """One pass of the retry work (what the server's retry loop runs; `python -m services reconcile` for cron):
+        every operation whose run is gone (lease expired) or whose automatic retry is due is taken (atomically, so
+        never one that is still running) and settled by reading Crossmark: finished where every event reached its
+        target, driven back otherwise; what still cannot agree waits for its next attempt or, after the last, is
+        stuck. Then the idempotency keys of operations finished more than KEY_RETENTION ago are released.
+
+        `older_than` applies only to operations recorded before leases existed (no lease: untouched this long)."""
+        now = self.clock()
         results = []
-        for record in self.journal.unfinished(self.clock() - older_than):
-            results.append(self._settle(record, actor))
+        for record in self.journal.due_for_retry(now, abandoned_before=now - older_than):
+            outcome = self._take_and_settle(record, actor, statuses=(*status.UNFINISHED, status.NEEDS_ATTENTION))
+            if outcome is not None:
+                results.append(outcome)
         now = self.clock()
         released = self.journal.release_keys(older_than=now - status.KEY_RETENTION, now=now, actor=actor)
         if released:
@@ -674,25 +852,63 @@ class PairedActions:
         return results
 
     def retry(self, operation_id: int, actor: str) -> ActionResult:
-        """Look again at an operation that needs attention: read Crossmark and restore agreement if possible."""
+        """Retry now, ignoring the backoff: read Crossmark and restore agreement if possible. For an operation that is
+        unfinished (its run gone), needs attention, or is stuck; one still running under its lease is refused."""
         record = self.journal.find(input_limits.record_id(operation_id, "An operation id"))
         if record is None:
             raise NotFound(f"No operation {operation_id}.")
-        if record.status not in (status.NEEDS_ATTENTION, *status.UNFINISHED):
+        if record.status not in status.SETTLEABLE:
             raise ActionRefused(f"Operation {operation_id} is {record.status}; only unfinished operations or those "
-                                "needing attention can be retried.")
+                                "needing attention or stuck can be retried.")
         who = self._account(actor, "retry")
         # Counted under the rate limit and audited ("retry requested") before Crossmark is read.
         with rate_limited_request(self.engine, self.rate_limit, who, "retry", self.clock(), operation_id=operation_id):
             pass
-        return self._settle(record, who)
+        outcome = self._take_and_settle(record, who, statuses=status.SETTLEABLE)
+        if outcome is None:
+            raise ActionRefused(f"Operation {operation_id} is still running (its lease runs to "
+                                f"{record.lease_expires_at:%H:%M:%S}); it needs no retry yet." if record.lease_expires_at
+                                else f"Operation {operation_id} is being settled by another process right now.")
+        return outcome
+
+    def retry_all(self, actor: str) -> list[ActionResult]:
+        """`retry --all`: retry now every operation that is unfinished (run gone), needs attention or is stuck."""
+        who = self._account(actor, "retry")
+        with rate_limited_request(self.engine, self.rate_limit, who, "retry", self.clock(), operation_id=None):
+            pass
+        results = []
+        for record in self.journal.settleable():
+            outcome = self._take_and_settle(record, who, statuses=status.SETTLEABLE)
+            if outcome is not None:
+                results.append(outcome)
+        return results
+
+    def _take_and_settle(self, record: OperationRecord, actor: str, *, statuses: tuple[str, ...]
+                         ) -> ActionResult | None:
+        """Claim the operation's lease (None if another run holds it) and settle it as a retry attempt."""
+        token = new_lease_token()
+        with self.client_factory() as client:
+            lease = self._lease(client)
+            claimed = self.journal.claim(record.id, owner=token, now=self.clock(), lease=lease, statuses=statuses)
+            if claimed is None:
+                return None
+            try:
+                result = self._settle(claimed, _Run(token, lease, retrying=True), client, actor)
+            except LeaseLost:
+                result = self._lost_lease_answer(claimed)
+            except BaseException:
+                self.journal.release_lease(record.id, token)  # a bug or an interrupt: let the next pass take it
+                raise
+        return replace(result, previous_status=record.status)
 
     def mark_resolved(self, operation_id: int, actor: str, note: str) -> ActionResult:
+        """Release an operation that needs attention or is stuck, with a note saying how it was put right: it ends
+        `resolved` and its locks go (an admin's word that both systems agree, or that it does not matter)."""
         record = self.journal.find(input_limits.record_id(operation_id, "An operation id"))
         if record is None:
             raise NotFound(f"No operation {operation_id}.")
-        if record.status != status.NEEDS_ATTENTION:
-            raise ActionRefused(f"Operation {operation_id} is {record.status}, not needing attention.")
+        if record.status not in (status.NEEDS_ATTENTION, status.STUCK):
+            raise ActionRefused(f"Operation {operation_id} is {record.status}, not needing attention or stuck.")
         note = input_limits.note(note, "The resolution note")
         if not note:
             raise InvalidInput("Say how it was resolved (a note is required).")
@@ -705,42 +921,65 @@ class PairedActions:
             bump_data_version(connection)
         return result_of(self.journal.find(operation_id))  # type: ignore[arg-type]
 
-    def _settle(self, record: OperationRecord, actor: str) -> ActionResult:
+    release = mark_resolved  # "Release with a note" on the Operations page
+
+    def _settle(self, record: OperationRecord, run: _Run, client: CrossmarkClient, actor: str) -> ActionResult:
+        """Read every event of the operation back and restore agreement: finish it if every event reached its target
+        ("already where it should be" is success), else drive back what this operation moved."""
         events = self._events_of(record)
-        with self.client_factory() as client:
+        try:
+            remote = {event.ref: self._read_back(record.id, run, client, event) for event in events}
+        except _StepUndetermined as failure:
+            now = self.clock()
+            with self.engine.begin() as connection:
+                self._finish_unsettled(connection, record, run, f"Could not read Crossmark to settle it: {failure}",
+                                       [e.to_json() for e in events], actor, now)
+                newly_stuck = connection.info.pop(_NEWLY_STUCK, [])
+            self._announce_stuck(newly_stuck)
+            return result_of(self.journal.find(record.id))  # type: ignore[arg-type]
+        at_target = [e for e in events if remote[e.ref].same_placement(e.target)]
+        reached = [(e, replace(e.target, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
+                   for e in at_target]
+        if len(at_target) == len(events):
             try:
-                remote = {event.ref: self._read_back(record.id, client, event) for event in events}
-            except _StepUndetermined as failure:
-                self.journal.audit(now=self.clock(), actor=actor, operation_id=record.id, action="reconcile",
-                                   message=f"could not read Crossmark: {failure}")
-                return result_of(record)
-            at_target = [e for e in events if remote[e.ref].same_placement(e.target)]
-            if len(at_target) == len(events):
-                done = [(e, replace(e.target, start=remote[e.ref].start,
-                                    scheduled_event_id=remote[e.ref].scheduled_event_id)) for e in events]
-                try:
-                    self._commit_local(record, done, actor, [])
-                    return result_of(self.journal.find(record.id))  # type: ignore[arg-type]
-                except (ConcurrentEdit, SQLAlchemyError) as failure:
-                    return self._compensate(record, client, done, actor, f"Reconcile found the change made in "
-                                            f"Crossmark but {failure}", [])
-            strays = [e for e in events if not remote[e.ref].same_placement(e.before)]
-            unknown = [e for e in strays if e not in at_target]
-            done = [(e, replace(e.target, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
-                    for e in at_target]
-            # Back in place, but maybe under a new scheduled-event id (an earlier compensation whose reply was lost):
-            # our rows must get that id too (invariant 1).
-            back = [(e, replace(e.before, start=remote[e.ref].start,
-                                scheduled_event_id=remote[e.ref].scheduled_event_id))
-                    for e in events if e not in strays and remote[e.ref].scheduled]
-            reason = "Reconcile: the operation did not finish"
-            if unknown:
-                return self._compensate(record, client, done, actor, reason, [], undetermined=unknown[0],
-                                        found_back=back)
-            return self._compensate(record, client, done, actor, reason, [], found_back=back)
+                self._commit_local(record, run, reached, actor, [])
+                return result_of(self.journal.find(record.id))  # type: ignore[arg-type]
+            except (ConcurrentEdit, SQLAlchemyError) as failure:
+                return self._compensate(record, run, client, reached, actor, f"A retry found the change made in "
+                                        f"Crossmark but {failure}", [], remote=remote)
+        strays = [e for e in events if not remote[e.ref].same_placement(e.before)]
+        unknown = [e for e in strays if e not in at_target]
+        # Back in place, but maybe under a new scheduled-event id (an earlier compensation whose reply was lost):
+        # our rows must get that id too (invariant 1).
+        back = [(e, replace(e.before, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
+                for e in events if e not in strays and remote[e.ref].scheduled]
+        reason = "The operation did not finish" if record.status in status.UNFINISHED else "Retry"
+        return self._compensate(record, run, client, reached, actor, reason, [],
+                                undetermined=unknown[0] if unknown else None, found_back=back, remote=remote)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _plan_difference(first: _Plan, second: _Plan) -> str | None:
+    """What differs between a plan made before the locks and the same plan made under them, in words; None if equal."""
+    before = {event.ref: event for event in first.events}
+    after = {event.ref: event for event in second.events}
+    if set(before) != set(after):
+        return (f"the action now involves events {', '.join(map(str, sorted(after)))} instead of "
+                f"{', '.join(map(str, sorted(before)))}")
+    for ref, event in before.items():
+        now = after[ref]
+        if not _unchanged(now.before, event.before) or not now.target.same_placement(event.target):
+            return f"{_label(event)} is now {now.before.describe()} (it was {event.before.describe()})"
+    for ref, expected in first.guards.items():
+        now_guard = second.guards.get(ref)
+        if now_guard is None or not _unchanged(now_guard, expected):
+            return f"event {ref}, the other half of the pair, is now " + (
+                now_guard.describe() if now_guard else "no longer part of the pair")
+    if set(second.guards) - set(first.guards):
+        return "the pair changed"
+    return None
 
 
 def _recordable_name(actor: str | None) -> str:
@@ -770,6 +1009,51 @@ def _require_actor(actor: str, kind: str) -> None:
 
 def _label(event: PlannedEvent) -> str:
     return {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor"}.get(event.role, "Event") + f" {event.ref}"
+
+
+def _core_of(connection: Connection, supervisor_ref: int) -> tuple[int | None, Placement]:
+    """A Supervisor's one CORE (same number, same store) and its placement; (None, unscheduled) when it has none."""
+    core_ref = core_of_supervisor(connection, supervisor_ref)
+    return (core_ref, _db_placement(connection, core_ref)) if core_ref is not None else (None, Placement(False))
+
+
+def _check_pairs_after(connection: Connection, planned: list[PlannedEvent], operation_id: int) -> dict[int, Placement]:
+    """Refuse an undo that would split a pair: after it, every scheduled Supervisor must have its CORE scheduled on the
+    same date, and a CORE moved or unscheduled must not leave its scheduled Supervisor behind. Returns the guards:
+    the other halves it relies on without changing them."""
+    final = {event.ref: event.target for event in planned}
+    guards: dict[int, Placement] = {}
+
+    def placement(ref: int) -> Placement:
+        if ref in final:
+            return final[ref]
+        guards[ref] = guards.get(ref) or _db_placement(connection, ref)
+        return guards[ref]
+
+    for event in planned:
+        if event.event_type == SUPERVISOR:
+            core_ref = core_of_supervisor(connection, event.ref)
+            if core_ref is None or not event.target.scheduled:
+                continue
+            core = placement(core_ref)
+            if not core.scheduled or core.start.date() != event.target.start.date():  # type: ignore[union-attr]
+                raise ActionRefused(
+                    f"Undoing operation {operation_id} would put Supervisor {event.ref} back on "
+                    f"{event.target.start:%Y-%m-%d} while its CORE {core_ref} is {core.describe()}; undo refused "
+                    f"(move CORE {core_ref} instead, or schedule the Supervisor on the CORE's day).")
+        elif event.event_type == CORE:
+            row = connection.execute(select(Event.project_name, Event.location_mvid, Event.store_number)
+                                     .where(Event.project_ref_num == event.ref)).one()
+            match = supervisors_for_cores(connection, [(event.ref, *row)])[event.ref]
+            if match.supervisor is None or match.state == SUPERVISOR_AMBIGUOUS:
+                continue
+            supervisor = placement(match.supervisor.ref)
+            if supervisor.scheduled and (not event.target.scheduled or
+                                         event.target.start.date() != supervisor.start.date()):  # type: ignore[union-attr]
+                raise ActionRefused(
+                    f"Undoing operation {operation_id} would take CORE {event.ref} to {event.target.describe()} while "
+                    f"its Supervisor {match.supervisor.ref} stays at {supervisor.describe()}; undo refused.")
+    return guards
 
 
 def _role(event: dict) -> str:

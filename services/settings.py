@@ -28,10 +28,11 @@ KNOWN_SETTINGS = frozenset({
     "DASHBOARD_URL", "DASHBOARD_LOG_FILE", "SLACK_WEBHOOK_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME",
     "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "AUTH_MODE",
     "AUTH_TRUSTED_HEADER", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
-    "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME"})
+    "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME", "RETRY_FIRST_SECONDS",
+    "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP"})
 # Environment variables with these prefixes are taken to be meant for us (others belong to the rest of the system).
 SETTING_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "DASHBOARD_", "SLACK_", "SMTP_", "NOTIFY_", "AUTH_", "SESSION_",
-                    "ACTIONS_", "SUPERVISOR_")
+                    "ACTIONS_", "SUPERVISOR_", "RETRY_")
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,14 @@ class Settings:
     session_idle_minutes: int = 60
     actions_per_minute: int = 10
     supervisor_rule: SupervisorRule = SupervisorRule()
+    # Automatic retries of operations that did not settle (services/retry_policy.py): full-jitter backoff from about
+    # `retry_first_seconds`, doubling up to `retry_max_seconds`; stuck after both `retry_min_attempts` attempts and
+    # `retry_min_hours`. `retry_loop`: whether the server runs the retry loop (one process across replicas does).
+    retry_first_seconds: float = 30.0
+    retry_max_seconds: float = 600.0
+    retry_min_attempts: int = 8
+    retry_min_hours: float = 6.0
+    retry_loop: bool = True
     unknown_settings: tuple[str, ...] = ()  # names present in the environment or secrets.toml that are not settings
 
     @property
@@ -121,16 +130,17 @@ def _parse_supervisor_rule(env: Mapping[str, str]) -> SupervisorRule:
     return SupervisorRule(mode=mode, offset_minutes=offset, fixed_time=time(int(match.group(1)), int(match.group(2))))
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+             unit: str = "seconds") -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigurationError(f"{name} must be a number of seconds, not {raw!r}.") from None
+        raise ConfigurationError(f"{name} must be a number of {unit}, not {raw!r}.") from None
     if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low:g} and {high:g} seconds, not {value:g}.")
+        raise ConfigurationError(f"{name} must be between {low:g} and {high:g} {unit}, not {value:g}.")
     return value
 
 
@@ -272,5 +282,10 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         session_idle_minutes=_whole(env, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         actions_per_minute=_whole(env, "ACTIONS_PER_MINUTE", 10, 1, 1000),
         supervisor_rule=_parse_supervisor_rule(env),
+        retry_first_seconds=_seconds(env, "RETRY_FIRST_SECONDS", 30.0, 1, 3600),
+        retry_max_seconds=_seconds(env, "RETRY_MAX_SECONDS", 600.0, 1, 86400),
+        retry_min_attempts=_whole(env, "RETRY_MIN_ATTEMPTS", 8, 1, 1000),
+        retry_min_hours=_seconds(env, "RETRY_MIN_HOURS", 6.0, 0, 24 * 30, unit="hours"),
+        retry_loop=_flag(env, "RETRY_LOOP", True),
         unknown_settings=tuple(unknown),
     )

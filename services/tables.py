@@ -199,6 +199,13 @@ class Operation(Base):
     # whose fingerprint is derived from their kind, account and request when their key is used again.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     key_released_at: Mapped[datetime | None] = mapped_column(DateTime)  # set by reconcile after the key retention
+    # The process running the operation holds a lease (migration 0011), renewed before every Crossmark call and always
+    # longer than the longest call: reconcile and the retry loop take an operation only once its lease has expired.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Automatic retries (services/retry_policy.py): how many were made, and when the next one is due.
+    attempts: Mapped[int | None] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
 
 
 class OperationStep(Base):
@@ -234,6 +241,18 @@ class AuditEntry(Base):
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerLease(Base):
+    """A job that exactly one process runs at a time across replicas (the retry loop): whoever holds an unexpired
+    lease runs it, renewing it each pass; when that process dies, another takes the lease once it expires."""
+
+    __tablename__ = "dashboard_worker_leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    renewed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
 
 
 class PairLock(Base):

@@ -104,7 +104,6 @@ CLI_CASES = {
     "operations-huge-limit": (["operations", "--limit", HUGE], "out of range"),
     "reconcile-huge-age": (["reconcile", "--older-than", HUGE], "out of range"),
     "long-user": (["unschedule", "--event", "606001", "--user", LONG_NAME], "not a valid user name"),
-    "long-key": (["unschedule", "--event", "606001", "--user", "olga", "--key", "k" * 101], "at most 100"),
     "users-disable-long-name": (["users", "disable", LONG_NAME], "not a valid user name"),
     "users-add-long-name": (["users", "add", LONG_NAME, "--role", "viewer"], "not a valid user name"),
     "demo-seed-year-1": (["demo", "seed", "--today", "0001-01-15"], "1900-2199"),
@@ -119,6 +118,25 @@ def test_the_cli_refuses_bad_input_in_one_line_and_changes_nothing(world, case):
     result = run_cli(*args, "--db", url, stdin=PASSWORD + "\n")
     assert_one_clean_line(result, phrase)
     assert state(engine) == before
+
+
+@pytest.mark.parametrize("key", ["k" * 101, "   "], ids=["over-long", "blank"])
+def test_a_bad_key_is_a_recorded_refusal_that_changes_no_event(world, key):
+    """Issue 16 §4: a blank or over-long --key is refused with one clear line (exit 1), and the refusal is recorded
+    (invariant 3: every attempted action leaves one operation record); no event moves and nothing is sent."""
+    url, engine = world
+    before = state(engine)
+    recorded = "SELECT status, requested_by, message FROM dashboard_operations ORDER BY id"
+    with engine.connect() as connection:
+        earlier = connection.execute(text(recorded)).all()
+    result = run_cli("unschedule", "--event", "606001", "--user", "olga", "--key", key, "--db", url)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "The idempotency key must be 1 to 100 characters" in result.stdout and "Traceback" not in result.stderr
+    assert state(engine)["schedules"] == before["schedules"]
+    with engine.connect() as connection:
+        new = connection.execute(text(recorded)).all()[len(earlier):]
+    assert [(row.status, row.requested_by) for row in new] == [("refused", "olga")]
+    assert "idempotency key must be 1 to 100 characters" in new[0].message
 
 
 def test_a_refused_value_is_repeated_short_and_on_one_line(world):

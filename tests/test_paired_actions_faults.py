@@ -162,7 +162,8 @@ def test_supervisor_write_fails_and_the_core_is_compensated(world, spec, fault):
     supervisor_steps = [(606002, spec.action, "forward", "failed")] if fault == "ok0" else \
         [(606002, spec.action, "forward", "unknown"), read_back(606002)]
     assert world.step_summary(result.operation_id) == [
-        (606001, spec.action, "forward", "ok"), *supervisor_steps, (606001, "schedule", "compensate", "ok")]
+        (606001, spec.action, "forward", "ok"), *supervisor_steps,
+        read_back(606001), (606001, "schedule", "compensate", "ok")]  # compensation reads back first (issue 16 §1)
     assert (world.fake.writes_sent(), world.fake.writes_acted()) == (3, 2)
 
 
@@ -230,10 +231,11 @@ def test_compensation_of_the_core(world, spec, fault, status):
     world.check(result, status=status)
     steps = world.step_summary(result.operation_id)
     assert steps[:2] == [(606001, spec.action, "forward", "ok"), (606002, spec.action, "forward", "failed")]
-    assert steps[2][:3] == (606001, "schedule", "compensate")
+    assert steps[2] == read_back(606001)  # compensation undoes only what is still where this operation put it
+    assert steps[3][:3] == (606001, "schedule", "compensate")
     assert (world.fake.writes_sent(), world.fake.writes_acted()) == (3, 1 if status == "needs_attention" else 2)
     if status == "compensated":
-        assert steps[3:] == [read_back(606001)]
+        assert steps[4:] == [read_back(606001)]
         assert_placements(world, before)
         return
     core_now = spec.target[606001]
@@ -282,7 +284,7 @@ def test_compensation_of_the_supervisor_fails_after_a_failed_local_commit(world)
     assert f"Supervisor 608002 is at {at(DAY, 13, 30):%Y-%m-%d %H:%M} in Crossmark but unscheduled in our database" \
         in result.message
     assert world.locks() == {608002: result.operation_id, 608001: result.operation_id}
-    assert world.step_summary(result.operation_id) == [(608002, "schedule", "forward", "ok"),
+    assert world.step_summary(result.operation_id) == [(608002, "schedule", "forward", "ok"), read_back(608002),
                                                        (608002, "unschedule", "compensate", "failed")]
     world.arm()
     retried = world.actions.retry(result.operation_id, "admin")  # the database still refuses: undo in Crossmark
@@ -305,7 +307,7 @@ def test_local_commit_fails_after_remote_success_and_crossmark_is_compensated(wo
     back = "schedule" if spec.action == "unschedule" or spec is RESCHEDULE else "unschedule"
     assert world.step_summary(result.operation_id) == [
         *[(ref, spec.action, "forward", "ok") for ref in spec.events],
-        *[(ref, back, "compensate", "ok") for ref in reversed(spec.events)]]
+        *[step for ref in reversed(spec.events) for step in (read_back(ref), (ref, back, "compensate", "ok"))]]
     n = len(spec.events)
     assert (world.fake.writes_sent(), world.fake.writes_acted()) == (2 * n, 2 * n)
 
@@ -336,8 +338,8 @@ def test_concurrent_edit_of_the_supervisor_row_compensates_both(world, spec):
     assert "Supervisor 606002 changed in our database meanwhile" in result.message
     assert_placements(world, before)
     assert world.db(606002).scheduled_id not in ("777", "5606002")
-    assert [s[2] for s in world.step_summary(result.operation_id)] == ["forward", "forward", "compensate",
-                                                                         "compensate"]
+    assert [s[2] for s in world.step_summary(result.operation_id)] == ["forward", "forward", "resolve", "compensate",
+                                                                         "resolve", "compensate"]
 
 
 @pytest.mark.parametrize("spec", PAIRED, ids=str)
@@ -411,7 +413,8 @@ def test_same_key_from_two_threads_at_once_runs_once(world):
     for thread in threads:
         thread.join(10)
     assert len(results) == 2 and results[0].operation_id == results[1].operation_id
-    assert {r.status for r in results} <= {"done", "pending", "applying"}  # the second sees the first in flight
+    # The second sees the first in flight: it is told so (in_progress), never the passing status as its answer.
+    assert {r.status for r in results} <= {"done", "in_progress"}
     assert world.operation_count() == 1 and world.operation(results[0].operation_id)["status"] == "done"
     assert (world.fake.writes_sent(), world.fake.writes_acted()) == (2, 2)
     assert_at_target(world, RESCHEDULE)
@@ -449,7 +452,7 @@ def test_a_second_action_on_a_pair_in_flight_gets_a_clear_conflict(world, first,
     world.pairs_together()
     (loser,) = seen
     assert loser.status == "refused", loser
-    assert f"Event {locked} is part of operation {result.operation_id}, which has not finished" in loser.message
+    assert f"Event {locked} is part of operation {result.operation_id}, which is still running" in loser.message
     assert world.operation(loser.operation_id)["status"] == "refused" and world.steps(loser.operation_id) == []
     assert world.fake.writes_sent() == len(first.events)  # the loser sent nothing
 
