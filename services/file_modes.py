@@ -22,10 +22,10 @@ def create_private_file(path: Path) -> None:
 
 def make_private_folder(path: Path) -> None:
     """Create `path` (and missing parents) with mode 0700; an existing folder is left as it is."""
-    if path.is_dir():
-        return
-    path.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
-    os.chmod(path, PRIVATE_FOLDER)  # mkdir's mode is filtered by the umask
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    for folder in reversed(missing):  # data/ and data/logs/ alike: mkdir(parents=True) would make parents 0755
+        folder.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+        os.chmod(folder, PRIVATE_FOLDER)  # mkdir's mode is filtered by the umask
 
 
 def private_opener(path: str, flags: int) -> int:

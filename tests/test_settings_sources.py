@@ -152,6 +152,7 @@ def test_the_database_its_backups_and_logs_are_created_private(tmp_path: Path):
     try:
         configure_logging({}, log_file=log_file)
         logging.getLogger("test").warning("a line")
-        assert _mode(log_file) == 0o600 and _mode(log_file.parent) == 0o700
+        assert _mode(log_file) == 0o600
+        assert _mode(log_file.parent) == _mode(log_file.parent.parent) == 0o700  # data/ made on the way too
     finally:
         configure_logging({"DASHBOARD_LOG_FILE": ""})  # back to stderr only: no test writes into data/logs
