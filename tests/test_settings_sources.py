@@ -53,6 +53,11 @@ SETTING_EFFECTS = {
     "SUPERVISOR_RULE_MODE": ('"fixed"', lambda s: s.supervisor_rule.mode == "fixed"),
     "SUPERVISOR_OFFSET_MINUTES": ("90", lambda s: s.supervisor_rule.offset_minutes == 90),
     "SUPERVISOR_FIXED_TIME": ('"12:15"', lambda s: s.supervisor_rule.fixed_time == time(12, 15)),
+    "RETRY_FIRST_SECONDS": ("10", lambda s: s.retry_first_seconds == 10.0),
+    "RETRY_MAX_SECONDS": ("120", lambda s: s.retry_max_seconds == 120.0),
+    "RETRY_MIN_ATTEMPTS": ("3", lambda s: s.retry_min_attempts == 3),
+    "RETRY_MIN_HOURS": ("1.5", lambda s: s.retry_min_hours == 1.5),
+    "RETRY_LOOP": ("false", lambda s: s.retry_loop is False),
     "DASHBOARD_LOG_FILE": ('"/var/log/ops/dashboard.jsonl"', None),  # read by the logging setup, checked below
 }
 
