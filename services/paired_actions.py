@@ -524,6 +524,8 @@ class PairedActions:
             with self.engine.begin() as connection:
                 self._finish_unsettled(connection, record, run, message, events, actor, now)
                 bump_data_version(connection)
+                newly_stuck = connection.info.pop(_NEWLY_STUCK, [])
+            self._announce_stuck(newly_stuck)
         return result_of(self.journal.find(record.id), warnings)  # type: ignore[arg-type]
 
     def _finish_unsettled(self, connection: Connection, record: OperationRecord, run: "_Run", message: str,
