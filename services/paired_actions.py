@@ -578,7 +578,7 @@ class PairedActions:
     def _announce_stuck(self, operation_ids: list[int]) -> None:
         for operation_id in operation_ids:
             stuck = self.journal.find(operation_id)
-            if stuck is None:
+            if stuck is None or stuck.status != status.STUCK:  # its transaction did not commit after all
                 continue
             log_event(log, "operation stuck", level=logging.ERROR, operation_id=operation_id, message=stuck.message)
             METRICS.count("operations_stuck")
