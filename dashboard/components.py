@@ -25,6 +25,7 @@ PAGE_FILES = {
     "data_quality": ("Data quality", ":material/fact_check:"),
     "operations": ("Operations", ":material/history:"),
     "audit": ("Audit", ":material/policy:"),
+    "timeline": ("Event timeline", ":material/timeline:"),
     "operations_health": ("Operations health", ":material/monitor_heart:"),
     "admin": ("Admin", ":material/admin_panel_settings:"),
 }

@@ -8,6 +8,8 @@ from typing import Sequence
 import streamlit as st
 
 from dashboard.markdown_text import literal, plain
+from services import input_limits
+from services.errors import InvalidInput
 from services.event_rules import EVENT_TYPES
 
 
@@ -117,3 +119,15 @@ def remember(param: str, state_key: str, text: str) -> None:
     """Write the page's value to the URL and note it, so page_value can tell a followed link from our own write."""
     write(**{param: text})
     st.session_state[f"{state_key}__url"] = text
+
+
+def read_ref(key: str = "ref") -> int | None:
+    """`?ref=606001`: an event ref (ASCII digits, 1 to 2,147,483,647); None when absent or invalid."""
+    raw = _raw(key)
+    if raw is None:
+        return None
+    try:
+        return input_limits.event_ref(raw)
+    except InvalidInput:
+        _warn(key, raw, "an event ref is a whole number from 1 to 2147483647", "no event")
+        return None

@@ -488,7 +488,8 @@ def _run_timeline(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - 
     print(crossmark_label(settings))
     print(f"Event {event.ref}: {event.name}")
     print(f"  {event.event_type} · {event.store} · window {event.window} · condition {event.condition or '—'}"
-          + (f" · paired with {', '.join(map(str, event.paired_refs))}" if event.paired_refs else ""))
+          + (" · same number and store: " + ", ".join(f"{other.event_type} {other.ref}" for other in event.counterparts)
+             if event.counterparts else ""))
     verdict = {True: "agree", False: "DISAGREE: " + ", ".join(timeline.differences), None: "not compared"}
     width = max(len("Database"), len(remote.label))
     print(f"{'Database':<{width}}: {timeline.database.describe()}")
