@@ -7,7 +7,7 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from dashboard.components import type_badge, when
+from dashboard.components import page_path, type_badge, when
 from dashboard.markdown_text import plain
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
@@ -44,5 +44,8 @@ def event_card(row: pd.Series, actions: EventActions | None = None) -> None:
             unsafe_allow_html=True)
         if row["event_type"] == "Core":
             supervisor_line(row)
+        st.page_link(page_path("timeline"), label="Timeline", icon=":material/timeline:",
+                     query_params={"ref": str(row["ref"])},
+                     help="What touched this event, and how it stands in Crossmark")
         if actions is not None:
             actions(row)

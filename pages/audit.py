@@ -1,10 +1,11 @@
 """Audit: who did what to which event, with the before and after state."""
 from datetime import date, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from dashboard.components import download_csv
+from dashboard.components import download_csv, page_path, page_url
 from dashboard.markdown_text import plain
 from services import input_limits
 from services.errors import InvalidInput
@@ -26,11 +27,16 @@ if (event_text or "").strip():
     except InvalidInput as refusal:
         st.warning(f"{plain(refusal)} Showing all events.", icon=":material/filter_alt_off:")
 trail = reads.audit(actor, event_ref, since)
+if event_ref is not None:
+    st.page_link(page_path("timeline"), label=f"Timeline of event {event_ref}", icon=":material/timeline:",
+                 query_params={"ref": str(event_ref)})
 if trail.empty:
     st.info("Nothing recorded for these filters.", icon=":material/policy:")
 else:
-    st.dataframe(trail, hide_index=True, width="stretch", column_config={
+    timelines = [page_url("timeline", ref=int(ref)) if pd.notna(ref) else None for ref in trail["event"]]
+    st.dataframe(trail.assign(timeline=timelines), hide_index=True, width="stretch", column_config={
         "at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
         "operation": st.column_config.NumberColumn("Operation", format="%d"),
-        "event": st.column_config.NumberColumn("Event", format="%d")})
+        "event": st.column_config.NumberColumn("Event", format="%d"),
+        "timeline": st.column_config.LinkColumn("Timeline", display_text="Open timeline")})
 download_csv(trail, "audit.csv")

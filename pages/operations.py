@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard import reads
 from dashboard.actions_ui import acting_user, can, result_banner
-from dashboard.components import download_csv
+from dashboard.components import download_csv, page_path
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services import input_limits
@@ -71,7 +71,12 @@ else:
     if rows:
         operation_id = int(journal.iloc[rows[0]]["operation"])
         st.subheader(f"Operation {operation_id}: steps")
-        st.dataframe(reads.operation_steps(operation_id), hide_index=True, width="stretch")
+        steps = reads.operation_steps(operation_id)
+        st.dataframe(steps, hide_index=True, width="stretch")
+        with st.container(horizontal=True):
+            for ref in dict.fromkeys(int(ref) for ref in steps["event"].dropna()):
+                st.page_link(page_path("timeline"), label=f"Timeline of event {ref}", icon=":material/timeline:",
+                             query_params={"ref": str(ref)})
     else:
         st.caption("Select an operation to see its Crossmark steps.")
     download_csv(journal, "operations.csv")
