@@ -487,6 +487,7 @@ class PairedActions:
         a lost update; it is left as it is and said so. `found_back`: events already back in place in Crossmark
         (their current ids to record)."""
         problems: list[str] = []
+        notes: list[str] = []
         restored: list[tuple[PlannedEvent, Placement]] = list(found_back or [])
         for event, reached in reversed(done):
             try:
@@ -500,8 +501,16 @@ class PairedActions:
                                                 scheduled_event_id=now_there.scheduled_event_id)))
                 continue
             if not now_there.same_placement(reached):
-                problems.append(f"{_label(event)} is at {now_there.describe()} in Crossmark, which this operation did "
-                                f"not set: left as it is (our database has {event.before.describe()})")
+                # Someone else moved it meanwhile: not ours to undo (that would be a lost update).
+                with self.engine.connect() as connection:
+                    ours = _db_placement(connection, event.ref)
+                if now_there.same_placement(ours):  # both systems agree on their placement: settled, say so
+                    notes.append(f"{_label(event)} was moved by someone else to {now_there.describe()} meanwhile; "
+                                 "both systems agree, so it is left there")
+                    restored.append((event, replace(ours, scheduled_event_id=now_there.scheduled_event_id)))
+                else:
+                    problems.append(f"{_label(event)} is at {now_there.describe()} in Crossmark, which this operation "
+                                    f"did not set: left as it is (our database has {ours.describe()})")
                 continue
             try:
                 back = self._drive(record.id, run, client, event, replace(reached, scheduled_event_id=(
@@ -510,6 +519,8 @@ class PairedActions:
             except (_StepFailed, _StepUndetermined) as failure:
                 problems.append(f"{_label(event)} is at {reached.describe()} in Crossmark but "
                                 f"{event.before.describe()} in our database ({failure})")
+        if notes:
+            reason = f"{reason}. " + "; ".join(notes)
         if undetermined is not None:
             problems.append(f"{_label(undetermined)}: its state in Crossmark is unknown; our database has "
                             f"{undetermined.before.describe()}")
@@ -949,15 +960,14 @@ class PairedActions:
             except (ConcurrentEdit, SQLAlchemyError) as failure:
                 return self._compensate(record, run, client, reached, actor, f"A retry found the change made in "
                                         f"Crossmark but {failure}", [], remote=remote)
-        strays = [e for e in events if not remote[e.ref].same_placement(e.before)]
-        unknown = [e for e in strays if e not in at_target]
-        # Back in place, but maybe under a new scheduled-event id (an earlier compensation whose reply was lost):
-        # our rows must get that id too (invariant 1).
+        # Whatever is not back where it was: driven back if it is where this operation put it, left (and said so)
+        # if someone else put it elsewhere. Back in place, but maybe under a new scheduled-event id (an earlier
+        # compensation whose reply was lost): our rows must get that id too (invariant 1).
+        moved = [(e, e.target) for e in events if not remote[e.ref].same_placement(e.before)]
         back = [(e, replace(e.before, start=remote[e.ref].start, scheduled_event_id=remote[e.ref].scheduled_event_id))
-                for e in events if e not in strays and remote[e.ref].scheduled]
+                for e in events if remote[e.ref].same_placement(e.before) and remote[e.ref].scheduled]
         reason = "The operation did not finish" if record.status in status.UNFINISHED else "Retry"
-        return self._compensate(record, run, client, reached, actor, reason, [],
-                                undetermined=unknown[0] if unknown else None, found_back=back, remote=remote)
+        return self._compensate(record, run, client, moved, actor, reason, [], found_back=back, remote=remote)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
