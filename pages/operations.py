@@ -10,23 +10,29 @@ from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services import input_limits
 from services.errors import InvalidInput, OpsError
-from services.journal import NEEDS_ATTENTION, STATUSES
+from services.journal import NEEDS_ATTENTION, STATUSES, STUCK
 
 st.title("Operations")
 st.caption("Every action, its Crossmark calls in order, and what it ended as.")
 result_banner()
 
-attention = reads.operations(NEEDS_ATTENTION, None, None)
-if not attention.empty:
-    st.subheader(f"Needs attention · {len(attention)}")
-    for row in attention.itertuples():
+
+def settle_queue(status: str, title: str, explain: str) -> None:
+    """Operations that did not settle, each with what happened and, for those who may, Retry now and Release."""
+    queue = reads.operations(status, None, None)
+    if queue.empty:
+        return
+    st.subheader(f"{title} · {len(queue)}")
+    st.caption(explain)
+    for row in queue.itertuples():
         with st.container(border=True):
-            st.error(f"Operation {row.operation} ({row.kind}, {plain(row.by)}, {row.requested_at:%b %d %H:%M}): "
-                     f"{plain(row.message)}", icon=":material/report:")
-            retry, note, resolve = st.columns([1, 3, 1], vertical_alignment="bottom")
+            message = (f"Operation {row.operation} ({row.kind.replace('_', ' ')}, {plain(row.by)}, "
+                       f"{row.requested_at:%b %d %H:%M}): {plain(row.message)}")
+            (st.error if status == STUCK else st.warning)(message, icon=":material/report:")
+            retry, note, release = st.columns([1, 3, 1], vertical_alignment="bottom")
             if not can("retry"):
                 continue
-            if retry.button("Retry", key=f"retry_{row.operation}", icon=":material/refresh:"):
+            if retry.button("Retry now", key=f"retry_{row.operation}", icon=":material/refresh:"):
                 try:
                     st.session_state["last_action_result"] = get_actions().retry(row.operation, acting_user())
                 except OpsError as error:
@@ -35,17 +41,26 @@ if not attention.empty:
                     st.rerun()
             if not can("mark_resolved"):
                 continue
-            text = note.text_input("How it was resolved", key=f"note_{row.operation}", placeholder="note (required)",
-                                   max_chars=input_limits.NOTE_MAX)
-            if resolve.button("Mark resolved", key=f"resolve_{row.operation}", icon=":material/task_alt:"):
+            text = note.text_input("How it was put right", key=f"note_{row.operation}",
+                                   placeholder="note (required)", max_chars=input_limits.NOTE_MAX)
+            if release.button("Release", key=f"resolve_{row.operation}", icon=":material/lock_open:",
+                              help="Ends the operation as resolved and unlocks its events: only when both systems "
+                                   "agree again (put right by hand) or it does not matter."):
                 try:
                     resolution = input_limits.note(text, "The note")
-                    st.session_state["last_action_result"] = get_actions().mark_resolved(row.operation, acting_user(),
-                                                                                         resolution)
+                    st.session_state["last_action_result"] = get_actions().release(row.operation, acting_user(),
+                                                                                   resolution)
                 except OpsError as error:
                     st.error(plain(error))
                 else:
                     st.rerun()
+
+
+settle_queue(STUCK, "Stuck", "The automatic retries gave up on these; their events stay locked until an admin "
+             "retries (once Crossmark answers again) or releases them with a note.")
+settle_queue(NEEDS_ATTENTION, "Waiting for an automatic retry", "Our database and Crossmark did not agree when these "
+             "ended; they are retried automatically with growing pauses (the message says when). Retry now skips "
+             "the wait.")
 
 st.subheader("Journal")
 status_column, user_column, since_column = st.columns(3)
