@@ -43,13 +43,21 @@ def standing_card(title: str, standing: Standing, differences: tuple[str, ...]) 
     st.markdown("  \n".join(lines))
 
 
+def show(ref: int) -> None:
+    """Another event's timeline in place of this one (a callback runs before the page, so the ref box can follow)."""
+    st.session_state.timeline_ref = ref
+    st.session_state.timeline_ref_input = str(ref)
+
+
 st.title("Event timeline")
 st.caption("Everything that touched one event: actions and their Crossmark calls, audit entries and data-quality "
            "findings, and where the event stands now in our database and in Crossmark.")
 
 ref = query_state.page_value("ref", "timeline_ref", query_state.read_ref, reset_widgets=("timeline_ref_input",))
+if "timeline_ref_input" not in st.session_state:  # first visit, or a followed link: the box shows the ref shown
+    st.session_state.timeline_ref_input = "" if ref is None else str(ref)
 ref_column, _ = st.columns([1, 2])
-typed = ref_column.text_input("Event ref", value="" if ref is None else str(ref), key="timeline_ref_input",
+typed = ref_column.text_input("Event ref", key="timeline_ref_input",
                               max_chars=len(str(input_limits.INT_MAX)), placeholder="e.g. 606001",
                               help="The event's ref (project ref number); press Enter to show it.").strip()
 if typed != ("" if ref is None else str(ref)):
@@ -79,13 +87,14 @@ event, remote = timeline.event, timeline.crossmark
 st.subheader(plain(event.name))
 st.markdown(f"{type_badge(event.event_type)} &nbsp;<span style='color:#4b5563'>ref {event.ref} · "
             f"{html.escape(event.store)} · window {html.escape(event.window)}</span>", unsafe_allow_html=True)
-with st.container(horizontal=True):
+with st.container(horizontal=True, vertical_alignment="center"):
     if timeline.database.scheduled and timeline.database.start is not None:
         st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
                      query_params={"date": f"{timeline.database.start:%Y-%m-%d}"})
-    for other in event.counterparts:  # its pair (same number, same store), or duplicates
-        st.page_link(page_path("timeline"), label=f"Timeline of {other.event_type} {other.ref}", icon=":material/link:",
-                     query_params={"ref": str(other.ref)}, help="Same event number at the same store")
+    for other in event.counterparts:  # its pair (same number, same store), or duplicates; a link to this very page
+        # would not navigate, so a button shows it here
+        st.button(f"Timeline of {other.event_type} {other.ref}", key=f"timeline_show_{other.ref}", type="tertiary",
+                  icon=":material/link:", on_click=show, args=(other.ref,), help="Same event number at the same store")
 
 st.subheader("Now")
 if timeline.agree is True:

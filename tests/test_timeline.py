@@ -391,6 +391,13 @@ def test_page_typing_a_ref_a_bad_ref_an_unknown_ref_and_no_ref(sprint2_db, open_
     app.text_input(key="timeline_ref_input").input("606002").run()
     assert not app.exception and _texts(app.subheader)[0] == "606001-Supervisor-Super Pretzel King Size"
     assert app.query_params["ref"] == ["606002"] or app.query_params["ref"] == "606002"
+    app.button(key="timeline_show_606001").click().run()  # to its CORE, from the counterpart's button
+    assert not app.exception and _texts(app.subheader)[0] == "606001-CORE-Super Pretzel King Size"
+    assert app.text_input(key="timeline_ref_input").value == "606001"
+    app.query_params["ref"] = "606999"  # a link followed to this page, or the browser's back / forward
+    app.run()
+    assert _texts(app.subheader)[0] == "606999-CORE-Test Product Orphan"
+    assert app.text_input(key="timeline_ref_input").value == "606999"
     app.text_input(key="timeline_ref_input").input("12x").run()
     assert any("must be a whole number" in error for error in _texts(app.error))
     bad_link = open_timeline(url, ref="abc")

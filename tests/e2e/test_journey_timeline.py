@@ -58,6 +58,7 @@ def test_timeline_from_a_day_view_card_live_agreement_then_disagreement(app, ope
     dashboard.wait_idle()
     dashboard.see("606001-Supervisor-Super Pretzel King Size")
     dashboard.see("Our database and Crossmark agree.")
+    expect(dashboard.key("timeline_ref_input").locator("input")).to_have_value("606002")  # the box follows the link
 
 
 def test_timeline_fits_a_phone(app, open_dashboard):
@@ -69,3 +70,9 @@ def test_timeline_fits_a_phone(app, open_dashboard):
     assert dashboard.horizontal_overflow() == []
     dashboard.assert_reachable(dashboard.key("timeline_ref_input").locator("input"))
     dashboard.assert_reachable(dashboard.main.get_by_role("button", name="Read again"))
+    # to its CORE's timeline from this one: the page and its ref box follow
+    dashboard.main.get_by_role("button", name="Timeline of Core 608001").click()
+    dashboard.page.wait_for_url(re.compile(r"/timeline\?ref=608001$"))
+    dashboard.wait_idle()
+    dashboard.see("608001-CORE-Product With Unscheduled Supervisor")
+    expect(dashboard.key("timeline_ref_input").locator("input")).to_have_value("608001")
