@@ -54,7 +54,8 @@ def test_a_failed_supervisor_step_is_compensated_and_said_so(app, dashboard):
     dashboard.see(f"Operation {operation_id}: steps")
     dashboard.wait_idle()
     steps = dashboard.table_rows(dashboard.main.locator('[data-testid="stElementContainer"]').filter(
-        has=dashboard.page.locator('[data-testid="stDataFrame"]')).nth(1), until=lambda rows: len(rows) >= 3)
+        has=dashboard.page.locator('[data-testid="stDataFrame"]')).nth(1), until=lambda rows: len(rows) >= 4)
+    # the compensation reads the CORE back first: it undoes only what is still where this operation put it
     assert [(row[2], row[4], row[5], row[6]) for row in steps] == [
         ("606001", "schedule", "forward", "ok"), ("606002", "schedule", "forward", "failed"),
-        ("606001", "schedule", "compensate", "ok")], steps
+        ("606001", "read_back", "resolve", "ok"), ("606001", "schedule", "compensate", "ok")], steps
