@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-requirements
 
-.PHONY: run test db seed clean-venv health bench
+.PHONY: run test soak db seed clean-venv health bench
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -23,6 +23,11 @@ run: db
 
 test: $(INSTALLED)
 	$(PY) -m pytest
+
+# The stateful chaos test of the paired actions (tests/test_paired_actions_stateful.py) with 2,000 examples instead of
+# `make test`'s 200 (on PostgreSQL too when TEST_DATABASE_URL is set). Takes several minutes.
+soak: $(INSTALLED)
+	SOAK_EXAMPLES=2000 $(PY) -m pytest tests/test_paired_actions_stateful.py -k keep_the_invariants
 
 clean-venv:
 	rm -rf $(VENV)
