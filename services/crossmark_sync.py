@@ -18,7 +18,7 @@ from services.crossmark_client import CrossmarkClient, PlanningEvent
 from services.data_version import bump_data_version
 from services.errors import InvalidInput
 from services.event_rules import classify_event_type, default_duration_minutes, is_scheduled_condition
-from services.tables import Employee, Event, Schedule
+from services.tables import AuditEntry, Employee, Event, PairLock, Schedule
 
 MAX_RANGE_DAYS = 366
 _CHUNK = 500
@@ -69,6 +69,7 @@ def sync_from_crossmark(engine: Engine, client: CrossmarkClient, first: date, la
         raise InvalidInput(f"The range ends ({last}) before it starts ({first}).")
     if (last - first).days > MAX_RANGE_DAYS:
         raise InvalidInput(f"Sync at most {MAX_RANGE_DAYS} days at a time ({first}..{last} is {(last - first).days}).")
+    # `now` is also when the read began: an action that changed an event since then wins over what we read.
     now = (now or datetime.now()).replace(microsecond=0)
     records = client.planning_events(first, last, on_page=on_fetch, page_size=page_size)  # all network I/O before the transaction
     report = SyncReport(fetched=len(records), dry_run=dry_run)
@@ -100,13 +101,25 @@ def _apply(connection: Connection, records: list[PlanningEvent], first: date, la
     existing: dict[str, dict] = {}
     ids = list(usable)
     for start in range(0, len(ids), _CHUNK):
-        for row in connection.execute(select(Event).where(Event.external_id.in_(ids[start:start + _CHUNK]))).mappings():
+        query = select(Event).where(Event.external_id.in_(ids[start:start + _CHUNK]))
+        if connection.dialect.name == "postgresql":
+            # Held until we commit: a paired action's local commit (which locks the same rows) waits for us, or has
+            # committed already and is seen below. On SQLite the write lock does the same.
+            query = query.with_for_update()
+        for row in connection.execute(query).mappings():
             existing[row["external_id"]] = dict(row)
+    acted_on = _acted_on_since(connection, [row["project_ref_num"] for row in existing.values()], now)
     employees = _employees_by_rep(connection, usable.values(), now, report)
 
     for mplan_id, record in usable.items():
         fields = _event_fields(record)
         row = existing.get(mplan_id)
+        if row is not None and row["project_ref_num"] in acted_on:
+            # What we read may be older than what a paired action did since (or is doing now): writing it would undo
+            # the action in our database while Crossmark keeps it (invariants 1 and 7). The next sync takes it.
+            report.skipped.append(f"event {row['project_ref_num']}: a paired action changed it while the sync was "
+                                  "reading; left as it is")
+            continue
         if row is None:
             ref = _new_ref(connection, mplan_id)
             connection.execute(insert(Event).values(
@@ -127,6 +140,17 @@ def _apply(connection: Connection, records: list[PlanningEvent], first: date, la
         _sync_schedule(connection, ref, record, employees, now, report)
 
     _mark_missing(connection, set(usable), first, last, now, report)
+
+
+def _acted_on_since(connection: Connection, refs: list[int], since: datetime) -> set[int]:
+    """Events a paired action holds now (a lock) or changed since `since` (an audit entry naming the event)."""
+    acted: set[int] = set()
+    for start in range(0, len(refs), _CHUNK):
+        chunk = refs[start:start + _CHUNK]
+        acted.update(connection.execute(select(PairLock.event_ref).where(PairLock.event_ref.in_(chunk))).scalars())
+        acted.update(connection.execute(select(AuditEntry.event_ref).distinct().where(
+            AuditEntry.event_ref.in_(chunk), AuditEntry.at >= since)).scalars())
+    return acted
 
 
 def _new_ref(connection: Connection, mplan_id: str) -> int:
