@@ -254,6 +254,33 @@ def postgres_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAp
 
 # --- 1. one server, probes and the CLI interleaved ----------------------------------------------------------------
 
+def _a_write_through_each(first: RunningApp, second: RunningApp, on_first: Dashboard,
+                          on_second: Dashboard) -> tuple[int, int, int]:
+    """A page write through each server and a CLI write: each seen by a separate process and on both servers' pages,
+    and no server left holding a deleted database file. Returns the three operations."""
+    # through the first server: seen by a separate process, the CLI and the second server
+    slot_a = _next_slot(first, 606001)
+    operation_a = _reschedule_on_page(on_first, 606001, slot_a)
+    assert _start_elsewhere(first, 606001) == datetime.combine(DAY, slot_a)
+    if _database_file(first) is not None:  # SQLite: a file no server may hold deleted
+        for server in (first, second):
+            assert _deleted(_database_descriptors(server)) == [], f"{server.url} after a write through {first.url}"
+        _cli_ok(first, "reconcile")
+    _page_shows(on_second, {606001: slot_a})
+    # through the second server: seen by a separate process, the CLI and the first server
+    slot_b = _next_slot(first, 608001)
+    operation_b = _reschedule_on_page(on_second, 608001, slot_b)
+    assert _start_elsewhere(first, 608001) == datetime.combine(DAY, slot_b)
+    _page_shows(on_first, {606001: slot_a, 608001: slot_b})
+    # and a CLI write, seen by both servers
+    slot_c = _next_slot(first, 606999)
+    operation_c = _cli_action(first, "reschedule", "--event", "606999", "--to",
+                              f"{DAY.isoformat()}T{slot_c:%H:%M}", "--user", ADMIN)
+    for dashboard in (on_first, on_second):
+        _page_shows(dashboard, {606001: slot_a, 608001: slot_b, 606999: slot_c})
+    return operation_a, operation_b, operation_c
+
+
 def test_one_server_probed_and_sharing_the_file_with_the_cli_loses_no_write(sqlite_app, open_dashboard):
     app = sqlite_app
     _signed_in(open_dashboard, app)  # as in the report: sign in, so the server holds its connections, then probe
@@ -332,27 +359,7 @@ def test_two_servers_on_one_sqlite_file_see_each_others_writes(sqlite_app, open_
         for server in (first, second):
             assert _deleted(_database_descriptors(server)) == [], f"{server.url} after probes and the CLI"
 
-        # a write through the first server: seen by a separate process, the CLI and the second server
-        slot_a = _next_slot(first, 606001)
-        operation_a = _reschedule_on_page(on_first, 606001, slot_a)
-        assert _start_elsewhere(first, 606001) == datetime.combine(DAY, slot_a)
-        for server in (first, second):
-            assert _deleted(_database_descriptors(server)) == [], f"{server.url} after a write through {first.url}"
-        _cli_ok(first, "reconcile")
-        _page_shows(on_second, {606001: slot_a})
-
-        # a write through the second server: seen by a separate process, the CLI and the first server
-        slot_b = _next_slot(first, 608001)
-        operation_b = _reschedule_on_page(on_second, 608001, slot_b)
-        assert _start_elsewhere(first, 608001) == datetime.combine(DAY, slot_b)
-        _page_shows(on_first, {606001: slot_a, 608001: slot_b})
-
-        # and a CLI write, seen by both servers
-        slot_c = _next_slot(first, 606999)
-        operation_c = _cli_action(first, "reschedule", "--event", "606999", "--to",
-                                  f"{DAY.isoformat()}T{slot_c:%H:%M}", "--user", ADMIN)
-        for dashboard in (on_first, on_second):
-            _page_shows(dashboard, {606001: slot_a, 608001: slot_b, 606999: slot_c})
+        operation_a, operation_b, operation_c = _a_write_through_each(first, second, on_first, on_second)
 
         operations = _operations_elsewhere(first)
         assert [operations[i] for i in (operation_a, operation_b, operation_c)] == \
@@ -461,21 +468,7 @@ def test_two_servers_on_one_postgresql_database_see_each_others_writes(postgres_
         _cli_ok(first, "users", "list")
         _cli_ok(first, *_check_run_args(ADMIN))
 
-        slot_a = _next_slot(first, 606001)
-        operation_a = _reschedule_on_page(on_first, 606001, slot_a)
-        assert _start_elsewhere(first, 606001) == datetime.combine(DAY, slot_a)
-        _page_shows(on_second, {606001: slot_a})
-
-        slot_b = _next_slot(first, 608001)
-        operation_b = _reschedule_on_page(on_second, 608001, slot_b)
-        assert _start_elsewhere(first, 608001) == datetime.combine(DAY, slot_b)
-        _page_shows(on_first, {606001: slot_a, 608001: slot_b})
-
-        slot_c = _next_slot(first, 606999)
-        operation_c = _cli_action(first, "reschedule", "--event", "606999", "--to",
-                                  f"{DAY.isoformat()}T{slot_c:%H:%M}", "--user", ADMIN)
-        for dashboard in (on_first, on_second):
-            _page_shows(dashboard, {606001: slot_a, 608001: slot_b, 606999: slot_c})
+        operation_a, operation_b, operation_c = _a_write_through_each(first, second, on_first, on_second)
 
         listed = {entry["operation_id"]: (entry["kind"], entry["status"], entry["by"])
                   for entry in _cli_json(first, "operations")}
