@@ -563,3 +563,28 @@ def test_real_server_on_postgresql_503_when_the_schema_is_dropped(tmp_path: Path
         response = server.get("/healthz")
         assert response.status_code == 503 and "schema not current" in response.json()["reasons"][0]
         server.stop()
+
+
+def test_the_server_runs_the_retry_loop_and_gives_its_lease_up_when_stopped(tmp_path: Path, server_for):
+    """dashboard/server.py starts the retry loop with the app (st.App lifespan): the server's process holds the
+    `retry_loop` worker lease while it runs and gives it up when stopped, so another replica takes over at once."""
+    database = tmp_path / "scheduler.db"
+    url = f"sqlite:///{database}"
+    upgrade_database(url)
+    server = server_for(url)
+    assert server.wait_until_up().status_code == 200
+
+    def lease() -> tuple | None:
+        with sqlite3.connect(database) as connection:
+            return connection.execute("SELECT owner, expires_at FROM dashboard_worker_leases "
+                                      "WHERE name = 'retry_loop'").fetchone()
+
+    deadline = time.monotonic() + 30
+    while lease() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    held = lease()
+    assert held is not None, "the server did not take the retry loop's lease"
+    assert f":{server.process.pid}:" in held[0]  # host:pid:process-space:token of the server process
+    assert datetime.fromisoformat(held[1]) > datetime.now()
+    server.stop()
+    assert datetime.fromisoformat(lease()[1]) < datetime(2000, 1, 1)  # given up, not left to expire
