@@ -13,6 +13,7 @@ interpreter per kill point would cost about a second each).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.spawn
 import os
 import signal
 import subprocess
@@ -102,7 +103,22 @@ def crashing_action(url: str, base_url: str, kind: str, argument: object, kill_a
 def forks() -> Iterator[multiprocessing.context.BaseContext]:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["tests.test_retry_loop"])
-    yield context
+    # A child re-imports the parent's __main__ before running its target. Under pytest that may no longer be pytest:
+    # a Streamlit AppTest earlier in the same run leaves dashboard/app.py as __main__, whose import in a bare child
+    # fails. The target lives in this module (preloaded), so the children need no __main__ at all.
+    original = multiprocessing.spawn.get_preparation_data
+
+    def without_main(name):  # noqa: ANN001, ANN202
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    multiprocessing.spawn.get_preparation_data = without_main
+    try:
+        yield context
+    finally:
+        multiprocessing.spawn.get_preparation_data = original
 
 
 def run_crashing(world: PairedWorld, forks, kind: str, argument: object, kill_at: int) -> tuple[int, int]:  # noqa: ANN001
