@@ -333,13 +333,6 @@ class Journal:
         with self.engine.begin() as connection:
             self._audit(connection, now, actor, operation_id, None, action, None, None, message)
 
-    def unfinished(self, older_than: datetime) -> list[OperationRecord]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(Operation).where(Operation.status.in_(UNFINISHED),
-                                                              Operation.updated_at <= older_than)
-                                      .order_by(Operation.id)).all()
-        return [_record(row) for row in rows]
-
     def list(self, status: str | None = None, limit: int = 200) -> list[OperationRecord]:
         query = select(Operation).order_by(Operation.id.desc()).limit(limit)
         if status:
