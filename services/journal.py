@@ -85,10 +85,22 @@ class OperationRecord:
         return self.request_fingerprint or request_fingerprint(self.kind, self.requested_by, self.request)
 
 
-def _record(row: Any) -> OperationRecord:
+def read_json(text: str | None, empty: Any) -> Any:
+    """A JSON column as the type it should hold (`empty`'s), or `empty` when it is missing, unreadable or of another
+    type: a row edited by hand or cut short must not stop a page or a retry pass from reading the rest."""
+    try:
+        value = json.loads(text) if text else empty
+    except ValueError:
+        return empty
+    return value if isinstance(value, type(empty)) else empty
+
+
+def operation_record(row: Any) -> OperationRecord:
+    """An OperationRecord from a full row of dashboard_operations (`select(Operation)`)."""
     return OperationRecord(id=row.id, idempotency_key=row.idempotency_key, kind=row.kind, requested_by=row.requested_by,
                            requested_at=row.requested_at, status=row.status, message=row.message,
-                           request=json.loads(row.request or "{}"), events=json.loads(row.events or "[]"),
+                           request=read_json(row.request, {}),
+                           events=[event for event in read_json(row.events, []) if isinstance(event, dict)],
                            undo_of=row.undo_of, updated_at=row.updated_at, finished_at=row.finished_at,
                            request_fingerprint=row.request_fingerprint, key_released_at=row.key_released_at,
                            lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
@@ -153,7 +165,7 @@ class Journal:
     def find(self, operation_id: int) -> OperationRecord | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(Operation).where(Operation.id == operation_id)).first()
-        return _record(row) if row else None
+        return operation_record(row) if row else None
 
     def find_by_key(self, actor: str, key: str) -> OperationRecord | None:
         """The operation `actor`'s key `key` is bound to (a released key is bound to nothing)."""
@@ -161,7 +173,7 @@ class Journal:
             row = connection.execute(select(Operation).where(
                 Operation.requested_by == actor, Operation.idempotency_key == key,
                 Operation.key_released_at.is_(None))).first()
-        return _record(row) if row else None
+        return operation_record(row) if row else None
 
     def record_refused(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, message: str,
                        undo_of: int | None = None, fingerprint: str | None = None) -> OperationRecord:
@@ -316,14 +328,14 @@ class Journal:
             live = connection.execute(select(Operation).where(Operation.status.in_(UNFINISHED),
                                                               Operation.lease_expires_at >= now)).all()
         orphans = [row for row in live if lease_owner_gone(row.lease_owner)]
-        return sorted((_record(row) for row in [*rows, *orphans]), key=lambda record: record.id)[:limit]
+        return sorted((operation_record(row) for row in [*rows, *orphans]), key=lambda record: record.id)[:limit]
 
     def settleable(self, limit: int = 1000) -> list[OperationRecord]:
         """Every operation a `retry --all` looks at: unfinished, needing attention or stuck."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(Operation).where(Operation.status.in_(SETTLEABLE))
                                       .order_by(Operation.id).limit(limit)).all()
-        return [_record(row) for row in rows]
+        return [operation_record(row) for row in rows]
 
     def audit_event(self, connection: Connection, *, now: datetime, actor: str, operation_id: int, event_ref: int,
                     action: str, before: Any, after: Any, message: str | None = None) -> None:
@@ -338,7 +350,7 @@ class Journal:
         if status:
             query = query.where(Operation.status == status)
         with self.engine.connect() as connection:
-            return [_record(row) for row in connection.execute(query).all()]
+            return [operation_record(row) for row in connection.execute(query).all()]
 
     def release_keys(self, *, older_than: datetime, now: datetime, actor: str = "reconcile") -> int:
         """Release the idempotency keys of operations that finished (done, refused, compensated, resolved) at or before
@@ -361,7 +373,7 @@ class Journal:
             query = query.where(Operation.id != excluding)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
-        return _record(row) if row else None
+        return operation_record(row) if row else None
 
     @staticmethod
     def _insert(connection: Connection, *, key: str, kind: str, actor: str, now: datetime, request: dict,

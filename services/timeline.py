@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from services import input_limits
 from services.crossmark_client import CrossmarkClient, PlanningEvent
 from services.errors import NotFound, OpsError
-from services.journal import STATUSES
+from services.journal import STATUSES, OperationRecord, operation_record, read_json
 from services.quality_checks import identity_of
 from services.quality_rules import RULES, Finding
 from services.tables import (
@@ -289,38 +289,7 @@ def _rep_name(engine: Engine, rep_id: str) -> str | None:
         return connection.execute(select(Employee.name).where(Employee.external_id == rep_id)).scalar_one_or_none()
 
 
-@dataclass(frozen=True)
-class _Operation:
-    id: int
-    kind: str
-    requested_by: str
-    requested_at: datetime
-    status: str
-    message: str | None
-    request: dict
-    events: list[dict]
-    undo_of: int | None
-
-
-_OPERATION_COLUMNS = (Operation.id, Operation.kind, Operation.requested_by, Operation.requested_at, Operation.status,
-                      Operation.message, Operation.request, Operation.events, Operation.undo_of)
-
-
-def _loads(text: str | None, empty: Any) -> Any:
-    try:
-        value = json.loads(text) if text else empty
-    except ValueError:
-        return empty
-    return value if isinstance(value, type(empty)) else empty
-
-
-def _operation(row: Any) -> _Operation:
-    events = [event for event in _loads(row.events, []) if isinstance(event, dict)]
-    return _Operation(row.id, row.kind, row.requested_by, row.requested_at, row.status, row.message,
-                      _loads(row.request, {}), events, row.undo_of)
-
-
-def _role_in(operation: _Operation, ref: int) -> str | None:
+def _role_in(operation: OperationRecord, ref: int) -> str | None:
     """How the operation concerns event `ref`: its role among the operation's events (core, supervisor, single),
     "guard" (the other half of a pair it relied on), "asked" (named by a request that planned nothing), or None."""
     for event in operation.events:
@@ -333,7 +302,7 @@ def _role_in(operation: _Operation, ref: int) -> str | None:
     return None
 
 
-def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple[list[_Operation], bool]:
+def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple[list[OperationRecord], bool]:
     """The operations that touched event `ref`, oldest first, and whether older operations went unsearched (see the
     module docstring for where each kind is found and why the search is bounded)."""
     known = set(connection.execute(select(AuditEntry.operation_id).where(
@@ -342,20 +311,20 @@ def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple
     newest = connection.execute(select(func.max(Operation.id))).scalar() or 0
     floor = max(newest - recent, 0)
     mention = f"%{ref}%"  # the ref is digits only: nothing in it is a LIKE wildcard
-    found: dict[int, _Operation] = {}
-    for row in connection.execute(select(*_OPERATION_COLUMNS).where(
+    found: dict[int, OperationRecord] = {}
+    for row in connection.execute(select(Operation).where(
             Operation.id > floor,
             or_(Operation.request.like(mention), Operation.events.like(mention), Operation.undo_of.is_not(None)))
             .order_by(Operation.id)):
-        operation = _operation(row)
+        operation = operation_record(row)
         # An undo (refused ones included, whose events are empty) of an operation that touched the event touches it.
         if _role_in(operation, ref) is not None or operation.id in known or operation.undo_of in known | set(found):
             found[operation.id] = operation
     older = sorted(known - set(found))
     for start in range(0, len(older), _IDENTITIES_PER_QUERY):
-        for row in connection.execute(select(*_OPERATION_COLUMNS).where(
+        for row in connection.execute(select(Operation).where(
                 Operation.id.in_(older[start:start + _IDENTITIES_PER_QUERY]))):
-            found[row.id] = _operation(row)
+            found[row.id] = operation_record(row)
     return sorted(found.values(), key=lambda operation: operation.id), floor > 0
 
 
@@ -408,7 +377,7 @@ def _request_text(kind: str, request: dict, ref: int) -> str:
     return text
 
 
-def _operation_entries(operations: list[_Operation], ref: int) -> list[_Sortable]:
+def _operation_entries(operations: list[OperationRecord], ref: int) -> list[_Sortable]:
     entries = []
     for operation in operations:
         role = _role_in(operation, ref)
@@ -454,7 +423,7 @@ def _step_detail(status: str, result: dict) -> str:
     return ""
 
 
-def _step_entries(connection: Connection, ref: int, operations: list[_Operation]) -> list[_Sortable]:
+def _step_entries(connection: Connection, ref: int, operations: list[OperationRecord]) -> list[_Sortable]:
     ids = [operation.id for operation in operations]
     entries = []
     for start in range(0, len(ids), _IDENTITIES_PER_QUERY):
@@ -464,8 +433,8 @@ def _step_entries(connection: Connection, ref: int, operations: list[_Operation]
                                       .where(OperationStep.operation_id.in_(ids[start:start + _IDENTITIES_PER_QUERY]),
                                              OperationStep.event_ref == ref)):
             entry = TimelineEntry(row.created_at, KIND_STEP, row.operation_id, row.status, None,
-                                  _step_summary(row.action, row.purpose, _loads(row.request, {})),
-                                  _step_detail(row.status, _loads(row.result, {})))
+                                  _step_summary(row.action, row.purpose, read_json(row.request, {})),
+                                  _step_detail(row.status, read_json(row.result, {})))
             entries.append(((row.created_at, row.operation_id, _RANK_STEP, row.id), entry))
     return entries
 
@@ -478,11 +447,11 @@ def _audit_text(action: str, before: str | None, after: str | None, message: str
         role, _, restored = rest.partition(" ")
         what = "restored in our database" if restored == "restored" else "changed in our database"
         summary = f"{action_label(kind)}: {_ROLE_LABELS.get(role, role)} {what}"
-        change = f"{_placement_text(_loads(before, {}) or before)} → {_placement_text(_loads(after, {}) or after)}"
+        change = f"{_placement_text(read_json(before, {}) or before)} → {_placement_text(read_json(after, {}) or after)}"
         return summary, None, (change + (f". {message}" if message else ""))
     if action.endswith(" requested"):
         asked = action[:-len(" requested")]
-        request = _loads(message, {})
+        request = read_json(message, {})
         if request or (message or "").startswith("{"):
             return f"Requested: {_request_text(asked, request, ref)}", "requested", ""
         return f"Requested: {action_label(asked)}", "requested", message or ""
@@ -494,7 +463,7 @@ def _audit_text(action: str, before: str | None, after: str | None, message: str
     return action_label(action), None, detail
 
 
-def _audit_entries(connection: Connection, ref: int, operations: list[_Operation]) -> list[_Sortable]:
+def _audit_entries(connection: Connection, ref: int, operations: list[OperationRecord]) -> list[_Sortable]:
     """The event's own entries, and its operations' entries about no one event (requested, refused, final status,
     reconcile and retry attempts); their entries about other events are left to those events' timelines."""
     columns = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.action,
@@ -514,7 +483,7 @@ def _audit_entries(connection: Connection, ref: int, operations: list[_Operation
     return entries
 
 
-def _finding_identities(ref: int, group: Iterable[int], operations: list[_Operation]) -> set[str]:
+def _finding_identities(ref: int, group: Iterable[int], operations: list[OperationRecord]) -> set[str]:
     """Every identity a finding about event `ref` can have: each rule with the event alone, with each other member of
     its pairing key, with the whole key, and with the refs of each operation that touched it."""
     members = sorted(set(group) | {ref})
@@ -529,7 +498,7 @@ def _finding_identities(ref: int, group: Iterable[int], operations: list[_Operat
 
 
 def _finding_entries(connection: Connection, ref: int, paired: list[int],
-                     operations: list[_Operation]) -> list[_Sortable]:
+                     operations: list[OperationRecord]) -> list[_Sortable]:
     identities = sorted(_finding_identities(ref, paired, operations))
     entries = []
     for start in range(0, len(identities), _IDENTITIES_PER_QUERY):

@@ -234,6 +234,15 @@ def read_snapshot(world: PairedWorld) -> Snapshot:
     return Snapshot(db, remote, operations, locks, steps)
 
 
+@contextmanager
+def _sends_nothing(world: PairedWorld, *, recorded: int) -> Iterator[None]:
+    """The block sends no request to Crossmark (not even a login) and leaves exactly `recorded` new operations."""
+    requests, operations = len(world.fake.requests), world.operation_count()
+    yield
+    assert len(world.fake.requests) == requests, world.fake.requests[requests:]
+    assert world.operation_count() == operations + recorded
+
+
 class PairedActionsMachine(RuleBasedStateMachine):
     world: PairedWorld  # set by the test before the run (one database and one fake server for every example)
 
@@ -429,35 +438,30 @@ class PairedActionsMachine(RuleBasedStateMachine):
             return
         call, key = self.submitted[-1 - pick % len(self.submitted)]
         world = self.world
-        requests, operations = len(world.fake.requests), world.operation_count()
-        again = call(key)
+        with _sends_nothing(world, recorded=0):  # invariant 4
+            again = call(key)
         with world.engine.connect() as connection:
             operation_id, state = connection.execute(select(Operation.id, Operation.status)
                                                      .where(Operation.idempotency_key == key)).one()
         assert again.operation_id == operation_id
         assert again.status == (IN_PROGRESS if state in status.UNFINISHED else state), (again, state)
-        assert len(world.fake.requests) == requests and world.operation_count() == operations  # invariant 4
 
     @rule(key=st.sampled_from(("", "   ", "k" * (KEY_MAX + 1))))
     def bad_key(self, key: str) -> None:
         """A blank or over-long key is refused, and the refusal is recorded (nothing lost); nothing is sent."""
         world = self.world
-        requests, operations = len(world.fake.requests), world.operation_count()
-        result = self.actions.unschedule(606999, ACTOR, key=key)
+        with _sends_nothing(world, recorded=1):  # the refusal is the one record
+            result = self.actions.unschedule(606999, ACTOR, key=key)
         assert result.status == "refused" and "idempotency key" in result.message, result
         assert world.operation(result.operation_id)["status"] == "refused"
-        assert len(world.fake.requests) == requests and world.operation_count() == operations + 1
 
     @rule(pick=st.integers(0, 7))
     def reuse_key_for_another_request(self, pick: int) -> None:
         if not self.submitted:
             return
         _call, key = self.submitted[-1 - pick % len(self.submitted)]
-        world = self.world
-        requests, operations = len(world.fake.requests), world.operation_count()
-        with pytest.raises(IdempotencyKeyReused):
+        with _sends_nothing(self.world, recorded=0), pytest.raises(IdempotencyKeyReused):
             self.actions.reschedule(606999, at(DAY + timedelta(days=1), 9, 1), ACTOR, key=key)
-        assert len(world.fake.requests) == requests and world.operation_count() == operations
 
     # --- rules: two actions at once ---------------------------------------------------------------------------
 

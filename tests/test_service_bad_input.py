@@ -102,3 +102,17 @@ def test_identity_provider_sign_ins_prune_old_attempts(engine):  # noqa: ANN001
             {"username": f"someone{i}", "at": old, "succeeded": False} for i in range(50)])
     sign_in_from_identity_provider(engine, "ann@example.com", "viewer", now=old + timedelta(days=1))
     assert _count(engine, "SELECT COUNT(*) FROM dashboard_login_attempts WHERE succeeded = false") == 0
+
+
+def test_the_journal_reads_an_operation_whose_json_was_cut_short_or_edited_by_hand(engine):  # noqa: ANN001
+    """One operation row with unreadable JSON must not stop the Operations page, a retry pass or a timeline."""
+    from services.journal import Journal
+
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO dashboard_operations (idempotency_key, kind, requested_by, requested_at, status, request, "
+            "events, updated_at) VALUES ('k', 'reschedule', 'olive', :at, 'needs_attention', '{\"ref\": 6060', "
+            "'[1, \"x\", {\"ref\": 606001}]', :at)"), {"at": datetime(2026, 1, 1)})
+    (record,) = Journal(engine).list()
+    assert record.request == {} and record.events == [{"ref": 606001}]
+    assert Journal(engine).find(record.id) == record
