@@ -326,9 +326,11 @@ class QualityFinding(Base):
 
 
 class UserAccount(Base):
-    """A local account: salted scrypt hash, role, active flag (managed with `python -m services users ...`)."""
+    """An account: role, active flag, and either a local password (argon2id; older scrypt hashes until the next
+    sign-in) or the identity-provider identity (issuer, subject) it was provisioned for (migration 0012)."""
 
     __tablename__ = "dashboard_users"
+    __table_args__ = (Index("uq_dashboard_users_oidc_identity", "oidc_issuer", "oidc_subject", unique=True),)
 
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -336,15 +338,21 @@ class UserAccount(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))  # `iss` of an identity-provider account
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))  # its `sub`: the pair names the person
 
 
 class LoginAttempt(Base):
+    """One sign-in attempt, kept about one failure window: the lockouts count them by account, by client and by both."""
+
     __tablename__ = "dashboard_login_attempts"
+    __table_args__ = (Index("ix_dashboard_login_attempts_client_at", "client", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
     at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     succeeded: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    client: Mapped[str | None] = mapped_column(String(64))  # the address the attempt came from (None: not known)
 
 
 class Switch(Base):
