@@ -2,15 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed-requirements
+# Two sets, each with its stamp so that editing either file reinstalls: the runtime set (requirements.txt: run, db,
+# health) and the development set (requirements-dev.txt = the runtime set + tests, benchmark, pip-audit: test, soak,
+# bench, audit).
+INSTALLED := $(VENV)/.installed-runtime
+INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test soak db seed clean-venv health bench
+.PHONY: run test soak db seed clean-venv health bench audit install install-dev
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	@touch $(INSTALLED)
+
+$(INSTALLED_DEV): requirements-dev.txt $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(INSTALLED_DEV)
+
+install: $(INSTALLED)
+
+install-dev: $(INSTALLED_DEV)
 
 db: $(INSTALLED)
 	@mkdir -p -m 700 data
@@ -21,12 +33,12 @@ db: $(INSTALLED)
 run: db
 	$(PY) -m streamlit run dashboard/server.py
 
-test: $(INSTALLED)
+test: $(INSTALLED_DEV)
 	$(PY) -m pytest
 
 # The stateful chaos test of the paired actions (tests/test_paired_actions_stateful.py) with 2,000 examples instead of
 # `make test`'s 200 (on PostgreSQL too when TEST_DATABASE_URL is set). Takes several minutes.
-soak: $(INSTALLED)
+soak: $(INSTALLED_DEV)
 	SOAK_EXAMPLES=2000 $(PY) -m pytest tests/test_paired_actions_stateful.py -k keep_the_invariants
 
 clean-venv:
@@ -37,5 +49,11 @@ health: $(INSTALLED)
 
 # The scale benchmark (bench/run.py): 10k / 100k / 1M events, writes docs/benchmarks.md. Building the databases takes a
 # few minutes the first time (kept in data/). BENCH_POSTGRES=postgresql+psycopg://... adds PostgreSQL.
-bench: $(INSTALLED)
+bench: $(INSTALLED_DEV)
 	$(PY) -m bench.run $(if $(BENCH_POSTGRES),--postgres $(BENCH_POSTGRES),)
+
+# pip-audit over the runtime set (requirements.txt and what it installs). tools/audit.py exits 0 clean, 1 vulnerable, 3
+# when the advisory source could not be reached (the audit did NOT run), 2 when it could not start. make exits 2 for any
+# failure; the line printed says which (CI runs `.venv/bin/python -m tools.audit` to read the status).
+audit: $(INSTALLED_DEV)
+	$(PY) -m tools.audit

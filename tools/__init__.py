@@ -1,0 +1,1 @@
+"""Development tools run through the Makefile (make audit)."""
