@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import query_state
 from dashboard.charts import TYPE_COLOURS
+from services import exports
 from services.event_rules import EVENT_TYPES
 from services.read_queries import EventFilter
 
@@ -79,10 +80,33 @@ def when(value: datetime | None) -> str:
     return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%a %b %d, %H:%M")
 
 
-def download_csv(frame: pd.DataFrame | Callable[[], bytes], file_name: str, label: str = "Download CSV") -> None:
-    """A CSV download of a frame, or of what a callable returns when the button is pressed (large exports)."""
-    data = frame if callable(frame) else frame.to_csv(index=False).encode("utf-8")
-    st.download_button(label, data, file_name=file_name, mime="text/csv", icon=":material/download:")
+ExportRows = pd.DataFrame | Callable[[], pd.DataFrame]  # rows now, or a read run when the button is pressed
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download_csv(rows: ExportRows, file_name: str, label: str = "Download CSV") -> None:
+    """A CSV download of the rows; every download goes through services.exports, so no cell is a formula."""
+    _download(rows, exports.csv_bytes, file_name, label, "text/csv", ":material/download:")
+
+
+def download_excel(rows: ExportRows, file_name: str, sheet_name: str, label: str = "Download Excel") -> None:
+    """An Excel download of the rows (one sheet), written by services.exports: text in string cells."""
+    _download(rows, lambda frame: exports.xlsx_bytes(frame, sheet_name), file_name, label, XLSX_MIME,
+              ":material/table_view:")
+
+
+def listing_cut_note(listed: int, listing_limit: int, what: str) -> None:
+    """When a table stopped at its listing limit, say that the downloads still hold every row the filters select."""
+    if listed >= listing_limit:
+        st.caption(f"The table shows the {listing_limit:,} {what}; the download has every one these filters select "
+                   f"(at most {exports.EXPORT_ROW_LIMIT:,}).")
+
+
+def _download(rows: ExportRows, encode: Callable[[pd.DataFrame], bytes], file_name: str, label: str, mime: str,
+              icon: str) -> None:
+    # A callable is read and encoded only when the button is pressed: large exports do not slow every rerun.
+    data = (lambda: encode(rows())) if callable(rows) else encode(rows)
+    st.download_button(label, data, file_name=file_name, mime=mime, icon=icon)
 
 
 def day_per_club(per_store: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:

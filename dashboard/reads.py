@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard.wiring import get_engine
 from services import quality_checks, read_queries
+from services.exports import EXPORT_ROW_LIMIT
 from services.metrics import METRICS
 from services.read_queries import EventFilter
 
@@ -84,10 +85,34 @@ def day_view(day: date, where: EventFilter) -> read_queries.DayView:
     return _read("day_view", day, where)
 
 
-def day_events_csv(day: date, where: EventFilter) -> bytes:
-    """Every event scheduled on the day as CSV, read when the download is asked for (not cached: it can be large)."""
-    frame = _timed("day_events_for_export", read_queries.day_events_for_export, day, where)
-    return frame.to_csv(index=False).encode("utf-8")
+# Reads for downloads run when the download is asked for and are not cached (an export can be large). Where a page
+# lists only the first rows, its download reads every row the same filters select, up to EXPORT_ROW_LIMIT.
+
+
+def day_events_for_export(day: date, where: EventFilter) -> pd.DataFrame:
+    """Every event scheduled on the day (a day holds a few thousand at most: no row limit)."""
+    return _timed("day_events_for_export", read_queries.day_events_for_export, day, where)
+
+
+def unscheduled_events_for_export(bucket: str | None, where: EventFilter) -> pd.DataFrame:
+    return _timed("unscheduled_events_for_export", read_queries.unscheduled_events, now_minute(), bucket, where,
+                  limit=EXPORT_ROW_LIMIT)
+
+
+def operations_for_export(status: str | None, actor: str | None, since: date | None) -> pd.DataFrame:
+    return _timed("operations_for_export", read_queries.operations_frame, status=status, actor=actor, since=since,
+                  limit=EXPORT_ROW_LIMIT)
+
+
+def audit_for_export(actor: str | None, event_ref: int | None, since: date | None) -> pd.DataFrame:
+    return _timed("audit_for_export", read_queries.audit_frame, actor=actor, event_ref=event_ref, since=since,
+                  limit=EXPORT_ROW_LIMIT)
+
+
+def open_findings_for_export(rule: str | None, severity: str | None, store: str | None,
+                             acknowledged: bool | None) -> pd.DataFrame:
+    return _timed("open_findings_for_export", quality_checks.open_findings, rule=rule, severity=severity, store=store,
+                  acknowledged=acknowledged, limit=EXPORT_ROW_LIMIT)
 
 
 def type_counts(first_day: date, last_day: date, period: str, where: EventFilter) -> pd.DataFrame:

@@ -1,14 +1,16 @@
 """Audit: who did what to which event, with the before and after state."""
 from datetime import date, timedelta
+from functools import partial
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from dashboard.components import download_csv, page_path, page_url
+from dashboard.components import download_csv, listing_cut_note, page_path, page_url
 from dashboard.markdown_text import plain
 from services import input_limits
 from services.errors import InvalidInput
+from services.read_queries import AUDIT_LISTING_LIMIT
 
 st.title("Audit trail")
 actor_column, event_column, since_column = st.columns(3)
@@ -39,4 +41,5 @@ else:
         "operation": st.column_config.NumberColumn("Operation", format="%d"),
         "event": st.column_config.NumberColumn("Event", format="%d"),
         "timeline": st.column_config.LinkColumn("Timeline", display_text="Open timeline")})
-download_csv(trail, "audit.csv")
+listing_cut_note(len(trail), AUDIT_LISTING_LIMIT, "newest entries")
+download_csv(partial(reads.audit_for_export, actor, event_ref, since), "audit.csv")

@@ -1,19 +1,19 @@
 """Data quality: the latest run, open findings with drill-down, fixes and acknowledgements, and the trend."""
-import io
+from functools import partial
 
 import streamlit as st
 
 from dashboard import reads
 from dashboard.actions_ui import acting_user, can, draw_open_dialog, open_dialog, result_banner
 from dashboard.charts import findings_trend_chart
-from dashboard.components import download_csv, page_path
+from dashboard.components import download_csv, download_excel, listing_cut_note, page_path
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
 from services import input_limits
 from services.errors import InvalidInput, OpsError
 from services.event_rules import supervisor_start
 from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
-from services.quality_checks import acknowledge, run_check
+from services.quality_checks import FINDINGS_LISTING_LIMIT, acknowledge, run_check
 from services.quality_rules import RULES
 from services.read_queries import event_for_action
 
@@ -109,14 +109,13 @@ else:
                     st.error(plain(error))
                 else:
                     st.rerun()
+    listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
+    every_finding = partial(reads.open_findings_for_export, rule, severity, store, acknowledged)
     export_csv, export_excel = st.columns(2)
     with export_csv:
-        download_csv(findings, "findings.csv")
-    buffer = io.BytesIO()
-    findings.to_excel(buffer, index=False, sheet_name="Open findings")
-    export_excel.download_button("Download Excel", buffer.getvalue(), file_name="findings.xlsx",
-                                 mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                 icon=":material/table_view:")
+        download_csv(every_finding, "findings.csv")
+    with export_excel:
+        download_excel(every_finding, "findings.xlsx", sheet_name="Open findings")
 
 st.subheader("Trend of open findings per rule")
 trend = reads.findings_trend()

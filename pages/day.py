@@ -1,5 +1,6 @@
 """Day view: one date — who is on duty, every scheduled event by type, each CORE's Supervisor, what is still Unstaffed."""
 from datetime import date, timedelta
+from functools import partial
 
 import streamlit as st
 
@@ -55,7 +56,7 @@ if not view.listed:
             icon=":material/store:")
     st.subheader("The day per club")
     st.dataframe(day_per_club(view.per_store, reads.stores()), hide_index=True, width="stretch")
-    download_csv(lambda: reads.day_events_csv(day, where), f"events-{day.isoformat()}.csv")
+    download_csv(partial(reads.day_events_for_export, day, where), f"events-{day.isoformat()}.csv")
     st.stop()
 
 if scheduled.empty and view.unstaffed_due.empty:

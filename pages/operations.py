@@ -1,16 +1,18 @@
 """Operations: the journal of paired actions, each one's Crossmark steps, and the queue of those needing attention."""
 from datetime import date, timedelta
+from functools import partial
 
 import streamlit as st
 
 from dashboard import reads
 from dashboard.actions_ui import acting_user, can, result_banner
-from dashboard.components import download_csv, page_path
+from dashboard.components import download_csv, listing_cut_note, page_path
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services import input_limits
 from services.errors import InvalidInput, OpsError
 from services.journal import NEEDS_ATTENTION, STATUSES, STUCK
+from services.read_queries import OPERATIONS_LISTING_LIMIT
 
 st.title("Operations")
 st.caption("Every action, its Crossmark calls in order, and what it ended as.")
@@ -94,4 +96,5 @@ else:
                              query_params={"ref": str(ref)})
     else:
         st.caption("Select an operation to see its Crossmark steps.")
-    download_csv(journal, "operations.csv")
+    listing_cut_note(len(journal), OPERATIONS_LISTING_LIMIT, "newest operations")
+    download_csv(partial(reads.operations_for_export, status, user, since), "operations.csv")

@@ -1,4 +1,6 @@
 """Unscheduled: Unstaffed events by urgency (the same figures as the Overview tiles), each linked to its day."""
+from functools import partial
+
 import streamlit as st
 
 from dashboard import query_state, reads
@@ -6,6 +8,7 @@ from dashboard.actions_ui import can, draw_open_dialog, open_dialog, result_bann
 from dashboard.components import download_csv, filter_bar, page_path, page_url
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
+from services.exports import EXPORT_ROW_LIMIT
 from services.paired_actions import SCHEDULE_SUPERVISOR
 from services.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
@@ -29,7 +32,8 @@ if events.empty:
 else:
     events = events.assign(day=[page_url("day", date=f"{due:%Y-%m-%d}") for due in events["due_datetime"]])
     if len(events) < shown_total:
-        st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has the same rows.")
+        exported = "all of them" if shown_total <= EXPORT_ROW_LIMIT else f"the {EXPORT_ROW_LIMIT:,} most urgent"
+        st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has {exported}.")
     picked = st.dataframe(
         events, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="unscheduled_table",
         column_order=["bucket", "due_datetime", "event_type", "ref", "name", "store_number", "store_name", "day"],
@@ -50,5 +54,5 @@ else:
                 open_dialog(SCHEDULE_SUPERVISOR, core)
             st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
                          query_params={"date": f"{row['due_datetime']:%Y-%m-%d}"})
-    download_csv(events.drop(columns=["day"]), "unscheduled-events.csv")
+    download_csv(partial(reads.unscheduled_events_for_export, bucket, where), "unscheduled-events.csv")
 draw_open_dialog()

@@ -293,8 +293,12 @@ def latest_run(engine: Engine) -> dict | None:
     return dict(row) if row else None
 
 
+FINDINGS_LISTING_LIMIT = 5000  # the page lists at most this many; its downloads read every finding the filters select
+
+
 def open_findings(engine: Engine, *, rule: str | None = None, severity: str | None = None,
-                  store: str | None = None, acknowledged: bool | None = None, limit: int = 5000) -> pd.DataFrame:
+                  store: str | None = None, acknowledged: bool | None = None,
+                  limit: int = FINDINGS_LISTING_LIMIT) -> pd.DataFrame:
     table = QualityFinding.__table__
     query = (select(table.c.id, table.c.severity, table.c.rule, table.c.event_number, table.c.store, table.c.core_ref,
                     table.c.supervisor_ref, table.c.day, table.c.detail, table.c.first_seen, table.c.last_seen,

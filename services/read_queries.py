@@ -317,8 +317,14 @@ def unscheduled_bucket_totals(buckets: pd.DataFrame) -> pd.Series:
     return buckets.groupby("bucket")["count"].sum().reindex(list(URGENCY_BUCKETS), fill_value=0).astype(int)
 
 
+# The pages list at most this many rows; their downloads read every row the filters select (dashboard/reads.py).
+UNSCHEDULED_LISTING_LIMIT = 500
+OPERATIONS_LISTING_LIMIT = 1000
+AUDIT_LISTING_LIMIT = 2000
+
+
 def unscheduled_events(engine: Engine, now: datetime, bucket: str | None = None, where: EventFilter = EventFilter(),
-                       limit: int = 500) -> pd.DataFrame:
+                       limit: int = UNSCHEDULED_LISTING_LIMIT) -> pd.DataFrame:
     """The Unstaffed events themselves (most urgent first, at most `limit`), with their bucket, for the listing."""
     if bucket is not None and bucket not in URGENCY_BUCKETS:
         raise InvalidInput(f"Unknown urgency {bucket!r}; choose one of: {', '.join(URGENCY_BUCKETS)}.")
@@ -512,7 +518,7 @@ def week_overview(engine: Engine, now: datetime, where: EventFilter = EventFilte
 
 
 def operations_frame(engine: Engine, *, status: str | None = None, actor: str | None = None,
-                     since: date | None = None, limit: int = 1000) -> pd.DataFrame:
+                     since: date | None = None, limit: int = OPERATIONS_LISTING_LIMIT) -> pd.DataFrame:
     from services.tables import Operation
 
     query = (select(Operation.id, Operation.requested_at, Operation.kind, Operation.status, Operation.requested_by,
@@ -543,7 +549,7 @@ def operation_steps_frame(engine: Engine, operation_id: int) -> pd.DataFrame:
 
 
 def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | None = None, since: date | None = None,
-                limit: int = 2000) -> pd.DataFrame:
+                limit: int = AUDIT_LISTING_LIMIT) -> pd.DataFrame:
     from services.tables import AuditEntry
 
     query = (select(AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.event_ref, AuditEntry.action,
