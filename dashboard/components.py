@@ -1,7 +1,6 @@
 """UI components shared by pages: the filter bar, type badges, event cards, navigation between pages."""
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +10,7 @@ import streamlit as st
 
 from dashboard import query_state
 from dashboard.charts import TYPE_COLOURS
+from dashboard.markdown_text import plain
 from services import exports
 from services.event_rules import EVENT_TYPES
 from services.read_queries import EventFilter
@@ -66,7 +66,7 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
 
 def type_badge(event_type: str, count: int | None = None) -> str:
     colour = TYPE_COLOURS.get(event_type, TYPE_COLOURS["Other"])
-    label = html.escape(event_type) + (f" · {count}" if count is not None else "")
+    label = plain(event_type) + (f" · {count}" if count is not None else "")  # a Markdown body that allows HTML
     return (f"<span style='background:{colour};color:#fff;border-radius:10px;padding:2px 10px;"
             f"font-size:0.85rem;font-weight:600;white-space:nowrap'>{label}</span>")
 

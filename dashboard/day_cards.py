@@ -1,7 +1,6 @@
 """Day view cards: one event per card; a CORE's card shows how its Supervisor stands (and, later, its actions)."""
 from __future__ import annotations
 
-import html
 from typing import Callable
 
 import pandas as pd
@@ -37,10 +36,10 @@ def event_card(row: pd.Series, actions: EventActions | None = None) -> None:
     with st.container(border=True):
         st.markdown(
             f"{type_badge(row['event_type'])} &nbsp;<b>{pd.Timestamp(row['scheduled_at']):%H:%M}</b> · "
-            f"{html.escape(str(row['rep_name'] or 'unknown rep'))}"
-            f"<br><span style='font-size:0.95rem'>{html.escape(str(row['name']))}</span>"
-            f"<br><span style='color:#4b5563;font-size:0.85rem'>ref {row['ref']} · #{row['store_number']} "
-            f"{html.escape(str(row['store_name'] or ''))} · {html.escape(str(row['condition'] or ''))}</span>",
+            f"{plain(row['rep_name'] or 'unknown rep')}"
+            f"<br><span style='font-size:0.95rem'>{plain(row['name'])}</span>"
+            f"<br><span style='color:#4b5563;font-size:0.85rem'>ref {row['ref']} · #{plain(row['store_number'])} "
+            f"{plain(row['store_name'] or '')} · {plain(row['condition'] or '')}</span>",
             unsafe_allow_html=True)
         if row["event_type"] == "Core":
             supervisor_line(row)

@@ -83,7 +83,7 @@ else:
     if rows:
         finding = findings.iloc[rows[0]]
         with st.container(border=True):
-            st.markdown(f"**{finding['rule']}** ({finding['severity']}) — {plain(finding['detail'])}")
+            st.markdown(f"**{plain(finding['rule'])}** ({plain(finding['severity'])}) — {plain(finding['detail'])}")
             links, fix_column = st.columns(2)
             if finding["day"] is not None:
                 links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",

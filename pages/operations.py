@@ -28,7 +28,7 @@ def settle_queue(status: str, title: str, explain: str) -> None:
     st.caption(explain)
     for row in queue.itertuples():
         with st.container(border=True):
-            message = (f"Operation {row.operation} ({row.kind.replace('_', ' ')}, {plain(row.by)}, "
+            message = (f"Operation {row.operation} ({plain(row.kind.replace('_', ' '))}, {plain(row.by)}, "
                        f"{row.requested_at:%b %d %H:%M}): {plain(row.message)}")
             (st.error if status == STUCK else st.warning)(message, icon=":material/report:")
             retry, note, release = st.columns([1, 3, 1], vertical_alignment="bottom")

@@ -1,7 +1,5 @@
 """Event timeline: one event's history (actions, their Crossmark calls, audit entries, findings) and where it stands
 now in our database and, read live, in Crossmark, side by side."""
-import html
-
 import pandas as pd
 import streamlit as st
 
@@ -86,21 +84,22 @@ except OpsError as error:
 event, remote = timeline.event, timeline.crossmark
 st.subheader(plain(event.name))
 st.markdown(f"{type_badge(event.event_type)} &nbsp;<span style='color:#4b5563'>ref {event.ref} · "
-            f"{html.escape(event.store)} · window {html.escape(event.window)}</span>", unsafe_allow_html=True)
+            f"{plain(event.store)} · window {plain(event.window)}</span>", unsafe_allow_html=True)
 with st.container(horizontal=True, vertical_alignment="center"):
     if timeline.database.scheduled and timeline.database.start is not None:
         st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
                      query_params={"date": f"{timeline.database.start:%Y-%m-%d}"})
     for other in event.counterparts:  # its pair (same number, same store), or duplicates; a link to this very page
         # would not navigate, so a button shows it here
-        st.button(f"Timeline of {other.event_type} {other.ref}", key=f"timeline_show_{other.ref}", type="tertiary",
-                  icon=":material/link:", on_click=show, args=(other.ref,), help="Same event number at the same store")
+        st.button(f"Timeline of {plain(other.event_type)} {other.ref}", key=f"timeline_show_{other.ref}",
+                  type="tertiary", icon=":material/link:", on_click=show, args=(other.ref,),
+                  help="Same event number at the same store")
 
 st.subheader("Now")
 if timeline.agree is True:
-    st.success(f"Our database and {remote.label} agree.", icon=":material/check_circle:")
+    st.success(f"Our database and {plain(remote.label)} agree.", icon=":material/check_circle:")
 elif timeline.agree is False:
-    st.error(f"Our database and {remote.label} disagree: {', '.join(timeline.differences)}.",
+    st.error(f"Our database and {plain(remote.label)} disagree: {plain(', '.join(timeline.differences))}.",
              icon=":material/error:")
 else:
     st.warning(f"Not compared: {plain(remote.problem)}", icon=":material/help:")

@@ -6,6 +6,7 @@ import streamlit as st
 from dashboard import query_state, reads
 from dashboard.charts import type_counts_chart
 from dashboard.components import download_csv, filter_bar
+from dashboard.markdown_text import plain
 from services.errors import OpsError
 from services.read_queries import PERIODS
 
@@ -32,7 +33,7 @@ query_state.write(**{"from": first_day.isoformat(), "to": last_day.isoformat(), 
 try:
     counts = reads.type_counts(first_day, last_day, period, where)
 except OpsError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 if counts.empty:
