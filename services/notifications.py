@@ -13,6 +13,7 @@ import httpx
 from services.settings import Settings
 
 ITEMS_PER_RULE = 5
+SLACK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
 @dataclass(frozen=True)
@@ -64,23 +65,64 @@ def compose_stuck(record, dashboard_url: str) -> Notice:  # noqa: ANN001 - journ
 
 
 def deliver(notice: Notice, settings: Settings) -> Delivery:
-    """Send by every configured channel; a failing channel is reported, never raised."""
+    """Send by every configured channel; a failing channel is reported, never raised. A failure is recorded as its
+    kind only (see slack_failure, mail_failure): the text of an error may carry the webhook's secret URL or a mail
+    server's echo of the credentials, and the run's notification is shown to every viewer and printed by the CLI."""
     delivery = Delivery()
     if settings.slack_webhook_url:
         try:
-            response = httpx.post(settings.slack_webhook_url, json={"text": f"*{notice.subject}*\n{notice.text}"},
-                                  timeout=httpx.Timeout(10.0, connect=5.0))
+            response = httpx.post(settings.slack_webhook_url, json={"text": slack_text(notice)}, timeout=SLACK_TIMEOUT)
             response.raise_for_status()
             delivery.sent.append("slack")
-        except httpx.HTTPError as error:
-            delivery.failed.append(f"slack: {type(error).__name__}: {str(error)[:160]}")
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            delivery.failed.append(f"slack: {slack_failure(error)}")
     if settings.smtp_host and settings.smtp_to:
         try:
             _send_mail(notice, settings)
             delivery.sent.append("email")
-        except (OSError, smtplib.SMTPException) as error:
-            delivery.failed.append(f"email: {type(error).__name__}: {str(error)[:160]}")
+        except OSError as error:  # smtplib.SMTPException and ssl.SSLError are OSErrors too
+            delivery.failed.append(f"email: {mail_failure(error)}")
     return delivery
+
+
+def slack_text(notice: Notice) -> str:
+    """The message in Slack's mrkdwn with &, < and > escaped: an event name like `<!channel>` or `<http://x|click>`
+    stays text instead of pinging everyone or becoming a link."""
+    return f"*{slack_escape(notice.subject)}*\n{slack_escape(notice.text)}"
+
+
+def slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_failure(error: Exception) -> str:
+    """What went wrong, without the error's text: httpx names the request URL (the webhook's secret path) in it."""
+    if isinstance(error, httpx.HTTPStatusError):
+        return f"HTTP {error.response.status_code}"
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        return "connection failed"
+    if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return "invalid webhook URL"
+    return type(error).__name__
+
+
+def mail_failure(error: OSError) -> str:
+    """What went wrong, with the SMTP reply code but not the reply's text, which some servers fill with the user
+    name or the credentials they were given."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{type(error).__name__} (SMTP {error.smtp_code})"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = sorted({code for code, _reply in error.recipients.values()})
+        return f"recipients refused (SMTP {', '.join(map(str, codes))})"
+    if isinstance(error, smtplib.SMTPException):
+        return type(error).__name__  # e.g. SMTPNotSupportedError: no STARTTLS or no AUTH offered
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, ssl.SSLError):
+        return "TLS failed"
+    return "connection failed"
 
 
 def _send_mail(notice: Notice, settings: Settings) -> None:
