@@ -19,7 +19,9 @@ from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url  # noqa: E402
 from services.errors import OpsError  # noqa: E402
 
-st.set_page_config(page_title="Field events", page_icon=":material/event:", layout="wide")
+# An emoji icon is drawn from a data: URI; a :material/...: one would be fetched from fonts.gstatic.com, which the
+# Content-Security-Policy (dashboard/security_headers.py) does not allow and an internal network may not reach.
+st.set_page_config(page_title="Field events", page_icon="📅", layout="wide")
 
 try:
     settings = get_settings()

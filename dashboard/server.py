@@ -1,7 +1,9 @@
 """Server entry point: `streamlit run dashboard/server.py` — the dashboard (dashboard/app.py) plus GET /healthz and
-GET /metrics on the same port, through Streamlit's ASGI app (`st.App`, discovered by `streamlit run` as `app`)."""
+GET /metrics on the same port, through Streamlit's ASGI app (`st.App`, discovered by `streamlit run` as `app`), with
+security headers on every response (dashboard/security_headers.py)."""
 from __future__ import annotations
 
+import hmac
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,9 +13,13 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse, Response  # noqa: E402
+from starlette.responses import JSONResponse, PlainTextResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
+from streamlit import file_util  # noqa: E402
+
+from dashboard.security_headers import SecurityHeaders, inline_script_hashes, security_headers  # noqa: E402
 
 from services.errors import OpsError  # noqa: E402
 from services.health import current_health  # noqa: E402
@@ -25,20 +31,53 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def healthz(request: Request) -> Response:
-    """200 when healthy, 503 when not, with the report as JSON. A plain (sync) endpoint: Starlette runs it in a worker
-    thread, so the database and Crossmark probes never block the event loop that serves the dashboard."""
+    """200 when healthy, 503 when not. Anyone gets `{"healthy", "status"}`; the whole report (database path and user,
+    Crossmark URL, who changed switches, the queue needing attention, reasons) only with `Authorization: Bearer
+    <HEALTH_TOKEN>`. A plain (sync) endpoint: Starlette runs it in a worker thread, so the database and Crossmark probes
+    never block the event loop that serves the dashboard."""
     try:
         settings = load_settings()  # the one reader: environment over .streamlit/secrets.toml, as the pages
-    except OpsError as error:
-        return JSONResponse({"healthy": False, "status": "unhealthy", "reasons": [f"configuration: {error}"]},
-                            status_code=503, headers=NO_STORE)
+    except OpsError:
+        # Why is the operator's to read (`python -m services health` on the host), not any caller's.
+        return JSONResponse({"healthy": False, "status": "unhealthy"}, status_code=503, headers=NO_STORE)
+    presented = bearer_token(request)
+    if presented is not None and not token_matches(presented, settings.health_token):
+        return unauthorized("HEALTH_TOKEN")
     report = current_health(settings)
-    return Response(report.to_json(), status_code=200 if report.healthy else 503, media_type="application/json",
-                    headers=NO_STORE)
+    status_code = 200 if report.healthy else 503
+    if presented is None:
+        return JSONResponse({"healthy": report.healthy, "status": report.status}, status_code=status_code,
+                            headers=NO_STORE)
+    return Response(report.to_json(), status_code=status_code, media_type="application/json", headers=NO_STORE)
 
 
 def metrics(request: Request) -> Response:
+    """The Prometheus exposition; with METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`."""
+    try:
+        settings = load_settings()
+    except OpsError:
+        return PlainTextResponse("The dashboard's configuration is invalid.\n", status_code=503, headers=NO_STORE)
+    if settings.metrics_token is not None and not token_matches(bearer_token(request), settings.metrics_token):
+        return unauthorized("METRICS_TOKEN")
     return Response(prometheus_text(), media_type=CONTENT_TYPE, headers=NO_STORE)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer ...` header; None without one (other schemes are not ours)."""
+    scheme, _, credentials = request.headers.get("authorization", "").strip().partition(" ")
+    return (credentials.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def token_matches(presented: str | None, expected: str | None) -> bool:
+    """In constant time, so the answer's timing does not tell how much of a guess was right."""
+    if presented is None or expected is None:
+        return False
+    return hmac.compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
+
+
+def unauthorized(setting: str) -> Response:
+    return PlainTextResponse(f"401 Unauthorized: send Authorization: Bearer <{setting}>.\n", status_code=401,
+                             headers={**NO_STORE, "WWW-Authenticate": "Bearer"})
 
 
 def _retry_loop():  # noqa: ANN202 - RetryLoop | None
@@ -79,5 +118,7 @@ async def lifespan(_app):  # noqa: ANN001, ANN201 - st.App
             loop.stop()
 
 
+STREAMLIT_INDEX = Path(file_util.get_static_dir()) / "index.html"  # what Streamlit serves for every page path
 app = st.App(APP_SCRIPT, lifespan=lifespan, routes=[Route("/healthz", healthz, methods=["GET"]),
-                                 Route("/metrics", metrics, methods=["GET"])])
+                                                    Route("/metrics", metrics, methods=["GET"])],
+             middleware=[Middleware(SecurityHeaders, headers=security_headers(inline_script_hashes(STREAMLIT_INDEX)))])

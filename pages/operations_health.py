@@ -1,11 +1,13 @@
-"""Operations health: the /healthz report, p50/p95 of read-query and Crossmark latencies, action and call counts."""
+"""Operations health: the /healthz report (its reasons and details for admins only), p50/p95 of read-query and
+Crossmark latencies, action and call counts."""
 from datetime import datetime
 
 import streamlit as st
 
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_settings
-from services.health import current_health
+from services.accounts import ADMIN
+from services.health import HealthReport, current_health
 from services.metrics import METRICS
 
 
@@ -33,31 +35,52 @@ st.caption(f"The same checks as `GET /healthz`; figures below are this server pr
 if st.button("Check again", icon=":material/refresh:"):
     st.rerun()
 
-report = current_health(get_settings())  # what /healthz answers now, from the same function
-if not report.healthy:
-    st.error("**Unhealthy** (/healthz answers 503): " + plain("; ".join(report.reasons)), icon=":material/error:")
-elif report.warnings:
-    st.warning("**Healthy, with warnings** (/healthz answers 200): " + plain("; ".join(report.warnings)),
-               icon=":material/warning:")
-else:
-    st.success("**Healthy** (/healthz answers 200)", icon=":material/check_circle:")
 
-database, crossmark, check_run, attention = st.columns(4)
-database.metric("Database", "reachable" if report.database.reachable else "unreachable",
-                help=report.database.error or report.database.url, border=True)
-crossmark.metric("Crossmark", report.crossmark.status, help=report.crossmark.error or report.crossmark.url,
-                 border=True)
-check_run.metric("Last data-quality run", _age(report.last_check_run.age_seconds),
-                 help=report.last_check_run.finished_at, border=True)
-attention.metric("Operations needing attention",
-                 "?" if report.operations_needing_attention is None else report.operations_needing_attention,
-                 border=True)
-st.caption(f"Schema revision {report.schema.revision or '?'} (current: {report.schema.head or '?'}) · "
-           f"checked {report.checked_at}")
-if report.switches:
-    st.caption("Switches: " + " · ".join(f"{name} **{'on' if s['enabled'] else 'off'}**"
-                                         + (f" ({s['changed_by']})" if s.get("changed_by") else "")
-                                         for name, s in report.switches.items()))
+def _status(report: HealthReport, with_reasons: bool) -> None:
+    def why(texts: list[str]) -> str:
+        return (": " + plain("; ".join(texts))) if with_reasons and texts else ""
+
+    if not report.healthy:
+        st.error("**Unhealthy** (/healthz answers 503)" + why(report.reasons), icon=":material/error:")
+    elif report.warnings:
+        st.warning("**Healthy, with warnings** (/healthz answers 200)" + why(report.warnings),
+                   icon=":material/warning:")
+    else:
+        st.success("**Healthy** (/healthz answers 200)", icon=":material/check_circle:")
+
+
+def _details(report: HealthReport) -> None:
+    """What anonymous /healthz callers do not get either (issue 17): where the database and Crossmark are, the queue
+    needing attention, who changed the switches."""
+    database, crossmark, check_run, attention = st.columns(4)
+    # Help texts are Markdown too: an error may quote what the database or Crossmark answered.
+    database.metric("Database", "reachable" if report.database.reachable else "unreachable",
+                    help=plain(report.database.error or report.database.url), border=True)
+    crossmark_help = report.crossmark.error or report.crossmark.url  # neither for the sandbox
+    crossmark.metric("Crossmark", report.crossmark.status, help=plain(crossmark_help) if crossmark_help else None,
+                     border=True)
+    check_run.metric("Last data-quality run", _age(report.last_check_run.age_seconds),
+                     help=plain(report.last_check_run.finished_at) if report.last_check_run.finished_at else None,
+                     border=True)
+    attention.metric("Operations needing attention",
+                     "?" if report.operations_needing_attention is None else report.operations_needing_attention,
+                     border=True)
+    st.caption(f"Schema revision {plain(report.schema.revision or '?')} (current: {plain(report.schema.head or '?')})"
+               f" · checked {report.checked_at}")
+    if report.switches:
+        st.caption("Switches: " + " · ".join(f"{plain(name)} **{'on' if s['enabled'] else 'off'}**"
+                                             + (f" ({plain(s['changed_by'])})" if s.get("changed_by") else "")
+                                             for name, s in report.switches.items()))
+
+
+report = current_health(get_settings())  # what /healthz answers now, from the same function
+is_admin = st.session_state.get("acting_role") == ADMIN  # set by dashboard/app.py for the signed-in account
+_status(report, with_reasons=is_admin)
+if is_admin:
+    _details(report)
+else:
+    st.caption("The reasons and details of this report (database, Crossmark, the queue needing attention, switches) "
+               "are shown to admins.")
 
 st.subheader("Latency")
 st.markdown("**Read queries** (queries that reached the database; cache hits are not timed)")

@@ -29,8 +29,9 @@ KNOWN_SETTINGS = frozenset({
     "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "AUTH_MODE",
     "AUTH_TRUSTED_HEADER", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
     "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME", "RETRY_FIRST_SECONDS",
-    "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP"})
+    "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP", "HEALTH_TOKEN", "METRICS_TOKEN"})
 # Environment variables with these prefixes are taken to be meant for us (others belong to the rest of the system).
+MIN_TOKEN_LENGTH = 16  # HEALTH_TOKEN, METRICS_TOKEN
 SETTING_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "DASHBOARD_", "SLACK_", "SMTP_", "NOTIFY_", "AUTH_", "SESSION_",
                     "ACTIONS_", "SUPERVISOR_", "RETRY_")
 
@@ -88,6 +89,10 @@ class Settings:
     retry_min_attempts: int = 8
     retry_min_hours: float = 6.0
     retry_loop: bool = True
+    # Bearer tokens of the monitoring system: HEALTH_TOKEN shows /healthz's details (anonymous callers get the status
+    # only); METRICS_TOKEN, when set, is required by /metrics (unset, /metrics stays open).
+    health_token: str | None = field(default=None, repr=False)
+    metrics_token: str | None = field(default=None, repr=False)
     unknown_settings: tuple[str, ...] = ()  # names present in the environment or secrets.toml that are not settings
 
     @property
@@ -169,6 +174,16 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     if raw not in choices:
         raise ConfigurationError(f"{name} must be one of {', '.join(choices)}, not {raw!r}.")
     return raw
+
+
+def _token(env: Mapping[str, str], name: str) -> str | None:
+    """A bearer token a monitoring system sends; short ones are refused, since anyone may guess at /healthz."""
+    value = (env.get(name) or "").strip() or None
+    if value is not None and not re.fullmatch(r"[\x21-\x7e]{%d,}" % MIN_TOKEN_LENGTH, value):
+        # Printable ASCII without spaces: what an Authorization header carries intact and compare_digest accepts.
+        raise ConfigurationError(f"{name} must be at least {MIN_TOKEN_LENGTH} printable ASCII characters without "
+                                 "spaces (e.g. `openssl rand -hex 32`).")
+    return value
 
 
 def _role_map(raw: str) -> tuple[tuple[str, str], ...]:
@@ -287,5 +302,7 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         retry_min_attempts=_whole(env, "RETRY_MIN_ATTEMPTS", 8, 1, 1000),
         retry_min_hours=_seconds(env, "RETRY_MIN_HOURS", 6.0, 0, 24 * 30, unit="hours"),
         retry_loop=_flag(env, "RETRY_LOOP", True),
+        health_token=_token(env, "HEALTH_TOKEN"),
+        metrics_token=_token(env, "METRICS_TOKEN"),
         unknown_settings=tuple(unknown),
     )

@@ -417,30 +417,52 @@ def _navigation_app() -> None:
     _st.navigation([_st.Page(root / "pages" / "operations_health.py", title="Operations health")]).run()
 
 
-def test_operations_health_page_under_navigation(sqlite_url: str, monkeypatch):
+def _operations_health_page(sqlite_url: str, monkeypatch, role: str) -> AppTest:
     monkeypatch.setenv("SCHEDULER_DATABASE_URL", sqlite_url)
     monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
+    st.cache_resource.clear()
+    app = AppTest.from_function(_navigation_app, default_timeout=30)
+    app.session_state["root"] = str(ROOT)
+    app.session_state["acting_role"] = role  # as dashboard/app.py sets it for the signed-in account
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_operations_health_page_under_navigation(sqlite_url: str, monkeypatch):
     METRICS.observe("read_query_seconds", 0.004, query="summary")
     METRICS.observe("crossmark_seconds", 0.120, path="/users/getUserInfo")
     METRICS.count("actions", kind="reschedule", status="done")
     METRICS.count("crossmark_calls", path="/users/getUserInfo", status="200")
-    st.cache_resource.clear()
-    app = AppTest.from_function(_navigation_app, default_timeout=30)
-    app.session_state["root"] = str(ROOT)
-    app.run()
+    app = _operations_health_page(sqlite_url, monkeypatch, "admin")
     try:
-        assert not app.exception, app.exception
         assert [title.value for title in app.title] == ["Operations health"]
         metrics = {metric.label: metric.value for metric in app.metric}
         assert metrics["Database"] == "reachable" and metrics["Crossmark"] == "sandbox"
         assert metrics["Last data-quality run"] == "never" and metrics["Operations needing attention"] == "0"
-        assert "Healthy, with warnings" in app.warning[0].value
+        assert "Healthy, with warnings" in app.warning[0].value and "no data-quality run" in app.warning[0].value
         frames = [frame.value for frame in app.dataframe]
         read = frames[0]
         assert read.iloc[0]["query"] == "all" and "summary" in set(read["query"])
         assert read.loc[read["query"] == "summary", "samples (hour)"].iloc[0] >= 1
         assert "/users/getUserInfo" in set(frames[1]["path"])
         assert "reschedule" in set(frames[2]["kind"]) and "200" in set(frames[3]["status"])
+    finally:
+        st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_the_operations_health_page_shows_the_details_to_admins_only(sqlite_url: str, monkeypatch, role: str):
+    """Below admin, the status as anonymous /healthz callers get it; not where the database or Crossmark are, the
+    queue needing attention, who changed the switches, or the reasons (they name paths)."""
+    app = _operations_health_page(sqlite_url, monkeypatch, role)
+    try:
+        assert [warning.value for warning in app.warning] == ["**Healthy, with warnings** (/healthz answers 200)"]
+        assert [metric.label for metric in app.metric] == []  # Database, Crossmark, last run, attention: admins'
+        shown = " ".join(str(element.value) for kind in ("caption", "markdown", "warning", "error", "success")
+                         for element in getattr(app, kind))
+        assert "shown to admins" in shown
+        assert make_url(sqlite_url).database not in shown and "Switches" not in shown and "Schema revision" not in shown
     finally:
         st.cache_resource.clear()
 
@@ -455,11 +477,13 @@ def _free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, url: str, log: Path) -> None:
+    def __init__(self, url: str, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "SCHEDULER_DATABASE_URL": url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-        env.pop("CROSSMARK_BASE_URL", None)
+        inherited = {name: value for name, value in os.environ.items()
+                     if name not in ("CROSSMARK_BASE_URL", "HEALTH_TOKEN", "METRICS_TOKEN")}
+        env = {**inherited, "SCHEDULER_DATABASE_URL": url, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+               **(env or {})}
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
@@ -467,8 +491,9 @@ class RunningServer:
              "--server.headless", "true", "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=self._log_file, stderr=subprocess.STDOUT)
 
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.base + path, timeout=15)
+    def get(self, path: str, token: str | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return httpx.get(self.base + path, timeout=15, headers=headers)
 
     def wait_until_up(self, timeout: float = 60.0) -> httpx.Response:
         deadline = time.monotonic() + timeout
@@ -497,8 +522,8 @@ class RunningServer:
 def server_for(tmp_path: Path):
     servers: list[RunningServer] = []
 
-    def start(url: str) -> RunningServer:
-        server = RunningServer(url, tmp_path / f"server-{len(servers)}.log")
+    def start(url: str, env: dict[str, str] | None = None) -> RunningServer:
+        server = RunningServer(url, tmp_path / f"server-{len(servers)}.log", env)
         servers.append(server)
         return server
 
@@ -507,15 +532,22 @@ def server_for(tmp_path: Path):
         server.stop()
 
 
+HEALTH_TOKEN = "health-token-for-the-monitoring-system"
+
+
 def test_real_server_answers_healthz_and_metrics_then_503_when_the_database_goes_away(tmp_path: Path, server_for):
+    """Without METRICS_TOKEN /metrics is open; /healthz answers everyone the status, HEALTH_TOKEN holders the report."""
     database = tmp_path / "scheduler.db"
     url = f"sqlite:///{database}"
     upgrade_database(url)
-    server = server_for(url)
+    server = server_for(url, {"HEALTH_TOKEN": HEALTH_TOKEN})
 
     response = server.wait_until_up()
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"healthy": True, "status": "degraded"}  # anonymous: no details (no check run yet)
+    response = server.get("/healthz", token=HEALTH_TOKEN)
+    assert response.status_code == 200, response.text
     report = response.json()
     assert report["healthy"] is True and report["database"]["reachable"] is True
     assert report["schema"]["current"] is True and report["crossmark"]["status"] == "sandbox"
@@ -533,11 +565,13 @@ def test_real_server_answers_healthz_and_metrics_then_503_when_the_database_goes
     database.rename(tmp_path / "moved-away.db")
     gone = server.get("/healthz")
     assert gone.status_code == 503, gone.text
-    assert gone.json()["healthy"] is False
+    assert gone.json() == {"healthy": False, "status": "unhealthy"}  # no path for anonymous callers
+    gone = server.get("/healthz", token=HEALTH_TOKEN)
+    assert gone.status_code == 503 and gone.json()["healthy"] is False
     assert gone.json()["reasons"] == [f"database unreachable: There is no database at {database}."]
 
     database.write_bytes(b"garbage" * 1000)
-    garbage = server.get("/healthz")
+    garbage = server.get("/healthz", token=HEALTH_TOKEN)
     assert garbage.status_code == 503 and "not an SQLite database" in garbage.json()["reasons"][0]
 
     database.unlink()
@@ -552,7 +586,7 @@ def test_real_server_on_postgresql_503_when_the_schema_is_dropped(tmp_path: Path
         pytest.skip(POSTGRES_SKIP_REASON)
     with private_database("postgresql", tmp_path) as url:
         upgrade_database(url)
-        server = server_for(url)
+        server = server_for(url, {"HEALTH_TOKEN": HEALTH_TOKEN})
         assert server.wait_until_up().status_code == 200
         schema = dict(make_url(url).query)["options"].split("=", 1)[1]
         admin = create_engine(POSTGRES_URL)
@@ -560,7 +594,7 @@ def test_real_server_on_postgresql_503_when_the_schema_is_dropped(tmp_path: Path
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
-        response = server.get("/healthz")
+        response = server.get("/healthz", token=HEALTH_TOKEN)
         assert response.status_code == 503 and "schema not current" in response.json()["reasons"][0]
         server.stop()
 

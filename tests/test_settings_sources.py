@@ -58,6 +58,8 @@ SETTING_EFFECTS = {
     "RETRY_MIN_ATTEMPTS": ("3", lambda s: s.retry_min_attempts == 3),
     "RETRY_MIN_HOURS": ("1.5", lambda s: s.retry_min_hours == 1.5),
     "RETRY_LOOP": ("false", lambda s: s.retry_loop is False),
+    "HEALTH_TOKEN": ('"health-token-0123456789"', lambda s: s.health_token == "health-token-0123456789"),
+    "METRICS_TOKEN": ('"metrics-token-0123456789"', lambda s: s.metrics_token == "metrics-token-0123456789"),
     "DASHBOARD_LOG_FILE": ('"/var/log/ops/dashboard.jsonl"', None),  # read by the logging setup, checked below
 }
 
