@@ -366,7 +366,7 @@ def measure_side_by_side(events: int, data_dir: Path, postgres: str, repeat: int
 
 
 def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
-    from services.accounts import OPERATOR, add_user
+    from services.accounts import SETUP, OPERATOR, add_user
     from services.database import make_engine
     from services.quality_checks import run_check
     from services.read_queries import day_view
@@ -381,7 +381,7 @@ def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None,
         has_user = connection.execute(select(func.count()).select_from(UserAccount)
                                       .where(UserAccount.username == BENCH_USER)).scalar_one()
     if not has_user:
-        add_user(engine, BENCH_USER, OPERATOR, None)
+        add_user(engine, BENCH_USER, OPERATOR, None, by=SETUP)
     day, store = _busiest(engine, today)
     quarter = (today - timedelta(days=45), today + timedelta(days=45))
     ours = our_reads(engine, today)

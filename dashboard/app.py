@@ -11,7 +11,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
 import streamlit as st  # noqa: E402
 
 from dashboard import reads  # noqa: E402
-from dashboard.auth import current_user, sign_in_page, sign_out  # noqa: E402
+from dashboard.auth import current_user, header_sign_out_notice, sign_in_page, sign_out  # noqa: E402
 from dashboard.components import PAGE_FILES, PAGE_ROLES, page_path  # noqa: E402
 from dashboard.markdown_text import plain  # noqa: E402
 from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
@@ -25,9 +25,13 @@ st.set_page_config(page_title="Field events", page_icon="📅", layout="wide")
 
 try:
     settings = get_settings()
+except OpsError as error:
+    st.error(f"The dashboard's settings cannot be used: {plain(error)}")
+    st.stop()
+try:
     get_engine()
 except OpsError as error:
-    st.error(f"The dashboard cannot open its database: {error}")
+    st.error(f"The dashboard cannot open its database: {plain(error)}")
     st.stop()
 
 user = current_user()
@@ -63,5 +67,8 @@ with st.sidebar:
     st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
     st.caption(f"Signed in as **{plain(user.username)}** ({user.role})")
     st.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
+    notice = header_sign_out_notice()
+    if notice:
+        st.info(notice)
 
 navigation.run()

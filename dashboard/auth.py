@@ -8,26 +8,40 @@ import streamlit as st
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
 from services import input_limits
-from services.accounts import RANK, User, active_user, authenticate, sign_in_from_identity_provider
+from services.accounts import RANK, ProviderIdentity, User, active_user, authenticate, sign_in_from_identity_provider
 from services.errors import OpsError
+from services.proxy_sign_in import ProxiedRequest, proxied_user_name
 
 SESSION_KEY = "auth"
+MESSAGE_KEY = "auth_message"
+IDLE_MESSAGE = "Your session expired after a while without activity; sign in again."
+
+
+def client_address() -> str:
+    """Where this session's connection comes from, for the per-client sign-in throttle. Streamlit reports this host
+    as None; behind a proxy it is the address the proxy forwards (uvicorn trusts X-Forwarded-For from
+    FORWARDED_ALLOW_IPS, by default 127.0.0.1)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "127.0.0.1"  # AppTest gives no real address
+
+
+def _idle(state: dict) -> bool:
+    return datetime.now() - state["last_seen"] > timedelta(minutes=get_settings().session_idle_minutes)
 
 
 def _local_user() -> User | None:
     state = st.session_state.get(SESSION_KEY)
     if not state:
         return None
-    idle = timedelta(minutes=get_settings().session_idle_minutes)
-    if datetime.now() - state["last_seen"] > idle:
+    if _idle(state):
         st.session_state.pop(SESSION_KEY, None)
-        st.session_state["auth_message"] = "Your session expired after a while without activity; sign in again."
+        st.session_state[MESSAGE_KEY] = IDLE_MESSAGE
         return None
     try:
         user = active_user(get_engine(), state["username"])  # a disabled account stops at the next rerun
     except OpsError as error:
         st.session_state.pop(SESSION_KEY, None)
-        st.session_state["auth_message"] = str(error)
+        st.session_state[MESSAGE_KEY] = str(error)
         return None
     state["last_seen"] = datetime.now()
     return user
@@ -35,37 +49,59 @@ def _local_user() -> User | None:
 
 def _header_user() -> User | None:
     settings = get_settings()
-    name = (st.context.headers.get(settings.auth_trusted_header) or "").strip()
-    if not name:
-        st.session_state["auth_message"] = f"No {settings.auth_trusted_header} header from the proxy."
-        return None
+    headers = st.context.headers
+    request = ProxiedRequest(user_values=tuple(headers.get_all(settings.auth_trusted_header)),
+                             secret_values=tuple(headers.get_all(settings.auth_proxy_secret_header)),
+                             client_address=st.context.ip_address)
     try:
-        return active_user(get_engine(), input_limits.user_name(name, f"The {settings.auth_trusted_header} header"))
+        return active_user(get_engine(), proxied_user_name(request, settings))
     except OpsError as error:
-        st.session_state["auth_message"] = str(error)
+        st.session_state[MESSAGE_KEY] = str(error)
         return None
+
+
+def _claim_time(name: str) -> datetime | None:
+    value = st.user.get(name)
+    return datetime.fromtimestamp(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _oidc_user() -> User | None:
     settings = get_settings()
     if not st.user.get("is_logged_in"):  # .get: under AppTest st.user has no such key
         return None
-    name = str(st.user.get("email") or st.user.get("preferred_username") or st.user.get("sub") or "").strip()
+    issued = _claim_time("iat")  # when the provider issued the token whose claims (roles) st.user holds
+    if issued is None or datetime.now() - issued > timedelta(hours=settings.auth_max_session_hours):
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state[MESSAGE_KEY] = (f"Your sign-in is more than {settings.auth_max_session_hours:g} hours old; "
+                                         "sign in again so that your role is checked again.")
+        st.session_state["oidc_expired"] = True  # the sign-in page ends the old provider session first
+        return None
     state = st.session_state.get(SESSION_KEY)
+    if state and _idle(state):
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state[MESSAGE_KEY] = IDLE_MESSAGE
+        st.session_state["oidc_expired"] = True
+        return None
     try:
-        if state and state["username"] == name:
-            return active_user(get_engine(), name)  # provisioned in this session; a disabled account stops here
+        if state:
+            user = active_user(get_engine(), state["username"])  # provisioned in this session; disabled stops here
+            state["last_seen"] = datetime.now()
+            return user
         claims = st.user.get(settings.auth_roles_claim) or []
         claims = [claims] if isinstance(claims, str) else list(claims)
         roles = [role for claim, role in settings.auth_role_map if claim in claims]
+        identity = ProviderIdentity(issuer=str(st.user.get("iss") or ""), subject=str(st.user.get("sub") or ""),
+                                    email=str(st.user.get("email") or "") or None,
+                                    email_verified=st.user.get("email_verified") is True)
         if not roles:
-            st.session_state["auth_message"] = (f"{name} has no role for this dashboard (no {settings.auth_roles_claim} "
-                                                "claim that maps to one); ask an admin.")
+            st.session_state[MESSAGE_KEY] = (f"{identity.account_name()} has no role for this dashboard (no "
+                                             f"{settings.auth_roles_claim} claim that maps to one); ask an admin.")
             return None
-        user = sign_in_from_identity_provider(get_engine(), name, max(roles, key=RANK.__getitem__))
+        user = sign_in_from_identity_provider(get_engine(), identity, max(roles, key=RANK.__getitem__),
+                                              client=client_address())
     except OpsError as error:
         st.session_state.pop(SESSION_KEY, None)
-        st.session_state["auth_message"] = str(error)
+        st.session_state[MESSAGE_KEY] = str(error)
         return None
     st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
     return user
@@ -85,13 +121,19 @@ def _oidc_configured() -> bool:
                                             "server_metadata_url"))
 
 
+def _sign_in_again() -> None:
+    """End the provider session whose sign-in is too old or idle; the page then offers a fresh sign-in."""
+    st.session_state.pop("oidc_expired", None)
+    st.logout()
+
+
 def sign_in_page() -> None:
     """Shown instead of the pages until someone signs in."""
     _, middle, _ = st.columns([1, 1.2, 1])
     with middle:
         st.title("Field events")
         st.caption("Schedule, pairs and data quality of the club events. Sign in to continue.")
-        message = st.session_state.pop("auth_message", None)
+        message = st.session_state.pop(MESSAGE_KEY, None)
         if message:
             st.warning(plain(message, 500))  # it may repeat a name from a header or an identity provider
         mode = get_settings().auth_mode
@@ -100,13 +142,15 @@ def sign_in_page() -> None:
                 st.error("AUTH_MODE is oidc but .streamlit/secrets.toml has no complete [auth] section (redirect_uri, "
                          "cookie_secret, client_id, client_secret, server_metadata_url); see "
                          ".streamlit/secrets.toml.example.")
+            elif st.session_state.get("oidc_expired"):
+                st.button("Sign in again", type="primary", on_click=_sign_in_again)
             elif st.user.get("is_logged_in"):  # known to the identity provider but refused here: offer another account
                 st.button("Sign out", on_click=st.logout)
             else:
                 st.button("Sign in", type="primary", on_click=st.login)
             return
         if mode == "header":
-            st.error("Sign-in is handled by the proxy in front of this dashboard.")
+            st.info("Sign-in is handled by the company's sign-in proxy in front of this dashboard.")
             return
         with st.form("sign_in"):
             username = st.text_input("User name", key="sign_in_user", max_chars=input_limits.USER_NAME_MAX)
@@ -115,7 +159,7 @@ def sign_in_page() -> None:
             submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
         if submitted:
             try:
-                user = authenticate(get_engine(), username, password)
+                user = authenticate(get_engine(), username, password, client=client_address())
             except OpsError as error:
                 st.error(plain(error))
                 return
@@ -125,5 +169,16 @@ def sign_in_page() -> None:
 
 def sign_out() -> None:
     st.session_state.pop(SESSION_KEY, None)
-    if get_settings().auth_mode == "oidc":
+    mode = get_settings().auth_mode
+    if mode == "oidc":
         st.logout()
+    elif mode == "header":
+        st.session_state["header_sign_out"] = True  # the sidebar explains: the proxy's session is what signs out
+
+
+def header_sign_out_notice() -> str | None:
+    """In header mode this app cannot end the session: the proxy signs people in on every request."""
+    if st.session_state.pop("header_sign_out", False):
+        return ("You are signed in by the company's sign-in proxy: to sign out, use the proxy's sign-out page (or "
+                "close the browser), then this dashboard asks the proxy again.")
+    return None

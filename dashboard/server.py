@@ -107,9 +107,25 @@ def _retry_loop():  # noqa: ANN202 - RetryLoop | None
     return RetryLoop(engine, actions).start()
 
 
+def _refuse_unsafe_configuration() -> None:
+    """Raise UnsafeConfiguration (header sign-in without proof of the proxy); other setting errors are shown on the
+    pages, where people can read them."""
+    from services.errors import UnsafeConfiguration
+
+    try:
+        load_settings()
+    except UnsafeConfiguration as error:
+        print(f"The dashboard refuses to start: {error}", file=sys.stderr, flush=True)
+        raise
+    except OpsError:
+        pass
+
+
 @asynccontextmanager
 async def lifespan(_app):  # noqa: ANN001, ANN201 - st.App
-    """Started and stopped with the server: the retry loop (one process across replicas runs its passes)."""
+    """Started and stopped with the server: the retry loop (one process across replicas runs its passes). A
+    configuration that would let anyone sign in as anyone stops the server here, before it serves anything."""
+    _refuse_unsafe_configuration()
     loop = _retry_loop()
     try:
         yield None

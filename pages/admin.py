@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard.actions_ui import acting_user, can
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
-from services.accounts import list_users, set_active
+from services.accounts import ROLES, list_users, set_active, set_role
 from services.errors import OpsError
 from services.switches import LABELS, current_switches, set_switch
 
@@ -23,19 +23,26 @@ for name, label in LABELS.items():
 st.caption("Every change is written to the audit trail and takes effect in every app process at its next rerun.")
 
 st.subheader("Accounts")
-st.caption("Add accounts and set passwords with `python -m services users add NAME --role ROLE` (password on stdin).")
+st.caption("Add accounts and set passwords with `python -m services users add NAME --role ROLE` (password on stdin). "
+           "Every change here is checked for the admin role again and written to the audit trail.")
 for user in list_users(get_engine()):
     name_column, role_column, state_column = st.columns([3, 2, 2], vertical_alignment="center")
     name_column.markdown(f"**{plain(user['username'])}**")
-    role_column.markdown(user["role"])
     if user["username"] == acting_user():
+        role_column.markdown(user["role"])
         state_column.caption("you")
         continue
+    role = role_column.selectbox("Role", ROLES, index=ROLES.index(user["role"]), key=f"role_{user['username']}",
+                                 label_visibility="collapsed")
     active = state_column.toggle("active", value=bool(user["is_active"]), key=f"active_{user['username']}")
-    if active != bool(user["is_active"]):
-        try:
-            set_active(get_engine(), user["username"], active)
-        except OpsError as error:
-            st.error(plain(error))
-        else:
-            st.rerun()
+    if role == user["role"] and active == bool(user["is_active"]):
+        continue
+    try:
+        if role != user["role"]:
+            set_role(get_engine(), user["username"], role, by=acting_user())
+        if active != bool(user["is_active"]):
+            set_active(get_engine(), user["username"], active, by=acting_user())
+    except OpsError as error:
+        st.error(plain(error))
+    else:
+        st.rerun()

@@ -1,16 +1,18 @@
-"""Accounts layer: local users with salted scrypt hashes, roles, sign-in lockout, and the permission check that the
-pages, the CLI and the paired actions all go through (so a viewer cannot act by any route)."""
+"""Accounts layer: accounts and roles, local sign-in with lockouts, identity-provider accounts keyed on (issuer,
+subject), audited account changes that need an admin, and the permission check that the pages, the CLI and the paired
+actions all go through (so a viewer cannot act by any route)."""
 from __future__ import annotations
 
-import base64
+import getpass
 import hashlib
-import hmac
+import logging
 import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,7 @@ from services.errors import (
     ActionRefused, InvalidInput, LoginRefused, NotFound, PermissionDenied, RateLimitExceeded,
 )
 from services import input_limits
+from services.passwords import check_password, hash_password
 from services.tables import AuditEntry, LoginAttempt, UserAccount
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
@@ -29,10 +32,17 @@ RANK = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_supervisor": OPERATOR, "undo": OPERATOR,
                  "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
                  "mark_resolved": ADMIN, "switches": ADMIN, "users": ADMIN}
-MAX_FAILURES, FAILURE_WINDOW = 5, timedelta(minutes=15)
+FAILURE_WINDOW = timedelta(minutes=15)
+# Failed sign-ins within FAILURE_WINDOW that make the next attempt wait until the window has passed:
+MAX_FAILURES = 5  # for one account from one client (the lockout a person meets after mistyping)
+MAX_CLIENT_FAILURES = 20  # from one client, whatever names it tries (one person guessing across accounts)
+MAX_ACCOUNT_FAILURES = 100  # for one account from all clients together (a guess spread over many addresses)
 PRUNE_BATCH = 1000  # sign-in attempts deleted at most per sign-in: pruning never makes one sign-in slow
 MIN_PASSWORD_LENGTH = 10
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+SIGN_IN_FAILED = "Wrong user name or password, or the account is disabled."  # the one message for every failure
+TOO_MANY_FAILURES = "Too many failed sign-ins; try again in {minutes} minute(s)."
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,22 +54,27 @@ class User:
         return RANK[self.role] >= RANK[REQUIRED_ROLE.get(kind, VIEWER)]
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "scrypt${n}${r}${p}${salt}${digest}".format(**_SCRYPT, salt=base64.b64encode(salt).decode(),
-                                                       digest=base64.b64encode(digest).decode())
+@dataclass(frozen=True)
+class HostOperator:
+    """Someone at the host's shell running `python -m services users ...` without `--user`: they hold the database's
+    credentials (and could change the table directly), so they may manage accounts; the audit trail records their
+    operating-system account as `host:NAME`."""
+
+    os_user: str
+
+    @classmethod
+    def current(cls) -> HostOperator:
+        try:
+            return cls(getpass.getuser())
+        except (KeyError, OSError):  # no name for this uid (a container)
+            return cls("unknown")
+
+    def __str__(self) -> str:
+        return f"host:{self.os_user}"[:100]
 
 
-def verify_password(password: str, stored: str | None) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = (stored or "").split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), dklen=32, n=int(n), r=int(r), p=int(p))
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
+SETUP = HostOperator("setup")  # account changes made by set-up code (the demo seed, tests, benchmarks)
+AccountChanger = str | HostOperator  # a dashboard account's name (must be an active admin) or the host's operator
 
 
 def _check_name(username: str) -> str:
@@ -78,62 +93,71 @@ def _check_password(password: str) -> str:
     return input_limits.password(password)
 
 
-def add_user(engine: Engine, username: str, role: str, password: str | None, now: datetime | None = None) -> User:
+def _changer(engine: Engine, by: AccountChanger) -> str:
+    """The name an account change is recorded under, once the changer is known to be allowed to make it."""
+    if isinstance(by, HostOperator):
+        return str(by)
+    return require_permission(engine, by, "users").username
+
+
+def _record_account_change(connection: Connection, now: datetime, changer: str, action: str, message: str) -> None:
+    connection.execute(insert(AuditEntry).values(at=now, actor=changer, action=action, message=message))
+    log.info("account change: %s (%s) by %s", action, message, changer,
+             extra={"account_action": action, "actor": changer})
+
+
+def add_user(engine: Engine, username: str, role: str, password: str | None, *, by: AccountChanger,
+             now: datetime | None = None) -> User:
     username, role = _check_name(username), _check_role(role)
     now = now or datetime.now().replace(microsecond=0)
     hashed = hash_password(_check_password(password)) if password is not None else None
+    changer = _changer(engine, by)
     try:
         with engine.begin() as connection:
             connection.execute(insert(UserAccount).values(username=username, role=role, password_hash=hashed,
                                                            is_active=True, created_at=now, password_changed_at=now))
+            _record_account_change(connection, now, changer, "user added", f"{username} as {role}")
     except IntegrityError:
         raise InvalidInput(f"User {username!r} already exists.") from None
     return User(username, role)
 
 
-def sign_in_from_identity_provider(engine: Engine, username: str, role: str, now: datetime | None = None) -> User:
-    """An OIDC sign-in: the identity provider vouches for the name and its claim gives the role. The account is created
-    (without a password: it cannot sign in locally) or its role brought up to date, so that the service layer's
-    permission check, the rate limit and `users disable` work the same as for local accounts."""
-    username, role = _check_name(username), _check_role(role)
+def _update_account(engine: Engine, username: str, by: AccountChanger, action: str, message: str,
+                    now: datetime | None = None, **values: object) -> None:
+    """One audited change of one account's row, refused if it would leave no active admin."""
     now = now or datetime.now().replace(microsecond=0)
-    try:
-        return _provision(engine, username, role, now)
-    except IntegrityError:  # a first sign-in in two tabs at once: the other one created the account
-        return _provision(engine, username, role, now)
-
-
-def _provision(engine: Engine, username: str, role: str, now: datetime) -> User:
+    changer = _changer(engine, by)
     with engine.begin() as connection:
         row = connection.execute(select(UserAccount.role, UserAccount.is_active)
-                                 .where(UserAccount.username == username)).first()
+                                 .where(UserAccount.username == username).with_for_update()).first()
         if row is None:
-            connection.execute(insert(UserAccount).values(username=username, role=role, password_hash=None,
-                                                           is_active=True, created_at=now))
-        elif not row.is_active:
-            raise PermissionDenied(f"The account {username!r} is disabled.")
-        elif row.role != role:
-            connection.execute(update(UserAccount).where(UserAccount.username == username).values(role=role))
-        connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=True))
-        prune_login_attempts(connection, now)  # an identity provider's sign-ins add a row each, as local ones do
-    return User(username, role)
+            raise NotFound(f"No user {input_limits.shown(username)}.")
+        losing_admin = row.role == ADMIN and row.is_active and (
+            values.get("is_active") is False or values.get("role", ADMIN) != ADMIN)
+        if losing_admin:
+            others = connection.execute(select(func.count()).select_from(UserAccount).where(
+                UserAccount.role == ADMIN, UserAccount.is_active.is_(True), UserAccount.username != username)
+            ).scalar_one()
+            if not others:
+                raise ActionRefused(f"{username} is the last active admin; make another account an admin first.")
+        connection.execute(update(UserAccount).where(UserAccount.username == username).values(**values))
+        _record_account_change(connection, now, changer, action, message)
 
 
-def set_password(engine: Engine, username: str, password: str) -> None:
+def set_password(engine: Engine, username: str, password: str, *, by: AccountChanger) -> None:
     _check_password(password)
-    with engine.begin() as connection:
-        done = connection.execute(update(UserAccount).where(UserAccount.username == username).values(
-            password_hash=hash_password(password), password_changed_at=datetime.now().replace(microsecond=0)))
-    if done.rowcount == 0:
-        raise NotFound(f"No user {username!r}.")
+    now = datetime.now().replace(microsecond=0)
+    _update_account(engine, username, by, "password changed", username, now,
+                    password_hash=hash_password(password), password_changed_at=now)
 
 
-def set_active(engine: Engine, username: str, active: bool) -> None:
-    with engine.begin() as connection:
-        done = connection.execute(update(UserAccount).where(UserAccount.username == username)
-                                  .values(is_active=active))
-    if done.rowcount == 0:
-        raise NotFound(f"No user {username!r}.")
+def set_active(engine: Engine, username: str, active: bool, *, by: AccountChanger) -> None:
+    _update_account(engine, username, by, "user enabled" if active else "user disabled", username, is_active=active)
+
+
+def set_role(engine: Engine, username: str, role: str, *, by: AccountChanger) -> None:
+    role = _check_role(role)
+    _update_account(engine, username, by, "role changed", f"{username} to {role}", role=role)
 
 
 def list_users(engine: Engine) -> list[dict]:
@@ -160,39 +184,156 @@ def active_user(engine: Engine, username: str) -> User:
     return User(row.username, row.role)
 
 
-def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None) -> User:
-    """Local sign-in with a cool-down: after 5 failures within 15 minutes the account waits 15 minutes.
+# --- identity-provider accounts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Who an identity provider says signed in: its issuer and subject (the stable key), and the e-mail it vouches for
+    only when `email_verified` is true."""
+
+    issuer: str
+    subject: str
+    email: str | None = None
+    email_verified: bool = False
+
+    def account_name(self) -> str:
+        """The name an account provisioned for this identity gets: the verified e-mail, lower-cased; otherwise the
+        subject made into a user name (never `preferred_username` or an unverified e-mail, which people choose)."""
+        email = (self.email or "").strip().lower()
+        if self.email_verified and input_limits.is_user_name(email):
+            return email
+        host = urlsplit(self.issuer).hostname or "idp"
+        name = re.sub(r"[^A-Za-z0-9._+-]+", "-", self.subject).strip("-")[:60] or "subject"
+        return f"{name}@{host}"[:100]
+
+
+def sign_in_from_identity_provider(engine: Engine, identity: ProviderIdentity, role: str,
+                                   now: datetime | None = None, client: str | None = None) -> User:
+    """An OIDC sign-in: the identity provider vouches for (issuer, subject) and its claim gives the role. The account
+    of that identity is found by the pair and its role brought up to date, or created without a password (it cannot
+    sign in locally), so that the service layer's permission check, the rate limit and `users disable` work the same
+    as for local accounts. An identity is never attached to an account that has a password or another identity."""
+    role = _check_role(role)
+    issuer = input_limits.single_line(identity.issuer, "The issuer", 500, required=True)
+    subject = input_limits.single_line(identity.subject, "The subject", 255, required=True)
+    identity = ProviderIdentity(issuer, subject, identity.email, identity.email_verified)
+    now = now or datetime.now().replace(microsecond=0)
+    try:
+        return _provision(engine, identity, role, now, client)
+    except IntegrityError:  # a first sign-in in two tabs at once: the other one created the account
+        return _provision(engine, identity, role, now, client)
+
+
+def _provision(engine: Engine, identity: ProviderIdentity, role: str, now: datetime, client: str | None) -> User:
+    with engine.begin() as connection:
+        row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active).where(
+            UserAccount.oidc_issuer == identity.issuer, UserAccount.oidc_subject == identity.subject)).first()
+        if row is None:
+            username = identity.account_name()
+            taken = connection.execute(select(UserAccount.password_hash, UserAccount.oidc_subject, UserAccount.role,
+                                              UserAccount.is_active).where(UserAccount.username == username)).first()
+            if taken is None:
+                connection.execute(insert(UserAccount).values(
+                    username=username, role=role, password_hash=None, is_active=True, created_at=now,
+                    oidc_issuer=identity.issuer, oidc_subject=identity.subject))
+                _record_account_change(connection, now, username, "user added", f"{username} as {role} at first "
+                                       f"sign-in through {identity.issuer}")
+            elif taken.password_hash is None and taken.oidc_subject is None and identity.email_verified:
+                # an account provisioned by e-mail before identities were recorded: the verified address is its name
+                connection.execute(update(UserAccount).where(UserAccount.username == username).values(
+                    oidc_issuer=identity.issuer, oidc_subject=identity.subject))
+            else:
+                log.warning("identity-provider sign-in refused: %s from %s would take the existing account %s",
+                            identity.subject, identity.issuer, username)
+                raise PermissionDenied(f"An account named {username} already exists here and belongs to someone "
+                                       "else; ask an admin.")
+            row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active)
+                                     .where(UserAccount.username == username)).one()
+        if not row.is_active:
+            raise PermissionDenied(f"The account {row.username!r} is disabled.")
+        if row.role != role:
+            connection.execute(update(UserAccount).where(UserAccount.username == row.username).values(role=role))
+            _record_account_change(connection, now, row.username, "role changed",
+                                   f"{row.username} to {role} by the identity provider's claim")
+        connection.execute(insert(LoginAttempt).values(username=row.username, at=now, succeeded=True, client=client))
+        prune_login_attempts(connection, now)  # an identity provider's sign-ins add a row each, as local ones do
+    log.info("sign-in: %s through %s", row.username, identity.issuer, extra={"actor": row.username})
+    return User(row.username, role)
+
+
+# --- local sign-in --------------------------------------------------------------------------------------------------
+
+
+def _failures(connection: Connection, now: datetime, *conditions) -> tuple[int, datetime | None]:  # noqa: ANN002
+    """Failed attempts within the window matching `conditions` (after the latest success matching them), and the
+    newest one's time."""
+    latest_success = select(func.max(LoginAttempt.id)).where(LoginAttempt.succeeded.is_(True), *conditions)
+    count, newest = connection.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - FAILURE_WINDOW, *conditions,
+            LoginAttempt.id > func.coalesce(latest_success.scalar_subquery(), 0))).one()
+    return count, newest
+
+
+def _same_client(client: str | None):  # noqa: ANN202 - a SQL condition
+    return LoginAttempt.client.is_(None) if client is None else LoginAttempt.client == client
+
+
+def _throttled(connection: Connection, username: str, client: str | None, now: datetime) -> datetime | None:
+    """When the attempt's wait ends, if one of the three lockouts applies to it."""
+    limits = ((MAX_FAILURES, (LoginAttempt.username == username, _same_client(client))),
+              (MAX_CLIENT_FAILURES, (_same_client(client),)),
+              (MAX_ACCOUNT_FAILURES, (LoginAttempt.username == username,)))
+    for limit, conditions in limits:
+        count, newest = _failures(connection, now, *conditions)
+        if count >= limit:
+            return newest + FAILURE_WINDOW
+    return None
+
+
+def authenticate(engine: Engine, username: str, password: str, now: datetime | None = None,
+                 client: str | None = None) -> User:
+    """Local sign-in. Every failure says the same (SIGN_IN_FAILED) and costs the same (an unknown name is checked
+    against a dummy hash), so neither the message nor the timing tells which names exist or are disabled.
+
+    Lockouts, each for the rest of the 15-minute window: 5 failures for one account from one client (`client`: the
+    address the attempt came from; None counts as one unknown client), 20 from one client whatever the names, 100 for
+    one account from everywhere. So one person cannot lock `admin` out for everybody else.
 
     A name no account can have, or a password no account can have, is refused before anything is written: the attempts
-    table only ever holds names that fit it, and each sign-in prunes the attempts whose window is over."""
+    table only ever holds names that fit it, and each sign-in prunes the attempts whose window is over. A successful
+    sign-in on a legacy (scrypt) hash stores an argon2id hash of the same password."""
     now = now or datetime.now().replace(microsecond=0)
     username = _check_name(username)
     input_limits.password(password)
+    client = client[:64] if client else None
     with engine.begin() as connection:
-        failures = connection.execute(
-            select(func.count(), func.max(LoginAttempt.at))
-            .where(LoginAttempt.username == username, LoginAttempt.succeeded.is_(False),
-                   LoginAttempt.at > now - FAILURE_WINDOW,
-                   LoginAttempt.id > func.coalesce(  # a successful sign-in starts the count again
-                       select(func.max(LoginAttempt.id)).where(LoginAttempt.username == username,
-                                                              LoginAttempt.succeeded.is_(True)).scalar_subquery(),
-                       0))).one()
-        if failures[0] >= MAX_FAILURES:
-            wait = max(1, int(((failures[1] + FAILURE_WINDOW) - now).total_seconds() // 60) + 1)
-            raise LoginRefused(f"Too many failed sign-ins for {username!r}; try again in {wait} minute(s).")
+        wait_until = _throttled(connection, username, client, now)
+        if wait_until is not None:
+            log.warning("sign-in throttled: %s from %s", username, client or "an unknown client",
+                        extra={"actor": username})
+            minutes = max(1, int((wait_until - now).total_seconds() // 60) + 1)
+            raise LoginRefused(TOO_MANY_FAILURES.format(minutes=minutes))
         row = connection.execute(select(UserAccount).where(UserAccount.username == username)).mappings().first()
-        ok = row is not None and row["is_active"] and verify_password(password or "", row["password_hash"])
-        connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=bool(ok)))
+        checked = check_password(password or "", row["password_hash"] if row is not None else None)
+        ok = checked.matches and row is not None and bool(row["is_active"])
+        connection.execute(insert(LoginAttempt).values(username=username, at=now, succeeded=ok, client=client))
+        if ok and checked.needs_rehash:
+            connection.execute(update(UserAccount).where(UserAccount.username == username)
+                               .values(password_hash=hash_password(password)))
         prune_login_attempts(connection, now)
     if not ok:
-        if row is not None and not row["is_active"]:
-            raise LoginRefused("This account is disabled; ask an admin.")
-        raise LoginRefused("Wrong user name or password.")
+        reason = "unknown name" if row is None else ("disabled" if not row["is_active"] else "wrong password")
+        log.warning("sign-in failed: %s from %s (%s)", username, client or "an unknown client", reason,
+                    extra={"actor": username})
+        raise LoginRefused(SIGN_IN_FAILED)
+    log.info("sign-in: %s from %s", username, client or "an unknown client", extra={"actor": username})
     return User(row["username"], row["role"])
 
 
 def prune_login_attempts(connection: Connection, now: datetime, batch: int = PRUNE_BATCH) -> int:
-    """Delete up to `batch` sign-in attempts older than the failure window, which the cool-down no longer counts; keep
+    """Delete up to `batch` sign-in attempts older than the failure window, which the lockouts no longer count; keep
     each name's latest success (authenticate counts failures only after it). Returns how many were deleted.
 
     Called in every sign-in's transaction, so the table holds about one window of attempts plus one row per account,
@@ -212,7 +353,7 @@ def bootstrap_admin(engine: Engine) -> str | None:
         if connection.execute(select(func.count()).select_from(UserAccount)).scalar_one():
             return None
     password = secrets.token_urlsafe(12)
-    add_user(engine, "admin", ADMIN, password)
+    add_user(engine, "admin", ADMIN, password, by=HostOperator.current())
     return password
 
 

@@ -189,12 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     users = commands.add_parser("users", help="local accounts (password read from standard input)")
     users_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    users_add = users_commands.add_parser("add", parents=[common], help="add an account")
+    # Account changes are made by an admin (--user, checked and audited) or, without --user, by the host's operator
+    # (recorded as host:<login>): whoever runs this holds the database's credentials.
+    changer = argparse.ArgumentParser(add_help=False)
+    changer.add_argument("--user", type=_user_name, default=None, metavar="ADMIN",
+                         help="the admin making the change (default: the host's operator, recorded as host:<login>)")
+    users_add = users_commands.add_parser("add", parents=[common, changer], help="add an account")
     users_add.add_argument("name", type=_user_name)
     users_add.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
     for name, help_text in (("disable", "disable an account"), ("enable", "enable an account"),
                             ("passwd", "set a new password")):
-        users_commands.add_parser(name, parents=[common], help=help_text).add_argument("name", type=_user_name)
+        users_commands.add_parser(name, parents=[common, changer], help=help_text).add_argument("name",
+                                                                                            type=_user_name)
+    users_role = users_commands.add_parser("role", parents=[common, changer], help="change an account's role")
+    users_role.add_argument("name", type=_user_name)
+    users_role.add_argument("role", choices=["viewer", "operator", "admin"])
     users_commands.add_parser("list", parents=[common], help="list accounts")
     users_commands.add_parser("bootstrap", parents=[common],
                               help="on a database without accounts, create 'admin' with a random password")
@@ -586,15 +595,20 @@ def _run_users(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Set
                 print("Created the first account: user 'admin', password (shown once, keep it safe):")
                 print(f"    {password}")
                 print("Change it with: .venv/bin/python -m services users passwd admin")
-        elif args.users_command == "add":
-            accounts.add_user(engine, args.name, args.role, read_password())
-            print(f"Added {args.name} ({args.role}).")
-        elif args.users_command == "passwd":
-            accounts.set_password(engine, args.name, read_password("New password"))
-            print(f"Password of {args.name} changed.")
         else:
-            accounts.set_active(engine, args.name, args.users_command == "enable")
-            print(f"{args.name} {args.users_command}d.")
+            by = args.user or accounts.HostOperator.current()
+            if args.users_command == "add":
+                accounts.add_user(engine, args.name, args.role, read_password(), by=by)
+                print(f"Added {args.name} ({args.role}).")
+            elif args.users_command == "passwd":
+                accounts.set_password(engine, args.name, read_password("New password"), by=by)
+                print(f"Password of {args.name} changed.")
+            elif args.users_command == "role":
+                accounts.set_role(engine, args.name, args.role, by=by)
+                print(f"{args.name} is now {'an' if args.role[0] in 'aeiou' else 'a'} {args.role}.")
+            else:
+                accounts.set_active(engine, args.name, args.users_command == "enable", by=by)
+                print(f"{args.name} {args.users_command}d.")
     finally:
         engine.dispose()
     return EXIT_OK

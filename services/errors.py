@@ -18,6 +18,11 @@ class ConfigurationError(OpsError):
     """A setting has a value we cannot use."""
 
 
+class UnsafeConfiguration(ConfigurationError):
+    """Settings that would open the dashboard to anyone (header sign-in with no proof of the proxy): the server
+    refuses to start with them, rather than showing an error page."""
+
+
 class DatabaseUnavailable(OpsError):
     """The database URL does not lead to a database we can open."""
 

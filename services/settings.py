@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import ipaddress
 import os
 import re
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.errors import ConfigurationError
+from services.errors import ConfigurationError, UnsafeConfiguration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "data" / "scheduler.db"
@@ -27,7 +28,8 @@ KNOWN_SETTINGS = frozenset({
     "CROSSMARK_CONNECT_TIMEOUT", "CROSSMARK_READ_TIMEOUT", "CROSSMARK_SESSION_LIFE", "CROSSMARK_SANDBOX_FAILURE_RATE",
     "DASHBOARD_URL", "DASHBOARD_LOG_FILE", "SLACK_WEBHOOK_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME",
     "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "AUTH_MODE",
-    "AUTH_TRUSTED_HEADER", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
+    "AUTH_TRUSTED_HEADER", "AUTH_PROXY_SECRET", "AUTH_PROXY_SECRET_HEADER", "AUTH_TRUSTED_PROXIES",
+    "AUTH_MAX_SESSION_HOURS", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
     "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME", "RETRY_FIRST_SECONDS",
     "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP", "HEALTH_TOKEN", "METRICS_TOKEN"})
 # Environment variables with these prefixes are taken to be meant for us (others belong to the rest of the system).
@@ -76,6 +78,12 @@ class Settings:
     notify_only_new: bool = True
     auth_mode: str = "local"  # local accounts, a trusted proxy header, or OIDC through st.login
     auth_trusted_header: str = "X-Forwarded-User"
+    # Header mode's proof that a request came through the proxy: a secret the proxy adds in its own header, and/or the
+    # addresses the proxy connects from. The app refuses to start in header mode with neither (UnsafeConfiguration).
+    auth_proxy_secret: str | None = field(default=None, repr=False)
+    auth_proxy_secret_header: str = "X-Proxy-Secret"
+    auth_trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    auth_max_session_hours: float = 12.0  # roles from an identity-provider sign-in older than this are not trusted
     auth_roles_claim: str = "roles"
     auth_role_map: tuple[tuple[str, str], ...] = ()  # claim value -> role
     session_idle_minutes: int = 60
@@ -176,6 +184,39 @@ def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default
     return raw
 
 
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`AUTH_TRUSTED_PROXIES="127.0.0.1,10.0.4.0/24,::1"`: addresses or networks the proxy connects from."""
+    networks = []
+    for item in (part.strip() for part in raw.split(",") if part.strip()):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigurationError(f"AUTH_TRUSTED_PROXIES entries are addresses or networks (10.0.4.7, 10.0.4.0/24), "
+                                     f"not {item[:60]!r}.") from None
+    return tuple(networks)
+
+
+def _header_name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or default).strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,100}", value):
+        raise ConfigurationError(f"{name} must be an HTTP header name (letters, digits and dashes), not {value[:60]!r}.")
+    return value
+
+
+def check_sign_in_safety(settings: Settings) -> Settings:
+    """Refuse a configuration that would let anyone sign in as anyone: header mode trusts a header any client can
+    send unless the request is proven to come through the proxy (a shared secret, or the proxy's address)."""
+    if settings.auth_mode == "header" and not (settings.auth_proxy_secret or settings.auth_trusted_proxies):
+        raise UnsafeConfiguration(
+            "AUTH_MODE=header needs proof that a request came through the sign-in proxy: set AUTH_PROXY_SECRET (a "
+            "secret the proxy sends in the AUTH_PROXY_SECRET_HEADER header) and/or AUTH_TRUSTED_PROXIES (the "
+            "addresses the proxy connects from). Without either, anyone who reaches the dashboard could name "
+            "themselves admin; see README.md, Security.")
+    if settings.auth_proxy_secret is not None and len(settings.auth_proxy_secret) < 16:
+        raise UnsafeConfiguration("AUTH_PROXY_SECRET must have at least 16 characters (e.g. `openssl rand -hex 32`).")
+    return settings
+
+
 def _token(env: Mapping[str, str], name: str) -> str | None:
     """A bearer token a monitoring system sends; short ones are refused, since anyone may guess at /healthz."""
     value = (env.get(name) or "").strip() or None
@@ -269,7 +310,7 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigurationError(f"CROSSMARK_TIMEZONE {tz_name!r} is not a known time zone (e.g. America/Indiana/Indianapolis).") from None
-    return Settings(
+    return check_sign_in_safety(Settings(
         database_url=normalise_database_url(url),
         crossmark_base_url=(env.get("CROSSMARK_BASE_URL") or "").strip().rstrip("/") or None,
         crossmark_username=env.get("CROSSMARK_USERNAME") or None,
@@ -291,7 +332,11 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", ("critical", "warning", "info"), "critical"),
         notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
         auth_mode=_choice(env, "AUTH_MODE", ("local", "header", "oidc"), "local"),
-        auth_trusted_header=(env.get("AUTH_TRUSTED_HEADER") or "X-Forwarded-User").strip(),
+        auth_trusted_header=_header_name(env, "AUTH_TRUSTED_HEADER", "X-Forwarded-User"),
+        auth_proxy_secret=env.get("AUTH_PROXY_SECRET") or None,
+        auth_proxy_secret_header=_header_name(env, "AUTH_PROXY_SECRET_HEADER", "X-Proxy-Secret"),
+        auth_trusted_proxies=_networks(env.get("AUTH_TRUSTED_PROXIES", "")),
+        auth_max_session_hours=_seconds(env, "AUTH_MAX_SESSION_HOURS", 12.0, 0.1, 24 * 30, unit="hours"),
         auth_roles_claim=(env.get("AUTH_ROLES_CLAIM") or "roles").strip(),
         auth_role_map=_role_map(env.get("AUTH_ROLE_MAP", "")),
         session_idle_minutes=_whole(env, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
@@ -305,4 +350,4 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         health_token=_token(env, "HEALTH_TOKEN"),
         metrics_token=_token(env, "METRICS_TOKEN"),
         unknown_settings=tuple(unknown),
-    )
+    ))

@@ -7,55 +7,58 @@ import pytest
 from sqlalchemy import text
 
 from services.accounts import (
-    ADMIN, OPERATOR, VIEWER, add_user, authenticate, authorizer, bootstrap_admin, hash_password, set_active,
-    sign_in_from_identity_provider, verify_password,
+    ADMIN, OPERATOR, SETUP, SIGN_IN_FAILED, VIEWER, ProviderIdentity, add_user, authenticate, authorizer,
+    bootstrap_admin, set_active, sign_in_from_identity_provider,
 )
 from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
 from services.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, LoginRefused, PermissionDenied
 from services.paired_actions import PairedActions
+from services.passwords import check_password, hash_password
 from services.settings import load_settings
 from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches, set_switch
 from tests.cli_runner import run_cli
 
 DAY = date.today() + timedelta(days=7)
 PASSWORD = "correct horse battery"
+ISSUER = "https://idp.example.com/"
 
 
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime.combine(DAY, datetime.min.time()).replace(hour=hour, minute=minute)
 
 
-def test_passwords_are_salted_scrypt_hashes_only(engine):
+def test_passwords_are_salted_argon2id_hashes_only(engine):
     first, second = hash_password(PASSWORD), hash_password(PASSWORD)
-    assert first.startswith("scrypt$") and first != second and PASSWORD not in first
-    assert verify_password(PASSWORD, first) and not verify_password("wrong password", first)
-    add_user(engine, "alice", OPERATOR, PASSWORD)
+    assert first.startswith("$argon2id$v=19$m=19456,t=2,p=1$") and first != second and PASSWORD not in first
+    assert check_password(PASSWORD, first).matches and not check_password("wrong password", first).matches
+    add_user(engine, "alice", OPERATOR, PASSWORD, by=SETUP)
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT password_hash FROM dashboard_users")).scalar_one()
-    assert PASSWORD not in stored and verify_password(PASSWORD, stored)
+    assert PASSWORD not in stored and check_password(PASSWORD, stored).matches
     with pytest.raises(InvalidInput, match="at least 10 characters"):
-        add_user(engine, "bob", VIEWER, "short")
+        add_user(engine, "bob", VIEWER, "short", by=SETUP)
     with pytest.raises(InvalidInput, match="already exists"):
-        add_user(engine, "alice", VIEWER, PASSWORD)
+        add_user(engine, "alice", VIEWER, PASSWORD, by=SETUP)
     with pytest.raises(InvalidInput, match="Unknown role"):
-        add_user(engine, "carol", "boss", PASSWORD)
+        add_user(engine, "carol", "boss", PASSWORD, by=SETUP)
 
 
 def test_lockout_after_five_failures_in_fifteen_minutes(engine):
-    add_user(engine, "alice", OPERATOR, PASSWORD)
+    add_user(engine, "alice", OPERATOR, PASSWORD, by=SETUP)
     now = datetime(2026, 11, 22, 9, 0)
     assert authenticate(engine, "alice", PASSWORD, now).role == OPERATOR
     for minute in range(5):
         with pytest.raises(LoginRefused, match="Wrong user name or password"):
             authenticate(engine, "alice", "nope", now + timedelta(minutes=minute))
-    with pytest.raises(LoginRefused, match="Too many failed sign-ins .* try again in"):
+    with pytest.raises(LoginRefused, match="Too many failed sign-ins; try again in"):
         authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=5))  # even the right password waits
     assert authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=20)).username == "alice"
-    set_active(engine, "alice", False)
-    with pytest.raises(LoginRefused, match="disabled"):
+    set_active(engine, "alice", False, by=SETUP)
+    with pytest.raises(LoginRefused) as refused:
         authenticate(engine, "alice", PASSWORD, now + timedelta(minutes=21))
+    assert str(refused.value) == SIGN_IN_FAILED  # disabled reads like any other failure
 
 
 def test_first_admin_is_created_once_with_a_random_password(engine):
@@ -66,30 +69,38 @@ def test_first_admin_is_created_once_with_a_random_password(engine):
 
 
 def test_identity_provider_sign_in_provisions_the_account_and_follows_the_claim(engine):
-    email = "olga.ops+field@example.com"
-    assert sign_in_from_identity_provider(engine, email, OPERATOR).role == OPERATOR
+    email = "Olga.Ops+field@Example.com"
+    olga = ProviderIdentity(ISSUER, "sub-olga-1", email, email_verified=True)
+    assert sign_in_from_identity_provider(engine, olga, OPERATOR).role == OPERATOR
     with engine.connect() as connection:
-        row = connection.execute(text("SELECT role, password_hash, is_active FROM dashboard_users")).one()
-    assert (row.role, row.password_hash, bool(row.is_active)) == (OPERATOR, None, True)
+        row = connection.execute(text("SELECT username, role, password_hash, is_active, oidc_issuer, oidc_subject "
+                                      "FROM dashboard_users")).one()
+    assert (row.username, row.role, row.password_hash, bool(row.is_active)) == (email.lower(), OPERATOR, None, True)
+    assert (row.oidc_issuer, row.oidc_subject) == (ISSUER, "sub-olga-1")
+    name = email.lower()
     with pytest.raises(LoginRefused, match="Wrong user name or password"):
-        authenticate(engine, email, "")  # no local password: only the identity provider signs this person in
+        authenticate(engine, name, "")  # no local password: only the identity provider signs this person in
     authorize = authorizer(engine)
-    authorize(email, "reschedule")  # the service layer's check accepts the provisioned operator
+    authorize(name, "reschedule")  # the service layer's check accepts the provisioned operator
     with pytest.raises(PermissionDenied, match="needs the admin role"):
-        authorize(email, "mark_resolved")
+        authorize(name, "mark_resolved")
 
-    assert sign_in_from_identity_provider(engine, email, VIEWER).role == VIEWER  # the claim changed at the provider
+    # the claim changed at the provider, and so did the address: the (issuer, subject) pair is the same person
+    moved = ProviderIdentity(ISSUER, "sub-olga-1", "olga@new.example.com", email_verified=True)
+    assert sign_in_from_identity_provider(engine, moved, VIEWER).role == VIEWER
     with pytest.raises(PermissionDenied, match="is a viewer"):
-        authorize(email, "reschedule")
-    set_active(engine, email, False)
+        authorize(name, "reschedule")
+    set_active(engine, name, False, by=SETUP)
     with pytest.raises(PermissionDenied, match="is disabled"):
-        sign_in_from_identity_provider(engine, email, ADMIN)
+        sign_in_from_identity_provider(engine, olga, ADMIN)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT role FROM dashboard_users")).scalar_one() == VIEWER  # unchanged
-    for name, role, message in (("x", VIEWER, "not a valid user name"), ("a b@example.com", VIEWER, "not a valid"),
-                                ("ok@example.com", "boss", "Unknown role")):
+    for identity, role, message in ((ProviderIdentity("", "s"), VIEWER, "issuer"),
+                                    (ProviderIdentity(ISSUER, ""), VIEWER, "subject"),
+                                    (ProviderIdentity(ISSUER, "s\x00"), VIEWER, "subject"),
+                                    (ProviderIdentity(ISSUER, "s2", "ok@example.com", True), "boss", "Unknown role")):
         with pytest.raises(InvalidInput, match=message):
-            sign_in_from_identity_provider(engine, name, role)
+            sign_in_from_identity_provider(engine, identity, role)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM dashboard_users")).scalar_one() == 1
 
@@ -98,7 +109,7 @@ def test_identity_provider_sign_in_provisions_the_account_and_follows_the_claim(
 def actions_for(engine):
     seed_sprint2_scenario(engine, today=date.today())
     for name, role in (("vic", VIEWER), ("olga", OPERATOR), ("ada", ADMIN)):
-        add_user(engine, name, role, PASSWORD)
+        add_user(engine, name, role, PASSWORD, by=SETUP)
     settings = load_settings({})
     simulator = simulator_from_database(engine, settings.crossmark_timezone)
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from services.accounts import set_active
+from services.accounts import SETUP, set_active
 from services.database import make_engine
 from services.schema_admin import upgrade_database
 from services.switches import MAINTENANCE, current_switches
@@ -49,7 +49,7 @@ def test_idle_sessions_expire_and_disabled_accounts_are_signed_out(tmp_path, mon
     app.run()
     assert _texts(app.title) == ["This week"]
     engine = make_engine(url)
-    set_active(engine, name, False)
+    set_active(engine, name, False, by=SETUP)
     engine.dispose()
     app.run()
     assert any("disabled" in w for w in _texts(app.warning)) and _texts(app.title) == ["Field events"]

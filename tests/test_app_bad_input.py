@@ -144,8 +144,8 @@ def _needs_attention(engine, message: str) -> int:  # noqa: ANN001
 def test_mark_resolved_refuses_a_nul_byte_in_its_note_and_changes_nothing(open_page, world):
     url, engine = world
     operation = _needs_attention(engine, "Crossmark said no")
+    app = open_page(url, "operations")  # may create the test's account first (an audited change)
     audit_rows = _count(engine, "dashboard_audit")
-    app = open_page(url, "operations")
     app.text_input(key=f"note_{operation}").set_value("called the club\x00").run()
     app.button(key=f"resolve_{operation}").click().run()
     assert not app.exception, app.exception

@@ -31,13 +31,13 @@ TEST_PASSWORD = "a-long-test-password"
 
 def signed_in_as(url: str, role: str) -> str:
     """An account of `role` in the database at `url` (created once); its name is what the session signs in as."""
-    from services.accounts import add_user, list_users
+    from services.accounts import SETUP, add_user, list_users
 
     engine = make_engine(url)
     try:
         name = f"test-{role}"
         if name not in {user["username"] for user in list_users(engine)}:
-            add_user(engine, name, role, TEST_PASSWORD)
+            add_user(engine, name, role, TEST_PASSWORD, by=SETUP)
     finally:
         engine.dispose()
     return name

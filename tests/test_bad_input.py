@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from services.accounts import ADMIN, FAILURE_WINDOW, OPERATOR, add_user, authenticate, sign_in_from_identity_provider
+from services.accounts import (
+    ADMIN, FAILURE_WINDOW, OPERATOR, SETUP, ProviderIdentity, add_user, authenticate, sign_in_from_identity_provider,
+)
 from services.database import make_engine
 from services.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, LoginRefused
@@ -46,7 +48,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         upgrade_database(url)
         engine = make_engine(url)
         seed_sprint2_scenario(engine, today=date.today())
-        add_user(engine, "olga", ADMIN, PASSWORD)
+        add_user(engine, "olga", ADMIN, PASSWORD, by=SETUP)
         run_check(engine, load_settings({}))
         try:
             yield url, engine
@@ -221,9 +223,11 @@ def test_sign_in_refuses_a_password_no_account_can_have_before_writing_anything(
 def test_identity_provider_names_are_checked_too(world):
     _, engine = world
     before = state(engine)
-    for name in ("a\x00b", "y" * 101):
+    issuer = "https://idp.example.com/"
+    for identity in (ProviderIdentity(issuer, "a\x00b"), ProviderIdentity(issuer, "y" * 256),
+                     ProviderIdentity("i" * 501, "sub"), ProviderIdentity("line\nbreak", "sub")):
         with pytest.raises(InvalidInput):
-            sign_in_from_identity_provider(engine, name, OPERATOR)
+            sign_in_from_identity_provider(engine, identity, OPERATOR)
     assert state(engine) == before
 
 
@@ -232,7 +236,7 @@ def test_new_passwords_with_a_nul_byte_or_too_long_are_refused(world):
     before = state(engine)
     for password in ("long enough\x00but not", "p" * (PASSWORD_MAX + 1)):
         with pytest.raises(InvalidInput):
-            add_user(engine, "petra", OPERATOR, password)
+            add_user(engine, "petra", OPERATOR, password, by=SETUP)
     assert state(engine) == before
 
 
@@ -240,8 +244,8 @@ def test_sign_in_prunes_attempts_whose_window_is_over_and_keeps_each_latest_succ
     """A spray of names an hour ago leaves nothing behind once its window is over; the lockout still holds."""
     from services.accounts import PRUNE_BATCH
 
-    add_user(engine, "alice", OPERATOR, PASSWORD)
-    add_user(engine, "bob", OPERATOR, PASSWORD)
+    add_user(engine, "alice", OPERATOR, PASSWORD, by=SETUP)
+    add_user(engine, "bob", OPERATOR, PASSWORD, by=SETUP)
     now = datetime(2026, 11, 22, 9, 0)
     old = now - timedelta(hours=1)
     rows = [{"username": f"guess{index}", "at": old, "succeeded": False} for index in range(2 * PRUNE_BATCH + 500)]
@@ -282,7 +286,7 @@ def test_sign_in_prunes_attempts_whose_window_is_over_and_keeps_each_latest_succ
 
 
 def test_pruning_keeps_attempts_the_cool_down_still_counts(engine):
-    from services.accounts import prune_login_attempts
+    from services.accounts import SETUP, prune_login_attempts
 
     now = datetime(2026, 11, 22, 9, 0)
     with engine.begin() as connection:

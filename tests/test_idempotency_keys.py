@@ -21,7 +21,7 @@ from alembic.config import Config
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from services.accounts import OPERATOR, add_user, list_users
+from services.accounts import SETUP, OPERATOR, add_user, list_users
 from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
 from services.database import make_engine
@@ -50,7 +50,7 @@ def _operators(world: PairedWorld, *names: str) -> None:
     known = {user["username"] for user in list_users(world.engine)}
     for name in names:  # the CLI acts only for active accounts whose role allows it
         if name not in known:
-            add_user(world.engine, name, OPERATOR, "long-enough-password")
+            add_user(world.engine, name, OPERATOR, "long-enough-password", by=SETUP)
 
 
 def _cli(world: PairedWorld, *args: str):  # noqa: ANN202 - CompletedProcess
@@ -348,7 +348,7 @@ def test_migration_0010_upgrades_a_database_holding_old_operations(database_url)
     try:
         seed_sprint2_scenario(engine, today=date.today())
         for name in ("alice", "bob"):
-            add_user(engine, name, OPERATOR, "long-enough-password")
+            add_user(engine, name, OPERATOR, "long-enough-password", by=SETUP)
         # Back to the table as revisions 0003-0009 had it, holding operations recorded then.
         with engine.begin() as connection:
             Base.metadata.tables["dashboard_operation_steps"].drop(connection)

@@ -496,12 +496,12 @@ def test_two_processes_racing_for_one_pair_on_postgresql(world):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSMARK_", "SCHEDULER_"))}
     env.update(CROSSMARK_BASE_URL=world.fake.url, CROSSMARK_USERNAME=FAKE_USERNAME, CROSSMARK_PASSWORD=FAKE_PASSWORD,
                CROSSMARK_TIMEZONE=FAKE_TIMEZONE, CROSSMARK_READ_TIMEOUT="5")
-    from services.accounts import OPERATOR, add_user, list_users
+    from services.accounts import SETUP, OPERATOR, add_user, list_users
 
     known = {user["username"] for user in list_users(world.engine)}
     for name in ("ann", "ben"):  # the CLI acts only for active accounts whose role allows it
         if name not in known:
-            add_user(world.engine, name, OPERATOR, "long-enough-password")
+            add_user(world.engine, name, OPERATOR, "long-enough-password", by=SETUP)
     commands = [[sys.executable, "-m", "services", "reschedule", "--db", world.url, "--event", "606001",
                  "--to", f"{at(DAY, hour):%Y-%m-%dT%H:%M}", "--user", user, "--json"]
                 for user, hour in (("ann", 11), ("ben", 9))]

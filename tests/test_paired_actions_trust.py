@@ -67,10 +67,10 @@ class Crash(BaseException):
 
 
 def ensure_account(world: PairedWorld, name: str, role: str) -> None:
-    from services.accounts import add_user, list_users
+    from services.accounts import SETUP, add_user, list_users
 
     if name not in {user["username"] for user in list_users(world.engine)}:
-        add_user(world.engine, name, role, "long-enough-password")
+        add_user(world.engine, name, role, "long-enough-password", by=SETUP)
 
 
 def cli(world: PairedWorld, *args: str, **settings: str):  # noqa: ANN201 - CompletedProcess

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.demo_data import seed_sprint2_scenario
-from services.accounts import add_user
+from services.accounts import SETUP, add_user
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, PermissionDenied
 from services.quality_checks import ADVISORY_LOCK_KEY, acknowledge, open_findings, run_check, trend
 from services.settings import load_settings
@@ -99,8 +99,8 @@ def test_acknowledgement_lasts_until_the_finding_resolves(engine):
     seed_sprint2_scenario(engine, today=TODAY)
     settings = load_settings({})
     run_check(engine, settings, now=NOW)
-    add_user(engine, "alice", "operator", "a-long-enough-password")
-    add_user(engine, "vic", "viewer", "a-long-enough-password")
+    add_user(engine, "alice", "operator", "a-long-enough-password", by=SETUP)
+    add_user(engine, "vic", "viewer", "a-long-enough-password", by=SETUP)
     finding = open_findings(engine, rule="core_without_supervisor").iloc[0]
     with pytest.raises(PermissionDenied, match="vic is a viewer"):
         acknowledge(engine, int(finding["id"]), "vic", "looks fine")

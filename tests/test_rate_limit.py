@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.concurrency import _pair_rows, _same_day_target, _world
-from services.accounts import ADMIN, OPERATOR, add_user, authorizer, list_users
+from services.accounts import SETUP, ADMIN, OPERATOR, add_user, authorizer, list_users
 from services.database import make_engine
 from services.demo_data import seed_sprint2_scenario
 from services.errors import PermissionDenied, RateLimitExceeded
@@ -35,7 +35,7 @@ def _accounts(engine, *accounts: tuple[str, str]) -> None:  # noqa: ANN001
     known = {user["username"] for user in list_users(engine)}
     for name, role in accounts:
         if name not in known:
-            add_user(engine, name, role, PASSWORD)
+            add_user(engine, name, role, PASSWORD, by=SETUP)
 
 
 def _limited(world: PairedWorld, limit: int) -> PairedActions:

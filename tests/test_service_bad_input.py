@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.accounts import add_user, authorizer, sign_in_from_identity_provider
+from services.accounts import SETUP, ProviderIdentity, add_user, authorizer, sign_in_from_identity_provider
 from services.crossmark_client import make_crossmark_client
 from services.crossmark_sandbox import simulator_from_database
 from services.demo_data import seed_sprint2_scenario
@@ -31,8 +31,8 @@ def _count(engine, sql: str) -> int:  # noqa: ANN001
 @pytest.fixture
 def actions(engine) -> PairedActions:  # noqa: ANN001
     seed_sprint2_scenario(engine, today=TODAY)
-    add_user(engine, "olive", "operator", PASSWORD)
-    add_user(engine, "ada", "admin", PASSWORD)
+    add_user(engine, "olive", "operator", PASSWORD, by=SETUP)
+    add_user(engine, "ada", "admin", PASSWORD, by=SETUP)
     settings = load_settings({})
     simulator = simulator_from_database(engine, settings.crossmark_timezone)
     return PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator),
@@ -100,7 +100,8 @@ def test_identity_provider_sign_ins_prune_old_attempts(engine):  # noqa: ANN001
     with engine.begin() as connection:
         connection.execute(LoginAttempt.__table__.insert(), [
             {"username": f"someone{i}", "at": old, "succeeded": False} for i in range(50)])
-    sign_in_from_identity_provider(engine, "ann@example.com", "viewer", now=old + timedelta(days=1))
+    sign_in_from_identity_provider(engine, ProviderIdentity("https://idp.example.com/", "ann", "ann@example.com", True),
+                                   "viewer", now=old + timedelta(days=1))
     assert _count(engine, "SELECT COUNT(*) FROM dashboard_login_attempts WHERE succeeded = false") == 0
 
 

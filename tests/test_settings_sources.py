@@ -46,6 +46,11 @@ SETTING_EFFECTS = {
     "NOTIFY_ONLY_NEW": ("false", lambda s: s.notify_only_new is False),
     "AUTH_MODE": ('"oidc"', lambda s: s.auth_mode == "oidc"),
     "AUTH_TRUSTED_HEADER": ('"X-Auth-User"', lambda s: s.auth_trusted_header == "X-Auth-User"),
+    "AUTH_PROXY_SECRET": ('"0123456789abcdef-proxy"', lambda s: s.auth_proxy_secret == "0123456789abcdef-proxy"),
+    "AUTH_PROXY_SECRET_HEADER": ('"X-Edge-Secret"', lambda s: s.auth_proxy_secret_header == "X-Edge-Secret"),
+    "AUTH_TRUSTED_PROXIES": ('"10.0.4.0/24, ::1"', lambda s: [str(n) for n in s.auth_trusted_proxies]
+                             == ["10.0.4.0/24", "::1/128"]),
+    "AUTH_MAX_SESSION_HOURS": ("8", lambda s: s.auth_max_session_hours == 8.0),
     "AUTH_ROLES_CLAIM": ('"groups"', lambda s: s.auth_roles_claim == "groups"),
     "AUTH_ROLE_MAP": ('"ops=operator"', lambda s: s.auth_role_map == (("ops", "operator"),)),
     "SESSION_IDLE_MINUTES": ("15", lambda s: s.session_idle_minutes == 15),

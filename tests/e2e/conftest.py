@@ -291,7 +291,7 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
     Stopped afterwards."""
     from sqlalchemy import select
 
-    from services.accounts import add_user
+    from services.accounts import SETUP, add_user
     from services.crossmark_sandbox import simulator_from_database
     from services.database import make_engine
     from services.demo_data import seed_demo_data, seed_sprint2_scenario
@@ -305,7 +305,7 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
         seed_demo_data(engine, events=demo_events, stores=3, start=_months_back(TODAY, 1), months=3, today=TODAY)
     seed_sprint2_scenario(engine, today=TODAY)
     for username, role in ACCOUNTS:
-        add_user(engine, username, role, PASSWORD)
+        add_user(engine, username, role, PASSWORD, by=SETUP)
     with engine.connect() as connection:
         mplan = {ref: str(mplan_id) for ref, mplan_id in connection.execute(
             select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(SPRINT2_REFS)))}

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
-from tests.e2e.conftest import DAY, TIMEOUT_MS
+from tests.e2e.conftest import ADMIN, DAY, TIMEOUT_MS
 
 OPERATOR_EMAIL = "olga.ops@example.com"
 MANAGER_EMAIL = "mia.manager@example.com"
@@ -23,10 +23,14 @@ LEAVER_EMAIL = "lee.leaver@example.com"
 def identity_provider() -> Iterator[str]:
     from oidc_provider_mock import User, run_server_in_thread
 
-    people = [User(sub="olga", claims={"email": OPERATOR_EMAIL, "roles": ["ops-staff", "everyone"]}),
-              User(sub="mia", claims={"email": MANAGER_EMAIL, "roles": ["managers"]}),
-              User(sub="sam", claims={"email": STRANGER_EMAIL, "roles": ["everyone"]}),
-              User(sub="lee", claims={"email": LEAVER_EMAIL, "roles": ["ops-staff"]})]
+    verified = {"email_verified": True}
+    people = [User(sub="olga", claims={"email": OPERATOR_EMAIL, **verified, "roles": ["ops-staff", "everyone"]}),
+              User(sub="mia", claims={"email": MANAGER_EMAIL, **verified, "roles": ["managers"]}),
+              User(sub="sam", claims={"email": STRANGER_EMAIL, **verified, "roles": ["everyone"]}),
+              User(sub="lee", claims={"email": LEAVER_EMAIL, **verified, "roles": ["ops-staff"]}),
+              # someone who may choose their own preferred_username and an unverified e-mail at the provider
+              User(sub="mallory", claims={"preferred_username": ADMIN, "email": ADMIN, "email_verified": False,
+                                          "roles": ["ops-admins"]})]
     with run_server_in_thread(user_claims=people) as server:
         yield f"http://localhost:{server.server_port}"
 
@@ -44,6 +48,16 @@ def app_env(identity_provider: str, tmp_path_factory: pytest.TempPathFactory) ->
     return {"AUTH_MODE": "oidc", "AUTH_ROLES_CLAIM": "roles",
             "AUTH_ROLE_MAP": "ops-admins=admin,ops-staff=operator,managers=viewer",
             "STREAMLIT_SECRETS_FILES": str(secrets)}
+
+
+def _drawn(email: str) -> str:
+    """A pattern of `email` as the page draws it: plain() puts an invisible word joiner after the @ (no autolink)."""
+    local, _, domain = email.partition("@")
+    return rf"{re.escape(local)}@\u2060?{re.escape(domain)}"
+
+
+def _shown_as(email: str) -> re.Pattern:
+    return re.compile(rf"Signed in as {_drawn(email)}")
 
 
 def _sign_in_at_the_provider(dashboard, subject: str) -> None:
@@ -69,7 +83,7 @@ def _account(app, username: str):  # noqa: ANN202
 
 def test_an_operator_signs_in_at_the_provider_and_acts_under_that_name(app, dashboard):
     _sign_in_at_the_provider(dashboard, "olga")
-    dashboard.see(re.compile(rf"Signed in as {re.escape(OPERATOR_EMAIL)}"), within=dashboard.page.locator("body"))
+    dashboard.see(re.compile(_shown_as(OPERATOR_EMAIL)), within=dashboard.page.locator("body"))
     dashboard.see("(operator)", within=dashboard.sidebar)
     dashboard.wait_idle()
     account = _account(app, OPERATOR_EMAIL)
@@ -99,7 +113,7 @@ def test_an_operator_signs_in_at_the_provider_and_acts_under_that_name(app, dash
 
 def test_a_manager_gets_the_viewer_role_and_no_action_buttons(app, dashboard):
     _sign_in_at_the_provider(dashboard, "mia")
-    dashboard.see(re.compile(rf"Signed in as {re.escape(MANAGER_EMAIL)}"), within=dashboard.page.locator("body"))
+    dashboard.see(re.compile(_shown_as(MANAGER_EMAIL)), within=dashboard.page.locator("body"))
     dashboard.see("(viewer)", within=dashboard.sidebar)
     dashboard.navigate(f"/day?date={DAY.isoformat()}")
     dashboard.see(f"{DAY:%A, %B %d, %Y}", within=dashboard.main.get_by_role("heading", level=1))
@@ -110,7 +124,7 @@ def test_a_manager_gets_the_viewer_role_and_no_action_buttons(app, dashboard):
 
 def test_a_person_without_a_mapped_role_is_refused_and_can_sign_out(app, dashboard):
     _sign_in_at_the_provider(dashboard, "sam")
-    dashboard.see(re.compile(rf"{re.escape(STRANGER_EMAIL)} has no role for this dashboard"),
+    dashboard.see(re.compile(rf"{_drawn(STRANGER_EMAIL)} has no role for this dashboard"),
                   within=dashboard.page.locator("body"))
     assert dashboard.page.get_by_text(re.compile("Signed in as")).count() == 0
     assert _account(app, STRANGER_EMAIL) is None  # nothing is provisioned for a refused person
@@ -121,12 +135,25 @@ def test_a_person_without_a_mapped_role_is_refused_and_can_sign_out(app, dashboa
 
 
 def test_a_disabled_account_is_refused_even_with_a_valid_provider_session(app, dashboard):
-    from services.accounts import add_user, set_active
+    from services.accounts import SETUP, add_user, set_active
 
-    add_user(app.engine, LEAVER_EMAIL, "operator", None)  # signed in before; an admin has since disabled the account
-    set_active(app.engine, LEAVER_EMAIL, False)
+    add_user(app.engine, LEAVER_EMAIL, "operator", None, by=SETUP)  # signed in before; an admin has since disabled the account
+    set_active(app.engine, LEAVER_EMAIL, False, by=SETUP)
     _sign_in_at_the_provider(dashboard, "lee")
-    dashboard.see(re.compile(rf"The account '{re.escape(LEAVER_EMAIL)}' is disabled"),
+    dashboard.see(re.compile(rf"The account '{_drawn(LEAVER_EMAIL)}' is disabled"),
                   within=dashboard.page.locator("body"))
     assert dashboard.page.get_by_text(re.compile("Signed in as")).count() == 0
     assert not _account(app, LEAVER_EMAIL).is_active
+
+
+def test_a_chosen_username_or_unverified_e_mail_never_takes_the_local_admin(app, dashboard):
+    before = _account(app, ADMIN)
+    _sign_in_at_the_provider(dashboard, "mallory")
+    # the account is keyed on the provider's (issuer, subject): its name comes from the subject, not the claims
+    dashboard.see(re.compile(r"Signed in as mallory@localhost"), within=dashboard.page.locator("body"))
+    dashboard.wait_idle()
+    assert _account(app, ADMIN) == before and before.password_hash is not None  # untouched, still local
+    with app.engine.connect() as connection:
+        identity = connection.execute(text("SELECT oidc_subject, password_hash FROM dashboard_users "
+                                           "WHERE username = 'mallory@localhost'")).one()
+    assert tuple(identity) == ("mallory", None)
