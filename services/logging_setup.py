@@ -29,7 +29,7 @@ _CONFIGURE_LOCK = threading.Lock()
 # Settings whose values are secrets: masked wherever they appear, whatever logged them.
 SECRET_SETTINGS = {"CROSSMARK_PASSWORD": "crossmark_password", "SMTP_PASSWORD": "smtp_password",
                    "SLACK_WEBHOOK_URL": "slack_webhook_url", "HEALTH_TOKEN": "health_token",
-                   "METRICS_TOKEN": "metrics_token"}
+                   "METRICS_TOKEN": "metrics_token", "AUTH_PROXY_SECRET": "auth_proxy_secret"}
 # httpcore logs response headers (Set-Cookie: PHPSESSID=...) at DEBUG, hpack logs every HTTP/2 header, and httpx's INFO
 # line repeats the full URL of every call (a Slack webhook URL is itself a secret) that our own crossmark log already
 # records. Pinned, so a root logger at DEBUG never turns them on.

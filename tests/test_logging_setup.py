@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -319,3 +320,13 @@ def test_the_redacting_patterns(raw, kept):
 def test_short_secret_values_are_not_masked_everywhere():
     redactor = RedactingFilter(["abc", "", None, "long-enough"])
     assert redactor.redact("abc long-enough") == "abc ***"
+
+
+def test_the_proxy_secret_of_header_sign_in_is_masked_too(tmp_path, capsys):
+    secret = "proxy-secret-0123456789abcdef"
+    configure_logging(replace(_settings(), auth_mode="header", auth_proxy_secret=secret),
+                      log_file=tmp_path / "dashboard.jsonl")
+    logging.getLogger("services.proxy_sign_in").warning("request headers X-Proxy-Secret: %s", secret)
+    err = capsys.readouterr().err
+    assert secret not in err and secret not in (tmp_path / "dashboard.jsonl").read_text(encoding="utf-8")
+    assert "X-Proxy-Secret: ***" in err
