@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import streamlit as st
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from services.accounts import SETUP, set_active
@@ -70,6 +71,26 @@ def test_admin_switches_maintenance_and_every_page_shows_the_banner(open_page, t
     engine.dispose()
     again = open_page(url, "overview", role="viewer")
     assert any("Maintenance mode" in w for w in _texts(again.warning))
+
+
+def test_the_admin_page_changes_roles_and_activity_as_the_signed_in_admin(open_page, tmp_path):
+    url = f"sqlite:///{tmp_path / 'roles.db'}"
+    upgrade_database(url)
+    operator = signed_in_as(url, "operator")
+    admin = open_page(url, "admin", role="admin")
+    admin.selectbox(key=f"role_{operator}").set_value("viewer").run()
+    assert not admin.exception, admin.exception
+    admin.toggle(key=f"active_{operator}").set_value(False).run()
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT role, is_active FROM dashboard_users WHERE username = :name"),
+                                 {"name": operator}).one()
+        audit = connection.execute(text("SELECT actor, action, message FROM dashboard_audit WHERE action IN "
+                                        "('role changed', 'user disabled') ORDER BY id")).all()
+    engine.dispose()
+    assert (row.role, bool(row.is_active)) == ("viewer", False)
+    assert [tuple(entry) for entry in audit] == [("test-admin", "role changed", f"{operator} to viewer"),
+                                                 ("test-admin", "user disabled", operator)]
 
 
 def test_oidc_mode_says_what_is_missing_until_the_auth_section_is_complete(tmp_path, monkeypatch):
