@@ -8,9 +8,10 @@ import streamlit as st
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
 from services import input_limits
-from services.accounts import RANK, ProviderIdentity, User, active_user, authenticate, sign_in_from_identity_provider
+from services.accounts import RANK, ProviderIdentity, User, active_user, sign_in_from_identity_provider
 from services.errors import OpsError
 from services.proxy_sign_in import ProxiedRequest, proxied_user_name
+from services.sessions import COOKIE_NAME, check_session, revoke_session
 
 SESSION_KEY = "auth"
 MESSAGE_KEY = "auth_message"
@@ -29,7 +30,36 @@ def _idle(state: dict) -> bool:
     return datetime.now() - state["last_seen"] > timedelta(minutes=get_settings().session_idle_minutes)
 
 
+SESSION_ENDED = {"idle": IDLE_MESSAGE, "disabled": "This account is disabled; ask an admin.",
+                 "revoked": None, "unknown": None}  # signed out (here or in another tab): just the sign-in page
+SIGN_IN_REFUSED = {"failed": "Wrong user name or password, or the account is disabled.",
+                   "throttled": "Too many failed sign-ins; try again in 15 minutes.",
+                   "invalid": "That user name or password cannot be right (see the rules for accounts); try again.",
+                   "unavailable": "Signing in is not possible right now (the database did not answer); try again."}
+
+
+def _session_token() -> str | None:
+    token = st.context.cookies.get(COOKIE_NAME)
+    return token if isinstance(token, str) and token else None
+
+
 def _local_user() -> User | None:
+    token = _session_token()
+    if token is not None:  # the browser's session cookie (set by POST /auth/sign-in) decides, on every rerun
+        idle = timedelta(minutes=get_settings().session_idle_minutes)
+        try:
+            check = check_session(get_engine(), token, idle)
+        except OpsError as error:
+            st.session_state[MESSAGE_KEY] = str(error)
+            return None
+        if check.user is None:
+            st.session_state.pop(SESSION_KEY, None)
+            if SESSION_ENDED.get(check.ended):
+                st.session_state[MESSAGE_KEY] = SESSION_ENDED[check.ended]
+            return None
+        st.session_state[SESSION_KEY] = {"username": check.user.username, "last_seen": datetime.now()}
+        return check.user
+    # No cookie: a session signed in by the test harness (AppTest has no cookies), kept in this session only.
     state = st.session_state.get(SESSION_KEY)
     if not state:
         return None
@@ -152,23 +182,52 @@ def sign_in_page() -> None:
         if mode == "header":
             st.info("Sign-in is handled by the company's sign-in proxy in front of this dashboard.")
             return
-        with st.form("sign_in"):
-            username = st.text_input("User name", key="sign_in_user", max_chars=input_limits.USER_NAME_MAX)
-            password = st.text_input("Password", type="password", key="sign_in_password",
-                                     max_chars=input_limits.PASSWORD_MAX)
-            submitted = st.form_submit_button("Sign in", type="primary", width="stretch")
-        if submitted:
-            try:
-                user = authenticate(get_engine(), username, password, client=client_address())
-            except OpsError as error:
-                st.error(plain(error))
-                return
-            st.session_state[SESSION_KEY] = {"username": user.username, "last_seen": datetime.now()}
-            st.rerun()
+        refusal = SIGN_IN_REFUSED.get(str(st.query_params.get("sign_in", "")))
+        if refusal:
+            st.error(refusal)
+        st.html(_sign_in_form(_here()))
+
+
+def _here() -> str:
+    """The page and its state the person opened, to land on after signing in (without a previous refusal code)."""
+    from urllib.parse import urlencode, urlsplit
+
+    path = urlsplit(st.context.url or "/").path or "/"
+    query = [(key, value) for key, value in st.query_params.items() if key != "sign_in"]
+    return path + (f"?{urlencode(query)}" if query else "")
+
+
+def _sign_in_form(landing: str) -> str:
+    """The sign-in form as plain HTML: posted to the server (dashboard/sign_in_route.py), which sets the HttpOnly
+    session cookie and sends the browser back to `landing`."""
+    from html import escape
+
+    from dashboard.sign_in_route import SIGN_IN_PATH
+
+    return f"""
+<style>
+  .sign-in {{ display: grid; gap: 0.75rem; padding: 1rem; border: 1px solid rgba(49, 51, 63, 0.2);
+              border-radius: 0.5rem; font-family: "Source Sans Pro", sans-serif; }}
+  .sign-in label {{ display: grid; gap: 0.25rem; font-size: 0.875rem; }}
+  .sign-in input {{ font: inherit; font-size: 1rem; padding: 0.5rem 0.75rem; border: 1px solid rgba(49, 51, 63, 0.2);
+                    border-radius: 0.5rem; background: #f0f2f6; }}
+  .sign-in button {{ font: inherit; padding: 0.5rem; border: 0; border-radius: 0.5rem; background: #13395f;
+                     color: #fff; cursor: pointer; }}
+  .sign-in button:focus-visible, .sign-in input:focus-visible {{ outline: 2px solid #1c83e1; outline-offset: 2px; }}
+</style>
+<form class="sign-in" method="post" action="{escape(SIGN_IN_PATH)}">
+  <input type="hidden" name="next" value="{escape(landing, quote=True)}">
+  <label>User name<input name="username" autocomplete="username" required maxlength="{input_limits.USER_NAME_MAX}"
+    autofocus></label>
+  <label>Password<input name="password" type="password" autocomplete="current-password" required
+    maxlength="{input_limits.PASSWORD_MAX}"></label>
+  <button type="submit">Sign in</button>
+</form>"""
 
 
 def sign_out() -> None:
     st.session_state.pop(SESSION_KEY, None)
+    revoke_session(get_engine(), _session_token())  # the cookie no longer signs anyone in, on any replica
     mode = get_settings().auth_mode
     if mode == "oidc":
         st.logout()

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response  # noq
 from starlette.routing import Route  # noqa: E402
 from streamlit import file_util  # noqa: E402
 
+from dashboard.sign_in_route import SIGN_IN_PATH, sign_in  # noqa: E402
 from dashboard.security_headers import SecurityHeaders, inline_script_hashes, security_headers  # noqa: E402
 
 from services.errors import OpsError  # noqa: E402
@@ -136,5 +137,6 @@ async def lifespan(_app):  # noqa: ANN001, ANN201 - st.App
 
 STREAMLIT_INDEX = Path(file_util.get_static_dir()) / "index.html"  # what Streamlit serves for every page path
 app = st.App(APP_SCRIPT, lifespan=lifespan, routes=[Route("/healthz", healthz, methods=["GET"]),
+                                                    Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
                                                     Route("/metrics", metrics, methods=["GET"])],
              middleware=[Middleware(SecurityHeaders, headers=security_headers(inline_script_hashes(STREAMLIT_INDEX)))])

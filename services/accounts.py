@@ -23,7 +23,7 @@ from services.errors import (
 )
 from services import input_limits
 from services.passwords import check_password, hash_password
-from services.tables import AuditEntry, LoginAttempt, UserAccount
+from services.tables import AuditEntry, DashboardSession, LoginAttempt, UserAccount
 
 VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
 ROLES = (VIEWER, OPERATOR, ADMIN)
@@ -141,6 +141,11 @@ def _update_account(engine: Engine, username: str, by: AccountChanger, action: s
             if not others:
                 raise ActionRefused(f"{username} is the last active admin; make another account an admin first.")
         connection.execute(update(UserAccount).where(UserAccount.username == username).values(**values))
+        if values.get("is_active") is False or "password_hash" in values:
+            # a disabled account, or a password someone else may have known: every signed-in browser signs in again
+            connection.execute(update(DashboardSession).where(DashboardSession.username == username,
+                                                              DashboardSession.revoked_at.is_(None))
+                               .values(revoked_at=now))
         _record_account_change(connection, now, changer, action, message)
 
 

@@ -355,6 +355,20 @@ class LoginAttempt(Base):
     client: Mapped[str | None] = mapped_column(String(64))  # the address the attempt came from (None: not known)
 
 
+class DashboardSession(Base):
+    """A signed-in browser session (migration 0014): the SHA-256 of the token in its HttpOnly cookie, never the token."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_username", "username", "revoked_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)  # sign out, disable, password change, idle
+    client: Mapped[str | None] = mapped_column(String(64))  # the address it was started from
+
+
 class Switch(Base):
     """An admin switch (maintenance mode, Crossmark writes off, Supervisor follow), read by every process per rerun."""
 
