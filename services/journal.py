@@ -30,6 +30,17 @@ PENDING, APPLYING, DONE = "pending", "applying", "done"
 REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED = "refused", "compensated", "needs_attention", "resolved"
 STUCK = "stuck"  # the automatic retries gave up: locked until an admin retries or releases it
 STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, STUCK, RESOLVED)
+STATUS_LABELS = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
+                 COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck", RESOLVED: "Resolved"}
+# A Crossmark call's status (operation_steps.status): sent, then what came back.
+STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = "sent", "ok", "failed", "unknown"
+STEP_STATUS_LABELS = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
+
+
+def status_label(status: str | None) -> str:
+    """An operation's or a Crossmark call's status as people read it ("needs_attention" -> "Needs attention")."""
+    return (STATUS_LABELS.get(status or "") or STEP_STATUS_LABELS.get(status or "")
+            or (status or "").replace("_", " ").capitalize())
 UNFINISHED = (PENDING, APPLYING)
 HOLDING_LOCKS = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # locks live exactly as long as these (invariant 8)
 SETTLEABLE = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # what a retry may take (stuck: only when asked to)

@@ -48,6 +48,14 @@ log = logging.getLogger("services.actions")
 
 ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
 RESCHEDULE, UNSCHEDULE, SCHEDULE_SUPERVISOR, UNDO = "reschedule", "unschedule", "schedule_supervisor", "undo"
+# Operation kinds (and the other actions the journal and the audit trail name) as people read them.
+KIND_LABELS = {RESCHEDULE: "Reschedule", UNSCHEDULE: "Unschedule", SCHEDULE_SUPERVISOR: "Schedule Supervisor",
+               UNDO: "Undo", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}
+
+
+def kind_label(kind: str | None) -> str:
+    """An operation kind ("schedule_supervisor") as people say it ("Schedule Supervisor")."""
+    return KIND_LABELS.get(kind or "", (kind or "").replace("_", " ").strip().capitalize() or "Action")
 UNDO_WINDOW = timedelta(minutes=5)
 # An operation recorded before leases (migration 0011) and untouched this long is taken as abandoned by a crash.
 RECONCILE_AFTER = timedelta(minutes=2)

@@ -22,7 +22,7 @@ from services.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limite
 from services.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.notifications import compose, deliver
-from services.quality_rules import RULES, Finding, run_rules
+from services.quality_rules import RULES, Finding, rule_title, run_rules
 from services.read_queries import rows_frame
 from services.settings import Settings
 from services.tables import CheckRun, QualityFinding, RunRuleCount
@@ -316,8 +316,10 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
         query = query.where(table.c.acknowledged_by.is_not(None) if acknowledged else table.c.acknowledged_by.is_(None))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return rows_frame(rows, ["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
-                                       "day", "detail", "first_seen", "last_seen", "acknowledged_by", "note"])
+    findings = rows_frame(rows, ["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
+                                 "day", "detail", "first_seen", "last_seen", "acknowledged_by", "note"])
+    findings.insert(3, "rule_title", [rule_title(name) for name in findings["rule"]])  # what people read
+    return findings
 
 
 def trend(engine: Engine, runs: int = 20) -> pd.DataFrame:

@@ -42,7 +42,8 @@ class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,
 
 @dataclass(frozen=True)
 class Rule:
-    name: str
+    name: str  # the id: stored with findings, used by the CLI and in exports
+    title: str  # what people read on the pages ("Pair on different dates")
     severity: str  # the usual severity; a finding may say otherwise (see the description)
     description: str
     fix: str | None = None  # FIX_*: the paired action that resolves a finding, when there is one
@@ -54,28 +55,35 @@ class Rule:
 # event_rules.pairing_key (leading 6-digit number, store), computed in SQL and kept in dashboard_pair_members by
 # triggers. Pairs of an ambiguous key (rule 7) are not judged by rules 1, 4, 5 and 6. These match the definitions of demo_data's injected anomalies exactly.
 RULES: dict[str, Rule] = {rule.name: rule for rule in (
-    Rule("core_supervisor_unstaffed", WARNING,
+    Rule("core_supervisor_unstaffed", "Supervisor Unstaffed for a scheduled CORE", WARNING,
          "CORE scheduled, its Supervisor Unstaffed (and not scheduled); critical when the CORE starts within 24 h "
          "(or already has).", FIX_SCHEDULE_SUPERVISOR),
-    Rule("core_without_supervisor", WARNING,
+    Rule("core_without_supervisor", "CORE without a Supervisor", WARNING,
          "CORE with no Supervisor of its number at its store (warning when the CORE is scheduled, info otherwise)."),
-    Rule("supervisor_without_core", WARNING, "Supervisor with no CORE of its number at its store."),
-    Rule("supervisor_scheduled_core_not", CRITICAL, "Supervisor scheduled while its CORE is not.", FIX_UNSCHEDULE),
-    Rule("pair_date_mismatch", CRITICAL, "CORE and Supervisor both scheduled, on different dates.",
+    Rule("supervisor_without_core", "Supervisor without a CORE",
+         WARNING, "Supervisor with no CORE of its number at its store."),
+    Rule("supervisor_scheduled_core_not", "Supervisor scheduled, CORE not",
+         CRITICAL, "Supervisor scheduled while its CORE is not.", FIX_UNSCHEDULE),
+    Rule("pair_date_mismatch", "Pair on different dates",
+         CRITICAL, "CORE and Supervisor both scheduled, on different dates.",
          FIX_RESCHEDULE_SUPERVISOR),
-    Rule("supervisor_time_off_rule", INFO, "CORE and Supervisor on the same date, the Supervisor not at the rule time.",
+    Rule("supervisor_time_off_rule", "Supervisor not at the rule time",
+         INFO, "CORE and Supervisor on the same date, the Supervisor not at the rule time.",
          FIX_RESCHEDULE_SUPERVISOR),
-    Rule("duplicate_pair_number", WARNING,
+    Rule("duplicate_pair_number", "Event number used twice at a store", WARNING,
          "Two or more COREs or two or more Supervisors share an event number at one store (pairing is ambiguous)."),
-    Rule("unstaffed_past_due", CRITICAL, "Unstaffed event whose due date has passed."),
-    Rule("unstaffed_due_24h", CRITICAL, "Unstaffed event due within the next 24 hours."),
-    Rule("unstaffed_due_3d", WARNING, "Unstaffed event due in 24 to 72 hours."),
-    Rule("schedule_state_drift", WARNING, "Condition, is_scheduled and the presence of a schedules row disagree."),
-    Rule("schedule_without_crossmark_id", WARNING,
+    Rule("unstaffed_past_due", "Unstaffed past due", CRITICAL, "Unstaffed event whose due date has passed."),
+    Rule("unstaffed_due_24h", "Unstaffed, due within 24 hours",
+         CRITICAL, "Unstaffed event due within the next 24 hours."),
+    Rule("unstaffed_due_3d", "Unstaffed, due within 3 days", WARNING, "Unstaffed event due in 24 to 72 hours."),
+    Rule("schedule_state_drift", "Schedule state disagrees",
+         WARNING, "Condition, is_scheduled and the presence of a schedules row disagree."),
+    Rule("schedule_without_crossmark_id", "Schedule without a Crossmark id", WARNING,
          "Schedule that cannot be unscheduled remotely: no Crossmark scheduled-event id, or not a numeric one "
          "(e.g. a legacy <mPlanID>_<storeID> id)."),
-    Rule("operation_needs_attention", CRITICAL, "A paired action ended needing attention (see reconcile)."),
-    Rule("crossmark_drift", CRITICAL,
+    Rule("operation_needs_attention", "Action needing attention",
+         CRITICAL, "A paired action ended needing attention (see reconcile)."),
+    Rule("crossmark_drift", "Differs from Crossmark", CRITICAL,
          "Our schedule (scheduled or not, time, scheduled-event id, rep) differs from Crossmark's planning list, for "
          "events in a window from today.", needs_crossmark=True),
 )}
@@ -88,6 +96,12 @@ UNSTAFFED_RULES = ("unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d"
 _DAY = 86_400
 _REFS_PER_QUERY = 1000
 _KEYS_PER_QUERY = 300  # (number, store) keys per member lookup: 301 parameters at most
+
+
+def rule_title(name: str | None) -> str:
+    """A rule id as people read it; an id no longer defined (an old finding) in words."""
+    rule = RULES.get(name or "")
+    return rule.title if rule is not None else (name or "").replace("_", " ").capitalize()
 
 
 # --- SQL per dialect ------------------------------------------------------------------------------------------------

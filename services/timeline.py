@@ -32,9 +32,10 @@ from sqlalchemy import Connection, Engine, func, or_, select
 from services import input_limits
 from services.crossmark_client import CrossmarkClient, PlanningEvent
 from services.errors import NotFound, OpsError
-from services.journal import STATUSES, OperationRecord, operation_record, read_json
+from services.journal import STATUSES, OperationRecord, operation_record, read_json, status_label
 from services.quality_checks import identity_of
-from services.quality_rules import RULES, Finding
+from services.paired_actions import kind_label
+from services.quality_rules import RULES, Finding, rule_title
 from services.tables import (
     AuditEntry, Employee, Event, Operation, OperationStep, PairLock, PairMember, QualityFinding, Schedule,
 )
@@ -46,10 +47,13 @@ _IDENTITIES_PER_QUERY = 400  # well under every driver's parameter limit
 
 KIND_OPERATION, KIND_STEP, KIND_AUDIT, KIND_FINDING = "operation", "step", "audit", "finding"
 KINDS = (KIND_OPERATION, KIND_STEP, KIND_AUDIT, KIND_FINDING)
+KIND_TITLES = {KIND_OPERATION: "Action", KIND_STEP: "Crossmark call", KIND_AUDIT: "Audit entry",
+               KIND_FINDING: "Data quality"}
+# An entry's status beyond the journal's (journal.status_label): a request recorded, a finding's state.
+_ENTRY_STATUS_LABELS = {"requested": "Requested", "in_progress": "In progress", "open": "Open",
+                        "acknowledged": "Acknowledged"}
 CROSSMARK, CROSSMARK_SANDBOX = "Crossmark", "Crossmark (sandbox)"
 
-_ACTION_LABELS = {"reschedule": "Reschedule", "unschedule": "Unschedule", "schedule_supervisor": "Schedule Supervisor",
-                  "undo": "Undo", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}
 _ROLE_LABELS = {"core": "CORE", "supervisor": "Supervisor", "single": "event"}
 _STEP_PURPOSES = {"forward": "", "compensate": "undoing: ", "resolve": ""}
 
@@ -58,9 +62,14 @@ def _when(value: datetime | None) -> str:
     return f"{value:%a %Y-%m-%d %H:%M}" if value is not None else "—"
 
 
+def entry_status_label(status: str | None) -> str:
+    """A timeline entry's status as people read it."""
+    return _ENTRY_STATUS_LABELS.get(status or "") or status_label(status)
+
+
 def action_label(kind: str) -> str:
-    """A journal kind ("schedule_supervisor") as people say it ("Schedule Supervisor")."""
-    return _ACTION_LABELS.get(kind, kind.replace("_", " ").strip().capitalize() or "Action")
+    """A journal kind ("schedule_supervisor") as people say it ("Schedule Supervisor"): paired_actions.KIND_LABELS."""
+    return kind_label(kind)
 
 
 # --- what the timeline holds ----------------------------------------------------------------------------------------
@@ -398,7 +407,7 @@ def _operation_entries(operations: list[OperationRecord], ref: int) -> list[_Sor
     return entries
 
 
-def _step_summary(action: str, purpose: str, request: dict) -> str:
+def step_summary(action: str, purpose: str, request: dict) -> str:
     prefix = "Crossmark: " + _STEP_PURPOSES.get(purpose, f"{purpose}: ")
     if action == "schedule":
         try:
@@ -413,7 +422,7 @@ def _step_summary(action: str, purpose: str, request: dict) -> str:
     return prefix + action.replace("_", " ")
 
 
-def _step_detail(status: str, result: dict) -> str:
+def step_detail(status: str, result: dict) -> str:
     if result.get("error"):
         return str(result["error"])
     if "scheduled" in result:
@@ -433,15 +442,16 @@ def _step_entries(connection: Connection, ref: int, operations: list[OperationRe
                                       .where(OperationStep.operation_id.in_(ids[start:start + _IDENTITIES_PER_QUERY]),
                                              OperationStep.event_ref == ref)):
             entry = TimelineEntry(row.created_at, KIND_STEP, row.operation_id, row.status, None,
-                                  _step_summary(row.action, row.purpose, read_json(row.request, {})),
-                                  _step_detail(row.status, read_json(row.result, {})))
+                                  step_summary(row.action, row.purpose, read_json(row.request, {})),
+                                  step_detail(row.status, read_json(row.result, {})))
             entries.append(((row.created_at, row.operation_id, _RANK_STEP, row.id), entry))
     return entries
 
 
-def _audit_text(action: str, before: str | None, after: str | None, message: str | None,
-                ref: int) -> tuple[str, str | None, str]:
-    """(summary, status, detail) of one audit entry, with what it recorded as JSON put into words."""
+def audit_text(action: str, before: str | None, after: str | None, message: str | None,
+               ref: int | None) -> tuple[str, str | None, str]:
+    """(summary, status, detail) of one audit entry, with what it recorded as JSON put into words (the Audit page
+    and the timeline); `ref` is the event the entry is read for, None for none in particular."""
     kind, _, rest = action.partition(": ")
     if rest:  # "<kind>: <role>" (the local change of one event) or "<kind>: <role> restored" (a compensation)
         role, _, restored = rest.partition(" ")
@@ -458,7 +468,7 @@ def _audit_text(action: str, before: str | None, after: str | None, message: str
     if action.endswith(" refused"):
         return f"{action_label(action[:-len(' refused')])} refused", "refused", message or ""
     if action in STATUSES:
-        return f"Operation ended: {action.replace('_', ' ')}", action, message or ""
+        return f"Operation ended: {status_label(action).lower()}", action, message or ""
     detail = message or " → ".join(part for part in (before, after) if part)
     return action_label(action), None, detail
 
@@ -476,7 +486,7 @@ def _audit_entries(connection: Connection, ref: int, operations: list[OperationR
             rows[row.id] = row
     entries = []
     for row in rows.values():
-        summary, status, detail = _audit_text(row.action, row.before, row.after, row.message, ref)
+        summary, status, detail = audit_text(row.action, row.before, row.after, row.message, ref)
         rank = _RANK_REQUESTED if status == "requested" else _RANK_AUDIT
         entries.append(((row.at, row.operation_id or _NO_OPERATION, rank, row.id),
                         TimelineEntry(row.at, KIND_AUDIT, row.operation_id, status, row.actor, summary, detail)))
@@ -507,7 +517,7 @@ def _finding_entries(connection: Connection, ref: int, paired: list[int],
                 QualityFinding.first_seen, QualityFinding.resolved_at, QualityFinding.acknowledged_by,
                 QualityFinding.acknowledged_at, QualityFinding.acknowledgement_note)
                 .where(QualityFinding.identity.in_(identities[start:start + _IDENTITIES_PER_QUERY]))):
-            title = f"Data quality: {row.rule.replace('_', ' ')} ({row.severity})"
+            title = f"Data quality: {rule_title(row.rule)} ({row.severity})"
             state = "resolved" if row.resolved_at else "acknowledged" if row.acknowledged_at else "open"
             detail = row.detail
             if row.acknowledged_at:
@@ -518,6 +528,6 @@ def _finding_entries(connection: Connection, ref: int, paired: list[int],
             if row.resolved_at:
                 entries.append(((row.resolved_at, _NO_OPERATION, _RANK_FINDING, row.id), TimelineEntry(
                     row.resolved_at, KIND_FINDING, None, "resolved", None,
-                    f"Data quality: {row.rule.replace('_', ' ')} no longer found",
+                    f"Data quality: {rule_title(row.rule)} no longer found",
                     f"A check run no longer reports it (first seen {_when(row.first_seen)}).")))
     return entries

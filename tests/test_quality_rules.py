@@ -102,6 +102,9 @@ def test_rules_are_named_in_the_issue_order_with_their_severities():
         "unstaffed_due_3d": WARNING, "schedule_state_drift": WARNING, "schedule_without_crossmark_id": WARNING,
         "operation_needs_attention": CRITICAL, "crossmark_drift": CRITICAL}
     assert all(rule.description for rule in RULES.values())
+    assert RULES["pair_date_mismatch"].title == "Pair on different dates"
+    titles = [rule.title for rule in RULES.values()]
+    assert len(set(titles)) == len(titles) and all(title and "_" not in title for title in titles)
     assert [name for name, rule in RULES.items() if rule.needs_crossmark] == ["crossmark_drift"]
 
 

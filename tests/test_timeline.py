@@ -142,12 +142,12 @@ def test_findings_open_and_resolved_and_the_operation_that_relied_on_the_core(wo
     before = _timeline(world, 608001)
     findings = [e for e in before.entries if e.kind == "finding"]
     assert [(e.status, e.summary) for e in findings] == \
-        [("open", "Data quality: core supervisor unstaffed (warning)")]
+        [("open", "Data quality: Supervisor Unstaffed for a scheduled CORE (warning)")]
     assert "608002 is Unstaffed" in findings[0].detail
     assert [e.summary for e in _timeline(world, 608002).entries if e.kind == "finding"] == \
-        ["Data quality: core supervisor unstaffed (warning)"]
+        ["Data quality: Supervisor Unstaffed for a scheduled CORE (warning)"]
     assert [e.summary for e in _timeline(world, 606999).entries] == \
-        ["Data quality: core without supervisor (warning)"]
+        ["Data quality: CORE without a Supervisor (warning)"]
 
     employee = world.actions.supervisor_candidates(608001)[0]["employee_id"]
     scheduled = world.actions.schedule_supervisor(608001, employee, "alice")
@@ -156,7 +156,7 @@ def test_findings_open_and_resolved_and_the_operation_that_relied_on_the_core(wo
     core = _timeline(world, 608001)
     states = [(e.kind, e.status) for e in core.entries if e.kind == "finding"]
     assert states == [("finding", "resolved"), ("finding", "resolved")], core.entries
-    assert core.entries[-1].summary == "Data quality: core supervisor unstaffed no longer found"
+    assert core.entries[-1].summary == "Data quality: Supervisor Unstaffed for a scheduled CORE no longer found"
     # the CORE was not changed but the operation relied on it (locked and checked): it is on the CORE's timeline
     relied = [e for e in core.entries if e.kind == "operation"]
     assert [(e.operation_id, e.status) for e in relied] == [(scheduled.operation_id, "done")]
