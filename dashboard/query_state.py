@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import streamlit as st
 
@@ -103,16 +103,29 @@ def write(**values: object) -> None:
             st.query_params[key] = str(value)
 
 
-def page_value(param: str, state_key: str, read, reset_widgets: Sequence[str] = ()):  # noqa: ANN001, ANN201
+def page_value(param: str, state_key: str, read, widgets: Mapping[str, Callable] | None = None):  # noqa: ANN001, ANN201
     """The page's value: taken from the URL when the URL asks for something other than what this page last wrote
-    there (a followed link, back/forward), else kept from the session (buttons and pickers change it)."""
+    there (a followed link, back/forward), else kept from the session (buttons and pickers change it).
+
+    `widgets` maps each widget that shows the value (its key) to how it shows it: whenever the value is taken from the
+    URL, each widget's state is set to match (popping a keyed widget's state does not reset what the browser shows),
+    and a widget whose state Streamlit dropped (the page was left) gets it back. Callbacks that change the value set
+    it with `set_value`, which updates the widgets too; so the value, the widgets and (after `remember`) the URL agree
+    after every click."""
     requested = _raw(param)
     if state_key not in st.session_state or (requested is not None
                                              and requested != st.session_state.get(f"{state_key}__url")):
-        st.session_state[state_key] = read()
-        for widget in reset_widgets:
-            st.session_state.pop(widget, None)
+        set_value(state_key, read(), widgets)
+    for widget, shown in (widgets or {}).items():
+        st.session_state.setdefault(widget, shown(st.session_state[state_key]))
     return st.session_state[state_key]
+
+
+def set_value(state_key: str, value: object, widgets: Mapping[str, Callable] | None = None) -> None:
+    """Set the page's value and every widget that shows it (call from a callback, before the widgets are drawn)."""
+    st.session_state[state_key] = value
+    for widget, shown in (widgets or {}).items():
+        st.session_state[widget] = shown(value)
 
 
 def remember(param: str, state_key: str, text: str) -> None:

@@ -13,15 +13,17 @@ from dashboard.markdown_text import plain
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
 
 today = date.today()
-query_state.page_value("date", "day_view_date", lambda: query_state.read_day(today), reset_widgets=("day_picker",))
+PICKER = {"day_picker": lambda day: day}  # the date picker shows the page's day
+query_state.page_value("date", "day_view_date", lambda: query_state.read_day(today), PICKER)
 
 
 def shift_day(days: int) -> None:
-    st.session_state.day_view_date = st.session_state.day_view_date + timedelta(days=days)
-    st.session_state.pop("day_picker", None)
+    query_state.set_value("day_view_date", st.session_state.day_view_date + timedelta(days=days), PICKER)
 
 
 def pick_day() -> None:
+    if st.session_state.day_picker is None:  # the picker was cleared: keep showing the day
+        st.session_state.day_picker = st.session_state.day_view_date
     st.session_state.day_view_date = st.session_state.day_picker
 
 
@@ -32,7 +34,7 @@ day = st.session_state.day_view_date
 header.title(f"{day:%A, %B %d, %Y}")
 result_banner()
 picker, store_column = st.columns([1, 2])
-picker.date_input("Date", value=day, key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
+picker.date_input("Date", key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
 query_state.remember("date", "day_view_date", day.isoformat())
 
 with store_column:

@@ -51,9 +51,8 @@ st.title("Event timeline")
 st.caption("Everything that touched one event: actions and their Crossmark calls, audit entries and data-quality "
            "findings, and where the event stands now in our database and in Crossmark.")
 
-ref = query_state.page_value("ref", "timeline_ref", query_state.read_ref, reset_widgets=("timeline_ref_input",))
-if "timeline_ref_input" not in st.session_state:  # first visit, or a followed link: the box shows the ref shown
-    st.session_state.timeline_ref_input = "" if ref is None else str(ref)
+ref = query_state.page_value("ref", "timeline_ref", query_state.read_ref,
+                             {"timeline_ref_input": lambda shown: "" if shown is None else str(shown)})
 ref_column, _ = st.columns([1, 2])
 typed = ref_column.text_input("Event ref", key="timeline_ref_input",
                               max_chars=len(str(input_limits.INT_MAX)), placeholder="e.g. 606001",
