@@ -68,7 +68,24 @@ def _preview(kind: str, **arguments: object) -> bool:
     return True
 
 
+PAUSED_KEY = "writes_paused"  # why changes are paused (maintenance, writes off), set by dashboard/app.py each run
+
+
+def paused_reason() -> str | None:
+    return st.session_state.get(PAUSED_KEY)
+
+
+def action_button(label: str, key: str, icon: str, where=st) -> bool:  # noqa: ANN001 - a container or st
+    """A button that starts an action: offered disabled, with the reason, while the switches pause changes (the
+    service layer refuses them anyway; this says so before anyone fills in a dialog)."""
+    reason = paused_reason()
+    return where.button(label, key=key, icon=icon, disabled=reason is not None, help=reason)
+
+
 def _need_user() -> bool:
+    if paused_reason():
+        st.info(paused_reason())
+        return False
     if can(RESCHEDULE):
         return True
     st.info("Your role can look but not change the schedule; ask an operator.")
@@ -153,12 +170,12 @@ def event_actions(row: pd.Series) -> None:
     ref = int(row["ref"])
     # One row of buttons sized to their labels (three equal columns inside a card cut the labels short).
     with st.container(horizontal=True):
-        if st.button("Reschedule", key=f"btn_rs_{ref}", icon=":material/schedule:"):
+        if action_button("Reschedule", f"btn_rs_{ref}", ":material/schedule:"):
             open_dialog(RESCHEDULE, row.to_dict())
-        if st.button("Unschedule", key=f"btn_us_{ref}", icon=":material/event_busy:"):
+        if action_button("Unschedule", f"btn_us_{ref}", ":material/event_busy:"):
             open_dialog(UNSCHEDULE, row.to_dict())
         if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
-            if st.button("Schedule Supervisor", key=f"btn_ss_{ref}", icon=":material/person_add:"):
+            if action_button("Schedule Supervisor", f"btn_ss_{ref}", ":material/person_add:"):
                 open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
 
 

@@ -48,6 +48,10 @@ pages = [st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(
          for key, (title, icon) in PAGE_FILES.items() if user.may(PAGE_ROLES.get(key, "view"))]
 navigation = st.navigation(pages)
 switches = current_switches(get_engine())
+# Read once per run; the action buttons of every page are drawn disabled with this reason (dashboard/actions_ui.py).
+st.session_state["writes_paused"] = (
+    "Maintenance mode is on: changes are paused for a deployment." if switches[MAINTENANCE]
+    else "Crossmark writes are switched off: changes are paused." if switches[WRITES_OFF] else None)
 if switches[MAINTENANCE]:
     st.warning("Maintenance mode: changes are paused for a deployment. Reading works as usual.",
                icon=":material/construction:")

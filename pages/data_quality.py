@@ -4,7 +4,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import reads
-from dashboard.actions_ui import acting_user, can, draw_open_dialog, open_dialog, result_banner
+from dashboard.actions_ui import acting_user, action_button, can, draw_open_dialog, open_dialog, result_banner
 from dashboard.charts import findings_trend_chart
 from dashboard.components import download_csv, download_excel, listing_cut_note, page_path
 from dashboard.markdown_text import plain
@@ -24,6 +24,29 @@ FIXES = {  # rule -> what the Fix button does
     "supervisor_time_off_rule": "Move the Supervisor to the rule time",
     "supervisor_scheduled_core_not": "Unschedule the Supervisor",
 }
+
+
+
+def fix_in_the_past(finding) -> str | None:  # noqa: ANN001 - a findings row
+    """Why a finding's Fix is not offered: it would schedule or move something into the past (the service refuses
+    that anyway; the page does not offer it). None when the fix is possible."""
+    from datetime import date, datetime
+
+    import pandas as pd
+
+    core_ref = finding.get("core_ref")
+    if finding["rule"] in ("core_supervisor_unstaffed", "pair_date_mismatch", "supervisor_time_off_rule") \
+            and pd.notna(core_ref):
+        core = event_for_action(get_engine(), int(core_ref))
+        if core is not None and core["scheduled_at"] is not None:
+            target = supervisor_start(pd.Timestamp(core["scheduled_at"]).to_pydatetime(),
+                                      get_settings().supervisor_rule)
+            return "No fix offered: the rule time is in the past." if target < datetime.now() else None
+    day = finding.get("day")
+    if day is not None and pd.notna(day) and str(day)[:10] < date.today().isoformat():
+        return "No fix offered: this is in the past."
+    return None
+
 
 st.title("Data quality")
 result_banner()
@@ -89,7 +112,11 @@ else:
                 links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
                                 query_params={"date": str(finding["day"])})
             fix = FIXES.get(finding["rule"])
-            if fix and can(RESCHEDULE) and fix_column.button(fix, icon=":material/build:", key=f"fix_{finding['id']}"):
+            past = fix_in_the_past(finding)
+            if fix and past:
+                fix_column.caption(past)
+            elif fix and can(RESCHEDULE) and action_button(fix, f"fix_{finding['id']}", ":material/build:",
+                                                           where=fix_column):
                 if finding["rule"] == "core_supervisor_unstaffed":
                     open_dialog(SCHEDULE_SUPERVISOR, event_for_action(get_engine(), int(finding["core_ref"])))
                 elif finding["rule"] == "supervisor_scheduled_core_not":

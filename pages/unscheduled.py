@@ -4,7 +4,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.actions_ui import can, draw_open_dialog, open_dialog, result_banner
+from dashboard.actions_ui import action_button, can, draw_open_dialog, open_dialog, result_banner
 from dashboard.components import download_csv, filter_bar, page_path, page_url
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
@@ -49,8 +49,9 @@ else:
         with st.container(border=True):
             st.markdown(f"**{plain(row['name'])}** · ref {row['ref']} · due {row['due_datetime']:%a %b %d %H:%M}")
             core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
-            if core is not None and can(SCHEDULE_SUPERVISOR) and st.button(f"Schedule this Supervisor (CORE {core['ref']} is scheduled)",
-                                              icon=":material/person_add:", key="unscheduled_schedule_supervisor"):
+            if core is not None and can(SCHEDULE_SUPERVISOR) and action_button(
+                    f"Schedule this Supervisor (CORE {core['ref']} is scheduled)", "unscheduled_schedule_supervisor",
+                    ":material/person_add:"):
                 open_dialog(SCHEDULE_SUPERVISOR, core)
             st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
                          query_params={"date": f"{row['due_datetime']:%Y-%m-%d}"})
