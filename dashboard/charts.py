@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from services.event_rules import EVENT_TYPES
+from services.read_queries import PERIOD_TITLES
 
 # Type colours agreed with the team; each carries white text at a contrast of at least 4.5:1 (tested).
 TYPE_COLOURS = {"Core": "#c62828", "Juicer": "#2e7d32", "Supervisor": "#6a1b9a", "Freeosk": "#b34700",
@@ -153,6 +154,7 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
 def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
     """Stacked bars per period: one stack for Scheduled and one for Unstaffed, coloured by type."""
     figure = go.Figure()
+    hover = "%b %Y" if period == "month" else "%a %b %d, %Y"  # a month is named, not its first day
     for state_index, state in enumerate(("Scheduled", "Unstaffed")):
         subset = counts[counts["state"] == state]
         for event_type in EVENT_TYPES:
@@ -163,11 +165,12 @@ def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
                 x=rows["period"], y=rows["count"], name=f"{event_type} · {state}", offsetgroup=state,
                 legendgroup=state, legendgrouptitle_text=state, marker_color=TYPE_COLOURS[event_type],
                 marker_pattern_shape="" if state == "Scheduled" else "/", marker_line_color="#ffffff",
-                hovertemplate=f"{event_type} · {state}<br>%{{x}}: %{{y}}<extra></extra>",
+                hovertemplate=f"{event_type} · {state}<br>%{{x|{hover}}}: %{{y}}<extra></extra>",
             ))
     figure.update_layout(barmode="relative", height=460, margin=dict(l=10, r=10, t=30, b=10),
-                         xaxis_title={"day": "Day", "week": "Week starting", "month": "Month"}[period],
-                         yaxis_title="Events", legend=dict(groupclick="toggleitem"))
+                         xaxis_title=PERIOD_TITLES[period], yaxis_title="Events", legend=dict(groupclick="toggleitem"))
+    if period == "month":
+        figure.update_xaxes(tickformat="%b %Y", dtick="M1")
     return figure
 
 

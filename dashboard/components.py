@@ -76,6 +76,11 @@ def badges(counts: dict[str, int]) -> None:
                 unsafe_allow_html=True)
 
 
+def whole_number(label: str):  # noqa: ANN201 - a column config
+    """A table column of refs or store numbers: 606001, never 606,001 or 606001.0."""
+    return st.column_config.NumberColumn(label, format="%d")
+
+
 def when(value: datetime | None) -> str:
     return "—" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%a %b %d, %H:%M")
 

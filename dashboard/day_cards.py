@@ -16,20 +16,25 @@ from services.pairing import (
 EventActions = Callable[[pd.Series], None]
 
 
+def whole(ref: object) -> str:
+    """A ref as a whole number: a column with gaps holds floats (606002.0)."""
+    return "—" if ref is None or pd.isna(ref) else str(int(ref))
+
+
 def supervisor_line(row: pd.Series) -> None:
     state = row["supervisor_state"]
     if state == SUPERVISOR_SCHEDULED:
-        st.success(f"Supervisor {row['supervisor_ref']} scheduled: {plain(row['supervisor_rep'] or 'unknown rep')}, "
+        st.success(f"Supervisor {whole(row['supervisor_ref'])} scheduled: {plain(row['supervisor_rep'] or 'unknown rep')}, "
                    f"{when(row['supervisor_at'])}", icon=":material/check_circle:")
     elif state == SUPERVISOR_UNSTAFFED:
-        st.warning(f"Supervisor {row['supervisor_ref']} is Unstaffed", icon=":material/warning:")
+        st.warning(f"Supervisor {whole(row['supervisor_ref'])} is Unstaffed", icon=":material/warning:")
     elif state == SUPERVISOR_MISSING:
         st.info("No Supervisor event with this number at this store", icon=":material/info:")
     elif state == SUPERVISOR_AMBIGUOUS:
         st.error("Ambiguous: more than one CORE or Supervisor shares this number at this store",
                  icon=":material/error:")
     elif state == SUPERVISOR_INACTIVE:
-        st.caption(f"Supervisor {row['supervisor_ref']} is neither scheduled nor Unstaffed")
+        st.caption(f"Supervisor {whole(row['supervisor_ref'])} is neither scheduled nor Unstaffed")
 
 
 def event_card(row: pd.Series, actions: EventActions | None = None) -> None:

@@ -5,7 +5,7 @@ from functools import partial
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.components import badges, day_per_club, download_csv, filter_bar
+from dashboard.components import badges, day_per_club, download_csv, filter_bar, whole_number
 from dashboard.actions_ui import draw_open_dialog, event_actions, result_banner
 from dashboard.day_cards import event_card
 from dashboard.markdown_text import plain
@@ -57,7 +57,8 @@ if not view.listed:
             "each CORE's Supervisor and the actions; the CSV below has every scheduled event of the day.",
             icon=":material/store:")
     st.subheader("The day per club")
-    st.dataframe(day_per_club(view.per_store, reads.stores()), hide_index=True, width="stretch")
+    st.dataframe(day_per_club(view.per_store, reads.stores()), hide_index=True, width="stretch",
+                 column_config={"Club": whole_number("Club")})
     download_csv(partial(reads.day_events_for_export, day, where), f"events-{day.isoformat()}.csv")
     st.stop()
 
@@ -81,14 +82,17 @@ if not supervisors.empty:
         st.dataframe(supervisors[["scheduled_at", "ref", "name", "rep_name", "store_number", "condition"]]
                      .rename(columns={"scheduled_at": "Time", "ref": "Ref", "name": "Event", "rep_name": "Rep",
                                       "store_number": "Store", "condition": "Condition"}),
-                     hide_index=True, width="stretch", column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm")})
+                     hide_index=True, width="stretch", column_config={"Time": st.column_config.DatetimeColumn(format="HH:mm"),
+                                                                      "Ref": whole_number("Ref"),
+                                                                      "Store": whole_number("Store")})
 
 if not view.unstaffed_due.empty:
     st.subheader(f"Unstaffed, due this day · {len(view.unstaffed_due)}")
     st.dataframe(view.unstaffed_due.rename(columns={"ref": "Ref", "name": "Event", "event_type": "Type",
                                                     "store_number": "Store", "store_name": "Store name",
                                                     "start_datetime": "Window opens", "due_datetime": "Due"}),
-                 hide_index=True, width="stretch")
+                 hide_index=True, width="stretch", column_config={"Ref": whole_number("Ref"),
+                                                                  "Store": whole_number("Store")})
 if not scheduled.empty:
     download_csv(scheduled.drop(columns=["schedule_id"]), f"events-{day.isoformat()}.csv")
 draw_open_dialog()

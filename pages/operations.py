@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import reads
@@ -11,8 +12,10 @@ from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services import input_limits
 from services.errors import InvalidInput, OpsError
-from services.journal import NEEDS_ATTENTION, STATUSES, STUCK
+from services.journal import NEEDS_ATTENTION, STATUSES, STUCK, read_json, status_label
+from services.paired_actions import kind_label
 from services.read_queries import OPERATIONS_LISTING_LIMIT
+from services.timeline import step_detail, step_summary
 
 st.title("Operations")
 st.caption("Every action, its Crossmark calls in order, and what it ended as.")
@@ -28,7 +31,7 @@ def settle_queue(status: str, title: str, explain: str) -> None:
     st.caption(explain)
     for row in queue.itertuples():
         with st.container(border=True):
-            message = (f"Operation {row.operation} ({plain(row.kind.replace('_', ' '))}, {plain(row.by)}, "
+            message = (f"Operation {row.operation} ({plain(kind_label(row.kind))}, {plain(row.by)}, "
                        f"{row.requested_at:%b %d %H:%M}): {plain(row.message)}")
             (st.error if status == STUCK else st.warning)(message, icon=":material/report:")
             retry, note, release = st.columns([1, 3, 1], vertical_alignment="bottom")
@@ -66,7 +69,8 @@ settle_queue(NEEDS_ATTENTION, "Waiting for an automatic retry", "Our database an
 
 st.subheader("Journal")
 status_column, user_column, since_column = st.columns(3)
-status = status_column.selectbox("Status", [None, *STATUSES], format_func=lambda s: s or "All", key="ops_status")
+status = status_column.selectbox("Status", [None, *STATUSES], format_func=lambda s: status_label(s) if s else "All",
+                                 key="ops_status")
 user_text = user_column.text_input("By", key="ops_user", max_chars=input_limits.USER_NAME_MAX)
 try:
     user = input_limits.single_line(user_text, "The name in By", input_limits.USER_NAME_MAX) or None
@@ -78,10 +82,14 @@ journal = reads.operations(status, user, since)
 if journal.empty:
     st.info("No operations match.", icon=":material/history:")
 else:
-    picked = st.dataframe(journal, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+    shown = journal.assign(kind=[kind_label(kind) for kind in journal["kind"]],
+                           status=[status_label(status) for status in journal["status"]],
+                           undo_of=journal["undo_of"].astype("Int64"))
+    picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                           key="ops_table", column_config={
                               "operation": st.column_config.NumberColumn("Operation", format="%d"),
                               "requested_at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
+                              "kind": "Action", "status": "Status", "by": "By", "message": "Message",
                               "finished_at": st.column_config.DatetimeColumn("Finished", format="HH:mm:ss"),
                               "undo_of": st.column_config.NumberColumn("Undo of", format="%d")})
     rows = picked.selection.rows if picked else []
@@ -89,7 +97,17 @@ else:
         operation_id = int(journal.iloc[rows[0]]["operation"])
         st.subheader(f"Operation {operation_id}: steps")
         steps = reads.operation_steps(operation_id)
-        st.dataframe(steps, hide_index=True, width="stretch")
+        # Each Crossmark call and its answer in words (the request and result are stored as JSON).
+        st.dataframe(pd.DataFrame({
+            "step": steps["step"], "at": steps["at"], "event": steps["event"].astype("Int64"),
+            "call": [step_summary(row.call, row.purpose, read_json(row.request, {})) for row in steps.itertuples()],
+            "status": [status_label(status) for status in steps["status"]],
+            "result": [step_detail(row.status, read_json(row.result, {})) for row in steps.itertuples()]}),
+            hide_index=True, width="stretch", column_config={
+                "step": st.column_config.NumberColumn("Step", format="%d"),
+                "at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
+                "event": st.column_config.NumberColumn("Event", format="%d"), "call": "Crossmark call",
+                "status": "Status", "result": "Answer"})
         with st.container(horizontal=True):
             for ref in dict.fromkeys(int(ref) for ref in steps["event"].dropna()):
                 st.page_link(page_path("timeline"), label=f"Timeline of event {ref}", icon=":material/timeline:",

@@ -1,4 +1,4 @@
-"""Overview: today and the next 7 days at a glance, with links to the pages that go deeper."""
+"""Overview: the seven days from today at a glance, with links to the pages that go deeper."""
 import streamlit as st
 
 from dashboard import reads
@@ -9,7 +9,7 @@ from services.read_queries import URGENCY_BUCKETS, EventFilter
 overview = reads.week_overview(EventFilter())
 
 st.title("This week")
-st.caption(f"{overview.first_day:%A %b %d} – {overview.last_day:%A %b %d, %Y}")
+st.caption(f"{overview.first_day:%A %b %d} – {overview.last_day:%A %b %d, %Y} · seven days from today")
 
 st.subheader("Unstaffed events at risk")
 tiles = st.columns(4)
@@ -32,7 +32,7 @@ left, right = st.columns([2, 3])
 with left:
     st.subheader("Busiest days")
     if overview.busiest_days.empty:
-        st.info("Nothing is scheduled in the next 7 days.")
+        st.info("Nothing is scheduled in these seven days.")
     for row in overview.busiest_days.itertuples():
         st.page_link(page_path("day"), label=f"{row.day:%a %b %d} — {row.scheduled} scheduled",
                      icon=":material/today:", query_params={"date": row.day.isoformat()})

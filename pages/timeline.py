@@ -9,18 +9,7 @@ from dashboard.markdown_text import plain
 from dashboard.wiring import crossmark_client, get_engine
 from services import input_limits
 from services.errors import InvalidInput, NotFound, OpsError
-from services.timeline import Standing, event_timeline
-
-KIND_LABELS = {"operation": "Action", "step": "Crossmark call", "audit": "Audit entry", "finding": "Data quality"}
-STATUS_LABELS = {"pending": "Pending", "applying": "In progress", "in_progress": "In progress", "done": "Done",
-                 "refused": "Refused", "compensated": "Rolled back", "needs_attention": "Needs attention",
-                 "stuck": "Stuck", "resolved": "Resolved", "requested": "Requested", "sent": "Sent", "ok": "OK",
-                 "failed": "Failed", "unknown": "Outcome unknown", "applied": "Applied", "not_applied": "Not applied",
-                 "open": "Open", "acknowledged": "Acknowledged"}
-
-
-def status_label(status: str | None) -> str:
-    return STATUS_LABELS.get(status or "", (status or "").replace("_", " ").capitalize())
+from services.timeline import KIND_TITLES, Standing, entry_status_label, event_timeline
 
 
 def standing_card(title: str, standing: Standing, differences: tuple[str, ...]) -> None:
@@ -124,8 +113,8 @@ else:
     rows = []
     for entry in timeline.entries:
         operation = f"operation {entry.operation_id}" if entry.operation_id is not None else None
-        entry_text = " · ".join(plain(part) for part in (KIND_LABELS.get(entry.kind, entry.kind), operation,
-                                                         status_label(entry.status), entry.who) if part)
+        entry_text = " · ".join(plain(part) for part in (KIND_TITLES.get(entry.kind, entry.kind), operation,
+                                                         entry_status_label(entry.status), entry.who) if part)
         details = f"**{plain(entry.summary)}**" + (f" — {plain(entry.detail)}" if entry.detail else "")
         rows.append({"When": f"{entry.at:%b %d, %H:%M:%S}", "Entry": entry_text, "Details": details})
     st.table(pd.DataFrame(rows), border="horizontal", hide_index=True, alt=f"History of event {ref}, oldest first")

@@ -8,7 +8,7 @@ from dashboard.charts import type_counts_chart
 from dashboard.components import download_csv, filter_bar
 from dashboard.markdown_text import plain
 from services.errors import OpsError
-from services.read_queries import PERIODS
+from services.read_queries import PERIOD_TITLES, PERIODS, period_label
 
 today = date.today()
 st.title("Event type counts")
@@ -45,6 +45,8 @@ table = (counts.pivot_table(index="period", columns=["state", "event_type"], val
          if not counts.empty else counts)
 if not counts.empty:
     table.columns = [f"{event_type} {state.lower()}" for state, event_type in table.columns]
-    table = table.reset_index().rename(columns={"period": period.capitalize()})
+    table = table.reset_index()
+    table["period"] = [period_label(start, period) for start in table["period"]]  # "Dec 2026", not 2026-12-01
+    table = table.rename(columns={"period": PERIOD_TITLES[period]})
     st.dataframe(table, hide_index=True, width="stretch")
 download_csv(counts, f"event-type-counts-{first_day}-{last_day}-{period}.csv")

@@ -42,6 +42,19 @@ def display_url(url: str) -> str:
         return "<invalid URL>"
 
 
+def short_database_name(url: str) -> str:
+    """The database as people name it, for everyone's screens: the SQLite file's name ("scheduler.db"), or the
+    database and its host ("scheduler on db.internal"); the full URL (display_url) is for admins."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<invalid URL>"
+    if parsed.get_backend_name() == "sqlite":
+        return Path(parsed.database).name if parsed.database and parsed.database != ":memory:" else "in memory"
+    name = parsed.database or parsed.get_backend_name()
+    return f"{name} on {parsed.host}" if parsed.host else name
+
+
 def _check_sqlite_file(path: Path, must_exist: bool) -> None:
     """What can be told from the path alone (stat, never open): whether the file is there and can be a database.
 

@@ -41,6 +41,20 @@ def database_summary(engine: Engine) -> DatabaseSummary:
                            newest_sync=events[4], schedules=schedules, employees=employees, data_version=version or 0)
 
 
+def sync_freshness(newest_sync: datetime | None, now: datetime) -> str:
+    """When the data was last synced, for the sidebar: "Dec 08, 2026 09:40 (20 min ago)".
+
+    `last_synced` is stored in Crossmark local time (naive), so `now` must be Crossmark local time too
+    (Settings.tz); a time after `now` (clocks apart, a sync stamped ahead) is shown as now, never in the future."""
+    if newest_sync is None or pd.isna(newest_sync):
+        return "never"
+    synced = min(pd.Timestamp(newest_sync).to_pydatetime().replace(tzinfo=None), now.replace(tzinfo=None))
+    minutes = int((now.replace(tzinfo=None) - synced).total_seconds() // 60)
+    age = ("just now" if minutes < 1 else f"{minutes} min ago" if minutes < 60
+           else f"{minutes // 60} h ago" if minutes < 48 * 60 else f"{minutes // 1440} days ago")
+    return f"{synced:%b %d, %Y %H:%M} ({age})"
+
+
 def event_counts_by_type(engine: Engine) -> pd.DataFrame:
     """Events per type: total, scheduled, Unstaffed; one row per known type, in display order, zeros included."""
     query = (
@@ -236,6 +250,13 @@ def type_counts(engine: Engine, first_day: date, last_day: date, period: str,
 
 
 PERIODS = ("day", "week", "month")
+PERIOD_TITLES = {"day": "Day", "week": "Week starting", "month": "Month"}  # a period's column or axis title
+
+
+def period_label(start: date, period: str) -> str:
+    """A period (by its first day) as people read it: "Tue Dec 08, 2026", "Mon Dec 07, 2026" (the week starting
+    then), "Dec 2026"."""
+    return f"{start:%b %Y}" if period == "month" else f"{start:%a %b %d, %Y}"
 
 
 def _period_start(day: date, period: str) -> date:
@@ -487,20 +508,20 @@ def day_events_for_export(engine: Engine, day: date, where: EventFilter = EventF
     return day_view(engine, day, where, limit=None).scheduled.drop(columns=["schedule_id"])
 
 
-# --- Overview: today and the next 7 days ---------------------------------------------------------------------------
+# --- Overview: the seven days from today ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class WeekOverview:
-    first_day: date
-    last_day: date
+    first_day: date  # today
+    last_day: date  # today + 6: seven days, both included
     per_type: pd.DataFrame  # event_type, scheduled, unstaffed (Unstaffed due in the window)
     busiest_days: pd.DataFrame  # day, scheduled (top 3)
     urgency: pd.Series  # Unstaffed per urgency bucket (same figures as the Unscheduled page)
 
 
 def week_overview(engine: Engine, now: datetime, where: EventFilter = EventFilter()) -> WeekOverview:
-    first, last = now.date(), now.date() + timedelta(days=7)
+    first, last = now.date(), now.date() + timedelta(days=6)  # seven days, today included
     scheduled = scheduled_per_day(engine, first, last, where)
     unstaffed = unstaffed_due_per_day(engine, first, last, where)
     per_type = pd.DataFrame({

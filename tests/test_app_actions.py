@@ -108,8 +108,8 @@ def test_operations_and_audit_pages_show_the_journal(open_page, sprint2):
     app.button(key="rs_go_606999").click().run()
     operations = open_page(url, "operations")
     journal = operations.dataframe[0].value
-    assert list(journal["status"]) == ["done"] and list(journal["by"]) == ["test-operator"]
+    assert list(journal["status"]) == ["Done"] and list(journal["by"]) == ["test-operator"]  # in words (issue 18)
     audit = open_page(url, "audit").dataframe[0].value
     set_up = audit["actor"] == "host:setup"  # the test's accounts being added: account changes are audited too
-    assert set(audit[set_up]["action"]) == {"user added"}
+    assert set(audit[set_up]["what"]) == {"User added"}
     assert 606999 in set(audit["event"].dropna().astype(int)) and set(audit[~set_up]["actor"]) == {"test-operator"}

@@ -161,7 +161,8 @@ def test_unscheduled_buckets_match_sql_and_the_overview(demo_database):
 def test_week_overview_counts_the_next_seven_days(demo_database):
     engine, today = demo_database.engine, demo_database.today
     overview = week_overview(engine, datetime.combine(today, datetime.min.time()))
-    expected = _scheduled_by_sql(engine, today, today + timedelta(days=7))
+    assert (overview.first_day, overview.last_day) == (today, today + timedelta(days=6))  # seven days, not eight
+    expected = _scheduled_by_sql(engine, today, today + timedelta(days=6))
     per_type = overview.per_type.set_index("event_type")["scheduled"].to_dict()
     assert per_type == {t: sum(c[t] for c in expected.values()) for t in EVENT_TYPES}
     busiest = overview.busiest_days
