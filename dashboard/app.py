@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +17,8 @@ from dashboard.components import PAGE_FILES, PAGE_ROLES, page_path  # noqa: E402
 from dashboard.markdown_text import plain  # noqa: E402
 from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
-from services.database import display_url  # noqa: E402
+from services.database import display_url, short_database_name  # noqa: E402
+from services.read_queries import sync_freshness  # noqa: E402
 from services.errors import OpsError  # noqa: E402
 
 # An emoji icon is drawn from a data: URI; a :material/...: one would be fetched from fonts.gstatic.com, which the
@@ -39,6 +41,7 @@ if user is None:
     # Register the pages (hidden) so the link someone opened is still the page they land on after signing in.
     st.navigation([st.Page(page_path(key), title=title, url_path=key, default=(key == "overview"))
                    for key, (title, _) in PAGE_FILES.items()], position="hidden")
+    st.set_page_config(page_title="Sign in · Field events")
     sign_in_page()
     st.stop()
 st.session_state["acting_user"] = user.username  # what every action records as its author
@@ -47,6 +50,7 @@ st.session_state["acting_role"] = user.role
 pages = [st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(key == "overview"))
          for key, (title, icon) in PAGE_FILES.items() if user.may(PAGE_ROLES.get(key, "view"))]
 navigation = st.navigation(pages)
+st.set_page_config(page_title=f"{navigation.title} · Field events")  # the browser tab names the page
 switches = current_switches(get_engine())
 # Read once per run; the action buttons of every page are drawn disabled with this reason (dashboard/actions_ui.py).
 st.session_state["writes_paused"] = (
@@ -66,9 +70,11 @@ with st.sidebar:
     else:
         st.text(f"Crossmark: {settings.crossmark_base_url}")
     summary = reads.summary()
-    st.text(f"Database: {display_url(settings.database_url)}")
+    st.text("Database: " + (display_url(settings.database_url) if user.may(PAGE_ROLES["admin"])  # full URL: admins
+                            else short_database_name(settings.database_url)))
     st.caption(f"{summary.events:,} events · {summary.stores} stores")
-    st.caption("Data synced: " + (f"{summary.newest_sync:%b %d, %Y %H:%M}" if summary.newest_sync else "never"))
+    # last_synced is Crossmark local time: compared with now there, never shown in the future
+    st.caption("Data synced: " + sync_freshness(summary.newest_sync, datetime.now(settings.tz)))
     st.caption(f"Signed in as **{plain(user.username)}** ({user.role})")
     st.button("Sign out", on_click=sign_out, key="sign_out", icon=":material/logout:")
     notice = header_sign_out_notice()

@@ -14,7 +14,7 @@ from services.errors import InvalidInput, OpsError
 from services.event_rules import supervisor_start
 from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
 from services.quality_checks import FINDINGS_LISTING_LIMIT, acknowledge, run_check
-from services.quality_rules import RULES
+from services.quality_rules import RULES, rule_title
 from services.read_queries import event_for_action
 
 SEVERITIES = ("critical", "warning", "info")
@@ -65,7 +65,8 @@ if can("run_checks") and run_column.button("Run checks now", type="primary", ico
 
 latest = reads.latest_run()
 if latest is None:
-    info_column.info("No check has run yet. Run one now, or schedule `python -m services check run` (see README).")
+    info_column.info("No check has run yet. " + ("Run one now." if can("run_checks") else
+                                                 "Ask an operator to run one, or an admin to schedule the checks."))
     st.stop()
 info_column.caption(f"Latest run {latest['id']} at {latest['started_at']:%a %b %d %H:%M} by {plain(latest['triggered_by'])}: "
                     f"{latest['findings']} open, {latest['new_findings']} new, {latest['resolved_findings']} resolved"
@@ -79,12 +80,17 @@ for tile, severity in zip(tiles, SEVERITIES):
     tile.metric(severity.capitalize(), f"{int(rows['open'].sum()):,}", f"{new:,} new" if new else None,
                 delta_color="inverse", border=True)
 with st.expander("By rule", expanded=False):
-    st.dataframe(summary, hide_index=True, width="stretch")
+    st.dataframe(summary.assign(rule=[rule_title(name) for name in summary["rule"]],
+                                severity=summary["severity"].str.capitalize()),
+                 hide_index=True, width="stretch", column_config={"rule": "Rule", "severity": "Severity",
+                                                                  "open": "Open", "new": "New"})
 
 st.subheader("Open findings")
 rule_column, severity_column, store_column, ack_column = st.columns(4)
-rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: r or "All rules", key="dq_rule")
-severity = severity_column.selectbox("Severity", [None, *SEVERITIES], format_func=lambda s: s or "All", key="dq_sev")
+rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: rule_title(r) if r else "All rules",
+                             key="dq_rule")
+severity = severity_column.selectbox("Severity", [None, *SEVERITIES], format_func=lambda s: s.capitalize() if s else "All",
+                                     key="dq_sev")
 store_text = store_column.text_input("Store", key="dq_store", placeholder="location id", max_chars=input_limits.STORE_MAX)
 try:
     store = input_limits.single_line(store_text, "The store", input_limits.STORE_MAX) or None
@@ -98,15 +104,19 @@ if findings.empty:
     st.success("No open findings for these filters.", icon=":material/check_circle:")
 else:
     picked = st.dataframe(findings, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                          key="dq_table", column_order=["severity", "rule", "day", "detail", "event_number", "store",
-                                                        "first_seen", "acknowledged_by", "note"],
-                          column_config={"first_seen": st.column_config.DatetimeColumn("First seen",
-                                                                                       format="MMM D, HH:mm")})
+                          key="dq_table", column_order=["severity", "rule_title", "day", "detail", "event_number",
+                                                        "store", "first_seen", "acknowledged_by", "note"],
+                          column_config={"severity": "Severity", "rule_title": "Rule", "day": "Day",
+                                         "detail": "Detail", "event_number": "Event number", "store": "Store",
+                                         "first_seen": st.column_config.DatetimeColumn("First seen",
+                                                                                       format="MMM D, HH:mm"),
+                                         "acknowledged_by": "Acknowledged by", "note": "Note"})
     rows = picked.selection.rows if picked else []
     if rows:
         finding = findings.iloc[rows[0]]
         with st.container(border=True):
-            st.markdown(f"**{plain(finding['rule'])}** ({plain(finding['severity'])}) — {plain(finding['detail'])}")
+            st.markdown(f"**{plain(rule_title(finding['rule']))}** ({plain(finding['severity'])}) — "
+                        f"{plain(finding['detail'])}")
             links, fix_column = st.columns(2)
             if finding["day"] is not None:
                 links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
@@ -149,5 +159,6 @@ trend = reads.findings_trend()
 if trend["run_id"].nunique() < 2:
     st.caption("The trend appears after two runs.")
 else:
-    st.plotly_chart(findings_trend_chart(trend), config={"displayModeBar": False})
+    st.plotly_chart(findings_trend_chart(trend.assign(rule=[rule_title(name) for name in trend["rule"]])),
+                    config={"displayModeBar": False})
 draw_open_dialog()
