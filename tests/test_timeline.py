@@ -12,6 +12,7 @@ import streamlit as st
 from sqlalchemy import delete, select, text, update
 from streamlit.testing.v1 import AppTest
 
+from dashboard.markdown_text import plain
 from services.crossmark_client import CrossmarkClient, make_crossmark_client
 from services.crossmark_sandbox import PATH_PLANNING, simulator_from_database
 from services.database import make_engine
@@ -369,9 +370,9 @@ def test_page_shows_both_sides_and_the_history(sprint2_db, open_timeline):
     app = open_timeline(url, ref="606001")
     assert _texts(app.title) == ["Event timeline"]
     assert _texts(app.subheader)[0] == "606001-CORE-Super Pretzel King Size"
-    assert _texts(app.success) == ["Our database and Crossmark (sandbox) agree."]
+    assert _texts(app.success) == [plain("Our database and Crossmark (sandbox) agree.")]  # shown as "(sandbox)"
     markdown = " ".join(_texts(app.markdown))
-    assert "**Our database**" in markdown and "**Crossmark (sandbox), read just now**" in markdown
+    assert "**Our database**" in markdown and f"**{plain('Crossmark (sandbox)')}, read just now**" in markdown
     assert f"When: **{at(DAY, 11):%a %b %d}, 11:00**" in markdown
     assert any("SANDBOX" in caption for caption in _texts(app.caption))
     history = app.table[0].value
@@ -416,7 +417,7 @@ def test_page_disagreement_and_untrusted_names(sprint2_db, open_timeline):
     finally:
         engine.dispose()
     app = open_timeline(url, ref="606999")  # the app's sandbox is built from the database now
-    assert "\\*\\*bold\\*\\* \\[link\\](https://evil.example) \\<b\\>x\\</b\\>" in _texts(app.subheader)[0]
+    assert plain("**bold** [link](https://evil.example) <b>x</b>") in _texts(app.subheader)[0]
     engine = make_engine(url)
     try:
         with engine.begin() as connection:  # our database moves; the sandbox, built at the first run, does not
@@ -426,7 +427,7 @@ def test_page_disagreement_and_untrusted_names(sprint2_db, open_timeline):
         engine.dispose()
     app.run()
     assert not app.exception
-    assert _texts(app.error) == ["Our database and Crossmark (sandbox) disagree: time."]
+    assert _texts(app.error) == [plain("Our database and Crossmark (sandbox) disagree: time.")]
     assert any(":red[**" in text for text in _texts(app.markdown))
 
 
