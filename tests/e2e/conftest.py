@@ -40,6 +40,7 @@ SKIP_REASON = "e2e tests skipped: /usr/bin/chromium not found (apt-get install c
 TODAY = date.today()
 DAY = TODAY + timedelta(days=7)  # the sprint2 scenario's day (services.demo_data.seed_sprint2_scenario)
 PASSWORD = "e2e-Passw0rd-not-secret"
+HEALTH_TOKEN = "e2e-health-token-0123456789"
 OPERATOR, VIEWER, ADMIN = "olive.operator", "victor.viewer", "ada.admin"
 ACCOUNTS = ((OPERATOR, "operator"), (VIEWER, "viewer"), (ADMIN, "admin"))
 SPRINT2_REFS = (606001, 606002, 606999, 608001, 608002)
@@ -214,6 +215,7 @@ def _app_environment(database_url: str, crossmark_url: str) -> dict[str, str]:
         "CROSSMARK_READ_TIMEOUT": "10",
         "DASHBOARD_LOG_FILE": "",  # no log file in data/; the app's stderr goes to the test's log instead
         "PYTHONUNBUFFERED": "1",
+        "HEALTH_TOKEN": HEALTH_TOKEN,  # /healthz answers anyone with the status only; the tests read the details
     })
     return env
 

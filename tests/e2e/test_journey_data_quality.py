@@ -8,7 +8,7 @@ from tests.e2e.conftest import DAY
 
 
 def _is_unstaffed_608001(row: list[str]) -> bool:
-    return "core_supervisor_unstaffed" in row and any("CORE 608001" in cell for cell in row)
+    return "Supervisor Unstaffed for a scheduled CORE" in row and any("CORE 608001" in cell for cell in row)
 
 
 def test_run_checks_fix_the_unstaffed_supervisor_and_the_finding_resolves(app, dashboard):
@@ -21,10 +21,10 @@ def test_run_checks_fix_the_unstaffed_supervisor_and_the_finding_resolves(app, d
     # the orphans of the sprint2 scenario: 608001's Unstaffed Supervisor and 606999 without one
     rows = dashboard.table_rows("dq_table", until=lambda rows: any(_is_unstaffed_608001(row) for row in rows))
     assert any(_is_unstaffed_608001(row) for row in rows), rows
-    assert any("core_without_supervisor" in row and any("CORE 606999" in c for c in row) for row in rows), rows
+    assert any("CORE without a Supervisor" in row and any("CORE 606999" in c for c in row) for row in rows), rows
 
     dashboard.select_table_row("dq_table", _is_unstaffed_608001)
-    dashboard.see("core_supervisor_unstaffed (warning)")
+    dashboard.see("Supervisor Unstaffed for a scheduled CORE (warning)")
     dashboard.main.get_by_role("button", name="Schedule the Supervisor at rule time").click()
 
     dialog = dashboard.dialog
@@ -47,5 +47,5 @@ def test_run_checks_fix_the_unstaffed_supervisor_and_the_finding_resolves(app, d
     dashboard.wait_idle()
     rows = dashboard.table_rows("dq_table", until=lambda rows: rows and not any(_is_unstaffed_608001(r) for r in rows))
     assert not any(_is_unstaffed_608001(row) for row in rows), rows
-    assert any("core_without_supervisor" in row for row in rows), rows  # the other orphan is still open
+    assert any("CORE without a Supervisor" in row for row in rows), rows  # the other orphan is still open
     dashboard.see("1 resolved")

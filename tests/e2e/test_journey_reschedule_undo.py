@@ -32,6 +32,8 @@ def _scheduled_per_day_sql(engine, month: date) -> dict[date, dict[str, int]]:
 
 def _calendar_cells(dashboard) -> dict[int, tuple[int, dict[str, int]]]:
     """Day of month -> (total, per type) as the heatmap's cells print them ("29", "4", "C3 J0 S1 F0 D0 O0")."""
+    # plotly draws after the page is idle (its bundle loads lazily): wait for the first cell, not a fixed time
+    dashboard.page.locator(".st-key-month_heatmap .annotation-text").first.wait_for()
     cells = dashboard.page.evaluate(
         """() => Array.from(document.querySelectorAll('.st-key-month_heatmap .annotation-text'))
                  .map(t => Array.from(t.querySelectorAll('tspan.line')).map(line => line.textContent.trim()))""")
@@ -111,7 +113,7 @@ def test_calendar_day_reschedule_with_supervisor_journal_and_undo(app, dashboard
     dashboard.see("Journal")
 
     def journalled(row: list[str]) -> bool:
-        return str(operation_id) in row and "reschedule" in row and "done" in row and OPERATOR in row
+        return str(operation_id) in row and "Reschedule" in row and "Done" in row and OPERATOR in row
 
     rows = dashboard.table_rows("ops_table", until=lambda rows: any(journalled(row) for row in rows))
     assert any(journalled(row) for row in rows), rows

@@ -52,7 +52,7 @@ def test_timeline_from_a_day_view_card_live_agreement_then_disagreement(app, ope
 
     # from the Operations page: the selected operation's events link to their timelines
     dashboard.navigate("/operations")
-    dashboard.select_table_row("ops_table", lambda row: "reschedule" in row and "done" in row)
+    dashboard.select_table_row("ops_table", lambda row: "Reschedule" in row and "Done" in row)
     dashboard.main.get_by_role("link", name="Timeline of event 606002").click()
     dashboard.page.wait_for_url(re.compile(r"/timeline\?ref=606002$"))
     dashboard.wait_idle()

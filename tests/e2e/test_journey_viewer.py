@@ -30,8 +30,8 @@ def test_a_viewer_sees_no_action_buttons_and_a_crafted_action_is_refused(app, da
     # Data quality: findings readable, no Run / Fix / Acknowledge
     dashboard.navigate("/data_quality")
     dashboard.see("Open findings")
-    dashboard.select_table_row("dq_table", lambda row: "core_supervisor_unstaffed" in row)
-    dashboard.see("core_supervisor_unstaffed (warning)")
+    dashboard.select_table_row("dq_table", lambda row: "Supervisor Unstaffed for a scheduled CORE" in row)
+    dashboard.see("Supervisor Unstaffed for a scheduled CORE (warning)")
     dashboard.see("Open the day view")
     expect(dashboard.main.get_by_role("button", name=ACTION_BUTTONS)).to_have_count(0)
     expect(dashboard.main.get_by_role("textbox", name="Acknowledge with a note")).to_have_count(0)

@@ -30,7 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import ADMIN, DAY, OPERATOR, PASSWORD, ROOT, SPRINT2_REFS, Dashboard, RunningApp, running_app
+from tests.e2e.conftest import (
+    ADMIN, DAY, HEALTH_TOKEN, OPERATOR, PASSWORD, ROOT, SPRINT2_REFS, Dashboard, RunningApp, running_app,
+)
 
 CORE_SLOTS = (clock(9, 45), clock(10, 30), clock(11, 0), clock(11, 30))  # the Reschedule dialog's time buttons
 CRON_USER = "cron.checks"  # the account the cron-style check runs act as, when `check run` asks for one
@@ -115,7 +117,8 @@ def _deleted(descriptors: list[str]) -> list[str]:
 
 
 def _healthz(server: RunningApp) -> tuple[int, dict]:
-    reply = httpx.get(f"{server.url}/healthz", timeout=PROBE_TIMEOUT)
+    reply = httpx.get(f"{server.url}/healthz", timeout=PROBE_TIMEOUT,  # the details need the monitoring token
+                      headers={"Authorization": f"Bearer {HEALTH_TOKEN}"})
     try:
         body = reply.json()
     except ValueError:
