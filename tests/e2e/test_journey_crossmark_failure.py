@@ -46,7 +46,7 @@ def test_a_failed_supervisor_step_is_compensated_and_said_so(app, dashboard):
     dashboard.see("Journal")
 
     def journalled(row: list[str]) -> bool:
-        return str(operation_id) in row and "compensated" in row and OPERATOR in row
+        return str(operation_id) in row and "Rolled back" in row and OPERATOR in row
 
     rows = dashboard.table_rows("ops_table", until=lambda rows: any(journalled(row) for row in rows))
     assert any(journalled(row) for row in rows), rows
@@ -56,6 +56,13 @@ def test_a_failed_supervisor_step_is_compensated_and_said_so(app, dashboard):
     steps = dashboard.table_rows(dashboard.main.locator('[data-testid="stElementContainer"]').filter(
         has=dashboard.page.locator('[data-testid="stDataFrame"]')).nth(1), until=lambda rows: len(rows) >= 4)
     # the compensation reads the CORE back first: it undoes only what is still where this operation put it
-    assert [(row[2], row[4], row[5], row[6]) for row in steps] == [
-        ("606001", "schedule", "forward", "ok"), ("606002", "schedule", "forward", "failed"),
-        ("606001", "read_back", "resolve", "ok"), ("606001", "schedule", "compensate", "ok")], steps
+    # in words (issue 18): the event, what was asked of Crossmark (forward, forward, read back, undoing) and its status
+    shown = [(row[2], row[3], row[4]) for row in steps]
+    on = f"{DAY:%a %Y-%m-%d}"
+    expected = [("606001", f"Crossmark: schedule at {on} 11:00", "OK"),
+                ("606002", f"Crossmark: schedule at {on} 13:00", "Failed"),
+                ("606001", "Crossmark: read the event back", "OK"),
+                ("606001", f"Crossmark: undoing: schedule at {on} 10:30", "OK")]
+    assert len(shown) == len(expected) and all(
+        event == want_event and call.startswith(want_call) and status == want_status
+        for (event, call, status), (want_event, want_call, want_status) in zip(shown, expected)), steps
