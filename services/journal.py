@@ -225,7 +225,10 @@ class Journal:
             if lease_owner is not None:
                 connection.execute(update(Operation).where(Operation.id == operation_id).values(
                     lease_owner=lease_owner, lease_expires_at=now + lease))
-            for ref in [event["ref"] for event in events] + [ref for ref in also_lock]:
+            # In ascending ref order, the same for every operation: two operations taking overlapping locks at once
+            # then wait for each other in one direction only (in the order given, a CORE-first and a
+            # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
+            for ref in sorted({event["ref"] for event in events} | set(also_lock)):
                 holder = connection.execute(select(PairLock.operation_id)
                                             .where(PairLock.event_ref == ref)).scalar_one_or_none()
                 if holder is not None:
