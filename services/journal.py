@@ -225,14 +225,16 @@ class Journal:
             if lease_owner is not None:
                 connection.execute(update(Operation).where(Operation.id == operation_id).values(
                     lease_owner=lease_owner, lease_expires_at=now + lease))
-            # In ascending ref order, the same for every operation: two operations taking overlapping locks at once
-            # then wait for each other in one direction only (in the order given, a CORE-first and a
-            # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
-            for ref in sorted({event["ref"] for event in events} | set(also_lock)):
+            refs = list(dict.fromkeys([event["ref"] for event in events] + list(also_lock)))
+            for ref in refs:  # a lock someone holds is named as the caller listed the events (the acted-on first)
                 holder = connection.execute(select(PairLock.operation_id)
                                             .where(PairLock.event_ref == ref)).scalar_one_or_none()
                 if holder is not None:
                     raise LockConflict(ref, holder)
+            # Inserted in ascending ref order, the same for every operation: two operations taking overlapping locks
+            # at once then wait for each other in one direction only (in the order given, a CORE-first and a
+            # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
+            for ref in sorted(refs):
                 try:
                     # A savepoint: another operation may insert the same lock between our look and our insert
                     # (PostgreSQL then fails ours once theirs commits); that is a conflict, not a crash.
