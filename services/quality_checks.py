@@ -28,7 +28,12 @@ from services.settings import Settings
 from services.tables import CheckRun, QualityFinding, RunRuleCount
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-ADVISORY_LOCK_KEY = 82_604_106  # any constant shared by every process of this app
+# PostgreSQL advisory lock (two-key form) held while a data-quality run works: this class with the hash of the schema the
+# run works in. Advisory locks are database-wide, so two deployments in different schemas of one database (staging and
+# production, or parallel test workers) must not take turns: each schema has its own lock.
+ADVISORY_LOCK_CLASS = 82_604_106
+RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(:lock_class, hashtext(current_schema()))"
+RUN_UNLOCK_SQL = "SELECT pg_advisory_unlock(:lock_class, hashtext(current_schema()))"
 _BATCH = 5000
 
 
@@ -104,7 +109,7 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as lock_connection:
         if engine.dialect.name == "postgresql":
-            got = lock_connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}).scalar()
+            got = lock_connection.execute(text(RUN_LOCK_SQL), {"lock_class": ADVISORY_LOCK_CLASS}).scalar()
             lock_connection.commit()
             if not got:
                 raise CheckAlreadyRunning("Another data-quality run is in progress; this one did not start.")
@@ -113,7 +118,7 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
                                crossmark_client, now, progress, counted=user is not None)
         finally:
             if engine.dialect.name == "postgresql":
-                lock_connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                lock_connection.execute(text(RUN_UNLOCK_SQL), {"lock_class": ADVISORY_LOCK_CLASS})
                 lock_connection.commit()
 
 

@@ -11,9 +11,10 @@ from sqlalchemy import create_engine, text
 from services.demo_data import seed_sprint2_scenario
 from services.accounts import SETUP, add_user
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, PermissionDenied
-from services.quality_checks import ADVISORY_LOCK_KEY, acknowledge, open_findings, run_check, trend
+from services.quality_checks import ADVISORY_LOCK_CLASS, acknowledge, open_findings, run_check, trend
 from services.settings import load_settings
 from tests.cli_runner import run_cli
+from tests.conftest import private_database
 from tests.test_app_pages import _texts, open_page  # noqa: F401 - the shared AppTest fixture
 
 TODAY = date.today()
@@ -135,6 +136,10 @@ def test_notification_failure_is_recorded_and_never_fails_the_run(engine):
     assert quiet.notification.startswith("nothing to notify")  # only new findings are sent by default
 
 
+SCHEMA_RUN_LOCK = "SELECT pg_advisory_lock(:k, hashtext(current_schema()))"
+SCHEMA_RUN_UNLOCK = "SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"
+
+
 def test_two_runs_at_once_do_not_both_run_on_postgresql(postgres_schema_url):
     from services.database import make_engine
     from services.schema_admin import upgrade_database
@@ -143,13 +148,45 @@ def test_two_runs_at_once_do_not_both_run_on_postgresql(postgres_schema_url):
     engine = make_engine(postgres_schema_url)
     holder = create_engine(postgres_schema_url)
     with holder.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        connection.execute(text(SCHEMA_RUN_LOCK), {"k": ADVISORY_LOCK_CLASS})
         with pytest.raises(CheckAlreadyRunning, match="Another data-quality run is in progress"):
             run_check(engine, load_settings({}), now=NOW)
-        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        connection.execute(text(SCHEMA_RUN_UNLOCK), {"k": ADVISORY_LOCK_CLASS})
     assert run_check(engine, load_settings({}), now=NOW).run_id >= 1
     engine.dispose()
     holder.dispose()
+
+
+def test_a_run_in_another_schema_does_not_block_this_one_on_postgresql(postgres_schema_url, tmp_path):
+    """Advisory locks are database-wide: the run lock is per schema, so a deployment in another schema of the same
+    database (or a parallel test worker) in the middle of its checks does not stop this one's."""
+    import threading
+
+    from services.database import make_engine
+    from services.schema_admin import upgrade_database
+
+    upgrade_database(postgres_schema_url)
+    engine = make_engine(postgres_schema_url)
+    with private_database("postgresql", tmp_path) as other_url:
+        upgrade_database(other_url)
+        other_engine = make_engine(other_url)
+        inside, release = threading.Event(), threading.Event()
+
+        def hold_the_run(done: int, total: int, name: str) -> None:  # called while the other run holds its lock
+            inside.set()
+            release.wait(30)
+
+        other_run = threading.Thread(target=run_check, args=(other_engine, load_settings({})),
+                                     kwargs={"now": NOW, "progress": hold_the_run})
+        other_run.start()
+        try:
+            assert inside.wait(30), "the other schema's run never started"
+            assert run_check(engine, load_settings({}), now=NOW).run_id >= 1
+        finally:
+            release.set()
+            other_run.join(30)
+        other_engine.dispose()
+    engine.dispose()
 
 
 def test_cli_check_run_json_and_fail_on(tmp_path):
