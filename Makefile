@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-runtime
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test soak db seed clean-venv health bench audit install install-dev
+.PHONY: run test soak db seed clean-venv health bench audit install install-dev screenshots
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -57,3 +57,8 @@ bench: $(INSTALLED_DEV)
 # failure; the line printed says which (CI runs `.venv/bin/python -m tools.audit` to read the status).
 audit: $(INSTALLED_DEV)
 	$(PY) -m tools.audit
+
+# Screenshots of every page at 1440x1000 and 390x844 into docs/screenshots/ (tools/screenshots.py; the README shows
+# some of them). Runs the app as the browser tests do, in Debian's Chromium.
+screenshots: $(INSTALLED_DEV)
+	$(PY) -m tools.screenshots
