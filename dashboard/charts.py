@@ -59,21 +59,49 @@ def readable_text_colour(background: str) -> str:
 
 
 def type_breakdown(row: pd.Series) -> str:
-    return " ".join(f"{TYPE_LETTERS[event_type]}{int(row[event_type])}" for event_type in EVENT_TYPES)
+    """Per-type counts of a day, zeros left out ("C4 J1 S3"): a cell full of zeros hides the numbers that matter."""
+    return " ".join(f"{TYPE_LETTERS[event_type]}{int(row[event_type])}" for event_type in EVENT_TYPES
+                    if int(row[event_type]))
+
+
+PAST_DUE_RED = "#b3261e"
+UPCOMING_MARK, PAST_DUE_MARK = "▲", "✕"
+# The legend of the two marks, in words: the page prints it under the heatmap and the phone list uses the same marks.
+UNSTAFFED_LEGEND = (f"{UPCOMING_MARK} amber: Unstaffed events due that day, still open (today or later). "
+                    f"{PAST_DUE_MARK} red: Unstaffed events whose due day has passed (past due).")
+# Height of one week's row and the room above the first week (the weekday names): six weeks and the page's heading
+# and filters fit in a 1000 px high window.
+WEEK_ROW_PX, HEATMAP_TOP_PX = 88, 34
+
+
+def unstaffed_mark(day: date, unstaffed: int, today: date | None) -> str:
+    """How a day's Unstaffed due reads: ▲ while its due day is today or later, ✕ once it has passed, nothing at 0."""
+    if not unstaffed:
+        return ""
+    return PAST_DUE_MARK if today is not None and day < today else UPCOMING_MARK
+
+
+def unstaffed_words(day: date, unstaffed: int, today: date | None) -> str:
+    """A day's Unstaffed due with its mark: "▲ 2 Unstaffed due", "✕ 2 Unstaffed past due", "" at 0."""
+    mark = unstaffed_mark(day, unstaffed, today)
+    return f"{mark} {unstaffed} Unstaffed {'past due' if mark == PAST_DUE_MARK else 'due'}" if mark else ""
 
 
 def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None = None) -> go.Figure:
     """Month heatmap: weeks as rows, weekdays as columns, colour = scheduled events, per-type counts as cell text.
 
     `month_table` is services.read_queries.month_calendar's frame: day, one column per type, total, unstaffed_due.
-    Days with Unstaffed events due get an amber marker; zero days are muted with a dashed outline.
-    """
+    Days with Unstaffed events due get an amber ▲ while that day is today or later and a red ✕ once it has passed;
+    zero days are muted with a dashed outline and print no counts. A month with nothing scheduled draws no colour
+    bar (the page says so in words)."""
     weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
     by_day = month_table.set_index("day")
-    peak = max(int(by_day["total"].max()) if len(by_day) else 0, 1)
+    busiest = int(by_day["total"].max()) if len(by_day) else 0
+    peak = max(busiest, 1)
     z, hover, custom = [], [], []
     annotations, shapes = [], []
-    marker_x, marker_y, marker_text, marker_days = [], [], [], []
+    marks: dict[str, dict[str, list]] = {mark: {"x": [], "y": [], "text": [], "days": []}
+                                         for mark in (UPCOMING_MARK, PAST_DUE_MARK)}
     point_x, point_y, point_days, point_hover = [], [], [], []
     for row_index, week in enumerate(weeks):
         z_row, hover_row, custom_row = [], [], []
@@ -85,20 +113,22 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
                 continue
             row = by_day.loc[day]
             total, unstaffed = int(row["total"]), int(row["unstaffed_due"])
+            mark = unstaffed_mark(day, unstaffed, today)
             z_row.append(total)
             custom_row.append(day.isoformat())
             hover_row.append(
                 f"<b>{day:%a %b %d}</b><br>{total} scheduled<br>"
-                + "<br>".join(f"{event_type}: {int(row[event_type])}" for event_type in EVENT_TYPES)
-                + (f"<br><b>⚠ {unstaffed} Unstaffed due</b>" if unstaffed else ""))
+                + "<br>".join(f"{event_type}: {int(row[event_type])}" for event_type in EVENT_TYPES
+                              if int(row[event_type]))
+                + (f"<br><b>{unstaffed_words(day, unstaffed, today)}</b>" if mark else ""))
             background = ZERO_FILL if total == 0 else scale_colour(total / peak)
             text_colour = MUTED_TEXT if total == 0 else readable_text_colour(background)
             is_today = today == day
+            counts = f"<br><span style='font-size:16px'><b>{total}</b></span><br>{type_breakdown(row)}" if total else ""
             annotations.append(dict(
                 x=column_index, y=row_index, xref="x", yref="y", showarrow=False, align="center",
                 font=dict(color=text_colour, size=12),
-                text=(f"<b>{day.day}</b>{' · today' if is_today else ''}<br>"
-                      f"<span style='font-size:16px'><b>{total}</b></span><br>{type_breakdown(row)}"),
+                text=f"<b>{day.day}</b>{' · today' if is_today else ''}{counts}",
             ))
             if total == 0:
                 shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.46, x1=column_index + 0.46,
@@ -106,11 +136,12 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
             if is_today:
                 shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.48, x1=column_index + 0.48,
                                    y0=row_index - 0.48, y1=row_index + 0.48, line=dict(color="#1b1f24", width=2)))
-            if unstaffed:
-                marker_x.append(column_index + 0.36)
-                marker_y.append(row_index - 0.32)
-                marker_text.append(f"{day:%b %d}: {unstaffed} Unstaffed due")
-                marker_days.append(day.isoformat())
+            if mark:
+                marked = marks[mark]
+                marked["x"].append(column_index + 0.36)
+                marked["y"].append(row_index - 0.30)
+                marked["text"].append(f"{day:%b %d}: {unstaffed_words(day, unstaffed, today)}")
+                marked["days"].append(day.isoformat())
             point_x.append(column_index)
             point_y.append(row_index)
             point_days.append(day.isoformat())
@@ -123,7 +154,8 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
     figure.add_trace(go.Heatmap(
         z=z, x=list(range(7)), y=list(range(len(weeks))), customdata=custom, text=hover,
         hoverinfo="skip", colorscale=[[0, SCALE_LOW], [1, SCALE_HIGH]], zmin=0, zmax=peak,
-        xgap=4, ygap=4, showscale=True, colorbar=dict(title=dict(text="Scheduled"), thickness=12), name="Scheduled",
+        xgap=4, ygap=4, showscale=busiest > 0, colorbar=dict(title=dict(text="Scheduled"), thickness=12),
+        name="Scheduled",
     ))
     # Invisible points on every day carry the hover and make a click select that day: heatmap cells are not
     # selectable in Streamlit, and plotly only clicks what it can hover.
@@ -132,15 +164,20 @@ def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None 
         marker=dict(size=60, symbol="square", opacity=0, color="#000000"), hovertemplate="%{text}<extra></extra>",
         showlegend=False, selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
     ))
-    figure.add_trace(go.Scatter(
-        x=marker_x, y=marker_y, customdata=marker_days, text=marker_text, mode="markers", name="Unstaffed due",
-        marker=dict(symbol="triangle-up", size=14, color=WARNING_AMBER, line=dict(color="#7a4a00", width=1)),
-        hovertemplate="%{text}<extra></extra>", showlegend=bool(marker_x),
-    ))
+    # The legend of the marks is a line of words under the chart (the page's caption): plotly's legend would take a
+    # row of the month's height.
+    for mark, name, symbol, colour, edge in (
+            (UPCOMING_MARK, "Unstaffed due", "triangle-up", WARNING_AMBER, "#7a4a00"),
+            (PAST_DUE_MARK, "Unstaffed past due", "x", PAST_DUE_RED, "#ffffff")):
+        marked = marks[mark]
+        figure.add_trace(go.Scatter(
+            x=marked["x"], y=marked["y"], customdata=marked["days"], text=marked["text"], mode="markers", name=name,
+            marker=dict(symbol=symbol, size=14, color=colour, line=dict(color=edge, width=1)),
+            hovertemplate="%{text}<extra></extra>", showlegend=False,
+        ))
     figure.update_layout(
-        annotations=annotations, shapes=shapes, height=130 * len(weeks) + 80,
-        margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
-        legend=dict(orientation="h", yanchor="top", y=-0.01, xanchor="left", x=0),
+        annotations=annotations, shapes=shapes, height=WEEK_ROW_PX * len(weeks) + HEATMAP_TOP_PX + 6,
+        margin=dict(l=10, r=10, t=HEATMAP_TOP_PX, b=6), plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
         xaxis=dict(tickmode="array", tickvals=list(range(7)), ticktext=list(WEEKDAYS), side="top",
                    showgrid=False, zeroline=False, fixedrange=True, range=[-0.5, 6.5]),
         yaxis=dict(tickmode="array", tickvals=list(range(len(weeks))),

@@ -1,13 +1,18 @@
-"""Day view cards: one event per card; a CORE's card shows how its Supervisor stands (and, later, its actions)."""
+"""Days drawn as people read them: the Day view's cards (one event per card; a CORE's card shows how its Supervisor
+stands) and its compact table, and the Calendar's month as a list of days for phones."""
 from __future__ import annotations
 
+import hashlib
+from datetime import date
 from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.components import page_path, type_badge, when
+from dashboard.charts import unstaffed_words
+from dashboard.components import page_path, type_badge, when, whole_number
 from dashboard.markdown_text import plain
+from services.event_rules import CORE, EVENT_TYPES, SUPERVISOR
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
@@ -53,3 +58,143 @@ def event_card(row: pd.Series, actions: EventActions | None = None) -> None:
                      help="What touched this event, and how it stands in Crossmark")
         if actions is not None:
             actions(row)
+
+
+def event_cards(rows: pd.DataFrame, columns: int, actions: EventActions | None = None) -> None:
+    """Cards in time order, left to right then down: one row of columns per `columns` events, so the order holds when
+    cards differ in height and when a phone stacks the columns (column-by-column filling would read 1, 3, 5, 2, 4)."""
+    records = [row for _, row in rows.iterrows()]
+    for start in range(0, len(records), columns):
+        cells = st.columns(columns)
+        for cell, row in zip(cells, records[start:start + columns]):
+            with cell:
+                event_card(row, actions=actions)
+
+
+# --- the Day view's table mode ---------------------------------------------------------------------------------------
+
+DAY_TABLE_COLUMNS = ["Time", "Type", "Event", "Ref", "Store", "Store name", "Rep", "Pair"]
+
+
+def pair_words(row: pd.Series, cores_by_supervisor: dict[int, pd.Series]) -> str:
+    """How an event's pair stands, in words: a CORE names its Supervisor's state; a Supervisor names the CORE of this
+    day it belongs to; other types have no pair."""
+    if row["event_type"] == CORE:
+        state = row["supervisor_state"]
+        supervisor = whole(row["supervisor_ref"])
+        return {
+            SUPERVISOR_SCHEDULED: f"Supervisor {supervisor} scheduled "
+                                  + (f"{pd.Timestamp(row['supervisor_at']):%H:%M}" if row["supervisor_at"] is not None
+                                     and not pd.isna(row["supervisor_at"]) else ""),
+            SUPERVISOR_UNSTAFFED: f"Supervisor {supervisor} is Unstaffed",
+            SUPERVISOR_MISSING: "No Supervisor event",
+            SUPERVISOR_AMBIGUOUS: "Ambiguous: several COREs or Supervisors share the number",
+            SUPERVISOR_INACTIVE: f"Supervisor {supervisor} neither scheduled nor Unstaffed",
+        }.get(state, "—").strip()
+    if row["event_type"] == SUPERVISOR:
+        core = cores_by_supervisor.get(int(row["ref"]))
+        return "No CORE of this day pairs with it" if core is None else (
+            f"Supervisor of CORE {whole(core['ref'])} ({pd.Timestamp(core['scheduled_at']):%H:%M})")
+    return ""
+
+
+def day_table(scheduled: pd.DataFrame) -> pd.DataFrame:
+    """Every scheduled event of the day, one line each, in time order (then ref): the table mode's rows, with the
+    event's ref as the index so a selection is tied to the event, not to its position."""
+    if scheduled.empty:
+        return pd.DataFrame(columns=DAY_TABLE_COLUMNS, index=pd.Index([], name="ref"))
+    ordered = scheduled.sort_values(["scheduled_at", "ref"], kind="stable")
+    cores_by_supervisor = {int(row["supervisor_ref"]): row for _, row in ordered.iterrows()
+                           if row["event_type"] == CORE and row["supervisor_ref"] is not None
+                           and not pd.isna(row["supervisor_ref"])}
+    table = pd.DataFrame({
+        "Time": [f"{pd.Timestamp(value):%H:%M}" for value in ordered["scheduled_at"]],
+        "Type": ordered["event_type"].tolist(),
+        "Event": ordered["name"].tolist(),
+        "Ref": [int(ref) for ref in ordered["ref"]],
+        "Store": [None if pd.isna(number) else int(number) for number in ordered["store_number"]],
+        "Store name": ordered["store_name"].fillna("").tolist(),
+        "Rep": ordered["rep_name"].fillna("unknown rep").tolist(),
+        "Pair": [pair_words(row, cores_by_supervisor) for _, row in ordered.iterrows()],
+    }, index=pd.Index([int(ref) for ref in ordered["ref"]], name="ref"))
+    return table
+
+
+TABLE_ROW_PX = 28  # a compact line: 20+ events in a laptop's window
+TABLE_ROWS_SHOWN = 25  # the table scrolls inside itself beyond this many
+CHOSEN_REF = "day_table_ref"  # the event whose actions show under the table
+
+
+def table_key(refs: tuple[int, ...]) -> str:
+    """The table widget's key, new whenever the rows change: Streamlit keeps a selection as a row position, and after
+    an action or a change of day the same position would be another event. With a new key the chosen event is
+    selected again where it now is (selection_default), or nothing is selected when it left the table."""
+    return "day_table_" + hashlib.sha256(repr(refs).encode()).hexdigest()[:12]
+
+
+def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None) -> None:
+    """The table mode: every scheduled event of the day on one line, in time order; selecting a line shows that
+    event's actions under the table, naming the event they act on."""
+    table = day_table(scheduled)
+    st.header(f"Events · {len(table)}")
+    if table.empty:
+        return
+    refs = tuple(int(ref) for ref in table.index)
+    chosen = st.session_state.get(CHOSEN_REF)
+    shown = st.dataframe(
+        table, key=table_key(refs), on_select="rerun", selection_mode="single-row", hide_index=True,
+        selection_default={"selection": {"rows": [refs.index(chosen)] if chosen in refs else [], "columns": []}},
+        row_height=TABLE_ROW_PX, height=(min(len(table), TABLE_ROWS_SHOWN) + 1) * TABLE_ROW_PX + 3, width="stretch",
+        column_config={"Ref": whole_number("Ref"), "Store": whole_number("Store"),
+                       "Event": st.column_config.TextColumn("Event", width="medium"),
+                       "Store name": st.column_config.TextColumn("Store name", width="small"),
+                       "Pair": st.column_config.TextColumn("Pair", width="medium")})
+    rows = shown.selection.rows if shown else []
+    chosen = refs[rows[0]] if rows else None
+    st.session_state[CHOSEN_REF] = chosen
+    if chosen is None:
+        st.caption("Select a row to reschedule or unschedule that event, or to open its timeline.")
+        return
+    row = scheduled[scheduled["ref"] == chosen].iloc[0]
+    with st.container(border=True, key="day_table_actions"):
+        st.markdown(f"**{pd.Timestamp(row['scheduled_at']):%H:%M} · {plain(row['event_type'])} · ref {whole(chosen)}**"
+                    f" · {plain(row['name'])} · #{plain(row['store_number'])} {plain(row['store_name'] or '')}")
+        st.page_link(page_path("timeline"), label="Timeline", icon=":material/timeline:",
+                     query_params={"ref": str(chosen)}, help="What touched this event, and how it stands in Crossmark")
+        if actions is not None:
+            actions(row)
+
+
+# --- the Calendar's month as a list of days (phones) -----------------------------------------------------------------
+
+PHONE_MAX_WIDTH_PX = 640  # Streamlit stacks columns below this width too
+
+
+def calendar_layout_style() -> None:
+    """Show the heatmap on wide screens and the list of days on narrow ones. The server cannot know the screen's
+    width, so the page draws both (in containers keyed calendar_grid and calendar_list) and CSS picks one; the
+    Content-Security-Policy allows inline styles (dashboard/security_headers.py)."""
+    st.html(f"<style>@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{ .st-key-calendar_grid {{ display: none; }} }}"
+            f"@media (min-width: {PHONE_MAX_WIDTH_PX + 1}px) {{ .st-key-calendar_list {{ display: none; }} }}</style>")
+
+
+def month_day_list(month_table: pd.DataFrame, today: date, store: str | None) -> None:
+    """One line per day with anything scheduled or due: the date (a link to its Day view), the total, the counts per
+    type that are not zero, and the Unstaffed due marked as on the heatmap (▲ still open, ✕ past due)."""
+    listed = 0
+    for row in month_table.itertuples(index=False):
+        day, total, unstaffed = row.day, int(row.total), int(row.unstaffed_due)
+        if not total and not unstaffed:
+            continue
+        listed += 1
+        params = {"date": day.isoformat(), **({"store": store} if store else {})}
+        st.page_link(page_path("day"), label=f"{day:%a %b %d}{' · today' if day == today else ''} · "
+                                             + (f"{total:,} scheduled" if total else "nothing scheduled"),
+                     query_params=params, icon=":material/today:")
+        counts = [f"{event_type} {int(getattr(row, event_type))}" for event_type in EVENT_TYPES
+                  if int(getattr(row, event_type))]
+        if unstaffed:
+            counts.append(unstaffed_words(day, unstaffed, today))
+        st.caption(" · ".join(counts))
+    if listed:
+        st.caption("Days not listed have nothing scheduled or due.")

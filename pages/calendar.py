@@ -1,11 +1,14 @@
-"""Calendar: the month as a heatmap of scheduled events per day; choosing a day opens the day view."""
+"""Calendar: the month as a heatmap of scheduled events per day; choosing a day opens the day view. On a phone the
+month reads as a list of days instead (the server cannot know the screen's width: both are drawn and a CSS media query
+shows one, see dashboard/day_cards.py's calendar_layout_style)."""
 from datetime import date, timedelta
 
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.charts import calendar_heatmap
+from dashboard.charts import UNSTAFFED_LEGEND, calendar_heatmap
 from dashboard.components import badges, filter_bar, page_path
+from dashboard.day_cards import calendar_layout_style, month_day_list
 from services.event_rules import EVENT_TYPES
 
 today = date.today()
@@ -33,20 +36,19 @@ where = filter_bar(reads.stores())
 query_state.remember("month", "calendar_month", f"{month:%Y-%m}")
 
 table = reads.month_calendar(month, where)
-metrics = st.columns(4)
-metrics[0].metric("Scheduled this month", f"{int(table['total'].sum()):,}")
-metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a %b %d}" if table["total"].any() else "—")
-metrics[2].metric("Unstaffed due this month", f"{int(table['unstaffed_due'].sum()):,}")
-metrics[3].metric("Days with Unstaffed due", f"{int((table['unstaffed_due'] > 0).sum())}")
-badges({event_type: int(table[event_type].sum()) for event_type in EVENT_TYPES})
-
-if table["total"].sum() == 0 and table["unstaffed_due"].sum() == 0:
+nothing = table["total"].sum() == 0 and table["unstaffed_due"].sum() == 0
+if nothing:
     st.info(f"Nothing is scheduled or due in {month:%B %Y}"
             + (" for these filters." if where.event_types or where.store else ".")
             + " Try another month or clear the filters.", icon=":material/event_available:")
 
-selection = st.plotly_chart(calendar_heatmap(table, month, today), key="month_heatmap", on_select="rerun",
-                            selection_mode="points", config={"displayModeBar": False})
+calendar_layout_style()
+# The heatmap comes right under the filters so the whole month fits in the window; the month's figures follow it.
+with st.container(key="calendar_grid"):
+    selection = st.plotly_chart(calendar_heatmap(table, month, today), key="month_heatmap", on_select="rerun",
+                                selection_mode="points", config={"displayModeBar": False})
+with st.container(key="calendar_list"):
+    month_day_list(table, today, where.store)
 points = selection.selection.points if selection else []
 chosen = next((point.get("customdata") for point in points if point.get("customdata")), None)
 if isinstance(chosen, list):
@@ -54,8 +56,15 @@ if isinstance(chosen, list):
 if chosen:
     st.switch_page(page_path("day"), query_params={"date": str(chosen)})
 
-st.caption("Each cell: the day, scheduled events, and per type (C Core, J Juicer, S Supervisor, F Freeosk, D Digitals, "
-           "O Other). ▲ amber: Unstaffed events due that day. Click a day to open it.")
+if not nothing:
+    st.caption("Each cell: the day, scheduled events, and per type (C Core, J Juicer, S Supervisor, F Freeosk, "
+               "D Digitals, O Other; types with none are left out). " + UNSTAFFED_LEGEND + " Click a day to open it.")
+metrics = st.columns(4)
+metrics[0].metric("Scheduled this month", f"{int(table['total'].sum()):,}")
+metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a %b %d}" if table["total"].any() else "—")
+metrics[2].metric("Unstaffed due this month", f"{int(table['unstaffed_due'].sum()):,}")
+metrics[3].metric("Days with Unstaffed due", f"{int((table['unstaffed_due'] > 0).sum())}")
+badges({event_type: int(table[event_type].sum()) for event_type in EVENT_TYPES})
 picker, go = st.columns([2, 1], vertical_alignment="bottom")
 last_day = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month, format="YYYY-MM-DD",

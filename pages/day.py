@@ -1,4 +1,5 @@
-"""Day view: one date — who is on duty, every scheduled event by type, each CORE's Supervisor, what is still Unstaffed."""
+"""Day view: one date — who is on duty, every scheduled event by type (as cards, or as a compact time-sorted table with
+the actions of the chosen row), each CORE's Supervisor, what is still Unstaffed."""
 from datetime import date, timedelta
 from functools import partial
 
@@ -7,7 +8,7 @@ import streamlit as st
 from dashboard import query_state, reads
 from dashboard.components import badges, day_per_club, download_csv, filter_bar, whole_number
 from dashboard.actions_ui import draw_open_dialog, event_actions, result_banner
-from dashboard.day_cards import event_card
+from dashboard.day_cards import event_cards, event_table
 from dashboard.markdown_text import plain
 
 DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor comes last, collapsed
@@ -15,6 +16,11 @@ DISPLAY_ORDER = ("Juicer", "Freeosk", "Digitals", "Core", "Other")  # Supervisor
 today = date.today()
 PICKER = {"day_picker": lambda day: day}  # the date picker shows the page's day
 query_state.page_value("date", "day_view_date", lambda: query_state.read_day(today), PICKER)
+LAYOUTS = ("Cards", "Table")
+LAYOUT_SHOWN = {"day_layout": lambda layout: layout}  # the Cards / Table switch shows the page's layout
+query_state.page_value("view", "day_view_layout",
+                       lambda: query_state.read_choice("view", [layout.lower() for layout in LAYOUTS], "cards").title(),
+                       LAYOUT_SHOWN)
 
 
 def shift_day(days: int) -> None:
@@ -27,15 +33,25 @@ def pick_day() -> None:
     st.session_state.day_view_date = st.session_state.day_picker
 
 
+def pick_layout() -> None:
+    query_state.set_value("day_view_layout", st.session_state.day_layout or st.session_state.day_view_layout,
+                          LAYOUT_SHOWN)
+
+
 header, previous, following = st.columns([6, 1, 1], vertical_alignment="bottom")
 previous.button("◀ Previous", on_click=shift_day, args=(-1,), width="stretch", key="day_prev")
 following.button("Next ▶", on_click=shift_day, args=(1,), width="stretch", key="day_next")
 day = st.session_state.day_view_date
 header.title(f"{day:%A, %B %d, %Y}")
 result_banner()
-picker, store_column = st.columns([1, 2])
+picker, store_column, layout_column = st.columns([2, 3, 2], vertical_alignment="bottom")
 picker.date_input("Date", key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
+layout_column.segmented_control("Show events as", LAYOUTS, key="day_layout", required=True, on_change=pick_layout,
+                                help="Table: every event of the day on one line, in time order; select a row for its "
+                                     "actions.")
+layout = st.session_state.day_view_layout
 query_state.remember("date", "day_view_date", day.isoformat())
+query_state.remember("view", "day_view_layout", "" if layout == "Cards" else layout.lower())  # cards: no parameter
 
 with store_column:
     where = filter_bar(reads.stores(), with_types=False)
@@ -56,7 +72,7 @@ if not view.listed:
             f"on this day across {clubs:,} clubs: too many to list one by one. Pick a club above to see its events, "
             "each CORE's Supervisor and the actions; the CSV below has every scheduled event of the day.",
             icon=":material/store:")
-    st.subheader("The day per club")
+    st.header("The day per club")
     st.dataframe(day_per_club(view.per_store, reads.stores()), hide_index=True, width="stretch",
                  column_config={"Club": whole_number("Club")})
     download_csv(partial(reads.day_events_for_export, day, where), f"events-{day.isoformat()}.csv")
@@ -66,18 +82,18 @@ if scheduled.empty and view.unstaffed_due.empty:
     st.info("Nothing is scheduled or due on this day" + (" at this store." if where.store else "."),
             icon=":material/event_available:")
 
-for event_type in DISPLAY_ORDER:
-    rows = scheduled[scheduled["event_type"] == event_type]
-    if rows.empty:
-        continue
-    st.subheader(f"{event_type} · {len(rows)}")
-    columns = st.columns(2 if event_type == "Core" else 3)
-    for index, (_, row) in enumerate(rows.iterrows()):
-        with columns[index % len(columns)]:
-            event_card(row, actions=event_actions)
+if layout == "Table":
+    event_table(scheduled, actions=event_actions)
+else:
+    for event_type in DISPLAY_ORDER:
+        rows = scheduled[scheduled["event_type"] == event_type]
+        if rows.empty:
+            continue
+        st.header(f"{event_type} · {len(rows)}")
+        event_cards(rows, 2 if event_type == "Core" else 3, actions=event_actions)
 
 supervisors = scheduled[scheduled["event_type"] == "Supervisor"]
-if not supervisors.empty:
+if layout == "Cards" and not supervisors.empty:  # the table lists them with the rest
     with st.expander(f"Supervisor · {len(supervisors)}", expanded=False):
         st.dataframe(supervisors[["scheduled_at", "ref", "name", "rep_name", "store_number", "condition"]]
                      .rename(columns={"scheduled_at": "Time", "ref": "Ref", "name": "Event", "rep_name": "Rep",
@@ -87,7 +103,7 @@ if not supervisors.empty:
                                                                       "Store": whole_number("Store")})
 
 if not view.unstaffed_due.empty:
-    st.subheader(f"Unstaffed, due this day · {len(view.unstaffed_due)}")
+    st.header(f"Unstaffed, due this day · {len(view.unstaffed_due)}")
     st.dataframe(view.unstaffed_due.rename(columns={"ref": "Ref", "name": "Event", "event_type": "Type",
                                                     "store_number": "Store", "store_name": "Store name",
                                                     "start_datetime": "Window opens", "due_datetime": "Due"}),

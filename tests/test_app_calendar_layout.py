@@ -1,0 +1,111 @@
+"""AppTest (issue 18, look and layout): the Calendar prints no zero counts, marks Unstaffed due still open (▲) and
+past due (✕) differently, says an empty month in words and lists the month's days for phones; the Day view's table
+mode lists every event of the day in time order with its store number and name, and the chosen row's actions."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import text
+
+from tests.test_app_actions import DAY, sprint2  # noqa: F401 - the shared fixture
+from tests.test_app_pages import _texts, empty_url, open_page  # noqa: F401
+
+
+def _heatmap(app) -> dict:  # noqa: ANN001
+    """The Calendar's plotly figure as the browser gets it."""
+    charts = [element for element in app.get("plotly_chart") if element.proto.id.endswith("month_heatmap")
+              or "month_heatmap" in element.proto.id]
+    assert charts, "no heatmap"
+    return json.loads(charts[0].proto.spec)
+
+
+def _day_links(app) -> list[str]:  # noqa: ANN001
+    return [link.proto.label for link in app.get("page_link")]
+
+
+def _move_due(engine, ref: int, due: datetime) -> None:  # noqa: ANN001
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE events SET due_datetime = :due WHERE project_ref_num = :ref"),
+                           {"due": due, "ref": ref})
+
+
+def test_calendar_cells_and_day_list_print_no_zero_counts(open_page, sprint2):
+    url, _ = sprint2
+    app = open_page(url, "calendar", month=f"{DAY:%Y-%m}")
+    cells = [annotation["text"] for annotation in _heatmap(app)["layout"]["annotations"]]
+    day_cell = next(cell for cell in cells if cell.startswith(f"<b>{DAY.day}</b>"))
+    assert day_cell.endswith("<br>C3 S1")  # 3 COREs and 1 Supervisor; no J0 F0 D0 O0
+    assert not any(re.search(r"\b[CJSFDO]0\b|<b>0</b>", cell) for cell in cells), cells
+    captions = _texts(app.caption)
+    assert "Core 3 · Supervisor 1" in captions
+    assert not any(re.search(r"\b0 scheduled|\w+ 0\b", label) for label in _day_links(app) + captions)
+
+
+def test_unstaffed_marks_read_still_open_and_past_due_differently(open_page, sprint2):
+    url, engine = sprint2
+    # 608002 (Unstaffed) due today+11: still open, ▲
+    app = open_page(url, "calendar", month=f"{date.today() + timedelta(days=11):%Y-%m}")
+    due_day = date.today() + timedelta(days=11)
+    marks = {trace["name"]: trace.get("customdata", []) for trace in _heatmap(app)["data"][2:]}
+    assert marks == {"Unstaffed due": [due_day.isoformat()], "Unstaffed past due": []}
+    assert "▲ 1 Unstaffed due" in _texts(app.caption)
+    assert any("▲ amber" in caption and "✕ red" in caption and "past due" in caption for caption in _texts(app.caption))
+
+    # due forty days ago: past due, ✕, not ▲
+    past = date.today() - timedelta(days=40)
+    _move_due(engine, 608002, datetime.combine(past, datetime.min.time()).replace(hour=18))
+    app = open_page(url, "calendar", month=f"{past:%Y-%m}")
+    marks = {trace["name"]: trace.get("customdata", []) for trace in _heatmap(app)["data"][2:]}
+    assert marks == {"Unstaffed due": [], "Unstaffed past due": [past.isoformat()]}
+    assert "✕ 1 Unstaffed past due" in _texts(app.caption)
+
+
+def test_an_empty_month_says_so_and_draws_no_colour_bar(open_page, empty_url):
+    app = open_page(empty_url, "calendar", month="2026-02")
+    assert any("Nothing is scheduled or due in February 2026" in info for info in _texts(app.info))
+    heatmap = _heatmap(app)["data"][0]
+    assert heatmap["showscale"] is False
+    assert _day_links(app) == []
+
+
+def test_day_table_lists_every_event_in_time_order_with_store_number_and_name(open_page, sprint2):
+    url, _ = sprint2
+    app = open_page(url, "day", role="operator", date=DAY.isoformat(), view="table")
+    assert app.segmented_control(key="day_layout").value == "Table"
+    assert app.query_params["view"] == "table"
+    table = app.dataframe[0].value
+    assert list(table.columns) == ["Time", "Type", "Event", "Ref", "Store", "Store name", "Rep", "Pair"]
+    assert list(table["Ref"]) == [606001, 606999, 608001, 606002]  # 10:30, 11:00, 11:30, 12:30
+    assert list(table["Time"]) == sorted(table["Time"])
+    assert set(table["Store"]) == {8135} and all("Sam's Club" in name for name in table["Store name"])
+    pairs = dict(zip(table["Ref"], table["Pair"]))
+    assert pairs[606001].startswith("Supervisor 606002 scheduled")
+    assert pairs[606002].startswith("Supervisor of CORE 606001")
+    assert pairs[608001] == "Supervisor 608002 is Unstaffed" and pairs[606999] == "No Supervisor event"
+    assert not any(button.key and button.key.startswith("btn_") for button in app.button)  # no row chosen yet
+
+    # choosing a row shows that event's actions, named
+    from dashboard.day_cards import table_key
+
+    refs = tuple(table["Ref"])
+    app.session_state[table_key(refs)] = {"selection": {"rows": [refs.index(608001)], "columns": []}}
+    app.run()
+    assert {button.key for button in app.button if button.key and button.key.startswith("btn_")} == {
+        "btn_rs_608001", "btn_us_608001", "btn_ss_608001"}
+    assert any("ref 608001" in markdown for markdown in _texts(app.markdown))
+
+    # back to cards: the choice is in the URL, and the cards come back
+    app.segmented_control(key="day_layout").set_value("Cards").run()
+    assert "view" not in app.query_params
+    assert any(markdown.startswith("<span") and "ref 606001" in markdown for markdown in _texts(app.markdown))
+
+
+def test_day_cards_read_left_to_right_in_time_order(open_page, sprint2):
+    url, _ = sprint2
+    app = open_page(url, "day", role="operator", date=DAY.isoformat())
+    cores = [int(match) for markdown in _texts(app.markdown) for match in re.findall(r"ref (\d+) ·", markdown)]
+    assert cores == [606001, 606999, 608001]  # 10:30, 11:00, 11:30: first row left, first row right, second row
+    # headings in order: the day (h1), then one h2 per type; no h3 straight under the h1
+    assert [header.value for header in app.header][:1] == ["Core · 3"] and len(app.subheader) == 0
