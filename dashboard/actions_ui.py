@@ -19,6 +19,7 @@ from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW
 CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"
 OPEN_KEY = "open_action_dialog"  # (kind, row) while a dialog is open: it is drawn on every rerun until closed
+TOASTS_KEY = "toasts_after_rerun"  # confirmations waiting for the next run: a change is followed by st.rerun()
 
 
 def _close_dialog() -> None:
@@ -45,8 +46,41 @@ def _key(kind: str, ref: int) -> str:
     return st.session_state.get(f"idempotency_{kind}_{ref}") or _new_key(kind, ref)
 
 
+def toast_after_rerun(message: str, icon: str = ":material/check_circle:") -> None:
+    """Confirm a change with a toast on the next run (a toast drawn just before st.rerun() would be lost with it).
+    `message` is drawn as markdown: pass untrusted text through plain()."""
+    st.session_state.setdefault(TOASTS_KEY, []).append((message, icon))
+
+
+def show_pending_toasts() -> None:
+    for message, icon in st.session_state.pop(TOASTS_KEY, []):
+        st.toast(message, icon=icon)
+
+
+_RESULT_ICONS = {"done": ":material/check_circle:", "compensated": ":material/undo:",
+                 "needs_attention": ":material/report:"}
+
+
+def _announce(result) -> None:  # noqa: ANN001 - ActionResult
+    toast_after_rerun(f"Operation {result.operation_id}: {plain(result.message)}",
+                      _RESULT_ICONS.get(result.status, ":material/block:"))
+
+
+def event_label(row: dict) -> str:
+    """Markdown naming the event an action acts on: name, then ref, store number and name, and when it is now."""
+    parts = [f"ref {int(row['ref'])}"]
+    if pd.notna(row.get("store_number")):
+        parts.append(f"store {int(row['store_number'])}"
+                     + (f" {plain(row['store_name'])}" if pd.notna(row.get("store_name")) else ""))
+    when = row.get("scheduled_at")
+    if pd.notna(when):
+        parts.append(f"now {pd.Timestamp(when):%a %b %d, %H:%M}")
+    return f"**{plain(row['name'])}**  \n" + " · ".join(parts)
+
+
 def _finish(result) -> None:  # noqa: ANN001 - ActionResult
     st.session_state[RESULT_KEY] = result
+    _announce(result)
     _close_dialog()
     st.rerun()
 
@@ -98,7 +132,7 @@ def reschedule_dialog(row: dict) -> None:
     current = pd.Timestamp(row["scheduled_at"]).to_pydatetime()
     # A fix from the Data quality page suggests where the event should go (e.g. the CORE's date at rule time).
     suggested = pd.Timestamp(row["suggested_start"]).to_pydatetime() if row.get("suggested_start") else current
-    st.markdown(f"**{plain(row['name'])}**  \nref {ref} · now {current:%a %b %d, %H:%M}")
+    st.markdown(event_label(row))
     day = st.date_input("New date", value=suggested.date(), format="YYYY-MM-DD", key=f"rs_day_{ref}")
     slot_labels = [f"{slot:%H:%M}" for slot in CORE_SLOTS] + ["Other time"]
     default = f"{suggested:%H:%M}" if f"{suggested:%H:%M}" in slot_labels else "Other time"
@@ -107,6 +141,9 @@ def reschedule_dialog(row: dict) -> None:
                                  key=f"rs_time_{ref}")
                    if choice == "Other time" else datetime.strptime(choice, "%H:%M").time())
     new_start = datetime.combine(day, chosen_time)
+    if new_start == current:  # moving it where it is would be refused: no preview, nothing to confirm yet
+        st.info(f"Now {current:%a %b %d, %H:%M} — choose a new date or time.", icon=":material/schedule:")
+        return
     if not _preview(RESCHEDULE, ref=ref, new_start=new_start) or not _need_user():
         return
     if st.button("Confirm reschedule", type="primary", key=f"rs_go_{ref}"):
@@ -117,7 +154,7 @@ def reschedule_dialog(row: dict) -> None:
 @st.dialog("Unschedule", on_dismiss=_close_dialog)
 def unschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
-    st.markdown(f"**{plain(row['name'])}**  \nref {ref}")
+    st.markdown(event_label(row))
     if not _preview(UNSCHEDULE, ref=ref) or not _need_user():
         return
     confirmed = st.checkbox("Yes, unschedule (the condition goes back to Unstaffed)", key=f"us_ok_{ref}")
@@ -129,7 +166,7 @@ def unschedule_dialog(row: dict) -> None:
 @st.dialog("Schedule the Supervisor", on_dismiss=_close_dialog)
 def schedule_supervisor_dialog(row: dict) -> None:
     core_ref = int(row["ref"])
-    st.markdown(f"CORE **{core_ref}** · {plain(row['name'])}")
+    st.markdown("CORE " + event_label(row))
     try:
         candidates = get_actions().supervisor_candidates(core_ref)
     except OpsError as error:
@@ -181,6 +218,7 @@ def event_actions(row: pd.Series) -> None:
 
 def result_banner() -> None:
     """The last action's outcome, with its operation id and, for 5 minutes, an Undo button."""
+    show_pending_toasts()
     result = st.session_state.get(RESULT_KEY)
     if result is None:
         return
@@ -193,6 +231,7 @@ def result_banner() -> None:
                 undo_key = st.session_state.setdefault(f"undo_key_{result.operation_id}", uuid.uuid4().hex)
                 st.session_state[RESULT_KEY] = get_actions().undo(result.operation_id, acting_user(),
                                                                   key=undo_key)
+                _announce(st.session_state[RESULT_KEY])
                 st.rerun()
     elif result.status == "compensated":
         st.warning(text, icon=":material/undo:")

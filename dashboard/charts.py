@@ -211,12 +211,27 @@ def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
     return figure
 
 
+SEVERITY_COLOURS = {"critical": "#c62828", "warning": "#b34700", "info": "#1565c0"}  # red, dark orange, blue
+SEVERITY_DASHES = {"critical": "solid", "warning": "dash", "info": "dot"}  # told apart without colour, too
+
+
 def findings_trend_chart(trend: pd.DataFrame) -> go.Figure:
-    """Open findings per rule at the end of each run (the weekly review's trend)."""
+    """Open findings per severity, one point per day: the figures of that day's last run (the weekly review's trend).
+
+    `trend` is services.quality_checks.trend's frame (a row per run, rule and severity; 20 runs at most)."""
+    frame = trend.assign(day=pd.to_datetime(trend["started_at"]).dt.normalize())
+    last_runs = frame.groupby("day")["run_id"].max()
+    per_day = (frame[frame["run_id"].isin(last_runs)].groupby(["day", "severity"])["open_findings"].sum()
+               .unstack(fill_value=0))
     figure = go.Figure()
-    for rule, rows in trend.groupby("rule", sort=True):
-        figure.add_trace(go.Scatter(x=rows["started_at"], y=rows["open_findings"], mode="lines+markers", name=rule,
-                                    hovertemplate=f"{rule}<br>%{{x|%b %d %H:%M}}: %{{y}} open<extra></extra>"))
+    for severity, colour in SEVERITY_COLOURS.items():
+        counts = per_day[severity] if severity in per_day else pd.Series(0, index=per_day.index)
+        figure.add_trace(go.Scatter(
+            x=counts.index, y=counts.values, mode="lines+markers", name=severity.capitalize(),
+            line=dict(color=colour, width=3, dash=SEVERITY_DASHES[severity]), marker=dict(color=colour, size=8),
+            hovertemplate=f"{severity.capitalize()}<br>%{{x|%a %b %d}}: %{{y}} open<extra></extra>"))
     figure.update_layout(height=360, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="Open findings",
-                         xaxis_title="Run", legend=dict(orientation="h", yanchor="top", y=-0.2))
+                         xaxis_title="Day", legend=dict(orientation="h", yanchor="top", y=-0.25),
+                         yaxis=dict(rangemode="tozero"))
+    figure.update_xaxes(tickformat="%a %b %d", dtick=86_400_000)
     return figure

@@ -1,13 +1,16 @@
 """Data quality: the latest run, open findings with drill-down, fixes and acknowledgements, and the trend."""
-from functools import partial
+from datetime import date, datetime
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from dashboard.actions_ui import acting_user, action_button, can, draw_open_dialog, open_dialog, result_banner
+from dashboard.actions_ui import (acting_user, action_button, can, draw_open_dialog, event_label, open_dialog,
+                                  result_banner, toast_after_rerun)
 from dashboard.charts import findings_trend_chart
 from dashboard.components import download_csv, download_excel, listing_cut_note, page_path
 from dashboard.markdown_text import plain
+from dashboard.selection import selected_row
 from dashboard.wiring import get_engine, get_settings
 from services import input_limits
 from services.errors import InvalidInput, OpsError
@@ -27,25 +30,85 @@ FIXES = {  # rule -> what the Fix button does
 
 
 
-def fix_in_the_past(finding) -> str | None:  # noqa: ANN001 - a findings row
+def store_key(text: str, stores: pd.DataFrame) -> str | None:
+    """The store key findings are filed under, for what people type: a store number (as on the receipts) or a
+    location id. None for an empty filter; InvalidInput, naming what was typed, for a store we do not know."""
+    text = input_limits.single_line(text, "The store", input_limits.STORE_MAX)
+    if not text:
+        return None
+    if text in set(stores["store"].astype(str)):
+        return text
+    by_number = stores[stores["store_number"].astype("Int64").astype(str) == text]
+    if not by_number.empty:
+        return str(by_number["store"].iloc[0])
+    raise InvalidInput(f"No store has the number or location id \u201c{text}\u201d.")
+
+
+def with_store_names(findings: pd.DataFrame, stores: pd.DataFrame) -> pd.DataFrame:
+    """Findings with their store's number and name (findings keep the store key: location id, else number)."""
+    names = stores[["store", "store_number", "store_name"]].drop_duplicates("store")
+    return findings.merge(names.astype({"store": str}), how="left", on="store")
+
+
+def fix_target(finding: pd.Series) -> tuple[str, dict] | None:
+    """What a finding's Fix does: the action and the event it acts on (None when the rule has no fix, or the event is
+    gone). A rescheduled Supervisor carries where the fix moves it (the CORE's date at rule time)."""
+    rule = finding["rule"]
+    engine = get_engine()
+    if rule not in FIXES:
+        return None
+    if rule == "supervisor_scheduled_core_not":
+        kind, target = UNSCHEDULE, event_for_action(engine, int(finding["supervisor_ref"]))
+    else:
+        core = event_for_action(engine, int(finding["core_ref"]))
+        if core is None or pd.isna(core["scheduled_at"]):
+            return None
+        if rule == "core_supervisor_unstaffed":
+            kind, target = SCHEDULE_SUPERVISOR, core
+        else:
+            kind, target = RESCHEDULE, event_for_action(engine, int(finding["supervisor_ref"]))
+            if target is not None:
+                target["suggested_start"] = supervisor_start(pd.Timestamp(core["scheduled_at"]).to_pydatetime(),
+                                                             get_settings().supervisor_rule)
+    if target is None:
+        return None
+    return kind, {**target, "store_number": finding["store_number"], "store_name": finding["store_name"]}
+
+
+def fix_in_the_past(finding: pd.Series, kind: str, target: dict) -> str | None:
     """Why a finding's Fix is not offered: it would schedule or move something into the past (the service refuses
     that anyway; the page does not offer it). None when the fix is possible."""
-    from datetime import date, datetime
-
-    import pandas as pd
-
-    core_ref = finding.get("core_ref")
-    if finding["rule"] in ("core_supervisor_unstaffed", "pair_date_mismatch", "supervisor_time_off_rule") \
-            and pd.notna(core_ref):
-        core = event_for_action(get_engine(), int(core_ref))
-        if core is not None and core["scheduled_at"] is not None:
-            target = supervisor_start(pd.Timestamp(core["scheduled_at"]).to_pydatetime(),
-                                      get_settings().supervisor_rule)
-            return "No fix offered: the rule time is in the past." if target < datetime.now() else None
-    day = finding.get("day")
-    if day is not None and pd.notna(day) and str(day)[:10] < date.today().isoformat():
+    if kind == SCHEDULE_SUPERVISOR:
+        when = supervisor_start(pd.Timestamp(target["scheduled_at"]).to_pydatetime(), get_settings().supervisor_rule)
+    else:
+        when = target.get("suggested_start")
+    if when is not None and when < datetime.now():
+        return "No fix offered: the rule time is in the past."
+    if pd.notna(finding["day"]) and pd.Timestamp(finding["day"]).date() < date.today():
         return "No fix offered: this is in the past."
     return None
+
+
+def acknowledgement(finding: pd.Series) -> None:
+    """Who acknowledged the finding, when, and their note (as plain text); else the note box and the button."""
+    if pd.notna(finding["acknowledged_by"]):
+        st.markdown(f"Acknowledged by **{plain(finding['acknowledged_by'])}** on "
+                    f"{pd.Timestamp(finding['acknowledged_at']):%a %b %d, %H:%M}")
+        if pd.notna(finding["note"]):
+            st.text(f"Note: {finding['note']}")
+        return
+    if not can("acknowledge"):
+        return
+    note = st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}", max_chars=input_limits.NOTE_MAX)
+    if st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
+        try:
+            acknowledge(get_engine(), int(finding["id"]), acting_user(), input_limits.note(note, "The note"),
+                        actions_per_minute=get_settings().actions_per_minute)
+        except OpsError as error:
+            st.error(plain(error))
+        else:
+            toast_after_rerun(f"Acknowledged: {plain(rule_title(finding['rule']))}")
+            st.rerun()
 
 
 st.title("Data quality")
@@ -85,80 +148,71 @@ with st.expander("By rule", expanded=False):
                  hide_index=True, width="stretch", column_config={"rule": "Rule", "severity": "Severity",
                                                                   "open": "Open", "new": "New"})
 
-st.subheader("Open findings")
+st.header("Open findings")
 rule_column, severity_column, store_column, ack_column = st.columns(4)
 rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: rule_title(r) if r else "All rules",
                              key="dq_rule")
 severity = severity_column.selectbox("Severity", [None, *SEVERITIES], format_func=lambda s: s.capitalize() if s else "All",
                                      key="dq_sev")
-store_text = store_column.text_input("Store", key="dq_store", placeholder="location id", max_chars=input_limits.STORE_MAX)
+store_text = store_column.text_input("Store", key="dq_store", placeholder="store number or location id",
+                                     max_chars=input_limits.STORE_MAX)
+stores = reads.stores()
 try:
-    store = input_limits.single_line(store_text, "The store", input_limits.STORE_MAX) or None
+    store = store_key(store_text, stores)
 except InvalidInput as refusal:
     st.warning(f"{plain(refusal)} Showing every store.", icon=":material/filter_alt_off:")
     store = None
 ack_choice = ack_column.selectbox("Acknowledged", ["All", "Not acknowledged", "Acknowledged"], key="dq_ack")
 acknowledged = {"All": None, "Not acknowledged": False, "Acknowledged": True}[ack_choice]
-findings = reads.open_findings(rule, severity, store, acknowledged)
+findings = with_store_names(reads.open_findings(rule, severity, store, acknowledged), stores)
 if findings.empty:
     st.success("No open findings for these filters.", icon=":material/check_circle:")
 else:
-    picked = st.dataframe(findings, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-                          key="dq_table", column_order=["severity", "rule_title", "day", "detail", "event_number",
-                                                        "store", "first_seen", "acknowledged_by", "note"],
-                          column_config={"severity": "Severity", "rule_title": "Rule", "day": "Day",
-                                         "detail": "Detail", "event_number": "Event number", "store": "Store",
-                                         "first_seen": st.column_config.DatetimeColumn("First seen",
-                                                                                       format="MMM D, HH:mm"),
-                                         "acknowledged_by": "Acknowledged by", "note": "Note"})
-    rows = picked.selection.rows if picked else []
-    if rows:
-        finding = findings.iloc[rows[0]]
+    findings["day"] = pd.to_datetime(findings["day"])
+    finding = selected_row(
+        findings, "id", "dq_table", hide_index=True, width="stretch",
+        column_order=["severity", "rule_title", "day", "detail", "event_number", "store_number", "store_name",
+                      "first_seen", "acknowledged_by", "acknowledged_at", "note"],
+        column_config={"severity": "Severity", "rule_title": "Rule",
+                       "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
+                       "detail": "Detail", "event_number": "Event number",
+                       "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
+                       "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM DD, HH:mm"),
+                       "acknowledged_by": "Acknowledged by",
+                       "acknowledged_at": st.column_config.DatetimeColumn("Acknowledged", format="MMM DD, HH:mm"),
+                       "note": "Note"})
+    if finding is not None:
         with st.container(border=True):
-            st.markdown(f"**{plain(rule_title(finding['rule']))}** ({plain(finding['severity'])}) — "
+            st.markdown(f"**{plain(finding['rule_title'])}** ({plain(finding['severity'])}) — "
                         f"{plain(finding['detail'])}")
-            links, fix_column = st.columns(2)
-            if finding["day"] is not None:
-                links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
-                                query_params={"date": str(finding["day"])})
             fix = FIXES.get(finding["rule"])
-            past = fix_in_the_past(finding)
-            if fix and past:
+            target = fix_target(finding) if fix else None
+            if target is not None:
+                st.markdown("Acts on " + event_label(target[1]))
+            links, fix_column = st.columns(2)
+            if pd.notna(finding["day"]):
+                links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
+                                query_params={"date": f"{finding['day']:%Y-%m-%d}"})
+            past = fix_in_the_past(finding, *target) if target is not None else None
+            if past:
                 fix_column.caption(past)
-            elif fix and can(RESCHEDULE) and action_button(fix, f"fix_{finding['id']}", ":material/build:",
-                                                           where=fix_column):
-                if finding["rule"] == "core_supervisor_unstaffed":
-                    open_dialog(SCHEDULE_SUPERVISOR, event_for_action(get_engine(), int(finding["core_ref"])))
-                elif finding["rule"] == "supervisor_scheduled_core_not":
-                    open_dialog(UNSCHEDULE, event_for_action(get_engine(), int(finding["supervisor_ref"])))
-                else:
-                    core = event_for_action(get_engine(), int(finding["core_ref"]))
-                    supervisor = event_for_action(get_engine(), int(finding["supervisor_ref"]))
-                    supervisor["suggested_start"] = supervisor_start(core["scheduled_at"], get_settings().supervisor_rule)
-                    open_dialog(RESCHEDULE, supervisor)
-            note = (st.text_input("Acknowledge with a note", key=f"ack_note_{finding['id']}",
-                                  max_chars=input_limits.NOTE_MAX) if can("acknowledge") else "")
-            if can("acknowledge") and st.button("Acknowledge", key=f"ack_{finding['id']}", icon=":material/done:"):
-                try:
-                    acknowledge(get_engine(), int(finding["id"]), acting_user(), input_limits.note(note, "The note"),
-                                actions_per_minute=get_settings().actions_per_minute)
-                except OpsError as error:
-                    st.error(plain(error))
-                else:
-                    st.rerun()
+            elif target is not None and can(RESCHEDULE) and action_button(fix, f"fix_{finding['id']}",
+                                                                          ":material/build:", where=fix_column):
+                open_dialog(*target)
+            acknowledgement(finding)
     listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
-    every_finding = partial(reads.open_findings_for_export, rule, severity, store, acknowledged)
+    every_finding = lambda: with_store_names(  # noqa: E731 - read when the download is asked for
+        reads.open_findings_for_export(rule, severity, store, acknowledged), stores)
     export_csv, export_excel = st.columns(2)
     with export_csv:
         download_csv(every_finding, "findings.csv")
     with export_excel:
         download_excel(every_finding, "findings.xlsx", sheet_name="Open findings")
 
-st.subheader("Trend of open findings per rule")
+st.header("Trend of open findings by severity")
 trend = reads.findings_trend()
-if trend["run_id"].nunique() < 2:
-    st.caption("The trend appears after two runs.")
+if pd.to_datetime(trend["started_at"]).dt.date.nunique() < 2:
+    st.caption("The trend appears once the checks have run on two days.")
 else:
-    st.plotly_chart(findings_trend_chart(trend.assign(rule=[rule_title(name) for name in trend["rule"]])),
-                    config={"displayModeBar": False})
+    st.plotly_chart(findings_trend_chart(trend), config={"displayModeBar": False})
 draw_open_dialog()

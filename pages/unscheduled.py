@@ -4,9 +4,9 @@ from functools import partial
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.actions_ui import action_button, can, draw_open_dialog, open_dialog, result_banner
+from dashboard.actions_ui import action_button, can, draw_open_dialog, event_label, open_dialog, result_banner
 from dashboard.components import download_csv, filter_bar, page_path, page_url
-from dashboard.markdown_text import plain
+from dashboard.selection import selected_row
 from dashboard.wiring import get_engine
 from services.exports import EXPORT_ROW_LIMIT
 from services.paired_actions import SCHEDULE_SUPERVISOR
@@ -34,8 +34,8 @@ else:
     if len(events) < shown_total:
         exported = "all of them" if shown_total <= EXPORT_ROW_LIMIT else f"the {EXPORT_ROW_LIMIT:,} most urgent"
         st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has {exported}.")
-    picked = st.dataframe(
-        events, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="unscheduled_table",
+    row = selected_row(
+        events, "ref", "unscheduled_table", hide_index=True, width="stretch",
         column_order=["bucket", "due_datetime", "event_type", "ref", "name", "store_number", "store_name", "day"],
         column_config={
             "bucket": "Urgency", "due_datetime": st.column_config.DatetimeColumn("Due", format="ddd MMM D, HH:mm"),
@@ -43,16 +43,16 @@ else:
             "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
             "day": st.column_config.LinkColumn("Day view", display_text="Open day"),
         })
-    rows = picked.selection.rows if picked else []
-    if rows:
-        row = events.iloc[rows[0]]
+    if row is not None:
         with st.container(border=True):
-            st.markdown(f"**{plain(row['name'])}** · ref {row['ref']} · due {row['due_datetime']:%a %b %d %H:%M}")
+            st.markdown(event_label(row.to_dict()) + f" · due {row['due_datetime']:%a %b %d, %H:%M}")
             core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
             if core is not None and can(SCHEDULE_SUPERVISOR) and action_button(
-                    f"Schedule this Supervisor (CORE {core['ref']} is scheduled)", "unscheduled_schedule_supervisor",
-                    ":material/person_add:"):
-                open_dialog(SCHEDULE_SUPERVISOR, core)
+                    f"Schedule this Supervisor (CORE {int(core['ref'])} is scheduled)",
+                    "unscheduled_schedule_supervisor", ":material/person_add:"):
+                # the CORE is at the Supervisor's store: the dialog names both
+                open_dialog(SCHEDULE_SUPERVISOR, {**core, "store_number": row["store_number"],
+                                                  "store_name": row["store_name"]})
             st.page_link(page_path("day"), label="Open its day", icon=":material/today:",
                          query_params={"date": f"{row['due_datetime']:%Y-%m-%d}"})
     download_csv(partial(reads.unscheduled_events_for_export, bucket, where), "unscheduled-events.csv")

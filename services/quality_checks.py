@@ -307,7 +307,7 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
     table = QualityFinding.__table__
     query = (select(table.c.id, table.c.severity, table.c.rule, table.c.event_number, table.c.store, table.c.core_ref,
                     table.c.supervisor_ref, table.c.day, table.c.detail, table.c.first_seen, table.c.last_seen,
-                    table.c.acknowledged_by, table.c.acknowledgement_note)
+                    table.c.acknowledged_by, table.c.acknowledged_at, table.c.acknowledgement_note)
              .where(table.c.resolved_at.is_(None))
              .order_by(case(*((table.c.severity == name, rank) for name, rank in SEVERITY_ORDER.items()), else_=9),
                        table.c.rule, table.c.day, table.c.id).limit(limit))
@@ -322,24 +322,26 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     findings = rows_frame(rows, ["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
-                                 "day", "detail", "first_seen", "last_seen", "acknowledged_by", "note"])
+                                 "day", "detail", "first_seen", "last_seen", "acknowledged_by", "acknowledged_at",
+                                 "note"])
     findings.insert(3, "rule_title", [rule_title(name) for name in findings["rule"]])  # what people read
     return findings
 
 
 def trend(engine: Engine, runs: int = 20) -> pd.DataFrame:
-    """Open findings per rule at the end of each of the last `runs` runs (aggregated in SQL)."""
+    """Open findings per rule and severity at the end of each of the last `runs` runs (aggregated in SQL)."""
     last_runs = select(CheckRun.id).where(CheckRun.status == "done").order_by(CheckRun.id.desc()).limit(runs)
     with engine.connect() as connection:
         run_ids = list(connection.execute(last_runs).scalars())
         if not run_ids:
-            return pd.DataFrame(columns=["run_id", "started_at", "rule", "open_findings"])
+            return pd.DataFrame(columns=["run_id", "started_at", "rule", "severity", "open_findings"])
         rows = connection.execute(
-            select(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule,
+            select(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule, RunRuleCount.severity,
                    func.sum(RunRuleCount.open_findings).label("open_findings"))
             .join(CheckRun, CheckRun.id == RunRuleCount.run_id).where(RunRuleCount.run_id.in_(run_ids))
-            .group_by(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule).order_by(RunRuleCount.run_id)).all()
-    return rows_frame(rows, ["run_id", "started_at", "rule", "open_findings"])
+            .group_by(RunRuleCount.run_id, CheckRun.started_at, RunRuleCount.rule, RunRuleCount.severity)
+            .order_by(RunRuleCount.run_id)).all()
+    return rows_frame(rows, ["run_id", "started_at", "rule", "severity", "open_findings"])
 
 
 def run_summary(engine: Engine, run_id: int) -> pd.DataFrame:

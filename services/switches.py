@@ -30,6 +30,15 @@ def current_switches(engine: Engine) -> dict[str, bool]:
     return values
 
 
+def last_changes(engine: Engine) -> dict[str, tuple[str | None, datetime | None]]:
+    """Who last changed each switch and when (switches never changed are absent)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(Switch.__tablename__):
+            return {}
+        rows = connection.execute(select(Switch.name, Switch.changed_by, Switch.changed_at)).all()
+    return {name: (changed_by, changed_at) for name, changed_by, changed_at in rows}
+
+
 def set_switch(engine: Engine, name: str, enabled: bool, actor: str) -> None:
     if name not in DEFAULTS:
         raise InvalidInput(f"Unknown switch {name!r}; switches are {', '.join(DEFAULTS)}.")
