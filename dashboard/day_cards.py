@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.charts import unstaffed_words
-from dashboard.components import page_path, type_badge, when, whole_number
+from dashboard.components import page_path, type_badge, when
 from dashboard.markdown_text import plain
 from services.event_rules import CORE, EVENT_TYPES, SUPERVISOR
 from services.pairing import (
@@ -122,6 +122,8 @@ def day_table(scheduled: pd.DataFrame) -> pd.DataFrame:
 
 TABLE_ROW_PX = 28  # a compact line: 20+ events in a laptop's window
 TABLE_ROWS_SHOWN = 25  # the table scrolls inside itself beyond this many
+# Column widths in px: all eight columns fit the main area of a 1440 px wide window beside the sidebar.
+TABLE_WIDTHS = {"Time": 50, "Type": 80, "Event": 190, "Ref": 72, "Store": 55, "Store name": 165, "Rep": 125, "Pair": 210}
 CHOSEN_REF = "day_table_ref"  # the event whose actions show under the table
 
 
@@ -145,10 +147,10 @@ def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None) ->
         table, key=table_key(refs), on_select="rerun", selection_mode="single-row", hide_index=True,
         selection_default={"selection": {"rows": [refs.index(chosen)] if chosen in refs else [], "columns": []}},
         row_height=TABLE_ROW_PX, height=(min(len(table), TABLE_ROWS_SHOWN) + 1) * TABLE_ROW_PX + 3, width="stretch",
-        column_config={"Ref": whole_number("Ref"), "Store": whole_number("Store"),
-                       "Event": st.column_config.TextColumn("Event", width="medium"),
-                       "Store name": st.column_config.TextColumn("Store name", width="small"),
-                       "Pair": st.column_config.TextColumn("Pair", width="medium")})
+        column_config={**{name: st.column_config.TextColumn(name, width=width)
+                          for name, width in TABLE_WIDTHS.items() if name not in ("Ref", "Store")},
+                       "Ref": st.column_config.NumberColumn("Ref", format="%d", width=TABLE_WIDTHS["Ref"]),
+                       "Store": st.column_config.NumberColumn("Store", format="%d", width=TABLE_WIDTHS["Store"])})
     rows = shown.selection.rows if shown else []
     chosen = refs[rows[0]] if rows else None
     st.session_state[CHOSEN_REF] = chosen
