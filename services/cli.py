@@ -311,7 +311,7 @@ def _run_db(args: argparse.Namespace, url: str) -> int:
         state = read_schema_state(engine)
         print(f"Database: {display_url(url)}")
         print(f"Schema revision: {state.revision or 'none'} (current: {head_revision()})")
-        if state.revision is not None:
+        if state.revision == head_revision():  # the counts are kept in tables of the current schema (0015)
             summary = database_summary(engine)
             print(f"Events: {summary.events}  Schedules: {summary.schedules}  Employees: {summary.employees}  "
                   f"Stores: {summary.stores}")

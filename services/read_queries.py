@@ -28,17 +28,29 @@ class DatabaseSummary:
 
 
 def database_summary(engine: Engine) -> DatabaseSummary:
-    """Headline counts for the landing page and `db status`."""
-    with engine.connect() as connection:
-        events = connection.execute(select(
-            func.count(), func.count(func.distinct(func.coalesce(Event.location_mvid, cast(Event.store_number, String)))),
-            func.min(Event.start_datetime), func.max(Event.due_datetime), func.max(Event.last_synced),
-        )).one()
-        schedules = connection.execute(select(func.count()).select_from(Schedule)).scalar_one()
-        employees = connection.execute(select(func.count()).select_from(Employee)).scalar_one()
-        version = connection.execute(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one_or_none()
-    return DatabaseSummary(events=events[0], stores=events[1], first_day=events[2], last_day=events[3],
-                           newest_sync=events[4], schedules=schedules, employees=employees, data_version=version or 0)
+    """Headline counts for the sidebar and `db status`, at a cost that does not grow with the number of events (the
+    sidebar reads them on every cold page): the event and schedule counts from the trigger-kept rows of
+    services/summary_counts.py (one per store, 16 shards), the first and last days and the newest sync by index seeks.
+    Each min/max is its own subquery: SQLite seeks an index only for a lone min() or max()."""
+    from services.summary_counts import schedule_count_shards, store_event_counts
+
+    def seek(aggregate):  # noqa: ANN001, ANN202 - a SQL aggregate of one events column
+        return select(aggregate).scalar_subquery()
+
+    has_store = (store_event_counts.c.store != "") & (store_event_counts.c.events > 0)
+    query = select(
+        select(func.coalesce(func.sum(store_event_counts.c.events), 0)).scalar_subquery(),
+        select(func.count()).where(has_store).scalar_subquery(),
+        select(func.coalesce(func.sum(schedule_count_shards.c.schedules), 0)).scalar_subquery(),
+        select(func.count()).select_from(Employee).scalar_subquery(),
+        seek(func.min(Event.start_datetime)), seek(func.max(Event.due_datetime)), seek(func.max(Event.last_synced)),
+        select(DataVersion.version).where(DataVersion.id == 1).scalar_subquery(),
+    )
+    with engine.connect() as connection:  # one statement: one consistent view
+        events, stores, schedules, employees, first_day, last_day, newest_sync, version = connection.execute(query).one()
+    return DatabaseSummary(events=int(events), stores=int(stores), first_day=first_day, last_day=last_day,
+                           newest_sync=newest_sync, schedules=int(schedules), employees=int(employees),
+                           data_version=version or 0)
 
 
 def sync_freshness(newest_sync: datetime | None, now: datetime) -> str:
@@ -287,44 +299,56 @@ def _urgency_case(now: datetime):  # noqa: ANN202
 def unscheduled_buckets(engine: Engine, now: datetime, where: EventFilter = EventFilter()) -> pd.DataFrame:
     """Unstaffed events per urgency bucket and type: bucket, event_type, count (buckets without events are absent).
 
-    Read from the aggregates, so the cost does not grow with the history: "Past due" (everything due before today) is
-    the all-days total per club and type (UnstaffedTotal) minus the days from today on, which UnstaffedPerDay gives as
-    one range (today; tomorrow; the day after: within 3 days; later). Only today's own events are read, to split them
-    at `now`; events without a due date are never urgent."""
+    Read from the aggregates, so the cost grows neither with the history nor with how far ahead the data runs. The
+    all-days total per club and type (UnstaffedTotal) splits into Past due (before today), the next three days (one
+    short range of UnstaffedPerDay: today, tomorrow, the day after) and Later (from the fourth day on). Of Past due and
+    Later only the side spanning fewer days is summed; the other is the total minus the rest. Only today's own events
+    are read, to split them at `now`; events without a due date are never urgent."""
     today = now.date()
-    upcoming_bucket = case((UnstaffedPerDay.day == today, "today"),
+    later_from = today + timedelta(days=3)
+    clauses = where.aggregate_clauses(UnstaffedPerDay)
+    with engine.connect() as connection:
+        first_day, last_day = connection.execute(select(  # two index seeks: the days the aggregate spans
+            select(func.min(UnstaffedPerDay.day)).scalar_subquery(),
+            select(func.max(UnstaffedPerDay.day)).scalar_subquery())).one()
+        sum_past = first_day is None or today - _as_date(first_day) <= _as_date(last_day) - later_from
+        summed_bucket, rest_bucket = ((URGENCY_BUCKETS[0], URGENCY_BUCKETS[4]) if sum_past
+                                      else (URGENCY_BUCKETS[4], URGENCY_BUCKETS[0]))
+        near_bucket = case((UnstaffedPerDay.day == today, "today"),
                            (UnstaffedPerDay.day == today + timedelta(days=1), URGENCY_BUCKETS[2]),
-                           (UnstaffedPerDay.day == today + timedelta(days=2), URGENCY_BUCKETS[3]),
-                           else_=URGENCY_BUCKETS[4])
-    event_type = func.coalesce(Event.event_type, OTHER)
-    all_days = (select(literal("all days"), literal(None, String), UnstaffedTotal.event_type,
-                       func.sum(UnstaffedTotal.unstaffed))
-                .where(*where.aggregate_clauses(UnstaffedTotal))
-                .group_by(UnstaffedTotal.event_type))
-    from_today = (select(literal("from today"), upcoming_bucket, UnstaffedPerDay.event_type,
+                           else_=URGENCY_BUCKETS[3])
+        event_type = func.coalesce(Event.event_type, OTHER)
+        all_days = (select(literal("all days"), literal(None, String), UnstaffedTotal.event_type,
+                           func.sum(UnstaffedTotal.unstaffed))
+                    .where(*where.aggregate_clauses(UnstaffedTotal))
+                    .group_by(UnstaffedTotal.event_type))
+        near = (select(literal("near"), near_bucket, UnstaffedPerDay.event_type, func.sum(UnstaffedPerDay.unstaffed))
+                .where(UnstaffedPerDay.day >= today, UnstaffedPerDay.day < later_from, *clauses)
+                .group_by(near_bucket, UnstaffedPerDay.event_type))
+        summed_days = UnstaffedPerDay.day < today if sum_past else UnstaffedPerDay.day >= later_from
+        summed = (select(literal("summed"), literal(summed_bucket), UnstaffedPerDay.event_type,
                          func.sum(UnstaffedPerDay.unstaffed))
-                  .where(UnstaffedPerDay.day >= today, *where.aggregate_clauses(UnstaffedPerDay))
-                  .group_by(upcoming_bucket, UnstaffedPerDay.event_type))
-    split = case((Event.due_datetime < now, URGENCY_BUCKETS[0]), else_=URGENCY_BUCKETS[1])
-    todays_events = (select(literal("events"), split, event_type, func.count())
-                     .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(today),
-                            Event.due_datetime < _day_start(today + timedelta(days=1)), *where.clauses())
-                     .group_by(split, event_type))
-    undated = (select(literal("events"), literal(URGENCY_BUCKETS[4]), event_type, func.count())
-               .where(Event.condition == UNSTAFFED, Event.due_datetime.is_(None), *where.clauses())
-               .group_by(event_type))
-    with engine.connect() as connection:  # one statement: one consistent view of the aggregates and today's events
-        rows = connection.execute(union_all(all_days, from_today, todays_events, undated)).all()
+                  .where(summed_days, *clauses).group_by(UnstaffedPerDay.event_type))
+        split = case((Event.due_datetime < now, URGENCY_BUCKETS[0]), else_=URGENCY_BUCKETS[1])
+        todays_events = (select(literal("events"), split, event_type, func.count())
+                         .where(Event.condition == UNSTAFFED, Event.due_datetime >= _day_start(today),
+                                Event.due_datetime < _day_start(today + timedelta(days=1)), *where.clauses())
+                         .group_by(split, event_type))
+        undated = (select(literal("events"), literal(URGENCY_BUCKETS[4]), event_type, func.count())
+                   .where(Event.condition == UNSTAFFED, Event.due_datetime.is_(None), *where.clauses())
+                   .group_by(event_type))
+        # one statement: one consistent view of the aggregates and today's events
+        rows = connection.execute(union_all(all_days, near, summed, todays_events, undated)).all()
     counts: dict[tuple[str, str], int] = {}
 
     def add(bucket: str, row_type: str, count: int) -> None:
         counts[(bucket, row_type)] = counts.get((bucket, row_type), 0) + count
 
     for source, bucket, row_type, count in rows:
-        if source == "all days":
-            add(URGENCY_BUCKETS[0], row_type, int(count))
-        elif source == "from today":  # not before today: out of Past due; today itself comes split from its events
-            add(URGENCY_BUCKETS[0], row_type, -int(count))
+        if source == "all days":  # all of it lands in the bucket not summed, less what the other rows place
+            add(rest_bucket, row_type, int(count))
+        elif source in ("near", "summed"):  # today itself comes split from its events
+            add(rest_bucket, row_type, -int(count))
             if bucket != "today":
                 add(bucket, row_type, int(count))
         else:

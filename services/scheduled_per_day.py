@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
-from services import pair_members, schedule_stores
+from services import pair_members, schedule_stores, summary_counts
 from services.trigger_sql import (
     drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
 )
@@ -176,7 +176,8 @@ def rebuild_unstaffed_total_statements(dialect: str) -> list[str]:  # noqa: ARG0
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
     """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
-    the schedules' stores), let the caller bulk-insert, then rebuild the tables and re-create their triggers.
+    the schedules' stores, the summary counts), let the caller bulk-insert, then rebuild the tables and re-create their
+    triggers.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper. Other writers wait meanwhile (SQLite holds the write lock; PostgreSQL the DDL's table locks)."""
@@ -188,7 +189,9 @@ def bulk_load(connection: Connection) -> Iterator[None]:
                (pair_members.drop_trigger_statements, pair_members.rebuild_statements,
                 pair_members.create_trigger_statements),
                (schedule_stores.drop_trigger_statements, schedule_stores.rebuild_statements,
-                schedule_stores.create_trigger_statements)]
+                schedule_stores.create_trigger_statements),
+               (summary_counts.drop_trigger_statements, summary_counts.rebuild_statements,
+                summary_counts.create_trigger_statements)]
     for drop, _, _ in derived:
         for statement in drop(dialect):
             connection.execute(text(statement))
