@@ -123,7 +123,7 @@ def day_table(scheduled: pd.DataFrame) -> pd.DataFrame:
 TABLE_ROW_PX = 28  # a compact line: 20+ events in a laptop's window
 TABLE_ROWS_SHOWN = 25  # the table scrolls inside itself beyond this many
 # Column widths in px: all eight columns fit the main area of a 1440 px wide window beside the sidebar.
-TABLE_WIDTHS = {"Time": 50, "Type": 80, "Event": 190, "Ref": 72, "Store": 55, "Store name": 165, "Rep": 125, "Pair": 210}
+TABLE_WIDTHS = {"Time": 50, "Type": 78, "Event": 175, "Ref": 70, "Store": 52, "Store name": 150, "Rep": 120, "Pair": 215}
 CHOSEN_REF = "day_table_ref"  # the event whose actions show under the table
 
 
