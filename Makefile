@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed-runtime
 INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: run test soak db seed clean-venv health bench audit install install-dev screenshots
+.PHONY: run test soak db seed clean-venv health bench bench-browser audit install install-dev screenshots
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
@@ -51,6 +51,12 @@ health: $(INSTALLED)
 # few minutes the first time (kept in data/). BENCH_POSTGRES=postgresql+psycopg://... adds PostgreSQL.
 bench: $(INSTALLED_DEV)
 	$(PY) -m bench.run $(if $(BENCH_POSTGRES),--postgres $(BENCH_POSTGRES),)
+
+# The browser benchmark (bench/browser_pages.py): the Calendar and the Day view in Chromium at 1,000,000 events, cold and
+# warm, against a one-line Streamlit page served the same way (the floor); writes docs/benchmarks-browser.md. Reuses
+# `make bench`'s 1M database in data/ (built the first time: a few minutes).
+bench-browser: $(INSTALLED_DEV)
+	$(PY) -m bench.browser_pages
 
 # pip-audit over the runtime set (requirements.txt and what it installs). tools/audit.py exits 0 clean, 1 vulnerable, 3
 # when the advisory source could not be reached (the audit did NOT run), 2 when it could not start. make exits 2 for any

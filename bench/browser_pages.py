@@ -1,0 +1,246 @@
+"""The browser benchmark (issue 18, "Speed people feel"): the Calendar and the Day view (one club) in Chromium, from
+navigation to fully drawn, cold (right after a write bumped the data version) and warm, median of 5; and in the same run
+the same measurement of a one-line Streamlit page served the same way: the floor this framework allows. Writes
+docs/benchmarks-browser.md.
+
+    .venv/bin/python -m bench.browser_pages                        # 1,000,000 demo events (make bench-browser)
+    .venv/bin/python -m bench.browser_pages --events 1000 --repeat 1 --out /tmp/b.md   # the smoke test's run
+
+The database is bench/run.py's (built once under data/, kept). Both servers are `streamlit run` with the same flags on
+a loopback port; the dashboard's is dashboard/server.py in sandbox mode (reads only). One Chromium context signs in
+once (the session cookie), then every measurement is a page load in it: a new Streamlit session, as opening a link is.
+"Fully drawn" is the first moment the app is connected, its script not running, nothing stale and the page's own
+content present (the Calendar's heatmap cells: plotly draws after the script ends; the Day view's heading; the floor's
+line), measured on the page's own clock from the start of the navigation. The page loads of one round are interleaved
+(floor, Calendar, Day view; cold then warm), because this shared machine's speed drifts within minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+USER, PASSWORD = "bench.browser", "bench-browser-Passw0rd"
+FLOOR_LINE = "A one-line Streamlit page."
+QUIET_MS = 250  # drawn counts once it has stayed so for this long (a rerun can start a moment later)
+TIMEOUT_MS = 120_000
+# Environment variables the app reads: none of the developer's may change what is measured.
+APP_ENV_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "AUTH_", "SUPERVISOR_", "SESSION_", "ACTIONS_", "DASHBOARD_",
+                    "SLACK_", "SMTP_", "NOTIFY_", "STREAMLIT_")
+AIM = {"warm": 1.5, "cold": 2.0}  # times the floor (issue 18)
+
+# Run in the page: resolves with performance.now() at the first moment the page counted as drawn, once it has stayed
+# drawn for QUIET_MS; any busy moment starts the wait again.
+_DRAWN = """([selector, quietMs]) => new Promise((resolve) => {
+    let drawnSince = null;
+    const tick = () => {
+        const app = document.querySelector('[data-testid="stApp"]');
+        const drawn = app !== null
+            && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+            && app.getAttribute('data-test-script-state') === 'notRunning'
+            && document.querySelector('[data-stale="true"]') === null
+            && document.querySelector('[data-testid="stStatusWidget"]') === null
+            && document.querySelector(selector) !== null;
+        const now = performance.now();
+        if (!drawn) { drawnSince = null; }
+        else if (drawnSince === null) { drawnSince = now; }
+        if (drawnSince !== null && now - drawnSince >= quietMs) { resolve(drawnSince); return; }
+        requestAnimationFrame(tick);
+    };
+    tick();
+})"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def served(script: str, database_url: str, log_path: Path, health_path: str) -> Iterator[str]:
+    """`streamlit run script` on a free loopback port (the e2e harness's flags), until it answers `health_path`."""
+    import httpx
+
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(APP_ENV_PREFIXES)}
+    env.update({"SCHEDULER_DATABASE_URL": database_url, "DASHBOARD_LOG_FILE": "", "PYTHONUNBUFFERED": "1"})
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"{script} exited with {process.returncode}:\n{log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(url + health_path, timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{script} did not answer {health_path} within 120 s:\n{log_path.read_text()[-4000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def drawn_ms(page, url: str, selector: str) -> float:  # noqa: ANN001 - a Playwright page
+    """Milliseconds from the start of navigating to `url` until the page is drawn (see _DRAWN)."""
+    page.goto(url, wait_until="commit", timeout=TIMEOUT_MS)
+    return float(page.evaluate(_DRAWN, [selector, QUIET_MS]))
+
+
+def prepare(database_url: str) -> tuple[date, str]:
+    """The benchmark's account (with a password, to sign in in the browser) and the Day view's day and club: the
+    busiest day of the coming week and its busiest club (bench/run.py's choice)."""
+    from sqlalchemy import func, select
+
+    from bench.run import _busiest
+    from services.accounts import OPERATOR, SETUP, add_user
+    from services.database import make_engine
+    from services.tables import UserAccount
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            exists = connection.execute(select(func.count()).select_from(UserAccount)
+                                        .where(UserAccount.username == USER)).scalar_one()
+        if not exists:
+            add_user(engine, USER, OPERATOR, PASSWORD, by=SETUP)
+        return _busiest(engine, date.today())
+    finally:
+        engine.dispose()
+
+
+def bump(database_url: str) -> None:
+    """A write, as far as the caches can tell: the data version moves on, so the next page run reads afresh."""
+    from services.data_version import bump_data_version
+    from services.database import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            bump_data_version(connection)
+    finally:
+        engine.dispose()
+
+
+def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    day, club = prepare(database_url)
+    floor_script = work_dir / "floor_page.py"
+    floor_script.write_text(f"import streamlit as st\nst.write({FLOOR_LINE!r})\n")
+    pages = {  # name: (server, path, what shows the page is drawn)
+        "floor": ("floor", "/", '[data-testid="stMarkdownContainer"] p'),
+        "calendar": ("app", "/calendar", ".st-key-month_heatmap .heatmaplayer image, .st-key-month_heatmap .hm image"),
+        "day": ("app", f"/day?date={day.isoformat()}&store={club}", '[data-testid="stMain"] h1'),
+    }
+    samples: dict[str, dict[str, list[float]]] = {name: {"cold": [], "warm": []} for name in pages}
+    with ExitStack() as stack:
+        servers = {
+            "app": stack.enter_context(served("dashboard/server.py", database_url, work_dir / "app.log", "/healthz")),
+            "floor": stack.enter_context(served(str(floor_script), database_url, work_dir / "floor.log",
+                                                "/_stcore/health")),
+        }
+        playwright = stack.enter_context(sync_playwright())
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        stack.callback(browser.close)
+        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+        page.goto(servers["app"] + "/", timeout=TIMEOUT_MS)
+        page.get_by_role("textbox", name="User name").fill(USER)
+        page.get_by_role("textbox", name="Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text(f"Signed in as {USER}").wait_for(timeout=TIMEOUT_MS)
+        for name, (server, path, selector) in pages.items():  # once each, unmeasured: servers and caches started
+            drawn_ms(page, servers[server] + path, selector)
+        for _ in range(repeat):
+            for name, (server, path, selector) in pages.items():
+                bump(database_url)
+                samples[name]["cold"].append(drawn_ms(page, servers[server] + path, selector))
+                samples[name]["warm"].append(drawn_ms(page, servers[server] + path, selector))
+    return {"day": day.isoformat(), "club": club, "repeat": repeat, "samples": samples,
+            "median_ms": {name: {state: statistics.median(values) for state, values in by_state.items()}
+                          for name, by_state in samples.items()}}
+
+
+def render(result: dict, events: int, machine: dict) -> str:
+    median = result["median_ms"]
+    lines = [
+        "# Browser benchmark: pages people open, against the framework's floor (issue 18)",
+        "",
+        f"Written by `make bench-browser` (`python -m bench.browser_pages`) on {datetime.now():%Y-%m-%d %H:%M}: "
+        f"{events:,} demo events (SQLite), Chromium {machine.get('chromium', '')}, median of {result['repeat']} page "
+        "loads each, from the start of navigation to fully drawn (connected, script finished, nothing stale, the "
+        "page's content present; see bench/browser_pages.py). Cold: right after a write bumped the data version. "
+        "The floor is a one-line Streamlit page served the same way. Ratios are within this one run (the machine is "
+        "shared: absolute times drift).",
+        "",
+        f"Day view: {result['day']}, club {result['club']} (the busiest day of the coming week and its busiest club).",
+        "",
+        "| Page | Cold | Warm | Cold ÷ floor | Warm ÷ floor | Aim (cold / warm) |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    floor = median["floor"]
+    lines.append(f"| One-line Streamlit page (floor) | {floor['cold']:.0f} ms | {floor['warm']:.0f} ms | 1.00× | 1.00× | |")
+    for name, label in (("calendar", "Calendar (month)"), ("day", "Day view, one club")):
+        cold, warm = median[name]["cold"] / floor["cold"], median[name]["warm"] / floor["warm"]
+        verdict = "met" if cold <= AIM["cold"] and warm <= AIM["warm"] else "not met"
+        lines.append(f"| {label} | {median[name]['cold']:.0f} ms | {median[name]['warm']:.0f} ms | {cold:.2f}× | "
+                     f"{warm:.2f}× | ≤ {AIM['cold']:g}× / ≤ {AIM['warm']:g}×: {verdict} |")
+    lines += ["", "Machine: " + ", ".join(f"{key} {value}" for key, value in machine.items()), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-browser.md")
+    args = parser.parse_args(argv)
+    if args.events < 1000 or args.repeat < 1:
+        parser.error("--events must be at least 1000 and --repeat at least 1")
+    from bench.run import _machine, build, database_url
+
+    build("sqlite", args.events, args.data_dir, None)
+    url = database_url("sqlite", args.events, args.data_dir, None)
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as work_dir:
+        result = measure(url, args.repeat, Path(work_dir))
+    machine = _machine()
+    machine["chromium"] = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+    report = render(result, args.events, machine)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    args.out.with_suffix(".json").write_text(json.dumps({"events": args.events, **result}, indent=1))
+    print(report)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""The browser benchmark (bench/browser_pages.py, `make bench-browser`) runs end to end on a tiny database with one
+repetition, so it cannot rot: both servers start, the browser signs in, every page is drawn cold and warm, the report is
+written. Not timed: only that each figure was measured."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from bench import browser_pages
+
+pytestmark = pytest.mark.skipif(not os.access(browser_pages.CHROMIUM, os.X_OK),
+                                reason="browser benchmark smoke skipped: /usr/bin/chromium not found")
+
+
+def test_the_browser_benchmark_measures_every_page_and_writes_its_report(tmp_path):
+    out = tmp_path / "benchmarks-browser.md"
+    assert browser_pages.main(["--events", "1000", "--repeat", "1", "--data-dir", str(tmp_path), "--out", str(out)]) == 0
+
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["events"] == 1000 and result["repeat"] == 1
+    for page in ("floor", "calendar", "day"):
+        for state in ("cold", "warm"):
+            samples = result["samples"][page][state]
+            assert len(samples) == 1 and samples[0] > 0, (page, state)
+    report = out.read_text()
+    for row in ("One-line Streamlit page (floor)", "Calendar (month)", "Day view, one club"):
+        assert f"| {row} |" in report
+    assert (tmp_path / "bench-1000.db").exists()  # the database is bench/run.py's, built by its builder
