@@ -216,13 +216,11 @@ SEVERITY_DASHES = {"critical": "solid", "warning": "dash", "info": "dot"}  # tol
 
 
 def findings_trend_chart(trend: pd.DataFrame) -> go.Figure:
-    """Open findings per severity, one point per day: the figures of that day's last run (the weekly review's trend).
+    """Open findings per severity, one point per day (the weekly review's trend).
 
-    `trend` is services.quality_checks.trend's frame (a row per run, rule and severity; 20 runs at most)."""
-    frame = trend.assign(day=pd.to_datetime(trend["started_at"]).dt.normalize())
-    last_runs = frame.groupby("day")["run_id"].max()
-    per_day = (frame[frame["run_id"].isin(last_runs)].groupby(["day", "severity"])["open_findings"].sum()
-               .unstack(fill_value=0))
+    `trend` is services.quality_checks.daily_trend's frame (day, severity, open_findings)."""
+    per_day = (trend.assign(day=pd.to_datetime(trend["day"])).pivot_table(
+        index="day", columns="severity", values="open_findings", aggfunc="sum", fill_value=0))
     figure = go.Figure()
     for severity, colour in SEVERITY_COLOURS.items():
         counts = per_day[severity] if severity in per_day else pd.Series(0, index=per_day.index)

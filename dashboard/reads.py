@@ -32,7 +32,7 @@ _QUERIES: dict[str, Callable] = {
     "operation_steps": read_queries.operation_steps_frame,
     "audit": read_queries.audit_frame,
     "open_findings": quality_checks.open_findings,
-    "findings_trend": quality_checks.trend,
+    "findings_trend": quality_checks.daily_trend,
     "latest_run": quality_checks.latest_run,
     "run_summary": quality_checks.run_summary,
 }

@@ -211,7 +211,7 @@ else:
 
 st.header("Trend of open findings by severity")
 trend = reads.findings_trend()
-if pd.to_datetime(trend["started_at"]).dt.date.nunique() < 2:
+if trend["day"].nunique() < 2:
     st.caption("The trend appears once the checks have run on two days.")
 else:
     st.plotly_chart(findings_trend_chart(trend), config={"displayModeBar": False})

@@ -344,6 +344,38 @@ def trend(engine: Engine, runs: int = 20) -> pd.DataFrame:
     return rows_frame(rows, ["run_id", "started_at", "rule", "severity", "open_findings"])
 
 
+def daily_trend(engine: Engine, runs: int = 60) -> pd.DataFrame:
+    """Open findings per day and severity over the last `runs` finished runs: for each day and rule, what the day's last
+    run that checked that rule found (0 when it found nothing). A run of only some rules (`check run --rule X`) thus
+    leaves the other rules' figures of that day as their last full check said, instead of dropping them to 0.
+
+    Columns: day (a date), severity, open_findings; every severity of every day is present."""
+    last_runs = (select(CheckRun.id, CheckRun.started_at, CheckRun.rules).where(CheckRun.status == "done")
+                 .order_by(CheckRun.id.desc()).limit(runs))
+    with engine.connect() as connection:
+        run_rows = connection.execute(last_runs).all()
+        counts = connection.execute(
+            select(RunRuleCount.run_id, RunRuleCount.rule, RunRuleCount.severity, RunRuleCount.open_findings)
+            .where(RunRuleCount.run_id.in_([row.id for row in run_rows]))).all() if run_rows else []
+    by_run_rule: dict[tuple[int, str], list[tuple[str, int]]] = {}
+    for run_id, rule, severity, open_count in counts:
+        by_run_rule.setdefault((run_id, rule), []).append((severity, open_count))
+    latest: dict[tuple[date, str], int] = {}  # (day, rule) -> the day's last run that checked the rule
+    for run_id, started_at, rules in sorted(run_rows, key=lambda row: row.id):
+        for rule in filter(None, (rules or "").split(",")):
+            latest[(started_at.date(), rule)] = run_id
+    totals: dict[tuple[date, str], int] = {}
+    days = sorted({day for day, _ in latest})
+    for day in days:
+        for severity in SEVERITY_ORDER:
+            totals[(day, severity)] = 0
+    for (day, rule), run_id in latest.items():
+        for severity, open_count in by_run_rule.get((run_id, rule), []):
+            totals[(day, severity)] = totals.get((day, severity), 0) + int(open_count)
+    return pd.DataFrame([(day, severity, count) for (day, severity), count in sorted(totals.items())],
+                        columns=["day", "severity", "open_findings"])
+
+
 def run_summary(engine: Engine, run_id: int) -> pd.DataFrame:
     with engine.connect() as connection:
         rows = connection.execute(select(RunRuleCount.rule, RunRuleCount.severity, RunRuleCount.open_findings,

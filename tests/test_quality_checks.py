@@ -233,3 +233,48 @@ def test_data_quality_page_runs_shows_and_fixes(open_page, tmp_path):  # noqa: F
     assert int(warning_tile.value) == int((findings["severity"] == "warning").sum())
     assert len(table) >= 1
     engine.dispose()
+
+
+def test_the_daily_trend_keeps_each_rules_last_check_of_the_day(engine):
+    """One point per day and severity: each rule counts as the day's last run that checked it said, so a run of one rule
+    later that day does not drop the other rules' findings to 0; every severity of every day is present."""
+    from services.quality_checks import daily_trend
+    from services.quality_rules import RULES
+
+    seed_sprint2_scenario(engine, today=NOW.date())
+    settings = load_settings({})
+    first = run_check(engine, settings, now=NOW - timedelta(days=1))
+    second = run_check(engine, settings, now=NOW)
+    some_rule = sorted({f.rule for f in second.findings})[0]
+    run_check(engine, settings, rules=[some_rule], now=NOW + timedelta(hours=1))  # later that day: one rule only
+    daily = daily_trend(engine)
+    assert sorted(set(daily["day"])) == [NOW.date() - timedelta(days=1), NOW.date()]
+    assert set(daily["severity"]) == {"critical", "warning", "info"} and len(daily) == 6
+
+    def per_severity(findings) -> dict[str, int]:  # noqa: ANN001
+        totals = {"critical": 0, "warning": 0, "info": 0}
+        for finding in findings:
+            totals[finding.severity] += 1
+        return totals
+
+    for day, run in ((NOW.date() - timedelta(days=1), first), (NOW.date(), second)):
+        figures = dict(daily[daily["day"] == day][["severity", "open_findings"]].itertuples(index=False))
+        assert figures == per_severity(run.findings), (day, figures)
+    assert set(RULES) >= {f.rule for f in second.findings}
+
+
+def test_the_trend_chart_draws_one_line_per_severity_over_days():
+    import pandas as pd
+
+    from dashboard.charts import findings_trend_chart
+
+    trend = pd.DataFrame([(date(2026, 12, 1), "critical", 4), (date(2026, 12, 1), "warning", 2),
+                          (date(2026, 12, 1), "info", 0), (date(2026, 12, 2), "critical", 3),
+                          (date(2026, 12, 2), "warning", 5), (date(2026, 12, 2), "info", 1)],
+                         columns=["day", "severity", "open_findings"])
+    figure = findings_trend_chart(trend)
+    lines = {trace.name: (list(pd.to_datetime(trace.x).date), list(trace.y)) for trace in figure.data}
+    assert lines == {"Critical": ([date(2026, 12, 1), date(2026, 12, 2)], [4, 3]),
+                     "Warning": ([date(2026, 12, 1), date(2026, 12, 2)], [2, 5]),
+                     "Info": ([date(2026, 12, 1), date(2026, 12, 2)], [0, 1])}
+    assert len({trace.line.color for trace in figure.data}) == 3
