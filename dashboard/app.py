@@ -13,12 +13,13 @@ import streamlit as st  # noqa: E402
 
 from dashboard import reads  # noqa: E402
 from dashboard.auth import current_user, header_sign_out_notice, sign_in_page, sign_out  # noqa: E402
-from dashboard.components import PAGE_FILES, PAGE_ROLES, page_path  # noqa: E402
+from dashboard.components import PAGE_FILES, PAGE_ROLES, database_problem, page_path  # noqa: E402
 from dashboard.markdown_text import plain  # noqa: E402
 from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.database import display_url, short_database_name  # noqa: E402
 from services.read_queries import sync_freshness  # noqa: E402
+from services.accounts import ADMIN  # noqa: E402
 from services.errors import OpsError  # noqa: E402
 
 # An emoji icon is drawn from a data: URI; a :material/...: one would be fetched from fonts.gstatic.com, which the
@@ -32,8 +33,8 @@ except OpsError as error:
     st.stop()
 try:
     get_engine()
-except OpsError as error:
-    st.error(f"The dashboard cannot open its database: {plain(error)}")
+except OpsError as error:  # the command that fixes it for admins only (a session signed in before it broke)
+    st.error(database_problem(error, for_admin=st.session_state.get("acting_role") == ADMIN))
     st.stop()
 
 user = current_user()

@@ -12,6 +12,7 @@ from dashboard import query_state
 from dashboard.charts import TYPE_COLOURS
 from dashboard.markdown_text import plain
 from services import exports
+from services.errors import IncompatibleSchema, OpsError
 from services.event_rules import EVENT_TYPES
 from services.read_queries import EventFilter
 
@@ -43,14 +44,29 @@ def page_url(key: str, **params: object) -> str:
     return key + (f"?{query}" if query else "")
 
 
+def store_numbers(stores: pd.DataFrame) -> dict[str, int | None]:
+    """Store key -> store number (None when unknown) of the stores list (read_queries.stores)."""
+    return {row.store: int(row.store_number) if pd.notna(row.store_number) else None for row in stores.itertuples()}
+
+
+def store_text(number: object, name: object, location: object = None) -> str:
+    """How people name a store: "#8135 · Sam's Club Indianapolis"; the location id only when the number is unknown."""
+    shown = f"#{int(number)}" if number is not None and pd.notna(number) else (
+        f"location {location}" if location is not None and pd.notna(location) else "")
+    if name is None or pd.isna(name) or not str(name).strip():
+        return shown or "—"
+    return f"{shown} · {name}" if shown else str(name)
+
+
 def store_label(stores: pd.DataFrame):  # noqa: ANN201
-    names = {row.store: f"#{row.store_number} · {row.store_name}" if row.store_name else f"#{row.store_number}"
-             for row in stores.itertuples()}
+    """The Store list's labels: number and name, what typing in the list searches (so a number finds its store)."""
+    names = {row.store: store_text(row.store_number, row.store_name, row.store) for row in stores.itertuples()}
     return lambda store: "All stores" if store is None else names.get(store, store)
 
 
 def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
-    """Type and store filters, initialised from the URL and written back to it."""
+    """Type and store filters, initialised from the URL (a store by its location id or its number) and written back to
+    it (the store by its key, so a link always names one store the same way)."""
     valid = list(stores["store"])
     columns = st.columns([3, 2]) if with_types else [None, st.container()]
     types = list(EVENT_TYPES)
@@ -58,10 +74,22 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), default=query_state.read_types(),
                                        key="filter_types", placeholder="All types")
     store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores), key="filter_store",
-                                 index=([None, *valid].index(query_state.read_store(valid))))
+                                 index=[None, *valid].index(query_state.read_store(store_numbers(stores))),
+                                 help="Type a store number or name to find it.")
     narrowed = bool(types) and len(types) < len(EVENT_TYPES)
     query_state.write(types=",".join(types) if narrowed else None, store=store)
     return EventFilter(tuple(types) if narrowed else None, store)
+
+
+def database_problem(error: OpsError, *, for_admin: bool) -> str:
+    """The banner when the database cannot be used. The services' messages name the command that fixes it
+    ("Run: python -m services db upgrade"), which the CLI prints as is; in the app only an admin reads that, everyone
+    else reads whom to ask."""
+    if for_admin:
+        return f"The dashboard cannot open its database: {plain(error)}"
+    if isinstance(error, IncompatibleSchema):
+        return "The database needs an upgrade; ask an administrator."
+    return "The dashboard cannot open its database; ask an administrator."
 
 
 def type_badge(event_type: str, count: int | None = None) -> str:
@@ -79,6 +107,11 @@ def badges(counts: dict[str, int]) -> None:
 def whole_number(label: str):  # noqa: ANN201 - a column config
     """A table column of refs or store numbers: 606001, never 606,001 or 606001.0."""
     return st.column_config.NumberColumn(label, format="%d")
+
+
+def when_column(label: str):  # noqa: ANN201 - a column config
+    """A table column of dates and times as `when` writes them: Tue Dec 08, 10:30 (the column still sorts by time)."""
+    return st.column_config.DatetimeColumn(label, format="ddd MMM DD, HH:mm")
 
 
 def when(value: datetime | None) -> str:

@@ -76,11 +76,19 @@ def read_choice(key: str, choices: Sequence[str], default: str | None) -> str | 
     return default
 
 
-def read_store(valid: Sequence[str], key: str = "store") -> str | None:
+def read_store(stores: Mapping[str, int | None], key: str = "store") -> str | None:
+    """`?store=157384` (the location id) or `?store=8135` / `#8135` (the store number people use) as the store's key
+    (see read_queries.stores: store key -> store number); None, with a message, for a store that has no events."""
     raw = _raw(key)
-    if raw is None or raw in valid:
+    if raw is None or raw in stores:
         return raw
-    _warn(key, raw, "no store with that id or number has events", "all stores")
+    number = raw.removeprefix("#").strip()
+    matches = [store for store, store_number in stores.items()
+               if store_number is not None and number.isascii() and number.isdigit() and int(number) == store_number]
+    if len(matches) == 1:
+        return matches[0]
+    _warn(key, raw, f"store number {plain(number, 20)} belongs to {len(matches)} locations; pick one in the Store list"
+          if matches else "no store with that id or number has events", "all stores")
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date, datetime
-from typing import Callable
+from typing import Callable, Iterable
 
 import pandas as pd
 import streamlit as st
@@ -31,6 +31,7 @@ _QUERIES: dict[str, Callable] = {
     "operations": read_queries.operations_frame,
     "operation_steps": read_queries.operation_steps_frame,
     "audit": read_queries.audit_frame,
+    "employee_names": read_queries.employee_names,
     "open_findings": quality_checks.open_findings,
     "findings_trend": quality_checks.daily_trend,
     "latest_run": quality_checks.latest_run,
@@ -141,6 +142,11 @@ def operation_steps(operation_id: int) -> pd.DataFrame:
 
 def audit(actor: str | None, event_ref: int | None, since: date | None) -> pd.DataFrame:
     return _read("audit", actor=actor, event_ref=event_ref, since=since)
+
+
+def employee_names(ids: Iterable[str]) -> dict[str, str]:
+    """Names of the reps the journal and audit entries on screen name (read_queries.employee_names)."""
+    return _read("employee_names", tuple(sorted(set(ids))))
 
 
 def open_findings(rule: str | None, severity: str | None, store: str | None, acknowledged: bool | None) -> pd.DataFrame:

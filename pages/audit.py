@@ -6,12 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from dashboard.components import download_csv, listing_cut_note, page_path, page_url
+from dashboard.components import download_csv, listing_cut_note, page_path, page_url, when_column, whole_number
 from dashboard.markdown_text import plain
 from services import input_limits
 from services.errors import InvalidInput
 from services.read_queries import AUDIT_LISTING_LIMIT
-from services.timeline import audit_text
+from services.timeline import audit_text, people_in
 
 st.title("Audit trail")
 actor_column, event_column, since_column = st.columns(3)
@@ -37,16 +37,19 @@ if trail.empty:
     st.info("Nothing recorded for these filters.", icon=":material/policy:")
 else:
     timelines = [page_url("timeline", ref=int(ref)) if pd.notna(ref) else None for ref in trail["event"]]
-    # What each entry recorded (before / after states, a request) in words, never as JSON.
-    texts = [audit_text(row.action, row.before, row.after, row.message, int(row.event) if pd.notna(row.event) else None)
-             for row in trail.itertuples()]
-    shown = pd.DataFrame({"at": trail["at"], "actor": trail["actor"], "operation": trail["operation"].astype("Int64"),
-                          "event": trail["event"].astype("Int64"), "what": [text[0] for text in texts],
-                          "detail": [text[2] for text in texts], "timeline": timelines})
+    names = reads.employee_names(people_in(*trail["before"], *trail["after"], *trail["message"]))
+    # What each entry recorded (before / after states, a request) in words, never as JSON; reps by name.
+    texts = [audit_text(row.action, row.before, row.after, row.message,
+                        int(row.event) if pd.notna(row.event) else None, names) for row in trail.itertuples()]
+    shown = pd.DataFrame({"at": trail["at"], "actor": trail["actor"],
+                          "operation": trail["operation"].astype("Int64"), "event": trail["event"].astype("Int64"),
+                          "store_number": trail["store_number"].astype("Int64"), "store_name": trail["store_name"],
+                          "what": [text[0] for text in texts], "detail": [text[2] for text in texts],
+                          "timeline": timelines})
     st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"), "actor": "Who",
-        "operation": st.column_config.NumberColumn("Operation", format="%d"),
-        "event": st.column_config.NumberColumn("Event", format="%d"), "what": "What", "detail": "Details",
+        "at": when_column("When"), "actor": "Who", "operation": whole_number("Operation"),
+        "event": whole_number("Event"),
+        "store_number": whole_number("Store"), "store_name": "Store name", "what": "What", "detail": "Details",
         "timeline": st.column_config.LinkColumn("Timeline", display_text="Open timeline")})
 listing_cut_note(len(trail), AUDIT_LISTING_LIMIT, "newest entries")
 download_csv(partial(reads.audit_for_export, actor, event_ref, since), "audit.csv")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import reads
 from dashboard.actions_ui import acting_user, can, result_banner
-from dashboard.components import download_csv, listing_cut_note, page_path
+from dashboard.components import download_csv, listing_cut_note, page_path, when, when_column, whole_number
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services import input_limits
@@ -15,7 +15,7 @@ from services.errors import InvalidInput, OpsError
 from services.journal import NEEDS_ATTENTION, STATUSES, STUCK, read_json, status_label
 from services.paired_actions import kind_label
 from services.read_queries import OPERATIONS_LISTING_LIMIT
-from services.timeline import step_detail, step_summary
+from services.timeline import people_in, step_detail, step_summary
 
 st.title("Operations")
 st.caption("Every action, its Crossmark calls in order, and what it ended as.")
@@ -27,12 +27,12 @@ def settle_queue(status: str, title: str, explain: str) -> None:
     queue = reads.operations(status, None, None)
     if queue.empty:
         return
-    st.subheader(f"{title} · {len(queue)}")
+    st.header(f"{title} · {len(queue)}")
     st.caption(explain)
     for row in queue.itertuples():
         with st.container(border=True):
             message = (f"Operation {row.operation} ({plain(kind_label(row.kind))}, {plain(row.by)}, "
-                       f"{row.requested_at:%b %d %H:%M}): {plain(row.message)}")
+                       f"{when(row.requested_at)}): {plain(row.message)}")
             (st.error if status == STUCK else st.warning)(message, icon=":material/report:")
             retry, note, release = st.columns([1, 3, 1], vertical_alignment="bottom")
             if not can("retry"):
@@ -67,7 +67,7 @@ settle_queue(NEEDS_ATTENTION, "Waiting for an automatic retry", "Our database an
              "ended; they are retried automatically with growing pauses (the message says when). Retry now skips "
              "the wait.")
 
-st.subheader("Journal")
+st.header("Journal")
 status_column, user_column, since_column = st.columns(3)
 status = status_column.selectbox("Status", [None, *STATUSES], format_func=lambda s: status_label(s) if s else "All",
                                  key="ops_status")
@@ -88,25 +88,30 @@ else:
     picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                           key="ops_table", column_config={
                               "operation": st.column_config.NumberColumn("Operation", format="%d"),
-                              "requested_at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
+                              "requested_at": when_column("When"),
                               "kind": "Action", "status": "Status", "by": "By", "message": "Message",
-                              "finished_at": st.column_config.DatetimeColumn("Finished", format="HH:mm:ss"),
+                              "finished_at": when_column("Finished"),
                               "undo_of": st.column_config.NumberColumn("Undo of", format="%d")})
     rows = picked.selection.rows if picked else []
     if rows:
         operation_id = int(journal.iloc[rows[0]]["operation"])
         st.subheader(f"Operation {operation_id}: steps")
         steps = reads.operation_steps(operation_id)
-        # Each Crossmark call and its answer in words (the request and result are stored as JSON).
+        requests = [read_json(request, {}) for request in steps["request"]]
+        results = [read_json(result, {}) for result in steps["result"]]
+        names = reads.employee_names(people_in(*requests, *results))
+        # Each Crossmark call and its answer in words (the request and result are stored as JSON); reps by name.
         st.dataframe(pd.DataFrame({
             "step": steps["step"], "at": steps["at"], "event": steps["event"].astype("Int64"),
-            "call": [step_summary(row.call, row.purpose, read_json(row.request, {})) for row in steps.itertuples()],
+            "call": [step_summary(row.call, row.purpose, request, names)
+                     for row, request in zip(steps.itertuples(), requests)],
             "status": [status_label(status) for status in steps["status"]],
-            "result": [step_detail(row.status, read_json(row.result, {})) for row in steps.itertuples()]}),
+            "result": [step_detail(status, result, names) for status, result in zip(steps["status"], results)],
+            # the event's store last: the call, its status and answer are what this table is read for
+            "store_number": steps["store_number"].astype("Int64"), "store_name": steps["store_name"]}),
             hide_index=True, width="stretch", column_config={
-                "step": st.column_config.NumberColumn("Step", format="%d"),
-                "at": st.column_config.DatetimeColumn("When", format="MMM D, HH:mm:ss"),
-                "event": st.column_config.NumberColumn("Event", format="%d"), "call": "Crossmark call",
+                "step": whole_number("Step"), "at": when_column("When"), "event": whole_number("Event"),
+                "store_number": whole_number("Store"), "store_name": "Store name", "call": "Crossmark call",
                 "status": "Status", "result": "Answer"})
         with st.container(horizontal=True):
             for ref in dict.fromkeys(int(ref) for ref in steps["event"].dropna()):

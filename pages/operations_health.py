@@ -4,11 +4,14 @@ from datetime import datetime
 
 import streamlit as st
 
+from dashboard.components import when
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_settings
 from services.accounts import ADMIN
 from services.health import HealthReport, current_health
+from services.journal import STATUSES, status_label
 from services.metrics import METRICS
+from services.paired_actions import kind_label
 
 
 def _age(seconds: float | None) -> str:
@@ -21,16 +24,34 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} days ago"
 
 
+def _iso_when(text: str | None) -> str:
+    """An ISO time from the health report (it is JSON for /healthz) as people read it: Tue Dec 08, 10:30."""
+    return when(datetime.fromisoformat(text)) if text else "—"
+
+
+def _words(rows: list[dict]) -> list[dict]:
+    """Metric labels in words: an action's kind and status as the Operations page names them, read queries without
+    underscores ("month calendar", not month_calendar)."""
+    def word(label: str, value: object) -> object:
+        if label == "kind":
+            return kind_label(str(value))
+        if label == "status" and str(value) in STATUSES:
+            return status_label(str(value))
+        return value.replace("_", " ") if label == "query" and isinstance(value, str) else value
+
+    return [{label.capitalize(): word(label, value) for label, value in row.items()} for row in rows]
+
+
 def _table(rows: list[dict], empty: str) -> None:
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(_words(rows), hide_index=True, width="stretch")
     else:
         st.caption(empty)
 
 
 st.title("Operations health")
 started = datetime.fromtimestamp(METRICS.started_at)
-st.caption(f"The same checks as `GET /healthz`; figures below are this server process's since {started:%b %d %H:%M} "
+st.caption(f"The same checks as `GET /healthz`; figures below are this server process's since {when(started)} "
            "(each replica counts its own; `GET /metrics` has them for Prometheus).")
 if st.button("Check again", icon=":material/refresh:"):
     st.rerun()
@@ -60,13 +81,14 @@ def _details(report: HealthReport) -> None:
     crossmark.metric("Crossmark", report.crossmark.status, help=plain(crossmark_help) if crossmark_help else None,
                      border=True)
     check_run.metric("Last data-quality run", _age(report.last_check_run.age_seconds),
-                     help=plain(report.last_check_run.finished_at) if report.last_check_run.finished_at else None,
+                     help=(f"Finished {_iso_when(report.last_check_run.finished_at)}"
+                           if report.last_check_run.finished_at else None),
                      border=True)
     attention.metric("Operations needing attention",
                      "?" if report.operations_needing_attention is None else report.operations_needing_attention,
                      border=True)
     st.caption(f"Schema revision {plain(report.schema.revision or '?')} (current: {plain(report.schema.head or '?')})"
-               f" · checked {report.checked_at}")
+               f" · checked {_iso_when(report.checked_at)}")
     if report.switches:
         st.caption("Switches: " + " · ".join(f"{plain(name)} **{'on' if s['enabled'] else 'off'}**"
                                              + (f" ({plain(s['changed_by'])})" if s.get("changed_by") else "")
@@ -82,13 +104,13 @@ else:
     st.caption("The reasons and details of this report (database, Crossmark, the queue needing attention, switches) "
                "are shown to admins.")
 
-st.subheader("Latency")
+st.header("Latency")
 st.markdown("**Read queries** (queries that reached the database; cache hits are not timed)")
 _table(METRICS.latency_rows("read_query_seconds", "query"), "No read queries in this process yet.")
 st.markdown("**Crossmark calls**")
 _table(METRICS.latency_rows("crossmark_seconds", "path"), "No Crossmark calls in this process yet.")
 
-st.subheader("Counts")
+st.header("Counts")
 actions, calls = st.columns(2)
 with actions:
     st.markdown("**Actions** by kind and status")

@@ -22,9 +22,9 @@ def standing_card(title: str, standing: Standing, differences: tuple[str, ...]) 
 
     lines = [line("Scheduled", "yes" if standing.scheduled else "no", "scheduled or not")]
     if standing.scheduled:
-        rep = standing.rep_name or "unknown rep"
-        lines += [line("When", when(standing.start), "time"),
-                  line("Rep", f"{rep} (rep id {standing.rep_id})" if standing.rep_id else rep, "rep"),
+        # the rep by name; Crossmark's rep id only when no name is known for it
+        rep = standing.rep_name or (f"rep id {standing.rep_id}" if standing.rep_id else "unknown rep")
+        lines += [line("When", when(standing.start), "time"), line("Rep", rep, "rep"),
                   line("Scheduled-event id", standing.scheduled_event_id, "Crossmark scheduled-event id")]
     lines.append(line("Condition", standing.condition))
     st.markdown("  \n".join(lines))
@@ -70,7 +70,7 @@ except OpsError as error:
     st.stop()
 
 event, remote = timeline.event, timeline.crossmark
-st.subheader(plain(event.name))
+st.header(plain(event.name))
 st.markdown(f"{type_badge(event.event_type)} &nbsp;<span style='color:#4b5563'>ref {event.ref} · "
             f"{plain(event.store)} · window {plain(event.window)}</span>", unsafe_allow_html=True)
 with st.container(horizontal=True, vertical_alignment="center"):
@@ -83,7 +83,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
                   type="tertiary", icon=":material/link:", on_click=show, args=(other.ref,),
                   help="Same event number at the same store")
 
-st.subheader("Now")
+st.header("Now")
 if timeline.agree is True:
     st.success(f"Our database and {plain(remote.label)} agree.", icon=":material/check_circle:")
 elif timeline.agree is False:
@@ -104,7 +104,7 @@ if remote.sandbox:
     st.caption("SANDBOX: an in-process stand-in answers for Crossmark; nothing was read from the real Crossmark.")
 st.button("Read again", icon=":material/refresh:", key="timeline_refresh")
 
-st.subheader(f"History · {len(timeline.entries)}")
+st.header(f"History · {len(timeline.entries)}")
 if not timeline.entries:
     st.info("Nothing has touched this event yet: no action, audit entry or data-quality finding.",
             icon=":material/history:")
@@ -116,7 +116,7 @@ else:
         entry_text = " · ".join(plain(part) for part in (KIND_TITLES.get(entry.kind, entry.kind), operation,
                                                          entry_status_label(entry.status), entry.who) if part)
         details = f"**{plain(entry.summary)}**" + (f" — {plain(entry.detail)}" if entry.detail else "")
-        rows.append({"When": f"{entry.at:%b %d, %H:%M:%S}", "Entry": entry_text, "Details": details})
+        rows.append({"When": f"{entry.at:%a %b %d, %H:%M:%S}", "Entry": entry_text, "Details": details})
     st.table(pd.DataFrame(rows), border="horizontal", hide_index=True, alt=f"History of event {ref}, oldest first")
     download_csv(pd.DataFrame({
         "when": [entry.at for entry in timeline.entries], "kind": [entry.kind for entry in timeline.entries],

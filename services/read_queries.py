@@ -1,11 +1,12 @@
 """Read queries layer: SQL aggregates returned as small pandas DataFrames for the pages (never every row)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, String, case, cast, func, literal, select, text, union_all
+from sqlalchemy import Engine, String, case, cast, func, literal, or_, select, text, union_all
 
 from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
@@ -584,21 +585,24 @@ def operations_frame(engine: Engine, *, status: str | None = None, actor: str | 
 def operation_steps_frame(engine: Engine, operation_id: int) -> pd.DataFrame:
     from services.tables import OperationStep
 
-    query = (select(OperationStep.seq, OperationStep.created_at, OperationStep.event_ref, OperationStep.role,
-                    OperationStep.action, OperationStep.purpose, OperationStep.status, OperationStep.request,
-                    OperationStep.result)
+    query = (select(OperationStep.seq, OperationStep.created_at, OperationStep.event_ref, Event.store_number,
+                    Event.store_name, OperationStep.role, OperationStep.action, OperationStep.purpose,
+                    OperationStep.status, OperationStep.request, OperationStep.result)
+             .outerjoin(Event, Event.project_ref_num == OperationStep.event_ref)
              .where(OperationStep.operation_id == operation_id).order_by(OperationStep.seq))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return rows_frame(rows, ["step", "at", "event", "role", "call", "purpose", "status", "request", "result"])
+    return rows_frame(rows, ["step", "at", "event", "store_number", "store_name", "role", "call", "purpose", "status",
+                             "request", "result"])
 
 
 def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | None = None, since: date | None = None,
                 limit: int = AUDIT_LISTING_LIMIT) -> pd.DataFrame:
     from services.tables import AuditEntry
 
-    query = (select(AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.event_ref, AuditEntry.action,
-                    AuditEntry.before, AuditEntry.after, AuditEntry.message)
+    query = (select(AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.event_ref, Event.store_number,
+                    Event.store_name, AuditEntry.action, AuditEntry.before, AuditEntry.after, AuditEntry.message)
+             .outerjoin(Event, Event.project_ref_num == AuditEntry.event_ref)
              .order_by(AuditEntry.id.desc()).limit(limit))
     if actor:
         query = query.where(AuditEntry.actor == actor)
@@ -608,7 +612,23 @@ def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | No
         query = query.where(AuditEntry.at >= _day_start(since))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return rows_frame(rows, ["at", "actor", "operation", "event", "action", "before", "after", "message"])
+    return rows_frame(rows, ["at", "actor", "operation", "event", "store_number", "store_name", "action", "before",
+                             "after", "message"])
+
+
+def employee_names(engine: Engine, ids: Iterable[str]) -> dict[str, str]:
+    """Our name of each employee among `ids`, keyed by what the journal records of a rep: our employee id
+    (employees.id) and Crossmark's rep id (employees.external_id); ids no employee has are left out."""
+    wanted = sorted({str(value) for value in ids if value not in (None, "") and len(str(value)) <= 100})
+    names: dict[str, str] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(wanted), 500):  # bounded IN lists (SQLite's variable limit)
+            chunk = set(wanted[start:start + 500])
+            for employee_id, external_id, name in connection.execute(
+                    select(Employee.id, Employee.external_id, Employee.name)
+                    .where(or_(Employee.id.in_(sorted(chunk)), Employee.external_id.in_(sorted(chunk))))):
+                names.update({key: name for key in (employee_id, external_id) if key in chunk})
+    return names
 
 
 def core_needing_supervisor(engine: Engine, supervisor_ref: int) -> dict | None:

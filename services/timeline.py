@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import Connection, Engine, func, or_, select
 
@@ -59,7 +59,7 @@ _STEP_PURPOSES = {"forward": "", "compensate": "undoing: ", "resolve": ""}
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value:%a %Y-%m-%d %H:%M}" if value is not None else "—"
+    return f"{value:%a %b %d, %H:%M}" if value is not None else "—"
 
 
 def entry_status_label(status: str | None) -> str:
@@ -346,8 +346,32 @@ _NO_OPERATION = input_limits.INT_MAX + 1
 _Sortable = tuple[tuple[datetime, int, int, int], TimelineEntry]
 
 
-def _placement_text(value: Any) -> str:
-    """A placement recorded as JSON (paired_actions.Placement.to_json) as a person reads it."""
+def _rep_text(names: Mapping[str, str] | None, *ids: Any) -> str:
+    """`" with Jane Doe"` for the first of `ids` (Crossmark's rep id, our employee id) that `names` knows (see
+    read_queries.employee_names); `" (rep 4711)"` by the first id when no one has it (or no names were read)."""
+    known = next((names[str(value)] for value in ids if names and value not in (None, "") and str(value) in names),
+                 None)
+    if known:
+        return f" with {known}"
+    rep_id = next((value for value in ids if value not in (None, "")), None)
+    return f" (rep {rep_id})" if rep_id is not None else ""
+
+
+def people_in(*recorded: Any) -> set[str]:
+    """Every employee / rep id that journal or audit JSON (placements, requests, Crossmark calls) names, for
+    read_queries.employee_names."""
+    ids: set[str] = set()
+    for value in recorded:
+        value = read_json(value, {}) if isinstance(value, str) else value
+        if isinstance(value, dict):
+            ids |= {str(value[key]) for key in ("employee_id", "rep_id", "employee", "RepID")
+                    if value.get(key) not in (None, "")}
+    return ids
+
+
+def _placement_text(value: Any, names: Mapping[str, str] | None = None) -> str:
+    """A placement recorded as JSON (paired_actions.Placement.to_json) as a person reads it; the rep by name when
+    `names` has them."""
     if not isinstance(value, dict):
         return str(value) if value not in (None, "") else ""
     if not value.get("scheduled"):
@@ -357,14 +381,13 @@ def _placement_text(value: Any) -> str:
     except ValueError:
         start = None
     text = f"scheduled {_when(start)}"
-    if value.get("rep_id"):
-        text += f" (rep {value['rep_id']})"
+    text += _rep_text(names, value.get("rep_id"), value.get("employee_id") if names is not None else None)
     if value.get("scheduled_event_id"):
         text += f", scheduled-event id {value['scheduled_event_id']}"
     return text
 
 
-def _request_text(kind: str, request: dict, ref: int) -> str:
+def _request_text(kind: str, request: dict, ref: int, names: Mapping[str, str] | None = None) -> str:
     """What was asked, in words: "Reschedule to Tue 2025-10-07 11:00", "Schedule Supervisor of CORE 608001 with
     employee US157005", "Undo of operation 12"."""
     text = action_label(kind)
@@ -372,7 +395,8 @@ def _request_text(kind: str, request: dict, ref: int) -> str:
     if kind == "schedule_supervisor":
         text += f" of CORE {subject}" if subject is not None else ""
         if request.get("employee"):
-            text += f" with employee {request['employee']}"
+            known = (names or {}).get(str(request["employee"]))
+            text += f" with {known}" if known else f" with employee {request['employee']}"
         return text
     if kind == "undo" and request.get("operation") is not None:
         return f"{text} of operation {request['operation']}"
@@ -407,14 +431,14 @@ def _operation_entries(operations: list[OperationRecord], ref: int) -> list[_Sor
     return entries
 
 
-def step_summary(action: str, purpose: str, request: dict) -> str:
+def step_summary(action: str, purpose: str, request: dict, names: Mapping[str, str] | None = None) -> str:
     prefix = "Crossmark: " + _STEP_PURPOSES.get(purpose, f"{purpose}: ")
     if action == "schedule":
         try:
             start = _when(datetime.fromisoformat(str(request.get("Start"))))
         except ValueError:
             start = str(request.get("Start"))
-        return prefix + f"schedule at {start}" + (f" (rep {request['RepID']})" if request.get("RepID") else "")
+        return prefix + f"schedule at {start}" + _rep_text(names, request.get("RepID"))
     if action == "unschedule":
         return prefix + "unschedule" + (f" (scheduled-event id {request['id']})" if request.get("id") else "")
     if action == "read_back":
@@ -422,11 +446,11 @@ def step_summary(action: str, purpose: str, request: dict) -> str:
     return prefix + action.replace("_", " ")
 
 
-def step_detail(status: str, result: dict) -> str:
+def step_detail(status: str, result: dict, names: Mapping[str, str] | None = None) -> str:
     if result.get("error"):
         return str(result["error"])
     if "scheduled" in result:
-        return ("Crossmark now has it " if status == "ok" else "") + _placement_text(result)
+        return ("Crossmark now has it " if status == "ok" else "") + _placement_text(result, names)
     if status == "sent":
         return "Sent; no reply recorded yet."
     return ""
@@ -449,21 +473,23 @@ def _step_entries(connection: Connection, ref: int, operations: list[OperationRe
 
 
 def audit_text(action: str, before: str | None, after: str | None, message: str | None,
-               ref: int | None) -> tuple[str, str | None, str]:
+               ref: int | None, names: Mapping[str, str] | None = None) -> tuple[str, str | None, str]:
     """(summary, status, detail) of one audit entry, with what it recorded as JSON put into words (the Audit page
-    and the timeline); `ref` is the event the entry is read for, None for none in particular."""
+    and the timeline); `ref` is the event the entry is read for, None for none in particular; reps by name when
+    `names` has them."""
     kind, _, rest = action.partition(": ")
     if rest:  # "<kind>: <role>" (the local change of one event) or "<kind>: <role> restored" (a compensation)
         role, _, restored = rest.partition(" ")
         what = "restored in our database" if restored == "restored" else "changed in our database"
         summary = f"{action_label(kind)}: {_ROLE_LABELS.get(role, role)} {what}"
-        change = f"{_placement_text(read_json(before, {}) or before)} → {_placement_text(read_json(after, {}) or after)}"
+        change = (f"{_placement_text(read_json(before, {}) or before, names)} → "
+                  f"{_placement_text(read_json(after, {}) or after, names)}")
         return summary, None, (change + (f". {message}" if message else ""))
     if action.endswith(" requested"):
         asked = action[:-len(" requested")]
         request = read_json(message, {})
         if request or (message or "").startswith("{"):
-            return f"Requested: {_request_text(asked, request, ref)}", "requested", ""
+            return f"Requested: {_request_text(asked, request, ref, names)}", "requested", ""
         return f"Requested: {action_label(asked)}", "requested", message or ""
     if action.endswith(" refused"):
         return f"{action_label(action[:-len(' refused')])} refused", "refused", message or ""

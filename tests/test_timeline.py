@@ -66,7 +66,7 @@ def test_a_done_reschedule_a_refusal_and_their_audit_entries_in_time_order(world
     operations = [entry for entry in timeline.entries if entry.kind == "operation"]
     assert [(e.operation_id, e.status, e.who) for e in operations] == [(done.operation_id, "done", "alice"),
                                                                        (refused.operation_id, "refused", "bob")]
-    assert operations[0].summary == f"Reschedule to {at(DAY + timedelta(days=1), 11):%a %Y-%m-%d} 11:00"
+    assert operations[0].summary == f"Reschedule to {at(DAY + timedelta(days=1), 11):%a %b %d}, 11:00"
     assert "This event: scheduled" in operations[0].detail and "→ scheduled" in operations[0].detail
     assert "is in the past" in operations[1].detail
     # the done operation: requested, its one Crossmark call for this event, the local change, the final status
@@ -277,7 +277,7 @@ def test_cli_timeline_in_words_and_as_json_on_the_sandbox(sprint2_db):
     assert lines[2].endswith("· same number and store: Supervisor 606002")
     database, crossmark = lines[3], lines[4]
     assert database.startswith("Database           : scheduled") and crossmark.startswith("Crossmark (sandbox): ")
-    assert f"scheduled {at(DAY, 11):%a %Y-%m-%d} 11:00" in database and crossmark.endswith("(agree)")
+    assert f"scheduled {at(DAY, 11):%a %b %d}, 11:00" in database and crossmark.endswith("(agree)")
     entries = [line for line in lines if line.startswith("  20")]
     assert any(f"op {done}" in line and " done " in line and "alice" in line for line in entries), entries
     assert any(f"op {refused}" in line and "refused" in line and "outside its window" in line for line in entries)
@@ -317,7 +317,7 @@ def test_cli_timeline_reads_the_configured_crossmark_live_and_says_when_it_canno
     assert result.stdout.splitlines()[0] == f"Crossmark: {fake_crossmark.url}"
     crossmark = result.stdout.splitlines()[4]
     assert crossmark.startswith("Crossmark: scheduled") and crossmark.endswith("(agree)")
-    assert f"{at(DAY, 13):%a %Y-%m-%d} 13:00" in crossmark
+    assert f"{at(DAY, 13):%a %b %d}, 13:00" in crossmark
     assert any(request.path == PATH_PLANNING for request in fake_crossmark.requests)
 
     event = simulator.events["3606002"]
@@ -369,7 +369,7 @@ def test_page_shows_both_sides_and_the_history(sprint2_db, open_timeline):
     url, done, refused = sprint2_db
     app = open_timeline(url, ref="606001")
     assert _texts(app.title) == ["Event timeline"]
-    assert _texts(app.subheader)[0] == "606001-CORE-Super Pretzel King Size"
+    assert _texts(app.header)[0] == "606001-CORE-Super Pretzel King Size"
     assert _texts(app.success) == [plain("Our database and Crossmark (sandbox) agree.")]  # shown as "(sandbox)"
     markdown = " ".join(_texts(app.markdown))
     assert "**Our database**" in markdown and f"**{plain('Crossmark (sandbox)')}, read just now**" in markdown
@@ -380,7 +380,7 @@ def test_page_shows_both_sides_and_the_history(sprint2_db, open_timeline):
     actions = [entry for entry in history["Entry"] if entry.startswith("Action")]
     assert actions == [f"Action · operation {done} · Done · alice", f"Action · operation {refused} · Refused · bob"]
     assert {entry.split(" · ")[0] for entry in history["Entry"]} == {"Action", "Audit entry", "Crossmark call"}
-    assert f"**Reschedule to {at(DAY, 11):%a %Y-%m-%d} 11:00** — This event: scheduled" in history["Details"][0]
+    assert f"**Reschedule to {at(DAY, 11):%a %b %d}, 11:00** — This event: scheduled" in history["Details"][0]
     assert not history["Details"].str.contains('{"').any()  # no raw JSON
     assert app.text_input(key="timeline_ref_input").value == "606001"
 
@@ -390,14 +390,14 @@ def test_page_typing_a_ref_a_bad_ref_an_unknown_ref_and_no_ref(sprint2_db, open_
     app = open_timeline(url)
     assert _texts(app.info) and "Type an event ref" in app.info[0].value and not app.table
     app.text_input(key="timeline_ref_input").input("606002").run()
-    assert not app.exception and _texts(app.subheader)[0] == "606001-Supervisor-Super Pretzel King Size"
+    assert not app.exception and _texts(app.header)[0] == "606001-Supervisor-Super Pretzel King Size"
     assert app.query_params["ref"] == ["606002"] or app.query_params["ref"] == "606002"
     app.button(key="timeline_show_606001").click().run()  # to its CORE, from the counterpart's button
-    assert not app.exception and _texts(app.subheader)[0] == "606001-CORE-Super Pretzel King Size"
+    assert not app.exception and _texts(app.header)[0] == "606001-CORE-Super Pretzel King Size"
     assert app.text_input(key="timeline_ref_input").value == "606001"
     app.query_params["ref"] = "606999"  # a link followed to this page, or the browser's back / forward
     app.run()
-    assert _texts(app.subheader)[0] == "606999-CORE-Test Product Orphan"
+    assert _texts(app.header)[0] == "606999-CORE-Test Product Orphan"
     assert app.text_input(key="timeline_ref_input").value == "606999"
     app.text_input(key="timeline_ref_input").input("12x").run()
     assert any("must be a whole number" in error for error in _texts(app.error))
@@ -417,7 +417,7 @@ def test_page_disagreement_and_untrusted_names(sprint2_db, open_timeline):
     finally:
         engine.dispose()
     app = open_timeline(url, ref="606999")  # the app's sandbox is built from the database now
-    assert plain("**bold** [link](https://evil.example) <b>x</b>") in _texts(app.subheader)[0]
+    assert plain("**bold** [link](https://evil.example) <b>x</b>") in _texts(app.header)[0]
     engine = make_engine(url)
     try:
         with engine.begin() as connection:  # our database moves; the sandbox, built at the first run, does not

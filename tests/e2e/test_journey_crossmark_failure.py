@@ -58,7 +58,7 @@ def test_a_failed_supervisor_step_is_compensated_and_said_so(app, dashboard):
     # the compensation reads the CORE back first: it undoes only what is still where this operation put it
     # in words (issue 18): the event, what was asked of Crossmark (forward, forward, read back, undoing) and its status
     shown = [(row[2], row[3], row[4]) for row in steps]
-    on = f"{DAY:%a %Y-%m-%d}"
+    on = f"{DAY:%a %b %d},"
     expected = [("606001", f"Crossmark: schedule at {on} 11:00", "OK"),
                 ("606002", f"Crossmark: schedule at {on} 13:00", "Failed"),
                 ("606001", "Crossmark: read the event back", "OK"),
