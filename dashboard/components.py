@@ -71,13 +71,17 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
     columns = st.columns([3, 2]) if with_types else [None, st.container()]
     types = list(EVENT_TYPES)
     if columns[0] is not None:
-        types = columns[0].multiselect("Event types", list(EVENT_TYPES), default=query_state.read_types(),
-                                       key="filter_types", placeholder="All types")
-    store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores), key="filter_store",
-                                 index=[None, *valid].index(query_state.read_store(store_numbers(stores))),
-                                 help="Type a store number or name to find it.")
+        types = columns[0].multiselect("Event types", list(EVENT_TYPES), placeholder="All types",
+                                       **query_state.bind("types", "filter_types", query_state.read_types))
+    numbers = store_numbers(stores)
+    store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores),
+                                 help="Type a store number or name to find it.",
+                                 **query_state.bind("store", "filter_store", lambda: query_state.read_store(numbers)))
+    if store is not None and store not in valid:  # kept from a session on a database that no longer has it
+        store = None
     narrowed = bool(types) and len(types) < len(EVENT_TYPES)
-    query_state.write(types=",".join(types) if narrowed else None, store=store)
+    query_state.remember_bound("types", "filter_types", ",".join(types) if narrowed else None)
+    query_state.remember_bound("store", "filter_store", store)
     return EventFilter(tuple(types) if narrowed else None, store)
 
 

@@ -111,7 +111,15 @@ def write(**values: object) -> None:
             st.query_params[key] = str(value)
 
 
-def page_value(param: str, state_key: str, read, widgets: Mapping[str, Callable] | None = None):  # noqa: ANN001, ANN201
+def _requested(param: str | tuple[str, ...]) -> str | None:
+    """What the URL asks for: one parameter's text, or for a value kept in several (a range: from, to) all of them."""
+    if isinstance(param, str):
+        return _raw(param)
+    texts = [_raw(name) for name in param]
+    return None if all(text is None for text in texts) else "&".join(text or "" for text in texts)
+
+
+def page_value(param: str | tuple[str, ...], state_key: str, read, widgets: Mapping[str, Callable] | None = None):  # noqa: ANN001, ANN201
     """The page's value: taken from the URL when the URL asks for something other than what this page last wrote
     there (a followed link, back/forward), else kept from the session (buttons and pickers change it).
 
@@ -120,7 +128,7 @@ def page_value(param: str, state_key: str, read, widgets: Mapping[str, Callable]
     and a widget whose state Streamlit dropped (the page was left) gets it back. Callbacks that change the value set
     it with `set_value`, which updates the widgets too; so the value, the widgets and (after `remember`) the URL agree
     after every click."""
-    requested = _raw(param)
+    requested = _requested(param)
     if state_key not in st.session_state or (requested is not None
                                              and requested != st.session_state.get(f"{state_key}__url")):
         set_value(state_key, read(), widgets)
@@ -136,10 +144,36 @@ def set_value(state_key: str, value: object, widgets: Mapping[str, Callable] | N
         st.session_state[widget] = shown(value)
 
 
-def remember(param: str, state_key: str, text: str) -> None:
-    """Write the page's value to the URL and note it, so page_value can tell a followed link from our own write."""
-    write(**{param: text})
+def remember(param: str | tuple[str, ...], state_key: str, text: str | tuple[str, ...]) -> None:
+    """Write the page's value to the URL and note it, so page_value can tell a followed link from our own write
+    (a value kept in several parameters: the names and their texts as tuples)."""
+    if isinstance(param, str):
+        write(**{param: text})
+    else:
+        write(**dict(zip(param, text)))
+        text = "&".join(text)
     st.session_state[f"{state_key}__url"] = text
+
+
+def _bound_state(widget_key: str) -> str:
+    return f"{widget_key}__page_value"
+
+
+def _widget_changed(widget_key: str) -> None:
+    st.session_state[_bound_state(widget_key)] = st.session_state[widget_key]
+
+
+def bind(param: str | tuple[str, ...], widget_key: str, read: Callable[[], object]) -> dict:
+    """For a widget that is itself the page's value (a filter, a choice): page_value keyed to the widget. Returns the
+    keyword arguments to draw the widget with (its key and the change callback; draw it without a default or index).
+    A followed link sets the widget; the person's choice is kept across reruns and when they come back to the page.
+    After the widget is drawn, `remember_bound` writes its value to the URL."""
+    page_value(param, _bound_state(widget_key), read, {widget_key: lambda value: value})
+    return {"key": widget_key, "on_change": _widget_changed, "args": (widget_key,)}
+
+
+def remember_bound(param: str | tuple[str, ...], widget_key: str, text: str | tuple[str, ...] | None) -> None:
+    remember(param, _bound_state(widget_key), text or "")
 
 
 def read_ref(key: str = "ref") -> int | None:

@@ -14,11 +14,11 @@ today = date.today()
 st.title("Event type counts")
 st.caption("Scheduled events count on their scheduled date; Unstaffed events on their due date.")
 
-default_start, default_end = query_state.read_range(today - timedelta(days=30), 60)
 range_column, period_column = st.columns([3, 2])
-chosen = range_column.date_input("Range", value=(default_start, default_end), format="YYYY-MM-DD", key="counts_range")
-period = period_column.segmented_control("Per", PERIODS, default=query_state.read_choice("period", PERIODS, "week"),
-                                         key="counts_period") or "week"
+chosen = range_column.date_input("Range", format="YYYY-MM-DD", **query_state.bind(
+    ("from", "to"), "counts_range", lambda: query_state.read_range(today - timedelta(days=30), 60)))
+period = period_column.segmented_control("Per", PERIODS, **query_state.bind(
+    "period", "counts_period", lambda: query_state.read_choice("period", PERIODS, "week"))) or "week"
 where = filter_bar(reads.stores())
 
 if not isinstance(chosen, (tuple, list)) or len(chosen) != 2:
@@ -28,7 +28,8 @@ first_day, last_day = chosen
 if (last_day - first_day).days > 3 * 366:
     st.error("Choose a range of at most three years.")
     st.stop()
-query_state.write(**{"from": first_day.isoformat(), "to": last_day.isoformat(), "period": period})
+query_state.remember_bound(("from", "to"), "counts_range", (first_day.isoformat(), last_day.isoformat()))
+query_state.remember_bound("period", "counts_period", period)
 
 try:
     counts = reads.type_counts(first_day, last_day, period, where)

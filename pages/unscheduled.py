@@ -22,9 +22,9 @@ tiles = st.columns(len(URGENCY_BUCKETS))
 for tile, bucket in zip(tiles, URGENCY_BUCKETS):
     tile.metric(bucket, f"{totals[bucket]:,}", border=True)
 
-bucket = st.segmented_control("Show", URGENCY_BUCKETS, key="unscheduled_bucket",
-                              default=query_state.read_choice("bucket", URGENCY_BUCKETS, None))
-query_state.write(bucket=bucket)
+bucket = st.segmented_control("Show", URGENCY_BUCKETS, **query_state.bind(
+    "bucket", "unscheduled_bucket", lambda: query_state.read_choice("bucket", URGENCY_BUCKETS, None)))
+query_state.remember_bound("bucket", "unscheduled_bucket", bucket)
 events = reads.unscheduled_events(bucket, where)
 shown_total = int(totals[bucket]) if bucket else int(totals.sum())
 if events.empty:
