@@ -8,7 +8,7 @@ import pytest
 
 from services.quality_checks import run_check
 from services.settings import load_settings
-from tests.e2e.conftest import DAY, OPERATOR
+from tests.e2e.conftest import ADMIN, DAY, OPERATOR
 
 E2E_DEMO_EVENTS = 1200  # full pages: a month of counts, a busy day, many findings
 BLOCKING = ("serious", "critical")
@@ -55,4 +55,30 @@ def test_no_serious_or_critical_axe_violations(checked, dashboard, axe_source, p
     dashboard.wait_idle()
 
     violations = [v for v in dashboard.axe(axe_source) if v["impact"] in BLOCKING]
+    assert violations == [], f"axe-core on {path}:\n{_describe(violations)}"
+
+
+# Every page an admin can open (an admin sees them all), and a text that is on it once it has rendered.
+EVERY_PAGE = {
+    **PAGES,
+    "type_counts": ("/type_counts", "Event type counts"),
+    "operations": ("/operations", "Operations"),
+    "audit": ("/audit", "Audit"),
+    "timeline": ("/timeline", "Event timeline"),
+    "operations_health": ("/operations_health", "Operations health"),
+    "admin": ("/admin", "Admin"),
+}
+
+
+@pytest.mark.parametrize("page_key", list(EVERY_PAGE))
+def test_headings_go_down_one_level_at_a_time(checked, dashboard, axe_source, page_key):
+    """No page jumps from its title (h1) to an h3: axe's heading-order rule (a 'moderate' one, so the test above does
+    not catch it) reports nothing on any page."""
+    path, rendered = EVERY_PAGE[page_key]
+    dashboard.sign_in(ADMIN)
+    if path != "/":
+        dashboard.navigate(path)
+    dashboard.see(rendered)
+    dashboard.wait_idle()
+    violations = dashboard.axe(axe_source, {"runOnly": {"type": "rule", "values": ["heading-order"]}})
     assert violations == [], f"axe-core on {path}:\n{_describe(violations)}"
