@@ -185,9 +185,10 @@ def event_timeline(engine: Engine, ref: int | str, *, client_factory: Callable[[
         facts = _event_facts(connection, ref)
         database = _database_standing(connection, ref, facts.condition)
         operations, older = _touching_operations(connection, ref, recent_operations)
-        entries = [*_operation_entries(operations, ref),
-                   *_step_entries(connection, ref, operations),
-                   *_audit_entries(connection, ref, operations),
+        names = _names_of_reps(engine, operations)
+        entries = [*_operation_entries(operations, ref, names),
+                   *_step_entries(connection, ref, operations, names),
+                   *_audit_entries(connection, ref, operations, names),
                    *_finding_entries(connection, ref, [member.ref for member in facts.counterparts], operations)]
     crossmark = read_crossmark(client_factory, facts)
     if crossmark.standing is not None and crossmark.standing.rep_id and not crossmark.standing.rep_name:
@@ -410,11 +411,23 @@ def _request_text(kind: str, request: dict, ref: int, names: Mapping[str, str] |
     return text
 
 
-def _operation_entries(operations: list[OperationRecord], ref: int) -> list[_Sortable]:
+def _names_of_reps(engine: Engine, operations: list[OperationRecord]) -> dict[str, str]:
+    """Our names of the reps the operations name (their requests and placements; their Crossmark calls and audit
+    entries name the same reps), read once for the whole timeline."""
+    from services.read_queries import employee_names
+
+    ids = people_in(*(operation.request for operation in operations),
+                    *(event.get(key) for operation in operations for event in operation.events
+                      for key in ("before", "after", "target")))
+    return employee_names(engine, ids) if ids else {}
+
+
+def _operation_entries(operations: list[OperationRecord], ref: int,
+                       names: Mapping[str, str] | None = None) -> list[_Sortable]:
     entries = []
     for operation in operations:
         role = _role_in(operation, ref)
-        summary = _request_text(operation.kind, operation.request, ref)
+        summary = _request_text(operation.kind, operation.request, ref, names)
         if role == "guard":
             summary += f" — relied on event {ref}, left as it was"
         elif role == "supervisor" and operation.request.get("ref") not in (None, ref):
@@ -423,7 +436,7 @@ def _operation_entries(operations: list[OperationRecord], ref: int) -> list[_Sor
         detail = operation.message or ""
         if mine is not None and operation.status in ("done", "resolved", "needs_attention"):
             reached = mine.get("after") or mine.get("target")
-            change = f"{_placement_text(mine.get('before'))} → {_placement_text(reached)}"
+            change = f"{_placement_text(mine.get('before'), names)} → {_placement_text(reached, names)}"
             detail = f"This event: {change}. {detail}".strip()
         entry = TimelineEntry(operation.requested_at, KIND_OPERATION, operation.id, operation.status,
                               operation.requested_by, summary, detail)
@@ -456,7 +469,8 @@ def step_detail(status: str, result: dict, names: Mapping[str, str] | None = Non
     return ""
 
 
-def _step_entries(connection: Connection, ref: int, operations: list[OperationRecord]) -> list[_Sortable]:
+def _step_entries(connection: Connection, ref: int, operations: list[OperationRecord],
+                  names: Mapping[str, str] | None = None) -> list[_Sortable]:
     ids = [operation.id for operation in operations]
     entries = []
     for start in range(0, len(ids), _IDENTITIES_PER_QUERY):
@@ -466,8 +480,8 @@ def _step_entries(connection: Connection, ref: int, operations: list[OperationRe
                                       .where(OperationStep.operation_id.in_(ids[start:start + _IDENTITIES_PER_QUERY]),
                                              OperationStep.event_ref == ref)):
             entry = TimelineEntry(row.created_at, KIND_STEP, row.operation_id, row.status, None,
-                                  step_summary(row.action, row.purpose, read_json(row.request, {})),
-                                  step_detail(row.status, read_json(row.result, {})))
+                                  step_summary(row.action, row.purpose, read_json(row.request, {}), names),
+                                  step_detail(row.status, read_json(row.result, {}), names))
             entries.append(((row.created_at, row.operation_id, _RANK_STEP, row.id), entry))
     return entries
 
@@ -499,7 +513,8 @@ def audit_text(action: str, before: str | None, after: str | None, message: str 
     return action_label(action), None, detail
 
 
-def _audit_entries(connection: Connection, ref: int, operations: list[OperationRecord]) -> list[_Sortable]:
+def _audit_entries(connection: Connection, ref: int, operations: list[OperationRecord],
+                   names: Mapping[str, str] | None = None) -> list[_Sortable]:
     """The event's own entries, and its operations' entries about no one event (requested, refused, final status,
     reconcile and retry attempts); their entries about other events are left to those events' timelines."""
     columns = (AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.operation_id, AuditEntry.action,
@@ -512,7 +527,7 @@ def _audit_entries(connection: Connection, ref: int, operations: list[OperationR
             rows[row.id] = row
     entries = []
     for row in rows.values():
-        summary, status, detail = audit_text(row.action, row.before, row.after, row.message, ref)
+        summary, status, detail = audit_text(row.action, row.before, row.after, row.message, ref, names)
         rank = _RANK_REQUESTED if status == "requested" else _RANK_AUDIT
         entries.append(((row.at, row.operation_id or _NO_OPERATION, rank, row.id),
                         TimelineEntry(row.at, KIND_AUDIT, row.operation_id, status, row.actor, summary, detail)))
