@@ -76,20 +76,37 @@ def read_choice(key: str, choices: Sequence[str], default: str | None) -> str | 
     return default
 
 
-def read_store(stores: Mapping[str, int | None], key: str = "store") -> str | None:
-    """`?store=157384` (the location id) or `?store=8135` / `#8135` (the store number people use) as the store's key
-    (see read_queries.stores: store key -> store number); None, with a message, for a store that has no events."""
-    raw = _raw(key)
-    if raw is None or raw in stores:
-        return raw
-    number = raw.removeprefix("#").strip()
+class UnknownStore(InvalidInput):
+    """No store with events has this location id or number."""
+
+
+def store_for(text: str, stores: Mapping[str, int | None]) -> str:
+    """The store key (see read_queries.stores: store key -> store number) for what people type or link: the location
+    id, or the store number as on the receipts ("8135" or "#8135"). InvalidInput, in words, for anything else."""
+    if text in stores:
+        return text
+    number = text.removeprefix("#").strip()
     matches = [store for store, store_number in stores.items()
                if store_number is not None and number.isascii() and number.isdigit() and int(number) == store_number]
     if len(matches) == 1:
         return matches[0]
-    _warn(key, raw, f"store number {plain(number, 20)} belongs to {len(matches)} locations; pick one in the Store list"
-          if matches else "no store with that id or number has events", "all stores")
-    return None
+    if matches:
+        raise InvalidInput(f"store number {plain(number, 20)} belongs to {len(matches)} locations; pick one in the "
+                           "Store list")
+    raise UnknownStore("no store with that id or number has events")
+
+
+def read_store(stores: Mapping[str, int | None], key: str = "store") -> str | None:
+    """`?store=157384` (the location id) or `?store=8135` / `#8135` (the store number people use) as the store's key;
+    None, with a message, for a store that has no events."""
+    raw = _raw(key)
+    if raw is None:
+        return None
+    try:
+        return store_for(raw, stores)
+    except InvalidInput as refusal:
+        _warn(key, raw, str(refusal), "all stores")
+        return None
 
 
 def read_range(today: date, default_days: int, start_key: str = "from", end_key: str = "to") -> tuple[date, date]:
