@@ -191,7 +191,7 @@ WHAT_WAS_DONE = """## What was cut from a cold page (issue 22)
 
 A cold page run (the first after any write) re-read the sidebar's "N events · M stores · Data synced", which counted
 every event: about 0.4 s at 1M on a quiet machine. Migration 0015 keeps those counts in trigger-kept rows (events per
-store, schedules in 16 shards: services/summary_counts.py) and reads the first/last day and the newest sync by index
+store: services/summary_counts.py) and reads the first/last day and the newest sync by index
 seeks: `database_summary` went from 1,693 ms to 1.2 ms at 1M (median of 7, same figures). The Unscheduled buckets sum
 only the shorter of the Past due and Later sides (the other is the total minus the rest): 164 ms to 31 ms at 1M.
 

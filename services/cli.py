@@ -312,7 +312,7 @@ def _run_db(args: argparse.Namespace, url: str) -> int:
         print(f"Database: {display_url(url)}")
         print(f"Schema revision: {state.revision or 'none'} (current: {head_revision()})")
         if state.revision == head_revision():  # the counts are kept in tables of the current schema (0015)
-            summary = database_summary(engine)
+            summary = database_summary(engine, count_schedules=True)
             print(f"Events: {summary.events}  Schedules: {summary.schedules}  Employees: {summary.employees}  "
                   f"Stores: {summary.stores}")
     finally:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, String, case, cast, func, literal, or_, select, text, union_all
+from sqlalchemy import Engine, Integer, String, case, cast, func, literal, or_, select, text, union_all
 
 from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
@@ -19,7 +19,7 @@ from services.tables import (
 @dataclass(frozen=True)
 class DatabaseSummary:
     events: int
-    schedules: int
+    schedules: int | None  # counted only when asked (`db status`): see database_summary
     employees: int
     stores: int
     first_day: datetime | None
@@ -28,12 +28,13 @@ class DatabaseSummary:
     data_version: int
 
 
-def database_summary(engine: Engine) -> DatabaseSummary:
+def database_summary(engine: Engine, *, count_schedules: bool = False) -> DatabaseSummary:
     """Headline counts for the sidebar and `db status`, at a cost that does not grow with the number of events (the
-    sidebar reads them on every cold page): the event and schedule counts from the trigger-kept rows of
-    services/summary_counts.py (one per store, 16 shards), the first and last days and the newest sync by index seeks.
-    Each min/max is its own subquery: SQLite seeks an index only for a lone min() or max()."""
-    from services.summary_counts import schedule_count_shards, store_event_counts
+    sidebar reads them on every cold page): the event and store counts from the trigger-kept rows of
+    services/summary_counts.py (one per store), the first and last days and the newest sync by index seeks. Each
+    min/max is its own subquery: SQLite seeks an index only for a lone min() or max(). Schedules are counted (a scan)
+    only with `count_schedules` (`db status`; the sidebar does not show them)."""
+    from services.summary_counts import store_event_counts
 
     def seek(aggregate):  # noqa: ANN001, ANN202 - a SQL aggregate of one events column
         return select(aggregate).scalar_subquery()
@@ -42,7 +43,8 @@ def database_summary(engine: Engine) -> DatabaseSummary:
     query = select(
         select(func.coalesce(func.sum(store_event_counts.c.events), 0)).scalar_subquery(),
         select(func.count()).where(has_store).scalar_subquery(),
-        select(func.coalesce(func.sum(schedule_count_shards.c.schedules), 0)).scalar_subquery(),
+        (select(func.count()).select_from(Schedule).scalar_subquery() if count_schedules
+         else literal(None, Integer)),
         select(func.count()).select_from(Employee).scalar_subquery(),
         seek(func.min(Event.start_datetime)), seek(func.max(Event.due_datetime)), seek(func.max(Event.last_synced)),
         select(DataVersion.version).where(DataVersion.id == 1).scalar_subquery(),
@@ -50,7 +52,8 @@ def database_summary(engine: Engine) -> DatabaseSummary:
     with engine.connect() as connection:  # one statement: one consistent view
         events, stores, schedules, employees, first_day, last_day, newest_sync, version = connection.execute(query).one()
     return DatabaseSummary(events=int(events), stores=int(stores), first_day=first_day, last_day=last_day,
-                           newest_sync=newest_sync, schedules=int(schedules), employees=int(employees),
+                           newest_sync=newest_sync, schedules=None if schedules is None else int(schedules),
+                           employees=int(employees),
                            data_version=version or 0)
 
 

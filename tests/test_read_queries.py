@@ -62,7 +62,8 @@ def test_heatmap_figure_equals_plain_sql_counts(demo_database):
     first, last = _month_bounds(today)
     figure = calendar_heatmap(month_calendar(engine, today), today, today)
     expected = _scheduled_by_sql(engine, first, last)
-    heatmap, _, warnings = figure.data
+    traces = {trace.name: trace for trace in figure.data}
+    heatmap = traces["Scheduled"]
     totals = {date.fromisoformat(day): z for z_row, day_row in zip(heatmap.z, heatmap.customdata)
               for z, day in zip(z_row, day_row) if day}
     assert len(totals) == (last - first).days + 1
@@ -73,10 +74,16 @@ def test_heatmap_figure_equals_plain_sql_counts(demo_database):
         day_number = int(re.match(r"<b>(\d+)</b>", annotation.text).group(1))
         letters = dict(re.findall(r"\b([CJSFDO])(\d+)\b", annotation.text))
         day = first.replace(day=day_number)
-        assert {t: int(letters[TYPE_LETTERS[t]]) for t in EVENT_TYPES} == {t: expected[day][t] for t in EVENT_TYPES}
+        # a type with no event that day is left out of the cell (no zero counts printed)
+        assert {t: int(letters.get(TYPE_LETTERS[t], 0)) for t in EVENT_TYPES} == \
+            {t: expected[day][t] for t in EVENT_TYPES}
+        assert not re.search(r"\b[CJSFDO]0\b", annotation.text), annotation.text
 
     unstaffed = _unstaffed_due_by_sql(engine, first, last)
-    assert sorted(warnings.customdata) == sorted(day.isoformat() for day, count in unstaffed.items() if count)
+    marked = [*traces["Unstaffed due"].customdata, *traces["Unstaffed past due"].customdata]
+    assert sorted(marked) == sorted(day.isoformat() for day, count in unstaffed.items() if count)
+    assert all(day >= today.isoformat() for day in traces["Unstaffed due"].customdata)
+    assert all(day < today.isoformat() for day in traces["Unstaffed past due"].customdata)
 
 
 def test_filters_change_the_month_numbers(demo_database):

@@ -29,7 +29,7 @@ def _direct(engine) -> dict:  # noqa: ANN001
 
 
 def _summary(engine) -> dict:  # noqa: ANN001
-    summary = database_summary(engine)
+    summary = database_summary(engine, count_schedules=True)
     return {key: getattr(summary, key) for key in _direct(engine)}
 
 
@@ -96,7 +96,7 @@ def test_the_summary_equals_a_direct_count_after_every_kind_of_write(engine, bul
     check("schedules inserted")
     assert _summary(engine)["schedules"] == before["schedules"] + 2
     _write(engine, "UPDATE schedules SET id = id + 1000003 WHERE event_ref_num = 990001")
-    check("a schedule's id changed (another shard)")
+    check("a schedule's id changed")
     _write(engine, "DELETE FROM schedules WHERE event_ref_num IN (990001, 990003)")
     check("schedules deleted")
 

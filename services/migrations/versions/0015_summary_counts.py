@@ -1,7 +1,9 @@
 """The sidebar's and `db status`'s headline counts kept by triggers (services/summary_counts.py), so a cold page no
 longer counts every event (issue 22: about 0.4 s of a 0.5 s cold page at 1,000,000 events, paid after every write):
-events per store marker ('#' + store key, '' for an event with neither) and schedules in 16 shards by id. The first
-and last days and the newest sync are read by index seeks: indexes on events.due_datetime and events.last_synced.
+events per store marker ('#' + store key, '' for an event with neither). The first and last days and the newest sync
+are read by index seeks: indexes on events.due_datetime and events.last_synced. Schedules are not counted by triggers:
+every paired action writes schedules, and a counter row all of them update would make concurrent actions wait on (and,
+in two rows' order, deadlock over) it; only `db status` counts them.
 
 Frozen: this file's own SQL, nothing imported from `services` (services/summary_counts.py holds the current copy that
 bulk loads drop, rebuild and re-create).
@@ -22,22 +24,15 @@ branch_labels = None
 depends_on = None
 
 STORES_TABLE = "dashboard_store_event_counts"
-SHARDS_TABLE = "dashboard_schedule_count_shards"
 DUE_INDEX = "ix_dashboard_events_due"
 SYNCED_INDEX = "ix_dashboard_events_last_synced"
-SQLITE_TRIGGERS = ("dashboard_sc_event_insert", "dashboard_sc_event_delete", "dashboard_sc_event_update",
-                   "dashboard_sc_schedule_insert", "dashboard_sc_schedule_delete", "dashboard_sc_schedule_update")
+SQLITE_TRIGGERS = ("dashboard_sc_event_insert", "dashboard_sc_event_delete", "dashboard_sc_event_update")
 
 
 def _event_change(row: str, sign: str) -> str:
     marker = f"coalesce('#' || coalesce({row}.location_mvid, CAST({row}.store_number AS TEXT)), '')"
     return (f"INSERT INTO {STORES_TABLE} (store, events) VALUES ({marker}, {sign}1) "
             f"ON CONFLICT (store) DO UPDATE SET events = {STORES_TABLE}.events + excluded.events;")
-
-
-def _schedule_change(row: str, sign: str) -> str:
-    return (f"INSERT INTO {SHARDS_TABLE} (shard, schedules) VALUES ({row}.id % 16, {sign}1) "
-            f"ON CONFLICT (shard) DO UPDATE SET schedules = {SHARDS_TABLE}.schedules + excluded.schedules;")
 
 
 def _plpgsql(name: str, table: str, update_columns: str, on_old: str, on_new: str) -> list[str]:
@@ -51,26 +46,19 @@ def _plpgsql(name: str, table: str, update_columns: str, on_old: str, on_new: st
 def _create_triggers(dialect: str) -> list[str]:
     if dialect == "sqlite":
         event_old, event_new = _event_change("OLD", "-"), _event_change("NEW", "+")
-        schedule_old, schedule_new = _schedule_change("OLD", "-"), _schedule_change("NEW", "+")
         names = SQLITE_TRIGGERS
         return [f"CREATE TRIGGER {names[0]} AFTER INSERT ON events BEGIN {event_new} END",
                 f"CREATE TRIGGER {names[1]} AFTER DELETE ON events BEGIN {event_old} END",
                 f"CREATE TRIGGER {names[2]} AFTER UPDATE OF location_mvid, store_number ON events "
-                f"BEGIN {event_old} {event_new} END",
-                f"CREATE TRIGGER {names[3]} AFTER INSERT ON schedules BEGIN {schedule_new} END",
-                f"CREATE TRIGGER {names[4]} AFTER DELETE ON schedules BEGIN {schedule_old} END",
-                f"CREATE TRIGGER {names[5]} AFTER UPDATE OF id ON schedules BEGIN {schedule_old} {schedule_new} END"]
-    return (_plpgsql("dashboard_sc_events", "events", "location_mvid, store_number", _event_change("OLD", "-"),
-                     _event_change("NEW", "+"))
-            + _plpgsql("dashboard_sc_schedules", "schedules", "id", _schedule_change("OLD", "-"),
-                       _schedule_change("NEW", "+")))
+                f"BEGIN {event_old} {event_new} END"]
+    return _plpgsql("dashboard_sc_events", "events", "location_mvid, store_number", _event_change("OLD", "-"),
+                    _event_change("NEW", "+"))
 
 
 def _drop_triggers(dialect: str) -> list[str]:
     if dialect == "sqlite":
         return [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
-    return [statement for name, table in (("dashboard_sc_events", "events"), ("dashboard_sc_schedules", "schedules"))
-            for statement in (f"DROP TRIGGER IF EXISTS {name} ON {table}", f"DROP FUNCTION IF EXISTS {name}()")]
+    return ["DROP TRIGGER IF EXISTS dashboard_sc_events ON events", "DROP FUNCTION IF EXISTS dashboard_sc_events()"]
 
 
 def upgrade() -> None:
@@ -81,16 +69,11 @@ def upgrade() -> None:
     if not inspector.has_table(STORES_TABLE):
         op.create_table(STORES_TABLE, sa.Column("store", sa.Text, primary_key=True),
                         sa.Column("events", sa.Integer, nullable=False))
-    if not inspector.has_table(SHARDS_TABLE):
-        op.create_table(SHARDS_TABLE, sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
-                        sa.Column("schedules", sa.Integer, nullable=False))
     for statement in _drop_triggers(dialect):
         op.execute(statement)
     op.execute(f"DELETE FROM {STORES_TABLE}")
     op.execute(f"INSERT INTO {STORES_TABLE} (store, events) SELECT coalesce('#' || coalesce(e.location_mvid, "
                "CAST(e.store_number AS TEXT)), ''), COUNT(*) FROM events e GROUP BY 1")
-    op.execute(f"DELETE FROM {SHARDS_TABLE}")
-    op.execute(f"INSERT INTO {SHARDS_TABLE} (shard, schedules) SELECT s.id % 16, COUNT(*) FROM schedules s GROUP BY 1")
     for statement in _create_triggers(dialect):
         op.execute(statement)
     with warnings.catch_warnings():  # events has expression indexes (0008), which reflection skips with a warning
@@ -106,5 +89,4 @@ def downgrade() -> None:
     op.drop_index(DUE_INDEX, table_name="events")
     for statement in _drop_triggers(op.get_bind().dialect.name):
         op.execute(statement)
-    op.drop_table(SHARDS_TABLE)
     op.drop_table(STORES_TABLE)
