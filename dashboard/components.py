@@ -58,10 +58,13 @@ def store_text(number: object, name: object, location: object = None) -> str:
     return f"{shown} · {name}" if shown else str(name)
 
 
+ALL_STORES = ""  # the Store list's "All stores" option
+
+
 def store_label(stores: pd.DataFrame):  # noqa: ANN201
     """The Store list's labels: number and name, what typing in the list searches (so a number finds its store)."""
     names = {row.store: store_text(row.store_number, row.store_name, row.store) for row in stores.itertuples()}
-    return lambda store: "All stores" if store is None else names.get(store, store)
+    return lambda store: "All stores" if store in (None, ALL_STORES) else names.get(store, store)
 
 
 def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
@@ -74,11 +77,12 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), placeholder="All types",
                                        **query_state.bind("types", "filter_types", query_state.read_types))
     numbers = store_numbers(stores)
-    store = columns[1].selectbox("Store", [None, *valid], format_func=store_label(stores),
-                                 help="Type a store number or name to find it.",
-                                 **query_state.bind("store", "filter_store", lambda: query_state.read_store(numbers)))
-    if store is not None and store not in valid:  # kept from a session on a database that no longer has it
-        store = None
+    # "All stores" is an option of its own (ALL_STORES): a None value would show the list's "Choose an option".
+    chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=store_label(stores),
+                                  help="Type a store number or name to find it.",
+                                  **query_state.bind("store", "filter_store",
+                                                     lambda: query_state.read_store(numbers) or ALL_STORES))
+    store = chosen if chosen in valid else None  # a store kept from a session on a database that no longer has it
     narrowed = bool(types) and len(types) < len(EVENT_TYPES)
     query_state.remember_bound("types", "filter_types", ",".join(types) if narrowed else None)
     query_state.remember_bound("store", "filter_store", store)

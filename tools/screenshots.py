@@ -23,7 +23,7 @@ def _pages() -> dict[str, tuple[str, str]]:
     return {
         "overview": ("/", "Busiest days"),
         "calendar": (f"/calendar?month={DAY:%Y-%m}", "Scheduled this month"),
-        "day": (f"/day?date={DAY.isoformat()}", "Day view"),
+        "day": (f"/day?date={DAY.isoformat()}", f"{DAY:%A, %B %d, %Y}"),
         "unscheduled": ("/unscheduled", "Unscheduled events"),
         "data_quality": ("/data_quality", "Open findings"),
         "type_counts": ("/type_counts", "Event type counts"),
