@@ -75,13 +75,16 @@ if findings.empty:
     st.success("No open findings for these filters.", icon=":material/check_circle:")
 else:
     findings["day"] = pd.to_datetime(findings["day"])
+    # What people read: "Critical"; an event number as a whole number, blank for a finding about no one event.
+    findings["severity"] = findings["severity"].str.capitalize()
+    findings["event_number"] = pd.to_numeric(findings["event_number"], errors="coerce").astype("Int64")
     finding = selected_row(
         findings, "id", "dq_table", hide_index=True, width="stretch",
         column_order=["severity", "rule_title", "day", "detail", "event_number", "store_number", "store_name",
                       "first_seen", "acknowledged_by", "acknowledged_at", "note"],
         column_config={"severity": "Severity", "rule_title": "Rule",
                        "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
-                       "detail": "Detail", "event_number": "Event number",
+                       "detail": "Detail", "event_number": st.column_config.NumberColumn("Event number", format="%d"),
                        "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
                        "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM DD, HH:mm"),
                        "acknowledged_by": "Acknowledged by",

@@ -58,7 +58,7 @@ def test_a_finding_stays_selected_across_a_filter_change_or_is_cleared(open_page
     app = open_page(url, "data_quality", role="operator")
     findings = _table(app, "dq_table")
     # a warning listed after the critical findings: filtering to warnings moves it up
-    position = next(index for index, severity in enumerate(findings["severity"]) if severity == "warning")
+    position = next(index for index, severity in enumerate(findings["severity"]) if severity == "Warning")
     assert position > 0
     picked = findings.iloc[position]
     _select(app, "dq_table", position)
@@ -94,7 +94,7 @@ def test_after_a_rerun_of_the_checks_the_selection_follows_its_finding(open_page
     app = open_page(url, "data_quality", role="operator")
     findings = _table(app, "dq_table")
     # the first warning: the critical 'Pair on different dates' finding resolved above it moves it up
-    position = next(index for index, severity in enumerate(findings["severity"]) if severity == "warning")
+    position = next(index for index, severity in enumerate(findings["severity"]) if severity == "Warning")
     picked = findings.iloc[position]
     _select(app, "dq_table", position)
     assert plain(picked["detail"]) in _finding_panel(app)
