@@ -12,6 +12,7 @@ from services.health import HealthReport, current_health
 from services.journal import STATUSES, status_label
 from services.metrics import METRICS
 from services.paired_actions import kind_label
+from services.switches import LABELS as SWITCH_LABELS
 
 
 def _age(seconds: float | None) -> str:
@@ -90,7 +91,7 @@ def _details(report: HealthReport) -> None:
     st.caption(f"Schema revision {plain(report.schema.revision or '?')} (current: {plain(report.schema.head or '?')})"
                f" · checked {_iso_when(report.checked_at)}")
     if report.switches:
-        st.caption("Switches: " + " · ".join(f"{plain(name)} **{'on' if s['enabled'] else 'off'}**"
+        st.caption("Switches: " + " · ".join(f"{plain(SWITCH_LABELS.get(name, name))} **{'on' if s['enabled'] else 'off'}**"
                                              + (f" ({plain(s['changed_by'])})" if s.get("changed_by") else "")
                                              for name, s in report.switches.items()))
 

@@ -443,10 +443,13 @@ def test_operations_health_page_under_navigation(sqlite_url: str, monkeypatch):
         assert "Healthy, with warnings" in app.warning[0].value and "no data-quality run" in app.warning[0].value
         frames = [frame.value for frame in app.dataframe]
         read = frames[0]
-        assert read.iloc[0]["query"] == "all" and "summary" in set(read["query"])
-        assert read.loc[read["query"] == "summary", "samples (hour)"].iloc[0] >= 1
-        assert "/users/getUserInfo" in set(frames[1]["path"])
-        assert "reschedule" in set(frames[2]["kind"]) and "200" in set(frames[3]["status"])
+        # column headers and labels in words (issue 18): "Query", a kind as the Operations page names it
+        assert read.iloc[0]["Query"] == "all" and "summary" in set(read["Query"])
+        assert read.loc[read["Query"] == "summary", "Samples (hour)"].iloc[0] >= 1
+        assert "/users/getUserInfo" in set(frames[1]["Path"])
+        assert "Reschedule" in set(frames[2]["Kind"]) and "200" in set(frames[3]["Status"])
+        switches = next(caption.value for caption in app.caption if caption.value.startswith("Switches:"))
+        assert "Maintenance mode" in switches and "maintenance_mode" not in switches, switches
     finally:
         st.cache_resource.clear()
 
