@@ -35,10 +35,11 @@ run: db
 
 # Two worker processes (pytest-xdist), each test file in one worker (module fixtures: one app server, one seeded
 # database per file): much of the suite waits on servers, browsers, subprocesses and timeouts, so two workers on two
-# cores halve the wall time. TEST_WORKERS=0 runs it in this process (what `pytest` alone does).
+# cores halve the wall time. TEST_WORKERS=0 runs it in this process (what `pytest` alone does). The 20 slowest tests
+# are listed at the end, to keep CI within its 20 minutes.
 TEST_WORKERS ?= 2
 test: $(INSTALLED_DEV)
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest --durations=20 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The stateful chaos test of the paired actions (tests/test_paired_actions_stateful.py) with 2,000 examples instead of
 # `make test`'s 200 (on PostgreSQL too when TEST_DATABASE_URL is set). Takes several minutes.
