@@ -17,10 +17,13 @@ today = date.today()
 PICKER = {"day_picker": lambda day: day}  # the date picker shows the page's day
 query_state.page_value("date", "day_view_date", lambda: query_state.read_day(today), PICKER)
 LAYOUTS = ("Cards", "Table")
-LAYOUT_SHOWN = {"day_layout": lambda layout: layout}  # the Cards / Table switch shows the page's layout
+# A day with more events than this opens as the table: ninety cards, each with its buttons, are slow to draw (about
+# 2.4 s at one busy club, against 1.3 s for the table: docs/benchmarks-browser.md) and long to scroll. The page's
+# layout is "Cards", "Table", or None: the day's own choice (the URL names a layout only when it is not that).
+AUTO_TABLE_AFTER = 30
 query_state.page_value("view", "day_view_layout",
-                       lambda: query_state.read_choice("view", [layout.lower() for layout in LAYOUTS], "cards").title(),
-                       LAYOUT_SHOWN)
+                       lambda: (query_state.read_choice("view", [layout.lower() for layout in LAYOUTS], None)
+                                or "").title() or None)
 
 
 def shift_day(days: int) -> None:
@@ -34,8 +37,8 @@ def pick_day() -> None:
 
 
 def pick_layout() -> None:
-    query_state.set_value("day_view_layout", st.session_state.day_layout or st.session_state.day_view_layout,
-                          LAYOUT_SHOWN)
+    chosen = st.session_state.day_layout or st.session_state.get("day_view_layout_shown")
+    st.session_state.day_view_layout = None if chosen == st.session_state.get("day_view_layout_auto") else chosen
 
 
 header, previous, following = st.columns([6, 1, 1], vertical_alignment="bottom")
@@ -46,17 +49,21 @@ header.title(f"{day:%A, %B %d, %Y}")
 result_banner()
 picker, store_column, layout_column = st.columns([2, 3, 2], vertical_alignment="bottom")
 picker.date_input("Date", key="day_picker", on_change=pick_day, format="YYYY-MM-DD")
-layout_column.segmented_control("Show events as", LAYOUTS, key="day_layout", required=True, on_change=pick_layout,
-                                help="Table: every event of the day on one line, in time order; select a row for its "
-                                     "actions.")
-layout = st.session_state.day_view_layout
 query_state.remember("date", "day_view_date", day.isoformat())
-query_state.remember("view", "day_view_layout", "" if layout == "Cards" else layout.lower())  # cards: no parameter
 
 with store_column:
     where = filter_bar(reads.stores(), with_types=False)
 view = reads.day_view(day, where)
 scheduled = view.scheduled
+
+automatic = "Table" if len(scheduled) > AUTO_TABLE_AFTER else "Cards"
+layout = st.session_state.day_view_layout or automatic
+st.session_state.day_view_layout_auto, st.session_state.day_view_layout_shown = automatic, layout
+st.session_state.day_layout = layout  # the switch shows the layout in use (drawn without a default)
+layout_column.segmented_control("Show events as", LAYOUTS, key="day_layout", required=True, on_change=pick_layout,
+                                help="Table: every event of the day on one line, in time order; select a row for its "
+                                     f"actions. A day with more than {AUTO_TABLE_AFTER} events opens as the table.")
+query_state.remember("view", "day_view_layout", "" if layout == automatic else layout.lower())
 
 duty = st.columns(4)
 duty[0].metric("Scheduled", f"{view.scheduled_total:,}")
@@ -83,14 +90,16 @@ if scheduled.empty and view.unstaffed_due.empty:
             icon=":material/event_available:")
 
 if layout == "Table":
-    event_table(scheduled, actions=event_actions)
+    with st.container(key="day_events_table"):
+        event_table(scheduled, actions=event_actions)
 else:
-    for event_type in DISPLAY_ORDER:
-        rows = scheduled[scheduled["event_type"] == event_type]
-        if rows.empty:
-            continue
-        st.header(f"{event_type} · {len(rows)}")
-        event_cards(rows, 2 if event_type == "Core" else 3, actions=event_actions)
+    with st.container(key="day_events_cards"):
+        for event_type in DISPLAY_ORDER:
+            rows = scheduled[scheduled["event_type"] == event_type]
+            if rows.empty:
+                continue
+            st.header(f"{event_type} · {len(rows)}")
+            event_cards(rows, 2 if event_type == "Core" else 3, actions=event_actions)
 
 supervisors = scheduled[scheduled["event_type"] == "Supervisor"]
 if layout == "Cards" and not supervisors.empty:  # the table lists them with the rest

@@ -264,5 +264,12 @@ def test_a_national_day_over_the_listing_limit_shows_the_clubs_and_a_club_shows_
 
     app = open_page(url, "day", date=day.isoformat(), store=club)
     assert not any("too many" in info.value for info in app.info)
+    scheduled_at_club = int(clubs.loc[clubs["Location"] == club, "Scheduled"].iloc[0])
+    assert int(_metrics(app)["Scheduled"].replace(",", "")) == scheduled_at_club
+    # a club-day this busy opens as the table (one line per event), not as dozens of cards
+    assert scheduled_at_club > 30 and app.segmented_control(key="day_layout").value == "Table"
+    assert scheduled_at_club in {len(frame.value) for frame in app.dataframe}
+    assert "view" not in app.query_params  # the day's own choice: the link names no layout
+    app = open_page(url, "day", date=day.isoformat(), store=club, view="cards")
     assert [b for b in app.button if (b.key or "").startswith(("btn_rs_", "btn_us_"))]  # the club's cards with actions
-    assert int(_metrics(app)["Scheduled"].replace(",", "")) == int(clubs.loc[clubs["Location"] == club, "Scheduled"].iloc[0])
+    assert app.query_params["view"] == "cards"
