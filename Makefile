@@ -69,7 +69,7 @@ bench-browser: $(INSTALLED_DEV)
 audit: $(INSTALLED_DEV)
 	$(PY) -m tools.audit
 
-# Screenshots of every page at 1440x1000 and 390x844 into docs/screenshots/ (tools/screenshots.py; the README shows
-# some of them). Runs the app as the browser tests do, in Debian's Chromium.
+# Screenshots of the main pages at 1440x1000 and 390x844 into docs/screenshots/ (tools/screenshots.py; the README shows
+# them; `python -m tools.screenshots --out DIR` takes every page). Runs the app as the browser tests do, in Debian's Chromium.
 screenshots: $(INSTALLED_DEV)
-	$(PY) -m tools.screenshots
+	$(PY) -m tools.screenshots --pages overview,calendar,day,unscheduled,data_quality

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from services.quality_checks import run_check
     from services.settings import load_settings
-    from tests.e2e.conftest import ADMIN, CHROMIUM, CHROMIUM_ARGS, Dashboard, running_app
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, OPERATOR, Dashboard, running_app
 
     every_page = _pages()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             for size_name, (width, height) in SIZES.items():
                 context = browser.new_context(viewport={"width": width, "height": height})
                 dashboard = Dashboard(context.new_page(), app)
-                dashboard.sign_in(ADMIN)
+                dashboard.sign_in(OPERATOR)
                 for name in wanted:
                     path, rendered = every_page[name]
                     dashboard.navigate(path)
