@@ -10,8 +10,7 @@ The database is bench/run.py's (built once under data/, kept). Both servers are 
 a loopback port; the dashboard's is dashboard/server.py in sandbox mode (reads only). One Chromium context signs in
 once (the session cookie), then every measurement is a page load in it: a new Streamlit session, as opening a link is.
 "Fully drawn" is the first moment the app is connected, its script not running, nothing stale and the page's own
-content present (the Calendar's heatmap cells: plotly draws after the script ends; the Day view's heading; the floor's
-line), measured on the page's own clock from the start of the navigation. The page loads of one round are interleaved
+content present (the Calendar's month grid cells; the Day view's heading; the floor's line), measured on the page's own clock from the start of the navigation. The page loads of one round are interleaved
 (floor, Calendar, Day view; cold then warm), because this shared machine's speed drifts within minutes.
 """
 from __future__ import annotations
@@ -153,7 +152,7 @@ def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
     floor_script.write_text(f"import streamlit as st\nst.write({FLOOR_LINE!r})\n")
     pages = {  # name: (server, path, what shows the page is drawn)
         "floor": ("floor", "/", '[data-testid="stMarkdownContainer"] p'),
-        "calendar": ("app", "/calendar", ".st-key-month_heatmap .heatmaplayer image, .st-key-month_heatmap .hm image"),
+        "calendar": ("app", "/calendar", ".st-key-month_grid a.mg-cell"),
         "day": ("app", f"/day?date={day.isoformat()}&store={club}", '[data-testid="stMain"] h1'),
     }
     samples: dict[str, dict[str, list[float]]] = {name: {"cold": [], "warm": []} for name in pages}
