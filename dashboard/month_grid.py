@@ -135,7 +135,7 @@ def _cell_html(cell: DayCell, grid: MonthGrid, store: str | None, event_types: t
             f'{cell.mark} {cell.unstaffed_due}</span>' if cell.mark else "")
     title = escape(cell.title(grid.today))
     return (f'<a class="{classes}" href="{escape(day_link(cell.day, store, event_types))}" '
-            f'data-day="{cell.day.isoformat()}" title="{title}" aria-label="{title}" '
+            f'data-day="{cell.day.isoformat()}" title="{title}" '
             f'style="background:{cell.background};color:{cell.text_colour}">'
             f'<span class="mg-day"><b>{cell.day.day}</b>{" · today" if cell.is_today else ""}</span>{counts}{mark}</a>')
 
