@@ -199,9 +199,14 @@ only the shorter of the Past due and Later sides (the other is the total minus t
 | Calendar | 512–739 ms | 56–97 ms | 104–118 ms | 71–100 ms |
 | Day view, one club | 909–1,035 ms | 209–284 ms | 295–343 ms | 280–298 ms |
 
-Cold now costs about what warm does. What remains between these pages and the floor is drawing, not reading: the
+Cold now costs about what warm does. What remained between these pages and the floor was drawing, not reading: the
 Calendar's plotly heatmap (built in ~65 ms on the server, drawn after the script ends in the browser) and the Day view's
 cards (~90 cards with their action buttons for one busy club: ~230 ms of the server run and most of the browser's).
+
+The Calendar's month is now an HTML grid (dashboard/month_grid.py), drawn with the page: plotly no longer loads. It
+went from 5.0× / 8.9× the floor (cold / warm; the run of 2026-12-02 16:07, median of 5) to 3.4× / 3.6× (16:55,
+median of 3), and now costs what the app's lightest pages cost (Audit, Overview: ~1.2–1.3 s warm against ~1.2–1.4 s for the Calendar,
+measured together): what is left is the app's own cost per page (sign-in check, navigation, sidebar), not the month.
 """
 
 
