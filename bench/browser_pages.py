@@ -10,8 +10,7 @@ The database is bench/run.py's (built once under data/, kept). Both servers are 
 a loopback port; the dashboard's is dashboard/server.py in sandbox mode (reads only). One Chromium context signs in
 once (the session cookie), then every measurement is a page load in it: a new Streamlit session, as opening a link is.
 "Fully drawn" is the first moment the app is connected, its script not running, nothing stale and the page's own
-content present (the Calendar's heatmap cells: plotly draws after the script ends; the Day view's heading; the floor's
-line), measured on the page's own clock from the start of the navigation. The page loads of one round are interleaved
+content present (the Calendar's month grid cells; the Day view's heading; the floor's line), measured on the page's own clock from the start of the navigation. The page loads of one round are interleaved
 (floor, Calendar, Day view; cold then warm), because this shared machine's speed drifts within minutes.
 """
 from __future__ import annotations
@@ -157,7 +156,7 @@ def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
     floor_script.write_text(f"import streamlit as st\nst.write({FLOOR_LINE!r})\n")
     pages = {  # name: (server, path, what shows the page is drawn)
         "floor": ("floor", "/", '[data-testid="stMarkdownContainer"] p'),
-        "calendar": ("app", "/calendar", ".st-key-month_heatmap .heatmaplayer image, .st-key-month_heatmap .hm image"),
+        "calendar": ("app", "/calendar", ".st-key-month_grid a.mg-cell"),
         # as it opens: a club-day this busy (over pages/day.py's AUTO_TABLE_AFTER events) is shown as the table
         "day": ("app", f"/day?date={day.isoformat()}&store={club}", DAY_DRAWN),
         # the same club and day as cards (a card with its buttons per event), asked for in the link
@@ -207,9 +206,14 @@ only the shorter of the Past due and Later sides (the other is the total minus t
 | Calendar | 512–739 ms | 56–97 ms | 104–118 ms | 71–100 ms |
 | Day view, one club | 909–1,035 ms | 209–284 ms | 295–343 ms | 280–298 ms |
 
-Cold now costs about what warm does. What remains between these pages and the floor is drawing, not reading: the
+Cold now costs about what warm does. What remained between these pages and the floor was drawing, not reading: the
 Calendar's plotly heatmap (built in ~65 ms on the server, drawn after the script ends in the browser) and the Day view's
 cards (~90 cards with their action buttons for one busy club: ~230 ms of the server run and most of the browser's).
+
+The Calendar's month is now an HTML grid (dashboard/month_grid.py), drawn with the page: plotly no longer loads. It
+went from 5.0× / 8.9× the floor (cold / warm; the run of 2026-12-02 16:07, median of 5) to 3.4× / 3.6× (16:55,
+median of 3), and now costs what the app's lightest pages cost (Audit, Overview: ~1.2–1.3 s warm against ~1.2–1.4 s for the Calendar,
+measured together): what is left is the app's own cost per page (sign-in check, navigation, sidebar), not the month.
 """
 
 

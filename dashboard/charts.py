@@ -1,7 +1,7 @@
-"""Chart builders: pure functions, DataFrame in, plotly Figure out (no Streamlit, no database)."""
+"""Chart builders: pure functions, DataFrame in, plotly Figure out (no Streamlit, no database); and the colours and
+Unstaffed marks the Calendar's month grid (dashboard/month_grid.py) shares with them."""
 from __future__ import annotations
 
-import calendar
 from datetime import date
 
 import pandas as pd
@@ -15,7 +15,7 @@ TYPE_COLOURS = {"Core": "#c62828", "Juicer": "#2e7d32", "Supervisor": "#6a1b9a",
                 "Digitals": "#1565c0", "Other": "#5f6368"}
 TYPE_LETTERS = {"Core": "C", "Juicer": "J", "Supervisor": "S", "Freeosk": "F", "Digitals": "D", "Other": "O"}
 WARNING_AMBER = "#f59e0b"
-# The heatmap's scale stops at a mid blue so that dark cell text keeps a contrast of at least 4.5:1 on every cell
+# The month grid's scale stops at a mid blue so that dark cell text keeps a contrast of at least 4.5:1 on every cell
 # (a scale running to deep blue has a middle band where neither dark nor white text reaches 4.5:1).
 SCALE_LOW, SCALE_HIGH = "#eef3fa", "#6f9bd1"
 DARK_TEXT, LIGHT_TEXT, MUTED_TEXT = "#1b1f24", "#ffffff", "#4b5563"
@@ -48,7 +48,7 @@ def contrast_ratio(first: str, second: str) -> float:
 
 
 def scale_colour(fraction: float) -> str:
-    """The heatmap colour at `fraction` (0..1) of the way from the lowest to the highest count."""
+    """The month grid's colour at `fraction` (0..1) of the way from the lowest to the highest count."""
     fraction = min(max(fraction, 0.0), 1.0)
     low, high = _rgb(SCALE_LOW), _rgb(SCALE_HIGH)
     return _hex(tuple(low[i] + (high[i] - low[i]) * fraction for i in range(3)))
@@ -66,13 +66,9 @@ def type_breakdown(row: pd.Series) -> str:
 
 PAST_DUE_RED = "#b3261e"
 UPCOMING_MARK, PAST_DUE_MARK = "▲", "✕"
-# The legend of the two marks, in words: the page prints it under the heatmap and the phone list uses the same marks.
+# The legend of the two marks, in words: the page prints it under the month grid and the phone list uses the same marks.
 UNSTAFFED_LEGEND = (f"{UPCOMING_MARK} amber: Unstaffed events due that day, still open (today or later). "
                     f"{PAST_DUE_MARK} red: Unstaffed events whose due day has passed (past due).")
-# Height of one week's row and the room above the first week (the weekday names): six weeks and the page's heading
-# and filters fit in a 1000 px high window.
-WEEK_ROW_PX, HEATMAP_TOP_PX = 88, 34
-
 
 def unstaffed_mark(day: date, unstaffed: int, today: date | None) -> str:
     """How a day's Unstaffed due reads: ▲ while its due day is today or later, ✕ once it has passed, nothing at 0."""
@@ -85,107 +81,6 @@ def unstaffed_words(day: date, unstaffed: int, today: date | None) -> str:
     """A day's Unstaffed due with its mark: "▲ 2 Unstaffed due", "✕ 2 Unstaffed past due", "" at 0."""
     mark = unstaffed_mark(day, unstaffed, today)
     return f"{mark} {unstaffed} Unstaffed {'past due' if mark == PAST_DUE_MARK else 'due'}" if mark else ""
-
-
-def calendar_heatmap(month_table: pd.DataFrame, month: date, today: date | None = None) -> go.Figure:
-    """Month heatmap: weeks as rows, weekdays as columns, colour = scheduled events, per-type counts as cell text.
-
-    `month_table` is services.read_queries.month_calendar's frame: day, one column per type, total, unstaffed_due.
-    Days with Unstaffed events due get an amber ▲ while that day is today or later and a red ✕ once it has passed;
-    zero days are muted with a dashed outline and print no counts. A month with nothing scheduled draws no colour
-    bar (the page says so in words)."""
-    weeks = calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
-    by_day = month_table.set_index("day")
-    busiest = int(by_day["total"].max()) if len(by_day) else 0
-    peak = max(busiest, 1)
-    z, hover, custom = [], [], []
-    annotations, shapes = [], []
-    marks: dict[str, dict[str, list]] = {mark: {"x": [], "y": [], "text": [], "days": []}
-                                         for mark in (UPCOMING_MARK, PAST_DUE_MARK)}
-    point_x, point_y, point_days, point_hover = [], [], [], []
-    for row_index, week in enumerate(weeks):
-        z_row, hover_row, custom_row = [], [], []
-        for column_index, day in enumerate(week):
-            if day.month != month.month or day not in by_day.index:
-                z_row.append(None)
-                hover_row.append("")
-                custom_row.append("")
-                continue
-            row = by_day.loc[day]
-            total, unstaffed = int(row["total"]), int(row["unstaffed_due"])
-            mark = unstaffed_mark(day, unstaffed, today)
-            z_row.append(total)
-            custom_row.append(day.isoformat())
-            hover_row.append(
-                f"<b>{day:%a %b %d}</b><br>{total} scheduled<br>"
-                + "<br>".join(f"{event_type}: {int(row[event_type])}" for event_type in EVENT_TYPES
-                              if int(row[event_type]))
-                + (f"<br><b>{unstaffed_words(day, unstaffed, today)}</b>" if mark else ""))
-            background = ZERO_FILL if total == 0 else scale_colour(total / peak)
-            text_colour = MUTED_TEXT if total == 0 else readable_text_colour(background)
-            is_today = today == day
-            counts = f"<br><span style='font-size:16px'><b>{total}</b></span><br>{type_breakdown(row)}" if total else ""
-            annotations.append(dict(
-                x=column_index, y=row_index, xref="x", yref="y", showarrow=False, align="center",
-                font=dict(color=text_colour, size=12),
-                text=f"<b>{day.day}</b>{' · today' if is_today else ''}{counts}",
-            ))
-            if total == 0:
-                shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.46, x1=column_index + 0.46,
-                                   y0=row_index - 0.46, y1=row_index + 0.46, line=dict(color="#9aa0a6", dash="dash", width=1)))
-            if is_today:
-                shapes.append(dict(type="rect", xref="x", yref="y", x0=column_index - 0.48, x1=column_index + 0.48,
-                                   y0=row_index - 0.48, y1=row_index + 0.48, line=dict(color="#1b1f24", width=2)))
-            if mark:
-                marked = marks[mark]
-                marked["x"].append(column_index + 0.36)
-                marked["y"].append(row_index - 0.30)
-                marked["text"].append(f"{day:%b %d}: {unstaffed_words(day, unstaffed, today)}")
-                marked["days"].append(day.isoformat())
-            point_x.append(column_index)
-            point_y.append(row_index)
-            point_days.append(day.isoformat())
-            point_hover.append(hover_row[-1])
-        z.append(z_row)
-        hover.append(hover_row)
-        custom.append(custom_row)
-
-    figure = go.Figure()
-    figure.add_trace(go.Heatmap(
-        z=z, x=list(range(7)), y=list(range(len(weeks))), customdata=custom, text=hover,
-        hoverinfo="skip", colorscale=[[0, SCALE_LOW], [1, SCALE_HIGH]], zmin=0, zmax=peak,
-        xgap=4, ygap=4, showscale=busiest > 0, colorbar=dict(title=dict(text="Scheduled"), thickness=12),
-        name="Scheduled",
-    ))
-    # Invisible points on every day carry the hover and make a click select that day: heatmap cells are not
-    # selectable in Streamlit, and plotly only clicks what it can hover.
-    figure.add_trace(go.Scatter(
-        x=point_x, y=point_y, customdata=point_days, text=point_hover, mode="markers", name="day",
-        marker=dict(size=60, symbol="square", opacity=0, color="#000000"), hovertemplate="%{text}<extra></extra>",
-        showlegend=False, selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-    ))
-    # The legend of the marks is a line of words under the chart (the page's caption): plotly's legend would take a
-    # row of the month's height.
-    for mark, name, symbol, colour, edge in (
-            (UPCOMING_MARK, "Unstaffed due", "triangle-up", WARNING_AMBER, "#7a4a00"),
-            (PAST_DUE_MARK, "Unstaffed past due", "x", PAST_DUE_RED, "#ffffff")):
-        marked = marks[mark]
-        figure.add_trace(go.Scatter(
-            x=marked["x"], y=marked["y"], customdata=marked["days"], text=marked["text"], mode="markers", name=name,
-            marker=dict(symbol=symbol, size=14, color=colour, line=dict(color=edge, width=1)),
-            hovertemplate="%{text}<extra></extra>", showlegend=False,
-        ))
-    figure.update_layout(
-        annotations=annotations, shapes=shapes, height=WEEK_ROW_PX * len(weeks) + HEATMAP_TOP_PX + 6,
-        margin=dict(l=10, r=10, t=HEATMAP_TOP_PX, b=6), plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
-        xaxis=dict(tickmode="array", tickvals=list(range(7)), ticktext=list(WEEKDAYS), side="top",
-                   showgrid=False, zeroline=False, fixedrange=True, range=[-0.5, 6.5]),
-        yaxis=dict(tickmode="array", tickvals=list(range(len(weeks))),
-                   ticktext=[f"Wk {week[0].isocalendar().week}" for week in weeks], autorange="reversed",
-                   showgrid=False, zeroline=False, fixedrange=True),
-        clickmode="event+select", dragmode=False,
-    )
-    return figure
 
 
 def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:

@@ -173,16 +173,16 @@ PHONE_MAX_WIDTH_PX = 640  # Streamlit stacks columns below this width too
 
 
 def calendar_layout_style() -> None:
-    """Show the heatmap on wide screens and the list of days on narrow ones. The server cannot know the screen's
-    width, so the page draws both (in containers keyed calendar_grid and calendar_list) and CSS picks one; the
+    """Show the month grid on wide screens and the list of days on narrow ones. The server cannot know the screen's
+    width, so the page draws both (in containers keyed month_grid and calendar_list) and CSS picks one; the
     Content-Security-Policy allows inline styles (dashboard/security_headers.py)."""
-    st.html(f"<style>@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{ .st-key-calendar_grid {{ display: none; }} }}"
+    st.html(f"<style>@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{ .st-key-month_grid {{ display: none; }} }}"
             f"@media (min-width: {PHONE_MAX_WIDTH_PX + 1}px) {{ .st-key-calendar_list {{ display: none; }} }}</style>")
 
 
 def month_day_list(month_table: pd.DataFrame, today: date, store: str | None) -> None:
     """One line per day with anything scheduled or due: the date (a link to its Day view), the total, the counts per
-    type that are not zero, and the Unstaffed due marked as on the heatmap (▲ still open, ✕ past due)."""
+    type that are not zero, and the Unstaffed due marked as on the month grid (▲ still open, ✕ past due)."""
     listed = 0
     for row in month_table.itertuples(index=False):
         day, total, unstaffed = row.day, int(row.total), int(row.unstaffed_due)

@@ -1,4 +1,5 @@
-"""Calendar: the month as a heatmap of scheduled events per day; choosing a day opens the day view. On a phone the
+"""Calendar: the month as a grid of days coloured by scheduled events (HTML, dashboard/month_grid.py); each day is a
+link to its Day view. On a phone the
 month reads as a list of days instead (the server cannot know the screen's width: both are drawn and a CSS media query
 shows one, see dashboard/day_cards.py's calendar_layout_style)."""
 from datetime import date, timedelta
@@ -6,9 +7,10 @@ from datetime import date, timedelta
 import streamlit as st
 
 from dashboard import query_state, reads
-from dashboard.charts import UNSTAFFED_LEGEND, calendar_heatmap
+from dashboard.charts import UNSTAFFED_LEGEND
 from dashboard.components import badges, filter_bar, page_path
 from dashboard.day_cards import calendar_layout_style, month_day_list
+from dashboard.month_grid import month_grid, month_grid_html
 from services.event_rules import EVENT_TYPES
 
 today = date.today()
@@ -43,22 +45,18 @@ if nothing:
             + " Try another month or clear the filters.", icon=":material/event_available:")
 
 calendar_layout_style()
-# The heatmap comes right under the filters so the whole month fits in the window; the month's figures follow it.
-with st.container(key="calendar_grid"):
-    selection = st.plotly_chart(calendar_heatmap(table, month, today), key="month_heatmap", on_select="rerun",
-                                selection_mode="points", config={"displayModeBar": False})
+# The grid comes right under the filters so the whole month fits in the window; the month's figures follow it.
+# A cell's link loads the Day view as a new page (Streamlit has no in-app navigation for links in HTML); the session
+# survives through its cookie and the link carries the filters.
+with st.container(key="month_grid"):
+    st.html(month_grid_html(month_grid(table, month, today), where.store, where.event_types))
 with st.container(key="calendar_list"):
     month_day_list(table, today, where.store)
-points = selection.selection.points if selection else []
-chosen = next((point.get("customdata") for point in points if point.get("customdata")), None)
-if isinstance(chosen, list):
-    chosen = chosen[0] if chosen else None
-if chosen:
-    st.switch_page(page_path("day"), query_params={"date": str(chosen)})
 
 if not nothing:
     st.caption("Each cell: the day, scheduled events, and per type (C Core, J Juicer, S Supervisor, F Freeosk, "
-               "D Digitals, O Other; types with none are left out). " + UNSTAFFED_LEGEND + " Click a day to open it.")
+               "D Digitals, O Other; types with none are left out). " + UNSTAFFED_LEGEND
+               + " Click a day to open it; hover for its breakdown.")
 metrics = st.columns(4)
 metrics[0].metric("Scheduled this month", f"{int(table['total'].sum()):,}")
 metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a %b %d}" if table["total"].any() else "—")

@@ -3,22 +3,21 @@ past due (✕) differently, says an empty month in words and lists the month's d
 mode lists every event of the day in time order with its store number and name, and the chosen row's actions."""
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import text
 
 from tests.test_app_actions import DAY, sprint2  # noqa: F401 - the shared fixture
+from tests.month_grid_cells import parse_grid
 from tests.test_app_pages import _texts, empty_url, open_page  # noqa: F401
 
 
-def _heatmap(app) -> dict:  # noqa: ANN001
-    """The Calendar's plotly figure as the browser gets it."""
-    charts = [element for element in app.get("plotly_chart") if element.proto.id.endswith("month_heatmap")
-              or "month_heatmap" in element.proto.id]
-    assert charts, "no heatmap"
-    return json.loads(charts[0].proto.spec)
+def _grid(app):  # noqa: ANN001, ANN202
+    """The Calendar's month grid as the browser gets it (the st.html block), read back into cells."""
+    bodies = [element.proto.body for element in app.get("html") if 'class="mg-grid"' in element.proto.body]
+    assert len(bodies) == 1, "no month grid"
+    return parse_grid(bodies[0])
 
 
 def _day_links(app) -> list[str]:  # noqa: ANN001
@@ -34,12 +33,19 @@ def _move_due(engine, ref: int, due: datetime) -> None:  # noqa: ANN001
 def test_calendar_cells_and_day_list_print_no_zero_counts(open_page, sprint2):
     url, _ = sprint2
     app = open_page(url, "calendar", month=f"{DAY:%Y-%m}")
-    cells = [annotation["text"] for annotation in _heatmap(app)["layout"]["annotations"]]
-    day_cell = next(cell for cell in cells if cell.startswith(f"<b>{DAY.day}</b>"))
-    assert day_cell.endswith("<br>C3 S1")  # 3 COREs and 1 Supervisor; no J0 F0 D0 O0
-    assert not any(re.search(r"\b[CJSFDO]0\b|<b>0</b>", cell) for cell in cells), cells
+    cells = {cell.day: cell for cell in _grid(app).cells}
+    day_cell = cells[DAY.isoformat()]
+    assert day_cell.texts["mg-types"] == "C3 S1" and day_cell.texts["mg-total"] == "4"  # no J0 F0 D0 O0
+    assert day_cell.href == f"day?date={DAY.isoformat()}"  # each cell opens its day
+    shown = [" ".join(cell.texts.values()) for cell in cells.values()]
+    assert not any(re.search(r"\b[CJSFDO]0\b|^0$", text) for cell in cells.values() for text in cell.texts.values()), \
+        shown
     captions = _texts(app.caption)
     assert "Core 3 · Supervisor 1" in captions
+    # the filters come along to the Day view the cell opens
+    filtered = open_page(url, "calendar", month=f"{DAY:%Y-%m}", types="Core")
+    day_cell = next(cell for cell in _grid(filtered).cells if cell.day == DAY.isoformat())
+    assert day_cell.href == f"day?date={DAY.isoformat()}&types=Core" and day_cell.texts["mg-types"] == "C3"
     assert not any(re.search(r"\b0 scheduled|\w+ 0\b", label) for label in _day_links(app) + captions)
 
 
@@ -48,8 +54,8 @@ def test_unstaffed_marks_read_still_open_and_past_due_differently(open_page, spr
     # 608002 (Unstaffed) due today+11: still open, ▲
     app = open_page(url, "calendar", month=f"{date.today() + timedelta(days=11):%Y-%m}")
     due_day = date.today() + timedelta(days=11)
-    marks = {trace["name"]: trace.get("customdata", []) for trace in _heatmap(app)["data"][2:]}
-    assert marks == {"Unstaffed due": [due_day.isoformat()], "Unstaffed past due": []}
+    marks = {cell.day: cell.texts.get("mg-mark") for cell in _grid(app).cells if "mg-mark" in cell.texts}
+    assert marks == {due_day.isoformat(): "▲ 1"}
     assert "▲ 1 Unstaffed due" in _texts(app.caption)
     assert any("▲ amber" in caption and "✕ red" in caption and "past due" in caption for caption in _texts(app.caption))
 
@@ -57,16 +63,17 @@ def test_unstaffed_marks_read_still_open_and_past_due_differently(open_page, spr
     past = date.today() - timedelta(days=40)
     _move_due(engine, 608002, datetime.combine(past, datetime.min.time()).replace(hour=18))
     app = open_page(url, "calendar", month=f"{past:%Y-%m}")
-    marks = {trace["name"]: trace.get("customdata", []) for trace in _heatmap(app)["data"][2:]}
-    assert marks == {"Unstaffed due": [], "Unstaffed past due": [past.isoformat()]}
+    marks = {cell.day: cell.texts.get("mg-mark") for cell in _grid(app).cells if "mg-mark" in cell.texts}
+    assert marks == {past.isoformat(): "✕ 1"}
     assert "✕ 1 Unstaffed past due" in _texts(app.caption)
 
 
 def test_an_empty_month_says_so_and_draws_no_colour_bar(open_page, empty_url):
     app = open_page(empty_url, "calendar", month="2026-02")
     assert any("Nothing is scheduled or due in February 2026" in info for info in _texts(app.info))
-    heatmap = _heatmap(app)["data"][0]
-    assert heatmap["showscale"] is False
+    grid = _grid(app)
+    assert not grid.scale and len(grid.cells) == 28
+    assert all(set(cell.texts) == {"mg-day"} and "mg-empty" in cell.classes for cell in grid.cells)
     assert _day_links(app) == []
 
 

@@ -1,4 +1,5 @@
-"""Chart builders: pure functions; contrast, markers and muted zero days are checked on the figure itself."""
+"""Chart builders and the Calendar's month grid: pure functions; contrast, marks and muted zero days are checked on
+the cells and on the HTML the browser gets."""
 from __future__ import annotations
 
 from datetime import date
@@ -7,10 +8,12 @@ import pandas as pd
 import pytest
 
 from dashboard.charts import (
-    TYPE_COLOURS, UNSTAFFED_LEGEND, WARNING_AMBER, ZERO_FILL, calendar_heatmap, contrast_ratio, scale_colour,
-    type_counts_chart, unstaffed_words,
+    DARK_TEXT, PAST_DUE_RED, TYPE_COLOURS, UNSTAFFED_LEGEND, WARNING_AMBER, WEEKDAYS, ZERO_FILL, contrast_ratio,
+    scale_colour, type_counts_chart, unstaffed_words,
 )
+from dashboard.month_grid import WEEK_ROW_PX, WEEKDAY_ROW_PX, day_link, month_grid, month_grid_html
 from services.event_rules import EVENT_TYPES
+from tests.month_grid_cells import parse_grid
 
 
 def _month(days_with_counts: dict[int, dict[str, int]], unstaffed: dict[int, int], month=date(2026, 2, 1)) -> pd.DataFrame:
@@ -32,67 +35,90 @@ def test_contrast_ratio_known_values():
     assert contrast_ratio("#777777", "#777777") == pytest.approx(1.0)
 
 
-def test_heatmap_layout_markers_zero_days_and_text_contrast():
+def test_month_grid_cells_colours_marks_and_text_contrast():
     table = _month({2: {"Core": 4, "Supervisor": 3, "Juicer": 1}, 3: {"Core": 20}, 10: {"Digitals": 2}}, {3: 2, 20: 1})
-    figure = calendar_heatmap(table, date(2026, 2, 1), today=date(2026, 2, 10))
-    heatmap, day_points, upcoming, past_due = figure.data
-    # February 2026 starts on a Sunday: four full weeks plus the first (partial) week.
-    assert len(heatmap.z) == 5 and heatmap.customdata[0][6] == "2026-02-01" and heatmap.z[0][0] is None
-    assert heatmap.z[1][1] == 20 and heatmap.z[1][0] == 8  # Mon Feb 2 (8) and Tue Feb 3 (20)
-    assert heatmap.showscale is True
-    assert upcoming.marker.color == WARNING_AMBER and upcoming.marker.symbol == "triangle-up"
-    assert len(day_points.customdata) == 28
-    dashed = [shape for shape in figure.layout.shapes if shape.line.dash == "dash"]
-    assert len(dashed) == 28 - 3  # every day without scheduled events is outlined as empty
-    peak = 20
-    for annotation in figure.layout.annotations:
-        parts = annotation.text.split("<b>")
-        total = int(parts[2].split("</b>")[0]) if len(parts) > 2 else 0
-        background = ZERO_FILL if total == 0 else scale_colour(total / peak)
-        assert contrast_ratio(annotation.font.color, background) >= 4.5, annotation.text
-    feb_2 = next(a for a in figure.layout.annotations if a.text.startswith("<b>2</b>"))
-    assert feb_2.text.endswith("<br>C4 J1 S3")
-    assert any("today" in a.text for a in figure.layout.annotations if a.text.startswith("<b>10</b>"))
+    grid = month_grid(table, date(2026, 2, 1), today=date(2026, 2, 10))
+    # February 2026 starts on a Sunday: four full weeks plus the first (partial) week, Monday first.
+    assert len(grid.weeks) == 5 and grid.weeks[0].days[6].day == date(2026, 2, 1) and grid.weeks[0].days[0] is None
+    assert [week.number for week in grid.weeks] == [5, 6, 7, 8, 9]  # ISO weeks
+    assert grid.weeks[1].days[1].total == 20 and grid.weeks[1].days[0].total == 8  # Mon Feb 2 (8) and Tue Feb 3 (20)
+    assert grid.busiest == 20 and len(grid.cells) == 28
+    for cell in grid.cells:
+        assert cell.background == (ZERO_FILL if cell.total == 0 else scale_colour(cell.total / 20))
+        assert contrast_ratio(cell.text_colour, cell.background) >= 4.5, cell
+    cells = {cell.day.day: cell for cell in grid.cells}
+    assert cells[2].letters == "C4 J1 S3" and cells[2].per_type == {"Core": 4, "Juicer": 1, "Supervisor": 3}
+    assert [day for day, cell in cells.items() if cell.is_today] == [10]
+    assert {day: cell.mark for day, cell in cells.items() if cell.mark} == {3: "✕", 20: "▲"}
+    assert cells[3].title(date(2026, 2, 10)) == "Tue Feb 03: 20 scheduled\nCore: 20\n✕ 2 Unstaffed past due"
 
 
-def test_heatmap_prints_no_zero_counts():
+def test_month_grid_html_shows_the_cells_links_and_outlines():
+    table = _month({2: {"Core": 4, "Supervisor": 3, "Juicer": 1}, 3: {"Core": 20}, 10: {"Digitals": 2}}, {3: 2, 20: 1})
+    shown = parse_grid(month_grid_html(month_grid(table, date(2026, 2, 1), today=date(2026, 2, 10)),
+                                       store="157384", event_types=("Core", "Juicer")))
+    assert shown.heads == list(WEEKDAYS) and shown.weeks == ["Wk 5", "Wk 6", "Wk 7", "Wk 8", "Wk 9"]
+    assert [cell.day for cell in shown.cells] == [f"2026-02-{day:02d}" for day in range(1, 29)]
+    cells = {int(cell.day[-2:]): cell for cell in shown.cells}
+    assert cells[2].texts == {"mg-day": "2", "mg-total": "8", "mg-types": "C4 J1 S3"}
+    assert cells[2].href == "day?date=2026-02-02&store=157384&types=Core%2CJuicer"  # the filters come along
+    assert "background:" + scale_colour(8 / 20) in cells[2].style
+    assert [day for day, cell in cells.items() if "mg-empty" in cell.classes] == \
+        [day for day in range(1, 29) if day not in (2, 3, 10)]  # every day without scheduled events is dashed
+    assert [day for day, cell in cells.items() if "mg-today" in cell.classes] == [10]
+    assert cells[10].texts["mg-day"] == "10 · today"
+    assert cells[3].texts["mg-mark"] == "✕ 2" and cells[20].texts["mg-mark"] == "▲ 1"
+    assert cells[3].title == "Tue Feb 03: 20 scheduled\nCore: 20\n✕ 2 Unstaffed past due"
+    assert shown.scale
+
+
+def test_month_grid_prints_no_zero_counts():
     table = _month({2: {"Core": 4, "Supervisor": 3}, 3: {"Core": 20}}, {})
-    figure = calendar_heatmap(table, date(2026, 2, 1), today=date(2026, 2, 10))
-    texts = {a.text.split("</b>")[0].removeprefix("<b>"): a.text for a in figure.layout.annotations}
-    assert texts["2"].endswith("<br>C4 S3") and "0" not in texts["2"].split("<br>")[-1]
-    assert texts["3"].endswith("<br>C20")
-    assert texts["5"] == "<b>5</b>"  # a day with nothing: its number only, no 0 and no C0 J0 ...
+    cells = {int(cell.day[-2:]): cell for cell in parse_grid(month_grid_html(month_grid(table, date(2026, 2, 1))))
+             .cells}
+    assert cells[2].texts["mg-types"] == "C4 S3" and cells[3].texts["mg-types"] == "C20"
+    assert cells[5].texts == {"mg-day": "5"}  # a day with nothing: its number only, no 0 and no C0 J0 ...
+    assert "0 scheduled" not in cells[2].title and "Juicer" not in cells[2].title
 
 
-def test_heatmap_marks_unstaffed_due_still_open_and_past_due_differently():
-    table = _month({}, {3: 2, 10: 4, 20: 1})
-    figure = calendar_heatmap(table, date(2026, 2, 1), today=date(2026, 2, 10))
-    _, _, upcoming, past_due = figure.data
-    assert list(upcoming.customdata) == ["2026-02-10", "2026-02-20"]  # today and later: ▲
-    assert list(past_due.customdata) == ["2026-02-03"]  # its due day has passed: ✕
-    assert upcoming.marker.symbol == "triangle-up" and past_due.marker.symbol != upcoming.marker.symbol
-    assert past_due.marker.color != upcoming.marker.color
-    assert "Feb 03: ✕ 2 Unstaffed past due" in past_due.text and "Feb 20: ▲ 1 Unstaffed due" in upcoming.text
+def test_month_grid_marks_unstaffed_due_still_open_and_past_due_differently():
+    grid = month_grid(_month({}, {3: 2, 10: 4, 20: 1}), date(2026, 2, 1), today=date(2026, 2, 10))
+    assert {cell.day.isoformat(): cell.mark for cell in grid.cells if cell.mark} == {
+        "2026-02-03": "✕", "2026-02-10": "▲", "2026-02-20": "▲"}  # today and later ▲, passed ✕
+    shown = {cell.day: cell for cell in parse_grid(month_grid_html(grid)).cells}
+    html = month_grid_html(grid)
+    assert html.count('class="mg-mark mg-upcoming"') == 2 and html.count('class="mg-mark mg-past-due"') == 1
+    assert shown["2026-02-20"].title.endswith("▲ 1 Unstaffed due")
     assert "▲" in UNSTAFFED_LEGEND and "✕" in UNSTAFFED_LEGEND and "past due" in UNSTAFFED_LEGEND
     assert unstaffed_words(date(2026, 2, 9), 3, date(2026, 2, 10)) == "✕ 3 Unstaffed past due"
     assert unstaffed_words(date(2026, 2, 10), 3, date(2026, 2, 10)) == "▲ 3 Unstaffed due"
     assert unstaffed_words(date(2026, 2, 11), 0, date(2026, 2, 10)) == ""
 
 
-def test_heatmap_of_an_empty_month_draws_no_colour_bar_and_no_zeros():
-    figure = calendar_heatmap(_month({}, {}), date(2026, 2, 1))
-    heatmap, _, upcoming, past_due = figure.data
-    assert {z for row in heatmap.z for z in row if z is not None} == {0}
-    assert heatmap.showscale is False  # not a 0–1 scale of nothing: the page says the month is empty
-    assert len(upcoming.x) == 0 and len(past_due.x) == 0
-    assert all(shape.line.dash == "dash" for shape in figure.layout.shapes)
-    assert all(annotation.text.count("<br>") == 0 for annotation in figure.layout.annotations)
+def test_marks_are_readable_badges():
+    # dark on amber and white on red: an amber glyph on a pale cell would fail axe's contrast check
+    assert contrast_ratio(DARK_TEXT, WARNING_AMBER) >= 4.5 and contrast_ratio("#ffffff", PAST_DUE_RED) >= 4.5
 
 
-def test_six_week_month_fits_the_heatmap_in_a_laptop_window():
+def test_month_grid_of_an_empty_month_draws_no_scale_and_no_zeros():
+    grid = month_grid(_month({}, {}), date(2026, 2, 1))
+    assert grid.busiest == 0 and {cell.total for cell in grid.cells} == {0}
+    shown = parse_grid(month_grid_html(grid))
+    assert not shown.scale  # not a 0–0 scale of nothing: the page says the month is empty
+    assert all(cell.classes == {"mg-cell", "mg-empty"} and set(cell.texts) == {"mg-day"} for cell in shown.cells)
+
+
+def test_six_week_month_fits_the_grid_in_a_laptop_window():
     # August 2026 spans six weeks (Sat 1st to Mon 31st): the tallest month
-    figure = calendar_heatmap(_month({}, {}, month=date(2026, 8, 1)), date(2026, 8, 1))
-    assert len(figure.data[0].z) == 6 and figure.layout.height <= 580
+    grid = month_grid(_month({}, {}, month=date(2026, 8, 1)), date(2026, 8, 1))
+    assert len(grid.weeks) == 6 and WEEKDAY_ROW_PX + 6 * (WEEK_ROW_PX + 4) <= 580
+
+
+def test_day_links_escape_what_the_url_brought():
+    link = day_link(date(2026, 2, 2), 'x"><script>', None)
+    assert link == "day?date=2026-02-02&store=x%22%3E%3Cscript%3E"
+    html = month_grid_html(month_grid(_month({2: {"Core": 1}}, {}), date(2026, 2, 1)), store='x"><i>')
+    assert "<i>" not in html and 'href="day?date=2026-02-02&amp;store=x%22%3E%3Ci%3E"' in html
 
 
 def test_type_counts_chart_stacks_scheduled_and_unstaffed_separately():

@@ -8,7 +8,8 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import text
 
-from dashboard.charts import TYPE_LETTERS, calendar_heatmap
+from dashboard.charts import TYPE_LETTERS
+from dashboard.month_grid import month_grid, month_grid_html
 from services.errors import InvalidInput
 from services.event_rules import CORE, EVENT_TYPES
 from services.pairing import (
@@ -18,6 +19,7 @@ from services.read_queries import (
     EventFilter, day_events_for_export, day_view, month_calendar, scheduled_per_day, type_counts,
     unscheduled_bucket_totals, unscheduled_buckets, unscheduled_events, week_overview,
 )
+from tests.month_grid_cells import parse_grid
 
 
 def _day_expression(engine, column: str) -> str:
@@ -57,33 +59,33 @@ def _month_bounds(day: date) -> tuple[date, date]:
     return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
-def test_heatmap_figure_equals_plain_sql_counts(demo_database):
+def test_month_grid_equals_plain_sql_counts(demo_database):
     engine, today = demo_database.engine, demo_database.today
     first, last = _month_bounds(today)
-    figure = calendar_heatmap(month_calendar(engine, today), today, today)
+    grid = month_grid(month_calendar(engine, today), today, today)
     expected = _scheduled_by_sql(engine, first, last)
-    traces = {trace.name: trace for trace in figure.data}
-    heatmap = traces["Scheduled"]
-    totals = {date.fromisoformat(day): z for z_row, day_row in zip(heatmap.z, heatmap.customdata)
-              for z, day in zip(z_row, day_row) if day}
+    totals = {cell.day: cell.total for cell in grid.cells}
     assert len(totals) == (last - first).days + 1
     assert totals == {day: sum(expected[day].values()) for day in totals}
     assert sum(totals.values()) > 300  # the demo month is a busy one: the comparison is not vacuous
 
-    for annotation in figure.layout.annotations:
-        day_number = int(re.match(r"<b>(\d+)</b>", annotation.text).group(1))
-        letters = dict(re.findall(r"\b([CJSFDO])(\d+)\b", annotation.text))
-        day = first.replace(day=day_number)
+    shown = {date.fromisoformat(cell.day): cell for cell in parse_grid(month_grid_html(grid)).cells}
+    assert set(shown) == set(totals)
+    for day, cell in shown.items():
+        letters = dict(re.findall(r"\b([CJSFDO])(\d+)\b", cell.texts.get("mg-types", "")))
         # a type with no event that day is left out of the cell (no zero counts printed)
         assert {t: int(letters.get(TYPE_LETTERS[t], 0)) for t in EVENT_TYPES} == \
             {t: expected[day][t] for t in EVENT_TYPES}
-        assert not re.search(r"\b[CJSFDO]0\b", annotation.text), annotation.text
+        assert int(cell.texts.get("mg-total", 0)) == sum(expected[day].values())
+        assert not re.search(r"\b[CJSFDO]0\b", cell.texts.get("mg-types", "")), cell.texts
 
     unstaffed = _unstaffed_due_by_sql(engine, first, last)
-    marked = [*traces["Unstaffed due"].customdata, *traces["Unstaffed past due"].customdata]
-    assert sorted(marked) == sorted(day.isoformat() for day, count in unstaffed.items() if count)
-    assert all(day >= today.isoformat() for day in traces["Unstaffed due"].customdata)
-    assert all(day < today.isoformat() for day in traces["Unstaffed past due"].customdata)
+    marks = {cell.day: cell.mark for cell in grid.cells if cell.mark}
+    assert {cell.day: cell.unstaffed_due for cell in grid.cells if cell.unstaffed_due} == \
+        {day: count for day, count in unstaffed.items() if count}
+    assert sorted(marks) == sorted(day for day, count in unstaffed.items() if count)
+    assert all(day >= today for day, mark in marks.items() if mark == "▲")
+    assert all(day < today for day, mark in marks.items() if mark == "✕")
 
 
 def test_filters_change_the_month_numbers(demo_database):

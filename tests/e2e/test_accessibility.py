@@ -49,7 +49,7 @@ def test_no_serious_or_critical_axe_violations(checked, dashboard, axe_source, p
         dashboard.navigate(path)
     dashboard.see(rendered)
     if page_key == "calendar":
-        dashboard.key("month_heatmap").locator(".annotation-text").first.wait_for(state="attached")
+        dashboard.key("month_grid").locator("a.mg-cell").first.wait_for(state="attached")
     if page_key == "data_quality":
         dashboard.table("dq_table").locator("table").first.wait_for(state="attached")
     dashboard.wait_idle()

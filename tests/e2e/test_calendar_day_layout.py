@@ -1,5 +1,5 @@
 """Look and layout of the Calendar and the Day view (issue 18), in Chromium: the whole month fits in a 1440×1000
-window; on a phone the Calendar is a list of days (not a squeezed heatmap) and the sidebar closes after choosing a
+window; on a phone the Calendar is a list of days (not a squeezed grid) and the sidebar closes after choosing a
 page; the Day view's table mode shows 20 and more events in one window."""
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ def test_a_six_week_month_fits_above_the_fold_at_1440_by_1000(open_dashboard):
     month = _six_week_month(DAY)
     dashboard.navigate(f"/calendar?month={month:%Y-%m}")
     dashboard.see(f"{month:%B %Y}", within=dashboard.main.get_by_role("heading", level=1))
-    heatmap = dashboard.key("month_heatmap")
-    expect(heatmap.locator(".annotation-text").first).to_be_attached()
+    grid = dashboard.key("month_grid")
+    expect(grid.locator("a.mg-cell").first).to_be_visible()
     dashboard.wait_idle()
     assert dashboard.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollTop") == 0
-    cells = heatmap.locator(".heatmaplayer image, .hm image").first  # the drawn cells, all weeks
-    box = cells.bounding_box() or heatmap.bounding_box()
+    assert grid.locator(".mg-week").count() == 6
+    box = grid.locator(".mg-grid").bounding_box()  # the weekday names and all six weeks
     assert box["y"] + box["height"] <= 1000, f"the last week ends at {box['y'] + box['height']:.0f} px"
+    last = grid.locator("a.mg-cell").last.bounding_box()
+    assert last["y"] + last["height"] <= 1000 and last["height"] >= 70, last  # drawn whole, not squeezed
     assert dashboard.key("filter_types").bounding_box()["y"] < box["y"]  # the heading and filters are above it
 
 
@@ -54,16 +56,15 @@ def test_on_a_phone_the_calendar_is_a_list_of_days_and_the_sidebar_closes(open_d
     link = listing.get_by_role("link", name=f"{DAY:%a %b %d}")
     expect(link).to_be_visible()
     expect(listing.get_by_text("Core 3", exact=False).first).to_be_visible()
-    expect(dashboard.key("calendar_grid")).to_be_hidden()  # no squeezed heatmap
+    expect(dashboard.key("month_grid")).to_be_hidden()  # no squeezed grid
     assert dashboard.horizontal_overflow() == []
     link.click()
     dashboard.see(f"{DAY:%A, %B %d, %Y}", within=dashboard.main.get_by_role("heading", level=1))
 
 
-def test_on_a_wide_screen_the_calendar_shows_the_heatmap_not_the_list(open_dashboard):
+def test_on_a_wide_screen_the_calendar_shows_the_grid_not_the_list(open_dashboard):
     dashboard = open_dashboard(1440, 1000).sign_in(OPERATOR).navigate(f"/calendar?month={DAY:%Y-%m}")
-    expect(dashboard.key("month_heatmap").locator(".annotation-text").first).to_be_attached()
-    expect(dashboard.key("calendar_grid")).to_be_visible()
+    expect(dashboard.key("month_grid").locator("a.mg-cell").first).to_be_visible()
     expect(dashboard.key("calendar_list")).to_be_hidden()
 
 

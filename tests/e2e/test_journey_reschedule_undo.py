@@ -31,18 +31,16 @@ def _scheduled_per_day_sql(engine, month: date) -> dict[date, dict[str, int]]:
 
 
 def _calendar_cells(dashboard) -> dict[int, tuple[int, dict[str, int]]]:
-    """Day of month -> (total, per type) as the heatmap's cells print them ("29", "4", "C3 J0 S1 F0 D0 O0")."""
-    # plotly draws after the page is idle (its bundle loads lazily): wait for the first cell, not a fixed time
-    dashboard.page.locator(".st-key-month_heatmap .annotation-text").first.wait_for()
+    """Day of month -> (total, per type) as the month grid's cells print them ("29", "4", "C3 S1")."""
+    dashboard.page.locator(".st-key-month_grid a.mg-cell").first.wait_for()
     cells = dashboard.page.evaluate(
-        """() => Array.from(document.querySelectorAll('.st-key-month_heatmap .annotation-text'))
-                 .map(t => Array.from(t.querySelectorAll('tspan.line')).map(line => line.textContent.trim()))""")
+        """() => Array.from(document.querySelectorAll('.st-key-month_grid a.mg-cell'))
+                 .map(a => ['.mg-day b', '.mg-total', '.mg-types']
+                      .map(part => a.querySelector(part)?.textContent.trim() ?? ''))""")
     parsed = {}
-    for lines in cells:
-        assert len(lines) == 3, lines
-        day = int(lines[0].split()[0])
-        per_type = {TYPE_LETTERS[item[0]]: int(item[1:]) for item in lines[2].split()}
-        parsed[day] = (int(lines[1]), per_type)
+    for day, total, letters in cells:
+        per_type = {TYPE_LETTERS[item[0]]: int(item[1:]) for item in letters.split()}
+        parsed[int(day)] = (int(total or 0), per_type)
     return parsed
 
 
@@ -74,15 +72,8 @@ def test_calendar_day_reschedule_with_supervisor_journal_and_undo(app, dashboard
     assert metric.locator('[data-testid="stMetricValue"]').inner_text().replace(",", "") == \
         str(sum(sum(day.values()) for day in expected.values()))
 
-    # a click on the day's cell opens the Day view
-    index = dashboard.page.evaluate(
-        """(day) => Array.from(document.querySelectorAll('.st-key-month_heatmap .annotation-text'))
-                 .findIndex(t => t.querySelector('tspan.line').textContent.trim().split(' ')[0] === String(day))""",
-        DAY.day)
-    cell = dashboard.page.locator(".st-key-month_heatmap .annotation-text").nth(index)
-    cell.scroll_into_view_if_needed()
-    box = cell.bounding_box()
-    dashboard.page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    # a click on the day's cell opens the Day view (a new page load: the session, signed in, carries on)
+    dashboard.key("month_grid").locator(f'a.mg-cell[data-day="{DAY.isoformat()}"]').click()
     dashboard.see(f"{DAY:%A, %B %d, %Y}", within=dashboard.main.get_by_role("heading", level=1))
     dashboard.page.wait_for_url(re.compile(rf"/day\?date={DAY.isoformat()}"))
     dashboard.wait_idle()

@@ -24,11 +24,11 @@ def test_calendar_and_day_view_fit_and_controls_are_reachable(app, open_dashboar
 
     dashboard.navigate(f"/calendar?month={DAY:%Y-%m}")
     dashboard.see(f"{DAY:%B %Y}", within=dashboard.main.get_by_role("heading", level=1))
-    heatmap = dashboard.key("month_heatmap")
-    expect(heatmap.locator(".annotation-text").first).to_be_attached()
+    grid = dashboard.key("month_grid")
+    expect(grid.locator("a.mg-cell").first).to_be_attached()
     dashboard.wait_idle()
-    # a phone gets the month as a list of days; wider screens the heatmap (tests/e2e/test_calendar_day_layout.py)
-    month_view = dashboard.key("calendar_list") if width < 640 else heatmap
+    # a phone gets the month as a list of days; wider screens the grid (tests/e2e/test_calendar_day_layout.py)
+    month_view = dashboard.key("calendar_list") if width < 640 else grid
     _assert_no_horizontal_scroll(dashboard, "Calendar")
     for name in ("◀ Prev", "Today", "Next ▶", "Open day view"):
         dashboard.assert_reachable(dashboard.main.get_by_role("button", name=name, exact=True))
