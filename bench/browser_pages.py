@@ -35,6 +35,32 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-sync"]
 USER, PASSWORD = "bench.browser", "bench-browser-Passw0rd"
 FLOOR_LINE = "A one-line Streamlit page."
+# For reference beside the floor: the frame every page of the app has, with no database read — a wide layout, the
+# eleven-page navigation with icons, the sidebar's status lines and Sign out button — and a one-line page in it.
+FRAME_PAGE = """import streamlit as st
+
+st.set_page_config(page_title="Frame", layout="wide")
+TITLES = ("Overview", "Calendar", "Day view", "Event type counts", "Unscheduled", "Data quality", "Operations",
+          "Audit", "Event timeline", "Operations health", "Admin")
+
+
+def one_line_page():
+    st.title("A page in the app's frame")
+    st.write("One line.")
+
+
+pages = [st.Page(one_line_page, title=title, icon=":material/dashboard:", url_path=title.lower().replace(" ", "_"),
+                 default=index == 0) for index, title in enumerate(TITLES)]
+navigation = st.navigation(pages)
+with st.sidebar:
+    st.warning("**SANDBOX**: nothing is sent to Crossmark.", icon=":material/science:")
+    st.text("Database: scheduler.db")
+    st.caption("1,000,000 events · 50 stores")
+    st.caption("Data synced: just now")
+    st.caption("Signed in as **bench** (operator)")
+    st.button("Sign out", icon=":material/logout:")
+navigation.run()
+"""
 QUIET_MS = 250  # drawn counts once it has stayed so for this long (a rerun can start a moment later)
 TIMEOUT_MS = 120_000
 # Environment variables the app reads: none of the developer's may change what is measured.
@@ -154,8 +180,11 @@ def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
     day, club = prepare(database_url)
     floor_script = work_dir / "floor_page.py"
     floor_script.write_text(f"import streamlit as st\nst.write({FLOOR_LINE!r})\n")
+    frame_script = work_dir / "frame_page.py"
+    frame_script.write_text(FRAME_PAGE)
     pages = {  # name: (server, path, what shows the page is drawn)
         "floor": ("floor", "/", '[data-testid="stMarkdownContainer"] p'),
+        "frame": ("frame", "/", '[data-testid="stMain"] h1'),
         "calendar": ("app", "/calendar", ".st-key-month_grid a.mg-cell"),
         # as it opens: a club-day this busy (over pages/day.py's AUTO_TABLE_AFTER events) is shown as the table
         "day": ("app", f"/day?date={day.isoformat()}&store={club}", DAY_DRAWN),
@@ -166,6 +195,8 @@ def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
     with ExitStack() as stack:
         servers = {
             "app": stack.enter_context(served("dashboard/server.py", database_url, work_dir / "app.log", "/healthz")),
+            "frame": stack.enter_context(served(str(frame_script), database_url, work_dir / "frame.log",
+                                                "/_stcore/health")),
             "floor": stack.enter_context(served(str(floor_script), database_url, work_dir / "floor.log",
                                                 "/_stcore/health")),
         }
@@ -236,7 +267,8 @@ def render(result: dict, events: int, machine: dict) -> str:
     ]
     floor = median["floor"]
     lines.append(f"| One-line Streamlit page (floor) | {floor['cold']:.0f} ms | {floor['warm']:.0f} ms | 1.00× | 1.00× | |")
-    for name, label in (("calendar", "Calendar (month)"), ("day", "Day view, one club, as it opens"),
+    for name, label in (("frame", "For reference: the app's frame (navigation, sidebar), one line, no reads"),
+                        ("calendar", "Calendar (month)"), ("day", "Day view, one club, as it opens"),
                         ("day_cards", "Day view, one club, as cards (?view=cards)")):
         if name not in median:  # a report written before this page was measured
             continue

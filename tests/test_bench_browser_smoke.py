@@ -30,7 +30,7 @@ def test_the_browser_benchmark_measures_every_page_and_writes_its_report(tmp_pat
 
     result = json.loads(out.with_suffix(".json").read_text())
     assert result["events"] == 1000 and result["repeat"] == 1
-    for page in ("floor", "calendar", "day", "day_cards"):
+    for page in ("floor", "frame", "calendar", "day", "day_cards"):
         for state in ("cold", "warm"):
             samples = result["samples"][page][state]
             assert len(samples) == 1 and samples[0] > 0, (page, state)
