@@ -245,6 +245,12 @@ The Calendar's month is now an HTML grid (dashboard/month_grid.py), drawn with t
 went from 5.0× / 8.9× the floor (cold / warm; the run of 2026-12-02 16:07, median of 5) to 3.4× / 3.6× (16:55,
 median of 3), and now costs what the app's lightest pages cost (Audit, Overview: ~1.2–1.3 s warm against ~1.2–1.4 s for the Calendar,
 measured together): what is left is the app's own cost per page (sign-in check, navigation, sidebar), not the month.
+
+Then py-spy on the real server (not AppTest) showed where that per-page cost went: Streamlit's default full garbage
+collection after every script run (`runner.postScriptGC`), whose cost grows with the whole heap — here the sandbox's
+in-memory copy of the 1M-event database (which the server's retry loop builds; issue 22 makes it lazy). With
+`postScriptGC = false` (.streamlit/config.toml) the Calendar went from ~1.4 s to ~0.8 s and the Day view as it opens
+from ~1.5 s to ~1.0 s (17:36 run, median of 3). Still on the server's CPU: that retry loop rebuilding the sandbox.
 """
 
 
