@@ -81,13 +81,32 @@ def unauthorized(setting: str) -> Response:
                              headers={**NO_STORE, "WWW-Authenticate": "Bearer"})
 
 
-def _retry_loop():  # noqa: ANN202 - RetryLoop | None
-    """The automatic retries of operations that did not settle, unless RETRY_LOOP=false. Its engine and actions are
-    made at each tick from the settings, so a database that is down at start-up is simply tried again."""
+def retry_loop_parts(settings):  # noqa: ANN001, ANN201 - Settings -> (engine factory, actions factory)
+    """The retry loop's engine and actions, made at each tick from the settings (a database that is down at start-up
+    is simply tried again). In the sandbox, the Crossmark client, and with it the sandbox's in-memory copy of the
+    database, is made only when a pass has an operation to settle: at 1M events building it took seconds of the
+    server's CPU and most of a GiB, for a pass that usually finds nothing to do."""
     from services.action_setup import paired_actions
     from services.crossmark_client import make_crossmark_client
     from services.crossmark_sandbox import shared_simulator
     from services.database import shared_engine
+
+    def engine():  # noqa: ANN202
+        return shared_engine(settings.database_url)
+
+    def client():  # noqa: ANN202 - CrossmarkClient, asked for by an operation being settled
+        simulator = (shared_simulator(engine(), settings.crossmark_timezone, settings.sandbox_write_failure_rate)
+                     if settings.is_sandbox else None)
+        return make_crossmark_client(settings, simulator=simulator)
+
+    def actions():  # noqa: ANN202
+        return paired_actions(settings, engine(), client)
+
+    return engine, actions
+
+
+def _retry_loop():  # noqa: ANN202 - RetryLoop | None
+    """The automatic retries of operations that did not settle, unless RETRY_LOOP=false."""
     from services.retry_loop import RetryLoop
 
     try:
@@ -96,16 +115,7 @@ def _retry_loop():  # noqa: ANN202 - RetryLoop | None
         return None  # the pages say what is wrong with the configuration
     if not settings.retry_loop:
         return None
-
-    def engine():  # noqa: ANN202
-        return shared_engine(settings.database_url)
-
-    def actions():  # noqa: ANN202
-        simulator = (shared_simulator(engine(), settings.crossmark_timezone, settings.sandbox_write_failure_rate)
-                     if settings.is_sandbox else None)
-        return paired_actions(settings, engine(), lambda: make_crossmark_client(settings, simulator=simulator))
-
-    return RetryLoop(engine, actions).start()
+    return RetryLoop(*retry_loop_parts(settings)).start()
 
 
 def _refuse_unsafe_configuration() -> None:
