@@ -250,7 +250,10 @@ Then py-spy on the real server (not AppTest) showed where that per-page cost wen
 collection after every script run (`runner.postScriptGC`), whose cost grows with the whole heap — here the sandbox's
 in-memory copy of the 1M-event database (which the server's retry loop builds; issue 22 makes it lazy). With
 `postScriptGC = false` (.streamlit/config.toml) the Calendar went from ~1.4 s to ~0.8 s and the Day view as it opens
-from ~1.5 s to ~1.0 s (17:36 run, median of 3). Still on the server's CPU: that retry loop rebuilding the sandbox.
+from ~1.5 s to ~1.0 s (17:36 run, median of 3). The server's retry loop now builds that sandbox only when a pass has
+an operation to settle (dashboard/server.py): the Day view as cards went from ~2.1 s to ~1.3 s warm (17:50 run).
+What is left above the warm aim (about 3× a one-line page; the app's frame alone is 1.15×) is each page's own content
+in the browser: the widgets, and a dataframe's first load of its Arrow code.
 """
 
 
