@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Iterator
+
+from tools.processes import free_loopback_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -85,18 +86,12 @@ _DRAWN = """([selector, quietMs]) => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def served(script: str, database_url: str, log_path: Path, health_path: str) -> Iterator[str]:
     """`streamlit run script` on a free loopback port (the e2e harness's flags), until it answers `health_path`."""
     import httpx
 
-    port = _free_port()
+    port = free_loopback_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(APP_ENV_PREFIXES)}
     env.update({"SCHEDULER_DATABASE_URL": database_url, "DASHBOARD_LOG_FILE": "", "PYTHONUNBUFFERED": "1"})
     with log_path.open("a") as log:
@@ -120,12 +115,7 @@ def served(script: str, database_url: str, log_path: Path, health_path: str) -> 
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 # The Day view's events are there: the table's grid drawn on its canvas, or the cards (pages/day.py's containers).

@@ -6,7 +6,6 @@ import json
 import math
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from services.settings import load_settings
 from services.tables import CheckRun, Operation
 from tests.conftest import POSTGRES_URL, POSTGRES_SKIP_REASON, private_database
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_USERNAME, FakeCrossmark
+from tools.processes import free_loopback_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -473,15 +473,9 @@ def test_the_operations_health_page_shows_the_details_to_admins_only(sqlite_url:
 # --- the real server ---------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RunningServer:
     def __init__(self, url: str, log: Path, env: dict[str, str] | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_loopback_port()
         self.base = f"http://127.0.0.1:{self.port}"
         inherited = {name: value for name, value in os.environ.items()
                      if name not in ("CROSSMARK_BASE_URL", "HEALTH_TOKEN", "METRICS_TOKEN")}
@@ -511,13 +505,7 @@ class RunningServer:
     def stop(self) -> None:
         if self._log_file.closed:
             return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self._log_file.close()
 
 

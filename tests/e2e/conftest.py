@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tools.processes import free_loopback_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
@@ -139,7 +140,7 @@ class RunningApp:
     def restart(self) -> None:
         """Stop the server process and start a new one on the same port (same database, Crossmark and environment),
         as a deployment or a crash-and-restart would; returns once it answers /healthz."""
-        _stop(self.process)
+        stop_process(self.process)
         self.process = launch_app(self.database_url, self.fake.url, self.log_path, self.app_env, port=self.port)
         _wait_healthy(self.url, self.process, self.log_path)
 
@@ -147,7 +148,7 @@ class RunningApp:
     def another_server(self, name: str = "server2") -> Iterator["RunningApp"]:
         """A second server process (a replica) on a free port, on the same database and fake Crossmark; stopped
         afterwards. The RunningApp it yields shares this one's engine and fake."""
-        port = _free_port()
+        port = free_loopback_port()
         log_path = self.log_path.with_name(f"{name}.log")
         process = launch_app(self.database_url, self.fake.url, log_path, self.app_env, port=port)
         other = replace(self, url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
@@ -155,7 +156,7 @@ class RunningApp:
             _wait_healthy(other.url, process, log_path)
             yield other
         finally:
-            _stop(process)
+            stop_process(process)
 
     # the database side: (start, rep id) of an event's schedule, None when it is not scheduled
     def db(self, ref: int) -> tuple[datetime, str] | None:
@@ -220,33 +221,16 @@ def _app_environment(database_url: str, crossmark_url: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _months_back(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 - months
     return date(index // 12, index % 12 + 1, 1)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def launch_app(database_url: str, crossmark_url: str, log_path: Path, app_env: Mapping[str, str] | None = None,
                port: int | None = None) -> subprocess.Popen:
     """Start `streamlit run dashboard/server.py` on 127.0.0.1:`port` (a free one by default) against the database
     and Crossmark, its output appended to `log_path`; not waited for (see _wait_healthy)."""
-    port = port or _free_port()
+    port = port or free_loopback_port()
     with log_path.open("a") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "dashboard/server.py", "--server.port", str(port),
@@ -313,7 +297,7 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
             select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(SPRINT2_REFS)))}
 
     fake = _fake_class()(simulator_from_database(engine, FAKE_TIMEZONE)).start()
-    port = _free_port()
+    port = free_loopback_port()
     log_path = directory / "app.log"
     log_path.write_text("")
     process = launch_app(database_url, fake.url, log_path, app_env, port=port)
@@ -323,7 +307,7 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
         _wait_healthy(running.url, process, log_path)
         yield running
     finally:
-        _stop(running.process)  # the one running now: a test may have restarted it
+        stop_process(running.process)  # the one running now: a test may have restarted it
         fake.stop()
         engine.dispose()
 
