@@ -3,16 +3,14 @@ stands) and its compact table, and the Calendar's month as a list of days for ph
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from typing import Callable
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.charts import unstaffed_words
 from dashboard.components import page_path, type_badge, when
 from dashboard.markdown_text import plain
-from services.event_rules import CORE, EVENT_TYPES, SUPERVISOR
+from services.event_rules import CORE, SUPERVISOR
 from services.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
@@ -178,25 +176,3 @@ def calendar_layout_style() -> None:
     Content-Security-Policy allows inline styles (dashboard/security_headers.py)."""
     st.html(f"<style>@media (max-width: {PHONE_MAX_WIDTH_PX}px) {{ .st-key-month_grid {{ display: none; }} }}"
             f"@media (min-width: {PHONE_MAX_WIDTH_PX + 1}px) {{ .st-key-calendar_list {{ display: none; }} }}</style>")
-
-
-def month_day_list(month_table: pd.DataFrame, today: date, store: str | None) -> None:
-    """One line per day with anything scheduled or due: the date (a link to its Day view), the total, the counts per
-    type that are not zero, and the Unstaffed due marked as on the month grid (▲ still open, ✕ past due)."""
-    listed = 0
-    for row in month_table.itertuples(index=False):
-        day, total, unstaffed = row.day, int(row.total), int(row.unstaffed_due)
-        if not total and not unstaffed:
-            continue
-        listed += 1
-        params = {"date": day.isoformat(), **({"store": store} if store else {})}
-        st.page_link(page_path("day"), label=f"{day:%a %b %d}{' · today' if day == today else ''} · "
-                                             + (f"{total:,} scheduled" if total else "nothing scheduled"),
-                     query_params=params, icon=":material/today:")
-        counts = [f"{event_type} {int(getattr(row, event_type))}" for event_type in EVENT_TYPES
-                  if int(getattr(row, event_type))]
-        if unstaffed:
-            counts.append(unstaffed_words(day, unstaffed, today))
-        st.caption(" · ".join(counts))
-    if listed:
-        st.caption("Days not listed have nothing scheduled or due.")

@@ -72,16 +72,17 @@ def month_grid(month_table: pd.DataFrame, month: date, today: date | None = None
     """The month's cells from services.read_queries.month_calendar's frame (day, one column per type, total,
     unstaffed_due): colour by scheduled count, dark or white text by contrast, Unstaffed due marked ▲ while its day
     is today or later and ✕ once it has passed; a day with nothing scheduled is muted."""
-    by_day = month_table.set_index("day")
-    busiest = int(by_day["total"].max()) if len(by_day) else 0
+    # Plain dicts per day: a pandas row lookup (.loc) per cell cost more than the rest of the grid together.
+    by_day = {row["day"]: row for row in month_table.to_dict("records")}
+    busiest = max((int(row["total"]) for row in by_day.values()), default=0)
     weeks = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         days: list[DayCell | None] = []
         for day in week:
-            if day.month != month.month or day not in by_day.index:
+            row = by_day.get(day)
+            if day.month != month.month or row is None:
                 days.append(None)
                 continue
-            row = by_day.loc[day]
             total, unstaffed = int(row["total"]), int(row["unstaffed_due"])
             background = ZERO_FILL if total == 0 else scale_colour(total / max(busiest, 1))
             days.append(DayCell(
@@ -155,3 +156,35 @@ def month_grid_html(grid: MonthGrid, store: str | None = None, event_types: tupl
         parts.append(f'<div class="mg-scale">Scheduled a day: <span>0</span><span class="mg-bar"></span>'
                      f'<span>{grid.busiest}</span></div>')
     return "".join(parts)
+
+
+_LIST_STYLE = f"""<style>
+.mg-list {{ list-style:none; margin:0; padding:0; }}
+.mg-list li {{ padding:6px 0; border-bottom:1px solid #e6e9ef; }}
+.mg-list a {{ font-weight:600; }}
+.mg-list .mg-counts {{ display:block; color:{MUTED_TEXT}; font-size:14px; }}
+.mg-list-note {{ color:{MUTED_TEXT}; font-size:14px; margin-top:6px; }}
+</style>"""
+
+
+def month_day_list_html(grid: MonthGrid, store: str | None = None,
+                        event_types: tuple[str, ...] | None = None) -> str:
+    """The month for a phone: one line per day with anything scheduled or due, the date (a link to its Day view,
+    keeping the filters, as the grid's cells), the total, the types that are not zero and the Unstaffed due marked as
+    on the grid (▲ still open, ✕ past due). One HTML block: a widget per day (a page link and a caption each) made
+    the month about sixty elements for the browser to draw on every Calendar load, where the grid is one."""
+    items = []
+    for cell in grid.cells:
+        if not cell.total and not cell.unstaffed_due:
+            continue
+        label = (f"{cell.day:%a %b %d}{' · today' if cell.is_today else ''} · "
+                 + (f"{cell.total:,} scheduled" if cell.total else "nothing scheduled"))
+        counts = [f"{event_type} {count}" for event_type, count in cell.per_type.items()]
+        if cell.mark:
+            counts.append(unstaffed_words(cell.day, cell.unstaffed_due, grid.today))
+        items.append(f'<li data-day="{cell.day.isoformat()}"><a href="{escape(day_link(cell.day, store, event_types))}">'
+                     f'{escape(label)}</a><span class="mg-counts">{escape(" · ".join(counts))}</span></li>')
+    if not items:
+        return ""
+    return (_LIST_STYLE + f'<ul class="mg-list" aria-label="Days of {grid.month:%B %Y}">' + "".join(items) + "</ul>"
+            + '<p class="mg-list-note">Days not listed have nothing scheduled or due.</p>')

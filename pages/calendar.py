@@ -9,8 +9,8 @@ import streamlit as st
 from dashboard import query_state, reads
 from dashboard.charts import UNSTAFFED_LEGEND
 from dashboard.components import badges, filter_bar, page_path
-from dashboard.day_cards import calendar_layout_style, month_day_list
-from dashboard.month_grid import month_grid, month_grid_html
+from dashboard.day_cards import calendar_layout_style
+from dashboard.month_grid import month_day_list_html, month_grid, month_grid_html
 from services.event_rules import EVENT_TYPES
 
 today = date.today()
@@ -48,10 +48,13 @@ calendar_layout_style()
 # The grid comes right under the filters so the whole month fits in the window; the month's figures follow it.
 # A cell's link loads the Day view as a new page (Streamlit has no in-app navigation for links in HTML); the session
 # survives through its cookie and the link carries the filters.
+grid = month_grid(table, month, today)
 with st.container(key="month_grid"):
-    st.html(month_grid_html(month_grid(table, month, today), where.store, where.event_types))
-with st.container(key="calendar_list"):
-    month_day_list(table, today, where.store)
+    st.html(month_grid_html(grid, where.store, where.event_types))
+day_list = month_day_list_html(grid, where.store, where.event_types)
+if day_list:
+    with st.container(key="calendar_list"):
+        st.html(day_list)
 
 if not nothing:
     st.caption("Each cell: the day, scheduled events, and per type (C Core, J Juicer, S Supervisor, F Freeosk, "

@@ -57,3 +57,47 @@ def parse_grid(html: str) -> _GridParser:
     parser = _GridParser()
     parser.feed(html)
     return parser
+
+
+@dataclass
+class ShownDay:
+    """One line of the Calendar's list of days (what a phone shows)."""
+    day: str  # ISO date, from data-day
+    href: str = ""
+    label: str = ""  # the link's text: "Tue Dec 08 · 4 scheduled"
+    counts: str = ""  # the line under it: "Core 3 · Supervisor 1 · ▲ 1 Unstaffed due"
+
+
+class _DayListParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.days: list[ShownDay] = []
+        self.note = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        values = dict(attrs)
+        if tag == "li":
+            self.days.append(ShownDay(values["data-day"]))
+        elif tag == "a" and self.days:
+            self.days[-1].href, self._in = values["href"], "label"
+        elif tag == "span" and "mg-counts" in (values.get("class") or ""):
+            self._in = "counts"
+        elif tag == "p":
+            self._in = "note"
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if tag in ("a", "span", "p"):
+            self._in = None
+
+    def handle_data(self, data):  # noqa: ANN001
+        if self._in == "note":
+            self.note += data
+        elif self._in is not None:
+            setattr(self.days[-1], self._in, getattr(self.days[-1], self._in) + data)
+
+
+def parse_day_list(html: str) -> _DayListParser:
+    parser = _DayListParser()
+    parser.feed(html)
+    return parser

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import text
 
 from tests.test_app_actions import DAY, sprint2  # noqa: F401 - the shared fixture
-from tests.month_grid_cells import parse_grid
+from tests.month_grid_cells import parse_day_list, parse_grid
 from tests.test_app_pages import _texts, empty_url, open_page  # noqa: F401
 
 
@@ -20,8 +20,16 @@ def _grid(app):  # noqa: ANN001, ANN202
     return parse_grid(bodies[0])
 
 
+def _day_list(app):  # noqa: ANN001, ANN202
+    """The Calendar's list of days for phones (its st.html block), read back; None when the page draws none."""
+    bodies = [element.proto.body for element in app.get("html") if 'class="mg-list"' in element.proto.body]
+    assert len(bodies) <= 1
+    return parse_day_list(bodies[0]) if bodies else None
+
+
 def _day_links(app) -> list[str]:  # noqa: ANN001
-    return [link.proto.label for link in app.get("page_link")]
+    listed = _day_list(app)
+    return [] if listed is None else [day.label for day in listed.days]
 
 
 def _move_due(engine, ref: int, due: datetime) -> None:  # noqa: ANN001
@@ -40,12 +48,18 @@ def test_calendar_cells_and_day_list_print_no_zero_counts(open_page, sprint2):
     shown = [" ".join(cell.texts.values()) for cell in cells.values()]
     assert not any(re.search(r"\b[CJSFDO]0\b|^0$", text) for cell in cells.values() for text in cell.texts.values()), \
         shown
-    captions = _texts(app.caption)
-    assert "Core 3 · Supervisor 1" in captions
+    listed = {day.day: day for day in _day_list(app).days}
+    assert listed[DAY.isoformat()].counts == "Core 3 · Supervisor 1"
+    assert listed[DAY.isoformat()].href == f"day?date={DAY.isoformat()}"  # each listed day opens its day too
+    assert listed[DAY.isoformat()].label.startswith(f"{DAY:%a %b %d}") and "4 scheduled" in listed[DAY.isoformat()].label
+    assert "Days not listed have nothing scheduled or due." in _day_list(app).note
+    captions = [day.counts for day in listed.values()]
     # the filters come along to the Day view the cell opens
     filtered = open_page(url, "calendar", month=f"{DAY:%Y-%m}", types="Core")
     day_cell = next(cell for cell in _grid(filtered).cells if cell.day == DAY.isoformat())
     assert day_cell.href == f"day?date={DAY.isoformat()}&types=Core" and day_cell.texts["mg-types"] == "C3"
+    filtered_day = next(day for day in _day_list(filtered).days if day.day == DAY.isoformat())
+    assert filtered_day.href == day_cell.href and filtered_day.counts == "Core 3"  # the list keeps the filters too
     assert not any(re.search(r"\b0 scheduled|\w+ 0\b", label) for label in _day_links(app) + captions)
 
 
@@ -56,7 +70,8 @@ def test_unstaffed_marks_read_still_open_and_past_due_differently(open_page, spr
     due_day = date.today() + timedelta(days=11)
     marks = {cell.day: cell.texts.get("mg-mark") for cell in _grid(app).cells if "mg-mark" in cell.texts}
     assert marks == {due_day.isoformat(): "▲ 1"}
-    assert "▲ 1 Unstaffed due" in _texts(app.caption)
+    assert next(day.counts for day in _day_list(app).days if day.day == due_day.isoformat()).endswith(
+        "▲ 1 Unstaffed due")
     assert any("▲ amber" in caption and "✕ red" in caption and "past due" in caption for caption in _texts(app.caption))
 
     # due forty days ago: past due, ✕, not ▲
@@ -65,7 +80,8 @@ def test_unstaffed_marks_read_still_open_and_past_due_differently(open_page, spr
     app = open_page(url, "calendar", month=f"{past:%Y-%m}")
     marks = {cell.day: cell.texts.get("mg-mark") for cell in _grid(app).cells if "mg-mark" in cell.texts}
     assert marks == {past.isoformat(): "✕ 1"}
-    assert "✕ 1 Unstaffed past due" in _texts(app.caption)
+    assert next(day.counts for day in _day_list(app).days if day.day == past.isoformat()).endswith(
+        "✕ 1 Unstaffed past due")
 
 
 def test_an_empty_month_says_so_and_draws_no_colour_bar(open_page, empty_url):
