@@ -1,6 +1,7 @@
 """Server entry point: `streamlit run dashboard/server.py` — the dashboard (dashboard/app.py) plus GET /healthz and
 GET /metrics on the same port, through Streamlit's ASGI app (`st.App`, discovered by `streamlit run` as `app`), with
-security headers on every response (dashboard/security_headers.py)."""
+security headers on every response (dashboard/security_headers.py) and the server's address pinned in every page
+(dashboard/page_base_url.py)."""
 from __future__ import annotations
 
 import hmac
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response  # noq
 from starlette.routing import Route  # noqa: E402
 from streamlit import file_util  # noqa: E402
 
+from dashboard.page_base_url import PIN_SCRIPT_HASH, PinnedBaseUrl  # noqa: E402
 from dashboard.sign_in_route import SIGN_IN_PATH, sign_in  # noqa: E402
 from dashboard.security_headers import SecurityHeaders, inline_script_hashes, security_headers  # noqa: E402
 
@@ -149,4 +151,6 @@ STREAMLIT_INDEX = Path(file_util.get_static_dir()) / "index.html"  # what Stream
 app = st.App(APP_SCRIPT, lifespan=lifespan, routes=[Route("/healthz", healthz, methods=["GET"]),
                                                     Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
                                                     Route("/metrics", metrics, methods=["GET"])],
-             middleware=[Middleware(SecurityHeaders, headers=security_headers(inline_script_hashes(STREAMLIT_INDEX)))])
+             middleware=[Middleware(SecurityHeaders,
+                                    headers=security_headers((*inline_script_hashes(STREAMLIT_INDEX), PIN_SCRIPT_HASH))),
+                         Middleware(PinnedBaseUrl)])
