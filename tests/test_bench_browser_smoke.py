@@ -30,12 +30,13 @@ def test_the_browser_benchmark_measures_every_page_and_writes_its_report(tmp_pat
 
     result = json.loads(out.with_suffix(".json").read_text())
     assert result["events"] == 1000 and result["repeat"] == 1
-    for page in ("floor", "frame", "calendar", "day", "day_cards"):
+    for page in ("floor", "widget", "frame", "calendar_static", "calendar", "day", "day_cards"):
         for state in ("cold", "warm"):
             samples = result["samples"][page][state]
             assert len(samples) == 1 and samples[0] > 0, (page, state)
     report = out.read_text()
-    for row in ("One-line Streamlit page (floor)", "Calendar (month)", "Day view, one club, as it opens",
+    for row in ("One-line Streamlit page (floor)", "For reference: the floor plus one button (a widget's code loaded on first use)",
+                "Calendar (month)", "Day view, one club, as it opens",
                 "Day view, one club, as cards (?view=cards)"):
         assert f"| {row} |" in report
     assert (tmp_path / "bench-1000.db").exists()  # the database is bench/run.py's, built by its builder
