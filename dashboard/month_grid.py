@@ -159,7 +159,7 @@ def month_grid_html(grid: MonthGrid, store: str | None = None, event_types: tupl
 
 
 _LIST_STYLE = f"""<style>
-.mg-list {{ list-style:none; margin:0; padding:0; }}
+.mg-list {{ list-style:none; margin:0; padding:0 !important; }}
 .mg-list li {{ padding:6px 0; border-bottom:1px solid #e6e9ef; }}
 .mg-list a {{ font-weight:600; }}
 .mg-list .mg-counts {{ display:block; color:{MUTED_TEXT}; font-size:14px; }}
