@@ -16,8 +16,31 @@ class Base(DeclarativeBase):
 # --- The existing scheduler's tables. Column names and types must stay exactly as teams' databases have them. ---
 
 
+# Not described here: migration 0008's partial expression index ix_dashboard_events_unstaffed_store_due (on the
+# store filter's own expression), which SQLAlchemy cannot reflect on SQLite; tests/test_migrations_frozen.py checks it
+# through the database's catalogue instead.
+_UNUSABLE_SCHEDULE_ID = {  # rule 10's filter, as migration 0007 indexes it (services/quality_rules.py)
+    "sqlite_where": text("external_id IS NULL OR (external_id = '' OR external_id GLOB '*[^0-9]*')"),
+    "postgresql_where": text("external_id IS NULL OR external_id !~ '^[0-9]+$'"),
+}
+
+
 class Event(Base):
     __tablename__ = "events"
+    # The indexes the migrations add (0001, 0002, 0006, 0007, 0015): what the pages' and checks' reads seek by.
+    __table_args__ = (
+        Index("ix_events_project_name", "project_name"),
+        Index("ix_events_window", "start_datetime", "due_datetime"),
+        Index("ix_events_event_type", "event_type"),
+        Index("ix_events_condition", "condition"),
+        Index("ix_dashboard_events_unstaffed_due", "condition", "due_datetime", "event_type", "location_mvid",
+              "store_number"),
+        Index("ix_dashboard_events_pairing", "location_mvid", "project_name"),
+        Index("ix_dashboard_events_ref_store", "project_ref_num", "location_mvid", "store_number"),
+        Index("ix_dashboard_events_store_ref", "location_mvid", "store_number", "project_ref_num"),
+        Index("ix_dashboard_events_due", "due_datetime"),
+        Index("ix_dashboard_events_last_synced", "last_synced"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_name: Mapped[str] = mapped_column(Text, nullable=False)
@@ -54,6 +77,13 @@ class Employee(Base):
 
 class Schedule(Base):
     __tablename__ = "schedules"
+    __table_args__ = (  # migrations 0001, 0006 and 0007
+        Index("ix_schedules_event_ref_num", "event_ref_num"),
+        Index("ix_schedules_schedule_datetime", "schedule_datetime"),
+        Index("ix_dashboard_schedules_day", "schedule_datetime", "event_ref_num", "employee_id",
+              postgresql_include=["id"]),
+        Index("ix_dashboard_schedules_unusable_id", "event_ref_num", **_UNUSABLE_SCHEDULE_ID),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_ref_num: Mapped[int] = mapped_column(Integer, ForeignKey("events.project_ref_num"), nullable=False)
@@ -378,3 +408,11 @@ class Switch(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False)
     changed_by: Mapped[str | None] = mapped_column(String(100))
     changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StoreEventCount(Base):
+    """Events per store, kept exact by triggers (services/summary_counts.py, migration 0015): the sidebar's counts."""
+    __tablename__ = "dashboard_store_event_counts"
+
+    store: Mapped[str] = mapped_column(Text, primary_key=True)
+    events: Mapped[int] = mapped_column(Integer, nullable=False)
