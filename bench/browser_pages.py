@@ -80,7 +80,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import reads
-from services.event_rules import EVENT_TYPES
+from services.domain.event_rules import EVENT_TYPES
 
 STORES = pd.DataFrame({"store": [str(482500 + n) for n in range(50)], "store_number": [8100 + n for n in range(50)],
                        "store_name": [f"Sam's Club {n}" for n in range(50)]})
@@ -174,9 +174,9 @@ def prepare(database_url: str) -> tuple[date, str]:
     from sqlalchemy import func, select
 
     from bench.run import _busiest
-    from services.accounts import OPERATOR, SETUP, add_user
-    from services.database import make_engine
-    from services.tables import UserAccount
+    from services.access.accounts import OPERATOR, SETUP, add_user
+    from services.store.database import make_engine
+    from services.store.tables import UserAccount
 
     engine = make_engine(database_url)
     try:
@@ -192,8 +192,8 @@ def prepare(database_url: str) -> tuple[date, str]:
 
 def bump(database_url: str) -> None:
     """A write, as far as the caches can tell: the data version moves on, so the next page run reads afresh."""
-    from services.data_version import bump_data_version
-    from services.database import make_engine
+    from services.store.data_version import bump_data_version
+    from services.store.database import make_engine
 
     engine = make_engine(database_url)
     try:
@@ -268,7 +268,7 @@ WHAT_WAS_DONE = """## What was cut from a cold page (issue 22)
 
 A cold page run (the first after any write) re-read the sidebar's "N events · M stores · Data synced", which counted
 every event: about 0.4 s at 1M on a quiet machine. Migration 0015 keeps those counts in trigger-kept rows (events per
-store: services/summary_counts.py) and reads the first/last day and the newest sync by index
+store: services/store/summary_counts.py) and reads the first/last day and the newest sync by index
 seeks: `database_summary` went from 1,693 ms to 1.2 ms at 1M (median of 7, same figures). The Unscheduled buckets sum
 only the shorter of the Past due and Later sides (the other is the total minus the rest): 164 ms to 31 ms at 1M.
 

@@ -36,17 +36,17 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.paired_actions import _pairs
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import simulator_from_database
-from services.database import make_engine
-from services.demo_data import seed_demo_data
-from services.event_rules import is_scheduled_condition, supervisor_start
-from services.paired_actions import PairedActions
-from services.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
-from services.read_queries import data_version, month_calendar
-from services.schema_admin import upgrade_database
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import simulator_from_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_demo_data
+from services.domain.event_rules import is_scheduled_condition, supervisor_start
+from services.actions.paired_actions import PairedActions
+from services.domain.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
+from services.reads.read_queries import data_version, month_calendar
+from services.store.schema_admin import upgrade_database
 from services.settings import SupervisorRule, load_settings
-from services.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
+from services.store.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.fake_crossmark import FAKE_TIMEZONE, FakeCrossmark
 
 DEFAULT_EVENTS = 5000

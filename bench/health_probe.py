@@ -3,7 +3,7 @@
 - before: what each probe did until issue 15 — a new engine for the URL (connect, read the catalogue), the report,
   then dispose (on SQLite it also read the file's header with a plain open(), which is what lost writes; that read is
   left out here, so "before" is if anything flattered);
-- after: `services.health.health_report` on the process's shared engine (no connect, no catalogue read).
+- after: `services.ops.health.health_report` on the process's shared engine (no connect, no catalogue read).
 
 Rounds alternate the two so drift of this shared machine hits both alike; the report gives medians and their ratio.
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from services.database import dispose_shared_engines, make_engine, shared_engine
-from services.health import health_report
-from services.schema_admin import upgrade_database
+from services.store.database import dispose_shared_engines, make_engine, shared_engine
+from services.ops.health import health_report
+from services.store.schema_admin import upgrade_database
 from services.settings import Settings
 
 

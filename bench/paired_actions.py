@@ -15,13 +15,13 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import simulator_from_database
-from services.database import make_engine
-from services.demo_data import seed_demo_data
-from services.paired_actions import PairedActions
-from services.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
-from services.schema_admin import upgrade_database
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import simulator_from_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_demo_data
+from services.actions.paired_actions import PairedActions
+from services.domain.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 
 

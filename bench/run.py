@@ -77,10 +77,10 @@ def database_url(backend: str, events: int, data_dir: Path, postgres: str | None
 
 def build(backend: str, events: int, data_dir: Path, postgres: str | None) -> None:
     """Create (or reuse) the database of `events` demo events; a PostgreSQL schema is dropped and rebuilt if partial."""
-    from services.database import make_engine
-    from services.demo_data import seed_demo_data
-    from services.schema_admin import upgrade_database
-    from services.tables import Event
+    from services.store.database import make_engine
+    from services.demo.demo_data import seed_demo_data
+    from services.store.schema_admin import upgrade_database
+    from services.store.tables import Event
 
     url = database_url(backend, events, data_dir, postgres)
     if backend == "postgresql":
@@ -254,7 +254,7 @@ def naive_unscheduled(engine: Engine, now: datetime) -> pd.Series:
 
 def _busiest(engine: Engine, today: date) -> tuple[date, str]:
     """The busiest day of the coming week, and the club with the most events on it."""
-    from services.read_queries import scheduled_per_day
+    from services.reads.read_queries import scheduled_per_day
 
     week = scheduled_per_day(engine, today, today + timedelta(days=7))
     day = week.groupby("day")["count"].sum().idxmax()
@@ -267,10 +267,10 @@ def _busiest(engine: Engine, today: date) -> tuple[date, str]:
 
 def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
     from bench.paired_actions import _pairs
-    from services.crossmark_client import make_crossmark_client
-    from services.crossmark_sandbox import simulator_from_database
-    from services.paired_actions import PairedActions
-    from services.pairing import supervisors_for_cores
+    from services.crossmark.client import make_crossmark_client
+    from services.crossmark.sandbox import simulator_from_database
+    from services.actions.paired_actions import PairedActions
+    from services.domain.pairing import supervisors_for_cores
     from services.settings import load_settings
 
     pairs = _pairs(engine, today, count)
@@ -294,7 +294,7 @@ def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
 
 
 def select_events(pairs: list[tuple[int, datetime]]):  # noqa: ANN201 - a select of (ref, name, mvid, store number)
-    from services.tables import Event
+    from services.store.tables import Event
 
     return select(Event.project_ref_num, Event.project_name, Event.location_mvid, Event.store_number).where(
         Event.project_ref_num.in_([ref for ref, _ in pairs]))
@@ -333,7 +333,7 @@ def _page_runs(url: str, day: date, repeat: int) -> dict[str, Timing]:
 def our_reads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
     """Reads 1-4 as the pages make them: the month, the busiest day of the coming week (all clubs, its busiest club),
     a quarter's type counts by week, the Unscheduled buckets at 10:00 today."""
-    from services.read_queries import EventFilter, day_view, month_calendar, type_counts, unscheduled_buckets
+    from services.reads.read_queries import EventFilter, day_view, month_calendar, type_counts, unscheduled_buckets
 
     day, store = _busiest(engine, today)
     quarter = (today - timedelta(days=45), today + timedelta(days=45))
@@ -350,7 +350,7 @@ def our_reads(engine: Engine, today: date) -> dict[str, Callable[[], object]]:
 def measure_side_by_side(events: int, data_dir: Path, postgres: str, repeat: int) -> dict:
     """Reads 1-4 on the SQLite and the PostgreSQL database of `events` events in one process, interleaved: the
     PostgreSQL-within-2x target is judged on these ratios, not on two runs minutes apart."""
-    from services.database import make_engine
+    from services.store.database import make_engine
 
     today = date.today()
     engines = {backend: make_engine(database_url(backend, events, data_dir, postgres))
@@ -366,12 +366,12 @@ def measure_side_by_side(events: int, data_dir: Path, postgres: str, repeat: int
 
 
 def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
-    from services.accounts import SETUP, OPERATOR, add_user
-    from services.database import make_engine
-    from services.quality_checks import run_check
-    from services.read_queries import day_view
+    from services.access.accounts import SETUP, OPERATOR, add_user
+    from services.store.database import make_engine
+    from services.quality.checks import run_check
+    from services.reads.read_queries import day_view
     from services.settings import load_settings
-    from services.tables import UserAccount
+    from services.store.tables import UserAccount
 
     url = database_url(backend, events, data_dir, postgres)
     engine = make_engine(url)

@@ -12,9 +12,9 @@ import streamlit as st
 
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
-from services.accounts import User
+from services.access.accounts import User
 from services.errors import OpsError
-from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW, UNSCHEDULE
+from services.actions.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW, UNSCHEDULE
 
 CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"

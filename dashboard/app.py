@@ -15,11 +15,11 @@ from dashboard import reads  # noqa: E402
 from dashboard.auth import current_user, header_sign_out_notice, sign_in_page, sign_out  # noqa: E402
 from dashboard.components import PAGE_FILES, PAGE_ROLES, database_problem, page_path  # noqa: E402
 from dashboard.markdown_text import plain  # noqa: E402
-from services.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
+from services.access.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
-from services.database import display_url, short_database_name  # noqa: E402
-from services.read_queries import sync_freshness  # noqa: E402
-from services.accounts import ADMIN  # noqa: E402
+from services.store.database import display_url, short_database_name  # noqa: E402
+from services.reads.read_queries import sync_freshness  # noqa: E402
+from services.access.accounts import ADMIN  # noqa: E402
 from services.errors import OpsError  # noqa: E402
 
 # An emoji icon is drawn from a data: URI; a :material/...: one would be fetched from fonts.gstatic.com, which the

@@ -7,11 +7,11 @@ import streamlit as st
 
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine, get_settings
-from services import input_limits
-from services.accounts import RANK, ProviderIdentity, User, active_user, sign_in_from_identity_provider
+from services.domain import input_limits
+from services.access.accounts import RANK, ProviderIdentity, User, active_user, sign_in_from_identity_provider
 from services.errors import OpsError
-from services.proxy_sign_in import ProxiedRequest, proxied_user_name
-from services.sessions import COOKIE_NAME, check_session, revoke_session
+from services.access.proxy_sign_in import ProxiedRequest, proxied_user_name
+from services.access.sessions import COOKIE_NAME, check_session, revoke_session
 
 SESSION_KEY = "auth"
 MESSAGE_KEY = "auth_message"

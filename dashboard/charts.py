@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 import plotly.graph_objects as go
 
-from services.event_rules import EVENT_TYPES
-from services.read_queries import PERIOD_TITLES
+from services.domain.event_rules import EVENT_TYPES
+from services.reads.read_queries import PERIOD_TITLES
 
 # Type colours agreed with the team; each carries white text at a contrast of at least 4.5:1 (tested).
 TYPE_COLOURS = {"Core": "#c62828", "Juicer": "#2e7d32", "Supervisor": "#6a1b9a", "Freeosk": "#b34700",
@@ -113,7 +113,7 @@ SEVERITY_DASHES = {"critical": "solid", "warning": "dash", "info": "dot"}  # tol
 def findings_trend_chart(trend: pd.DataFrame) -> go.Figure:
     """Open findings per severity, one point per day (the weekly review's trend).
 
-    `trend` is services.quality_checks.daily_trend's frame (day, severity, open_findings)."""
+    `trend` is services.quality.checks.daily_trend's frame (day, severity, open_findings)."""
     per_day = (trend.assign(day=pd.to_datetime(trend["day"])).pivot_table(
         index="day", columns="severity", values="open_findings", aggfunc="sum", fill_value=0))
     figure = go.Figure()

@@ -11,10 +11,10 @@ import streamlit as st
 from dashboard import query_state
 from dashboard.charts import TYPE_COLOURS
 from dashboard.markdown_text import plain
-from services import exports
+from services.reads import exports
 from services.errors import IncompatibleSchema, OpsError
-from services.event_rules import EVENT_TYPES
-from services.read_queries import EventFilter
+from services.domain.event_rules import EVENT_TYPES
+from services.reads.read_queries import EventFilter
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
 # page key -> (title, icon). The script is pages/<key>.py and its URL path is /<key> (AppTest finds pages by that).
@@ -31,7 +31,7 @@ PAGE_FILES = {
     "operations_health": ("Operations health", ":material/monitor_heart:"),
     "admin": ("Admin", ":material/admin_panel_settings:"),
 }
-PAGE_ROLES = {"admin": "switches"}  # pages not for every role: key -> the permission (services.accounts) they need
+PAGE_ROLES = {"admin": "switches"}  # pages not for every role: key -> the permission (services.access.accounts) they need
 
 
 def page_path(key: str) -> Path:
@@ -131,12 +131,12 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def download_csv(rows: ExportRows, file_name: str, label: str = "Download CSV") -> None:
-    """A CSV download of the rows; every download goes through services.exports, so no cell is a formula."""
+    """A CSV download of the rows; every download goes through services.reads.exports, so no cell is a formula."""
     _download(rows, exports.csv_bytes, file_name, label, "text/csv", ":material/download:")
 
 
 def download_excel(rows: ExportRows, file_name: str, sheet_name: str, label: str = "Download Excel") -> None:
-    """An Excel download of the rows (one sheet), written by services.exports: text in string cells."""
+    """An Excel download of the rows (one sheet), written by services.reads.exports: text in string cells."""
     _download(rows, lambda frame: exports.xlsx_bytes(frame, sheet_name), file_name, label, XLSX_MIME,
               ":material/table_view:")
 

@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboard.components import page_path, type_badge, when
 from dashboard.markdown_text import plain
-from services.event_rules import CORE, SUPERVISOR
-from services.pairing import (
+from services.domain.event_rules import CORE, SUPERVISOR
+from services.domain.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
 

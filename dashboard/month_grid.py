@@ -17,7 +17,7 @@ from dashboard.charts import (
     DARK_TEXT, MUTED_TEXT, PAST_DUE_MARK, PAST_DUE_RED, SCALE_HIGH, SCALE_LOW, TYPE_LETTERS, UPCOMING_MARK,
     WARNING_AMBER, WEEKDAYS, ZERO_FILL, readable_text_colour, scale_colour, unstaffed_mark, unstaffed_words,
 )
-from services.event_rules import EVENT_TYPES
+from services.domain.event_rules import EVENT_TYPES
 
 # One week's row and the weekday names above the first: six weeks, the page's heading and filters fit in a 1000 px
 # high window (tests/e2e/test_calendar_day_layout.py).
@@ -69,7 +69,7 @@ class MonthGrid:
 
 
 def month_grid(month_table: pd.DataFrame, month: date, today: date | None = None) -> MonthGrid:
-    """The month's cells from services.read_queries.month_calendar's frame (day, one column per type, total,
+    """The month's cells from services.reads.read_queries.month_calendar's frame (day, one column per type, total,
     unstaffed_due): colour by scheduled count, dark or white text by contrast, Unstaffed due marked ▲ while its day
     is today or later and ✕ once it has passed; a day with nothing scheduled is muted."""
     # Plain dicts per day: a pandas row lookup (.loc) per cell cost more than the rest of the grid together.

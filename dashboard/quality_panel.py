@@ -12,13 +12,13 @@ from dashboard.components import store_numbers
 from dashboard.markdown_text import plain
 from dashboard.query_state import UnknownStore, store_for
 from dashboard.wiring import get_engine, get_settings
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
-from services.event_rules import supervisor_start
-from services.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
-from services.quality_checks import acknowledge
-from services.quality_rules import rule_title
-from services.read_queries import event_for_action
+from services.domain.event_rules import supervisor_start
+from services.actions.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
+from services.quality.checks import acknowledge
+from services.quality.rules import rule_title
+from services.reads.read_queries import event_for_action
 
 SEVERITIES = ("critical", "warning", "info")
 FIXES = {  # rule -> what the Fix button does

@@ -8,9 +8,9 @@ from typing import Callable, Mapping, Sequence
 import streamlit as st
 
 from dashboard.markdown_text import literal, plain
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput
-from services.event_rules import EVENT_TYPES
+from services.domain.event_rules import EVENT_TYPES
 
 
 def _warn(key: str, raw: str, problem: str, fallback: str) -> None:

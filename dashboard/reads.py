@@ -14,10 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.wiring import get_engine
-from services import quality_checks, read_queries
-from services.exports import EXPORT_ROW_LIMIT
-from services.metrics import METRICS
-from services.read_queries import EventFilter
+from services.quality import checks as quality_checks
+from services.reads import read_queries
+from services.reads.exports import EXPORT_ROW_LIMIT
+from services.ops.metrics import METRICS
+from services.reads.read_queries import EventFilter
 
 _QUERIES: dict[str, Callable] = {
     "summary": read_queries.database_summary,

@@ -25,8 +25,8 @@ from dashboard.sign_in_route import SIGN_IN_PATH, sign_in  # noqa: E402
 from dashboard.security_headers import SecurityHeaders, inline_script_hashes, security_headers  # noqa: E402
 
 from services.errors import OpsError  # noqa: E402
-from services.health import current_health  # noqa: E402
-from services.metrics_export import CONTENT_TYPE, prometheus_text  # noqa: E402
+from services.ops.health import current_health  # noqa: E402
+from services.ops.metrics_export import CONTENT_TYPE, prometheus_text  # noqa: E402
 from services.settings import load_settings  # noqa: E402
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
@@ -88,10 +88,10 @@ def retry_loop_parts(settings):  # noqa: ANN001, ANN201 - Settings -> (engine fa
     is simply tried again). In the sandbox, the Crossmark client, and with it the sandbox's in-memory copy of the
     database, is made only when a pass has an operation to settle: at 1M events building it took seconds of the
     server's CPU and most of a GiB, for a pass that usually finds nothing to do."""
-    from services.action_setup import paired_actions
-    from services.crossmark_client import make_crossmark_client
-    from services.crossmark_sandbox import shared_simulator
-    from services.database import shared_engine
+    from services.actions.action_setup import paired_actions
+    from services.crossmark.client import make_crossmark_client
+    from services.crossmark.sandbox import shared_simulator
+    from services.store.database import shared_engine
 
     def engine():  # noqa: ANN202
         return shared_engine(settings.database_url)
@@ -109,7 +109,7 @@ def retry_loop_parts(settings):  # noqa: ANN001, ANN201 - Settings -> (engine fa
 
 def _retry_loop():  # noqa: ANN202 - RetryLoop | None
     """The automatic retries of operations that did not settle, unless RETRY_LOOP=false."""
-    from services.retry_loop import RetryLoop
+    from services.actions.retry_loop import RetryLoop
 
     try:
         settings = load_settings()

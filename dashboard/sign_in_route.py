@@ -11,10 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from services.accounts import authenticate
-from services.database import shared_engine
+from services.access.accounts import authenticate
+from services.store.database import shared_engine
 from services.errors import InvalidInput, LoginRefused, OpsError
-from services.sessions import COOKIE_NAME, MAX_AGE, start_session
+from services.access.sessions import COOKIE_NAME, MAX_AGE, start_session
 from services.settings import Settings, load_settings
 
 SIGN_IN_PATH = "/auth/sign-in"

@@ -4,14 +4,14 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
-from services.database import shared_engine
-from services.schema_admin import require_current_schema
+from services.store.database import shared_engine
+from services.store.schema_admin import require_current_schema
 from services.settings import Settings, load_settings
 
 
 @st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
-    from services.logging_setup import configure_logging
+    from services.ops.logging_setup import configure_logging
 
     settings = load_settings()  # the same reader as /healthz and the CLI
     configure_logging(settings)  # JSON lines to stderr and data/logs/dashboard.jsonl, secrets masked
@@ -29,7 +29,7 @@ def get_engine() -> Engine:
 def _sandbox_simulator():  # noqa: ANN202 - CrossmarkSimulator
     """One sandbox state per server process, initialised from the database (shared by every session and by the
     server's retry loop)."""
-    from services.crossmark_sandbox import shared_simulator
+    from services.crossmark.sandbox import shared_simulator
 
     settings = get_settings()
     return shared_simulator(get_engine(), settings.crossmark_timezone, settings.sandbox_write_failure_rate)
@@ -37,13 +37,13 @@ def _sandbox_simulator():  # noqa: ANN202 - CrossmarkSimulator
 
 def crossmark_client():  # noqa: ANN201 - CrossmarkClient
     """A new client per action (httpx clients are cheap; sessions are not shared between users)."""
-    from services.crossmark_client import make_crossmark_client
+    from services.crossmark.client import make_crossmark_client
 
     settings = get_settings()
     return make_crossmark_client(settings, simulator=_sandbox_simulator() if settings.is_sandbox else None)
 
 
 def get_actions():  # noqa: ANN201 - PairedActions
-    from services.action_setup import paired_actions
+    from services.actions.action_setup import paired_actions
 
     return paired_actions(get_settings(), get_engine(), crossmark_client)

@@ -4,9 +4,9 @@ import streamlit as st
 from dashboard.actions_ui import acting_user, can, show_pending_toasts, toast_after_rerun
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_engine
-from services.accounts import ROLES, list_users, set_active, set_role
+from services.access.accounts import ROLES, list_users, set_active, set_role
 from services.errors import OpsError
-from services.switches import LABELS, current_switches, last_changes, set_switch
+from services.access.switches import LABELS, current_switches, last_changes, set_switch
 
 st.title("Admin")
 show_pending_toasts()

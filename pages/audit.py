@@ -8,10 +8,10 @@ import streamlit as st
 from dashboard import reads
 from dashboard.components import download_csv, listing_cut_note, page_path, page_url, when_column, whole_number
 from dashboard.markdown_text import plain
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput
-from services.read_queries import AUDIT_LISTING_LIMIT
-from services.timeline import audit_text, people_in
+from services.reads.read_queries import AUDIT_LISTING_LIMIT
+from services.reads.timeline import audit_text, people_in
 
 st.title("Audit trail")
 actor_column, event_column, since_column = st.columns(3)

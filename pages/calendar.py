@@ -11,7 +11,7 @@ from dashboard.charts import UNSTAFFED_LEGEND
 from dashboard.components import badges, filter_bar, page_path
 from dashboard.day_cards import calendar_layout_style
 from dashboard.month_grid import month_day_list_html, month_grid, month_grid_html
-from services.event_rules import EVENT_TYPES
+from services.domain.event_rules import EVENT_TYPES
 
 today = date.today()
 query_state.page_value("month", "calendar_month", lambda: query_state.read_month(today))

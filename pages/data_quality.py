@@ -11,11 +11,11 @@ from dashboard.quality_panel import (FIXES, SEVERITIES, acknowledgement, fix_in_
                                      with_store_names)
 from dashboard.selection import selected_row
 from dashboard.wiring import get_engine, get_settings
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
-from services.paired_actions import RESCHEDULE
-from services.quality_checks import FINDINGS_LISTING_LIMIT, run_check
-from services.quality_rules import RULES, rule_title
+from services.actions.paired_actions import RESCHEDULE
+from services.quality.checks import FINDINGS_LISTING_LIMIT, run_check
+from services.quality.rules import RULES, rule_title
 
 st.title("Data quality")
 result_banner()

@@ -10,12 +10,12 @@ from dashboard.actions_ui import acting_user, can, result_banner
 from dashboard.components import download_csv, listing_cut_note, page_path, when, when_column, whole_number
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
-from services.journal import NEEDS_ATTENTION, STATUSES, STUCK, read_json, status_label
-from services.paired_actions import kind_label
-from services.read_queries import OPERATIONS_LISTING_LIMIT
-from services.timeline import people_in, step_detail, step_summary
+from services.actions.journal import NEEDS_ATTENTION, STATUSES, STUCK, read_json, status_label
+from services.actions.paired_actions import kind_label
+from services.reads.read_queries import OPERATIONS_LISTING_LIMIT
+from services.reads.timeline import people_in, step_detail, step_summary
 
 st.title("Operations")
 st.caption("Every action, its Crossmark calls in order, and what it ended as.")

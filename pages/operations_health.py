@@ -7,12 +7,12 @@ import streamlit as st
 from dashboard.components import when
 from dashboard.markdown_text import plain
 from dashboard.wiring import get_settings
-from services.accounts import ADMIN
-from services.health import HealthReport, current_health
-from services.journal import STATUSES, status_label
-from services.metrics import METRICS
-from services.paired_actions import kind_label
-from services.switches import LABELS as SWITCH_LABELS
+from services.access.accounts import ADMIN
+from services.ops.health import HealthReport, current_health
+from services.actions.journal import STATUSES, status_label
+from services.ops.metrics import METRICS
+from services.actions.paired_actions import kind_label
+from services.access.switches import LABELS as SWITCH_LABELS
 
 
 def _age(seconds: float | None) -> str:

@@ -4,7 +4,7 @@ import streamlit as st
 from dashboard import reads
 from dashboard.charts import TYPE_COLOURS
 from dashboard.components import page_path
-from services.read_queries import URGENCY_BUCKETS, EventFilter
+from services.reads.read_queries import URGENCY_BUCKETS, EventFilter
 
 overview = reads.week_overview(EventFilter())
 

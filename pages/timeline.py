@@ -7,9 +7,9 @@ from dashboard import query_state
 from dashboard.components import download_csv, page_path, type_badge, when
 from dashboard.markdown_text import plain
 from dashboard.wiring import crossmark_client, get_engine
-from services import input_limits
+from services.domain import input_limits
 from services.errors import InvalidInput, NotFound, OpsError
-from services.timeline import KIND_TITLES, Standing, entry_status_label, event_timeline
+from services.reads.timeline import KIND_TITLES, Standing, entry_status_label, event_timeline
 
 
 def standing_card(title: str, standing: Standing, differences: tuple[str, ...]) -> None:

@@ -8,7 +8,7 @@ from dashboard.charts import type_counts_chart
 from dashboard.components import download_csv, filter_bar
 from dashboard.markdown_text import plain
 from services.errors import OpsError
-from services.read_queries import PERIOD_TITLES, PERIODS, period_label
+from services.reads.read_queries import PERIOD_TITLES, PERIODS, period_label
 
 today = date.today()
 st.title("Event type counts")

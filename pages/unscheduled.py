@@ -8,9 +8,9 @@ from dashboard.actions_ui import action_button, can, draw_open_dialog, event_lab
 from dashboard.components import download_csv, filter_bar, page_path, page_url
 from dashboard.selection import selected_row
 from dashboard.wiring import get_engine
-from services.exports import EXPORT_ROW_LIMIT
-from services.paired_actions import SCHEDULE_SUPERVISOR
-from services.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
+from services.reads.exports import EXPORT_ROW_LIMIT
+from services.actions.paired_actions import SCHEDULE_SUPERVISOR
+from services.reads.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
 st.title("Unscheduled events")
 st.caption("Events whose condition is Unstaffed, by how soon they are due. Select a row to act on it.")

@@ -1,6 +1,6 @@
 """CLI entry point: `python -m services ...`."""
 import sys
 
-from services.cli import main
+from services.cli.main import main
 
 sys.exit(main())

@@ -89,7 +89,7 @@ class Settings:
     session_idle_minutes: int = 60
     actions_per_minute: int = 10
     supervisor_rule: SupervisorRule = SupervisorRule()
-    # Automatic retries of operations that did not settle (services/retry_policy.py): full-jitter backoff from about
+    # Automatic retries of operations that did not settle (services/actions/retry_policy.py): full-jitter backoff from about
     # `retry_first_seconds`, doubling up to `retry_max_seconds`; stuck after both `retry_min_attempts` attempts and
     # `retry_min_hours`. `retry_loop`: whether the server runs the retry loop (one process across replicas does).
     retry_first_seconds: float = 30.0

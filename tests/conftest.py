@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from services.database import make_engine
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.store.schema_admin import upgrade_database
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 POSTGRES_SKIP_REASON = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set (CI sets it; see README)"
@@ -92,7 +92,7 @@ def _months_back(today: date, months: int) -> date:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def demo_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoDatabase]:
     """Read-only demo data as `make run` seeds it (relative to today), plus the sprint2 scenario, per backend."""
-    from services.demo_data import seed_demo_data, seed_sprint2_scenario
+    from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 
     today = date.today()
     with private_database(request.param, tmp_path_factory.mktemp("demo")) as url:
@@ -122,7 +122,7 @@ def fake_crossmark():
 def crossmark_client_for():
     """Factory: `crossmark_client_for(base_url, **overrides)` -> a CrossmarkClient with small timeouts (connect 1 s,
     read 0.5 s) and fast retries, logging in with the fake's credentials unless told otherwise. Closed afterwards."""
-    from services.crossmark_client import CrossmarkClient
+    from services.crossmark.client import CrossmarkClient
     from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 
     clients = []

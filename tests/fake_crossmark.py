@@ -1,6 +1,6 @@
 """A local fake of the Crossmark planning API over real HTTP, for tests (issue 4, "Local fake server for tests").
 
-`FakeCrossmark` serves a `CrossmarkSimulator` (services/crossmark_sandbox.py: the contract's state and behaviour, not
+`FakeCrossmark` serves a `CrossmarkSimulator` (services/crossmark/sandbox.py: the contract's state and behaviour, not
 reimplemented here) from a `ThreadingHTTPServer` on 127.0.0.1 with an ephemeral port, in a daemon thread. It records
 every request and can be told to misbehave on the next call(s) to a path:
 
@@ -44,7 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from services.crossmark_sandbox import (
+from services.crossmark.sandbox import (
     PATH_LOGIN, PATH_PLANNING, WRITE_PATHS, CrossmarkSimulator, SimulatedEvent, SimulatedReply,
 )
 

@@ -36,8 +36,8 @@ JUICER_REF = 609001
 def make_names_hostile(engine: Engine, day: date, name: str, short: str = HOSTILE_SHORT) -> None:
     """On a database holding the sprint2 scenario: every event name ends with `name`, every store is called `name`,
     every rep's name ends with `short`, and a Juicer event (ref 609001) is scheduled on `day` (the Juicer list)."""
-    from services.data_version import bump_data_version
-    from services.tables import Event, Schedule
+    from services.store.data_version import bump_data_version
+    from services.store.tables import Event, Schedule
 
     with engine.begin() as connection:
         connection.execute(text("UPDATE events SET project_name = project_name || ' ' || :name, store_name = :name"),
@@ -61,8 +61,8 @@ def make_names_hostile(engine: Engine, day: date, name: str, short: str = HOSTIL
 def add_hostile_check_run(engine: Engine, name: str, short: str = HOSTILE_SHORT) -> None:
     """A check run by `short` whose notification says `name`, its first finding acknowledged by `short` with the note
     `name`."""
-    from services.data_version import bump_data_version
-    from services.quality_checks import run_check
+    from services.store.data_version import bump_data_version
+    from services.quality.checks import run_check
     from services.settings import load_settings
 
     run_check(engine, load_settings({}), triggered_by=short)
@@ -79,7 +79,7 @@ def add_hostile_records(engine: Engine, name: str, short: str = HOSTILE_SHORT) -
     """Records whose text someone else wrote: the check run of add_hostile_check_run, an operation needing attention
     (asked by `short`, message `name`), an audit entry about 606001 (by `short`) and a switch last changed by
     `short`."""
-    from services.data_version import bump_data_version
+    from services.store.data_version import bump_data_version
 
     add_hostile_check_run(engine, name, short)
     now = datetime.now().replace(microsecond=0)

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from services.crossmark_client import CrossmarkClient
-from services.crossmark_sandbox import PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, simulator_from_database
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.event_rules import supervisor_start
-from services.paired_actions import ActionResult, PairedActions
-from services.schema_admin import upgrade_database
+from services.crossmark.client import CrossmarkClient
+from services.crossmark.sandbox import PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, simulator_from_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.domain.event_rules import supervisor_start
+from services.actions.paired_actions import ActionResult, PairedActions
+from services.store.schema_admin import upgrade_database
 from services.settings import SupervisorRule
-from services.tables import AuditEntry, Employee, Event, Operation, OperationStep, PairLock, Schedule
+from services.store.tables import AuditEntry, Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.conftest import private_database
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME, FakeCrossmark
 

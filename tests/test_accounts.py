@@ -6,18 +6,18 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.accounts import (
+from services.access.accounts import (
     ADMIN, OPERATOR, SETUP, SIGN_IN_FAILED, VIEWER, ProviderIdentity, add_user, authenticate, authorizer,
     bootstrap_admin, set_active, sign_in_from_identity_provider,
 )
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import simulator_from_database
-from services.demo_data import seed_sprint2_scenario
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import simulator_from_database
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, LoginRefused, PermissionDenied
-from services.paired_actions import PairedActions
-from services.passwords import check_password, hash_password
+from services.actions.paired_actions import PairedActions
+from services.access.passwords import check_password, hash_password
 from services.settings import load_settings
-from services.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches, set_switch
+from services.access.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches, set_switch
 from tests.cli_runner import run_cli
 
 DAY = date.today() + timedelta(days=7)

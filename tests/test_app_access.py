@@ -7,10 +7,10 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from services.accounts import SETUP, set_active
-from services.database import make_engine
-from services.schema_admin import upgrade_database
-from services.switches import MAINTENANCE, current_switches
+from services.access.accounts import SETUP, set_active
+from services.store.database import make_engine
+from services.store.schema_admin import upgrade_database
+from services.access.switches import MAINTENANCE, current_switches
 from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401
 
 

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.journal import Journal
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.actions.journal import Journal
+from services.store.schema_admin import upgrade_database
 from tests.test_app_pages import _texts, open_page  # noqa: F401 - the shared AppTest fixture
 
 DAY = date.today() + timedelta(days=7)

@@ -10,10 +10,10 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.quality_checks import run_check
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.quality.checks import run_check
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 from tests.conftest import private_database
 from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401

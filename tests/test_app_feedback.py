@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dashboard.markdown_text import plain
-from services.accounts import list_users
-from services.quality_checks import run_check
+from services.access.accounts import list_users
+from services.quality.checks import run_check
 from services.settings import load_settings
 from tests.test_app_actions import DAY, sprint2  # noqa: F401 - the shared fixture
 from tests.test_app_pages import _texts, open_page, signed_in_as  # noqa: F401 - open_page is a fixture

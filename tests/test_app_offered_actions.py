@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from services.quality_checks import run_check
+from services.quality.checks import run_check
 from services.settings import load_settings
-from services.switches import MAINTENANCE, WRITES_OFF, set_switch
+from services.access.switches import MAINTENANCE, WRITES_OFF, set_switch
 from tests.test_app_actions import DAY, sprint2  # noqa: F401 - the shared fixture
 from tests.test_app_pages import _texts, open_page, signed_in_as  # noqa: F401
 

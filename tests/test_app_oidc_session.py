@@ -13,7 +13,7 @@ from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from dashboard.markdown_text import WORD_JOINER
-from services.database import make_engine
+from services.store.database import make_engine
 from tests.test_app_access import _fresh
 from tests.test_app_pages import APP, _texts
 

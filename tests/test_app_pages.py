@@ -10,9 +10,9 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.store.schema_admin import upgrade_database
 from tests.legacy_scheduler import create_legacy_scheduler_database
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
@@ -31,7 +31,7 @@ TEST_PASSWORD = "a-long-test-password"
 
 def signed_in_as(url: str, role: str) -> str:
     """An account of `role` in the database at `url` (created once); its name is what the session signs in as."""
-    from services.accounts import SETUP, add_user, list_users
+    from services.access.accounts import SETUP, add_user, list_users
 
     engine = make_engine(url)
     try:
@@ -240,8 +240,8 @@ def test_calendar_opens_the_chosen_day(open_page, sprint2_url):
 
 
 def test_a_national_day_over_the_listing_limit_shows_the_clubs_and_a_club_shows_its_cards(open_page, tmp_path):
-    from services.demo_data import seed_demo_data
-    from services.read_queries import DAY_VIEW_LIMIT, scheduled_per_day
+    from services.demo.demo_data import seed_demo_data
+    from services.reads.read_queries import DAY_VIEW_LIMIT, scheduled_per_day
 
     url = f"sqlite:///{tmp_path / 'national.db'}"
     upgrade_database(url)

@@ -10,10 +10,10 @@ import streamlit as st
 from sqlalchemy import text
 
 from dashboard.markdown_text import plain
-from services.database import make_engine
-from services.demo_data import seed_demo_data
-from services.quality_checks import run_check
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_demo_data
+from services.quality.checks import run_check
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 from tests.conftest import private_database
 from tests.test_app_pages import _texts, open_page  # noqa: F401 - open_page is a fixture

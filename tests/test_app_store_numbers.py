@@ -12,8 +12,8 @@ from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import HeadingBase
 
-from services.demo_data import seed_sprint2_scenario
-from services.tables import AuditEntry, Operation, OperationStep
+from services.demo.demo_data import seed_sprint2_scenario
+from services.store.tables import AuditEntry, Operation, OperationStep
 from tests.legacy_scheduler import create_legacy_scheduler_database
 from tests.test_app_pages import APP, open_page, sprint2_url  # noqa: F401 - fixtures: a page in AppTest, sprint2
 

@@ -9,10 +9,10 @@ import pytest
 import streamlit as st
 from sqlalchemy import text
 
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.read_queries import event_for_action
-from services.schema_admin import upgrade_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.reads.read_queries import event_for_action
+from services.store.schema_admin import upgrade_database
 from tests.conftest import private_database
 from tests.markdown_checks import (
     HOSTILE_SHORT, HOSTILE_USER, add_hostile_records, hostile_name, make_names_hostile, markdown_sources, shown_text,

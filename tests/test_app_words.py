@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert
 
-from services.tables import AuditEntry, Operation, OperationStep
+from services.store.tables import AuditEntry, Operation, OperationStep
 from tests.test_app_pages import open_page  # noqa: F401 - the fixture that opens a page in AppTest
 
 PLACEMENT = {"scheduled": True, "start": "2026-12-08T10:00:00", "employee_id": "US157005", "rep_id": "4711",

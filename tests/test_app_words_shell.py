@@ -10,10 +10,10 @@ import pytest
 import streamlit as st
 from sqlalchemy import insert, text
 
-from services.database import display_url, short_database_name
-from services.demo_data import seed_sprint2_scenario
+from services.store.database import display_url, short_database_name
+from services.demo.demo_data import seed_sprint2_scenario
 from services.settings import load_settings
-from services.tables import CheckRun, QualityFinding
+from services.store.tables import CheckRun, QualityFinding
 from tests.test_app_pages import open_page  # noqa: F401 - the fixture that opens a page in AppTest
 
 

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from services.backups import backup_database, restore_database, run_backup_cli, run_restore_cli
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
+from services.store.backups import backup_database, restore_database, run_backup_cli, run_restore_cli
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import IncompatibleSchema, InvalidInput, NotADatabase, OpsError
-from services.read_queries import data_version
-from services.schema_admin import upgrade_database
+from services.reads.read_queries import data_version
+from services.store.schema_admin import upgrade_database
 from services.settings import Settings
 
 TODAY = date(2025, 6, 2)

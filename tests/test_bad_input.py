@@ -12,20 +12,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, insert, select, text
 
-from services.accounts import (
+from services.access.accounts import (
     ADMIN, FAILURE_WINDOW, OPERATOR, SETUP, ProviderIdentity, add_user, authenticate, sign_in_from_identity_provider,
 )
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, LoginRefused
-from services.quality_checks import run_check
-from services.schema_admin import upgrade_database
+from services.quality.checks import run_check
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
-from services.tables import LoginAttempt
+from services.store.tables import LoginAttempt
 from tests.cli_runner import run_cli
 from tests.conftest import private_database
 
-# The new API (services/input_limits.py, login-attempt pruning) is imported where it is used, so that on the code
+# The new API (services/domain/input_limits.py, login-attempt pruning) is imported where it is used, so that on the code
 # before this change every other test here runs and fails for what it checks, not for an import.
 PASSWORD_MAX = 1024
 
@@ -242,7 +242,7 @@ def test_new_passwords_with_a_nul_byte_or_too_long_are_refused(world):
 
 def test_sign_in_prunes_attempts_whose_window_is_over_and_keeps_each_latest_success(engine):
     """A spray of names an hour ago leaves nothing behind once its window is over; the lockout still holds."""
-    from services.accounts import PRUNE_BATCH
+    from services.access.accounts import PRUNE_BATCH
 
     add_user(engine, "alice", OPERATOR, PASSWORD, by=SETUP)
     add_user(engine, "bob", OPERATOR, PASSWORD, by=SETUP)
@@ -286,7 +286,7 @@ def test_sign_in_prunes_attempts_whose_window_is_over_and_keeps_each_latest_succ
 
 
 def test_pruning_keeps_attempts_the_cool_down_still_counts(engine):
-    from services.accounts import SETUP, prune_login_attempts
+    from services.access.accounts import SETUP, prune_login_attempts
 
     now = datetime(2026, 11, 22, 9, 0)
     with engine.begin() as connection:
@@ -301,7 +301,7 @@ def test_pruning_keeps_attempts_the_cool_down_still_counts(engine):
 @pytest.mark.parametrize("text_value, expected", [("1", 1), (" 606001 ", 606001), ("2147483647", 2147483647),
                                                   ("000000000000000000000042", 42)])
 def test_whole_numbers_that_fit(text_value, expected):
-    from services import input_limits
+    from services.domain import input_limits
 
     assert input_limits.event_ref(text_value) == expected
 
@@ -309,7 +309,7 @@ def test_whole_numbers_that_fit(text_value, expected):
 @pytest.mark.parametrize("value", ["²", "١٢", "１２", "1_000", "+5", "-5", "0", "1.0", "1e3", "", " ", "12a",
                                    "2147483648", HUGE, "9" * 100_000, 0, -1, 2 ** 31, True, None, 3.0])
 def test_whole_numbers_that_do_not_fit_are_one_clear_refusal(value):
-    from services import input_limits
+    from services.domain import input_limits
 
     started = time.monotonic()
     with pytest.raises(InvalidInput) as refusal:
@@ -320,7 +320,7 @@ def test_whole_numbers_that_do_not_fit_are_one_clear_refusal(value):
 
 
 def test_text_limits():
-    from services import input_limits
+    from services.domain import input_limits
 
     assert input_limits.PASSWORD_MAX == PASSWORD_MAX
     assert input_limits.single_line("  olga ", "Who", 100) == "olga"

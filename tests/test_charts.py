@@ -12,7 +12,7 @@ from dashboard.charts import (
     scale_colour, type_counts_chart, unstaffed_words,
 )
 from dashboard.month_grid import WEEK_ROW_PX, WEEKDAY_ROW_PX, day_link, month_grid, month_grid_html
-from services.event_rules import EVENT_TYPES
+from services.domain.event_rules import EVENT_TYPES
 from tests.month_grid_cells import parse_grid
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.schema_admin import head_revision
+from services.store.schema_admin import head_revision
 from tests.cli_runner import run_cli
 from tests.legacy_scheduler import create_legacy_scheduler_database, row_snapshot
 

@@ -43,7 +43,7 @@ def test_concurrent_paired_reschedules_on_postgresql(postgres_schema_url: str) -
 
 def test_concurrent_paired_reschedules_on_sqlite(tmp_path: Path) -> None:
     """The same on SQLite, which serialises writers: all must still succeed, waiting for each other (write
-    transactions take the write lock at BEGIN IMMEDIATE; see services/database.py)."""
+    transactions take the write lock at BEGIN IMMEDIATE; see services/store/database.py)."""
     result = concurrent_reschedules(f"sqlite:///{tmp_path / 'scheduler.db'}", pairs=PAIRS, threads=THREADS)
     assert result["backend"] == "sqlite"
     _assert_all_moved_together(result)

@@ -11,15 +11,15 @@ from datetime import datetime
 
 import pytest
 
-from services.crossmark_client import CrossmarkClient
-from services.crossmark_sandbox import (
+from services.crossmark.client import CrossmarkClient
+from services.crossmark.sandbox import (
     PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO,
 )
 from services.errors import (
     CrossmarkAuthError, CrossmarkBadReply, CrossmarkError, CrossmarkRejected, CrossmarkUnavailable,
     CrossmarkUnknownOutcome,
 )
-from services.metrics import METRICS
+from services.ops.metrics import METRICS
 from tests.fake_crossmark import FAKE_PASSWORD, FakeCrossmark, SeedIds
 
 START = datetime(2026, 3, 9, 10, 30)

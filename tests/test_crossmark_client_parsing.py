@@ -7,7 +7,7 @@ from datetime import date, datetime
 import httpx
 import pytest
 
-from services.crossmark_client import CrossmarkClient
+from services.crossmark.client import CrossmarkClient
 from services.errors import CrossmarkBadReply, InvalidInput
 
 

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from services.crossmark_client import SANDBOX_BASE_URL, CrossmarkClient, EventCondition, ScheduledEvent
-from services.crossmark_sandbox import (
+from services.crossmark.client import SANDBOX_BASE_URL, CrossmarkClient, EventCondition, ScheduledEvent
+from services.crossmark.sandbox import (
     PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO, CrossmarkSimulator,
     SandboxTransport,
 )

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.crossmark_client import make_crossmark_client
-from services.demo_data import seed_sprint2_scenario
+from services.crossmark.client import make_crossmark_client
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import CrossmarkUnknownOutcome
 from services.settings import load_settings
 

@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.crossmark_client import CrossmarkClient
-from services.crossmark_sandbox import CrossmarkSimulator, SandboxTransport, SimulatedEvent
-from services.crossmark_sync import sync_from_crossmark
+from services.crossmark.client import CrossmarkClient
+from services.crossmark.sandbox import CrossmarkSimulator, SandboxTransport, SimulatedEvent
+from services.crossmark.sync import sync_from_crossmark
 from services.errors import CrossmarkUnavailable, InvalidInput
 from services.settings import DEFAULT_TIMEZONE
 from tests.cli_runner import run_cli

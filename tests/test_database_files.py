@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
-from services.database import deleted_database_files, dispose_shared_engines, make_engine, shared_engine
-from services.health import health_report
-from services.schema_admin import upgrade_database
+from services.store.database import deleted_database_files, dispose_shared_engines, make_engine, shared_engine
+from services.ops.health import health_report
+from services.store.schema_admin import upgrade_database
 from services.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,7 +133,7 @@ def test_the_operations_health_page_says_what_healthz_says_now(wal_database: str
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from services.health import current_health
+    from services.ops.health import current_health
 
     monkeypatch.setenv("SCHEDULER_DATABASE_URL", wal_database)
     monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)

@@ -3,7 +3,7 @@ from datetime import datetime, time
 
 import pytest
 
-from services.event_rules import (
+from services.domain.event_rules import (
     CORE, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR, PairingKey, classify_event_type, default_duration_minutes,
     event_number, is_scheduled_condition, pairing_key, store_key, supervisor_start,
 )

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import insert
 
-from services.exports import csv_bytes, xlsx_bytes
-from services.quality_checks import FINDINGS_LISTING_LIMIT
-from services.read_queries import AUDIT_LISTING_LIMIT, UNSCHEDULED_LISTING_LIMIT
-from services.tables import AuditEntry, CheckRun, Event, QualityFinding
+from services.reads.exports import csv_bytes, xlsx_bytes
+from services.quality.checks import FINDINGS_LISTING_LIMIT
+from services.reads.read_queries import AUDIT_LISTING_LIMIT, UNSCHEDULED_LISTING_LIMIT
+from services.store.tables import AuditEntry, CheckRun, Event, QualityFinding
 from tests.test_app_pages import open_page  # noqa: F401 - the fixture that opens a page in AppTest
 
 # Text a spreadsheet would run as a formula (OWASP's list), then text that must only survive the trip unchanged.

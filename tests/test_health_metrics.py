@@ -20,14 +20,14 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
-import services.health as health_module
-from services.database import make_engine, session_factory
-from services.health import CHECK_RUN_STALE_AFTER, health_report, run_health_cli
-from services.metrics import BUCKETS, METRICS, MetricsRegistry, percentile
-from services.metrics_export import CONTENT_TYPE, escape_label_value, prometheus_text
-from services.schema_admin import head_revision, upgrade_database
+import services.ops.health as health_module
+from services.store.database import make_engine, session_factory
+from services.ops.health import CHECK_RUN_STALE_AFTER, health_report, run_health_cli
+from services.ops.metrics import BUCKETS, METRICS, MetricsRegistry, percentile
+from services.ops.metrics_export import CONTENT_TYPE, escape_label_value, prometheus_text
+from services.store.schema_admin import head_revision, upgrade_database
 from services.settings import load_settings
-from services.tables import CheckRun, Operation
+from services.store.tables import CheckRun, Operation
 from tests.conftest import POSTGRES_URL, POSTGRES_SKIP_REASON, private_database
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_USERNAME, FakeCrossmark
 from tools.processes import free_loopback_port, stop_process

@@ -21,22 +21,22 @@ from alembic.config import Config
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from services.accounts import SETUP, OPERATOR, add_user, list_users
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import simulator_from_database
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
+from services.access.accounts import SETUP, OPERATOR, add_user, list_users
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import simulator_from_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import IdempotencyKeyReused
-from services.journal import KEY_RETENTION, Journal, request_fingerprint
-from services.paired_actions import PairedActions
-from services.schema_admin import head_revision, upgrade_database
+from services.actions.journal import KEY_RETENTION, Journal, request_fingerprint
+from services.actions.paired_actions import PairedActions
+from services.store.schema_admin import head_revision, upgrade_database
 from services.settings import load_settings
-from services.tables import AuditEntry, Base, Operation
+from services.store.tables import AuditEntry, Base, Operation
 from tests.cli_runner import run_cli
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, TODAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "services" / "store" / "migrations"
 
 
 def _cli_env(world: PairedWorld) -> dict[str, str]:

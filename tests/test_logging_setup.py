@@ -15,9 +15,9 @@ from urllib.parse import quote, quote_plus
 import httpx
 import pytest
 
-from services import logging_setup
+from services.ops import logging_setup
 from services.errors import ConfigurationError
-from services.logging_setup import (DEFAULT_LOG_FILE, RedactingFilter, configure_logging, log_event,
+from services.ops.logging_setup import (DEFAULT_LOG_FILE, RedactingFilter, configure_logging, log_event,
                                     log_file_from_env)
 from services.settings import Settings
 

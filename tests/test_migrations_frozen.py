@@ -15,9 +15,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from services.database import make_engine
-from services.schema_admin import MIGRATIONS_DIR, _alembic_config, upgrade_database
-from services.tables import Base
+from services.store.database import make_engine
+from services.store.schema_admin import MIGRATIONS_DIR, _alembic_config, upgrade_database
+from services.store.tables import Base
 from tests.conftest import private_database
 from tests.legacy_scheduler import create_legacy_scheduler_database
 from tests.schema_fingerprint import schema_fingerprint

@@ -20,11 +20,11 @@ from aiosmtpd.smtp import AuthResult
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from services import notifications
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.notifications import compose, deliver
-from services.schema_admin import upgrade_database
+from services.quality import notifications
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.quality.notifications import compose, deliver
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 from tests.cli_runner import run_cli
 

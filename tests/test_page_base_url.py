@@ -14,7 +14,7 @@ import pytest
 from streamlit import file_util
 
 from dashboard.page_base_url import PIN_SCRIPT, PIN_SCRIPT_HASH, SERVED_PATH_META, pinned_page, served_path
-from services.schema_admin import upgrade_database
+from services.store.schema_admin import upgrade_database
 from tests.test_health_metrics import RunningServer
 
 STATIC = Path(file_util.get_static_dir())

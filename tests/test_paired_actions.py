@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import CrossmarkSimulator, simulator_from_database
-from services.demo_data import seed_sprint2_scenario
-from services.paired_actions import PairedActions
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import CrossmarkSimulator, simulator_from_database
+from services.demo.demo_data import seed_sprint2_scenario
+from services.actions.paired_actions import PairedActions
 from services.settings import load_settings
 
 TODAY = date.today()
@@ -159,7 +159,7 @@ def test_a_failing_supervisor_step_compensates_the_core(world):
     def schedule(form):  # noqa: ANN001, ANN202
         calls.append(form["mPlanID"])
         if len(calls) == 2:
-            from services.crossmark_sandbox import _json
+            from services.crossmark.sandbox import _json
             return _json(200, {"ok": 0, "message": "Rep not available"})
         return real_schedule(form)
 

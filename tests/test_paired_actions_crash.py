@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.crossmark_sandbox import PATH_LOGIN, PATH_SCHEDULE, PATH_UNSCHEDULE
+from services.crossmark.sandbox import PATH_LOGIN, PATH_SCHEDULE, PATH_UNSCHEDULE
 from tests.cli_runner import run_cli
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
@@ -27,9 +27,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ACTION_SCRIPT = """
 import sys
 from datetime import datetime
-from services.crossmark_client import CrossmarkClient
-from services.database import make_engine
-from services.paired_actions import PairedActions
+from services.crossmark.client import CrossmarkClient
+from services.store.database import make_engine
+from services.actions.paired_actions import PairedActions
 
 url, base_url, username, password, timezone_name, kind = sys.argv[1:7]
 engine = make_engine(url)

@@ -19,8 +19,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.crossmark_sandbox import PATH_SCHEDULE
-from services.paired_actions import ActionResult, PairedActions
+from services.crossmark.sandbox import PATH_SCHEDULE
+from services.actions.paired_actions import ActionResult, PairedActions
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, TODAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
 
@@ -496,7 +496,7 @@ def test_two_processes_racing_for_one_pair_on_postgresql(world):
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSMARK_", "SCHEDULER_"))}
     env.update(CROSSMARK_BASE_URL=world.fake.url, CROSSMARK_USERNAME=FAKE_USERNAME, CROSSMARK_PASSWORD=FAKE_PASSWORD,
                CROSSMARK_TIMEZONE=FAKE_TIMEZONE, CROSSMARK_READ_TIMEOUT="5")
-    from services.accounts import SETUP, OPERATOR, add_user, list_users
+    from services.access.accounts import SETUP, OPERATOR, add_user, list_users
 
     known = {user["username"] for user in list_users(world.engine)}
     for name in ("ann", "ben"):  # the CLI acts only for active accounts whose role allows it

@@ -53,17 +53,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import Engine, select
 
-from services import journal as status
-from services.crossmark_client import CrossmarkClient
-from services.crossmark_sandbox import (
+from services.actions import journal as status
+from services.crossmark.client import CrossmarkClient
+from services.crossmark.sandbox import (
     PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO,
 )
-from services.crossmark_sync import sync_from_crossmark
+from services.crossmark.sync import sync_from_crossmark
 from services.errors import CrossmarkError, IdempotencyKeyReused
-from services.input_limits import KEY_MAX
-from services.paired_actions import IN_PROGRESS, ActionResult, PairedActions, Placement
-from services.retry_policy import RetryPolicy
-from services.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
+from services.domain.input_limits import KEY_MAX
+from services.actions.paired_actions import IN_PROGRESS, ActionResult, PairedActions, Placement
+from services.actions.retry_policy import RetryPolicy
+from services.store.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME, FakeCrossmark
 from tests.paired_world import (  # noqa: F401 - migrated: a fixture
     DAY, PAIRS, REFS, TODAY, HookedClient, PairedWorld, Side, at, migrated,

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.crossmark_sandbox import PATH_SCHEDULE
+from services.crossmark.sandbox import PATH_SCHEDULE
 from services.errors import ActionRefused, InvalidInput
 from services.settings import load_settings
 from tests.cli_runner import run_cli
@@ -67,7 +67,7 @@ class Crash(BaseException):
 
 
 def ensure_account(world: PairedWorld, name: str, role: str) -> None:
-    from services.accounts import SETUP, add_user, list_users
+    from services.access.accounts import SETUP, add_user, list_users
 
     if name not in {user["username"] for user in list_users(world.engine)}:
         add_user(world.engine, name, role, "long-enough-password", by=SETUP)
@@ -421,8 +421,8 @@ def test_needs_attention_is_retried_automatically_once_due(world, start, locked,
 
 
 def test_retries_give_up_stuck_alert_once_locks_kept_then_retry_now_settles_it(world):
-    from services.health import health_report
-    from services.retry_policy import RetryPolicy
+    from services.ops.health import health_report
+    from services.actions.retry_policy import RetryPolicy
 
     before = world.snapshot()
     alerts: list = []
@@ -476,7 +476,7 @@ def test_retries_give_up_stuck_alert_once_locks_kept_then_retry_now_settles_it(w
 
 
 def test_release_with_a_note_ends_a_stuck_operation_resolved_and_frees_its_locks(world):
-    from services.retry_policy import RetryPolicy
+    from services.actions.retry_policy import RetryPolicy
 
     clock = Clock()
     policy = RetryPolicy(base=timedelta(seconds=1), cap=timedelta(seconds=1), min_attempts=1, min_span=timedelta(0))
@@ -545,7 +545,7 @@ def test_retry_policy_full_jitter_bounds_and_when_it_gives_up():
     import random
 
     from services.errors import ConfigurationError
-    from services.retry_policy import RetryPolicy
+    from services.actions.retry_policy import RetryPolicy
 
     default = RetryPolicy()  # the numbers: about 30 s first, capped at 10 min, >= 8 attempts over >= 6 h
     assert (default.base, default.cap, default.min_attempts, default.min_span) == (

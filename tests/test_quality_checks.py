@@ -8,10 +8,10 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.demo_data import seed_sprint2_scenario
-from services.accounts import SETUP, add_user
+from services.demo.demo_data import seed_sprint2_scenario
+from services.access.accounts import SETUP, add_user
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, PermissionDenied
-from services.quality_checks import ADVISORY_LOCK_CLASS, acknowledge, open_findings, run_check, trend
+from services.quality.checks import ADVISORY_LOCK_CLASS, acknowledge, open_findings, run_check, trend
 from services.settings import load_settings
 from tests.cli_runner import run_cli
 from tests.conftest import private_database
@@ -73,7 +73,7 @@ def test_a_run_pauses_the_cyclic_garbage_collector_and_always_restores_it(engine
     for a caller that had switched it off."""
     import gc
 
-    import services.quality_checks as quality_checks
+    import services.quality.checks as quality_checks
 
     seed_sprint2_scenario(engine, today=date.today())
     seen: list[bool] = []
@@ -141,8 +141,8 @@ SCHEMA_RUN_UNLOCK = "SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"
 
 
 def test_two_runs_at_once_do_not_both_run_on_postgresql(postgres_schema_url):
-    from services.database import make_engine
-    from services.schema_admin import upgrade_database
+    from services.store.database import make_engine
+    from services.store.schema_admin import upgrade_database
 
     upgrade_database(postgres_schema_url)
     engine = make_engine(postgres_schema_url)
@@ -162,8 +162,8 @@ def test_a_run_in_another_schema_does_not_block_this_one_on_postgresql(postgres_
     database (or a parallel test worker) in the middle of its checks does not stop this one's."""
     import threading
 
-    from services.database import make_engine
-    from services.schema_admin import upgrade_database
+    from services.store.database import make_engine
+    from services.store.schema_admin import upgrade_database
 
     upgrade_database(postgres_schema_url)
     engine = make_engine(postgres_schema_url)
@@ -215,8 +215,8 @@ def test_cli_check_run_json_and_fail_on(tmp_path):
 
 
 def test_data_quality_page_runs_shows_and_fixes(open_page, tmp_path):  # noqa: F811
-    from services.database import make_engine
-    from services.schema_admin import upgrade_database
+    from services.store.database import make_engine
+    from services.store.schema_admin import upgrade_database
 
     url = f"sqlite:///{tmp_path / 'dq.db'}"
     upgrade_database(url)
@@ -238,8 +238,8 @@ def test_data_quality_page_runs_shows_and_fixes(open_page, tmp_path):  # noqa: F
 def test_the_daily_trend_keeps_each_rules_last_check_of_the_day(engine):
     """One point per day and severity: each rule counts as the day's last run that checked it said, so a run of one rule
     later that day does not drop the other rules' findings to 0; every severity of every day is present."""
-    from services.quality_checks import daily_trend
-    from services.quality_rules import RULES
+    from services.quality.checks import daily_trend
+    from services.quality.rules import RULES
 
     seed_sprint2_scenario(engine, today=NOW.date())
     settings = load_settings({})

@@ -12,13 +12,13 @@ from datetime import date, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, insert, update
 
-from services.crossmark_client import make_crossmark_client
-from services.demo_data import seed_demo_data, seed_sprint2_scenario
+from services.crossmark.client import make_crossmark_client
+from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.errors import InvalidInput
-from services.event_rules import CORE, SUPERVISOR, event_number, store_key
-from services.quality_rules import CRITICAL, INFO, RULES, WARNING, Finding, run_rules
+from services.domain.event_rules import CORE, SUPERVISOR, event_number, store_key
+from services.quality.rules import CRITICAL, INFO, RULES, WARNING, Finding, run_rules
 from services.settings import SupervisorRule, load_settings
-from services.tables import Employee, Event, Operation, Schedule
+from services.store.tables import Employee, Event, Operation, Schedule
 
 NOW = datetime(2025, 9, 1, 8, 0)
 DAY = date(2025, 9, 10)          # far from NOW: more than 24 h (and 72 h) ahead

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.concurrency import _pair_rows, _same_day_target, _world
-from services.accounts import SETUP, ADMIN, OPERATOR, add_user, authorizer, list_users
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
+from services.access.accounts import SETUP, ADMIN, OPERATOR, add_user, authorizer, list_users
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import PermissionDenied, RateLimitExceeded
-from services.paired_actions import PairedActions
-from services.quality_checks import acknowledge, open_findings, run_check
+from services.actions.paired_actions import PairedActions
+from services.quality.checks import acknowledge, open_findings, run_check
 from services.settings import load_settings
-from services.tables import AuditEntry, CheckRun, Operation, QualityFinding
+from services.store.tables import AuditEntry, CheckRun, Operation, QualityFinding
 from tests.cli_runner import run_cli
 from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
 

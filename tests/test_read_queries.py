@@ -11,11 +11,11 @@ from sqlalchemy import text
 from dashboard.charts import TYPE_LETTERS
 from dashboard.month_grid import month_grid, month_grid_html
 from services.errors import InvalidInput
-from services.event_rules import CORE, EVENT_TYPES
-from services.pairing import (
+from services.domain.event_rules import CORE, EVENT_TYPES
+from services.domain.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
-from services.read_queries import (
+from services.reads.read_queries import (
     EventFilter, day_events_for_export, day_view, month_calendar, scheduled_per_day, type_counts,
     unscheduled_bucket_totals, unscheduled_buckets, unscheduled_events, week_overview,
 )
@@ -194,7 +194,7 @@ def test_day_view_shows_each_cores_supervisor_state_for_sprint2(demo_database):
 
 
 def test_day_view_flags_an_ambiguous_duplicate(engine):
-    from services.demo_data import seed_sprint2_scenario
+    from services.demo.demo_data import seed_sprint2_scenario
 
     today = date.today()
     seed_sprint2_scenario(engine, today=today)
@@ -209,8 +209,8 @@ def test_day_view_flags_an_ambiguous_duplicate(engine):
 
 
 def test_reads_work_on_an_adopted_scheduler_database(database_url):
-    from services.database import make_engine
-    from services.schema_admin import upgrade_database
+    from services.store.database import make_engine
+    from services.store.schema_admin import upgrade_database
     from tests.legacy_scheduler import create_legacy_scheduler_database
 
     create_legacy_scheduler_database(database_url)
@@ -246,7 +246,7 @@ def _aggregate_vs_join(engine) -> tuple[dict, dict]:
 
 def test_scheduled_per_day_aggregate_stays_exact_whoever_writes(engine):
     """The triggers keep the pre-aggregate equal to the join, through raw SQL writes like the scheduler's own."""
-    from services.demo_data import seed_demo_data
+    from services.demo.demo_data import seed_demo_data
 
     today = date.today()
     seed_demo_data(engine, events=400, stores=2, start=today.replace(day=1), months=1, today=today)
@@ -313,7 +313,7 @@ def _unstaffed_totals_vs_events(engine) -> tuple[dict, dict]:
 def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
     """Unstaffed per due day, and the all-days totals per club and type (migration 0009): staffing, un-staffing, moving
     the due date, re-typing, re-homing, deleting, inserting."""
-    from services.demo_data import seed_demo_data
+    from services.demo.demo_data import seed_demo_data
 
     today = date.today()
     seed_demo_data(engine, events=400, stores=2, start=today.replace(day=1), months=1, today=today)
@@ -351,7 +351,7 @@ def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
 
 
 def test_a_day_over_the_listing_limit_gives_the_counts_per_club(engine):
-    from services.demo_data import seed_demo_data
+    from services.demo.demo_data import seed_demo_data
 
     today = date.today()
     seed_demo_data(engine, events=1500, stores=3, start=today.replace(day=1), months=1, today=today)
@@ -375,7 +375,7 @@ def test_one_clubs_day_is_the_days_events_of_that_store_key(engine):
     """The one-club Day view (read from the store-keyed schedules of migration 0008) lists exactly the day's events
     whose store key is the club's, for a club known by location id and one known only by its store number, with a type
     filter too."""
-    from services.demo_data import seed_demo_data
+    from services.demo.demo_data import seed_demo_data
 
     today = date.today()
     seed_demo_data(engine, events=600, stores=3, start=today.replace(day=1), months=1, today=today)
@@ -401,8 +401,8 @@ def test_one_clubs_day_is_the_days_events_of_that_store_key(engine):
 
 
 def test_core_needing_supervisor_finds_the_scheduled_core(engine):
-    from services.demo_data import seed_sprint2_scenario
-    from services.read_queries import core_needing_supervisor
+    from services.demo.demo_data import seed_sprint2_scenario
+    from services.reads.read_queries import core_needing_supervisor
 
     seed_sprint2_scenario(engine, today=date.today())
     assert core_needing_supervisor(engine, 608002)["ref"] == 608001
@@ -415,8 +415,8 @@ def test_core_needing_supervisor_finds_the_scheduled_core(engine):
 
 def test_stores_lists_every_store_with_events_whether_or_not_it_has_a_location_id(engine):
     """The store filter's list (found by one seek per location id) equals a GROUP BY over every event."""
-    from services.demo_data import seed_demo_data
-    from services.read_queries import stores
+    from services.demo.demo_data import seed_demo_data
+    from services.reads.read_queries import stores
 
     today = date.today()
     seed_demo_data(engine, events=600, stores=4, start=today.replace(day=1), months=1, today=today)

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from services import journal as status
-from services.retry_loop import RETRY_LOOP, RetryLoop
-from services.retry_policy import RetryPolicy
-from services.tables import AuditEntry, WorkerLease
+from services.actions import journal as status
+from services.actions.retry_loop import RETRY_LOOP, RetryLoop
+from services.actions.retry_policy import RetryPolicy
+from services.store.tables import AuditEntry, WorkerLease
 from tests.conftest import private_database
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
@@ -50,9 +50,9 @@ def crashing_action(url: str, base_url: str, kind: str, argument: object, kill_a
     import httpx
     from sqlalchemy import event
 
-    from services.crossmark_client import CrossmarkClient
-    from services.database import make_engine
-    from services.paired_actions import PairedActions
+    from services.crossmark.client import CrossmarkClient
+    from services.store.database import make_engine
+    from services.actions.paired_actions import PairedActions
 
     passed = 0
 
@@ -216,10 +216,10 @@ def test_killed_at_every_step_the_loop_restores_agreement(world: PairedWorld, fo
 LOOP_SCRIPT = """
 import sys
 from datetime import timedelta
-from services.crossmark_client import CrossmarkClient
-from services.database import make_engine
-from services.paired_actions import PairedActions
-from services.retry_loop import RetryLoop
+from services.crossmark.client import CrossmarkClient
+from services.store.database import make_engine
+from services.actions.paired_actions import PairedActions
+from services.actions.retry_loop import RetryLoop
 
 url, base_url, username, password, timezone_name, tick, lease = sys.argv[1:8]
 engine = make_engine(url)
@@ -306,8 +306,8 @@ def needing_attention(world: PairedWorld) -> int:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_world(request: pytest.FixtureRequest, tmp_path: Path, fake_server) -> Iterator[PairedWorld]:  # noqa: ANN001
     """A world on a database of its own (a new SQLite file, or a private PostgreSQL schema) that loop processes share."""
-    from services.database import make_engine
-    from services.schema_admin import upgrade_database
+    from services.store.database import make_engine
+    from services.store.schema_admin import upgrade_database
 
     with private_database(request.param, tmp_path) as url:
         upgrade_database(url)

@@ -7,9 +7,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import Engine, text
 
-from services.demo_data import seed_demo_data
-from services.event_rules import UNSTAFFED
-from services.read_queries import EventFilter, _day_events
+from services.demo.demo_data import seed_demo_data
+from services.domain.event_rules import UNSTAFFED
+from services.reads.read_queries import EventFilter, _day_events
 
 
 def _as_datetime(value: object) -> datetime:

@@ -7,11 +7,11 @@ import warnings
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from services.database import make_engine
+from services.store.database import make_engine
 from services.errors import (
     BackupFailed, DatabaseUnavailable, IncompatibleSchema, InvalidInput, MigrationFailed, NotADatabase,
 )
-from services.schema_admin import backup_sqlite, downgrade_database, head_revision, upgrade_database
+from services.store.schema_admin import backup_sqlite, downgrade_database, head_revision, upgrade_database
 from tests.legacy_scheduler import LEGACY_COUNTS, create_legacy_scheduler_database, row_snapshot
 
 OUR_TABLES = {"dashboard_data_version", "dashboard_schema_adoption", "alembic_version"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from services import crossmark_sandbox
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
-from services.retry_loop import RetryLoop
-from services.schema_admin import upgrade_database
+from services.crossmark import sandbox as crossmark_sandbox
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
+from services.actions.retry_loop import RetryLoop
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.errors import ConfigurationError
-from services.schema_admin import upgrade_database
+from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 from tests.test_health_metrics import RunningServer, parse_exposition
 

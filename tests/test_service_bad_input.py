@@ -8,15 +8,15 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services.accounts import SETUP, ProviderIdentity, add_user, authorizer, sign_in_from_identity_provider
-from services.crossmark_client import make_crossmark_client
-from services.crossmark_sandbox import simulator_from_database
-from services.demo_data import seed_sprint2_scenario
+from services.access.accounts import SETUP, ProviderIdentity, add_user, authorizer, sign_in_from_identity_provider
+from services.crossmark.client import make_crossmark_client
+from services.crossmark.sandbox import simulator_from_database
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput
-from services.paired_actions import PairedActions
-from services.quality_checks import acknowledge, run_check
+from services.actions.paired_actions import PairedActions
+from services.quality.checks import acknowledge, run_check
 from services.settings import load_settings
-from services.tables import LoginAttempt
+from services.store.tables import LoginAttempt
 
 TODAY = date.today()
 TOO_BIG = 2 ** 31  # one more than PostgreSQL's INTEGER holds
@@ -107,7 +107,7 @@ def test_identity_provider_sign_ins_prune_old_attempts(engine):  # noqa: ANN001
 
 def test_the_journal_reads_an_operation_whose_json_was_cut_short_or_edited_by_hand(engine):  # noqa: ANN001
     """One operation row with unreadable JSON must not stop the Operations page, a retry pass or a timeline."""
-    from services.journal import Journal
+    from services.actions.journal import Journal
 
     with engine.begin() as connection:
         connection.execute(text(

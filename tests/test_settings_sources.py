@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from services.backups import backup_database
-from services.health import health_report
-from services.logging_setup import configure_logging, log_file_from_env
-from services.schema_admin import upgrade_database
+from services.store.backups import backup_database
+from services.ops.health import health_report
+from services.ops.logging_setup import configure_logging, log_file_from_env
+from services.store.schema_admin import upgrade_database
 from services.settings import KNOWN_SETTINGS, SETTING_PREFIXES, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

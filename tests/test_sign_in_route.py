@@ -14,9 +14,9 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dashboard.sign_in_route import SIGN_IN_PATH, safe_next, sign_in
-from services.accounts import OPERATOR, SETUP, add_user, set_active, set_password
-from services.database import dispose_shared_engines
-from services.sessions import COOKIE_NAME, check_session, revoke_session, start_session
+from services.access.accounts import OPERATOR, SETUP, add_user, set_active, set_password
+from services.store.database import dispose_shared_engines
+from services.access.sessions import COOKIE_NAME, check_session, revoke_session, start_session
 
 PASSWORD = "a-long-test-password"
 IDLE = timedelta(minutes=60)
@@ -102,7 +102,7 @@ def test_only_a_path_on_this_site_is_landed_on(landing, expected):
 
 def test_sign_out_disable_password_change_and_idle_end_sessions(engine):
     add_user(engine, "olga", OPERATOR, PASSWORD, by=SETUP)
-    from services.accounts import User
+    from services.access.accounts import User
 
     olga = User("olga", OPERATOR)
     now = datetime.now().replace(microsecond=0)

@@ -9,15 +9,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from services import passwords
-from services.accounts import (
+from services.access import passwords
+from services.access.accounts import (
     ADMIN, MAX_ACCOUNT_FAILURES, MAX_CLIENT_FAILURES, MAX_FAILURES, OPERATOR, SETUP, SIGN_IN_FAILED, VIEWER,
     HostOperator, ProviderIdentity, add_user, authenticate, set_active, set_password, set_role,
     sign_in_from_identity_provider,
 )
 from services.errors import ActionRefused, LoginRefused, NotFound, PermissionDenied, UnsafeConfiguration
-from services.passwords import check_password, legacy_scrypt_hash
-from services.proxy_sign_in import NO_PERSON, NOT_THROUGH_THE_PROXY, ProxiedRequest, proxied_user_name
+from services.access.passwords import check_password, legacy_scrypt_hash
+from services.access.proxy_sign_in import NO_PERSON, NOT_THROUGH_THE_PROXY, ProxiedRequest, proxied_user_name
 from services.settings import load_settings
 from tests.cli_runner import run_cli
 
@@ -207,7 +207,7 @@ def test_the_users_cli_checks_the_admin_it_names_and_records_the_host_operator(t
     assert changed.returncode == 0 and "olga is now a viewer" in changed.stdout
     bad = run_cli("users", "role", "olga", "boss", "--db", str(path))
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
-    from services.database import make_engine
+    from services.store.database import make_engine
 
     engine = make_engine(f"sqlite:///{path}")
     try:

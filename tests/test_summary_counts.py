@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from services.demo_data import seed_demo_data
-from services.read_queries import EventFilter, database_summary, store_key_column, unscheduled_buckets
-from services.tables import Employee, Event, Schedule
+from services.demo.demo_data import seed_demo_data
+from services.reads.read_queries import EventFilter, database_summary, store_key_column, unscheduled_buckets
+from services.store.tables import Employee, Event, Schedule
 
 TODAY = date.today()
 

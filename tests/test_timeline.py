@@ -13,16 +13,16 @@ from sqlalchemy import delete, select, text, update
 from streamlit.testing.v1 import AppTest
 
 from dashboard.markdown_text import plain
-from services.crossmark_client import CrossmarkClient, make_crossmark_client
-from services.crossmark_sandbox import PATH_PLANNING, simulator_from_database
-from services.database import make_engine
-from services.demo_data import seed_sprint2_scenario
+from services.crossmark.client import CrossmarkClient, make_crossmark_client
+from services.crossmark.sandbox import PATH_PLANNING, simulator_from_database
+from services.store.database import make_engine
+from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, NotFound
-from services.paired_actions import PairedActions
-from services.quality_checks import run_check
+from services.actions.paired_actions import PairedActions
+from services.quality.checks import run_check
 from services.settings import load_settings
-from services.tables import CheckRun, QualityFinding, RunRuleCount, Schedule
-from services.timeline import event_timeline
+from services.store.tables import CheckRun, QualityFinding, RunRuleCount, Schedule
+from services.reads.timeline import event_timeline
 from tests.cli_runner import run_cli
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, TODAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     from playwright.sync_api import sync_playwright
 
-    from services.quality_checks import run_check
+    from services.quality.checks import run_check
     from services.settings import load_settings
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, OPERATOR, Dashboard, running_app
 

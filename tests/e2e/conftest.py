@@ -39,7 +39,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SKIP_REASON = "e2e tests skipped: /usr/bin/chromium not found (apt-get install chromium)"
 
 TODAY = date.today()
-DAY = TODAY + timedelta(days=7)  # the sprint2 scenario's day (services.demo_data.seed_sprint2_scenario)
+DAY = TODAY + timedelta(days=7)  # the sprint2 scenario's day (services.demo.demo_data.seed_sprint2_scenario)
 PASSWORD = "e2e-Passw0rd-not-secret"
 HEALTH_TOKEN = "e2e-health-token-0123456789"
 OPERATOR, VIEWER, ADMIN = "olive.operator", "victor.viewer", "ada.admin"
@@ -89,7 +89,7 @@ def _failed(item: pytest.Item) -> bool:
 # --- the fake Crossmark, with faults aimed at the n-th write --------------------------------------------------------
 
 def _fake_class():  # noqa: ANN202 - imported late: the skip must work even if the app's imports do not
-    from services.crossmark_sandbox import WRITE_PATHS
+    from services.crossmark.sandbox import WRITE_PATHS
     from tests.fake_crossmark import FakeCrossmark
 
     class E2EFakeCrossmark(FakeCrossmark):
@@ -187,7 +187,7 @@ class RunningApp:
             assert self.db(ref) == self.remote(ref), f"event {ref}: database {self.db(ref)}, Crossmark {self.remote(ref)}"
 
     def operations(self) -> list:
-        from services.journal import Journal
+        from services.actions.journal import Journal
 
         return Journal(self.engine).list()
 
@@ -277,12 +277,12 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
     Stopped afterwards."""
     from sqlalchemy import select
 
-    from services.accounts import SETUP, add_user
-    from services.crossmark_sandbox import simulator_from_database
-    from services.database import make_engine
-    from services.demo_data import seed_demo_data, seed_sprint2_scenario
-    from services.schema_admin import upgrade_database
-    from services.tables import Event
+    from services.access.accounts import SETUP, add_user
+    from services.crossmark.sandbox import simulator_from_database
+    from services.store.database import make_engine
+    from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
+    from services.store.schema_admin import upgrade_database
+    from services.store.tables import Event
     from tests.fake_crossmark import FAKE_TIMEZONE
 
     upgrade_database(database_url)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.quality_checks import run_check
+from services.quality.checks import run_check
 from services.settings import load_settings
 from tests.e2e.conftest import ADMIN, DAY, OPERATOR
 

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from services.quality_checks import run_check
+from services.quality.checks import run_check
 from services.settings import load_settings
-from services.switches import MAINTENANCE, set_switch
+from services.access.switches import MAINTENANCE, set_switch
 from tests.e2e.conftest import ADMIN, DAY, OPERATOR
 
 

@@ -135,7 +135,7 @@ def test_a_person_without_a_mapped_role_is_refused_and_can_sign_out(app, dashboa
 
 
 def test_a_disabled_account_is_refused_even_with_a_valid_provider_session(app, dashboard):
-    from services.accounts import SETUP, add_user, set_active
+    from services.access.accounts import SETUP, add_user, set_active
 
     add_user(app.engine, LEAVER_EMAIL, "operator", None, by=SETUP)  # signed in before; an admin has since disabled the account
     set_active(app.engine, LEAVER_EMAIL, False, by=SETUP)

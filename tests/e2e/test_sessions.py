@@ -67,7 +67,7 @@ def test_a_link_opened_before_signing_in_lands_on_its_page(open_dashboard, app):
 
 
 def test_disabling_the_account_ends_its_signed_in_sessions(open_dashboard, app):
-    from services.accounts import SETUP, set_active
+    from services.access.accounts import SETUP, set_active
 
     dashboard = open_dashboard().sign_in(OPERATOR)
     set_active(app.engine, OPERATOR, False, by=SETUP)

@@ -88,7 +88,7 @@ def _sign_ins_elsewhere(server: RunningApp, username: str) -> int:
 
 
 def _database_file(server: RunningApp) -> str | None:
-    from services.database import sqlite_path
+    from services.store.database import sqlite_path
 
     path = sqlite_path(server.database_url)
     return None if path is None else os.path.realpath(path)

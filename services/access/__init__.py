@@ -1,0 +1,1 @@
+"""Who may do what: accounts, passwords, sessions, sign-in behind a proxy, the switches."""

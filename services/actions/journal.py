@@ -1,0 +1,413 @@
+"""Journal layer: the operation records, their Crossmark steps, audit entries and per-event locks.
+
+Each function is one short transaction (one boundary per saga step): what it records survives a crash right after.
+
+Idempotency keys belong to the acting account and to their request. An operation stores its key with a fingerprint of
+the request (`request_fingerprint`: kind, canonical account name, arguments); the same key from the same account
+answers with that operation only for the same request, and another account's same key is another key (a unique index
+on account + key). Keys live for KEY_RETENTION after their operation finished: then `reconcile` releases them
+(`release_keys`), which sets `key_released_at` and keeps the record, key text included (nothing is lost); the account
+may then use the key for a new request. Operations recorded before keys had fingerprints (migration 0010) have none
+stored; theirs is derived from the kind, account and request they recorded, the same canonical form.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services.store.tables import AuditEntry, Operation, OperationStep, PairLock
+
+PENDING, APPLYING, DONE = "pending", "applying", "done"
+REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED = "refused", "compensated", "needs_attention", "resolved"
+STUCK = "stuck"  # the automatic retries gave up: locked until an admin retries or releases it
+STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, STUCK, RESOLVED)
+STATUS_LABELS = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
+                 COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck", RESOLVED: "Resolved"}
+# A Crossmark call's status (operation_steps.status): sent, then what came back.
+STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = "sent", "ok", "failed", "unknown"
+STEP_STATUS_LABELS = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
+
+
+def status_label(status: str | None) -> str:
+    """An operation's or a Crossmark call's status as people read it ("needs_attention" -> "Needs attention")."""
+    return (STATUS_LABELS.get(status or "") or STEP_STATUS_LABELS.get(status or "")
+            or (status or "").replace("_", " ").capitalize())
+UNFINISHED = (PENDING, APPLYING)
+HOLDING_LOCKS = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # locks live exactly as long as these (invariant 8)
+SETTLEABLE = (PENDING, APPLYING, NEEDS_ATTENTION, STUCK)  # what a retry may take (stuck: only when asked to)
+# A retry with the same key comes within minutes or hours (a double click, a rerun, a cron job's next attempt); a week
+# covers a long weekend's backlog. Keys of operations still needing attention are kept however old they are.
+KEY_RETENTION = timedelta(days=7)
+KEY_RELEASABLE = (DONE, REFUSED, COMPENSATED, RESOLVED)
+# What the planner adds to a request after it was asked: not part of what was asked, so not of its fingerprint.
+_DERIVED_REQUEST_FIELDS = ("warnings", "guards")
+
+
+def _plain(item: Any) -> str:
+    return item.isoformat() if isinstance(item, datetime) else str(item)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_plain, sort_keys=True)
+
+
+def request_fingerprint(kind: str, actor: str, request: dict) -> str:
+    """sha256 (hex) of the canonical JSON of what was asked: the kind, the canonical account name and the arguments."""
+    asked = {name: value for name, value in request.items() if name not in _DERIVED_REQUEST_FIELDS}
+    canonical = json.dumps({"kind": kind, "actor": actor, "request": asked}, default=_plain, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    id: int
+    idempotency_key: str
+    kind: str
+    requested_by: str
+    requested_at: datetime
+    status: str
+    message: str | None
+    request: dict
+    events: list[dict]
+    undo_of: int | None
+    updated_at: datetime
+    finished_at: datetime | None
+    request_fingerprint: str | None = None  # None: recorded before migration 0010 (see `fingerprint`)
+    key_released_at: datetime | None = None
+    lease_owner: str | None = None  # the run holding the operation (see Journal.claim)
+    lease_expires_at: datetime | None = None
+    attempts: int = 0  # automatic or asked-for retries made so far
+    next_attempt_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The stored fingerprint, or for an operation recorded before there were any, the one derived from what it
+        recorded (its request JSON still holds the arguments it was asked with)."""
+        return self.request_fingerprint or request_fingerprint(self.kind, self.requested_by, self.request)
+
+
+def read_json(text: str | None, empty: Any) -> Any:
+    """A JSON column as the type it should hold (`empty`'s), or `empty` when it is missing, unreadable or of another
+    type: a row edited by hand or cut short must not stop a page or a retry pass from reading the rest."""
+    try:
+        value = json.loads(text) if text else empty
+    except ValueError:
+        return empty
+    return value if isinstance(value, type(empty)) else empty
+
+
+def operation_record(row: Any) -> OperationRecord:
+    """An OperationRecord from a full row of dashboard_operations (`select(Operation)`)."""
+    return OperationRecord(id=row.id, idempotency_key=row.idempotency_key, kind=row.kind, requested_by=row.requested_by,
+                           requested_at=row.requested_at, status=row.status, message=row.message,
+                           request=read_json(row.request, {}),
+                           events=[event for event in read_json(row.events, []) if isinstance(event, dict)],
+                           undo_of=row.undo_of, updated_at=row.updated_at, finished_at=row.finished_at,
+                           request_fingerprint=row.request_fingerprint, key_released_at=row.key_released_at,
+                           lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
+                           attempts=row.attempts or 0, next_attempt_at=row.next_attempt_at)
+
+
+class LockConflict(Exception):
+    def __init__(self, event_ref: int, operation_id: int | None) -> None:
+        super().__init__(event_ref, operation_id)
+        self.event_ref, self.operation_id = event_ref, operation_id
+
+
+class LeaseLost(Exception):
+    """This run no longer holds its operation's lease (it ran past the lease, and reconcile or the retry loop took the
+    operation): it must not call Crossmark or record anything more for it."""
+
+
+def _process_space() -> str:
+    """Names the set of processes this one can see by pid: the kernel's boot and this pid namespace. Two containers
+    with one hostname, or one host after a reboot, get different names, so a pid is only ever judged where it means
+    the same process."""
+    parts = []
+    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
+        try:
+            parts.append(os.readlink(source) if source.endswith("/pid") else open(source).read().strip())
+        except OSError:
+            parts.append("?")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
+
+
+PROCESS_SPACE = _process_space()
+
+
+def new_lease_token() -> str:
+    """A lease owner: host, process and process space (to tell whether it still runs), and a token for this run."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{PROCESS_SPACE}:{uuid.uuid4().hex[:12]}"
+
+
+def lease_owner_gone(owner: str | None) -> bool:
+    """Whether the process that holds a lease is known to have ended: only for a process this one can see (same
+    process space) that no longer exists. Anything uncertain is "not gone": the lease then simply runs out."""
+    try:
+        _host, pid, space, _token = (owner or "").rsplit(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if space != PROCESS_SPACE or pid_number == os.getpid() or pid_number <= 0:
+        return False
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by someone else
+        return False
+    return False
+
+
+class Journal:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def find(self, operation_id: int) -> OperationRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(Operation).where(Operation.id == operation_id)).first()
+        return operation_record(row) if row else None
+
+    def find_by_key(self, actor: str, key: str) -> OperationRecord | None:
+        """The operation `actor`'s key `key` is bound to (a released key is bound to nothing)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(select(Operation).where(
+                Operation.requested_by == actor, Operation.idempotency_key == key,
+                Operation.key_released_at.is_(None))).first()
+        return operation_record(row) if row else None
+
+    def record_refused(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, message: str,
+                       undo_of: int | None = None, fingerprint: str | None = None) -> OperationRecord:
+        """A refused action still leaves its record and an audit entry (nothing lost, DESIGN.md invariant 3).
+
+        If the account's key raced in meanwhile, nothing is written and the record holding the key is returned: the
+        caller compares its fingerprint, since the racer may have asked for something else."""
+        try:
+            with self.engine.begin() as connection:
+                operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
+                                            events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True,
+                                            fingerprint=fingerprint)
+                self._audit(connection, now, actor, operation_id, None, f"{kind} refused", None, None, message)
+        except IntegrityError:
+            raced = self.find_by_key(actor, key)
+            if raced is None:
+                raise
+            return raced
+        return self.find(operation_id)  # type: ignore[return-value]
+
+    def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
+              undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
+              reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
+              lease: timedelta = timedelta(minutes=10)) -> OperationRecord:
+        """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
+        + audit entry, committed together before any Crossmark call.
+
+        `reserve` runs first in the same write transaction (the rate limit: it counts the account's recent requests
+        and raises at the limit), so that counting and recording this one cannot be split by a concurrent request.
+        Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
+        operation, and what `reserve` raises."""
+        with self.engine.begin() as connection:
+            if reserve is not None:
+                reserve(connection)
+            operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
+                                        events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
+                                        fingerprint=fingerprint)
+            if lease_owner is not None:
+                connection.execute(update(Operation).where(Operation.id == operation_id).values(
+                    lease_owner=lease_owner, lease_expires_at=now + lease))
+            refs = list(dict.fromkeys([event["ref"] for event in events] + list(also_lock)))
+            for ref in refs:  # a lock someone holds is named as the caller listed the events (the acted-on first)
+                holder = connection.execute(select(PairLock.operation_id)
+                                            .where(PairLock.event_ref == ref)).scalar_one_or_none()
+                if holder is not None:
+                    raise LockConflict(ref, holder)
+            # Inserted in ascending ref order, the same for every operation: two operations taking overlapping locks
+            # at once then wait for each other in one direction only (in the order given, a CORE-first and a
+            # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
+            for ref in sorted(refs):
+                try:
+                    # A savepoint: another operation may insert the same lock between our look and our insert
+                    # (PostgreSQL then fails ours once theirs commits); that is a conflict, not a crash.
+                    with connection.begin_nested():
+                        connection.execute(insert(PairLock).values(event_ref=ref, operation_id=operation_id,
+                                                                   locked_at=now))
+                except IntegrityError:
+                    holder = connection.execute(select(PairLock.operation_id)
+                                                .where(PairLock.event_ref == ref)).scalar_one_or_none()
+                    raise LockConflict(ref, holder) from None
+            self._audit(connection, now, actor, operation_id, None, f"{kind} requested", None, None, to_json(request))
+        return self.find(operation_id)  # type: ignore[return-value]
+
+    def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
+                 now: datetime, lease_owner: str | None = None, lease: timedelta | None = None) -> int:
+        """Record a Crossmark call about to be made. With `lease_owner`, the operation's lease is renewed to `now +
+        lease` in the same commit (a lease longer than the longest call then covers the call), and LeaseLost is
+        raised, recording nothing, if this run no longer holds it."""
+        with self.engine.begin() as connection:
+            if lease_owner is not None and lease is not None:
+                renewed = connection.execute(update(Operation).where(
+                    Operation.id == operation_id, Operation.lease_owner == lease_owner).values(
+                    lease_expires_at=now + lease)).rowcount
+                if not renewed:
+                    raise LeaseLost(operation_id)
+            seq = connection.execute(select(func.count()).select_from(OperationStep)
+                                     .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
+            result = connection.execute(insert(OperationStep).values(
+                operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
+                request=to_json(request), status="sent", created_at=now))
+            # The first Crossmark call moves the operation from pending to applying, in the same commit.
+            connection.execute(update(Operation).where(Operation.id == operation_id).values(
+                updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))
+            return result.inserted_primary_key[0]
+
+    def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(OperationStep).where(OperationStep.id == step_id)
+                               .values(status=status, result=to_json(result), finished_at=now))
+
+    def steps(self, operation_id: int) -> list[dict]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(OperationStep).where(OperationStep.operation_id == operation_id)
+                                      .order_by(OperationStep.seq)).mappings().all()
+        return [dict(row) for row in rows]
+
+    def finish(self, connection: Connection, operation_id: int, *, status: str, message: str, events: list[dict],
+               actor: str, now: datetime, release_locks: bool | None = None,
+               next_attempt_at: datetime | None = None, attempts: int | None = None) -> None:
+        """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
+        holds the local change, if any). The lease is given up; the locks are released unless the status holds them."""
+        values: dict[str, Any] = dict(status=status, message=message, events=to_json(events), updated_at=now,
+                                      finished_at=now, lease_owner=None, lease_expires_at=None,
+                                      next_attempt_at=next_attempt_at)
+        if attempts is not None:
+            values["attempts"] = attempts
+        connection.execute(update(Operation).where(Operation.id == operation_id).values(**values))
+        if release_locks if release_locks is not None else status not in HOLDING_LOCKS:
+            connection.execute(delete(PairLock).where(PairLock.operation_id == operation_id))
+        self._audit(connection, now, actor, operation_id, None, status, None, None, message)
+
+    def claim(self, operation_id: int, *, owner: str, now: datetime, lease: timedelta,
+              statuses: Sequence[str] = SETTLEABLE) -> OperationRecord | None:
+        """Take an operation whose lease has expired, that has none, or whose holder is known to have ended
+        (lease_owner_gone): one atomic UPDATE, so of two processes reaching for it (reconcile, the retry loop, an
+        admin's Retry now) exactly one gets it. None: it is still running under a live lease, or no longer in
+        `statuses`."""
+        current = self.find(operation_id)
+        if current is None:
+            return None
+        free = or_(Operation.lease_owner.is_(None), Operation.lease_expires_at.is_(None),
+                   Operation.lease_expires_at < now)
+        if lease_owner_gone(current.lease_owner):
+            free = or_(free, Operation.lease_owner == current.lease_owner)
+        with self.engine.begin() as connection:
+            taken = connection.execute(update(Operation).where(
+                Operation.id == operation_id, Operation.status.in_(statuses), free).values(
+                lease_owner=owner, lease_expires_at=now + lease, updated_at=now)).rowcount
+        return self.find(operation_id) if taken else None
+
+    @staticmethod
+    def holds_lease(connection: Connection, operation_id: int, owner: str) -> bool:
+        """Inside the caller's transaction: whether `owner` still holds the operation (checked before the local commit,
+        so a run that lost its lease never commits over the run that took it)."""
+        return connection.execute(select(Operation.id).where(Operation.id == operation_id,
+                                                             Operation.lease_owner == owner)).first() is not None
+
+    def release_lease(self, operation_id: int, owner: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(update(Operation).where(Operation.id == operation_id, Operation.lease_owner == owner)
+                               .values(lease_owner=None, lease_expires_at=None))
+
+    def due_for_retry(self, now: datetime, *, abandoned_before: datetime, limit: int = 100) -> list[OperationRecord]:
+        """What the retry loop (and `reconcile`) takes now: operations needing attention whose next attempt is due,
+        and unfinished ones whose run is gone (lease expired; or, recorded before leases, untouched since
+        `abandoned_before`). Stuck ones wait for a person."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(Operation).where(or_(
+                (Operation.status == NEEDS_ATTENTION)
+                & (Operation.next_attempt_at.is_(None) | (Operation.next_attempt_at <= now)),
+                Operation.status.in_(UNFINISHED)
+                & ((Operation.lease_expires_at < now)
+                   | (Operation.lease_expires_at.is_(None) & (Operation.updated_at <= abandoned_before))),
+            )).order_by(Operation.id).limit(limit)).all()
+            # Running under a live lease, but its process is known to have ended (killed on this host): no need to
+            # wait out the lease. Few rows: the operations running right now.
+            live = connection.execute(select(Operation).where(Operation.status.in_(UNFINISHED),
+                                                              Operation.lease_expires_at >= now)).all()
+        orphans = [row for row in live if lease_owner_gone(row.lease_owner)]
+        return sorted((operation_record(row) for row in [*rows, *orphans]), key=lambda record: record.id)[:limit]
+
+    def settleable(self, limit: int = 1000) -> list[OperationRecord]:
+        """Every operation a `retry --all` looks at: unfinished, needing attention or stuck."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(Operation).where(Operation.status.in_(SETTLEABLE))
+                                      .order_by(Operation.id).limit(limit)).all()
+        return [operation_record(row) for row in rows]
+
+    def audit_event(self, connection: Connection, *, now: datetime, actor: str, operation_id: int, event_ref: int,
+                    action: str, before: Any, after: Any, message: str | None = None) -> None:
+        self._audit(connection, now, actor, operation_id, event_ref, action, to_json(before), to_json(after), message)
+
+    def audit(self, *, now: datetime, actor: str, operation_id: int | None, action: str, message: str) -> None:
+        with self.engine.begin() as connection:
+            self._audit(connection, now, actor, operation_id, None, action, None, None, message)
+
+    def list(self, status: str | None = None, limit: int = 200) -> list[OperationRecord]:
+        query = select(Operation).order_by(Operation.id.desc()).limit(limit)
+        if status:
+            query = query.where(Operation.status == status)
+        with self.engine.connect() as connection:
+            return [operation_record(row) for row in connection.execute(query).all()]
+
+    def release_keys(self, *, older_than: datetime, now: datetime, actor: str = "reconcile") -> int:
+        """Release the idempotency keys of operations that finished (done, refused, compensated, resolved) at or before
+        `older_than`: their records stay as they are, with `key_released_at` set, and their accounts may use the keys
+        again. Keys of operations unfinished or needing attention stay bound. Returns how many were released."""
+        with self.engine.begin() as connection:
+            released = connection.execute(update(Operation).where(
+                Operation.key_released_at.is_(None), Operation.finished_at <= older_than,
+                Operation.status.in_(KEY_RELEASABLE)).values(key_released_at=now)).rowcount
+            if released:
+                self._audit(connection, now, actor, None, None, "keys released", None, None,
+                            f"{released} idempotency key(s) of operations finished by {older_than:%Y-%m-%d %H:%M} "
+                            "released (the operations are kept)")
+        return released
+
+    def done_undo_of(self, operation_id: int, excluding: int | None = None) -> OperationRecord | None:
+        """An undo of `operation_id` that is done or running (other than the operation `excluding`)."""
+        query = select(Operation).where(Operation.undo_of == operation_id, Operation.status.in_((DONE, *UNFINISHED)))
+        if excluding is not None:
+            query = query.where(Operation.id != excluding)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return operation_record(row) if row else None
+
+    @staticmethod
+    def _insert(connection: Connection, *, key: str, kind: str, actor: str, now: datetime, request: dict,
+                events: list[dict], status: str, message: str | None, undo_of: int | None, finished: bool,
+                fingerprint: str | None) -> int:
+        result = connection.execute(insert(Operation).values(
+            idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
+            request=to_json(request), events=to_json(events), undo_of=undo_of, updated_at=now,
+            finished_at=now if finished else None,
+            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request)))
+        return result.inserted_primary_key[0]
+
+    @staticmethod
+    def _audit(connection: Connection, now: datetime, actor: str, operation_id: int | None, event_ref: int | None,
+               action: str, before: str | None, after: str | None, message: str | None) -> None:
+        connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
+                                                     action=action, before=before, after=after, message=message))
+
+
+def as_dict(record: OperationRecord) -> dict:
+    return asdict(record)

@@ -1,0 +1,288 @@
+"""Crossmark sandbox layer: a stateful stand-in for the Crossmark planning API (../shared/crossmark-api.md).
+
+`CrossmarkSimulator` answers requests the way the live service does (JSON served as text/html, session cookie,
+scheduled-event ids that change on every reschedule, UTC times in replies). The app uses it through
+`SandboxTransport` when no CROSSMARK_BASE_URL is configured; the tests' local HTTP fake serves the same simulator, so
+the sandbox and the fake behave alike by construction (and one contract test suite runs against both).
+"""
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import Engine, select
+
+from services.store.tables import Employee, Event, Schedule
+
+PATH_LOGIN = "/login/authenticate"
+PATH_USER_INFO = "/users/getUserInfo"
+PATH_SCHEDULE = "/planningextcontroller/scheduleMplanEvent"
+PATH_UNSCHEDULE = "/planningextcontroller/deleteScheduledMplanEvent"
+PATH_CONDITION = "/planningextcontroller/getmPlanLocationCondition"
+PATH_PLANNING = "/planningextcontroller/getPlanningMplans"
+WRITE_PATHS = frozenset({PATH_SCHEDULE, PATH_UNSCHEDULE})
+
+
+@dataclass
+class SimulatedEvent:
+    mplan_id: str
+    name: str
+    store_id: str
+    store_name: str
+    start_date: date
+    end_date: date
+    condition: str = "Unstaffed"
+    scheduled_id: str | None = None
+    rep_id: str | None = None
+    start: datetime | None = None  # aware
+    end: datetime | None = None
+
+
+@dataclass
+class SimulatedReply:
+    status: int
+    body: str
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "text/html; charset=UTF-8"})
+
+
+def _json(status: int, payload: object, **headers: str) -> SimulatedReply:
+    return SimulatedReply(status, json.dumps(payload), {"Content-Type": "text/html; charset=UTF-8", **headers})
+
+
+class CrossmarkSimulator:
+    """The service's state and behaviour, independent of transport. Thread-safe."""
+
+    def __init__(self, timezone_name: str, *, username: str | None = None, password: str | None = None,
+                 first_scheduled_id: int = 50_000_000, write_failure_rate: float = 0.0, seed: int = 0) -> None:
+        self.tz = ZoneInfo(timezone_name)
+        self.username, self.password = username, password  # None: any non-empty credentials are accepted
+        self.events: dict[str, SimulatedEvent] = {}
+        self.reps: dict[str, str] = {}
+        self.sessions: set[str] = set()
+        self.failures: list[str] = []  # "fail on demand": the next N writes answer 503 without acting
+        self.write_failure_rate = write_failure_rate  # or this share of all writes, at random (demos)
+        self._random = random.Random(seed)
+        self._next_id = first_scheduled_id
+        self._lock = threading.RLock()
+
+    # --- state set-up ----------------------------------------------------------------------------------------
+
+    def add_rep(self, rep_id: str, name: str) -> None:
+        self.reps[str(rep_id)] = name
+
+    def add_event(self, event: SimulatedEvent) -> None:
+        self.events[event.mplan_id] = event
+
+    def expire_sessions(self) -> None:
+        with self._lock:
+            self.sessions.clear()
+
+    def fail_next_writes(self, count: int = 1) -> None:
+        """Make the next `count` schedule/unschedule calls fail with a 503 before acting (demos of failure handling)."""
+        with self._lock:
+            self.failures.extend(["503"] * count)
+
+    def scheduled_state(self) -> dict[str, tuple[str, datetime, str] | None]:
+        """mPlanID -> (rep id, local naive start, scheduled-event id) or None: for comparing with the database."""
+        with self._lock:
+            return {m: ((e.rep_id, e.start.astimezone(self.tz).replace(tzinfo=None), e.scheduled_id)
+                        if e.scheduled_id else None) for m, e in self.events.items()}
+
+    # --- request handling --------------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, *, query: dict[str, str], form: dict[str, str], body: bytes,
+               cookies: dict[str, str]) -> SimulatedReply:
+        with self._lock:
+            if path == PATH_LOGIN and method == "POST":
+                return self._login(body)
+            if cookies.get("PHPSESSID") not in self.sessions:
+                return SimulatedReply(401, "<html><body>Session expired. <a href='/login'>Log in</a></body></html>")
+            if path in WRITE_PATHS and (self.failures or self._random.random() < self.write_failure_rate):
+                if self.failures:
+                    self.failures.pop(0)
+                return SimulatedReply(503, "<html><body><h1>503 Service Unavailable</h1></body></html>")
+            if path == PATH_USER_INFO:
+                return _json(200, {"firstName": "Sandbox", "lastName": "User", "success": True})
+            if path == PATH_SCHEDULE and method == "POST":
+                return self._schedule(form)
+            if path == PATH_UNSCHEDULE and method == "POST":
+                return self._unschedule(form)
+            if path == PATH_CONDITION and method == "POST":
+                return self._condition(form)
+            if path == PATH_PLANNING and method == "GET":
+                return self._planning(query)
+            return SimulatedReply(404, "<html><body><h1>404 Not Found</h1></body></html>")
+
+    def _login(self, body: bytes) -> SimulatedReply:
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return _json(400, {"success": False, "message": "Bad request"})
+        user, password = str(payload.get("UserID") or ""), str(payload.get("Password") or "")
+        accepted = (user == self.username and password == self.password) if self.username is not None \
+            else bool(user and password)
+        if not accepted:
+            return _json(401, {"success": False, "message": "Invalid credentials"})
+        token = secrets.token_hex(16)
+        self.sessions.add(token)
+        return _json(200, {"success": True, "redirectUrl": "/planning/"}, **{"Set-Cookie": f"PHPSESSID={token}; path=/"})
+
+    def _schedule(self, form: dict[str, str]) -> SimulatedReply:
+        event = self.events.get(form.get("mPlanID", ""))
+        if event is None:
+            return _json(200, {"ok": 0, "message": f"Unknown mPlan {form.get('mPlanID')!r}"})
+        rep_id = form.get("RepID", "")
+        if rep_id not in self.reps:
+            return _json(200, {"ok": 0, "message": f"Unknown rep {rep_id!r}"})
+        if form.get("LocationID") != event.store_id:
+            return _json(200, {"ok": 0, "message": "Location does not match the mPlan"})
+        try:
+            start, end = datetime.fromisoformat(form["Start"]), datetime.fromisoformat(form["End"])
+        except (KeyError, ValueError):
+            return _json(200, {"ok": 0, "message": "Invalid Start/End"})
+        if start.tzinfo is None or end <= start:
+            return _json(200, {"ok": 0, "message": "Start/End need an offset and End after Start"})
+        self._next_id += 1
+        event.scheduled_id, event.rep_id = str(self._next_id), rep_id
+        event.start, event.end, event.condition = start, end, "Scheduled"
+        utc = timezone.utc
+        return _json(200, {"ok": 1, "MVScheduledEvent": {
+            "ID": self._next_id, "Start": start.astimezone(utc).isoformat(), "End": end.astimezone(utc).isoformat(),
+            "RepID": int(rep_id) if rep_id.isdigit() else rep_id, "mPlanID": int(event.mplan_id)
+            if event.mplan_id.isdigit() else event.mplan_id, "LocationID": event.store_id, "IsDeleted": "0"},
+            "repName": self.reps[rep_id]})
+
+    def _unschedule(self, form: dict[str, str]) -> SimulatedReply:
+        scheduled_id = form.get("id", "")
+        event = next((e for e in self.events.values() if e.scheduled_id and e.scheduled_id == scheduled_id), None)
+        if event is None:
+            return _json(200, {"ok": 0, "message": f"No scheduled event {scheduled_id!r}"})
+        event.scheduled_id = event.rep_id = event.start = event.end = None
+        event.condition = "Unstaffed"
+        return _json(200, {"ok": 1})
+
+    def _condition(self, form: dict[str, str]) -> SimulatedReply:
+        event = self.events.get(form.get("mPlanID", ""))
+        if event is None or form.get("storeID") != event.store_id:
+            return _json(200, {"ok": 0, "message": "Not found"})
+        return _json(200, {"ok": 1, "reps": self.reps.get(event.rep_id or "", ""), "condition": event.condition,
+                           "key": f"{event.mplan_id}_{event.store_id}", "workStatus": ""})
+
+    def _planning(self, query: dict[str, str]) -> SimulatedReply:
+        try:
+            first = date.fromisoformat(query["intervalStart"])
+            last = date.fromisoformat(query["intervalEnd"])
+            start, limit = int(query.get("start", "0")), int(query.get("limit", "100"))
+            terms = json.loads(query.get("searchFields") or "{}").get("searchTerms", {})
+        except (KeyError, ValueError):
+            return SimulatedReply(400, "<html><body>Bad request</body></html>")
+        conditions = _term_values(terms, "condition")
+        mplan_ids = _term_values(terms, "mPlanID")
+        matching = sorted(
+            (e for e in self.events.values()
+             if e.start_date <= last and e.end_date >= first
+             and (conditions is None or e.condition in conditions)
+             and (mplan_ids is None or e.mplan_id in mplan_ids)),
+            key=lambda e: (e.start_date, e.mplan_id))
+        page = matching[start:start + limit]
+        return _json(200, {"mplans": [self._planning_record(e) for e in page], "total": len(matching)})
+
+    def _planning_record(self, event: SimulatedEvent) -> dict[str, object]:
+        local = event.start.astimezone(self.tz) if event.start else None
+        return {"mPlanID": event.mplan_id, "name": event.name, "storeID": event.store_id, "storeName": event.store_name,
+                "startDate": event.start_date.strftime("%m/%d/%Y"), "endDate": event.end_date.strftime("%m/%d/%Y"),
+                "scheduleDate": local.strftime("%m/%d/%Y %I:%M:%S %p") if local else "",
+                "condition": event.condition, "staffedReps": self.reps.get(event.rep_id or "", ""),
+                "scheduleRepID": event.rep_id or "", "scheduleEventID": event.scheduled_id or "",
+                "salesTools": [{"salesToolURL": f"https://crossmark.example/tools/{event.mplan_id}.pdf"}]}
+
+
+def _term_values(terms: dict, key: str) -> set[str] | None:
+    term = terms.get(key)
+    if not term:
+        return None
+    values: set[str] = set()
+    for item in term.get("items", []):
+        raw = item.get("value", [])
+        values.update(str(v) for v in (raw if isinstance(raw, list) else [raw]))
+    return values
+
+
+class SandboxTransport(httpx.BaseTransport):
+    """An httpx transport that answers from a CrossmarkSimulator in-process: nothing leaves the machine."""
+
+    def __init__(self, simulator: CrossmarkSimulator) -> None:
+        self.simulator = simulator
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        form = {}
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = {k: v[0] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+        cookies = {}
+        for part in request.headers.get("cookie", "").split(";"):
+            if "=" in part:
+                name, value = part.strip().split("=", 1)
+                cookies[name] = value
+        reply = self.simulator.handle(request.method, request.url.path, query=dict(request.url.params), form=form,
+                                      body=body, cookies=cookies)
+        return httpx.Response(reply.status, headers=reply.headers, content=reply.body.encode(), request=request)
+
+
+def simulator_from_database(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0,
+                            refs: Iterable[int] | None = None) -> CrossmarkSimulator:
+    """A simulator holding what the database holds: events with Crossmark ids, their schedules, reps with RepIDs
+    (only the events `refs` when given: a benchmark on a million events needs a few pairs, not all of them)."""
+    simulator = CrossmarkSimulator(timezone_name, write_failure_rate=write_failure_rate)
+    tz = simulator.tz
+    with engine.connect() as connection:
+        for rep_id, name in connection.execute(select(Employee.external_id, Employee.name)
+                                               .where(Employee.external_id.is_not(None))):
+            simulator.add_rep(str(rep_id), name)
+        rows = connection.execute(
+            select(Event.external_id, Event.project_name, Event.location_mvid, Event.store_name, Event.start_datetime,
+                   Event.due_datetime, Event.condition, Event.estimated_time, Schedule.external_id,
+                   Schedule.schedule_datetime, Employee.external_id)
+            .outerjoin(Schedule, Schedule.event_ref_num == Event.project_ref_num)
+            .outerjoin(Employee, Employee.id == Schedule.employee_id)
+            .where(Event.external_id.is_not(None), Event.location_mvid.is_not(None),
+                   *([Event.project_ref_num.in_(list(refs))] if refs is not None else [])))
+        for (mplan_id, name, store_id, store_name, start, due, condition, minutes, scheduled_id, scheduled_at,
+             rep_id) in rows:
+            event = SimulatedEvent(str(mplan_id), name, str(store_id), store_name or "", start.date(), due.date(),
+                                   condition or "Unstaffed")
+            if scheduled_at is not None and scheduled_id:
+                aware = scheduled_at.replace(tzinfo=tz)
+                event.scheduled_id, event.rep_id = str(scheduled_id), str(rep_id) if rep_id else None
+                event.start, event.end = aware, aware + timedelta(minutes=minutes or 15)
+            simulator.add_event(event)
+        # new schedule ids must not collide with any in the database, including those of events left out by `refs`
+        known = (connection.execute(select(Schedule.external_id).where(Schedule.external_id.is_not(None))).scalars()
+                 if refs is not None else [e.scheduled_id for e in simulator.events.values()])
+        numeric = [int(value) for value in known if value and str(value).isdigit()]
+    simulator._next_id = max([simulator._next_id, *numeric])
+    return simulator
+
+
+_shared_simulators: dict[tuple[str, str, float], CrossmarkSimulator] = {}
+_shared_simulators_lock = threading.Lock()
+
+
+def shared_simulator(engine: Engine, timezone_name: str, write_failure_rate: float = 0.0) -> CrossmarkSimulator:
+    """The process's one sandbox for a database (built from it on first use): the pages and the server's retry loop
+    must see one Crossmark, as they would the real one."""
+    key = (engine.url.render_as_string(hide_password=False), timezone_name, write_failure_rate)
+    with _shared_simulators_lock:
+        simulator = _shared_simulators.get(key)
+        if simulator is None:
+            simulator = _shared_simulators[key] = simulator_from_database(engine, timezone_name,
+                                                                          write_failure_rate=write_failure_rate)
+        return simulator

@@ -1,0 +1,1 @@
+"""Running it: health, metrics and their export, logging."""

@@ -1,0 +1,1 @@
+"""Data quality: the rules, check runs and their findings, notifications."""

@@ -1,0 +1,636 @@
+"""Data-quality rules layer: named, set-based SQL checks of events, schedules, the journal and Crossmark."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from services.errors import InvalidInput
+from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, event_number, store_key, \
+    supervisor_start
+from services.actions.journal import NEEDS_ATTENTION
+from services.store.pair_members import EPOCH, key_condition
+from services.settings import SupervisorRule
+
+CRITICAL, WARNING, INFO = "critical", "warning", "info"
+SEVERITIES = (CRITICAL, WARNING, INFO)
+
+# What the Data quality page's "Fix" button opens for a finding of the rule (paired_actions' kinds).
+FIX_SCHEDULE_SUPERVISOR = "schedule_supervisor"  # schedule the Supervisor at rule time
+FIX_RESCHEDULE_SUPERVISOR = "reschedule_supervisor"  # move the Supervisor to the CORE's date, at rule time
+FIX_UNSCHEDULE = "unschedule"  # unschedule the (Supervisor) event
+
+
+class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,000 of them, 4x faster than a dataclass
+    """One offending event, pair or operation. `rule` + `refs` is its stable identity across runs."""
+
+    rule: str
+    severity: str  # critical | warning | info
+    event_number: str | None
+    store: str | None
+    core_ref: int | None
+    supervisor_ref: int | None
+    refs: tuple[int, ...]  # every event ref involved, sorted
+    detail: str  # a sentence a person can act on
+    day: date | None  # the date to open in the day view, when there is one
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str  # the id: stored with findings, used by the CLI and in exports
+    title: str  # what people read on the pages ("Pair on different dates")
+    severity: str  # the usual severity; a finding may say otherwise (see the description)
+    description: str
+    fix: str | None = None  # FIX_*: the paired action that resolves a finding, when there is one
+    needs_crossmark: bool = False
+
+
+# Terms: an event is *scheduled* when it has a schedules row (dates and times are the schedule's), *Unstaffed* when its
+# condition is 'Unstaffed'. CORE / Supervisor are events.event_type 'Core' / 'Supervisor', paired by
+# event_rules.pairing_key (leading 6-digit number, store), computed in SQL and kept in dashboard_pair_members by
+# triggers. Pairs of an ambiguous key (rule 7) are not judged by rules 1, 4, 5 and 6. These match the definitions of demo_data's injected anomalies exactly.
+RULES: dict[str, Rule] = {rule.name: rule for rule in (
+    Rule("core_supervisor_unstaffed", "Supervisor Unstaffed for a scheduled CORE", WARNING,
+         "CORE scheduled, its Supervisor Unstaffed (and not scheduled); critical when the CORE starts within 24 h "
+         "(or already has).", FIX_SCHEDULE_SUPERVISOR),
+    Rule("core_without_supervisor", "CORE without a Supervisor", WARNING,
+         "CORE with no Supervisor of its number at its store (warning when the CORE is scheduled, info otherwise)."),
+    Rule("supervisor_without_core", "Supervisor without a CORE",
+         WARNING, "Supervisor with no CORE of its number at its store."),
+    Rule("supervisor_scheduled_core_not", "Supervisor scheduled, CORE not",
+         CRITICAL, "Supervisor scheduled while its CORE is not.", FIX_UNSCHEDULE),
+    Rule("pair_date_mismatch", "Pair on different dates",
+         CRITICAL, "CORE and Supervisor both scheduled, on different dates.",
+         FIX_RESCHEDULE_SUPERVISOR),
+    Rule("supervisor_time_off_rule", "Supervisor not at the rule time",
+         INFO, "CORE and Supervisor on the same date, the Supervisor not at the rule time.",
+         FIX_RESCHEDULE_SUPERVISOR),
+    Rule("duplicate_pair_number", "Event number used twice at a store", WARNING,
+         "Two or more COREs or two or more Supervisors share an event number at one store (pairing is ambiguous)."),
+    Rule("unstaffed_past_due", "Unstaffed past due", CRITICAL, "Unstaffed event whose due date has passed."),
+    Rule("unstaffed_due_24h", "Unstaffed, due within 24 hours",
+         CRITICAL, "Unstaffed event due within the next 24 hours."),
+    Rule("unstaffed_due_3d", "Unstaffed, due within 3 days", WARNING, "Unstaffed event due in 24 to 72 hours."),
+    Rule("schedule_state_drift", "Schedule state disagrees",
+         WARNING, "Condition, is_scheduled and the presence of a schedules row disagree."),
+    Rule("schedule_without_crossmark_id", "Schedule without a Crossmark id", WARNING,
+         "Schedule that cannot be unscheduled remotely: no Crossmark scheduled-event id, or not a numeric one "
+         "(e.g. a legacy <mPlanID>_<storeID> id)."),
+    Rule("operation_needs_attention", "Action needing attention",
+         CRITICAL, "A paired action ended needing attention (see reconcile)."),
+    Rule("crossmark_drift", "Differs from Crossmark", CRITICAL,
+         "Our schedule (scheduled or not, time, scheduled-event id, rep) differs from Crossmark's planning list, for "
+         "events in a window from today.", needs_crossmark=True),
+)}
+
+PAIR_RULES = ("core_supervisor_unstaffed", "core_without_supervisor", "supervisor_without_core",
+              "supervisor_scheduled_core_not", "pair_date_mismatch", "supervisor_time_off_rule",
+              "duplicate_pair_number")
+UNSTAFFED_RULES = ("unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d")
+
+_DAY = 86_400
+_REFS_PER_QUERY = 1000
+_KEYS_PER_QUERY = 300  # (number, store) keys per member lookup: 301 parameters at most
+
+
+def rule_title(name: str | None) -> str:
+    """A rule id as people read it; an id no longer defined (an old finding) in words."""
+    rule = RULES.get(name or "")
+    return rule.title if rule is not None else (name or "").replace("_", " ").capitalize()
+
+
+# --- SQL per dialect ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The dialect-specific fragments of the rules' SQL, in one place (the pairing key's are in pair_members)."""
+
+    dialect: str
+
+    def not_digits(self, column: str) -> str:
+        """True when the value is empty or holds anything but ASCII digits: a superset of what
+        crossmark_client.unschedule refuses (it strips white space first; Python checks the few rows this returns)."""
+        if self.dialect == "postgresql":
+            return f"{column} !~ '^[0-9]+$'"
+        return f"({column} = '' OR {column} GLOB '*[^0-9]*')"
+
+
+def unusable_schedule_id_sql(dialect: str, column: str) -> str:
+    """Rule 10's filter: no scheduled-event id, or not a plain number. Migration 0007 indexes exactly these schedules
+    (a partial index with this same condition), so the rule reads a few thousand index entries, not every schedule."""
+    return f"{column} IS NULL OR {_Sql(dialect).not_digits(column)}"
+
+
+def _sql_for(connection: Connection) -> _Sql:
+    dialect = connection.dialect.name
+    if dialect not in ("sqlite", "postgresql"):
+        raise InvalidInput(f"Data-quality rules run on SQLite or PostgreSQL, not {dialect}.")
+    return _Sql(dialect)
+
+
+# --- running -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    connection: Connection
+    sql: _Sql
+    now: datetime
+    rule: SupervisorRule
+    wanted: frozenset[str]
+    crossmark_client: Any
+    drift_window_days: int
+
+
+def run_rules(connection: Connection, *, now: datetime, rule: SupervisorRule, names: Iterable[str] | None = None,
+              crossmark_client=None, drift_window_days: int = 14,  # noqa: ANN001 - a CrossmarkClient
+              progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
+    """The findings of the named rules (default: all; crossmark_drift only when a Crossmark client is given), in
+    RULES order, each rule's findings sorted by refs.
+
+    `now` is naive local wall time (as the database stores). Rules that share a query (the seven pairing rules) run
+    it once, so ask for several rules in one call rather than one call per rule. `progress(done, total, label)` is
+    called before each query. Raises InvalidInput for unknown names, and for crossmark_drift named without a client.
+    Run it in one transaction (one connection) for a consistent snapshot."""
+    if not isinstance(now, datetime) or now.tzinfo is not None:
+        raise InvalidInput(f"now must be a naive local datetime, not {now!r}.", field="now")
+    if isinstance(drift_window_days, bool) or not isinstance(drift_window_days, int) \
+            or not 0 <= drift_window_days <= 366:
+        raise InvalidInput(f"drift_window_days must be a whole number from 0 to 366, not {drift_window_days!r}.",
+                           field="drift_window_days")
+    if names is None:
+        wanted = {name for name, spec in RULES.items() if crossmark_client is not None or not spec.needs_crossmark}
+    else:
+        wanted = {names} if isinstance(names, str) else set(names)
+        unknown = sorted(wanted - set(RULES))
+        if unknown:
+            raise InvalidInput(f"Unknown rule(s): {', '.join(unknown)}. Rules: {', '.join(RULES)}.", field="names")
+        if crossmark_client is None and "crossmark_drift" in wanted:
+            raise InvalidInput("crossmark_drift compares with Crossmark's planning list: it needs a Crossmark client "
+                               "(configure CROSSMARK_BASE_URL, or pass the sandbox client).", field="names")
+    context = _Context(connection, _sql_for(connection), now, rule, frozenset(wanted), crossmark_client,
+                       drift_window_days)
+
+    steps = [(label, step) for label, rules, step in _STEPS if wanted & set(rules)]
+    findings: list[Finding] = []
+    for index, (label, step) in enumerate(steps):
+        if progress is not None:
+            progress(index, len(steps), label)
+        findings.extend(step(context))
+    if progress is not None:
+        progress(len(steps), len(steps), "done")
+    order = {name: index for index, name in enumerate(RULES)}
+    findings = [finding for finding in findings if finding.rule in wanted]
+    findings.sort(key=lambda finding: (order[finding.rule], finding.refs, finding.detail))
+    return findings
+
+
+# --- rules 1-7: CORE / Supervisor pairing ---------------------------------------------------------------------------
+
+# One pass over dashboard_pair_members (every CORE and Supervisor with its pairing key and latest schedule, kept by
+# triggers: services/store/pair_members.py), read in key order from its covering index, grouped per key (number, store). A
+# key is *clean* when it has exactly one CORE and one Supervisor (min = max ref); only clean keys are judged by rules 1,
+# 4, 5 and 6, since with duplicates (rule 7) it is ambiguous which events pair. Rules 2 and 3 do not depend on pairing
+# (there is nothing of the other type), so they are reported whatever the duplicates. Only the offending keys come
+# back: the pair state of a healthy key is decided in SQL.
+_PAIR_QUERY = """
+WITH keyed AS (
+    SELECT num, store,
+           min(CASE WHEN event_type = 'Core' THEN ref END) AS core_first,
+           max(CASE WHEN event_type = 'Core' THEN ref END) AS core_last,
+           min(CASE WHEN event_type = 'Supervisor' THEN ref END) AS sup_first,
+           max(CASE WHEN event_type = 'Supervisor' THEN ref END) AS sup_last,
+           max(CASE WHEN event_type = 'Core' THEN at END) AS core_at,
+           max(CASE WHEN event_type = 'Supervisor' THEN at END) AS sup_at,
+           max(CASE WHEN event_type = 'Supervisor' THEN unstaffed END) AS sup_unstaffed
+    FROM dashboard_pair_members
+    GROUP BY num, store
+)
+SELECT num, store, core_first, core_last, sup_first, sup_last, core_at, sup_at, sup_unstaffed
+FROM keyed
+WHERE core_first IS NULL OR sup_first IS NULL OR core_first <> core_last OR sup_first <> sup_last
+   OR (core_at IS NOT NULL AND sup_at IS NULL AND sup_unstaffed = 1)
+   OR (core_at IS NULL AND sup_at IS NOT NULL)
+   OR (core_at IS NOT NULL AND sup_at IS NOT NULL
+       AND (core_at / {day} <> sup_at / {day} OR {off_rule}))
+"""
+
+
+def _off_rule_sql(rule: SupervisorRule) -> tuple[str, dict[str, int]]:
+    """SQL that is true when a same-day Supervisor (sup_at) is not where the rule puts it for its CORE (core_at)."""
+    if rule.mode == "fixed":
+        fixed = rule.fixed_time
+        seconds = fixed.hour * 3600 + fixed.minute * 60 + fixed.second
+        return f"sup_at % {_DAY} <> :rule_seconds", {"rule_seconds": seconds}
+    return "sup_at - core_at <> :rule_seconds", {"rule_seconds": int(rule.offset_minutes) * 60}
+
+
+def _at(seconds: int | None) -> datetime | None:
+    return None if seconds is None else EPOCH + timedelta(seconds=int(seconds))
+
+
+# str(datetime) is ISO with a space; slicing it is much cheaper than strftime over tens of thousands of findings.
+def _when(moment: datetime | None) -> str:
+    return str(moment)[:16] if moment is not None else "not scheduled"
+
+
+def _hhmm(moment: datetime) -> str:
+    return str(moment)[11:16]
+
+
+def _pair_findings(context: _Context) -> list[Finding]:
+    rule = context.rule
+    off_rule, parameters = _off_rule_sql(rule)
+    query = _PAIR_QUERY.format(day=_DAY, off_rule=off_rule)
+    rows = context.connection.execute(text(query), parameters).all()
+
+    wanted, rule_text = context.wanted, rule.describe()
+    critical_before = context.now + timedelta(hours=24)
+    findings: list[Finding] = []
+    duplicated = []
+    for num, store, core_first, core_last, sup_first, sup_last, core_seconds, sup_seconds, _ in rows:
+        number, store = str(num), str(store)
+        if core_first != core_last or sup_first != sup_last:  # duplicates: the events in detail, by a second query
+            duplicated.append((number, store))
+            continue
+        if sup_first is None:  # one CORE, no Supervisor
+            if "core_without_supervisor" in wanted:
+                findings.append(_orphan_finding(number, store, int(core_first), CORE, _at(core_seconds), None))
+            continue
+        if core_first is None:  # one Supervisor, no CORE
+            if "supervisor_without_core" in wanted:
+                findings.append(_orphan_finding(number, store, int(sup_first), SUPERVISOR, _at(sup_seconds), None))
+            continue
+        core_ref, sup_ref = int(core_first), int(sup_first)
+        core_at, sup_at = _at(core_seconds), _at(sup_seconds)
+        pair = f"(event {number}, store {store})"
+        if core_at is not None and sup_at is None:  # and the Supervisor is Unstaffed (the query says so)
+            name = "core_supervisor_unstaffed"
+            if name not in wanted:
+                continue
+            wanted_at = supervisor_start(core_at, rule)
+            # Critical from 24 h before the CORE on, including after it started: the Supervisor misses its slot.
+            severity = CRITICAL if core_at < critical_before else WARNING
+            if wanted_at >= context.now:
+                detail = (f"CORE {core_ref} {pair} is scheduled {_when(core_at)} but its Supervisor {sup_ref} is "
+                          f"Unstaffed: schedule the Supervisor at {_when(wanted_at)} ({rule_text}).")
+            else:
+                detail = (f"CORE {core_ref} {pair} was scheduled {_when(core_at)} but its Supervisor {sup_ref} is "
+                          f"still Unstaffed and its rule time {_when(wanted_at)} has passed: check the pair in "
+                          "Crossmark.")
+            day = core_at.date()
+        elif core_at is None:  # the Supervisor is scheduled
+            name, severity = "supervisor_scheduled_core_not", CRITICAL
+            if name not in wanted:
+                continue
+            detail = (f"Supervisor {sup_ref} {pair} is scheduled {_when(sup_at)} but its CORE {core_ref} is not "
+                      "scheduled: unschedule the Supervisor, or schedule the CORE first.")
+            day = sup_at.date()
+        else:
+            wanted_at = supervisor_start(core_at, rule)
+            day = core_at.date()
+            if day != sup_at.date():
+                name, severity = "pair_date_mismatch", CRITICAL
+                detail = (f"CORE {core_ref} {pair} is scheduled {_when(core_at)} but its Supervisor {sup_ref} is on "
+                          f"{_when(sup_at)}, another date: move the Supervisor to {_when(wanted_at)} ({rule_text}).")
+            else:
+                name, severity = "supervisor_time_off_rule", INFO
+                detail = (f"Supervisor {sup_ref} {pair} is at {_when(sup_at)}; with CORE {core_ref} at "
+                          f"{_hhmm(core_at)} the rule ({rule_text}) puts it at {_hhmm(wanted_at)}.")
+            if name not in wanted:
+                continue
+        findings.append(Finding(name, severity, number, store, core_ref, sup_ref,
+                                (core_ref, sup_ref) if core_ref < sup_ref else (sup_ref, core_ref), detail, day))
+    if duplicated and wanted & {"core_without_supervisor", "supervisor_without_core", "duplicate_pair_number"}:
+        findings.extend(_duplicated_key_findings(context, duplicated))
+    return findings
+
+
+def _orphan_finding(number: str, store: str, ref: int, event_type: str, at: datetime | None,
+                    condition: str | None) -> Finding:
+    """core_without_supervisor / supervisor_without_core for one event of a key that lacks the other type."""
+    state = (f"scheduled {_when(at)}" if at is not None
+             else "not scheduled" + (f" ({condition})" if condition else ""))
+    if event_type == CORE:
+        return Finding("core_without_supervisor", WARNING if at is not None else INFO, number, store, ref, None, (ref,),
+                       f"CORE {ref} (event {number}, store {store}) has no Supervisor with its number at its store; it "
+                       f"is {state}" + (" and will move alone" if at is not None else "")
+                       + ". Check the Supervisor event in Crossmark.", at.date() if at is not None else None)
+    return Finding("supervisor_without_core", WARNING, number, store, None, ref, (ref,),
+                   f"Supervisor {ref} (event {number}, store {store}) has no CORE with its number at its store; it is "
+                   f"{state}. Check the CORE event in Crossmark.", at.date() if at is not None else None)
+
+
+def _duplicated_key_findings(context: _Context, keys: list[tuple[str, str]]) -> list[Finding]:
+    """Keys with two or more COREs or Supervisors: their members, then their events in detail (queries on these keys
+    and refs only, rather than listing the refs of all 350,000 keys at 1,000,000 events in the grouping pass for the
+    few thousand that need them)."""
+    refs_of = _member_refs(context.connection, keys)
+    events = _events_by_ref(context.connection, [ref for refs in refs_of.values() for ref in refs])
+    findings: list[Finding] = []
+    for (number, store), refs in refs_of.items():
+        cores = [events[ref] for ref in refs if ref in events and events[ref]["event_type"] == CORE]
+        supervisors = [events[ref] for ref in refs if ref in events and events[ref]["event_type"] == SUPERVISOR]
+        # Nothing of the other type is not ambiguous: each event is an orphan as well as a duplicate.
+        for orphan in (cores if not supervisors else supervisors if not cores else []):
+            findings.append(_orphan_finding(number, store, orphan["ref"], orphan["event_type"], orphan["scheduled_at"],
+                                            orphan["condition"]))
+        scheduled = sorted(event["scheduled_at"] for event in cores + supervisors if event["scheduled_at"])
+
+        def listing(items: list[dict]) -> str:
+            return ", ".join(f"{item['ref']} ({_when(item['scheduled_at'])})" for item in items) or "none"
+
+        findings.append(Finding(
+            "duplicate_pair_number", WARNING, number, store,
+            cores[0]["ref"] if len(cores) == 1 else None, supervisors[0]["ref"] if len(supervisors) == 1 else None,
+            tuple(sorted(event["ref"] for event in cores + supervisors)),
+            f"Event number {number} at store {store} has {len(cores)} CORE(s) [{listing(cores)}] and "
+            f"{len(supervisors)} Supervisor(s) [{listing(supervisors)}]: pairing is ambiguous, so paired actions are "
+            "refused; remove or fix the duplicate in Crossmark.", scheduled[0].date() if scheduled else None))
+    return findings
+
+
+def _member_refs(connection: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
+    """(event number, store) -> the refs of its CORE and Supervisor members, in ref order."""
+    refs_of: dict[tuple[str, str], list[int]] = {key: [] for key in keys}
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        condition, parameters = key_condition(keys[start:start + _KEYS_PER_QUERY], alias="m")
+        for number, store, ref in connection.execute(text(
+                f"SELECT m.num, m.store, m.ref FROM dashboard_pair_members m WHERE {condition} ORDER BY m.ref"),
+                parameters):
+            refs_of[(str(number), str(store))].append(int(ref))
+    return refs_of
+
+
+def _events_by_ref(connection: Connection, refs: list[int]) -> dict[int, dict]:
+    query = text("""
+        SELECT e.project_ref_num AS ref, e.event_type, e.condition, min(s.schedule_datetime) AS scheduled_at
+        FROM events e LEFT JOIN schedules s ON s.event_ref_num = e.project_ref_num
+        WHERE e.project_ref_num IN :refs
+        GROUP BY e.project_ref_num, e.event_type, e.condition
+    """).bindparams(bindparam("refs", expanding=True))
+    events: dict[int, dict] = {}
+    for start in range(0, len(refs), _REFS_PER_QUERY):
+        for row in connection.execute(query, {"refs": refs[start:start + _REFS_PER_QUERY]}).mappings():
+            event = dict(row)
+            event["scheduled_at"] = _as_datetime(event["scheduled_at"])
+            events[int(event["ref"])] = event
+    return events
+
+
+def _as_datetime(value: object) -> datetime | None:
+    """A timestamp from a text() query: SQLite hands back the stored text, PostgreSQL a datetime."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+# --- rule 8: Unstaffed by due date ----------------------------------------------------------------------------------
+
+
+def _unstaffed_findings(context: _Context) -> list[Finding]:
+    now, wanted = context.now, context.wanted
+    in_24h, in_72h = now + timedelta(hours=24), now + timedelta(hours=72)
+    # The narrowest due range that covers the wanted rules: a range scan of ix_dashboard_events_unstaffed_due.
+    lower = None if "unstaffed_past_due" in wanted else (now if "unstaffed_due_24h" in wanted else in_24h)
+    upper = in_72h if "unstaffed_due_3d" in wanted else (in_24h if "unstaffed_due_24h" in wanted else now)
+    query = text(f"""
+        SELECT CASE WHEN e.due_datetime < :now THEN 'unstaffed_past_due'
+                    WHEN e.due_datetime < :in_24h THEN 'unstaffed_due_24h'
+                    ELSE 'unstaffed_due_3d' END AS rule,
+               e.project_ref_num AS ref, e.project_name, e.event_type, e.location_mvid, e.store_number,
+               e.start_datetime, e.due_datetime
+        FROM events e
+        WHERE e.condition = :unstaffed AND e.due_datetime < :upper
+              {'' if lower is None else 'AND e.due_datetime >= :lower'}
+    """).bindparams(*_datetime_params("now", "in_24h", "upper", *(() if lower is None else ("lower",))))
+    parameters = {"now": now, "in_24h": in_24h, "upper": upper, "unstaffed": UNSTAFFED}
+    if lower is not None:
+        parameters["lower"] = lower
+    findings = []
+    for name, ref, project_name, event_type, location_mvid, store_number, _, due in context.connection.execute(
+            query, parameters):
+        if name not in wanted:
+            continue
+        due = _as_datetime(due)
+        store = store_key(location_mvid, store_number)
+        label = _event_label(event_type, ref, project_name, store)
+        if name == "unstaffed_past_due":
+            detail = (f"{label} is Unstaffed and was due {_when(due)} ({_ago(now - due)} ago): it can no "
+                      "longer be scheduled; check it in Crossmark (expire or reissue).")
+        else:
+            detail = (f"{label} is Unstaffed and due {_when(due)} (in {_ago(due - now)}): schedule it before "
+                      "its window closes.")
+        findings.append(_event_finding(name, RULES[name].severity, ref, event_type, project_name, store, detail,
+                                       due.date()))
+    return findings
+
+
+def _datetime_params(*names: str) -> list:
+    return [bindparam(name, type_=DateTime()) for name in names]
+
+
+def _ago(delta: timedelta) -> str:
+    hours = max(int(delta.total_seconds() // 3600), 0)
+    return f"{hours // 24} day(s) {hours % 24} h" if hours >= 24 else f"{hours} h"
+
+
+_KINDS = {CORE: "CORE", SUPERVISOR: "Supervisor"}
+
+
+def _event_label(event_type: str | None, ref: int, project_name: str | None, store: str | None) -> str:
+    return f"{_KINDS.get(event_type, event_type or 'Event')} {ref} ({project_name or 'no name'}) at store {store or '?'}"
+
+
+def _event_finding(rule: str, severity: str, ref: int, event_type: str | None, project_name: str | None,
+                   store: str | None, detail: str, day: date | None) -> Finding:
+    """A finding about one event; its number by the Python pairing rule (on offending rows only)."""
+    return Finding(rule, severity, event_number(project_name), store, ref if event_type == CORE else None,
+                   ref if event_type == SUPERVISOR else None, (int(ref),), detail, day)
+
+
+# --- rule 9: condition / is_scheduled / schedules row ---------------------------------------------------------------
+
+
+def _state_drift_findings(context: _Context) -> list[Finding]:
+    conditions = sorted(SCHEDULED_CONDITIONS)
+    # The EXISTS only runs where the condition and the flag agree (OR short-circuits), as an index-only seek.
+    query = text("""
+        SELECT e.project_ref_num AS ref, e.project_name, e.event_type, e.location_mvid, e.store_number, e.condition,
+               CASE WHEN e.is_scheduled THEN 1 ELSE 0 END AS flag,
+               (SELECT min(s.schedule_datetime) FROM schedules s WHERE s.event_ref_num = e.project_ref_num) AS at,
+               e.start_datetime, e.due_datetime
+        FROM events e
+        WHERE CASE WHEN e.condition IN :conditions THEN 1 ELSE 0 END <> CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
+           OR CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
+              <> CASE WHEN EXISTS (SELECT 1 FROM schedules s WHERE s.event_ref_num = e.project_ref_num)
+                      THEN 1 ELSE 0 END
+    """).bindparams(bindparam("conditions", expanding=True))
+    findings = []
+    for row in context.connection.execute(query, {"conditions": conditions}):
+        at = _as_datetime(row.at)
+        says = "scheduled" if row.condition in SCHEDULED_CONDITIONS else "not scheduled"
+        store = store_key(row.location_mvid, row.store_number)
+        detail = (f"{_event_label(row.event_type, row.ref, row.project_name, store)}: its condition "
+                  f"'{row.condition or 'none'}' says {says}, is_scheduled is {'true' if row.flag else 'false'}, and "
+                  + (f"a schedules row exists ({_when(at)})" if at is not None else "there is no schedules row")
+                  + ": they must agree; sync its dates from Crossmark to repair it.")
+        day = at.date() if at is not None else _as_datetime(row.start_datetime).date()
+        findings.append(_event_finding("schedule_state_drift", WARNING, row.ref, row.event_type, row.project_name,
+                                       store, detail, day))
+    return findings
+
+
+# --- rule 10: schedules Crossmark cannot unschedule -----------------------------------------------------------------
+
+
+def _schedule_id_findings(context: _Context) -> list[Finding]:
+    sql = context.sql
+    query = text(f"""
+        SELECT s.event_ref_num AS ref, s.external_id, s.schedule_datetime AS at, e.project_name, e.event_type,
+               e.location_mvid, e.store_number
+        FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num
+        WHERE {unusable_schedule_id_sql(sql.dialect, 's.external_id')}
+    """)
+    by_ref: dict[int, list] = defaultdict(list)
+    for row in context.connection.execute(query):
+        if row.external_id is None or not str(row.external_id).strip().isdigit():  # as crossmark_client.unschedule
+            by_ref[int(row.ref)].append(row)
+    findings = []
+    for ref, rows in by_ref.items():
+        first = rows[0]
+        ids = ", ".join("none" if row.external_id is None else repr(row.external_id) for row in rows)
+        at = min(_as_datetime(row.at) for row in rows)
+        store = store_key(first.location_mvid, first.store_number)
+        detail = (f"{_event_label(first.event_type, ref, first.project_name, store)} is scheduled {_when(at)} with "
+                  f"scheduled-event id {ids}: it cannot be unscheduled or moved remotely until a sync stores "
+                  "Crossmark's numeric id.")
+        findings.append(_event_finding("schedule_without_crossmark_id", WARNING, ref, first.event_type,
+                                       first.project_name, store, detail, at.date()))
+    return findings
+
+
+# --- rule 11: the journal ------------------------------------------------------------------------------------------
+
+
+def _operation_findings(context: _Context) -> list[Finding]:
+    query = text("""
+        SELECT id, kind, requested_by, requested_at, message, events FROM dashboard_operations
+        WHERE status = :status ORDER BY id
+    """)
+    findings = []
+    for row in context.connection.execute(query, {"status": NEEDS_ATTENTION}):
+        try:
+            events = json.loads(row.events or "[]")
+        except ValueError:
+            events = []
+        events = [event for event in events if isinstance(event, dict) and isinstance(event.get("ref"), int)]
+        refs = tuple(sorted({event["ref"] for event in events}))
+        roles = {event.get("role"): event["ref"] for event in events}
+        starts = []
+        for event in events:
+            for placement in (event.get("target"), event.get("before")):
+                if isinstance(placement, dict) and placement.get("start"):
+                    try:
+                        starts.append(datetime.fromisoformat(str(placement["start"])))
+                    except ValueError:
+                        pass
+        requested_at = _as_datetime(row.requested_at)
+        detail = (f"Operation {row.id} ({row.kind}, by {row.requested_by} at {_when(requested_at)}"
+                  + (f", events {', '.join(map(str, refs))}" if refs else "")
+                  + f") needs attention: {row.message or 'no message'} Run `python -m services reconcile`, or fix "
+                  "Crossmark and mark it resolved.")
+        findings.append(Finding("operation_needs_attention", CRITICAL, None, None, roles.get("core"),
+                                roles.get("supervisor"), refs, detail, min(starts).date() if starts else None))
+    return findings
+
+
+# --- rule 12: Crossmark's planning list -----------------------------------------------------------------------------
+
+
+def _crossmark_findings(context: _Context) -> list[Finding]:
+    first = context.now.date()
+    last = first + timedelta(days=context.drift_window_days)
+    query = text("""
+        SELECT e.project_ref_num AS ref, e.project_name, e.event_type, e.location_mvid, e.store_number,
+               e.external_id AS mplan_id, s.schedule_datetime AS at, s.external_id AS scheduled_id,
+               p.external_id AS rep_id
+        FROM events e
+        LEFT JOIN schedules s ON s.event_ref_num = e.project_ref_num
+        LEFT JOIN employees p ON p.id = s.employee_id
+        WHERE e.external_id IS NOT NULL AND e.external_id <> ''
+          AND e.start_datetime < :window_end AND e.due_datetime >= :window_start
+        ORDER BY e.project_ref_num, s.schedule_datetime
+    """).bindparams(*_datetime_params("window_start", "window_end"))
+    ours: dict[int, list] = defaultdict(list)
+    for row in context.connection.execute(query, {"window_start": datetime.combine(first, time.min),
+                                                  "window_end": datetime.combine(last + timedelta(days=1), time.min)}):
+        ours[int(row.ref)].append(row)
+    # All network I/O after the read: the planning list of the same window, by mPlanID.
+    planning = {record.mplan_id: record for record in context.crossmark_client.planning_events(first, last)}
+
+    findings = []
+    for ref, rows in ours.items():
+        row = rows[0]
+        store = store_key(row.location_mvid, row.store_number)
+        label = _event_label(row.event_type, ref, row.project_name, store) + f" (mPlan {row.mplan_id})"
+        scheduled_rows = [r for r in rows if r.at is not None]
+        our_at = _as_datetime(scheduled_rows[0].at) if scheduled_rows else None
+        record = planning.get(str(row.mplan_id))
+        problem = None
+        if record is None:
+            if our_at is not None:
+                problem = (f"Crossmark does not list it in {first}..{last}, but our database has it scheduled "
+                           f"{_when(our_at)}")
+        else:
+            their_at = record.scheduled_at if record.condition in SCHEDULED_CONDITIONS else None
+            if len(scheduled_rows) > 1:
+                problem = f"our database holds {len(scheduled_rows)} schedules rows for it"
+            elif (our_at is None) != (their_at is None):
+                problem = (f"Crossmark has it {_crossmark_state(record)}, our database has it "
+                           + (f"scheduled {_when(our_at)}" if our_at is not None else "unscheduled"))
+            elif our_at is not None and their_at is not None:
+                ours_row, differences = scheduled_rows[0], []
+                if our_at.replace(microsecond=0) != their_at.replace(microsecond=0):
+                    differences.append(f"time {_when(their_at)} in Crossmark, {_when(our_at)} here")
+                our_id = str(ours_row.scheduled_id or "").strip() or None
+                if our_id != (record.scheduled_event_id or None):
+                    differences.append(f"scheduled-event id {record.scheduled_event_id or 'none'} in Crossmark, "
+                                       f"{our_id or 'none'} here")
+                our_rep = str(ours_row.rep_id or "").strip() or None
+                if our_rep is not None and record.rep_id and our_rep != record.rep_id:
+                    differences.append(f"rep {record.rep_id} in Crossmark, {our_rep} here")
+                if differences:
+                    problem = "; ".join(differences)
+        if problem is None:
+            continue
+        their_day = record.scheduled_at.date() if record is not None and record.scheduled_at else None
+        findings.append(_event_finding(
+            "crossmark_drift", CRITICAL, ref, row.event_type, row.project_name, store,
+            f"{label}: {problem}. Sync {first}..{last} from Crossmark (or reconcile) so both agree.",
+            our_at.date() if our_at is not None else their_day))
+    return findings
+
+
+def _crossmark_state(record) -> str:  # noqa: ANN001 - a PlanningEvent
+    if record.scheduled_at is not None and record.condition in SCHEDULED_CONDITIONS:
+        return (f"scheduled {_when(record.scheduled_at)} (rep {record.rep_id or '?'}, id "
+                f"{record.scheduled_event_id or '?'})")
+    return f"not scheduled ({record.condition or 'no condition'})"
+
+
+# (progress label, rules it answers, function): one query each.
+_STEPS: tuple[tuple[str, tuple[str, ...], Callable[[_Context], list[Finding]]], ...] = (
+    ("CORE / Supervisor pairs", PAIR_RULES, _pair_findings),
+    ("Unstaffed events by due date", UNSTAFFED_RULES, _unstaffed_findings),
+    ("schedule state", ("schedule_state_drift",), _state_drift_findings),
+    ("schedule ids", ("schedule_without_crossmark_id",), _schedule_id_findings),
+    ("operations needing attention", ("operation_needs_attention",), _operation_findings),
+    ("Crossmark planning list", ("crossmark_drift",), _crossmark_findings),
+)

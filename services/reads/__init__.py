@@ -1,0 +1,1 @@
+"""What the screens read: their queries, the event timeline, exports."""
