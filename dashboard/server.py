@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the pat
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from prometheus_client import CONTENT_TYPE_LATEST  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse, PlainTextResponse, Response  # noqa: E402
@@ -26,7 +27,7 @@ from dashboard.security_headers import SecurityHeaders, inline_script_hashes, se
 
 from services.errors import OpsError  # noqa: E402
 from services.ops.health import current_health  # noqa: E402
-from services.ops.metrics_export import CONTENT_TYPE, prometheus_text  # noqa: E402
+from services.ops.metrics_export import prometheus_text  # noqa: E402
 from services.settings import load_settings  # noqa: E402
 
 APP_SCRIPT = Path(__file__).resolve().parent / "app.py"
@@ -62,7 +63,7 @@ def metrics(request: Request) -> Response:
         return PlainTextResponse("The dashboard's configuration is invalid.\n", status_code=503, headers=NO_STORE)
     if settings.metrics_token is not None and not token_matches(bearer_token(request), settings.metrics_token):
         return unauthorized("METRICS_TOKEN")
-    return Response(prometheus_text(), media_type=CONTENT_TYPE, headers=NO_STORE)
+    return Response(prometheus_text(), media_type=CONTENT_TYPE_LATEST, headers=NO_STORE)
 
 
 def bearer_token(request: Request) -> str | None:

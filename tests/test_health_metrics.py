@@ -16,15 +16,18 @@ from pathlib import Path
 import httpx
 import pytest
 import streamlit as st
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from streamlit.testing.v1 import AppTest
 
 import services.ops.health as health_module
+from services.ops import metrics_export
 from services.store.database import make_engine, session_factory
 from services.ops.health import CHECK_RUN_STALE_AFTER, health_report, run_health_cli
 from services.ops.metrics import BUCKETS, METRICS, MetricsRegistry, percentile
-from services.ops.metrics_export import CONTENT_TYPE, escape_label_value, prometheus_text
+from services.ops.metrics_export import prometheus_text
 from services.store.schema_admin import head_revision, upgrade_database
 from services.settings import load_settings
 from services.store.tables import CheckRun, Operation
@@ -159,8 +162,48 @@ def test_label_values_are_escaped_and_names_sanitised():
     assert "odd_name_x_total" in types and "_2fast" in types
     (name, labels, value), = [s for s in samples if s[0] == "odd_name_x_total"]
     assert labels == {"query": awkward} and value == 1
-    assert escape_label_value(awkward) in body and "\nsecond line" not in body
+    assert 'query="C:\\\\temp \\"quoted\\"\\nsecond line"' in body and "\nsecond line" not in body
     assert any(labels == {"bad_label": "v", "le": "+Inf"} for name, labels, _ in samples if name == "_2fast_bucket")
+
+
+def test_prometheus_client_writes_the_exposition_from_a_private_registry_and_its_parser_reads_it_back():
+    """Counters and histograms with their labels and values, a hostile label value intact, through
+    prometheus_client's own parser; the text is generate_latest's, from a CollectorRegistry of our own."""
+    registry = MetricsRegistry()
+    hostile = 'a "quoted" \\ back\\slash\nand a new line'
+    registry.count("crossmark_calls", 3, path="/planning/getPlanningEvents", status="200")
+    registry.count("crossmark_calls", path=hostile, status="ReadTimeout")
+    for seconds in (0.004, 0.3, 12.0):
+        registry.observe("crossmark_seconds", seconds, path=hostile)
+
+    body = prometheus_text(registry)
+    families = {family.name: family for family in text_string_to_metric_families(body)}
+
+    calls = families["crossmark_calls"]
+    assert calls.type == "counter" and calls.documentation == metrics_export.HELP["crossmark_calls"]
+    assert {(s.name, tuple(sorted(s.labels.items())), s.value) for s in calls.samples} == {
+        ("crossmark_calls_total", (("path", "/planning/getPlanningEvents"), ("status", "200")), 3.0),
+        ("crossmark_calls_total", (("path", hostile), ("status", "ReadTimeout")), 1.0)}
+    latency = families["crossmark_seconds"]
+    assert latency.type == "histogram" and latency.documentation == metrics_export.HELP["crossmark_seconds"]
+    assert {s.labels["path"] for s in latency.samples} == {hostile}  # the value round-trips, escaped and back
+    buckets = [(s.labels["le"], s.value) for s in latency.samples if s.name == "crossmark_seconds_bucket"]
+    assert buckets == [("0.005", 1.0), ("0.01", 1.0), ("0.025", 1.0), ("0.05", 1.0), ("0.1", 1.0), ("0.25", 1.0),
+                       ("0.5", 2.0), ("1.0", 2.0), ("2.5", 2.0), ("5.0", 2.0), ("10.0", 2.0), ("+Inf", 3.0)]
+    totals = {s.name: s.value for s in latency.samples if s.name != "crossmark_seconds_bucket"}
+    assert totals == {"crossmark_seconds_count": 3.0, "crossmark_seconds_sum": pytest.approx(12.304)}
+    assert families["process_start_time_seconds"].type == "gauge"
+
+    # Written by prometheus_client from a collector reading the registry at scrape time ...
+    assert body == generate_latest(metrics_export.collector_registry(registry)).decode()
+    registry.count("crossmark_calls", path=hostile, status="ReadTimeout")
+    assert 'status="ReadTimeout"} 2.0' in prometheus_text(registry)
+    # ... and for METRICS, a registry of its own: nothing of ours in prometheus_client's global one.
+    METRICS.count("private_registry_test")
+    assert metrics_export.PROMETHEUS_REGISTRY is not REGISTRY
+    assert "private_registry_test_total" in generate_latest(metrics_export.PROMETHEUS_REGISTRY).decode()
+    assert "private_registry_test_total" in prometheus_text()
+    assert "private_registry_test" not in generate_latest(REGISTRY).decode()
 
 
 def test_exposition_of_an_empty_registry_is_still_valid():
@@ -546,7 +589,7 @@ def test_real_server_answers_healthz_and_metrics_then_503_when_the_database_goes
     assert report["last_check_run"]["age_seconds"] is None
 
     metrics = server.get("/metrics")
-    assert metrics.status_code == 200 and metrics.headers["content-type"] == CONTENT_TYPE
+    assert metrics.status_code == 200 and metrics.headers["content-type"] == CONTENT_TYPE_LATEST
     types, _ = parse_exposition(metrics.text)
     assert types["process_start_time_seconds"] == "gauge"
     page = server.get("/")  # the dashboard itself is still served on the same port

@@ -1,4 +1,5 @@
-"""Metrics export layer: the in-process METRICS in the Prometheus text exposition format 0.0.4, for GET /metrics.
+"""Metrics export layer: the in-process METRICS in the Prometheus text exposition format, for GET /metrics, written by
+prometheus_client (a custom collector reads METRICS at each scrape; METRICS and its p50/p95 windows stay as they are).
 
 Every counter `name{labels}` becomes `name_total{labels}`; every latency series `name{labels}` becomes a histogram
 `name_bucket{labels,le}`, `name_sum`, `name_count` (cumulative since the process started). Figures are per server
@@ -6,12 +7,15 @@ process: with several replicas, Prometheus scrapes each one and sums.
 """
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Iterator
 
-from services.ops.metrics import METRICS, MetricsRegistry, SeriesKey
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+from services.ops.metrics import BUCKETS, METRICS, MetricsRegistry, SeriesKey
 
 # HELP text of the series we know about; any other series is exported with a generic line.
 HELP = {
@@ -21,12 +25,16 @@ HELP = {
     "read_query_seconds": "Duration of dashboard read queries that reached the database, by query, in seconds.",
     "cache_requests": "Dashboard read cache lookups by query and result (hit or miss).",
 }
+# Bucket bounds as the Python client writes them for its own histograms: 0.005, 1.0, +Inf.
+_BOUNDS = [*(floatToGoString(bound) for bound in BUCKETS), "+Inf"]
 
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 _LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
 def metric_name(name: str) -> str:
+    """A name valid in the classic character set (the client would otherwise write `2fast` as `_fast`, or refuse it
+    with PROMETHEUS_LEGACY_NAME_VALIDATION set)."""
     cleaned = _NAME_CHARS.sub("_", name) or "_"
     return cleaned if not cleaned[0].isdigit() else "_" + cleaned
 
@@ -37,65 +45,58 @@ def label_name(name: str) -> str:
     return cleaned if not cleaned.startswith("__") else "_" + cleaned.lstrip("_")  # __* is reserved
 
 
-def escape_label_value(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n")
-
-
-def escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    if float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(float(value))
-
-
-def _labels(pairs: tuple[tuple[str, str], ...], extra: tuple[tuple[str, str], ...] = ()) -> str:
-    if not pairs and not extra:
-        return ""
-    body = ",".join(f'{label_name(k)}="{escape_label_value(v)}"' for k, v in (*pairs, *extra))
-    return "{" + body + "}"
-
-
-def _by_family(series: dict[SeriesKey, object]) -> dict[str, list[tuple[tuple[tuple[str, str], ...], object]]]:
-    families: dict[str, list] = {}
+def _by_family(series: dict[SeriesKey, object], drop: str | None = None,
+               ) -> dict[str, tuple[list[str], list[tuple[list[str], object]]]]:
+    """name -> (label names, [(label values in that order, value)]), label names sanitised; a series without one of
+    its family's labels gets "" for it (in Prometheus an empty label value is the same as no label)."""
+    grouped: dict[str, list[tuple[dict[str, str], object]]] = {}
     for (name, labels), value in sorted(series.items()):
-        families.setdefault(name, []).append((labels, value))
+        grouped.setdefault(name, []).append(({label_name(k): v for k, v in labels if k != drop}, value))
+    families = {}
+    for name, rows in grouped.items():
+        names = sorted({k for labels, _ in rows for k in labels})
+        families[name] = (names, [([labels.get(k, "") for k in names], value) for labels, value in rows])
     return families
 
 
+class MetricsCollector(Collector):
+    """Reads a MetricsRegistry at each scrape (collect), through its snapshots: nothing is kept between scrapes."""
+
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("process_start_time_seconds",
+                                "Start time of the server process since the Unix epoch, in seconds "
+                                "(the counters below restart from zero with it).",
+                                value=round(self.registry.started_at, 3))
+        for name, (labels, rows) in _by_family(self.registry.counter_snapshot()).items():
+            counter = CounterMetricFamily(metric_name(name), HELP.get(name, f"Count of {name}."), labels=labels)
+            for values, count in rows:
+                counter.add_metric(values, count)
+            yield counter
+        # `le` belongs to the bucket lines: a series' own `le` label is left out.
+        for name, (labels, rows) in _by_family(self.registry.histogram_snapshot(), drop="le").items():
+            family = HistogramMetricFamily(metric_name(name), HELP.get(name, f"Distribution of {name}."),
+                                           labels=labels)
+            for values, histogram in rows:
+                cumulative = [count for _, count in histogram.cumulative()]
+                family.add_metric(values, list(zip(_BOUNDS, cumulative)), histogram.total)
+            yield family
+
+
+def collector_registry(registry: MetricsRegistry) -> CollectorRegistry:
+    """A private CollectorRegistry (not prometheus_client's global one) holding only the collector of `registry`."""
+    collectors = CollectorRegistry()
+    collectors.register(MetricsCollector(registry))
+    return collectors
+
+
+PROMETHEUS_REGISTRY = collector_registry(METRICS)
+
+
 def prometheus_text(registry: MetricsRegistry = METRICS) -> str:
-    """The registry's counters and latency histograms as Prometheus text (one trailing newline)."""
-    lines = ["# HELP process_start_time_seconds Start time of the server process since the Unix epoch, in seconds "
-             "(the counters below restart from zero with it).",
-             "# TYPE process_start_time_seconds gauge",
-             f"process_start_time_seconds {format_value(round(registry.started_at, 3))}"]
-    for name, series in _by_family(registry.counter_snapshot()).items():
-        base = metric_name(name)
-        family = base if base.endswith("_total") else base + "_total"
-        # Format 0.0.4 (as the official Python client writes it): HELP/TYPE name the samples, `_total` included.
-        lines.append(f"# HELP {family} {escape_help(HELP.get(name, f'Count of {name}.'))}")
-        lines.append(f"# TYPE {family} counter")
-        for labels, value in series:
-            lines.append(f"{family}{_labels(labels)} {format_value(value)}")
-    for name, series in _by_family(registry.histogram_snapshot()).items():
-        family = metric_name(name)
-        lines.append(f"# HELP {family} {escape_help(HELP.get(name, f'Distribution of {name}.'))}")
-        lines.append(f"# TYPE {family} histogram")
-        for labels, histogram in series:
-            labels = tuple((k, v) for k, v in labels if k != "le")  # `le` belongs to the bucket lines
-            for bound, cumulative in histogram.cumulative():
-                lines.append(f"{family}_bucket{_labels(labels, (('le', format_bound(bound)),))} {cumulative}")
-            lines.append(f"{family}_sum{_labels(labels)} {format_value(histogram.total)}")
-            lines.append(f"{family}_count{_labels(labels)} {histogram.count}")
-    return "\n".join(lines) + "\n"
-
-
-def format_bound(bound: float) -> str:
-    """Bucket bounds as Prometheus clients write them: 0.005, 1.0, +Inf."""
-    return "+Inf" if math.isinf(bound) else repr(float(bound))
+    """The registry's counters and latency histograms as Prometheus text (prometheus_client's generate_latest; its
+    CONTENT_TYPE_LATEST is the matching content type)."""
+    collectors = PROMETHEUS_REGISTRY if registry is METRICS else collector_registry(registry)
+    return generate_latest(collectors).decode("utf-8")
