@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -25,8 +26,15 @@ from services.domain import input_limits
 from services.access.passwords import check_password, hash_password
 from services.store.tables import AuditEntry, DashboardSession, LoginAttempt, UserAccount
 
-VIEWER, OPERATOR, ADMIN = "viewer", "operator", "admin"
-ROLES = (VIEWER, OPERATOR, ADMIN)
+class Role(StrEnum):
+    """An account's role, as stored in dashboard_users.role, least to most allowed."""
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+ROLES = tuple(Role)
 RANK = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 # What each kind of change needs. Reading needs only a viewer.
 REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_supervisor": OPERATOR, "undo": OPERATOR,

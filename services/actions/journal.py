@@ -18,6 +18,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
@@ -26,10 +27,24 @@ from sqlalchemy.exc import IntegrityError
 
 from services.store.tables import AuditEntry, Operation, OperationStep, PairLock
 
-PENDING, APPLYING, DONE = "pending", "applying", "done"
-REFUSED, COMPENSATED, NEEDS_ATTENTION, RESOLVED = "refused", "compensated", "needs_attention", "resolved"
-STUCK = "stuck"  # the automatic retries gave up: locked until an admin retries or releases it
-STATUSES = (PENDING, APPLYING, DONE, REFUSED, COMPENSATED, NEEDS_ATTENTION, STUCK, RESOLVED)
+
+
+class OperationStatus(StrEnum):
+    """An operation's status, as stored in dashboard_operations.status (a StrEnum: equal to its text)."""
+    PENDING = "pending"
+    APPLYING = "applying"
+    DONE = "done"
+    REFUSED = "refused"
+    COMPENSATED = "compensated"
+    NEEDS_ATTENTION = "needs_attention"
+    STUCK = "stuck"  # the automatic retries gave up: locked until an admin retries or releases it
+    RESOLVED = "resolved"
+
+
+PENDING, APPLYING, DONE = OperationStatus.PENDING, OperationStatus.APPLYING, OperationStatus.DONE
+REFUSED, COMPENSATED = OperationStatus.REFUSED, OperationStatus.COMPENSATED
+NEEDS_ATTENTION, STUCK, RESOLVED = OperationStatus.NEEDS_ATTENTION, OperationStatus.STUCK, OperationStatus.RESOLVED
+STATUSES = tuple(OperationStatus)
 STATUS_LABELS = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
                  COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck", RESOLVED: "Resolved"}
 # A Crossmark call's status (operation_steps.status): sent, then what came back.

@@ -16,6 +16,7 @@ import logging
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -46,8 +47,26 @@ from services.store.tables import Employee, Event, Schedule
 
 log = logging.getLogger("services.actions")
 
-ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = "core", "supervisor", "single"
-RESCHEDULE, UNSCHEDULE, SCHEDULE_SUPERVISOR, UNDO = "reschedule", "unschedule", "schedule_supervisor", "undo"
+
+
+class PairRole(StrEnum):
+    """What an event is in an operation: the CORE, its Supervisor, or an event without a pair."""
+    CORE = "core"
+    SUPERVISOR = "supervisor"
+    SINGLE = "single"
+
+
+class ActionKind(StrEnum):
+    """An operation's kind, as stored in dashboard_operations.kind."""
+    RESCHEDULE = "reschedule"
+    UNSCHEDULE = "unschedule"
+    SCHEDULE_SUPERVISOR = "schedule_supervisor"
+    UNDO = "undo"
+
+
+ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = PairRole.CORE, PairRole.SUPERVISOR, PairRole.SINGLE
+RESCHEDULE, UNSCHEDULE = ActionKind.RESCHEDULE, ActionKind.UNSCHEDULE
+SCHEDULE_SUPERVISOR, UNDO = ActionKind.SCHEDULE_SUPERVISOR, ActionKind.UNDO
 # Operation kinds (and the other actions the journal and the audit trail name) as people read them.
 KIND_LABELS = {RESCHEDULE: "Reschedule", UNSCHEDULE: "Unschedule", SCHEDULE_SUPERVISOR: "Schedule Supervisor",
                UNDO: "Undo", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}

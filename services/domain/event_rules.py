@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from services.settings import SupervisorRule
 
-CORE = "Core"
-SUPERVISOR = "Supervisor"
-JUICER = "Juicer"
-DIGITALS = "Digitals"
-FREEOSK = "Freeosk"
-OTHER = "Other"
-EVENT_TYPES = (CORE, JUICER, SUPERVISOR, FREEOSK, DIGITALS, OTHER)
+
+
+class EventType(StrEnum):
+    """An event's type, as stored in events.event_type, in the order the pages list them."""
+    CORE = "Core"
+    JUICER = "Juicer"
+    SUPERVISOR = "Supervisor"
+    FREEOSK = "Freeosk"
+    DIGITALS = "Digitals"
+    OTHER = "Other"
+
+
+CORE, JUICER, SUPERVISOR = EventType.CORE, EventType.JUICER, EventType.SUPERVISOR
+FREEOSK, DIGITALS, OTHER = EventType.FREEOSK, EventType.DIGITALS, EventType.OTHER
+EVENT_TYPES = tuple(EventType)
 
 DEFAULT_DURATION_MINUTES = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
 
