@@ -50,7 +50,7 @@ MIN_PASSWORD_LENGTH = 10
 SIGN_IN_FAILED = "Wrong user name or password, or the account is disabled."  # the one message for every failure
 TOO_MANY_FAILURES = "Too many failed sign-ins; try again in {minutes} minute(s)."
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("services.accounts")  # a stable name (log settings filter by it), not the module path
 
 
 @dataclass(frozen=True)

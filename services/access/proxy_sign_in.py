@@ -18,7 +18,7 @@ NOT_THROUGH_THE_PROXY = ("This dashboard signs people in through the company's s
 NO_PERSON = "The sign-in proxy did not say who you are; sign in at the proxy again, or ask whoever runs it."
 LOOPBACK = "127.0.0.1"  # Streamlit reports a connection from this host as no address
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("services.proxy_sign_in")  # a stable name (log settings filter by it), not the module path
 
 
 @dataclass(frozen=True)
