@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
@@ -407,7 +407,3 @@ class Journal:
                action: str, before: str | None, after: str | None, message: str | None) -> None:
         connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
                                                      action=action, before=before, after=after, message=message))
-
-
-def as_dict(record: OperationRecord) -> dict:
-    return asdict(record)

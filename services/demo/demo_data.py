@@ -265,9 +265,6 @@ class _Generator:
         self.anomalies: Counter[str] = Counter({name: 0 for name in _ANOMALY_RULES})
         self.schedule_count = 0
         self.project_names: dict[str, tuple[str, str]] = {}
-        # Supervisor rule time of each Core slot, on day 0 offsets (the rule keeps it on the same date).
-        self.rule_times = {slot: supervisor_start(datetime.combine(date(2000, 1, 3), slot), rule).time()
-                           for slot in _CORE_SLOTS}
 
     # stores and employees
 

@@ -71,9 +71,6 @@ class CheckRunResult:
         return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
                 "findings": [finding.to_json() for finding in self.findings]}
 
-    def worst(self) -> str | None:
-        return min((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
-
 
 def identity_of(finding: Finding) -> str:
     refs = ",".join(str(ref) for ref in finding.refs)

@@ -35,10 +35,6 @@ class SchemaState:
     def is_empty(self) -> bool:
         return not self.tables
 
-    @property
-    def has_scheduler_tables(self) -> bool:
-        return "events" in self.tables
-
 
 @dataclass(frozen=True)
 class MigrationResult:
