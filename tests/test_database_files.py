@@ -7,6 +7,7 @@ process went into a deleted file. These tests run the other process for real (a 
 """
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
-from services.store.database import deleted_database_files, dispose_shared_engines, make_engine, shared_engine
+from services.store.database import begin_write, deleted_database_files, dispose_shared_engines, make_engine, \
+    shared_engine
 from services.ops.health import health_report
 from services.store.schema_admin import upgrade_database
 from services.settings import Settings
@@ -213,3 +215,46 @@ def test_clearing_the_app_cache_closes_the_engine_s_pooled_connections(wal_datab
     finally:
         st.cache_resource.clear()
         dispose_shared_engines()
+
+
+# --- write transactions take SQLite's write lock when they begin -------------------------------------------------------
+
+
+def test_write_transactions_begin_immediate_and_reads_stay_deferred(wal_database: str):
+    """begin_write's transactions take the write lock up front (BEGIN IMMEDIATE: a writer that read first waits out
+    the busy timeout instead of failing at once when another process wrote since), the services' writes included;
+    reads through engine.connect() and a plain engine.begin() begin deferred."""
+    from datetime import datetime
+
+    from services.actions.retry_loop import hold_worker_lease
+
+    engine = make_engine(wal_database)
+    begins: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cursor, statement, *_: begins.append(statement) if statement.startswith("BEGIN") else None)
+    try:
+        with begin_write(engine) as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        assert begins == ["BEGIN IMMEDIATE"]
+        with engine.connect() as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        with engine.begin() as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        assert begins[1:] == ["BEGIN", "BEGIN"]
+        assert hold_worker_lease(engine, "test_job", "test", datetime(2026, 1, 1))  # a service's write
+        assert set(begins[3:]) == {"BEGIN IMMEDIATE"}, begins
+    finally:
+        engine.dispose()
+
+
+def test_services_open_write_transactions_with_begin_write():
+    """On SQLite only begin_write takes the write lock when the transaction begins; a plain engine.begin() in a
+    service would be a deferred writer again (see begin_write). Connections' own begin() (a transaction on a
+    connection the caller opened, e.g. the Crossmark sync's) is not an engine's and is not judged here."""
+    offenders = []
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "begin"
+                    and "engine" in ast.unparse(node.func.value).lower()):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert offenders == [], "write transactions opened without begin_write:\n" + "\n".join(offenders)
