@@ -58,12 +58,6 @@ def readable_text_colour(background: str) -> str:
     return DARK_TEXT if contrast_ratio(DARK_TEXT, background) >= contrast_ratio(LIGHT_TEXT, background) else LIGHT_TEXT
 
 
-def type_breakdown(row: pd.Series) -> str:
-    """Per-type counts of a day, zeros left out ("C4 J1 S3"): a cell full of zeros hides the numbers that matter."""
-    return " ".join(f"{TYPE_LETTERS[event_type]}{int(row[event_type])}" for event_type in EVENT_TYPES
-                    if int(row[event_type]))
-
-
 PAST_DUE_RED = "#b3261e"
 UPCOMING_MARK, PAST_DUE_MARK = "▲", "✕"
 # The legend of the two marks, in words: the page prints it under the month grid and the phone list uses the same marks.
@@ -87,7 +81,7 @@ def type_counts_chart(counts: pd.DataFrame, period: str) -> go.Figure:
     """Stacked bars per period: one stack for Scheduled and one for Unstaffed, coloured by type."""
     figure = go.Figure()
     hover = "%b %Y" if period == "month" else "%a %b %d, %Y"  # a month is named, not its first day
-    for state_index, state in enumerate(("Scheduled", "Unstaffed")):
+    for state in ("Scheduled", "Unstaffed"):
         subset = counts[counts["state"] == state]
         for event_type in EVENT_TYPES:
             rows = subset[subset["event_type"] == event_type]

@@ -18,7 +18,6 @@ from services.access.sessions import COOKIE_NAME, MAX_AGE, start_session
 from services.settings import Settings, load_settings
 
 SIGN_IN_PATH = "/auth/sign-in"
-REFUSALS = {"failed", "throttled", "invalid", "unavailable"}  # the codes the sign-in page explains
 FORM_MAX_BYTES = 16384  # a 1,024-character password, percent-encoded, fits
 
 

@@ -18,7 +18,16 @@ def get_settings() -> Settings:
     return settings
 
 
-@st.cache_resource(show_spinner=False)
+def _release_engine(engine: Engine) -> None:
+    """When the cache lets the engine go (st.cache_resource.clear(), e.g. a test moving to another database, or
+    Streamlit's clear-cache request), close its pooled connections: otherwise they stay open on that database for the
+    process's life. dispose() gives the engine a new, empty pool, so /healthz and the retry loop, which share this
+    engine (shared_engine), keep working and connect again at their next use; connections checked out at that moment
+    are not closed under them."""
+    engine.dispose()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release_engine)
 def get_engine() -> Engine:
     """The process's engine (shared with /healthz); refuses a database whose schema is not current."""
     engine = shared_engine(get_settings().database_url)

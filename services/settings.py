@@ -270,12 +270,6 @@ def read_secrets_files(files: tuple[Path, ...] = SECRETS_FILES) -> dict[str, str
     return values
 
 
-def configured_environment(env: Mapping[str, str] | None = None,
-                           secrets_files: tuple[Path, ...] = SECRETS_FILES) -> dict[str, str]:
-    """secrets.toml overlaid by the environment: what the app, its server routes and the CLI read settings from."""
-    return {**read_secrets_files(secrets_files), **(os.environ if env is None else env)}
-
-
 _warned_unknown: set[frozenset[str]] = set()
 _warned_lock = threading.Lock()
 
@@ -290,7 +284,7 @@ def unknown_settings(env: Mapping[str, str], secrets: Mapping[str, str] | None =
 def load_settings(env: Mapping[str, str] | None = None, database_url: str | None = None) -> Settings:
     """The one reader of settings, for the app, its server routes (/healthz) and the CLI.
 
-    `env=None` reads the environment over `.streamlit/secrets.toml` (configured_environment); a mapping is used as
+    `env=None` reads the environment over `.streamlit/secrets.toml` (the environment wins); a mapping is used as
     given (tests). `database_url` (a CLI `--db`) overrides SCHEDULER_DATABASE_URL. Unknown names are warned about."""
     unknown: list[str] = []
     if env is None:

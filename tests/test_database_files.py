@@ -7,6 +7,7 @@ process went into a deleted file. These tests run the other process for real (a 
 """
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, event, text
 
-from services.store.database import deleted_database_files, dispose_shared_engines, make_engine, shared_engine
+from services.store.database import begin_write, deleted_database_files, dispose_shared_engines, make_engine, \
+    shared_engine
 from services.ops.health import health_report
 from services.store.schema_admin import upgrade_database
 from services.settings import Settings
@@ -114,6 +116,20 @@ def test_health_says_unhealthy_when_this_process_writes_into_deleted_files(wal_d
         engine.dispose()
 
 
+def _app_on(database: str, page, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN202 - a function, an AppTest
+    """An AppTest of `page` on `database`, the caches and shared engines of earlier tests let go."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SCHEDULER_DATABASE_URL", database)
+    monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
+    st.cache_resource.clear()
+    dispose_shared_engines()
+    app = AppTest.from_function(page, default_timeout=30)
+    app.session_state["root"] = str(ROOT)
+    return app
+
+
 def _health_page() -> None:
     import sys as _sys
     from pathlib import Path as _Path
@@ -131,16 +147,10 @@ def test_the_operations_health_page_says_what_healthz_says_now(wal_database: str
     """The page and /healthz run one function on the process's engine: when that engine's files are lost, the page
     must say unhealthy at the next visit, as /healthz does, not what it saw before."""
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
 
     from services.ops.health import current_health
 
-    monkeypatch.setenv("SCHEDULER_DATABASE_URL", wal_database)
-    monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
-    st.cache_resource.clear()
-    dispose_shared_engines()
-    app = AppTest.from_function(_health_page, default_timeout=30)
-    app.session_state["root"] = str(ROOT)
+    app = _app_on(wal_database, _health_page, monkeypatch)
     app.session_state["acting_role"] = "admin"  # the database's state is among the details admins see
     try:
         app.run()
@@ -162,3 +172,89 @@ def test_the_operations_health_page_says_what_healthz_says_now(wal_database: str
         st.cache_resource.clear()
         dispose_shared_engines()
 
+
+
+def _engine_page() -> None:
+    import sys as _sys
+
+    import streamlit as _st
+    from sqlalchemy import text as _text
+
+    if _st.session_state["root"] not in _sys.path:
+        _sys.path.insert(0, _st.session_state["root"])
+    from dashboard.wiring import get_engine
+
+    with get_engine().connect() as connection:
+        _st.write(connection.execute(_text("SELECT COUNT(*) FROM dashboard_switches")).scalar_one())
+
+
+def test_clearing_the_app_cache_closes_the_engine_s_pooled_connections(wal_database: str,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    """st.cache_resource.clear() lets go of the app's engine (dashboard/wiring.get_engine): its pooled connections are
+    closed then, not left open on the database for the process's life. The engine is the process's shared one
+    (/healthz and the retry loop use it too), so it keeps working afterwards, on a new pool."""
+    import streamlit as st
+
+    app = _app_on(wal_database, _engine_page, monkeypatch)
+    try:
+        app.run()
+        assert not app.exception, app.exception
+        engine = shared_engine(wal_database)
+        pool = engine.pool
+        closed: list[int] = []
+        event.listen(pool, "close", lambda *_: closed.append(1))
+        assert pool.checkedin() >= 1  # the page's connection, back in the pool and still open
+
+        st.cache_resource.clear()
+        assert closed and pool.checkedin() == 0, "the cleared engine's pooled connections are still open"
+        assert engine.pool is not pool  # disposed: a new, empty pool
+
+        app.run()  # the app (and /healthz, on the same engine) works on as before
+        assert not app.exception, app.exception
+        assert shared_engine(wal_database) is engine
+    finally:
+        st.cache_resource.clear()
+        dispose_shared_engines()
+
+
+# --- write transactions take SQLite's write lock when they begin -------------------------------------------------------
+
+
+def test_write_transactions_begin_immediate_and_reads_stay_deferred(wal_database: str):
+    """begin_write's transactions take the write lock up front (BEGIN IMMEDIATE: a writer that read first waits out
+    the busy timeout instead of failing at once when another process wrote since), the services' writes included;
+    reads through engine.connect() and a plain engine.begin() begin deferred."""
+    from datetime import datetime
+
+    from services.actions.retry_loop import hold_worker_lease
+
+    engine = make_engine(wal_database)
+    begins: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cursor, statement, *_: begins.append(statement) if statement.startswith("BEGIN") else None)
+    try:
+        with begin_write(engine) as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        assert begins == ["BEGIN IMMEDIATE"]
+        with engine.connect() as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        with engine.begin() as connection:
+            connection.execute(text("SELECT COUNT(*) FROM dashboard_switches"))
+        assert begins[1:] == ["BEGIN", "BEGIN"]
+        assert hold_worker_lease(engine, "test_job", "test", datetime(2026, 1, 1))  # a service's write
+        assert set(begins[3:]) == {"BEGIN IMMEDIATE"}, begins
+    finally:
+        engine.dispose()
+
+
+def test_services_open_write_transactions_with_begin_write():
+    """On SQLite only begin_write takes the write lock when the transaction begins; a plain engine.begin() in a
+    service would be a deferred writer again (see begin_write). Connections' own begin() (a transaction on a
+    connection the caller opened, e.g. the Crossmark sync's) is not an engine's and is not judged here."""
+    offenders = []
+    for path in sorted((ROOT / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "begin"
+                    and "engine" in ast.unparse(node.func.value).lower()):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)}")
+    assert offenders == [], "write transactions opened without begin_write:\n" + "\n".join(offenders)

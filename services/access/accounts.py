@@ -24,6 +24,7 @@ from services.errors import (
 )
 from services.domain import input_limits
 from services.access.passwords import check_password, hash_password
+from services.store.database import begin_write
 from services.store.tables import AuditEntry, DashboardSession, LoginAttempt, UserAccount
 
 class Role(StrEnum):
@@ -121,7 +122,7 @@ def add_user(engine: Engine, username: str, role: str, password: str | None, *, 
     hashed = hash_password(_check_password(password)) if password is not None else None
     changer = _changer(engine, by)
     try:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             connection.execute(insert(UserAccount).values(username=username, role=role, password_hash=hashed,
                                                            is_active=True, created_at=now, password_changed_at=now))
             _record_account_change(connection, now, changer, "user added", f"{username} as {role}")
@@ -135,7 +136,7 @@ def _update_account(engine: Engine, username: str, by: AccountChanger, action: s
     """One audited change of one account's row, refused if it would leave no active admin."""
     now = now or datetime.now().replace(microsecond=0)
     changer = _changer(engine, by)
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         row = connection.execute(select(UserAccount.role, UserAccount.is_active)
                                  .where(UserAccount.username == username).with_for_update()).first()
         if row is None:
@@ -239,7 +240,7 @@ def sign_in_from_identity_provider(engine: Engine, identity: ProviderIdentity, r
 
 
 def _provision(engine: Engine, identity: ProviderIdentity, role: str, now: datetime, client: str | None) -> User:
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         row = connection.execute(select(UserAccount.username, UserAccount.role, UserAccount.is_active).where(
             UserAccount.oidc_issuer == identity.issuer, UserAccount.oidc_subject == identity.subject)).first()
         if row is None:
@@ -321,7 +322,7 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
     username = _check_name(username)
     input_limits.password(password)
     client = client[:64] if client else None
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         wait_until = _throttled(connection, username, client, now)
         if wait_until is not None:
             log.warning("sign-in throttled: %s from %s", username, client or "an unknown client",
@@ -422,14 +423,14 @@ def rate_limited_request(engine: Engine, rate_limit: RateLimit | None, username:
     acknowledgement, a check run): counted under the rate limit and recorded (audit "<kind> requested") in the same
     transaction, which the caller's own writes join. A refusal is audited ("<kind> refused") and raised."""
     try:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             if rate_limit is not None:
                 rate_limit.reserve(connection, username, kind, now)
             connection.execute(insert(AuditEntry).values(at=now, actor=username, operation_id=operation_id,
                                                          action=requested_action(kind), message=message))
             yield connection
     except RateLimitExceeded as refusal:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             connection.execute(insert(AuditEntry).values(at=now, actor=username, operation_id=operation_id,
                                                          action=f"{kind} refused", message=str(refusal)))
         raise

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, select, update
 
 from services.access.accounts import User
+from services.store.database import begin_write
 from services.store.tables import DashboardSession, UserAccount
 
 COOKIE_NAME = "dashboard_session"
@@ -36,7 +37,7 @@ def start_session(engine: Engine, user: User, client: str | None, now: datetime 
     """A new session for `user` (just authenticated); returns the token for the cookie (never stored)."""
     now = now or datetime.now().replace(microsecond=0)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         connection.execute(insert(DashboardSession).values(
             token_hash=_digest(token), username=user.username, created_at=now, last_seen_at=now,
             client=(client or None) and client[:64]))
@@ -67,7 +68,7 @@ def check_session(engine: Engine, token: str | None, idle: timedelta, now: datet
         revoke_session(engine, token, now)
         return SessionCheck(None, "idle")
     if now - row.last_seen_at >= TOUCH_EVERY:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             connection.execute(update(DashboardSession).where(DashboardSession.token_hash == digest,
                                                                DashboardSession.revoked_at.is_(None))
                                .values(last_seen_at=now))
@@ -79,7 +80,7 @@ def revoke_session(engine: Engine, token: str | None, now: datetime | None = Non
     if not token:
         return
     now = now or datetime.now().replace(microsecond=0)
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         connection.execute(update(DashboardSession).where(DashboardSession.token_hash == _digest(token),
                                                            DashboardSession.revoked_at.is_(None))
                            .values(revoked_at=now))

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, insert, inspect, select, update
 from services.access.accounts import require_permission
 from services.store.data_version import bump_data_version
 from services.errors import InvalidInput
+from services.store.database import begin_write
 from services.store.tables import AuditEntry, Switch
 
 MAINTENANCE = "maintenance_mode"  # every action refused, with a banner: for deployments
@@ -44,7 +45,7 @@ def set_switch(engine: Engine, name: str, enabled: bool, actor: str) -> None:
         raise InvalidInput(f"Unknown switch {name!r}; switches are {', '.join(DEFAULTS)}.")
     require_permission(engine, actor, "switches")
     now = datetime.now().replace(microsecond=0)
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         before = connection.execute(select(Switch.enabled).where(Switch.name == name)).scalar_one_or_none()
         if before is None:
             connection.execute(insert(Switch).values(name=name, enabled=enabled, changed_by=actor, changed_at=now))

@@ -17,7 +17,7 @@ import json
 import os
 import socket
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
@@ -25,6 +25,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from services.store.database import begin_write
 from services.store.tables import AuditEntry, Operation, OperationStep, PairLock
 
 
@@ -208,7 +209,7 @@ class Journal:
         If the account's key raced in meanwhile, nothing is written and the record holding the key is returned: the
         caller compares its fingerprint, since the racer may have asked for something else."""
         try:
-            with self.engine.begin() as connection:
+            with begin_write(self.engine) as connection:
                 operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
                                             events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True,
                                             fingerprint=fingerprint)
@@ -231,7 +232,7 @@ class Journal:
         and raises at the limit), so that counting and recording this one cannot be split by a concurrent request.
         Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
         operation, and what `reserve` raises."""
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             if reserve is not None:
                 reserve(connection)
             operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
@@ -268,7 +269,7 @@ class Journal:
         """Record a Crossmark call about to be made. With `lease_owner`, the operation's lease is renewed to `now +
         lease` in the same commit (a lease longer than the longest call then covers the call), and LeaseLost is
         raised, recording nothing, if this run no longer holds it."""
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             if lease_owner is not None and lease is not None:
                 renewed = connection.execute(update(Operation).where(
                     Operation.id == operation_id, Operation.lease_owner == lease_owner).values(
@@ -286,7 +287,7 @@ class Journal:
             return result.inserted_primary_key[0]
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(update(OperationStep).where(OperationStep.id == step_id)
                                .values(status=status, result=to_json(result), finished_at=now))
 
@@ -324,7 +325,7 @@ class Journal:
                    Operation.lease_expires_at < now)
         if lease_owner_gone(current.lease_owner):
             free = or_(free, Operation.lease_owner == current.lease_owner)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             taken = connection.execute(update(Operation).where(
                 Operation.id == operation_id, Operation.status.in_(statuses), free).values(
                 lease_owner=owner, lease_expires_at=now + lease, updated_at=now)).rowcount
@@ -338,7 +339,7 @@ class Journal:
                                                              Operation.lease_owner == owner)).first() is not None
 
     def release_lease(self, operation_id: int, owner: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             connection.execute(update(Operation).where(Operation.id == operation_id, Operation.lease_owner == owner)
                                .values(lease_owner=None, lease_expires_at=None))
 
@@ -373,7 +374,7 @@ class Journal:
         self._audit(connection, now, actor, operation_id, event_ref, action, to_json(before), to_json(after), message)
 
     def audit(self, *, now: datetime, actor: str, operation_id: int | None, action: str, message: str) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             self._audit(connection, now, actor, operation_id, None, action, None, None, message)
 
     def list(self, status: str | None = None, limit: int = 200) -> list[OperationRecord]:
@@ -387,7 +388,7 @@ class Journal:
         """Release the idempotency keys of operations that finished (done, refused, compensated, resolved) at or before
         `older_than`: their records stay as they are, with `key_released_at` set, and their accounts may use the keys
         again. Keys of operations unfinished or needing attention stay bound. Returns how many were released."""
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             released = connection.execute(update(Operation).where(
                 Operation.key_released_at.is_(None), Operation.finished_at <= older_than,
                 Operation.status.in_(KEY_RELEASABLE)).values(key_released_at=now)).rowcount
@@ -422,7 +423,3 @@ class Journal:
                action: str, before: str | None, after: str | None, message: str | None) -> None:
         connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
                                                      action=action, before=before, after=after, message=message))
-
-
-def as_dict(record: OperationRecord) -> dict:
-    return asdict(record)

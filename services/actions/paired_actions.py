@@ -43,6 +43,7 @@ from services.domain.pairing import (
 from services.actions.retry_policy import RetryPolicy
 from services.settings import SupervisorRule
 from services.access.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches
+from services.store.database import begin_write
 from services.store.tables import Employee, Event, Schedule
 
 log = logging.getLogger("services.actions")
@@ -339,7 +340,7 @@ class PairedActions:
         finally:
             _PLANNING_FOR.reset(planning_for)
         if moved:
-            with self.engine.begin() as connection:
+            with begin_write(self.engine) as connection:
                 self.journal.finish(connection, record.id, status=status.REFUSED, events=record.events, actor=who,
                                     now=self.clock(), message=f"The event changed since you looked: {moved}. "
                                     "Nothing was sent; look again and retry.")
@@ -559,7 +560,7 @@ class PairedActions:
             # Our database refuses this too: the operation must still end (not stay "applying"), for a person to see.
             message = (f"{reason}. NEEDS ATTENTION: Crossmark was driven back, but our database refused to record it "
                        f"({type(failure).__name__}); " + ("; ".join(problems) or "check the events' Crossmark ids"))
-            with self.engine.begin() as connection:
+            with begin_write(self.engine) as connection:
                 self._finish_unsettled(connection, record, run, message, events, actor, now)
                 bump_data_version(connection)
                 newly_stuck = connection.info.pop(_NEWLY_STUCK, [])
@@ -587,7 +588,7 @@ class PairedActions:
 
     def _record_compensation(self, record: OperationRecord, run: "_Run", restored: list[tuple[PlannedEvent, Placement]],
                              problems: list[str], events: list[dict], actor: str, reason: str, now: datetime) -> None:
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             # Compensation may leave new scheduled-event ids in Crossmark: keep ours current (invariant 1). Each
             # `back` was read or written in Crossmark just now, so nothing is written here that Crossmark lacks.
             for event, back in restored:
@@ -632,7 +633,7 @@ class PairedActions:
         """The local change, the audit entries and the final status: one transaction, rows locked, state checked."""
         now = self.clock()
         guards = _guards(record)
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             if run.token and not self.journal.holds_lease(connection, record.id, run.token):
                 raise LeaseLost(record.id)
             refs = [event.ref for event, _ in done] + list(guards)
@@ -954,7 +955,7 @@ class PairedActions:
             raise InvalidInput("Say how it was resolved (a note is required).")
         who = self._account(actor, "mark_resolved")  # recorded under the account's canonical name
         now = self.clock()
-        with self.engine.begin() as connection:
+        with begin_write(self.engine) as connection:
             self.journal.finish(connection, operation_id, status=status.RESOLVED,
                                 message=f"{record.message} — marked resolved by {who}: {note}",
                                 events=record.events, actor=who, now=now)
@@ -971,7 +972,7 @@ class PairedActions:
             remote = {event.ref: self._read_back(record.id, run, client, event) for event in events}
         except _StepUndetermined as failure:
             now = self.clock()
-            with self.engine.begin() as connection:
+            with begin_write(self.engine) as connection:
                 self._finish_unsettled(connection, record, run, f"Could not read Crossmark to settle it: {failure}",
                                        [e.to_json() for e in events], actor, now)
                 newly_stuck = connection.info.pop(_NEWLY_STUCK, [])

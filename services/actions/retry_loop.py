@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from services.actions.journal import new_lease_token
 from services.ops.logging_setup import log_event
 from services.actions.paired_actions import PairedActions
+from services.store.database import begin_write
 from services.store.tables import WorkerLease
 
 log = logging.getLogger("services.retry_loop")
@@ -31,14 +32,14 @@ WORKER_LEASE = timedelta(seconds=60)  # several ticks: one slow pass does not ha
 def hold_worker_lease(engine: Engine, name: str, owner: str, now: datetime, lease: timedelta = WORKER_LEASE) -> bool:
     """Take or renew the lease on job `name` for `owner`: True if `owner` holds it until now + lease. One atomic
     UPDATE (free, expired or already ours), else an INSERT for a job never run; a raced INSERT loses cleanly."""
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         renewed = connection.execute(update(WorkerLease).where(
             WorkerLease.name == name, (WorkerLease.owner == owner) | (WorkerLease.expires_at < now)).values(
             owner=owner, expires_at=now + lease, renewed_at=now)).rowcount
     if renewed:
         return True
     try:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             connection.execute(insert(WorkerLease).values(name=name, owner=owner, expires_at=now + lease,
                                                           renewed_at=now))
         return True
@@ -47,7 +48,7 @@ def hold_worker_lease(engine: Engine, name: str, owner: str, now: datetime, leas
 
 
 def give_up_worker_lease(engine: Engine, name: str, owner: str) -> None:
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         connection.execute(update(WorkerLease).where(WorkerLease.name == name, WorkerLease.owner == owner)
                            .values(expires_at=datetime(1970, 1, 1)))
 

@@ -46,6 +46,7 @@ from services.store.data_version import bump_data_version
 from services.errors import DatabaseNotEmpty, InvalidInput
 from services.domain.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR,
                                   UNSTAFFED, supervisor_start)
+from services.store.database import begin_write
 from services.store.scheduled_per_day import bulk_load
 from services.store.schema_admin import require_current_schema
 from services.settings import SupervisorRule
@@ -265,9 +266,6 @@ class _Generator:
         self.anomalies: Counter[str] = Counter({name: 0 for name in _ANOMALY_RULES})
         self.schedule_count = 0
         self.project_names: dict[str, tuple[str, str]] = {}
-        # Supervisor rule time of each Core slot, on day 0 offsets (the rule keeps it on the same date).
-        self.rule_times = {slot: supervisor_start(datetime.combine(date(2000, 1, 3), slot), rule).time()
-                           for slot in _CORE_SLOTS}
 
     # stores and employees
 
@@ -550,7 +548,7 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
         raise InvalidInput(f"start {start} plus {months} months is not a valid date.", field="start") from None
 
     generator = _Generator(seed=seed, first_day=start, end_day=end_day, today=today, rule=rule)
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         existing = connection.execute(select(func.count()).select_from(Event.__table__)).scalar_one()
         if existing:
             raise DatabaseNotEmpty(f"{engine.url.render_as_string(hide_password=True)} already holds {existing:,} "
@@ -646,7 +644,7 @@ def seed_sprint2_scenario(engine: Engine, *, today: date, rule: SupervisorRule =
                      for ref, _, _, _, at, employee in plan if at is not None]
     refs = [row[0] for row in plan]
     events_table, schedules_table, employees_table = Event.__table__, Schedule.__table__, Employee.__table__
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         taken = connection.execute(select(events_table.c.project_ref_num)
                                    .where(events_table.c.project_ref_num.in_(refs))
                                    .order_by(events_table.c.project_ref_num)).scalars().all()

@@ -31,7 +31,6 @@ UNSTAFFED = "Unstaffed"
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "In Progress", "Paused", "Reissued", "Expired", "Submitted")
 # Conditions under which an event has a rep and a schedules row, so is_scheduled must be true.
 SCHEDULED_CONDITIONS = frozenset({"Scheduled", "Staffed", "In Progress", "Paused", "Submitted"})
-NOT_WORK_CONDITIONS = frozenset({"Canceled", "Expired"})
 
 # Checked in this order on each part of a name. Supervisor comes before Core because a Supervisor's product name may
 # contain "core" (e.g. "Corelle"), while a CORE's name never says "supervisor".

@@ -25,6 +25,7 @@ from services.quality.notifications import compose, deliver
 from services.quality.rules import RULES, Finding, rule_title, run_rules
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
+from services.store.database import begin_write
 from services.store.tables import CheckRun, QualityFinding, RunRuleCount
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -70,9 +71,6 @@ class CheckRunResult:
     def to_json(self) -> dict:
         return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
                 "findings": [finding.to_json() for finding in self.findings]}
-
-    def worst(self) -> str | None:
-        return min((f.severity for f in self.findings), key=SEVERITY_ORDER.__getitem__, default=None)
 
 
 def identity_of(finding: Finding) -> str:
@@ -141,7 +139,7 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                 crossmark_client, now: datetime, progress, counted: bool = False) -> CheckRunResult:  # noqa: ANN001
     # A run asked for by a person is counted under the rate limit in the transaction that records it.
     opening = rate_limited_request(engine, RateLimit(settings.actions_per_minute), triggered_by, "run_checks", now,
-                                   message=",".join(names)) if counted else engine.begin()
+                                   message=",".join(names)) if counted else begin_write(engine)
     with opening as connection:
         run_id = connection.execute(insert(CheckRun).values(
             started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
@@ -154,7 +152,7 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                 progress(1, 1, "saving the findings")
             views, new, resolved = _merge(engine, run_id, names, findings, now)
     except Exception as error:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
                 status="failed", finished_at=datetime.now().replace(microsecond=0),
                 error=f"{type(error).__name__}: {error}"[:2000]))
@@ -173,7 +171,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     rows whose identity is reported again are looked up, so the run does not slow down as the history grows."""
     current = {identity_of(finding): finding for finding in findings}
     table = QualityFinding.__table__
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         open_rows = {row[0]: row[1:] for row in connection.execute(
             select(table.c.identity, table.c.id, table.c.severity, table.c.detail, table.c.day, table.c.first_seen,
                    table.c.acknowledged_by)
@@ -259,7 +257,7 @@ def _notify(engine: Engine, settings: Settings, run_id: int, views: list[Finding
     else:
         summary = f"{len(chosen)} finding(s): " + deliver(compose(chosen, run_id, settings.dashboard_url),
                                                           settings).summary()
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(notification=summary))
     return summary
 

@@ -20,11 +20,6 @@ from services.settings import SupervisorRule
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)
 
-# What the Data quality page's "Fix" button opens for a finding of the rule (paired_actions' kinds).
-FIX_SCHEDULE_SUPERVISOR = "schedule_supervisor"  # schedule the Supervisor at rule time
-FIX_RESCHEDULE_SUPERVISOR = "reschedule_supervisor"  # move the Supervisor to the CORE's date, at rule time
-FIX_UNSCHEDULE = "unschedule"  # unschedule the (Supervisor) event
-
 
 class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,000 of them, 4x faster than a dataclass
     """One offending event, pair or operation. `rule` + `refs` is its stable identity across runs."""
@@ -46,7 +41,6 @@ class Rule:
     title: str  # what people read on the pages ("Pair on different dates")
     severity: str  # the usual severity; a finding may say otherwise (see the description)
     description: str
-    fix: str | None = None  # FIX_*: the paired action that resolves a finding, when there is one
     needs_crossmark: bool = False
 
 
@@ -57,19 +51,17 @@ class Rule:
 RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("core_supervisor_unstaffed", "Supervisor Unstaffed for a scheduled CORE", WARNING,
          "CORE scheduled, its Supervisor Unstaffed (and not scheduled); critical when the CORE starts within 24 h "
-         "(or already has).", FIX_SCHEDULE_SUPERVISOR),
+         "(or already has)."),
     Rule("core_without_supervisor", "CORE without a Supervisor", WARNING,
          "CORE with no Supervisor of its number at its store (warning when the CORE is scheduled, info otherwise)."),
     Rule("supervisor_without_core", "Supervisor without a CORE",
          WARNING, "Supervisor with no CORE of its number at its store."),
     Rule("supervisor_scheduled_core_not", "Supervisor scheduled, CORE not",
-         CRITICAL, "Supervisor scheduled while its CORE is not.", FIX_UNSCHEDULE),
+         CRITICAL, "Supervisor scheduled while its CORE is not."),
     Rule("pair_date_mismatch", "Pair on different dates",
-         CRITICAL, "CORE and Supervisor both scheduled, on different dates.",
-         FIX_RESCHEDULE_SUPERVISOR),
+         CRITICAL, "CORE and Supervisor both scheduled, on different dates."),
     Rule("supervisor_time_off_rule", "Supervisor not at the rule time",
-         INFO, "CORE and Supervisor on the same date, the Supervisor not at the rule time.",
-         FIX_RESCHEDULE_SUPERVISOR),
+         INFO, "CORE and Supervisor on the same date, the Supervisor not at the rule time."),
     Rule("duplicate_pair_number", "Event number used twice at a store", WARNING,
          "Two or more COREs or two or more Supervisors share an event number at one store (pairing is ambiguous)."),
     Rule("unstaffed_past_due", "Unstaffed past due", CRITICAL, "Unstaffed event whose due date has passed."),

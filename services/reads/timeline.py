@@ -46,7 +46,6 @@ RECENT_OPERATIONS = 25_000
 _IDENTITIES_PER_QUERY = 400  # well under every driver's parameter limit
 
 KIND_OPERATION, KIND_STEP, KIND_AUDIT, KIND_FINDING = "operation", "step", "audit", "finding"
-KINDS = (KIND_OPERATION, KIND_STEP, KIND_AUDIT, KIND_FINDING)
 KIND_TITLES = {KIND_OPERATION: "Action", KIND_STEP: "Crossmark call", KIND_AUDIT: "Audit entry",
                KIND_FINDING: "Data quality"}
 # An entry's status beyond the journal's (journal.status_label): a request recorded, a finding's state.

@@ -18,7 +18,8 @@ from sqlalchemy import func, inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from services.store.database import SQLITE_HEADER, display_url, is_sqlite_database, make_engine, sqlite_path
+from services.store.database import (SQLITE_HEADER, begin_write, display_url, is_sqlite_database, make_engine,
+                                     sqlite_path)
 from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, NotADatabase, OpsError
 from services.store.file_modes import PRIVATE_UMASK, create_private_file
 from services.ops.logging_setup import log_event
@@ -435,7 +436,7 @@ def _advance_data_version(url: str, before: int) -> None:
     different data under, so move it past both the old and the restored value."""
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             if DataVersion.__tablename__ not in inspect(connection).get_table_names():
                 return
             table = DataVersion.__table__

@@ -116,7 +116,8 @@ def make_engine(url: str, must_exist: bool = True) -> Engine:
 
 
 def _use_real_sqlite_transactions(engine: Engine) -> None:
-    """Let SQLAlchemy, not the sqlite3 module, begin transactions, so DDL in a migration is rolled back on failure too."""
+    """Let SQLAlchemy, not the sqlite3 module, begin transactions, so DDL in a migration is rolled back on failure too;
+    and let a write transaction (begin_write) take the write lock when it begins."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001 - DB-API objects
@@ -128,24 +129,34 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # noqa: ANN001
-        immediate = connection.get_execution_options().get(_WRITE_TRANSACTION, False)
+        # Every transaction on this engine begins here (engine.begin(), connection.begin() and autobegin alike); the
+        # connection's WRITE_TRANSACTION option, set by begin_write, is what tells a writer from a reader.
+        immediate = connection.get_execution_options().get(WRITE_TRANSACTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    # A deferred BEGIN takes the write lock only at the first write. A transaction that reads first (state checks,
-    # journal counts) and then writes gets SQLITE_BUSY at once, without waiting out the busy timeout, when another
-    # connection wrote since its read: two operators acting at the same moment would break each other's actions.
-    # engine.begin() is how every write step opens its transaction, so it takes the write lock up front (waiting up
-    # to the 30 s timeout); reads through engine.connect() stay deferred, so WAL readers never wait for a writer.
-    def begin_writing() -> Iterator[Connection]:
-        with engine.connect() as connection:
-            connection.execution_options(**{_WRITE_TRANSACTION: True})
-            with connection.begin():
-                yield connection
 
-    engine.begin = contextmanager(begin_writing)  # type: ignore[method-assign]
+# A connection execution option: set (by begin_write), the transaction begins with BEGIN IMMEDIATE on SQLite; other
+# databases ignore it.
+WRITE_TRANSACTION = "ops_dashboard_write_transaction"
 
 
-_WRITE_TRANSACTION = "ops_dashboard_write_transaction"
+@contextmanager
+def begin_write(engine: Engine) -> Iterator[Connection]:
+    """engine.begin() for a transaction that writes: every write step of the services opens its transaction here.
+
+    The SQLite store must not lose or refuse writes when the CLI, cron or a second server write beside this process.
+    A deferred BEGIN (what engine.begin() and engine.connect() give) takes the write lock only at the first write: a
+    transaction that reads first (state checks, journal counts) and then writes gets SQLITE_BUSY at once, without
+    waiting out the busy timeout, when another connection wrote since its read, so two operators acting at the same
+    moment would break each other's actions. A write transaction therefore takes the write lock up front
+    (BEGIN IMMEDIATE, waiting up to the 30 s busy timeout make_engine sets); reads through engine.connect() stay
+    deferred, so WAL readers never wait for a writer. An explicit option on the connection, read by the engine's
+    "begin" listener, rather than a replaced engine.begin: the engine stays a plain SQLAlchemy Engine, and what opens a
+    write transaction is visible where it is opened (tests/test_database_files.py holds services/ to it)."""
+    with engine.connect() as connection:
+        connection.execution_options(**{WRITE_TRANSACTION: True})
+        with connection.begin():
+            yield connection
 
 
 def check_connection(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from services.store.database import display_url, make_engine, sqlite_path
+from services.store.database import begin_write, display_url, make_engine, sqlite_path
 from services.store.file_modes import PRIVATE_UMASK, create_private_file
 from services.errors import BackupFailed, IncompatibleSchema, InvalidInput, MigrationFailed
 from services.store.tables import REQUIRED_COLUMNS, SCHEDULER_TABLES
@@ -34,10 +34,6 @@ class SchemaState:
     @property
     def is_empty(self) -> bool:
         return not self.tables
-
-    @property
-    def has_scheduler_tables(self) -> bool:
-        return "events" in self.tables
 
 
 @dataclass(frozen=True)
@@ -231,7 +227,7 @@ def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | Non
             finally:
                 raw.close()
         try:
-            with engine.begin() as connection:
+            with begin_write(engine) as connection:
                 command.upgrade(_alembic_config(connection), "head")
         except DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.__class__.__name__
@@ -250,7 +246,7 @@ def downgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | N
         if state.revision is None:
             return MigrationResult(display_url(url), None, None, None)
         backup = _back_up_before_change(engine, state, confirmed, backup_cmd)
-        with engine.begin() as connection:
+        with begin_write(engine) as connection:
             command.downgrade(_alembic_config(connection), "base")
             connection.execute(text(f"DROP TABLE {VERSION_TABLE}"))
         return MigrationResult(display_url(url), state.revision, None, backup)
