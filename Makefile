@@ -36,9 +36,10 @@ run: db
 # Two worker processes (pytest-xdist), each test file in one worker (module fixtures: one app server, one seeded
 # database per file): much of the suite waits on servers, browsers, subprocesses and timeouts, so two workers on two
 # cores halve the wall time. TEST_WORKERS=0 runs it in this process (what `pytest` alone does). The 20 slowest tests
-# are listed at the end, to keep CI within its 20 minutes.
+# are listed at the end, to keep CI within its 20 minutes. Ruff (pyproject.toml) runs first: a lint error fails the run.
 TEST_WORKERS ?= 2
 test: $(INSTALLED_DEV)
+	$(PY) -m ruff check --quiet .
 	$(PY) -m pytest --durations=20 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The stateful chaos test of the paired actions (tests/test_paired_actions_stateful.py) with 2,000 examples instead of

@@ -249,7 +249,7 @@ def measure(database_url: str, repeat: int, work_dir: Path) -> dict:
         page.get_by_role("textbox", name="Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         page.get_by_text(f"Signed in as {USER}").wait_for(timeout=TIMEOUT_MS)
-        for name, (server, path, selector) in pages.items():  # once each, unmeasured: servers and caches started
+        for server, path, selector in pages.values():  # once each, unmeasured: servers and caches started
             drawn_ms(page, servers[server] + path, selector)
         for round_number in range(1, repeat + 1):
             print(f"  round {round_number} of {repeat}", file=sys.stderr, flush=True)

@@ -317,7 +317,7 @@ def _page_runs(url: str, day: date, repeat: int) -> dict[str, Timing]:
             app.query_params[key] = value
         app.switch_page(str(ROOT / "pages" / f"{page}.py"))
 
-        def run(cold: bool) -> None:
+        def run(cold: bool, app=app, page=page) -> None:  # noqa: ANN001 - bound now: called in this iteration
             if cold:
                 st.cache_data.clear()
             app.session_state["auth"] = {"username": BENCH_USER, "last_seen": datetime.now()}

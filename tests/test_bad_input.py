@@ -286,7 +286,7 @@ def test_sign_in_prunes_attempts_whose_window_is_over_and_keeps_each_latest_succ
 
 
 def test_pruning_keeps_attempts_the_cool_down_still_counts(engine):
-    from services.access.accounts import SETUP, prune_login_attempts
+    from services.access.accounts import prune_login_attempts
 
     now = datetime(2026, 11, 22, 9, 0)
     with engine.begin() as connection:

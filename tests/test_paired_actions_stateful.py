@@ -368,7 +368,6 @@ class PairedActionsMachine(RuleBasedStateMachine):
     # --- one action -------------------------------------------------------------------------------------------
 
     def _act(self, kind: str, arguments: tuple, injected: list) -> ActionResult | None:
-        world = self.world
         call = self._call(kind, arguments)
         key = self._key()
         earlier = self.last_snapshot()
@@ -745,7 +744,6 @@ class PairedActionsMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if sys.exc_info()[0] is not None:  # a step failed (or hypothesis stopped the example): that is the report
             return
-        world = self.world
         self.outage = None
         self._disarm()
         # Crossmark is back. The retry loop's next pass (its clock past every lease and every backoff) settles all

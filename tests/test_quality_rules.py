@@ -184,7 +184,7 @@ def test_the_sql_pairing_key_agrees_with_the_python_one(world):
         ("60600-CORE (606008000000)", STORE, "606008-Supervisor", STORE, 8135),
     ]
     expected = set()
-    for index, (core_name, core_store, sup_name, sup_store, sup_number) in enumerate(pairs):
+    for core_name, core_store, sup_name, sup_store, sup_number in pairs:
         core = world.event(core_name, CORE, condition="Scheduled", at=at(10, 30), store=core_store)
         supervisor = world.event(sup_name, SUPERVISOR, condition="Scheduled", at=at(12, 30), store=sup_store,
                                  store_number=sup_number)

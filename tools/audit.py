@@ -126,7 +126,7 @@ def installed_closure(requirements: list[Requirement]) -> list[Pin]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            raise CannotStart(f"{req.name} (wanted by {wanted_by}) is not installed; run `make install-dev` first")
+            raise CannotStart(f"{req.name} (wanted by {wanted_by}) is not installed; run `make install-dev` first") from None
         version = dist.version
         if req.specifier and not req.specifier.contains(Version(version), prereleases=True):
             raise CannotStart(

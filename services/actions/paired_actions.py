@@ -643,7 +643,7 @@ class PairedActions:
                 locking, schedules = locking.with_for_update(), schedules.with_for_update()
             connection.execute(locking).all()
             connection.execute(schedules).all()
-            for event, reached in done:
+            for event, _reached in done:
                 current = _db_placement(connection, event.ref)
                 if not (current.same_placement(event.before)
                         and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
