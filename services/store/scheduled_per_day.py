@@ -175,6 +175,11 @@ def rebuild_unstaffed_total_statements(dialect: str) -> list[str]:  # noqa: ARG0
             "WHERE e.condition = 'Unstaffed' AND e.due_datetime IS NOT NULL GROUP BY 1, 2"]
 
 
+# What a bulk load writes: the scheduler's tables and every derived table rebuilt after it.
+BULK_LOADED_TABLES = ("events", "schedules", "employees", TABLE, UNSTAFFED_TABLE, UNSTAFFED_TOTALS_TABLE,
+                      pair_members.TABLE, schedule_stores.TABLE, summary_counts.STORES_TABLE)
+
+
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
     """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
@@ -201,5 +206,10 @@ def bulk_load(connection: Connection) -> Iterator[None]:
     for _, rebuild, create in derived:
         for statement in rebuild(dialect) + create(dialect):
             connection.execute(text(statement))
-    # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once.
-    connection.execute(text("ANALYZE"))
+    # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once. On
+    # PostgreSQL a bare ANALYZE would take every table of the whole database, other schemas and applications included
+    # (and deadlock with their DDL): only the tables this load wrote, as the search path names them.
+    if dialect == "postgresql":
+        connection.execute(text("ANALYZE " + ", ".join(BULK_LOADED_TABLES)))
+    else:
+        connection.execute(text("ANALYZE"))  # SQLite: this database file only
