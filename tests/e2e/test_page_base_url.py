@@ -4,7 +4,6 @@ the server at once. Without the pinned address (dashboard/page_base_url.py) Stre
 arithmetic is also checked behind a proxy that strips a prefix of its own."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +11,7 @@ from playwright.sync_api import expect
 
 from dashboard.page_base_url import pinned_page
 from tests.e2e.conftest import DAY, OPERATOR
+from tests.one_answer_server import one_answer_server
 
 BACKEND_BASE_URL = "() => window.__streamlit ? window.__streamlit.BACKEND_BASE_URL : null"
 
@@ -35,26 +35,9 @@ def test_a_page_opened_at_its_path_asks_the_server_s_address_only(app, dashboard
 def page_server() -> Iterator[str]:
     """A plain HTTP server answering every path with the page pinned for /calendar, as a proxy in front of the
     dashboard passes it on (with or without a prefix of its own)."""
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     body = pinned_page(b"<html><head><title>t</title></head><body>page</body></html>", "/calendar")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):  # noqa: ANN002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with one_answer_server(body, "text/html") as (url, _requested):
+        yield url
 
 
 def test_the_script_finds_where_the_app_is_mounted(page_server: str, e2e_browser):  # noqa: ANN001

@@ -6,9 +6,7 @@ The Markdown escaping of names is a separate fix; this test must hold without it
 the Day view it puts an <img> straight into the DOM and checks that the policy, not the escaping, stops it."""
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import expect
@@ -16,6 +14,7 @@ from sqlalchemy import text
 
 from dashboard.components import PAGE_FILES
 from tests.e2e.conftest import ADMIN, DAY
+from tests.one_answer_server import one_answer_server
 
 PIXEL = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                       "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
@@ -32,26 +31,8 @@ PAGE_PATHS = {key: f"/{key}" for key in PAGE_FILES} | {"day": f"/day?date={DAY.i
 @pytest.fixture(scope="module")
 def pixel_server() -> Iterator[tuple[str, list[str]]]:
     """Another origin serving an image and counting every request: (its base URL, the paths requested)."""
-    requested: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            requested.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PIXEL)))
-            self.end_headers()
-            self.wfile.write(PIXEL)
-
-        def log_message(self, *args):  # noqa: ANN002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", requested
-    server.shutdown()
-    server.server_close()
+    with one_answer_server(PIXEL, "image/png") as served:
+        yield served
 
 
 def test_no_image_from_another_host_and_streamlit_works_under_the_policy(app, dashboard, pixel_server):
