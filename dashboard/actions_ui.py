@@ -5,6 +5,7 @@ Each dialog fixes its idempotency key when it opens, so a double click or a reru
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 import pandas as pd
@@ -14,7 +15,8 @@ from dashboard.markdown_text import plain
 from dashboard.wiring import get_actions
 from services.access.accounts import User
 from services.errors import OpsError
-from services.actions.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO_WINDOW, UNSCHEDULE
+from services.actions.plan import RESCHEDULE, ROLE_LABELS, SCHEDULE_SUPERVISOR, UNSCHEDULE, Plan
+from services.actions.planners import UNDO_WINDOW
 
 CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"
@@ -85,15 +87,16 @@ def _finish(result) -> None:  # noqa: ANN001 - ActionResult
     st.rerun()
 
 
-def _preview(kind: str, **arguments: object) -> bool:
-    """Show what the action would do; False (with the reason) when it would be refused."""
+def _preview(preview: Callable[[], Plan]) -> bool:
+    """Show what the action would do (`preview`: a PairedActions.preview_* call); False (with the reason) when it
+    would be refused."""
     try:
-        plan = get_actions().preview(kind, **arguments)
+        plan = preview()
     except OpsError as refusal:
         st.error(plain(refusal), icon=":material/block:")
         return False
     for event in plan.events:
-        label = {"core": "CORE", "supervisor": "Supervisor"}.get(event.role, "Event")
+        label = ROLE_LABELS.get(event.role, "Event")
         where = f"{event.target.start:%a %Y-%m-%d %H:%M}" if event.target.scheduled else "unscheduled"
         st.markdown(f"- {label} **{event.ref}** will be **{where}**"
                     + (f" (now {event.before.describe()})" if event.before.scheduled else ""))
@@ -144,7 +147,7 @@ def reschedule_dialog(row: dict) -> None:
     if new_start == current:  # moving it where it is would be refused: no preview, nothing to confirm yet
         st.info(f"Now {current:%a %b %d, %H:%M} — choose a new date or time.", icon=":material/schedule:")
         return
-    if not _preview(RESCHEDULE, ref=ref, new_start=new_start) or not _need_user():
+    if not _preview(lambda: get_actions().preview_reschedule(ref, new_start)) or not _need_user():
         return
     if st.button("Confirm reschedule", type="primary", key=f"rs_go_{ref}"):
         with st.spinner("Moving the events in Crossmark and in our database…"):
@@ -155,7 +158,7 @@ def reschedule_dialog(row: dict) -> None:
 def unschedule_dialog(row: dict) -> None:
     ref = int(row["ref"])
     st.markdown(event_label(row))
-    if not _preview(UNSCHEDULE, ref=ref) or not _need_user():
+    if not _preview(lambda: get_actions().preview_unschedule(ref)) or not _need_user():
         return
     confirmed = st.checkbox("Yes, unschedule (the condition goes back to Unstaffed)", key=f"us_ok_{ref}")
     if st.button("Unschedule", type="primary", disabled=not confirmed, key=f"us_go_{ref}"):
@@ -175,10 +178,10 @@ def schedule_supervisor_dialog(row: dict) -> None:
     if not candidates:
         st.error("No active Club Supervisor or Lead Event Specialist with a Crossmark rep id was found.")
         return
-    labels = {c["employee_id"]: f"{c['name']} — {c['job_title']}" + (f" ({c['reason']})" if c["reason"] else "")
+    labels = {c.employee_id: f"{c.name} — {c.job_title}" + (f" ({c.reason})" if c.reason else "")
               for c in candidates}
     employee_id = st.selectbox("Employee", list(labels), format_func=labels.get, key=f"ss_emp_{core_ref}")
-    if not _preview(SCHEDULE_SUPERVISOR, core_ref=core_ref, employee_id=employee_id) or not _need_user():
+    if not _preview(lambda: get_actions().preview_schedule_supervisor(core_ref, employee_id)) or not _need_user():
         return
     if st.button("Schedule Supervisor", type="primary", key=f"ss_go_{core_ref}"):
         with st.spinner("Scheduling in Crossmark and in our database…"):

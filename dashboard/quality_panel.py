@@ -15,7 +15,7 @@ from dashboard.wiring import get_engine, get_settings
 from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
 from services.domain.event_rules import supervisor_start
-from services.actions.paired_actions import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
+from services.actions.plan import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
 from services.quality.checks import acknowledge
 from services.quality.rules import rule_title
 from services.reads.read_queries import event_for_action

@@ -13,7 +13,7 @@ from dashboard.selection import selected_row
 from dashboard.wiring import get_engine, get_settings
 from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
-from services.actions.paired_actions import RESCHEDULE
+from services.actions.plan import RESCHEDULE
 from services.quality.checks import FINDINGS_LISTING_LIMIT, run_check
 from services.quality.rules import RULES, rule_title
 

@@ -13,7 +13,7 @@ from dashboard.wiring import get_actions
 from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
 from services.actions.journal import NEEDS_ATTENTION, STATUSES, STUCK, read_json, status_label
-from services.actions.paired_actions import kind_label
+from services.actions.plan import kind_label
 from services.reads.read_queries import OPERATIONS_LISTING_LIMIT
 from services.reads.timeline import people_in, step_detail, step_summary
 

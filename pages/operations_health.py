@@ -11,7 +11,7 @@ from services.access.accounts import ADMIN
 from services.ops.health import HealthReport, current_health
 from services.actions.journal import STATUSES, status_label
 from services.ops.metrics import METRICS
-from services.actions.paired_actions import kind_label
+from services.actions.plan import kind_label
 from services.access.switches import LABELS as SWITCH_LABELS
 
 

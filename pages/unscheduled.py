@@ -9,7 +9,7 @@ from dashboard.components import download_csv, filter_bar, page_path, page_url
 from dashboard.selection import selected_row
 from dashboard.wiring import get_engine
 from services.reads.exports import EXPORT_ROW_LIMIT
-from services.actions.paired_actions import SCHEDULE_SUPERVISOR
+from services.actions.plan import SCHEDULE_SUPERVISOR
 from services.reads.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
 st.title("Unscheduled events")

@@ -20,7 +20,8 @@ from services.crossmark.sandbox import PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHE
 from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.domain.event_rules import supervisor_start
-from services.actions.paired_actions import ActionResult, PairedActions
+from services.actions.executor import ActionResult
+from services.actions.paired_actions import PairedActions
 from services.store.schema_admin import upgrade_database
 from services.settings import SupervisorRule
 from services.store.tables import AuditEntry, Employee, Event, Operation, OperationStep, PairLock, Schedule

@@ -107,12 +107,12 @@ def test_unschedule_takes_the_supervisor_along_and_undo_restores_both(world):
 
 def test_schedule_supervisor_of_608001(world):
     candidates = world.actions.supervisor_candidates(608001)
-    assert candidates and all(c["job_title"] in ("Club Supervisor", "Lead Event Specialist") for c in candidates)
-    result = world.actions.schedule_supervisor(608001, candidates[0]["employee_id"], "alice")
+    assert candidates and all(c.job_title in ("Club Supervisor", "Lead Event Specialist") for c in candidates)
+    result = world.actions.schedule_supervisor(608001, candidates[0].employee_id, "alice")
     assert result.status == "done", result.message
     assert world.db(608002)[0] == at(DAY, 13, 30) and world.db(608002)[3:] == ("Scheduled", True)
     world.agree(608002)
-    refused = world.actions.schedule_supervisor(606999, candidates[0]["employee_id"], "alice")
+    refused = world.actions.schedule_supervisor(606999, candidates[0].employee_id, "alice")
     assert refused.status == "refused" and "no Supervisor event" in refused.message
 
 

@@ -20,7 +20,8 @@ from datetime import timedelta
 import pytest
 
 from services.crossmark.sandbox import PATH_SCHEDULE
-from services.actions.paired_actions import ActionResult, PairedActions
+from services.actions.executor import ActionResult
+from services.actions.paired_actions import PairedActions
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import DAY, TODAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
 

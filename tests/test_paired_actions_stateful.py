@@ -61,7 +61,9 @@ from services.crossmark.sandbox import (
 from services.crossmark.sync import sync_from_crossmark
 from services.errors import CrossmarkError, IdempotencyKeyReused
 from services.domain.input_limits import KEY_MAX
-from services.actions.paired_actions import IN_PROGRESS, ActionResult, PairedActions, Placement
+from services.actions.executor import IN_PROGRESS, ActionResult
+from services.actions.paired_actions import PairedActions
+from services.actions.plan import Placement
 from services.actions.retry_policy import RetryPolicy
 from services.store.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME, FakeCrossmark

@@ -151,7 +151,7 @@ def test_findings_open_and_resolved_and_the_operation_that_relied_on_the_core(wo
         ["Data quality: CORE without a Supervisor (warning)"]
 
     candidate = world.actions.supervisor_candidates(608001)[0]
-    employee = candidate["employee_id"]
+    employee = candidate.employee_id
     scheduled = world.actions.schedule_supervisor(608001, employee, "alice")
     assert scheduled.status == "done", scheduled.message
     _check(world.engine)
@@ -162,7 +162,7 @@ def test_findings_open_and_resolved_and_the_operation_that_relied_on_the_core(wo
     # the CORE was not changed but the operation relied on it (locked and checked): it is on the CORE's timeline
     relied = [e for e in core.entries if e.kind == "operation"]
     assert [(e.operation_id, e.status) for e in relied] == [(scheduled.operation_id, "done")]
-    assert relied[0].summary == f"Schedule Supervisor of CORE 608001 with {candidate['name']} — relied on event " \
+    assert relied[0].summary == f"Schedule Supervisor of CORE 608001 with {candidate.name} — relied on event " \
                                 "608001, left as it was"  # the rep by name, as on the Audit page
     assert not [e for e in core.entries if e.kind == "step"]  # no Crossmark call touched the CORE
     supervisor = _timeline(world, 608002)
@@ -170,7 +170,7 @@ def test_findings_open_and_resolved_and_the_operation_that_relied_on_the_core(wo
         [("operation", "done"), ("audit", "requested"), ("step", "ok"), ("audit", None), ("audit", "done")]
     assert supervisor.agree is True and supervisor.database.scheduled
     named = [e.summary + " " + e.detail for e in supervisor.entries if e.operation_id == scheduled.operation_id]
-    assert any(f"with {candidate['name']}" in text for text in named if "schedule at" in text), named
+    assert any(f"with {candidate.name}" in text for text in named if "schedule at" in text), named
     assert not [text for text in named if "(rep " in text or f"employee {employee}" in text], named
 
 

@@ -50,6 +50,7 @@ from services.store.database import begin_write
 from services.store.scheduled_per_day import bulk_load
 from services.store.schema_admin import require_current_schema
 from services.settings import SupervisorRule
+from services.domain.titles import SUPERVISOR_TITLES, JobTitle
 from services.store.tables import Employee, Event, Schedule
 
 MAX_EVENTS = 5_000_000
@@ -115,11 +116,11 @@ _REP_ID_RANGE = range(100_000, 800_000)
 _STORE_NUMBER_RANGE = range(4_700, 9_000)
 _MVID_RANGE = range(100_000, 1_000_000)
 
-EVENT_SPECIALIST = "Event Specialist"
-LEAD_EVENT_SPECIALIST = "Lead Event Specialist"
-CLUB_SUPERVISOR = "Club Supervisor"
-JUICER_BARISTA = "Juicer Barista"
-_SUPERVISOR_TITLES = frozenset({CLUB_SUPERVISOR, LEAD_EVENT_SPECIALIST})
+EVENT_SPECIALIST = JobTitle.EVENT_SPECIALIST
+LEAD_EVENT_SPECIALIST = JobTitle.LEAD_EVENT_SPECIALIST
+CLUB_SUPERVISOR = JobTitle.CLUB_SUPERVISOR
+JUICER_BARISTA = JobTitle.JUICER_BARISTA
+_SUPERVISOR_TITLES = frozenset(SUPERVISOR_TITLES)
 
 _CITIES = (("Indianapolis", "IN"), ("Fishers", "IN"), ("Greenwood", "IN"), ("Carmel", "IN"), ("Fort Wayne", "IN"),
            ("Evansville", "IN"), ("Columbus", "OH"), ("Dayton", "OH"), ("Cincinnati", "OH"), ("Louisville", "KY"),

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Integer, String, case, cast, func, literal, or_, 
 from services.errors import InvalidInput
 from services.domain.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
 from services.domain.pairing import supervisors_for_cores
+from services.domain.titles import SUPERVISOR_TITLES
 from services.store.tables import (
     DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay, UnstaffedTotal,
 )
@@ -373,7 +374,6 @@ def unscheduled_events(engine: Engine, now: datetime, bucket: str | None = None,
 
 # --- One day (Day view) ---------------------------------------------------------------------------------------------
 
-LEAD_TITLES = ("Lead Event Specialist", "Club Supervisor")
 # A national day holds thousands of events (about 5,400 at 1,000,000 events over 50 clubs): nobody reads that many
 # cards, and building them takes seconds. Above this many events (scheduled, or Unstaffed due) the Day view gives the
 # day per club and type from the per-day aggregates and asks for a club; the CSV export still has every event.
@@ -440,7 +440,7 @@ def day_view(engine: Engine, day: date, where: EventFilter = EventFilter(), limi
                            listed=False)
         scheduled_rows, unstaffed = _day_events(connection, day, where)
     title, rep, event_type = (DAY_COLUMNS.index(column) for column in ("rep_title", "rep_name", "event_type"))
-    leads = sorted({row[rep] for row in scheduled_rows if row[title] in LEAD_TITLES and row[rep] is not None})
+    leads = sorted({row[rep] for row in scheduled_rows if row[title] in SUPERVISOR_TITLES and row[rep] is not None})
     juicers = sorted({row[rep] for row in scheduled_rows if row[event_type] == JUICER and row[rep] is not None})
     return DayView(day, _scheduled_frame(scheduled_rows), unstaffed, leads, juicers, by_type, unstaffed_total,
                    per_store)

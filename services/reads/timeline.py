@@ -34,7 +34,7 @@ from services.crossmark.client import CrossmarkClient, PlanningEvent
 from services.errors import NotFound, OpsError
 from services.actions.journal import STATUSES, OperationRecord, operation_record, read_json, status_label
 from services.quality.checks import identity_of
-from services.actions.paired_actions import kind_label
+from services.actions.plan import kind_label
 from services.quality.rules import RULES, Finding, rule_title
 from services.store.tables import (
     AuditEntry, Employee, Event, Operation, OperationStep, PairLock, PairMember, QualityFinding, Schedule,
@@ -67,7 +67,7 @@ def entry_status_label(status: str | None) -> str:
 
 
 def action_label(kind: str) -> str:
-    """A journal kind ("schedule_supervisor") as people say it ("Schedule Supervisor"): paired_actions.KIND_LABELS."""
+    """A journal kind ("schedule_supervisor") as people say it ("Schedule Supervisor"): services.actions.plan.KIND_LABELS."""
     return kind_label(kind)
 
 
@@ -370,7 +370,7 @@ def people_in(*recorded: Any) -> set[str]:
 
 
 def _placement_text(value: Any, names: Mapping[str, str] | None = None) -> str:
-    """A placement recorded as JSON (paired_actions.Placement.to_json) as a person reads it; the rep by name when
+    """A placement recorded as JSON (services.actions.plan.Placement.to_json) as a person reads it; the rep by name when
     `names` has them."""
     if not isinstance(value, dict):
         return str(value) if value not in (None, "") else ""

@@ -1,0 +1,198 @@
+"""The facts an action is planned from, loaded in one read: typed values, no dicts, nothing decided here.
+
+Each loader reads what its planner needs on one connection (one snapshot on PostgreSQL's default isolation per
+statement; the executor plans again under the operation's locks and acts only if both plans agree).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Connection, select
+
+from services.actions.journal import Journal, OperationRecord
+from services.actions.plan import Placement, PlannedEvent
+from services.domain.event_rules import CORE, SUPERVISOR, default_duration_minutes
+from services.domain.pairing import SUPERVISOR_AMBIGUOUS, core_of_supervisor, supervisors_for_cores
+from services.errors import NotFound
+from services.ops.logging_setup import log_event
+from services.store.tables import Employee, Event, Schedule
+
+log = logging.getLogger("services.actions")
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """One event as our database has it: its Crossmark ids, its window and where it stands."""
+
+    ref: int
+    name: str
+    event_type: str
+    mplan_id: str | None  # events.external_id
+    location_id: str | None  # events.location_mvid
+    store_number: int | None
+    window_start: datetime
+    window_end: datetime
+    estimated_minutes: int | None
+    placement: Placement
+
+    @property
+    def duration(self) -> int:
+        return self.estimated_minutes or default_duration_minutes(self.event_type)
+
+    def planned(self, role: str, target: Placement, before: Placement | None = None) -> PlannedEvent:
+        """This event in a plan: from `before` (its placement, unless given) to `target`."""
+        return PlannedEvent(ref=self.ref, role=role, name=self.name, event_type=self.event_type,
+                            mplan_id=str(self.mplan_id), location_id=str(self.location_id), duration=self.duration,
+                            window_start=self.window_start, window_end=self.window_end,
+                            before=self.placement if before is None else before, target=target)
+
+
+@dataclass(frozen=True)
+class CoreSupervisor:
+    """A CORE's Supervisor by the pairing rule (same number, same store): its state (services.domain.pairing's
+    SUPERVISOR_*), the one Supervisor when there is exactly one, and the counts an ambiguous pair is explained by."""
+
+    state: str
+    supervisor: EventFacts | None
+    cores_with_number: int
+    supervisors_with_number: int
+
+
+@dataclass(frozen=True)
+class EventAndPair:
+    """Reschedule's and unschedule's facts: the event, and the other half of its pair when it has one."""
+
+    event: EventFacts
+    supervisor: CoreSupervisor | None = None  # the event is a CORE
+    core: EventFacts | None = None  # the event is a Supervisor with exactly one CORE
+
+
+@dataclass(frozen=True)
+class EmployeeFacts:
+    id: str
+    name: str
+    job_title: str | None
+    active: bool
+    rep_id: str | None  # employees.external_id: Crossmark's RepID
+
+
+@dataclass(frozen=True)
+class SupervisorStaffing:
+    """Schedule-Supervisor's facts: the CORE, its Supervisor by the pairing rule, and the employee asked for."""
+
+    core: EventFacts
+    pair: CoreSupervisor | None  # None when the event is not a CORE
+    employee_id: str
+    employee: EmployeeFacts | None
+
+
+@dataclass(frozen=True)
+class UndoFacts:
+    """Undo's facts: the operation undone as recorded, and where everything it touched or relied on stands now."""
+
+    operation_id: int
+    original: OperationRecord | None
+    already_undone: bool
+    # Every event of the original with the placement it recorded reaching (`after`; its `before` if none).
+    changed: tuple[tuple[PlannedEvent, Placement], ...] = ()
+    guards: dict[int, Placement] = field(default_factory=dict)  # the original's guards, as it recorded them
+    events: dict[int, EventFacts] = field(default_factory=dict)  # the original's events that still exist
+    core_of: dict[int, int | None] = field(default_factory=dict)  # Supervisor events: their one CORE
+    supervisor_of: dict[int, int | None] = field(default_factory=dict)  # CORE events: their one Supervisor
+    current: dict[int, Placement] = field(default_factory=dict)  # every ref above, as our database has it now
+
+
+def placement_in_database(connection: Connection, ref: int) -> Placement:
+    """Where our database has the event: its first schedule row (by id), or unscheduled."""
+    row = connection.execute(
+        select(Schedule.schedule_datetime, Schedule.employee_id, Schedule.external_id, Employee.external_id)
+        .outerjoin(Employee, Employee.id == Schedule.employee_id)
+        .where(Schedule.event_ref_num == ref).order_by(Schedule.id)).first()
+    if row is None:
+        return Placement(False)
+    return Placement(True, row[0], row[1], str(row[3]) if row[3] is not None else None,
+                     str(row[2]) if row[2] is not None else None)
+
+
+def find_event(connection: Connection, ref: int) -> EventFacts | None:
+    row = connection.execute(select(Event.project_ref_num, Event.project_name, Event.event_type, Event.external_id,
+                                    Event.location_mvid, Event.store_number, Event.start_datetime, Event.due_datetime,
+                                    Event.estimated_time).where(Event.project_ref_num == ref)).first()
+    if row is None:
+        return None
+    return EventFacts(ref=row.project_ref_num, name=row.project_name, event_type=row.event_type or "",
+                      mplan_id=row.external_id, location_id=row.location_mvid, store_number=row.store_number,
+                      window_start=row.start_datetime, window_end=row.due_datetime,
+                      estimated_minutes=row.estimated_time, placement=placement_in_database(connection, ref))
+
+
+def load_event(connection: Connection, ref: int) -> EventFacts:
+    event = find_event(connection, ref)
+    if event is None:
+        raise NotFound(f"No event with ref {ref}.")
+    return event
+
+
+def core_supervisor(connection: Connection, core: EventFacts) -> CoreSupervisor:
+    match = supervisors_for_cores(connection, [(core.ref, core.name, core.location_id, core.store_number)])[core.ref]
+    log_event(log, "pairing decision", core_ref=core.ref, supervisor_state=match.state,
+              supervisor_ref=match.supervisor.ref if match.supervisor else None)
+    supervisor = load_event(connection, match.supervisor.ref) if match.supervisor is not None else None
+    return CoreSupervisor(match.state, supervisor, match.cores_with_number, match.supervisors_with_number)
+
+
+def load_event_and_pair(connection: Connection, ref: int) -> EventAndPair:
+    event = load_event(connection, ref)
+    if event.event_type == CORE:
+        return EventAndPair(event, supervisor=core_supervisor(connection, event))
+    if event.event_type == SUPERVISOR:
+        core_ref = core_of_supervisor(connection, ref)
+        return EventAndPair(event, core=load_event(connection, core_ref) if core_ref is not None else None)
+    return EventAndPair(event)
+
+
+def load_supervisor_staffing(connection: Connection, core_ref: int, employee_id: str) -> SupervisorStaffing:
+    core = load_event(connection, core_ref)
+    pair = core_supervisor(connection, core) if core.event_type == CORE else None
+    row = connection.execute(select(Employee.id, Employee.name, Employee.job_title, Employee.is_active,
+                                    Employee.external_id).where(Employee.id == employee_id)).first()
+    employee = None if row is None else EmployeeFacts(
+        row.id, row.name, row.job_title, row.is_active is not False,
+        str(row.external_id) if row.external_id else None)
+    return SupervisorStaffing(core, pair, employee_id, employee)
+
+
+def load_undo(connection: Connection, journal: Journal, operation_id: int, planning_for: int | None) -> UndoFacts:
+    """`planning_for`: the undo operation being planned again under its own locks (its pending record is not
+    "another undo of the same operation")."""
+    original = journal.find(operation_id)
+    if original is None:
+        return UndoFacts(operation_id, None, False)
+    already_undone = journal.done_undo_of(operation_id, excluding=planning_for) is not None
+    changed = []
+    for value in original.events:
+        event = PlannedEvent.from_json(value)
+        changed.append((event, Placement.from_json(value["after"]) if value.get("after") else event.before))
+    guards = {int(ref): Placement.from_json(value) for ref, value in (original.request.get("guards") or {}).items()}
+    events: dict[int, EventFacts] = {}
+    core_of: dict[int, int | None] = {}
+    supervisor_of: dict[int, int | None] = {}
+    for event, _after in changed:
+        facts = find_event(connection, event.ref)
+        if facts is None:
+            continue
+        events[event.ref] = facts
+        if event.event_type == SUPERVISOR:
+            core_of[event.ref] = core_of_supervisor(connection, event.ref)
+        elif event.event_type == CORE:
+            match = supervisors_for_cores(connection, [(facts.ref, facts.name, facts.location_id,
+                                                        facts.store_number)])[facts.ref]
+            supervisor_of[event.ref] = match.supervisor.ref if match.supervisor is not None and \
+                match.state != SUPERVISOR_AMBIGUOUS else None
+    refs = {event.ref for event, _ in changed} | set(guards) | \
+        {ref for ref in (*core_of.values(), *supervisor_of.values()) if ref is not None}
+    current = {ref: placement_in_database(connection, ref) for ref in refs}
+    return UndoFacts(operation_id, original, already_undone, tuple(changed), guards, events, core_of, supervisor_of,
+                     current)
