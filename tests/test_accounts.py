@@ -151,7 +151,7 @@ def test_switches_refuse_actions_and_turn_off_the_supervisor_follow(actions_for,
     set_switch(engine, WRITES_OFF, False, "ada")
     set_switch(engine, SUPERVISOR_FOLLOW, False, "ada")
     alone = actions.reschedule(606001, at(11), "olga")
-    assert alone.status == "done" and [e["ref"] for e in alone.events] == [606001]
+    assert alone.status == "done" and [e.ref for e in alone.events] == [606001]
     assert "follow is switched off" in alone.warnings[0]
     with engine.connect() as connection:
         audited = connection.execute(text("SELECT COUNT(*) FROM dashboard_audit WHERE action LIKE 'switch %'")).scalar()

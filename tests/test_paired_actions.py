@@ -75,7 +75,7 @@ def test_sprint2_rescheduling_606001_moves_606002_by_the_rule(world):
     assert world.db(606001)[0] == at(DAY + timedelta(days=1), 11)
     assert world.db(606002)[0] == at(DAY + timedelta(days=1), 13)  # offset +120
     assert world.db(606002)[1] == "US157005"  # same rep as before
-    assert [e["ref"] for e in result.events] == [606001, 606002]
+    assert [e.ref for e in result.events] == [606001, 606002]
     world.agree(606001, 606002)
     assert world.count("SELECT COUNT(*) FROM dashboard_audit WHERE operation_id = %d AND event_ref IS NOT NULL"
                        % result.operation_id) == 2

@@ -231,7 +231,7 @@ def test_undo_refuses_to_put_a_supervisor_back_on_a_day_its_core_has_left(world)
     assert first.status == "done", first
     next_day = at(DAY + timedelta(days=1), 10, 30)
     moved = world.actions.reschedule(606001, next_day, "alice")
-    assert moved.status == "done" and [e["ref"] for e in moved.events] == [606001], moved
+    assert moved.status == "done" and [e.ref for e in moved.events] == [606001], moved
     before = {ref: world.both(ref) for ref in world.mplan}
     world.arm()
     undo = world.actions.undo(first.operation_id, "alice")

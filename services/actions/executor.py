@@ -57,20 +57,34 @@ _NEWLY_STUCK = "ops_dashboard_newly_stuck"  # connection.info key: alerts go out
 Planner = Callable[[Connection, PlanningContext], Plan]
 
 
+@dataclass(frozen=True)
+class EventOutcome:
+    """One event of an action's answer: where it stood and where it stands now (ISO start, None for unscheduled)."""
+
+    ref: int
+    role: str
+    before: str | None
+    after: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"ref": self.ref, "role": self.role, "before": self.before, "after": self.after}
+
+
 @dataclass
 class ActionResult:
     operation_id: int | None
     status: str
     message: str
-    events: list[dict] = field(default_factory=list)  # {ref, role, before, after}: ISO start or None
+    events: list[EventOutcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     kind: str = ""
     finished_at: datetime | None = None
     previous_status: str | None = None  # a retry's answer: the status the operation had before it
 
-    def to_json(self) -> dict:
-        answer = {"operation_id": self.operation_id, "status": self.status, "message": self.message,
-                  "events": self.events, "warnings": self.warnings}
+    def to_json(self) -> dict[str, object]:
+        answer: dict[str, object] = {"operation_id": self.operation_id, "status": self.status,
+                                     "message": self.message, "events": [e.to_json() for e in self.events],
+                                     "warnings": self.warnings}
         if self.previous_status is not None:
             answer["previous_status"] = self.previous_status
         return answer
@@ -101,8 +115,8 @@ def _iso(placement: dict | None) -> str | None:
 
 
 def result_of(record: OperationRecord, warnings: list[str] | None = None) -> ActionResult:
-    events = [{"ref": e["ref"], "role": e["role"], "before": _iso(e.get("before")),
-               "after": _iso(e.get("after") if e.get("after") is not None else e.get("before"))}
+    events = [EventOutcome(e["ref"], e["role"], _iso(e.get("before")),
+                           _iso(e.get("after") if e.get("after") is not None else e.get("before")))
               for e in record.events]
     return ActionResult(record.id, record.status, record.message or "", events,
                         warnings or list(record.request.get("warnings", [])), record.kind, record.finished_at)
@@ -139,7 +153,7 @@ class SagaExecutor:
         result = self._run_action(kind, actor, key, request, planner, undo_of)
         METRICS.count("actions", kind=kind, status=result.status)
         log_event(log, f"action {result.status}", kind=kind, actor=actor, operation_id=result.operation_id,
-                  status=result.status, detail=result.message, events=[e["ref"] for e in result.events],
+                  status=result.status, detail=result.message, events=[e.ref for e in result.events],
                   warnings=result.warnings)
         return result
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from services.actions.executor import ActionResult
 from services.cli.arguments import EXIT_FAILED, EXIT_IN_PROGRESS, EXIT_NEEDS_ATTENTION, EXIT_OK
 
 
@@ -18,11 +19,10 @@ def exit_code(status: str) -> int:
             "in_progress": EXIT_IN_PROGRESS}.get(status, EXIT_FAILED)
 
 
-def print_result(result, as_json: bool, crossmark: str) -> None:  # noqa: ANN001 - ActionResult
+def print_result(result: ActionResult, as_json: bool, crossmark: str) -> None:
     if as_json:
         print(json.dumps({**result.to_json(), "crossmark": crossmark}))
         return
     print(f"Operation {result.operation_id}: {result.status.upper()} — {result.message}")
     for event in result.events:
-        print(f"  {event['role']:<10} {event['ref']}: {event['before'] or 'unscheduled'} -> "
-              f"{event['after'] or 'unscheduled'}")
+        print(f"  {event.role:<10} {event.ref}: {event.before or 'unscheduled'} -> {event.after or 'unscheduled'}")
