@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.domain.event_rules import SupervisorRule
 from services.errors import ConfigurationError, UnsafeConfiguration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -38,20 +39,6 @@ SETTING_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "DASHBOARD_", "SLACK_", "SMTP_",
                     "ACTIONS_", "SUPERVISOR_", "RETRY_")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SupervisorRule:
-    """When a Supervisor is scheduled relative to its CORE: `offset` minutes after the CORE start, or a `fixed` time of day."""
-
-    mode: str = "offset"
-    offset_minutes: int = 120
-    fixed_time: time = time(12, 0)
-
-    def describe(self) -> str:
-        if self.mode == "fixed":
-            return f"fixed at {self.fixed_time:%H:%M}"
-        return f"CORE start + {self.offset_minutes} min"
 
 
 @dataclass(frozen=True)

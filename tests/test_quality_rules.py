@@ -15,9 +15,9 @@ from sqlalchemy import Engine, insert, update
 from services.crossmark.client import make_crossmark_client
 from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.errors import InvalidInput
-from services.domain.event_rules import CORE, SUPERVISOR, event_number, store_key
+from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, event_number, store_key
 from services.quality.rules import CRITICAL, INFO, RULES, WARNING, Finding, run_rules
-from services.settings import SupervisorRule, load_settings
+from services.settings import load_settings
 from services.store.tables import Employee, Event, Operation, Schedule
 
 NOW = datetime(2025, 9, 1, 8, 0)

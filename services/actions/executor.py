@@ -33,13 +33,13 @@ from services.actions.planners import PlanningContext
 from services.actions.retry_policy import RetryPolicy
 from services.crossmark.client import CrossmarkClient
 from services.domain import input_limits
+from services.domain.event_rules import SupervisorRule
 from services.errors import (
     ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, IdempotencyKeyReused, InvalidInput,
     NotFound, OpsError, RateLimitExceeded,
 )
 from services.ops.logging_setup import log_event
 from services.ops.metrics import METRICS
-from services.settings import SupervisorRule
 from services.store.data_version import bump_data_version
 from services.store.database import begin_write
 from services.store.tables import Event, Schedule

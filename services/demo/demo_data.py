@@ -45,11 +45,10 @@ from sqlalchemy import Connection, Engine, func, select
 from services.store.data_version import bump_data_version
 from services.errors import DatabaseNotEmpty, InvalidInput
 from services.domain.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR,
-                                  UNSTAFFED, supervisor_start)
+                                  UNSTAFFED, SupervisorRule, supervisor_start)
 from services.store.database import begin_write
 from services.store.scheduled_per_day import bulk_load
 from services.store.schema_admin import require_current_schema
-from services.settings import SupervisorRule
 from services.domain.titles import SUPERVISOR_TITLES, JobTitle
 from services.store.tables import Employee, Event, Schedule
 

@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, DateTime, bindparam, text
 
 from services.errors import InvalidInput
-from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, event_number, store_key, \
-    supervisor_start
+from services.domain.event_rules import (
+    CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, SupervisorRule, event_number, store_key, supervisor_start,
+)
 from services.actions.journal import NEEDS_ATTENTION
 from services.store.pair_members import EPOCH, key_condition
-from services.settings import SupervisorRule
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 SEVERITIES = (CRITICAL, WARNING, INFO)
