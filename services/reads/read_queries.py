@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Integer, String, case, cast, func, literal, or_, 
 
 from services.errors import InvalidInput
 from services.domain.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
-from services.domain.pairing import supervisors_for_cores
+from services.reads.pairing import core_of_supervisor, supervisors_for_cores
 from services.domain.titles import SUPERVISOR_TITLES
 from services.store.tables import (
     DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay, UnstaffedTotal,
@@ -617,8 +617,6 @@ def employee_names(engine: Engine, ids: Iterable[str]) -> dict[str, str]:
 
 def core_needing_supervisor(engine: Engine, supervisor_ref: int) -> dict | None:
     """For an Unstaffed Supervisor: its scheduled CORE ({ref, name}) when there is exactly one, else None."""
-    from services.domain.pairing import core_of_supervisor
-
     with engine.connect() as connection:
         core_ref = core_of_supervisor(connection, supervisor_ref)
         if core_ref is None:
