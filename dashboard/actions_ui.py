@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +17,9 @@ from services.access.accounts import User
 from services.errors import OpsError
 from services.actions.plan import RESCHEDULE, ROLE_LABELS, SCHEDULE_SUPERVISOR, UNSCHEDULE, Plan
 from services.actions.planners import UNDO_WINDOW
+from services.domain.event_rules import CORE, CORE_SLOTS
+from services.domain.pairing import SUPERVISOR_UNSTAFFED
 
-CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"
 OPEN_KEY = "open_action_dialog"  # (kind, row) while a dialog is open: it is drawn on every rerun until closed
 TOASTS_KEY = "toasts_after_rerun"  # confirmations waiting for the next run: a change is followed by st.rerun()
@@ -214,7 +215,7 @@ def event_actions(row: pd.Series) -> None:
             open_dialog(RESCHEDULE, row.to_dict())
         if action_button("Unschedule", f"btn_us_{ref}", ":material/event_busy:"):
             open_dialog(UNSCHEDULE, row.to_dict())
-        if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
+        if row.get("event_type") == CORE and row.get("supervisor_state") == SUPERVISOR_UNSTAFFED:
             if action_button("Schedule Supervisor", f"btn_ss_{ref}", ":material/person_add:"):
                 open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
 

@@ -14,6 +14,7 @@ from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.domain.event_rules import SupervisorRule
+from services.domain.severity import CRITICAL, SEVERITIES
 from services.errors import ConfigurationError, UnsafeConfiguration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +62,7 @@ class Settings:
     smtp_from: str | None = None
     smtp_to: tuple[str, ...] = ()
     smtp_starttls: bool = True
-    notify_min_severity: str = "critical"
+    notify_min_severity: str = CRITICAL.value
     notify_only_new: bool = True
     auth_mode: str = "local"  # local accounts, a trusted proxy header, or OIDC through st.login
     auth_trusted_header: str = "X-Forwarded-User"
@@ -310,7 +311,8 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         smtp_from=(env.get("SMTP_FROM") or "").strip() or None,
         smtp_to=tuple(a.strip() for a in (env.get("SMTP_TO") or "").split(",") if a.strip()),
         smtp_starttls=_flag(env, "SMTP_STARTTLS", True),
-        notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", ("critical", "warning", "info"), "critical"),
+        notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", tuple(s.value for s in SEVERITIES),
+                                    CRITICAL.value),
         notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
         auth_mode=_choice(env, "AUTH_MODE", ("local", "header", "oidc"), "local"),
         auth_trusted_header=_header_name(env, "AUTH_TRUSTED_HEADER", "X-Forwarded-User"),

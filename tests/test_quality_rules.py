@@ -16,7 +16,8 @@ from services.crossmark.client import make_crossmark_client
 from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.errors import InvalidInput
 from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, event_number, store_key
-from services.quality.rules import CRITICAL, INFO, RULES, WARNING, Finding, run_rules
+from services.domain.severity import CRITICAL, INFO, WARNING
+from services.quality.rules import RULES, Finding, run_rules
 from services.settings import load_settings
 from services.store.tables import Employee, Event, Operation, Schedule
 

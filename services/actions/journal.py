@@ -48,8 +48,17 @@ NEEDS_ATTENTION, STUCK, RESOLVED = OperationStatus.NEEDS_ATTENTION, OperationSta
 STATUSES = tuple(OperationStatus)
 STATUS_LABELS = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
                  COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck", RESOLVED: "Resolved"}
-# A Crossmark call's status (operation_steps.status): sent, then what came back.
-STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = "sent", "ok", "failed", "unknown"
+
+
+class StepStatus(StrEnum):
+    """A Crossmark call's status, as stored in dashboard_operation_steps.status: sent, then what came back."""
+    SENT = "sent"
+    OK = "ok"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # no answer that says whether it was applied: the executor reads the event back
+
+
+STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = StepStatus.SENT, StepStatus.OK, StepStatus.FAILED, StepStatus.UNKNOWN
 STEP_STATUS_LABELS = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
 
 
@@ -280,7 +289,7 @@ class Journal:
                                      .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
             result = connection.execute(insert(OperationStep).values(
                 operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
-                request=to_json(request), status="sent", created_at=now))
+                request=to_json(request), status=STEP_SENT, created_at=now))
             # The first Crossmark call moves the operation from pending to applying, in the same commit.
             connection.execute(update(Operation).where(Operation.id == operation_id).values(
                 updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))

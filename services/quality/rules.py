@@ -14,18 +14,17 @@ from services.errors import InvalidInput
 from services.domain.event_rules import (
     CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, SupervisorRule, event_number, store_key, supervisor_start,
 )
+from services.domain.severity import CRITICAL, INFO, WARNING
 from services.actions.journal import NEEDS_ATTENTION
 from services.store.pair_members import EPOCH, key_condition
 
-CRITICAL, WARNING, INFO = "critical", "warning", "info"
-SEVERITIES = (CRITICAL, WARNING, INFO)
 
 
 class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,000 of them, 4x faster than a dataclass
     """One offending event, pair or operation. `rule` + `refs` is its stable identity across runs."""
 
     rule: str
-    severity: str  # critical | warning | info
+    severity: str  # a Severity
     event_number: str | None
     store: str | None
     core_ref: int | None
@@ -39,7 +38,7 @@ class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,
 class Rule:
     name: str  # the id: stored with findings, used by the CLI and in exports
     title: str  # what people read on the pages ("Pair on different dates")
-    severity: str  # the usual severity; a finding may say otherwise (see the description)
+    severity: str  # the usual Severity; a finding may say otherwise (see the description)
     description: str
     needs_crossmark: bool = False
 
