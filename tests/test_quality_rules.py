@@ -5,7 +5,6 @@ Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (the
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -338,7 +337,7 @@ def test_operation_needs_attention(world):
             connection.execute(insert(Operation.__table__).values(
                 idempotency_key=key, kind="reschedule", requested_by="dana", requested_at=NOW, status=status,
                 message="Crossmark timed out on the Supervisor. NEEDS ATTENTION: Supervisor is at 11:45 in Crossmark",
-                request="{}", events=json.dumps(events), updated_at=NOW, finished_at=NOW))
+                request={}, events=events, updated_at=NOW, finished_at=NOW))
     (finding,) = run(world.engine, ["operation_needs_attention"])
     assert (finding.rule, finding.severity, finding.refs, finding.core_ref, finding.supervisor_ref, finding.day) == (
         "operation_needs_attention", CRITICAL, (core, supervisor), core, supervisor, DAY)

@@ -1,7 +1,6 @@
 """Data-quality rules layer: named, set-based SQL checks of events, schedules, the journal and Crossmark."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from services.domain.event_rules import (
     CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, SupervisorRule, event_number, store_key, supervisor_start,
 )
 from services.domain.severity import CRITICAL, INFO, WARNING
-from services.actions.journal import NEEDS_ATTENTION
+from services.actions.journal import NEEDS_ATTENTION, read_json
 from services.store.pair_members import EPOCH, key_condition
 
 
@@ -517,11 +516,9 @@ def _operation_findings(context: _Context) -> list[Finding]:
     """)
     findings = []
     for row in context.connection.execute(query, {"status": NEEDS_ATTENTION}):
-        try:
-            events = json.loads(row.events or "[]")
-        except ValueError:
-            events = []
-        events = [event for event in events if isinstance(event, dict) and isinstance(event.get("ref"), int)]
+        # JSON: a list from PostgreSQL's JSONB, the stored text from SQLite (read_json takes both).
+        events = [event for event in read_json(row.events, [])
+                  if isinstance(event, dict) and isinstance(event.get("ref"), int)]
         refs = tuple(sorted({event["ref"] for event in events}))
         roles = {event.get("role"): event["ref"] for event in events}
         starts = []

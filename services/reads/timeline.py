@@ -27,15 +27,15 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, Text, cast, func, or_, select
 
 from services.domain import input_limits
 from services.domain.event_rules import OTHER
 from services.crossmark.client import CrossmarkClient, PlanningEvent
 from services.errors import NotFound, OpsError
 from services.actions.journal import (
-    DONE, NEEDS_ATTENTION, RESOLVED, STATUSES, STEP_OK, STEP_SENT, OperationRecord, operation_record, read_json,
-    status_label,
+    DONE, NEEDS_ATTENTION, RESOLVED, STATUSES, STEP_OK, STEP_SENT, OperationRecord, json_text, operation_record,
+    read_json, status_label,
 )
 from services.quality.checks import identity_of
 from services.actions.plan import ROLE_LABELS, ROLE_SINGLE, kind_label
@@ -328,7 +328,8 @@ def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple
     found: dict[int, OperationRecord] = {}
     for row in connection.execute(select(Operation).where(
             Operation.id > floor,
-            or_(Operation.request.like(mention), Operation.events.like(mention), Operation.undo_of.is_not(None)))
+            or_(cast(Operation.request, Text).like(mention), cast(Operation.events, Text).like(mention),
+                Operation.undo_of.is_not(None)))
             .order_by(Operation.id)):
         operation = operation_record(row)
         # An undo (refused ones included, whose events are empty) of an operation that touched the event touches it.
@@ -531,7 +532,8 @@ def _audit_entries(connection: Connection, ref: int, operations: list[OperationR
             rows[row.id] = row
     entries = []
     for row in rows.values():
-        summary, status, detail = audit_text(row.action, row.before, row.after, row.message, ref, names)
+        summary, status, detail = audit_text(row.action, json_text(row.before), json_text(row.after), row.message, ref,
+                                             names)
         rank = _RANK_REQUESTED if status == "requested" else _RANK_AUDIT
         entries.append(((row.at, row.operation_id or _NO_OPERATION, rank, row.id),
                         TimelineEntry(row.at, KIND_AUDIT, row.operation_id, status, row.actor, summary, detail)))
