@@ -478,9 +478,19 @@ class SagaExecutor:
                     self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id,
                                              event_ref=event.ref, action=f"{record.kind}: {event.role} restored",
                                              before=current.to_json(), after=back.to_json())
-                elif back.scheduled and back.scheduled_event_id:
+                elif back.scheduled and back.scheduled_event_id \
+                        and back.scheduled_event_id != current.scheduled_event_id:
+                    # Same placement under a new Crossmark id. Audited like any change of ours: a sync that read
+                    # Crossmark before this compensation skips events with an audit entry since it began reading, and
+                    # would otherwise write the old id back (our row naming a scheduled event Crossmark no longer has).
                     connection.execute(update(Schedule).where(Schedule.event_ref_num == event.ref)
                                        .values(external_id=back.scheduled_event_id))
+                    self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id,
+                                             event_ref=event.ref,
+                                             action=f"{record.kind}: {event.role} restored",
+                                             before=current.to_json(), after=back.to_json(),
+                                             message="Crossmark holds the same placement under a new scheduled-event "
+                                                     "id")
             if problems:
                 self._finish_unsettled(connection, record, run, f"{reason}. NEEDS ATTENTION: " + "; ".join(problems),
                                        events, actor, now)
