@@ -727,5 +727,5 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
 
 
 def _done_message(done: list[tuple[PlannedEvent, Placement]], warnings: list[str]) -> str:
-    parts = [f"{event.label} → {reached.describe()}" for event, reached in done]
+    parts = [f"{event.label} → {event.reached_text(reached)}" for event, reached in done]
     return "Done: " + "; ".join(parts) + (" (" + " ".join(warnings) + ")" if warnings else "")
