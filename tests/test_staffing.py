@@ -227,3 +227,43 @@ def test_the_availability_tables_absent_or_present_with_text_dates(world: Paired
         assert suggestions.ranked[0].rep.id == TOM  # the available lead first
     finally:
         world.execute("DROP TABLE employee_availability")
+
+
+def test_the_cli_staffs_reassigns_and_suggests(world: PairedWorld) -> None:
+    from tests.test_paired_actions_trust import cli, ensure_account, last_json
+
+    ensure_account(world, "opsamy", "operator")
+    ensure_account(world, "vera", "viewer")
+    unstaff_pair(world)
+    day = f"{DAY:%Y-%m-%d}"
+    suggested = last_json(cli(world, "suggest", "--event", "606002", "--at", f"{day}T11:45", "--json"))
+    assert suggested["event"] == 606002 and suggested["at"] == f"{day}T11:45"
+    assert [s["employee_id"] for s in suggested["suggestions"]] == [LAURA, TOM]
+    assert {r["rule"] for r in suggested["suggestions"][0]["rules"]} == {str(rule) for rule in RepRule}
+
+    viewer = cli(world, "staff", "--event", "606001", "--employee", DANA, "--at", f"{day}T09:45", "--user", "vera",
+                 "--json")
+    assert viewer.returncode != 0 and last_json(viewer)["status"] == "refused"
+    refused = cli(world, "staff", "--event", "606001", "--employee", MARCUS, "--at", f"{day}T09:45",
+                  "--user", "opsamy", "--json")
+    answer = last_json(refused)
+    assert refused.returncode != 0 and answer["status"] == "refused" and "--override REASON" in answer["message"]
+    assert world.fake.writes_sent() == 0 and not world.db(606001).scheduled
+
+    done = cli(world, "staff", "--event", "606001", "--employee", MARCUS, "--at", f"{day}T09:45", "--user", "opsamy",
+               "--supervisor-employee", TOM, "--override", "Store asked for Marcus", "--json")
+    answer = last_json(done)
+    assert done.returncode == 0 and answer["status"] == "done", answer
+    assert [(e["ref"], e["after_employee"]) for e in answer["events"]] == [(606001, MARCUS), (606002, TOM)]
+    world.agree()
+
+    moved = last_json(cli(world, "reassign", "--event", "606002", "--employee", LAURA, "--user", "opsamy", "--json"))
+    assert moved["status"] == "done" and moved["events"][0]["before_employee"] == TOM
+    assert world.db(606002).rep_id == "900004"
+    world.agree()
+
+    text = cli(world, "suggest", "--event", "606001")
+    assert text.returncode == 0 and "best first" in text.stdout
+    assert "Marcus Bell" not in text.stdout  # he holds CORE 606001 now: suggestions are for someone else
+    bad_time = cli(world, "staff", "--event", "606001", "--employee", DANA, "--at", "tomorrow", "--user", "opsamy")
+    assert bad_time.returncode == 2 and "YYYY-MM-DDTHH:MM" in bad_time.stderr

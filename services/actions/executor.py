@@ -65,9 +65,12 @@ class EventOutcome:
     role: str
     before: str | None
     after: str | None
+    before_employee: str | None = None  # who held it (employees.id), None when unscheduled
+    after_employee: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"ref": self.ref, "role": self.role, "before": self.before, "after": self.after}
+        return {"ref": self.ref, "role": self.role, "before": self.before, "after": self.after,
+                "before_employee": self.before_employee, "after_employee": self.after_employee}
 
 
 @dataclass
@@ -114,10 +117,17 @@ def _iso(placement: dict | None) -> str | None:
     return placement.get("start") if placement and placement.get("scheduled") else None
 
 
+def _employee(placement: dict | None) -> str | None:
+    return placement.get("employee_id") if placement and placement.get("scheduled") else None
+
+
 def result_of(record: OperationRecord, warnings: list[str] | None = None) -> ActionResult:
-    events = [EventOutcome(e["ref"], e["role"], _iso(e.get("before")),
-                           _iso(e.get("after") if e.get("after") is not None else e.get("before")))
-              for e in record.events]
+    def outcome(event: dict) -> EventOutcome:
+        after = event.get("after") if event.get("after") is not None else event.get("before")
+        return EventOutcome(event["ref"], event["role"], _iso(event.get("before")), _iso(after),
+                            _employee(event.get("before")), _employee(after))
+
+    events = [outcome(e) for e in record.events]
     return ActionResult(record.id, record.status, record.message or "", events,
                         warnings or list(record.request.get("warnings", [])), record.kind, record.finished_at)
 

@@ -176,7 +176,7 @@ def plan_undo(facts: UndoFacts, context: PlanningContext) -> Plan:
     return Plan(tuple(planned), (), guards)
 
 
-OVERRIDE_HOW = "an override reason (--override REASON, or the override box)"
+OVERRIDE_HOW = "--override REASON (on the pages: the override box)"
 
 
 def plan_staff(facts: StaffingFacts, context: PlanningContext, override: str | None = None) -> Plan:
@@ -224,7 +224,7 @@ def plan_reassign(facts: ReassignFacts, context: PlanningContext, override: str 
     if rep.id == before.employee_id:
         raise ActionRefused(f"{rep.name} already works event {event.ref}.")
     check = check_assignment(assignment_for(event, before.start), rep, facts.rep.bookings, facts.rep.day_off,
-                             context.now)
+                             context.now, time_kept=True)
     warnings = _rules_or_refuse(check, override)
     target = replace(before, employee_id=rep.id, rep_id=rep.rep_id, scheduled_event_id=None)
     _require_remote_ids(event, target, need_scheduled_id=False)

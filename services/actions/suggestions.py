@@ -42,6 +42,14 @@ class Suggestion:
         """No rule broken: can be given the event without an override."""
         return self.check.allowed
 
+    def to_json(self) -> dict[str, object]:
+        return {"employee_id": self.rep.id, "name": self.rep.name, "job_title": self.rep.job_title,
+                "rep_id": self.rep.rep_id, "allowed": self.allowed, "reasons": list(self.reasons),
+                "store_visits": self.store_visits, "crossmark": str(self.crossmark),
+                "rules": [{"rule": str(result.rule), "title": result.title, "strength": str(result.strength),
+                           "passed": result.passed, "message": result.message,
+                           "conflicting_event": result.conflicting_ref} for result in self.check.results]}
+
 
 @dataclass(frozen=True)
 class Suggestions:
@@ -50,6 +58,12 @@ class Suggestions:
     start: datetime
     ranked: tuple[Suggestion, ...]
     crossmark_note: str | None  # why Crossmark's own list was not used (None: it was)
+
+    def to_json(self) -> dict[str, object]:
+        return {"event": self.event.ref, "event_name": self.event.name, "event_type": self.event.event_type,
+                "at": self.start.isoformat(timespec="minutes"),
+                "crossmark": self.crossmark_note or "checked: only reps Crossmark qualifies are listed",
+                "suggestions": [suggestion.to_json() for suggestion in self.ranked]}
 
 
 def default_start(event: EventFacts, now: datetime) -> datetime:

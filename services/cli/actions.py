@@ -1,5 +1,5 @@
-"""Paired actions and their journal: `reschedule`, `unschedule`, `schedule-supervisor`, `undo`, `reconcile`,
-`retry`, `operations`."""
+"""Paired actions and their journal: `reschedule`, `unschedule`, `schedule-supervisor`, `staff`, `reassign`,
+`suggest`, `undo`, `reconcile`, `retry`, `operations`."""
 from __future__ import annotations
 
 import argparse
@@ -28,6 +28,27 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     supervisor.add_argument("--core", type=checked(lambda value: input_limits.event_ref(value, "A CORE ref")),
                             required=True, metavar="REF")
     supervisor.add_argument("--employee", type=employee, required=True, metavar="ID")
+    override = argparse.ArgumentParser(add_help=False)
+    override.add_argument("--override", type=checked(lambda value: input_limits.note(value, "The override reason")),
+                          metavar="REASON", help="go ahead although a soft rule (one CORE a day, overlaps, time off, "
+                          "Core slots) is broken; the reason is recorded with the operation and in the audit trail")
+    staff = commands.add_parser("staff", parents=[common, user, output, keyed, override],
+                                help="staff an Unstaffed event: a rep at a time inside its window (a CORE takes its "
+                                     "Supervisor along)")
+    staff.add_argument("--event", type=event_ref, required=True, metavar="REF")
+    staff.add_argument("--employee", type=employee, required=True, metavar="ID")
+    staff.add_argument("--at", type=iso_minute, required=True, metavar="YYYY-MM-DDTHH:MM")
+    staff.add_argument("--supervisor-employee", type=employee, metavar="ID",
+                       help="the lead for the CORE's Unstaffed Supervisor (default: the top suggestion)")
+    reassign = commands.add_parser("reassign", parents=[common, user, output, keyed, override],
+                                   help="give a scheduled event to another rep at the same time")
+    reassign.add_argument("--event", type=event_ref, required=True, metavar="REF")
+    reassign.add_argument("--employee", type=employee, required=True, metavar="ID")
+    suggest = commands.add_parser("suggest", parents=[common, output],
+                                  help="ranked reps for an event and a time, with their reasons and every rule's result")
+    suggest.add_argument("--event", type=event_ref, required=True, metavar="REF")
+    suggest.add_argument("--at", type=iso_minute, metavar="YYYY-MM-DDTHH:MM",
+                         help="default: the event's time, else the first Core slot left in its window")
     undo = commands.add_parser("undo", parents=[common, user, output, keyed],
                                help="undo an action finished < 5 minutes ago")
     undo.add_argument("--operation", type=whole("An operation id"), required=True, metavar="ID")
@@ -44,7 +65,7 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     operations = commands.add_parser("operations", parents=[common, output], help="the operations journal")
     operations.add_argument("--status", choices=STATUSES)
     operations.add_argument("--limit", type=whole("The limit", MAX_LIMIT), default=50)
-    for command in (reschedule, unschedule, supervisor, undo, reconcile, retry, operations):
+    for command in (reschedule, unschedule, supervisor, staff, reassign, suggest, undo, reconcile, retry, operations):
         command.set_defaults(run=run_action)
 
 
@@ -89,15 +110,43 @@ def run_action(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Set
                     print_result(result, False, where)
             return max([exit_code(r.status) if r.status in ("needs_attention", "stuck", "in_progress") else EXIT_OK
                         for r in results], default=EXIT_OK)
+        if args.command == "suggest":
+            suggestions = actions.suggest(args.event, args.at)
+            if args.json:
+                print(json.dumps(suggestions.to_json()))
+            else:
+                print_suggestions(suggestions)
+            return EXIT_OK
         if args.command == "reschedule":
             result = actions.reschedule(args.event, args.to, args.user, args.key)
         elif args.command == "unschedule":
             result = actions.unschedule(args.event, args.user, args.key)
         elif args.command == "schedule-supervisor":
             result = actions.schedule_supervisor(args.core, args.employee, args.user, args.key)
+        elif args.command == "staff":
+            result = actions.staff(args.event, args.employee, args.at, args.user, args.key,
+                                   supervisor_employee_id=args.supervisor_employee, override=args.override)
+        elif args.command == "reassign":
+            result = actions.reassign(args.event, args.employee, args.user, args.key, override=args.override)
         else:
             result = actions.undo(args.operation, args.user, args.key)
         print_result(result, args.json, where)
         return exit_code(result.status)
     finally:
         engine.dispose()
+
+
+def print_suggestions(suggestions) -> None:  # noqa: ANN001 - services.actions.suggestions.Suggestions
+    event = suggestions.event
+    print(f"Reps for {event.event_type} event {event.ref} ({event.name}) at {suggestions.start:%Y-%m-%d %H:%M}, "
+          "best first:")
+    print(f"Qualified in Crossmark: {suggestions.crossmark_note or 'checked; only reps Crossmark qualifies are listed'}")
+    if not suggestions.ranked:
+        print("Nobody qualified and active with a Crossmark rep id.")
+    for rank, suggestion in enumerate(suggestions.ranked, 1):
+        verdict = "ok" if suggestion.allowed else (
+            "refused" if suggestion.check.hard_failures else "needs --override")
+        print(f"{rank:>3}. {suggestion.rep.name} ({suggestion.rep.id}, {suggestion.rep.job_title or 'no title'}) — "
+              f"{verdict}; {'; '.join(suggestion.reasons)}")
+        for result in (*suggestion.check.hard_failures, *suggestion.check.soft_failures):
+            print(f"       {result.strength} rule {result.rule}: {result.message}")

@@ -155,16 +155,17 @@ class RuleCheck:
 
 
 def check_assignment(assignment: Assignment, rep: Rep, bookings: Iterable[Booking], day_off: DayOff | None,
-                     now: datetime, *, core_slots: Sequence[time] = CORE_SLOTS) -> RuleCheck:
+                     now: datetime, *, core_slots: Sequence[time] = CORE_SLOTS, time_kept: bool = False) -> RuleCheck:
     """Every rule for `rep` working `assignment`. `bookings`: the rep's other scheduled events around that day (the
     assigned event itself and events the same action moves must not be among them); `day_off`: the day's unavailability,
-    if any."""
+    if any; `time_kept`: the event keeps the time it has (a reassign), so its time slot is not this action's choice."""
     results = [_active(rep), _qualified(rep, assignment), _in_window(assignment, now), _ids(rep, assignment)]
     others = [b for b in bookings if b.ref != assignment.ref]
     results.append(_one_core(rep, assignment, others))
     results.append(_no_overlap(rep, assignment, others))
     results.append(_available(rep, assignment, day_off))
-    results.append(_core_slot(assignment, core_slots))
+    results.append(RuleResult(RepRule.CORE_SLOT, True, "The time does not change.") if time_kept
+                   else _core_slot(assignment, core_slots))
     return RuleCheck(rep, tuple(results))
 
 
