@@ -55,6 +55,7 @@ SETTING_EFFECTS = {
     "AUTH_ROLE_MAP": ('"ops=operator"', lambda s: s.auth_role_map == (("ops", "operator"),)),
     "SESSION_IDLE_MINUTES": ("15", lambda s: s.session_idle_minutes == 15),
     "ACTIONS_PER_MINUTE": ("3", lambda s: s.actions_per_minute == 3),
+    "BATCH_MAX_ITEMS": ("30", lambda s: s.batch_max_items == 30),
     "SUPERVISOR_RULE_MODE": ('"fixed"', lambda s: s.supervisor_rule.mode == "fixed"),
     "SUPERVISOR_OFFSET_MINUTES": ("90", lambda s: s.supervisor_rule.offset_minutes == 90),
     "SUPERVISOR_FIXED_TIME": ('"12:15"', lambda s: s.supervisor_rule.fixed_time == time(12, 15)),

@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
 
+from services.domain.rep_rules import RuleCheck
+
 
 class PairRole(StrEnum):
     """What an event is in an operation: the CORE, its Supervisor, or an event without a pair."""
@@ -136,6 +138,8 @@ class Plan:
     # CORE of a Supervisor being scheduled): locked like the events and checked unchanged at the local commit, so a
     # concurrent action on that half cannot split the pair.
     guards: Mapping[int, Placement] = field(default_factory=dict)
+    # Every rep rule's result for each rep the plan gives an event to (staff, reassign): shown before confirming.
+    checks: tuple[RuleCheck, ...] = ()
 
     def difference(self, later: Plan) -> str | None:
         """What differs between this plan (made before the locks) and the same plan made under them, in words;

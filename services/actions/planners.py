@@ -206,11 +206,13 @@ def plan_staff(facts: StaffingFacts, context: PlanningContext, override: str | N
         if core.start.date() != start.date():
             raise ActionRefused(f"Supervisor {event.ref} belongs to CORE {facts.core.ref}, scheduled on "
                                 f"{core.start:%Y-%m-%d}; a Supervisor works on its CORE's date.")
-    elif facts.pair is not None:
-        supervisor_plan, warning, guards = _supervisor_with_staffed_core(facts, context, override)
+    checks = [check]
+    if facts.pair is not None:
+        supervisor_plan, warning, guards, lead_check = _supervisor_with_staffed_core(facts, context, override)
         planned += supervisor_plan
         warnings += warning
-    return Plan(tuple(planned), tuple(warnings), guards)
+        checks += [lead_check] if lead_check is not None else []
+    return Plan(tuple(planned), tuple(warnings), guards, tuple(checks))
 
 
 def plan_reassign(facts: ReassignFacts, context: PlanningContext, override: str | None = None) -> Plan:
@@ -229,7 +231,7 @@ def plan_reassign(facts: ReassignFacts, context: PlanningContext, override: str 
     target = replace(before, employee_id=rep.id, rep_id=rep.rep_id, scheduled_event_id=None)
     _require_remote_ids(event, target, need_scheduled_id=False)
     return Plan((event.planned(_role(event) if event.event_type != SUPERVISOR else ROLE_SUPERVISOR, target,
-                               rep_name=rep.name),), tuple(warnings), {})
+                               rep_name=rep.name),), tuple(warnings), {}, (check,))
 
 
 # --- rules shared by the planners ------------------------------------------------------------------------------------
@@ -245,20 +247,21 @@ def _rules_or_refuse(check: RuleCheck, override: str | None) -> list[str]:
 
 
 def _supervisor_with_staffed_core(facts: StaffingFacts, context: PlanningContext, override: str | None
-                                  ) -> tuple[list[PlannedEvent], list[str], dict[int, Placement]]:
-    """What a CORE being staffed does to its Supervisor: moves a scheduled one by the rule, staffs an Unstaffed one."""
+                                  ) -> tuple[list[PlannedEvent], list[str], dict[int, Placement], RuleCheck | None]:
+    """What a CORE being staffed does to its Supervisor: moves a scheduled one by the rule, staffs an Unstaffed one
+    (then with the lead's rule results)."""
     pair, core = facts.pair, facts.event
     assert pair is not None
     if pair.state == SUPERVISOR_UNSTAFFED and pair.supervisor is not None:
         supervisor = pair.supervisor
         if not context.supervisor_follow:
             return [], [f"Automatic Supervisor follow is switched off: Supervisor {supervisor.ref} stays Unstaffed."], \
-                {supervisor.ref: supervisor.placement}
+                {supervisor.ref: supervisor.placement}, None
         if facts.lead is None:
             if facts.lead_employee_id is not None:
                 raise ActionRefused(f"No employee with id {facts.lead_employee_id!r} (the Supervisor's lead).")
             return [], [f"No qualified lead is free for Supervisor {supervisor.ref}; it stays Unstaffed (schedule "
-                        "one with Schedule Supervisor)."], {supervisor.ref: supervisor.placement}
+                        "one with Schedule Supervisor)."], {supervisor.ref: supervisor.placement}, None
         at = supervisor_start(facts.start, context.rule)
         _require_same_day(supervisor.ref, at, facts.start)
         lead = facts.lead.rep
@@ -269,18 +272,18 @@ def _supervisor_with_staffed_core(facts: StaffingFacts, context: PlanningContext
             warnings.append(f"Supervisor {supervisor.ref} goes to {lead.name}, the top suggestion.")
         target = Placement(True, at, lead.id, lead.rep_id)
         _require_remote_ids(supervisor, target, need_scheduled_id=False)
-        return [supervisor.planned(ROLE_SUPERVISOR, target, rep_name=lead.name)], warnings, {}
+        return [supervisor.planned(ROLE_SUPERVISOR, target, rep_name=lead.name)], warnings, {}, check
     supervisor_event, warning, guards = _supervisor_to_move(core, pair, context)
     if supervisor_event is None:
-        return [], [warning] if warning else [], guards
+        return [], [warning] if warning else [], guards, None
     at = supervisor_start(facts.start, context.rule)
     _require_same_day(supervisor_event.ref, at, facts.start)
     if supervisor_event.placement.start == at:
-        return [], [], {supervisor_event.ref: supervisor_event.placement}
+        return [], [], {supervisor_event.ref: supervisor_event.placement}, None
     _check_time(supervisor_event, at, f"Supervisor {supervisor_event.ref}'s new time", context.now)
     _require_remote_ids(supervisor_event, supervisor_event.placement, need_scheduled_id=False)
     return [supervisor_event.planned(ROLE_SUPERVISOR, replace(supervisor_event.placement, start=at,
-                                                              scheduled_event_id=None))], [], {}
+                                                              scheduled_event_id=None))], [], {}, None
 
 
 

@@ -416,3 +416,35 @@ class StoreEventCount(Base):
 
     store: Mapped[str] = mapped_column(Text, primary_key=True)
     events: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Batch(Base):
+    """A batch of actions asked for at once (services/actions/batches.py, migration 0017): rep out, staff missing
+    Supervisors, fix a rule's findings. Its key belongs to the acting account, like an operation's."""
+
+    __tablename__ = "dashboard_batches"
+    __table_args__ = (Index("uq_dashboard_batches_account_key", "requested_by", "idempotency_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    request: Mapped[str | None] = mapped_column(Text)  # JSON: the batch's arguments
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchItemRow(Base):
+    """One item of a batch, planned up front (what it does, as JSON), and the operation that ran it once it has."""
+
+    __tablename__ = "dashboard_batch_items"
+    __table_args__ = (Index("ix_dashboard_batch_items_operation", "operation_id"),)
+
+    batch_id: Mapped[int] = mapped_column(Integer, ForeignKey("dashboard_batches.id"), primary_key=True)
+    item_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    event_ref: Mapped[int] = mapped_column(Integer, nullable=False)
+    item: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: services.actions.batches.BatchItem
+    operation_id: Mapped[int | None] = mapped_column(Integer)
