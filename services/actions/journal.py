@@ -223,6 +223,7 @@ class Journal:
             if raced is None:
                 raise
             return raced
+        # Why the ignore below: find() may return None, but this operation was just committed and is never deleted.
         return self.find(operation_id)  # type: ignore[return-value]
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
@@ -266,7 +267,7 @@ class Journal:
                                                 .where(PairLock.event_ref == ref)).scalar_one_or_none()
                     raise LockConflict(ref, holder) from None
             self._audit(connection, now, actor, operation_id, None, f"{kind} requested", None, None, to_json(request))
-        return self.find(operation_id)  # type: ignore[return-value]
+        return self.find(operation_id)  # type: ignore[return-value]  # as in record_refused()
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
                  now: datetime, lease_owner: str | None = None, lease: timedelta | None = None) -> int:

@@ -214,7 +214,8 @@ def configure_logging(settings_or_env: Settings | Mapping[str, str] | None = Non
     root = logging.getLogger()
     with _CONFIGURE_LOCK:
         ours = [handler for handler in root.handlers if getattr(handler, "_dashboard_logging", None)]
-        if len(ours) == (2 if path is not None else 1) and all(getattr(h, "_dashboard_logging", None) == key for h in ours):
+        if len(ours) == (2 if path is not None else 1) and all(
+                getattr(h, "_dashboard_logging", None) == key for h in ours):
             redactor = next(f for f in ours[0].filters if isinstance(f, RedactingFilter))
         else:
             redactor = _install_handlers(root, ours, path, RedactingFilter(secrets), key)
@@ -244,7 +245,7 @@ def _install_handlers(root: logging.Logger, old: list[logging.Handler], path: Pa
         handler.close()
     formatter = JsonLinesFormatter()
     for position, handler in enumerate(handlers):
-        handler._dashboard_logging = key  # type: ignore[attr-defined]
+        handler._dashboard_logging = key  # type: ignore[attr-defined]  # our mark on a stdlib handler (see getattr)
         handler.addFilter(redactor)
         handler.setFormatter(formatter)
         # First in line: the filter masks the record itself, so handlers someone else added see it masked as well.
