@@ -347,6 +347,7 @@ class SagaExecutor:
                                      purpose=purpose, request=request, now=self.clock(), **run.renewal())
         try:
             if goal.scheduled:
+                # Why the ignore below: Placement.start is optional, but a scheduled one (planned, or read) always has it.
                 scheduled = client.schedule(rep_id=str(goal.rep_id), mplan_id=event.mplan_id,
                                             location_id=event.location_id, start=goal.start,  # type: ignore[arg-type]
                                             duration_minutes=event.duration)

@@ -38,7 +38,8 @@ STAFF, REASSIGN = ActionKind.STAFF, ActionKind.REASSIGN
 # Operation kinds (and the other actions the journal and the audit trail name) as people read them.
 KIND_LABELS = {RESCHEDULE: "Reschedule", UNSCHEDULE: "Unschedule", SCHEDULE_SUPERVISOR: "Schedule Supervisor",
                UNDO: "Undo", STAFF: "Staff", REASSIGN: "Reassign", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}
-ROLE_LABELS = {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor", ROLE_SINGLE: "Event"}
+# Keyed by str: PlannedEvent.role holds the text (a PairRole is a str, equal to it).
+ROLE_LABELS: dict[str, str] = {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor", ROLE_SINGLE: "Event"}
 
 
 def kind_label(kind: str | None) -> str:

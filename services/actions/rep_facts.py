@@ -11,7 +11,9 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Date, and_, cast, column, false, func, inspect, select, table
+from sqlalchemy import (
+    ColumnClause, ColumnElement, Connection, Date, and_, cast, column, false, func, inspect, select, table,
+)
 
 from services.domain.event_rules import default_duration_minutes
 from services.domain.rep_rules import QUALIFIED_TITLES, Booking, DayOff, Rep
@@ -108,11 +110,11 @@ def _days_off(connection: Connection, ids: list[str], day: date) -> dict[str, Da
     off: dict[str, DayOff] = {}
     if not ids:
         return off
-    employee = column("employee_id")
+    employee: ColumnClause[str] = column("employee_id")
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         if WEEKLY in present:
-            weekday = column(_WEEKDAYS[day.weekday()])
+            weekday: ColumnClause[bool] = column(_WEEKDAYS[day.weekday()])
             weekly = table(WEEKLY, employee, weekday)
             for (employee_id,) in connection.execute(select(weekly.c.employee_id).where(
                     weekly.c.employee_id.in_(chunk), weekday == false())):

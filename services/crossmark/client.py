@@ -286,7 +286,7 @@ class CrossmarkClient:
                     reps[rep_id] = QualifiedRep(rep_id, str(record.get("FirstName") or ""),
                                                 str(record.get("LastName") or ""))
             raw_total = payload.get("total")
-            total = int(raw_total) if str(raw_total or "").strip().isdigit() else None
+            total = int(str(raw_total)) if str(raw_total or "").strip().isdigit() else None
             # Stop on a short page, on the promised total, or when a page adds nobody new (a server that ignores
             # `start` would otherwise be read forever).
             if len(records) < page_size or len(reps) == before or (total is not None and len(reps) >= total):

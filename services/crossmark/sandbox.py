@@ -93,11 +93,12 @@ class CrossmarkSimulator:
         with self._lock:
             self.failures.extend(["503"] * count)
 
-    def scheduled_state(self) -> dict[str, tuple[str, datetime, str] | None]:
-        """mPlanID -> (rep id, local naive start, scheduled-event id) or None: for comparing with the database."""
-        with self._lock:
+    def scheduled_state(self) -> dict[str, tuple[str | None, datetime, str] | None]:
+        """mPlanID -> (rep id, local naive start, scheduled-event id) or None: for comparing with the database. The
+        rep id is None for a schedule loaded from the database whose employee has no Crossmark id."""
+        with self._lock:  # (a scheduled id and a start are set together and cleared together)
             return {m: ((e.rep_id, e.start.astimezone(self.tz).replace(tzinfo=None), e.scheduled_id)
-                        if e.scheduled_id else None) for m, e in self.events.items()}
+                        if e.scheduled_id and e.start is not None else None) for m, e in self.events.items()}
 
     # --- request handling --------------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ CORE, JUICER, SUPERVISOR = EventType.CORE, EventType.JUICER, EventType.SUPERVISO
 FREEOSK, DIGITALS, OTHER = EventType.FREEOSK, EventType.DIGITALS, EventType.OTHER
 EVENT_TYPES = tuple(EventType)
 
-DEFAULT_DURATION_MINUTES = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
+# Keyed by str: looked up with events.event_type's text (an EventType is a str, equal to it).
+DEFAULT_DURATION_MINUTES: dict[str, int] = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
 
 # Crossmark conditions. Unstaffed is the only "needs scheduling" state; Canceled/Expired are neither scheduled nor work.
 UNSTAFFED = "Unstaffed"

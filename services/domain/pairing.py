@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, DateTime, select, text
+from sqlalchemy import Connection, DateTime, Row, select, text
 
 from services.domain.event_rules import CORE, SUPERVISOR, UNSTAFFED, PairingKey, pairing_key
 from services.store.pair_members import key_condition
@@ -41,7 +41,7 @@ class SupervisorMatch:
     supervisors_with_number: int = 0
 
 
-def _candidates(connection: Connection, keys: list[PairingKey]) -> list[tuple]:
+def _candidates(connection: Connection, keys: list[PairingKey]) -> Sequence[Row]:
     # Seeks on the pairing members' key index (number, store): the trigger-kept table already holds each CORE's and
     # Supervisor's key exactly as pairing_key computes it (migration 0007), so a Supervisor is found whatever its name
     # or location id look like (white space, a blank id falling back to the store number). SQL text with bound
