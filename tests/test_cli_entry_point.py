@@ -1,10 +1,14 @@
-"""`python -m services` as a real process, one smoke test per command group: its --help and one real command work end
-to end (interpreter start, services/__main__.py, exit status, output, nothing on stderr). Everything else about the
-CLI runs main(argv) in the test's process (tests/cli_runner.py), which is many times faster."""
+"""`python -m services` as a real process: every command group answers --help, and a real command works end to end
+(interpreter start, services/__main__.py, exit status, output, nothing on stderr, the log file). Everything else about
+the CLI runs main(argv) in the test's process (tests/cli_runner.py), which is many times faster; the last test holds
+that runner to the process's answers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+import json
+import logging
+import os
+import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -15,37 +19,25 @@ from services.cli.main import GROUPS
 from services.demo.demo_data import seed_sprint2_scenario
 from services.store.database import make_engine
 from services.store.schema_admin import upgrade_database
-from tests.cli_runner import run_cli_process
+from tests.cli_runner import run_cli, run_cli_process
 
 TODAY = date.today()
 
 
-@dataclass(frozen=True)
-class GroupSmoke:
-    """One command group (a module of services/cli): the command whose --help is read, and one real command (run on
-    the sprint2 scenario with an operator "olga", in the sandbox) with a phrase its output must hold."""
-
-    help_command: tuple[str, ...]
-    command: tuple[str, ...]
-    says: str
-
-
-SMOKES = {
-    "db": GroupSmoke(("db",), ("db", "status"), "Schema revision: "),
-    "demo": GroupSmoke(("demo", "seed"), ("demo", "seed", "--if-empty"), "already holds 5 events; not seeding"),
-    "actions": GroupSmoke(("unschedule",), ("unschedule", "--event", "606001", "--user", "olga"),
-                          "DONE — Done: CORE 606001 → unscheduled; Supervisor 606002 → unscheduled"),
-    "timeline": GroupSmoke(("timeline",), ("timeline", "--event", "606001"), "Event 606001: 606001-CORE"),
-    "users": GroupSmoke(("users",), ("users", "list"), "olga"),
-    "ops": GroupSmoke(("health",), ("health",), '"healthy": true'),
-    "check": GroupSmoke(("check", "run"), ("check", "run"), "core_supervisor_unstaffed"),
-    "sync": GroupSmoke(("sync",), ("sync", "--from", TODAY.isoformat(), "--to", (TODAY + timedelta(days=14)).isoformat()),
-                       "5 fetched"),
-}
+# One command of each command group (a module of services/cli) whose --help is read as a process.
+HELP = {"db": ("db",), "demo": ("demo", "seed"), "actions": ("unschedule",), "timeline": ("timeline",),
+        "users": ("users",), "ops": ("health",), "check": ("check", "run"), "sync": ("sync",)}
 
 
 def test_every_command_group_has_its_smoke_test():
-    assert sorted(SMOKES) == sorted(group.__name__.rsplit(".", 1)[-1] for group in GROUPS)
+    assert sorted(HELP) == sorted(group.__name__.rsplit(".", 1)[-1] for group in GROUPS)
+
+
+@pytest.mark.parametrize("group", list(HELP))
+def test_the_command_group_answers_help_as_a_process(group: str):
+    usage = run_cli_process(*HELP[group], "--help")
+    assert usage.returncode == 0, usage.stderr
+    assert usage.stdout.startswith(f"usage: python -m services {' '.join(HELP[group])} ") and usage.stderr == ""
 
 
 @pytest.fixture
@@ -59,29 +51,44 @@ def sprint2_file(tmp_path: Path) -> str:
     return url
 
 
-@pytest.mark.parametrize("group", list(SMOKES))
-def test_the_command_group_runs_as_a_process(group: str, sprint2_file: str):
-    smoke = SMOKES[group]
-    usage = run_cli_process(*smoke.help_command, "--help")
-    assert usage.returncode == 0, usage.stderr
-    assert usage.stdout.startswith(f"usage: python -m services {' '.join(smoke.help_command)} ") and usage.stderr == ""
-
-    done = run_cli_process(*smoke.command, "--db", sprint2_file)
+def test_a_paired_action_end_to_end_as_a_process(sprint2_file: str, tmp_path: Path):
+    """An unschedule in the sandbox, as cron or a person runs it: the answer on stdout, nothing on stderr, the JSON log
+    lines in the log file, and the pair unscheduled in the database."""
+    log_file = tmp_path / "cli.jsonl"
+    done = run_cli_process("unschedule", "--event", "606001", "--user", "olga", "--db", sprint2_file,
+                           env={"DASHBOARD_LOG_FILE": str(log_file)})
     assert done.returncode == 0, (done.stdout, done.stderr)
-    assert smoke.says in done.stdout, done.stdout
+    assert "DONE — Done: CORE 606001 → unscheduled; Supervisor 606002 → unscheduled" in done.stdout
     assert done.stderr == ""  # the JSON log lines go to the log file, never to a person's terminal
-    if group == "actions":  # the action was carried out, not only reported
-        engine = make_engine(sprint2_file)
-        with engine.connect() as connection:
-            assert connection.execute(text("SELECT COUNT(*) FROM schedules WHERE event_ref_num IN (606001, 606002)")
-                                      ).scalar_one() == 0
-        engine.dispose()
+    logged = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert logged and all({"ts", "level", "logger", "message"} <= set(line) for line in logged)
+    engine = make_engine(sprint2_file)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM schedules WHERE event_ref_num IN (606001, 606002)")
+                                  ).scalar_one() == 0
+    engine.dispose()
 
 
-def test_a_usage_error_and_a_failure_exit_with_their_codes_as_a_process(tmp_path: Path):
-    usage = run_cli_process("reschedule", "--event", "x")
-    assert usage.returncode == 2 and usage.stdout == ""
-    assert usage.stderr.count("\n") == 1 and "(usage: python -m services reschedule --help)" in usage.stderr
-    missing = run_cli_process("db", "status", "--db", str(tmp_path / "absent.db"))
-    assert missing.returncode == 1 and missing.stderr.startswith("error: There is no database at")
-    assert "Traceback" not in missing.stderr
+def test_in_process_runs_answer_as_the_process_does_and_leave_this_process_as_they_found_it(sprint2_file: str,
+                                                                                            tmp_path: Path):
+    """tests/cli_runner.run_cli, which the other CLI tests use: the same exit code and output as `python -m services`,
+    the environment it was given applied during the call only, and the environment, working directory, standard input
+    and root logger (handlers, levels) of this process as they were."""
+    root = logging.getLogger()
+    before = (dict(os.environ), os.getcwd(), sys.stdin, list(root.handlers), root.level)
+    answers = {}
+    for name, args in {"done": ("users", "list", "--db", sprint2_file), "usage": ("reschedule", "--event", "x"),
+                       "failed": ("db", "status", "--db", str(tmp_path / "absent.db"))}.items():
+        in_process, answers[name] = run_cli(*args), run_cli_process(*args)
+        assert (in_process.returncode, in_process.stdout, in_process.stderr) == \
+            (answers[name].returncode, answers[name].stdout, answers[name].stderr), args
+    assert answers["done"].returncode == 0 and answers["done"].stdout.startswith("olga ")
+    usage = answers["usage"]  # a usage error: exit 2, one line saying where the usage is
+    assert usage.returncode == 2 and usage.stdout == "" and usage.stderr.count("\n") == 1
+    assert "(usage: python -m services reschedule --help)" in usage.stderr
+    failed = answers["failed"]  # a failure: exit 1, one line, no traceback
+    assert failed.returncode == 1 and failed.stderr.startswith("error: There is no database at")
+    assert "Traceback" not in failed.stderr
+    refused = run_cli("db", "status", "--db", sprint2_file, env={"SUPERVISOR_RULE_MODE": "weekly"})
+    assert refused.returncode == 1 and "SUPERVISOR_RULE_MODE must be 'offset' or 'fixed'" in refused.stderr
+    assert (dict(os.environ), os.getcwd(), sys.stdin, list(root.handlers), root.level) == before
