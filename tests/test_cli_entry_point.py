@@ -25,7 +25,8 @@ TODAY = date.today()
 
 
 # One command of each command group (a module of services/cli) whose --help is read as a process.
-HELP = {"db": ("db",), "demo": ("demo", "seed"), "actions": ("unschedule",), "timeline": ("timeline",),
+HELP = {"db": ("db",), "demo": ("demo", "seed"), "actions": ("unschedule",), "batch": ("batch", "rep-out"),
+        "timeline": ("timeline",),
         "users": ("users",), "ops": ("health",), "check": ("check", "run"), "sync": ("sync",)}
 
 
