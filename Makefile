@@ -2,22 +2,23 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Two sets, each with its stamp so that editing either file reinstalls: the runtime set (requirements.txt: run, db,
-# health) and the development set (requirements-dev.txt = the runtime set + tests, benchmark, pip-audit: test, soak,
-# bench, audit).
+# Two sets, both in pyproject.toml, each with its stamp so that editing pyproject.toml reinstalls: the runtime set
+# ([project] dependencies, `pip install .`: run, db, health) and the development set (the `dev` extra on top, tests,
+# ruff, mypy, benchmark, pip-audit, `pip install '.[dev]'`: test, soak, bench, audit). What pip installs for the project
+# itself is metadata only (pyproject.toml [build-system]): the code is run from this folder.
 INSTALLED := $(VENV)/.installed-runtime
 INSTALLED_DEV := $(VENV)/.installed-dev
 
 .PHONY: run test soak db seed clean-venv health bench bench-browser audit install install-dev screenshots
 
-$(INSTALLED): requirements.txt
+$(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check '.'
 	@touch $(INSTALLED)
 
-$(INSTALLED_DEV): requirements-dev.txt $(INSTALLED)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(INSTALLED_DEV): pyproject.toml $(INSTALLED)
+	$(PY) -m pip install --quiet --disable-pip-version-check '.[dev]'
 	@touch $(INSTALLED_DEV)
 
 install: $(INSTALLED)
@@ -36,10 +37,12 @@ run: db
 # Two worker processes (pytest-xdist), each test file in one worker (module fixtures: one app server, one seeded
 # database per file): much of the suite waits on servers, browsers, subprocesses and timeouts, so two workers on two
 # cores halve the wall time. TEST_WORKERS=0 runs it in this process (what `pytest` alone does). The 20 slowest tests
-# are listed at the end, to keep CI within its 20 minutes. Ruff (pyproject.toml) runs first: a lint error fails the run.
+# are listed at the end, to keep CI within its 20 minutes. Ruff, then mypy over services/ (both configured in
+# pyproject.toml) run first: a lint or type error fails the run before any test.
 TEST_WORKERS ?= 2
 test: $(INSTALLED_DEV)
 	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
 	$(PY) -m pytest --durations=20 $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # The stateful chaos test of the paired actions (tests/test_paired_actions_stateful.py) with 2,000 examples instead of
@@ -53,20 +56,29 @@ clean-venv:
 health: $(INSTALLED)
 	$(PY) -m services health
 
+# The benchmarks in small (tests/bench_smoke/, which `make test` does not collect): bench/run.py at 10k events with one
+# repetition, the /healthz probe benchmark, and the browser benchmark at 1,000 events (skipped without Chromium); on
+# PostgreSQL too when TEST_DATABASE_URL is set. Figures are not judged, only that every one was measured and reported:
+# a broken harness fails here in minutes instead of after a long run. `make bench` and `make bench-browser` run it first.
+.PHONY: bench-smoke
+bench-smoke: $(INSTALLED_DEV)
+	$(PY) -m pytest tests/bench_smoke
+
 # The scale benchmark (bench/run.py): 10k / 100k / 1M events, writes docs/benchmarks.md. Building the databases takes a
 # few minutes the first time (kept in data/). BENCH_POSTGRES=postgresql+psycopg://... adds PostgreSQL.
-bench: $(INSTALLED_DEV)
+bench: $(INSTALLED_DEV) bench-smoke
 	$(PY) -m bench.run $(if $(BENCH_POSTGRES),--postgres $(BENCH_POSTGRES),)
 
 # The browser benchmark (bench/browser_pages.py): the Calendar and the Day view in Chromium at 1,000,000 events, cold and
 # warm, against a one-line Streamlit page served the same way (the floor); writes docs/benchmarks-browser.md. Reuses
 # `make bench`'s 1M database in data/ (built the first time: a few minutes).
-bench-browser: $(INSTALLED_DEV)
+bench-browser: $(INSTALLED_DEV) bench-smoke
 	$(PY) -m bench.browser_pages
 
-# pip-audit over the runtime set (requirements.txt and what it installs). tools/audit.py exits 0 clean, 1 vulnerable, 3
-# when the advisory source could not be reached (the audit did NOT run), 2 when it could not start. make exits 2 for any
-# failure; the line printed says which (CI runs `.venv/bin/python -m tools.audit` to read the status).
+# pip-audit over the runtime set (pyproject.toml's [project] dependencies and what they install). tools/audit.py exits 0
+# clean, 1 vulnerable, 3 when the advisory source could not be reached (the audit did NOT run), 2 when it could not
+# start. make exits 2 for any failure; the line printed says which (CI runs `.venv/bin/python -m tools.audit` to read
+# the status).
 audit: $(INSTALLED_DEV)
 	$(PY) -m tools.audit
 

@@ -33,11 +33,12 @@ KNOWN_SETTINGS = frozenset({
     "AUTH_TRUSTED_HEADER", "AUTH_PROXY_SECRET", "AUTH_PROXY_SECRET_HEADER", "AUTH_TRUSTED_PROXIES",
     "AUTH_MAX_SESSION_HOURS", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
     "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME", "RETRY_FIRST_SECONDS",
-    "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP", "HEALTH_TOKEN", "METRICS_TOKEN"})
+    "RETRY_MAX_SECONDS", "RETRY_MIN_ATTEMPTS", "RETRY_MIN_HOURS", "RETRY_LOOP", "HEALTH_TOKEN", "METRICS_TOKEN",
+    "BATCH_MAX_ITEMS"})
 # Environment variables with these prefixes are taken to be meant for us (others belong to the rest of the system).
 MIN_TOKEN_LENGTH = 16  # HEALTH_TOKEN, METRICS_TOKEN
 SETTING_PREFIXES = ("SCHEDULER_", "CROSSMARK_", "DASHBOARD_", "SLACK_", "SMTP_", "NOTIFY_", "AUTH_", "SESSION_",
-                    "ACTIONS_", "SUPERVISOR_", "RETRY_")
+                    "ACTIONS_", "SUPERVISOR_", "RETRY_", "BATCH_")
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Settings:
     auth_role_map: tuple[tuple[str, str], ...] = ()  # claim value -> role
     session_idle_minutes: int = 60
     actions_per_minute: int = 10
+    batch_max_items: int = 200  # items one batch may hold (a batch counts once under actions_per_minute)
     supervisor_rule: SupervisorRule = SupervisorRule()
     # Automatic retries of operations that did not settle (services/actions/retry_policy.py): full-jitter backoff from about
     # `retry_first_seconds`, doubling up to `retry_max_seconds`; stuck after both `retry_min_attempts` attempts and
@@ -324,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         auth_role_map=_role_map(env.get("AUTH_ROLE_MAP", "")),
         session_idle_minutes=_whole(env, "SESSION_IDLE_MINUTES", 60, 1, 24 * 60),
         actions_per_minute=_whole(env, "ACTIONS_PER_MINUTE", 10, 1, 1000),
+        batch_max_items=_whole(env, "BATCH_MAX_ITEMS", 200, 1, 2000),
         supervisor_rule=_parse_supervisor_rule(env),
         retry_first_seconds=_seconds(env, "RETRY_FIRST_SECONDS", 30.0, 1, 3600),
         retry_max_seconds=_seconds(env, "RETRY_MAX_SECONDS", 600.0, 1, 86400),

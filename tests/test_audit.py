@@ -155,15 +155,17 @@ def test_a_known_vulnerable_pin_against_the_real_advisory_sources(tmp_path):
     assert "CVE-2020-28493" in run.stdout or "GHSA-g3rq-g295-4j3m" in run.stdout
 
 
-def test_the_runtime_set_is_requirements_txt_and_what_it_installs():
+def test_the_runtime_set_is_pyprojects_dependencies_and_what_they_install():
     listed = subprocess.run(
         [sys.executable, "-m", "tools.audit", "--list"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.lower().splitlines()
     names = {line.split("==")[0].replace("_", "-") for line in listed}
     assert {"streamlit", "pandas", "sqlalchemy", "psycopg", "argon2-cffi"} <= names
     assert {"psycopg-binary", "jinja2", "urllib3", "requests"} <= names  # an extra's and transitive dependencies
-    assert not names & {"pytest", "hypothesis", "playwright", "aiosmtpd", "oidc-provider-mock", "pip-audit"}
-    for pin in audit.pinned(audit.read_requirements(ROOT / "requirements.txt")):
+    dev = {pin.name.lower() for pin in audit.pinned(audit.read_pyproject(ROOT / "pyproject.toml", extra="dev"))}
+    assert {"pytest", "hypothesis", "playwright", "aiosmtpd", "oidc-provider-mock", "pip-audit", "mypy"} <= dev
+    assert not names & (dev - {"numpy", "packaging"})  # the dev extra stays out (numpy and packaging come with pandas)
+    for pin in audit.pinned(audit.read_pyproject(ROOT / "pyproject.toml")):
         assert pin.line().lower() in listed
 
 
@@ -171,3 +173,14 @@ def test_an_unpinned_requirement_cannot_be_audited(tmp_path):
     run = _run(tmp_path, "requests>=2\n")
     assert run.returncode == audit.CANNOT_START
     assert "'requests>=2' is not pinned to one version" in run.stderr
+
+
+def test_an_unpinned_dependency_in_pyproject_toml_cannot_be_audited(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\nversion = "0"\ndependencies = ["jinja2==3.1.6", "requests>=2"]\n')
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.audit", "--pyproject", str(pyproject), "--as-pinned", "--list"],
+        cwd=ROOT, env=_environment(), capture_output=True, text=True, timeout=60,
+    )
+    assert run.returncode == audit.CANNOT_START
+    assert "pyproject.toml [project] dependencies: 'requests>=2' is not pinned to one version" in run.stderr

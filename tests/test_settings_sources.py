@@ -7,7 +7,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 from datetime import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from services.ops.health import health_report
 from services.ops.logging_setup import configure_logging, log_file_from_env
 from services.store.schema_admin import upgrade_database
 from services.settings import KNOWN_SETTINGS, SETTING_PREFIXES, load_settings
+from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +55,7 @@ SETTING_EFFECTS = {
     "AUTH_ROLE_MAP": ('"ops=operator"', lambda s: s.auth_role_map == (("ops", "operator"),)),
     "SESSION_IDLE_MINUTES": ("15", lambda s: s.session_idle_minutes == 15),
     "ACTIONS_PER_MINUTE": ("3", lambda s: s.actions_per_minute == 3),
+    "BATCH_MAX_ITEMS": ("30", lambda s: s.batch_max_items == 30),
     "SUPERVISOR_RULE_MODE": ('"fixed"', lambda s: s.supervisor_rule.mode == "fixed"),
     "SUPERVISOR_OFFSET_MINUTES": ("90", lambda s: s.supervisor_rule.offset_minutes == 90),
     "SUPERVISOR_FIXED_TIME": ('"12:15"', lambda s: s.supervisor_rule.fixed_time == time(12, 15)),
@@ -126,10 +127,9 @@ def test_readme_documents_every_setting():
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
-    env.update(PYTHONPATH=str(ROOT), DASHBOARD_LOG_FILE="")
-    return subprocess.run([sys.executable, "-m", "services", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    """The CLI in process, working in `cwd` (whose .streamlit/secrets.toml it reads), none of our settings in its
+    environment."""
+    return run_cli(*args, cwd=cwd, unset_prefixes=SETTING_PREFIXES)
 
 
 def test_the_cli_reads_the_same_secrets_toml(project_dir: Path):

@@ -1,10 +1,10 @@
 """`make audit`: pip-audit over the runtime dependencies, with an answer that cannot be mistaken for a pass.
 
-    python -m tools.audit                      # requirements.txt and everything it installs (as installed in .venv)
-    python -m tools.audit -r FILE --as-pinned  # only the pins in FILE (they need not be installed)
+    python -m tools.audit                      # pyproject.toml's dependencies and everything they install (in .venv)
+    python -m tools.audit -r FILE --as-pinned  # only the pins in the requirements file FILE (need not be installed)
     python -m tools.audit --list               # print the pinned set that would be audited; no network
 
-The runtime set is requirements.txt plus its dependencies, read from the installed packages' metadata (markers and
+The runtime set is pyproject.toml's [project] dependencies (not the `dev` extra) plus their dependencies, read from the installed packages' metadata (markers and
 extras applied), each pinned to the installed version, and given to pip-audit with --no-deps --disable-pip: no
 throw-away virtualenv is built and nothing is downloaded but the advisories.
 
@@ -30,6 +30,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -91,6 +92,15 @@ class Outcome:
 # --- the pins ------------------------------------------------------------------------------------------------------
 
 
+def _pinned_requirement(text: str, where: str) -> Requirement:
+    """One requirement, which must be pinned to one version with `==` (`where` names it in the error)."""
+    req = Requirement(text)
+    specs = list(req.specifier)
+    if len(specs) != 1 or specs[0].operator != "==" or "*" in specs[0].version:
+        raise CannotStart(f"{where}: {text!r} is not pinned to one version (name==version)")
+    return req
+
+
 def read_requirements(path: Path) -> list[Requirement]:
     """The requirements of a requirements file (`-r` includes followed); every one must be pinned with `==`."""
     found: list[Requirement] = []
@@ -103,12 +113,21 @@ def read_requirements(path: Path) -> list[Requirement]:
             continue
         if line.startswith("-"):
             raise CannotStart(f"{path.name}:{number}: option lines are not supported here: {line}")
-        req = Requirement(line)
-        specs = list(req.specifier)
-        if len(specs) != 1 or specs[0].operator != "==" or "*" in specs[0].version:
-            raise CannotStart(f"{path.name}:{number}: {line!r} is not pinned to one version (name==version)")
-        found.append(req)
+        found.append(_pinned_requirement(line, f"{path.name}:{number}"))
     return found
+
+
+def read_pyproject(path: Path, extra: str | None = None) -> list[Requirement]:
+    """The runtime requirements of a pyproject.toml ([project] dependencies), or with `extra` only that optional
+    set ([project.optional-dependencies]); every one must be pinned with `==`."""
+    project = tomllib.loads(path.read_text()).get("project", {})
+    if extra is None:
+        entries, table = project.get("dependencies", []), "[project] dependencies"
+    else:
+        entries, table = project.get("optional-dependencies", {}).get(extra), f"[project.optional-dependencies] {extra}"
+        if entries is None:
+            raise CannotStart(f"{path.name} has no {table}")
+    return [_pinned_requirement(text, f"{path.name} {table}") for text in entries]
 
 
 def pinned(requirements: list[Requirement]) -> list[Pin]:
@@ -119,7 +138,7 @@ def installed_closure(requirements: list[Requirement]) -> list[Pin]:
     """The requirements and everything they pull in, as installed here (each at its installed version)."""
     seen: dict[str, Pin] = {}
     extras_seen: dict[str, set[str]] = {}
-    todo: list[tuple[Requirement, str]] = [(req, "the requirements file") for req in requirements]
+    todo: list[tuple[Requirement, str]] = [(req, "the project") for req in requirements]
     while todo:
         req, wanted_by = todo.pop()
         key = canonicalize_name(req.name)
@@ -273,7 +292,10 @@ def audit(pins: list[Pin], services: list[str], *, osv_url: str | None, timeout:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("-r", "--requirement", type=Path, default=ROOT / "requirements.txt")
+    sets = parser.add_mutually_exclusive_group()
+    sets.add_argument("--pyproject", type=Path, default=ROOT / "pyproject.toml",
+                      help="audit this pyproject.toml's [project] dependencies (the default: this repository's)")
+    sets.add_argument("-r", "--requirement", type=Path, help="audit a requirements file instead")
     parser.add_argument("--as-pinned", action="store_true", help="audit only the pins in the file, not what they install")
     parser.add_argument("--service", action="append", choices=sorted(SERVICE_NAMES),
                         help="advisory source, in the order to try (repeatable; default: pypi, then osv)")
@@ -282,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the pins that would be audited and stop")
     args = parser.parse_args(argv)
     try:
-        requirements = read_requirements(args.requirement)
+        if args.requirement is not None:
+            source, installs = args.requirement.name, "what it installs"
+            requirements = read_requirements(args.requirement)
+        else:
+            source, installs = f"{args.pyproject.name}'s dependencies", "what they install"
+            requirements = read_pyproject(args.pyproject)
         pins = pinned(requirements) if args.as_pinned else installed_closure(requirements)
     except (CannotStart, OSError, ValueError) as error:
         print(f"audit: cannot start: {error}", file=sys.stderr)
@@ -290,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(pin.line() for pin in pins))
         return CLEAN
-    what = args.requirement.name if args.as_pinned else f"{args.requirement.name} and what it installs"
+    what = source if args.as_pinned else f"{source} and {installs}"
     return audit(pins, args.service or ["pypi", "osv"], osv_url=args.osv_url, timeout=args.timeout, what=what)
 
 

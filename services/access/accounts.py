@@ -36,10 +36,11 @@ class Role(StrEnum):
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 ROLES = tuple(Role)
-RANK = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
+# Keyed by str: a User's role is the text read from dashboard_users.role (a Role is a str, so Role keys match it).
+RANK: dict[str, int] = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 # What each kind of change needs. Reading needs only a viewer.
 REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_supervisor": OPERATOR, "undo": OPERATOR,
-                 "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
+                 "staff": OPERATOR, "reassign": OPERATOR, "batch": OPERATOR, "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
                  "mark_resolved": ADMIN, "switches": ADMIN, "users": ADMIN}
 FAILURE_WINDOW = timedelta(minutes=15)
 # Failed sign-ins within FAILURE_WINDOW that make the next attempt wait until the window has passed:
@@ -302,6 +303,7 @@ def _throttled(connection: Connection, username: str, client: str | None, now: d
     for limit, conditions in limits:
         count, newest = _failures(connection, now, *conditions)
         if count >= limit:
+            assert newest is not None  # at least `limit` (> 0) failures were counted, so one is the newest
             return newest + FAILURE_WINDOW
     return None
 
@@ -337,7 +339,7 @@ def authenticate(engine: Engine, username: str, password: str, now: datetime | N
             connection.execute(update(UserAccount).where(UserAccount.username == username)
                                .values(password_hash=hash_password(password)))
         prune_login_attempts(connection, now)
-    if not ok:
+    if not ok or row is None:  # (ok is false when there is no row; the second test says so to the type checker)
         reason = "unknown name" if row is None else ("disabled" if not row["is_active"] else "wrong password")
         log.warning("sign-in failed: %s from %s (%s)", username, client or "an unknown client", reason,
                     extra={"actor": username})
@@ -375,7 +377,8 @@ DEFAULT_ACTIONS_PER_MINUTE = 10
 RATE_WINDOW = timedelta(minutes=1)
 # Every change an account asks for counts, by its "<kind> requested" audit entry: an action's is written when its
 # operation starts (Journal.start; refused actions are not counted), the others' by `rate_limited_request`.
-RATE_LIMITED_KINDS = ("reschedule", "unschedule", "schedule_supervisor", "undo", "retry", "acknowledge", "run_checks")
+RATE_LIMITED_KINDS = ("reschedule", "unschedule", "schedule_supervisor", "undo", "staff", "reassign", "batch",
+                      "retry", "acknowledge", "run_checks")
 _RATE_LOCK_CLASS = 82_604_107  # PostgreSQL advisory lock class (two-key form) of the per-account rate limit
 
 

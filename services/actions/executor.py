@@ -65,9 +65,12 @@ class EventOutcome:
     role: str
     before: str | None
     after: str | None
+    before_employee: str | None = None  # who held it (employees.id), None when unscheduled
+    after_employee: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"ref": self.ref, "role": self.role, "before": self.before, "after": self.after}
+        return {"ref": self.ref, "role": self.role, "before": self.before, "after": self.after,
+                "before_employee": self.before_employee, "after_employee": self.after_employee}
 
 
 @dataclass
@@ -114,10 +117,17 @@ def _iso(placement: dict | None) -> str | None:
     return placement.get("start") if placement and placement.get("scheduled") else None
 
 
+def _employee(placement: dict | None) -> str | None:
+    return placement.get("employee_id") if placement and placement.get("scheduled") else None
+
+
 def result_of(record: OperationRecord, warnings: list[str] | None = None) -> ActionResult:
-    events = [EventOutcome(e["ref"], e["role"], _iso(e.get("before")),
-                           _iso(e.get("after") if e.get("after") is not None else e.get("before")))
-              for e in record.events]
+    def outcome(event: dict) -> EventOutcome:
+        after = event.get("after") if event.get("after") is not None else event.get("before")
+        return EventOutcome(event["ref"], event["role"], _iso(event.get("before")), _iso(after),
+                            _employee(event.get("before")), _employee(after))
+
+    events = [outcome(e) for e in record.events]
     return ActionResult(record.id, record.status, record.message or "", events,
                         warnings or list(record.request.get("warnings", [])), record.kind, record.finished_at)
 
@@ -337,6 +347,7 @@ class SagaExecutor:
                                      purpose=purpose, request=request, now=self.clock(), **run.renewal())
         try:
             if goal.scheduled:
+                # Why the ignore below: Placement.start is optional, but a scheduled one (planned, or read) always has it.
                 scheduled = client.schedule(rep_id=str(goal.rep_id), mplan_id=event.mplan_id,
                                             location_id=event.location_id, start=goal.start,  # type: ignore[arg-type]
                                             duration_minutes=event.duration)
@@ -478,9 +489,19 @@ class SagaExecutor:
                     self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id,
                                              event_ref=event.ref, action=f"{record.kind}: {event.role} restored",
                                              before=current.to_json(), after=back.to_json())
-                elif back.scheduled and back.scheduled_event_id:
+                elif back.scheduled and back.scheduled_event_id \
+                        and back.scheduled_event_id != current.scheduled_event_id:
+                    # Same placement under a new Crossmark id. Audited like any change of ours: a sync that read
+                    # Crossmark before this compensation skips events with an audit entry since it began reading, and
+                    # would otherwise write the old id back (our row naming a scheduled event Crossmark no longer has).
                     connection.execute(update(Schedule).where(Schedule.event_ref_num == event.ref)
                                        .values(external_id=back.scheduled_event_id))
+                    self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id,
+                                             event_ref=event.ref,
+                                             action=f"{record.kind}: {event.role} restored",
+                                             before=current.to_json(), after=back.to_json(),
+                                             message="Crossmark holds the same placement under a new scheduled-event "
+                                                     "id")
             if problems:
                 self._finish_unsettled(connection, record, run, f"{reason}. NEEDS ATTENTION: " + "; ".join(problems),
                                        events, actor, now)
@@ -717,5 +738,5 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
 
 
 def _done_message(done: list[tuple[PlannedEvent, Placement]], warnings: list[str]) -> str:
-    parts = [f"{event.label} → {reached.describe()}" for event, reached in done]
+    parts = [f"{event.label} → {event.reached_text(reached)}" for event, reached in done]
     return "Done: " + "; ".join(parts) + (" (" + " ".join(warnings) + ")" if warnings else "")

@@ -13,8 +13,10 @@ from sqlalchemy import Connection, select
 
 from services.actions.journal import Journal, OperationRecord
 from services.actions.plan import Placement, PlannedEvent
+from services.actions.rep_facts import find_rep
 from services.domain.event_rules import CORE, SUPERVISOR, default_duration_minutes
 from services.domain.pairing import SUPERVISOR_AMBIGUOUS
+from services.domain.rep_rules import Rep
 from services.errors import NotFound
 from services.ops.logging_setup import log_event
 from services.reads.pairing import core_of_supervisor, supervisors_for_cores
@@ -42,12 +44,14 @@ class EventFacts:
     def duration(self) -> int:
         return self.estimated_minutes or default_duration_minutes(self.event_type)
 
-    def planned(self, role: str, target: Placement, before: Placement | None = None) -> PlannedEvent:
-        """This event in a plan: from `before` (its placement, unless given) to `target`."""
+    def planned(self, role: str, target: Placement, before: Placement | None = None,
+                rep_name: str | None = None) -> PlannedEvent:
+        """This event in a plan: from `before` (its placement, unless given) to `target` (with `rep_name`, the
+        target's rep, when the action gives the event to someone)."""
         return PlannedEvent(ref=self.ref, role=role, name=self.name, event_type=self.event_type,
                             mplan_id=str(self.mplan_id), location_id=str(self.location_id), duration=self.duration,
                             window_start=self.window_start, window_end=self.window_end,
-                            before=self.placement if before is None else before, target=target)
+                            before=self.placement if before is None else before, target=target, rep_name=rep_name)
 
 
 @dataclass(frozen=True)
@@ -71,22 +75,13 @@ class EventAndPair:
 
 
 @dataclass(frozen=True)
-class EmployeeFacts:
-    id: str
-    name: str
-    job_title: str | None
-    active: bool
-    rep_id: str | None  # employees.external_id: Crossmark's RepID
-
-
-@dataclass(frozen=True)
 class SupervisorStaffing:
     """Schedule-Supervisor's facts: the CORE, its Supervisor by the pairing rule, and the employee asked for."""
 
     core: EventFacts
     pair: CoreSupervisor | None  # None when the event is not a CORE
     employee_id: str
-    employee: EmployeeFacts | None
+    employee: Rep | None
 
 
 @dataclass(frozen=True)
@@ -157,11 +152,7 @@ def load_event_and_pair(connection: Connection, ref: int) -> EventAndPair:
 def load_supervisor_staffing(connection: Connection, core_ref: int, employee_id: str) -> SupervisorStaffing:
     core = load_event(connection, core_ref)
     pair = core_supervisor(connection, core) if core.event_type == CORE else None
-    row = connection.execute(select(Employee.id, Employee.name, Employee.job_title, Employee.is_active,
-                                    Employee.external_id).where(Employee.id == employee_id)).first()
-    employee = None if row is None else EmployeeFacts(
-        row.id, row.name, row.job_title, row.is_active is not False,
-        str(row.external_id) if row.external_id else None)
+    employee = find_rep(connection, employee_id)
     return SupervisorStaffing(core, pair, employee_id, employee)
 
 

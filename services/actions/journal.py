@@ -12,6 +12,7 @@ stored; theirs is derived from the kind, account and request they recorded, the 
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, sele
 from sqlalchemy.exc import IntegrityError
 
 from services.store.database import begin_write
+from services.store.inserted import inserted_id
 from services.store.tables import AuditEntry, Operation, OperationStep, PairLock
 
 
@@ -46,8 +48,10 @@ PENDING, APPLYING, DONE = OperationStatus.PENDING, OperationStatus.APPLYING, Ope
 REFUSED, COMPENSATED = OperationStatus.REFUSED, OperationStatus.COMPENSATED
 NEEDS_ATTENTION, STUCK, RESOLVED = OperationStatus.NEEDS_ATTENTION, OperationStatus.STUCK, OperationStatus.RESOLVED
 STATUSES = tuple(OperationStatus)
-STATUS_LABELS = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
-                 COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck", RESOLVED: "Resolved"}
+# Keyed by str: status_label looks the stored text up (an OperationStatus is a str, equal to it).
+STATUS_LABELS: dict[str, str] = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
+                                 COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck",
+                                 RESOLVED: "Resolved"}
 
 
 class StepStatus(StrEnum):
@@ -59,7 +63,7 @@ class StepStatus(StrEnum):
 
 
 STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = StepStatus.SENT, StepStatus.OK, StepStatus.FAILED, StepStatus.UNKNOWN
-STEP_STATUS_LABELS = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
+STEP_STATUS_LABELS: dict[str, str] = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
 
 
 def status_label(status: str | None) -> str:
@@ -248,6 +252,7 @@ class Journal:
             if raced is None:
                 raise
             return raced
+        # Why the ignore below: find() may return None, but this operation was just committed and is never deleted.
         return self.find(operation_id)  # type: ignore[return-value]
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
@@ -291,7 +296,7 @@ class Journal:
                                                 .where(PairLock.event_ref == ref)).scalar_one_or_none()
                     raise LockConflict(ref, holder) from None
             self._audit(connection, now, actor, operation_id, None, f"{kind} requested", None, None, to_json(request))
-        return self.find(operation_id)  # type: ignore[return-value]
+        return self.find(operation_id)  # type: ignore[return-value]  # as in record_refused()
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
                  now: datetime, lease_owner: str | None = None, lease: timedelta | None = None) -> int:
@@ -313,7 +318,7 @@ class Journal:
             # The first Crossmark call moves the operation from pending to applying, in the same commit.
             connection.execute(update(Operation).where(Operation.id == operation_id).values(
                 updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))
-            return result.inserted_primary_key[0]
+            return inserted_id(result)
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
         with begin_write(self.engine) as connection:
@@ -439,14 +444,14 @@ class Journal:
 
     @staticmethod
     def _insert(connection: Connection, *, key: str, kind: str, actor: str, now: datetime, request: dict,
-                events: list[dict], status: str, message: str | None, undo_of: int | None, finished: bool,
-                fingerprint: str | None) -> int:
+                events: builtins.list[dict], status: str, message: str | None, undo_of: int | None, finished: bool,
+                fingerprint: str | None) -> int:  # builtins.list: in this class `list` names Journal.list
         result = connection.execute(insert(Operation).values(
             idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
             request=json_value(request), events=json_value(events), undo_of=undo_of, updated_at=now,
             finished_at=now if finished else None,
             request_fingerprint=fingerprint or request_fingerprint(kind, actor, request)))
-        return result.inserted_primary_key[0]
+        return inserted_id(result)
 
     @staticmethod
     def _audit(connection: Connection, now: datetime, actor: str, operation_id: int | None, event_ref: int | None,

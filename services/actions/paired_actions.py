@@ -1,4 +1,4 @@
-"""The paired actions: reschedule, unschedule, schedule-Supervisor and undo, in our database and Crossmark together.
+"""The paired actions: reschedule, unschedule, schedule-Supervisor, staff, reassign and undo, in our database and Crossmark together.
 
 Each action is three parts: its facts, loaded in one read (services/actions/facts.py); a pure planner deciding what
 changes (services/actions/planners.py); and the one saga executor that runs any plan (services/actions/executor.py:
@@ -7,19 +7,28 @@ operation record, locks, Crossmark steps CORE first, read-back, compensation, lo
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 
 from sqlalchemy import Connection
 
+import httpx
+
 from services.actions.candidates import SupervisorCandidate, supervisor_candidates
 from services.actions.executor import ActionResult, Planner, SagaExecutor
-from services.actions.facts import load_event_and_pair, load_supervisor_staffing, load_undo
-from services.actions.plan import RESCHEDULE, SCHEDULE_SUPERVISOR, UNDO, UNSCHEDULE, Plan
+from services.actions.facts import EventFacts, load_event, load_event_and_pair, load_supervisor_staffing, load_undo
+from services.actions.plan import REASSIGN, RESCHEDULE, SCHEDULE_SUPERVISOR, STAFF, UNDO, UNSCHEDULE, Plan
 from services.actions.planners import (
-    PlanningContext, plan_reschedule, plan_schedule_supervisor, plan_undo, plan_unschedule,
+    PlanningContext, plan_reassign, plan_reschedule, plan_schedule_supervisor, plan_staff, plan_undo, plan_unschedule,
 )
+from services.actions.staffing_facts import load_reassign, load_staffing
+from services.actions.suggestions import Suggestions, default_start, suggest_reps
 from services.domain import input_limits
+from services.errors import CrossmarkError
+from services.ops.logging_setup import log_event
+
+log = logging.getLogger("services.actions")
 
 
 class PairedActions(SagaExecutor):
@@ -39,6 +48,22 @@ class PairedActions(SagaExecutor):
         return self.run(SCHEDULE_SUPERVISOR, actor, key, {"core": core_ref, "employee": employee_id},
                         self._scheduling_supervisor(core_ref, employee_id))
 
+    def staff(self, ref: int, employee_id: str, start: datetime, actor: str, key: str | None = None, *,
+              supervisor_employee_id: str | None = None, override: str | None = None) -> ActionResult:
+        """An Unstaffed event to a rep at `start`; a CORE takes its Supervisor along (staffed to
+        `supervisor_employee_id`, or the top suggestion, when Unstaffed; moved by the rule when scheduled)."""
+        request = {"ref": ref, "employee": employee_id, "at": start.isoformat(),
+                   **({"supervisor_employee": supervisor_employee_id} if supervisor_employee_id else {}),
+                   **({"override": override} if override else {})}
+        return self.run(STAFF, actor, key, request, self._staffing(ref, employee_id, start, supervisor_employee_id,
+                                                                  override))
+
+    def reassign(self, ref: int, employee_id: str, actor: str, key: str | None = None, *,
+                 override: str | None = None) -> ActionResult:
+        """A scheduled event to another rep at the same time."""
+        request = {"ref": ref, "employee": employee_id, **({"override": override} if override else {})}
+        return self.run(REASSIGN, actor, key, request, self._reassigning(ref, employee_id, override))
+
     def undo(self, operation_id: int, actor: str, key: str | None = None) -> ActionResult:
         return self.run(UNDO, actor, key or f"undo-{operation_id}-{uuid.uuid4().hex}", {"operation": operation_id},
                         self._undoing(operation_id), undo_of=operation_id if _fits_integer(operation_id) else None)
@@ -53,6 +78,38 @@ class PairedActions(SagaExecutor):
 
     def preview_schedule_supervisor(self, core_ref: int, employee_id: str) -> Plan:
         return self._plan(self._scheduling_supervisor(core_ref, employee_id), preview=True)
+
+    def preview_staff(self, ref: int, employee_id: str, start: datetime, *, supervisor_employee_id: str | None = None,
+                      override: str | None = None) -> Plan:
+        return self._plan(self._staffing(ref, employee_id, start, supervisor_employee_id, override), preview=True)
+
+    def preview_reassign(self, ref: int, employee_id: str, *, override: str | None = None) -> Plan:
+        return self._plan(self._reassigning(ref, employee_id, override), preview=True)
+
+    def suggest(self, ref: int, start: datetime | None = None) -> Suggestions:
+        """Ranked reps for an event at `start` (its current time, or the first Core slot left in its window), each
+        with its reasons and every rule's result; Crossmark's qualified list, when it can be read, drops the reps it
+        does not qualify."""
+        ref = input_limits.event_ref(ref)
+        now = self.clock()
+        with self.engine.connect() as connection:
+            event = load_event(connection, ref)
+        at = start or default_start(event, now)
+        crossmark_ids, note = self._crossmark_qualified(event)
+        with self.engine.connect() as connection:
+            exclude = [event.placement.employee_id] if event.placement.employee_id else []
+            ranked = suggest_reps(connection, event, at, now, exclude=exclude, crossmark_rep_ids=crossmark_ids)
+        return Suggestions(event, at, tuple(ranked), note)
+
+    def _crossmark_qualified(self, event: EventFacts) -> tuple[set[str] | None, str | None]:
+        if not event.mplan_id or not event.location_id:
+            return None, "not checked with Crossmark: the event has no Crossmark ids"
+        try:
+            with self.client_factory() as client:
+                return {rep.rep_id for rep in client.qualified_reps(event.mplan_id, event.location_id)}, None
+        except (CrossmarkError, httpx.HTTPError) as failure:  # never blocks: our own data still ranks
+            log_event(log, "qualified reps unavailable", ref=event.ref, error=f"{type(failure).__name__}: {failure}")
+            return None, f"not checked with Crossmark ({failure})"
 
     def supervisor_candidates(self, core_ref: int) -> list[SupervisorCandidate]:
         return supervisor_candidates(self.engine, input_limits.event_ref(core_ref, "A CORE ref"))
@@ -77,6 +134,25 @@ class PairedActions(SagaExecutor):
             facts = load_supervisor_staffing(connection, input_limits.event_ref(core_ref, "A CORE ref"),
                                              input_limits.employee_id(employee_id))
             return plan_schedule_supervisor(facts, context)
+        return planner
+
+    @staticmethod
+    def _staffing(ref: int, employee_id: str, start: datetime, supervisor_employee_id: str | None,
+                  override: str | None) -> Planner:
+        def planner(connection: Connection, context: PlanningContext) -> Plan:
+            reason = input_limits.note(override, "The override reason") or None
+            lead = input_limits.employee_id(supervisor_employee_id) if supervisor_employee_id else None
+            facts = load_staffing(connection, input_limits.event_ref(ref), input_limits.employee_id(employee_id),
+                                  start, lead, context.rule, context.now)
+            return plan_staff(facts, context, reason)
+        return planner
+
+    @staticmethod
+    def _reassigning(ref: int, employee_id: str, override: str | None) -> Planner:
+        def planner(connection: Connection, context: PlanningContext) -> Plan:
+            reason = input_limits.note(override, "The override reason") or None
+            facts = load_reassign(connection, input_limits.event_ref(ref), input_limits.employee_id(employee_id))
+            return plan_reassign(facts, context, reason)
         return planner
 
     def _undoing(self, operation_id: int) -> Planner:

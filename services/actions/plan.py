@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
 
+from services.domain.rep_rules import RuleCheck
+
 
 class PairRole(StrEnum):
     """What an event is in an operation: the CORE, its Supervisor, or an event without a pair."""
@@ -25,15 +27,19 @@ class ActionKind(StrEnum):
     UNSCHEDULE = "unschedule"
     SCHEDULE_SUPERVISOR = "schedule_supervisor"
     UNDO = "undo"
+    STAFF = "staff"
+    REASSIGN = "reassign"
 
 
 ROLE_CORE, ROLE_SUPERVISOR, ROLE_SINGLE = PairRole.CORE, PairRole.SUPERVISOR, PairRole.SINGLE
 RESCHEDULE, UNSCHEDULE = ActionKind.RESCHEDULE, ActionKind.UNSCHEDULE
 SCHEDULE_SUPERVISOR, UNDO = ActionKind.SCHEDULE_SUPERVISOR, ActionKind.UNDO
+STAFF, REASSIGN = ActionKind.STAFF, ActionKind.REASSIGN
 # Operation kinds (and the other actions the journal and the audit trail name) as people read them.
 KIND_LABELS = {RESCHEDULE: "Reschedule", UNSCHEDULE: "Unschedule", SCHEDULE_SUPERVISOR: "Schedule Supervisor",
-               UNDO: "Undo", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}
-ROLE_LABELS = {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor", ROLE_SINGLE: "Event"}
+               UNDO: "Undo", STAFF: "Staff", REASSIGN: "Reassign", "retry": "Retry", "mark_resolved": "Mark resolved", "reconcile": "Reconcile"}
+# Keyed by str: PlannedEvent.role holds the text (a PairRole is a str, equal to it).
+ROLE_LABELS: dict[str, str] = {ROLE_CORE: "CORE", ROLE_SUPERVISOR: "Supervisor", ROLE_SINGLE: "Event"}
 
 
 def kind_label(kind: str | None) -> str:
@@ -94,6 +100,7 @@ class PlannedEvent:
     window_end: datetime
     before: Placement
     target: Placement
+    rep_name: str | None = None  # the target's rep by name, when the action gives the event to someone (messages)
 
     @property
     def label(self) -> str:
@@ -105,14 +112,21 @@ class PlannedEvent:
                 "mplan_id": self.mplan_id, "location_id": self.location_id, "duration": self.duration,
                 "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat(),
                 "before": self.before.to_json(), "target": self.target.to_json(),
-                "after": after.to_json() if after else None}
+                "after": after.to_json() if after else None, **({"rep_name": self.rep_name} if self.rep_name else {})}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> PlannedEvent:
         return cls(value["ref"], value["role"], value["name"], value["event_type"], value["mplan_id"],
                    value["location_id"], value["duration"], datetime.fromisoformat(value["window_start"]),
                    datetime.fromisoformat(value["window_end"]), Placement.from_json(value["before"]),
-                   Placement.from_json(value["target"]))
+                   Placement.from_json(value["target"]), value.get("rep_name"))
+
+    def reached_text(self, reached: Placement) -> str:
+        """Where the event ended, in words: its time, and who holds it when the action gave it to someone else."""
+        text = reached.describe()
+        if reached.scheduled and self.rep_name and str(reached.rep_id) != str(self.before.rep_id):
+            text += f" with {self.rep_name}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,8 @@ class Plan:
     # CORE of a Supervisor being scheduled): locked like the events and checked unchanged at the local commit, so a
     # concurrent action on that half cannot split the pair.
     guards: Mapping[int, Placement] = field(default_factory=dict)
+    # Every rep rule's result for each rep the plan gives an event to (staff, reassign): shown before confirming.
+    checks: tuple[RuleCheck, ...] = ()
 
     def difference(self, later: Plan) -> str | None:
         """What differs between this plan (made before the locks) and the same plan made under them, in words;

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.actions.facts import CoreSupervisor, EventAndPair, EventFacts, SupervisorStaffing, UndoFacts
+from services.actions.staffing_facts import ReassignFacts, StaffingFacts
+from services.actions.suggestions import assignment_for
 from services.actions.journal import OperationStatus
 from services.actions.plan import (
     ROLE_CORE, ROLE_SINGLE, ROLE_SUPERVISOR, UNSCHEDULED, Placement, Plan, PlannedEvent,
@@ -22,6 +24,7 @@ from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, superv
 from services.domain.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
+from services.domain.rep_rules import RuleCheck, check_assignment
 from services.domain.titles import SUPERVISOR_TITLES
 from services.errors import ActionRefused, NotFound
 
@@ -165,14 +168,123 @@ def plan_undo(facts: UndoFacts, context: PlanningContext) -> Plan:
             if facts_now is None:
                 raise NotFound(f"No event with ref {event.ref}.")
             _check_time(facts_now, target.start, "the earlier time", context.now)
-        planned.append(replace(event, before=current, target=target))
+        planned.append(replace(event, before=current, target=target, rep_name=None))
     if not planned:
         raise ActionRefused(f"Operation {operation_id} changed nothing; there is nothing to undo.")
     guards.update(_pairs_kept_after_undo(facts, planned))
     return Plan(tuple(planned), (), guards)
 
 
+OVERRIDE_HOW = "--override REASON (on the pages: the override box)"
+
+
+def plan_staff(facts: StaffingFacts, context: PlanningContext, override: str | None = None) -> Plan:
+    """An Unstaffed event to a rep at a time inside its window, every rep rule checked. A CORE takes its Supervisor
+    along: a scheduled one moves by the rule; an Unstaffed one is staffed at the rule time to the lead asked for (or
+    the top suggestion that breaks no rule)."""
+    event, start = facts.event, facts.start
+    if event.placement.scheduled:
+        raise ActionRefused(f"Event {event.ref} is already scheduled ({event.placement.describe()}); use Reassign to "
+                            "give it to someone else or Reschedule to move it.")
+    if facts.rep is None:
+        raise ActionRefused(f"No employee with id {facts.employee_id!r}.")
+    rep = facts.rep.rep
+    warnings: list[str] = []
+    check = check_assignment(assignment_for(event, start), rep, facts.rep.bookings, facts.rep.day_off, context.now)
+    warnings += _rules_or_refuse(check, override)
+    target = Placement(True, start, rep.id, rep.rep_id)
+    _require_remote_ids(event, target, need_scheduled_id=False)
+    planned = [event.planned(_role(event), target, rep_name=rep.name)]
+    guards: dict[int, Placement] = {}
+    if facts.core is not None:  # a Supervisor: only beside its scheduled CORE, on the CORE's date
+        core = facts.core.placement
+        guards[facts.core.ref] = core
+        if not core.scheduled or core.start is None:
+            raise ActionRefused(f"Supervisor {event.ref} belongs to CORE {facts.core.ref}, which is not scheduled; "
+                                f"staff CORE {facts.core.ref} first (its Supervisor is staffed along).")
+        if core.start.date() != start.date():
+            raise ActionRefused(f"Supervisor {event.ref} belongs to CORE {facts.core.ref}, scheduled on "
+                                f"{core.start:%Y-%m-%d}; a Supervisor works on its CORE's date.")
+    checks = [check]
+    if facts.pair is not None:
+        supervisor_plan, warning, guards, lead_check = _supervisor_with_staffed_core(facts, context, override)
+        planned += supervisor_plan
+        warnings += warning
+        checks += [lead_check] if lead_check is not None else []
+    return Plan(tuple(planned), tuple(warnings), guards, tuple(checks))
+
+
+def plan_reassign(facts: ReassignFacts, context: PlanningContext, override: str | None = None) -> Plan:
+    """A scheduled event to another rep at the same time (Crossmark: the same schedule call with the new RepID)."""
+    event, before = facts.event, facts.event.placement
+    if not before.scheduled or before.start is None:
+        raise ActionRefused(f"Event {event.ref} is not scheduled, so there is no rep to replace; use Staff.")
+    if facts.rep is None:
+        raise ActionRefused(f"No employee with id {facts.employee_id!r}.")
+    rep = facts.rep.rep
+    if rep.id == before.employee_id:
+        raise ActionRefused(f"{rep.name} already works event {event.ref}.")
+    check = check_assignment(assignment_for(event, before.start), rep, facts.rep.bookings, facts.rep.day_off,
+                             context.now, time_kept=True)
+    warnings = _rules_or_refuse(check, override)
+    target = replace(before, employee_id=rep.id, rep_id=rep.rep_id, scheduled_event_id=None)
+    _require_remote_ids(event, target, need_scheduled_id=False)
+    return Plan((event.planned(_role(event) if event.event_type != SUPERVISOR else ROLE_SUPERVISOR, target,
+                               rep_name=rep.name),), tuple(warnings), {}, (check,))
+
+
 # --- rules shared by the planners ------------------------------------------------------------------------------------
+
+
+def _rules_or_refuse(check: RuleCheck, override: str | None) -> list[str]:
+    """Refuse when a rule is broken and not overridden; the warnings that record what an override set aside."""
+    refusal = check.refusal(override, OVERRIDE_HOW)
+    if refusal is not None:
+        raise ActionRefused(refusal)
+    return [f"Overridden ({override.strip()}): {result.message}" for result in check.overridden(override)
+            if override is not None]
+
+
+def _supervisor_with_staffed_core(facts: StaffingFacts, context: PlanningContext, override: str | None
+                                  ) -> tuple[list[PlannedEvent], list[str], dict[int, Placement], RuleCheck | None]:
+    """What a CORE being staffed does to its Supervisor: moves a scheduled one by the rule, staffs an Unstaffed one
+    (then with the lead's rule results)."""
+    pair, core = facts.pair, facts.event
+    assert pair is not None
+    if pair.state == SUPERVISOR_UNSTAFFED and pair.supervisor is not None:
+        supervisor = pair.supervisor
+        if not context.supervisor_follow:
+            return [], [f"Automatic Supervisor follow is switched off: Supervisor {supervisor.ref} stays Unstaffed."], \
+                {supervisor.ref: supervisor.placement}, None
+        if facts.lead is None:
+            if facts.lead_employee_id is not None:
+                raise ActionRefused(f"No employee with id {facts.lead_employee_id!r} (the Supervisor's lead).")
+            return [], [f"No qualified lead is free for Supervisor {supervisor.ref}; it stays Unstaffed (schedule "
+                        "one with Schedule Supervisor)."], {supervisor.ref: supervisor.placement}, None
+        at = supervisor_start(facts.start, context.rule)
+        _require_same_day(supervisor.ref, at, facts.start)
+        lead = facts.lead.rep
+        check = check_assignment(assignment_for(supervisor, at), lead, facts.lead.bookings, facts.lead.day_off,
+                                 context.now)
+        warnings = _rules_or_refuse(check, override)
+        if facts.lead_suggested:
+            warnings.append(f"Supervisor {supervisor.ref} goes to {lead.name}, the top suggestion.")
+        target = Placement(True, at, lead.id, lead.rep_id)
+        _require_remote_ids(supervisor, target, need_scheduled_id=False)
+        return [supervisor.planned(ROLE_SUPERVISOR, target, rep_name=lead.name)], warnings, {}, check
+    supervisor_event, warning, guards = _supervisor_to_move(core, pair, context)
+    if supervisor_event is None:
+        return [], [warning] if warning else [], guards, None
+    at = supervisor_start(facts.start, context.rule)
+    _require_same_day(supervisor_event.ref, at, facts.start)
+    if supervisor_event.placement.start == at:
+        return [], [], {supervisor_event.ref: supervisor_event.placement}, None
+    _check_time(supervisor_event, at, f"Supervisor {supervisor_event.ref}'s new time", context.now)
+    _require_remote_ids(supervisor_event, supervisor_event.placement, need_scheduled_id=False)
+    return [supervisor_event.planned(ROLE_SUPERVISOR, replace(supervisor_event.placement, start=at,
+                                                              scheduled_event_id=None))], [], {}, None
+
+
 
 
 def _supervisor_to_move(core: EventFacts, pair: CoreSupervisor, context: PlanningContext

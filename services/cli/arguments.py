@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, TypeVar
 
 from services.domain import input_limits
 from services.errors import InvalidInput
@@ -52,10 +52,13 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (usage: {self.prog} --help)\n")
 
 
-def checked(check: Callable[[str], object]) -> Callable[[str], object]:
+Parsed = TypeVar("Parsed")
+
+
+def checked(check: Callable[[str], Parsed]) -> Callable[[str], Parsed]:
     """An argparse type from an input_limits check: its InvalidInput becomes a usage error (exit 2, nothing done)."""
 
-    def parse(value: str) -> object:
+    def parse(value: str) -> Parsed:
         try:
             return check(value)
         except InvalidInput as error:
@@ -64,7 +67,7 @@ def checked(check: Callable[[str], object]) -> Callable[[str], object]:
     return parse
 
 
-def whole(what: str, high: int = input_limits.INT_MAX) -> Callable[[str], object]:
+def whole(what: str, high: int = input_limits.INT_MAX) -> Callable[[str], int]:
     """A whole number from 1 to `high` (ids and refs: the database's 32-bit INTEGER), written with ASCII digits."""
     return checked(lambda value: input_limits.whole_number(value, what, high=high))
 
@@ -75,7 +78,7 @@ def positive_int(value: str) -> int:
     digits = text[1:] if text.startswith("-") else text
     if digits.isascii() and digits.isdigit() and (text.startswith("-") or not digits.strip("0")):
         raise argparse.ArgumentTypeError(f"{input_limits.shown(value)} must be 1 or more")
-    return whole("A count")(value)  # type: ignore[return-value]
+    return whole("A count")(value)
 
 
 event_ref = checked(input_limits.event_ref)

@@ -64,8 +64,9 @@ def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
         print(crossmark_label(settings) + ("" if client is not None else " — crossmark_drift not checked"))
         print(f"Run {result.run_id}: {len(result.findings)} open finding(s), {result.new} new, {result.resolved} resolved.")
         counts = Counter((f.severity, f.rule) for f in result.findings)
-        for (severity, rule), count in sorted(counts.items(), key=lambda item: (SEVERITY_ORDER[item[0][0]], item[0][1])):
-            print(f"  {severity:<9} {rule:<32} {count}")
+        for (severity, rule_name), count in sorted(counts.items(),
+                                                   key=lambda item: (SEVERITY_ORDER[item[0][0]], item[0][1])):
+            print(f"  {severity:<9} {rule_name:<32} {count}")
         if result.notification:
             print(f"Notification: {result.notification}")
     if args.fail_on:

@@ -25,4 +25,6 @@ def print_result(result: ActionResult, as_json: bool, crossmark: str) -> None:
         return
     print(f"Operation {result.operation_id}: {result.status.upper()} — {result.message}")
     for event in result.events:
-        print(f"  {event.role:<10} {event.ref}: {event.before or 'unscheduled'} -> {event.after or 'unscheduled'}")
+        who = (f" (employee {event.before_employee or '-'} -> {event.after_employee or '-'})"
+               if event.before_employee != event.after_employee else "")
+        print(f"  {event.role:<10} {event.ref}: {event.before or 'unscheduled'} -> {event.after or 'unscheduled'}{who}")

@@ -19,7 +19,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from services.crossmark.sandbox import (
-    PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO,
+    PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_QUALIFIED_REPS, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO,
 )
 from services.errors import (
     CrossmarkAuthError, CrossmarkBadReply, CrossmarkRejected, CrossmarkUnavailable, CrossmarkUnknownOutcome,
@@ -57,6 +57,14 @@ class ConditionReply:
     condition: str
     reps: str
     key: str
+
+
+@dataclass(frozen=True)
+class QualifiedRep:
+    """A rep Crossmark would let us schedule for an event (getQualifiedRepsForScheduling)."""
+    rep_id: str
+    first_name: str
+    last_name: str
 
 
 @dataclass(frozen=True)
@@ -256,6 +264,37 @@ class CrossmarkClient:
             start += len(records)
             page += 1
         return events
+
+    def qualified_reps(self, mplan_id: str, store_id: str, *, page_size: int = 500) -> list[QualifiedRep]:
+        """The reps Crossmark qualifies for one event (all pages). A read: safe to retry; callers never let its
+        failure block an action."""
+        reps: dict[str, QualifiedRep] = {}
+        start, page = 0, 1
+        while True:
+            params = {"_dc": str(int(time.time() * 1000)), "mPlanID": str(mplan_id), "storeID": str(store_id),
+                      "page": str(page), "start": str(start), "limit": str(page_size),
+                      "sort": json.dumps([{"property": "LastName", "direction": "ASC"}])}
+            response = self._call("GET", PATH_QUALIFIED_REPS, write=False, params=params)
+            payload = self._json_object(response, PATH_QUALIFIED_REPS)
+            records = payload.get("reps", payload.get("data"))  # some deployments answer under "data"
+            if not isinstance(records, list):
+                raise CrossmarkBadReply("Crossmark's qualified reps reply has no 'reps' (or 'data') list.",
+                                        status=response.status_code, excerpt=excerpt(response.text),
+                                        path=PATH_QUALIFIED_REPS)
+            before = len(reps)
+            for record in records:
+                if isinstance(record, dict) and str(record.get("ID") or "").strip():
+                    rep_id = str(record["ID"]).strip()
+                    reps[rep_id] = QualifiedRep(rep_id, str(record.get("FirstName") or ""),
+                                                str(record.get("LastName") or ""))
+            raw_total = payload.get("total")
+            total = int(str(raw_total)) if str(raw_total or "").strip().isdigit() else None
+            # Stop on a short page, on the promised total, or when a page adds nobody new (a server that ignores
+            # `start` would otherwise be read forever).
+            if len(records) < page_size or len(reps) == before or (total is not None and len(reps) >= total):
+                return list(reps.values())
+            start += len(records)
+            page += 1
 
     # --- time conversion -----------------------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ PATH_SCHEDULE = "/planningextcontroller/scheduleMplanEvent"
 PATH_UNSCHEDULE = "/planningextcontroller/deleteScheduledMplanEvent"
 PATH_CONDITION = "/planningextcontroller/getmPlanLocationCondition"
 PATH_PLANNING = "/planningextcontroller/getPlanningMplans"
+PATH_QUALIFIED_REPS = "/planningextcontroller/getQualifiedRepsForScheduling"
 WRITE_PATHS = frozenset({PATH_SCHEDULE, PATH_UNSCHEDULE})
 
 
@@ -67,6 +68,8 @@ class CrossmarkSimulator:
         self.username, self.password = username, password  # None: any non-empty credentials are accepted
         self.events: dict[str, SimulatedEvent] = {}
         self.reps: dict[str, str] = {}
+        # mPlanID -> the RepIDs Crossmark qualifies for it; an mPlan not listed qualifies every known rep.
+        self.qualified: dict[str, set[str]] = {}
         self.sessions: set[str] = set()
         self.failures: list[str] = []  # "fail on demand": the next N writes answer 503 without acting
         self.write_failure_rate = write_failure_rate  # or this share of all writes, at random (demos)
@@ -91,11 +94,12 @@ class CrossmarkSimulator:
         with self._lock:
             self.failures.extend(["503"] * count)
 
-    def scheduled_state(self) -> dict[str, tuple[str, datetime, str] | None]:
-        """mPlanID -> (rep id, local naive start, scheduled-event id) or None: for comparing with the database."""
-        with self._lock:
+    def scheduled_state(self) -> dict[str, tuple[str | None, datetime, str] | None]:
+        """mPlanID -> (rep id, local naive start, scheduled-event id) or None: for comparing with the database. The
+        rep id is None for a schedule loaded from the database whose employee has no Crossmark id."""
+        with self._lock:  # (a scheduled id and a start are set together and cleared together)
             return {m: ((e.rep_id, e.start.astimezone(self.tz).replace(tzinfo=None), e.scheduled_id)
-                        if e.scheduled_id else None) for m, e in self.events.items()}
+                        if e.scheduled_id and e.start is not None else None) for m, e in self.events.items()}
 
     # --- request handling --------------------------------------------------------------------------------------
 
@@ -120,6 +124,8 @@ class CrossmarkSimulator:
                 return self._condition(form)
             if path == PATH_PLANNING and method == "GET":
                 return self._planning(query)
+            if path == PATH_QUALIFIED_REPS and method == "GET":
+                return self._qualified_reps(query)
             return SimulatedReply(404, "<html><body><h1>404 Not Found</h1></body></html>")
 
     def _login(self, body: bytes) -> SimulatedReply:
@@ -195,6 +201,24 @@ class CrossmarkSimulator:
             key=lambda e: (e.start_date, e.mplan_id))
         page = matching[start:start + limit]
         return _json(200, {"mplans": [self._planning_record(e) for e in page], "total": len(matching)})
+
+    def _qualified_reps(self, query: dict[str, str]) -> SimulatedReply:
+        mplan_id = query.get("mPlanID") or ""
+        try:
+            start, limit = int(query.get("start", "0")), int(query.get("limit", "100"))
+        except ValueError:
+            return SimulatedReply(400, "<html><body>Bad request</body></html>")
+        if mplan_id not in self.events:
+            return _json(200, {"reps": [], "total": 0})
+        allowed = self.qualified.get(mplan_id)
+        reps = []
+        for rep_id, name in self.reps.items():
+            if allowed is None or rep_id in allowed:
+                first, _, last = name.partition(" ")
+                reps.append({"ID": int(rep_id) if rep_id.isdigit() else rep_id, "FirstName": first,
+                             "LastName": last, "Timezone": str(self.tz)})
+        reps.sort(key=lambda rep: (str(rep["LastName"]), str(rep["FirstName"]), str(rep["ID"])))
+        return _json(200, {"reps": reps[start:start + limit], "total": len(reps)})
 
     def _planning_record(self, event: SimulatedEvent) -> dict[str, object]:
         local = event.start.astimezone(self.tz) if event.start else None

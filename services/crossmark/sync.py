@@ -48,6 +48,7 @@ def _store_number(store_name: str | None) -> int | None:
 
 def _event_fields(record: PlanningEvent) -> dict[str, object]:
     event_type = classify_event_type(record.name)
+    assert record.start_date is not None and record.end_date is not None  # _apply keeps only records with both
     return {
         "project_name": record.name,
         "location_mvid": record.store_id,
@@ -106,8 +107,8 @@ def _apply(connection: Connection, records: list[PlanningEvent], first: date, la
             # Held until we commit: a paired action's local commit (which locks the same rows) waits for us, or has
             # committed already and is seen below. On SQLite the write lock does the same.
             query = query.with_for_update()
-        for row in connection.execute(query).mappings():
-            existing[row["external_id"]] = dict(row)
+        for found in connection.execute(query).mappings():
+            existing[found["external_id"]] = dict(found)
     acted_on = _acted_on_since(connection, [row["project_ref_num"] for row in existing.values()], now)
     employees = _employees_by_rep(connection, usable.values(), now, report)
 
@@ -148,8 +149,9 @@ def _acted_on_since(connection: Connection, refs: list[int], since: datetime) ->
     for start in range(0, len(refs), _CHUNK):
         chunk = refs[start:start + _CHUNK]
         acted.update(connection.execute(select(PairLock.event_ref).where(PairLock.event_ref.in_(chunk))).scalars())
-        acted.update(connection.execute(select(AuditEntry.event_ref).distinct().where(
-            AuditEntry.event_ref.in_(chunk), AuditEntry.at >= since)).scalars())
+        audited = connection.execute(select(AuditEntry.event_ref).distinct().where(
+            AuditEntry.event_ref.in_(chunk), AuditEntry.at >= since)).scalars()
+        acted.update(ref for ref in audited if ref is not None)  # IN matches no NULL: the test narrows the type
     return acted
 
 
@@ -167,8 +169,11 @@ def _employees_by_rep(connection: Connection, records, now: datetime, report: Sy
     """RepID -> employees.id, adding employees Crossmark knows and we do not (by RepID, never by name)."""
     reps = {record.rep_id: (record.staffed_reps[0] if record.staffed_reps else f"Rep {record.rep_id}")
             for record in records if record.rep_id}
-    known = dict(connection.execute(select(Employee.external_id, Employee.id)
-                                    .where(Employee.external_id.in_(list(reps)))).all()) if reps else {}
+    known: dict[str, str] = {}
+    if reps:
+        rows = connection.execute(select(Employee.external_id, Employee.id).where(Employee.external_id.in_(list(reps))))
+        # IN matches no NULL: `if rep_id is not None` only narrows the nullable column's type.
+        known = {rep_id: employee_id for rep_id, employee_id in rows if rep_id is not None}
     for rep_id, name in reps.items():
         if rep_id in known:
             continue

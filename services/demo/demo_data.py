@@ -86,8 +86,10 @@ _SINGLE_ANOMALY_RATES = (
     ("unstaffed_due_24h", 0.01),
 )
 # Where the window of a category must lie relative to `today`.
-_WINDOW_NEEDS = {"core_supervisor_unstaffed": "future", "supervisor_scheduled_core_not": "future",
-                 "unstaffed_past_due": "past", "unstaffed_due_24h": "today"}
+# Where a category's window must lie (looked up with the category drawn, None when none was: "any").
+_WINDOW_NEEDS: dict[str | None, str] = {
+    "core_supervisor_unstaffed": "future", "supervisor_scheduled_core_not": "future", "unstaffed_past_due": "past",
+    "unstaffed_due_24h": "today"}
 
 # Unit weights: a pair unit yields two events, so these give ~35% Core, 35% Supervisor, 10/10/5/5% of the rest.
 _UNIT_WEIGHTS = ((None, 0.35), (JUICER, 0.10), (DIGITALS, 0.10), (FREEOSK, 0.05), (OTHER, 0.05))
@@ -219,6 +221,7 @@ def _insert_rows(connection: Connection, table, columns: tuple[str, ...], rows: 
         return
     if connection.dialect.name == "postgresql":
         driver_connection = connection.connection.driver_connection
+        assert driver_connection is not None  # None only once the connection is closed or invalidated
         with driver_connection.cursor() as cursor:
             with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
@@ -322,6 +325,13 @@ class _Generator:
         if low > high:
             return None
         return self.rng.randint(low, high)
+
+    def any_window(self, length: int) -> int:
+        """First day index of a window of `length` days anywhere in the range (the months of a demo hold any unit)."""
+        first = self.window(length)
+        if first is None:
+            raise ValueError(f"The demo range of {len(self.days)} days cannot hold a {length}-day event.")
+        return first
 
     def schedule_probability(self, first: int, length: int) -> float:
         last = first + length - 1
@@ -427,7 +437,7 @@ class _Generator:
         length = rng.randint(3, 7)
         first = self.window(length, _WINDOW_NEEDS.get(category, "any"))
         if first is None:  # `today` lies outside the range: this category cannot be placed
-            category, first = None, self.window(length)
+            category, first = None, self.any_window(length)
         core_name, supervisor_name = self.pair_names(store.next_event_number())
         any_day = first + rng.randrange(length)
         core_at = self.core_time(any_day)
@@ -488,9 +498,9 @@ class _Generator:
         first = self.window(length, needs)
         if first is None:
             if drift is not None:
-                drift, first = 0, self.window(length)
+                drift, first = 0, self.any_window(length)
             else:
-                category, first = None, self.window(length)
+                category, first = None, self.any_window(length)
         name = self.single_name(event_type, first)
         day = first + rng.randrange(length)
         if event_type == JUICER:
@@ -575,7 +585,7 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
             while remaining > 0:
                 store = store_list[rng.randrange(stores)]
                 draw = rng.random() * _UNIT_TOTAL
-                unit_type = OTHER
+                unit_type: str | None = OTHER  # None: a CORE/Supervisor pair
                 for candidate, weight in _UNIT_WEIGHTS:
                     if draw < weight:
                         unit_type = candidate

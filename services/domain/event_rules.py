@@ -21,7 +21,8 @@ CORE, JUICER, SUPERVISOR = EventType.CORE, EventType.JUICER, EventType.SUPERVISO
 FREEOSK, DIGITALS, OTHER = EventType.FREEOSK, EventType.DIGITALS, EventType.OTHER
 EVENT_TYPES = tuple(EventType)
 
-DEFAULT_DURATION_MINUTES = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
+# Keyed by str: looked up with events.event_type's text (an EventType is a str, equal to it).
+DEFAULT_DURATION_MINUTES: dict[str, int] = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
 
 
 class EventCondition(StrEnum):
@@ -44,7 +45,8 @@ CONDITIONS = tuple(EventCondition)  # in this order in the planning list's condi
 SCHEDULED_CONDITIONS = frozenset({EventCondition.SCHEDULED, EventCondition.STAFFED, EventCondition.IN_PROGRESS,
                                   EventCondition.PAUSED, EventCondition.SUBMITTED})
 
-# The times of day a CORE starts: the demo data's slots and the Reschedule dialog's time buttons.
+# The times of day a CORE starts (DESIGN.md §1): the demo data's slots, the Reschedule dialog's time buttons and the rep
+# rules' Core-slot check.
 CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 
 # Checked in this order on each part of a name. Supervisor comes before Core because a Supervisor's product name may

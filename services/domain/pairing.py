@@ -50,8 +50,8 @@ def match_supervisors(wanted: Mapping[int, PairingKey | None], candidates: Itera
     `candidates` (each CORE and Supervisor with its key). One Supervisor and one CORE of the key make a pair; more of
     either is ambiguous."""
     by_key: dict[PairingKey, dict[str, dict[int, PairedEvent]]] = defaultdict(lambda: {CORE: {}, SUPERVISOR: {}})
-    for key, event in candidates:
-        by_key[key][event.event_type][event.ref] = event
+    for candidate_key, event in candidates:
+        by_key[candidate_key][event.event_type][event.ref] = event
     matches: dict[int, SupervisorMatch] = {}
     for ref, key in wanted.items():
         group = by_key.get(key) if key is not None else None

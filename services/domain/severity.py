@@ -13,4 +13,5 @@ class Severity(StrEnum):
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 SEVERITIES = tuple(Severity)  # the most serious first
-SEVERITY_ORDER = {severity: rank for rank, severity in enumerate(SEVERITIES)}  # critical 0, warning 1, info 2
+# critical 0, warning 1, info 2; keyed by str: the stored text is looked up (a Severity is a str, equal to it).
+SEVERITY_ORDER: dict[str, int] = {severity: rank for rank, severity in enumerate(SEVERITIES)}

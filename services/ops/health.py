@@ -269,6 +269,7 @@ def _crossmark_check(settings, client_factory, cache_seconds: float) -> Crossmar
                                 error=f"no answer within {CROSSMARK_TIMEOUT:g} s")
     elif error is not None:
         result = CrossmarkCheck("unreachable", settings.crossmark_base_url, error=_one_line(error))
+    assert result is not None  # otherwise the probe finished without an error, and returned its check
     if cache_seconds > 0:
         with _crossmark_lock:
             _crossmark_cache[key] = (time.monotonic(), result)

@@ -44,7 +44,8 @@ _QUOTED_OR_BARE = r"(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s&,;}\])'\"]+)"
 _BYTES_PREFIX = r"(?-i:b(?=['\"]))?"
 # What joins a header name to its value: "Name: v", "name=v", JSON "name": "v", or a tuple ('name', 'v').
 _HEADER_SEPARATOR = r"(?:['\"]?\s*[:=]\s*|['\"]\s*,\s*)" + _BYTES_PREFIX + r"['\"]?"
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# (pattern, replacement); None: the value is masked by _mask_password_value, which keeps its quotes.
+_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     # Cookie values, as httpcore prints them ((b'Set-Cookie', b'PHPSESSID=...')) or as a header line.
     (re.compile(r"(PHPSESSID=)[^;,\s'\"&]+", re.IGNORECASE), rf"\g<1>{MASK}"),
     (re.compile(r"(\b(?:set-)?cookie\b" + _HEADER_SEPARATOR + r")[^'\"\r\n]+", re.IGNORECASE), rf"\g<1>{MASK}"),
@@ -162,7 +163,7 @@ class _StderrHandler(logging.StreamHandler):
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201 - a text stream
         return sys.stderr
 
@@ -213,7 +214,8 @@ def configure_logging(settings_or_env: Settings | Mapping[str, str] | None = Non
     root = logging.getLogger()
     with _CONFIGURE_LOCK:
         ours = [handler for handler in root.handlers if getattr(handler, "_dashboard_logging", None)]
-        if len(ours) == (2 if path is not None else 1) and all(h._dashboard_logging == key for h in ours):
+        if len(ours) == (2 if path is not None else 1) and all(
+                getattr(h, "_dashboard_logging", None) == key for h in ours):
             redactor = next(f for f in ours[0].filters if isinstance(f, RedactingFilter))
         else:
             redactor = _install_handlers(root, ours, path, RedactingFilter(secrets), key)
@@ -243,7 +245,7 @@ def _install_handlers(root: logging.Logger, old: list[logging.Handler], path: Pa
         handler.close()
     formatter = JsonLinesFormatter()
     for position, handler in enumerate(handlers):
-        handler._dashboard_logging = key  # type: ignore[attr-defined]
+        handler._dashboard_logging = key  # type: ignore[attr-defined]  # our mark on a stdlib handler (see getattr)
         handler.addFilter(redactor)
         handler.setFormatter(formatter)
         # First in line: the filter masks the record itself, so handlers someone else added see it masked as well.

@@ -8,7 +8,8 @@ process: with several replicas, Prometheus scrapes each one and sums.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -28,6 +29,9 @@ HELP = {
 # Bucket bounds as the Python client writes them for its own histograms: 0.005, 1.0, +Inf.
 _BOUNDS = [*(floatToGoString(bound) for bound in BUCKETS), "+Inf"]
 
+# A series' value: a count (counters) or a Histogram (latencies); _by_family hands back the type it was given.
+_Value = TypeVar("_Value")
+
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_:]")
 _LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -45,11 +49,11 @@ def label_name(name: str) -> str:
     return cleaned if not cleaned.startswith("__") else "_" + cleaned.lstrip("_")  # __* is reserved
 
 
-def _by_family(series: dict[SeriesKey, object], drop: str | None = None,
-               ) -> dict[str, tuple[list[str], list[tuple[list[str], object]]]]:
+def _by_family(series: Mapping[SeriesKey, _Value], drop: str | None = None,
+               ) -> dict[str, tuple[list[str], list[tuple[list[str], _Value]]]]:
     """name -> (label names, [(label values in that order, value)]), label names sanitised; a series without one of
     its family's labels gets "" for it (in Prometheus an empty label value is the same as no label)."""
-    grouped: dict[str, list[tuple[dict[str, str], object]]] = {}
+    grouped: dict[str, list[tuple[dict[str, str], _Value]]] = {}
     for (name, labels), value in sorted(series.items()):
         grouped.setdefault(name, []).append(({label_name(k): v for k, v in labels if k != drop}, value))
     families = {}
@@ -76,10 +80,10 @@ class MetricsCollector(Collector):
                 counter.add_metric(values, count)
             yield counter
         # `le` belongs to the bucket lines: a series' own `le` label is left out.
-        for name, (labels, rows) in _by_family(self.registry.histogram_snapshot(), drop="le").items():
+        for name, (labels, histograms) in _by_family(self.registry.histogram_snapshot(), drop="le").items():
             family = HistogramMetricFamily(metric_name(name), HELP.get(name, f"Distribution of {name}."),
                                            labels=labels)
-            for values, histogram in rows:
+            for values, histogram in histograms:
                 cumulative = [count for _, count in histogram.cumulative()]
                 family.add_metric(values, list(zip(_BOUNDS, cumulative)), histogram.total)
             yield family

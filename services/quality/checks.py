@@ -27,6 +27,7 @@ from services.quality.rules import RULES, Finding, rule_title, run_rules
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
 from services.store.database import begin_write
+from services.store.inserted import inserted_id
 from services.store.tables import CheckRun, QualityFinding, RunRuleCount
 
 # PostgreSQL advisory lock (two-key form) held while a data-quality run works: this class with the hash of the schema the
@@ -141,8 +142,8 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
     opening = rate_limited_request(engine, RateLimit(settings.actions_per_minute), triggered_by, "run_checks", now,
                                    message=",".join(names)) if counted else begin_write(engine)
     with opening as connection:
-        run_id = connection.execute(insert(CheckRun).values(
-            started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)).inserted_primary_key[0]
+        run_id = inserted_id(connection.execute(insert(CheckRun).values(
+            started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)))
     try:
         with _without_cyclic_gc():
             with engine.connect() as connection:  # one call: the pairing rules share one query
@@ -196,11 +197,11 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                 "supervisor_ref": finding.supervisor_ref, "refs": ",".join(map(str, finding.refs)),
                                 "first_seen": now, "first_run_id": run_id, **values})
         for identity, (finding_id, severity, detail, day, _, _) in open_rows.items():
-            finding = current.get(identity)
-            if finding is not None and (severity != finding.severity or detail != finding.detail
-                                        or _as_day(day) != finding.day):
-                changed.append({"_id": finding_id, "severity": finding.severity, "detail": finding.detail,
-                                "day": finding.day})
+            reported = current.get(identity)
+            if reported is not None and (severity != reported.severity or detail != reported.detail
+                                         or _as_day(day) != reported.day):
+                changed.append({"_id": finding_id, "severity": reported.severity, "detail": reported.detail,
+                                "day": reported.day})
         gone = [row[0] for identity, row in open_rows.items() if identity not in current]
         for start in range(0, len(gone), _BATCH):
             connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))

@@ -131,6 +131,7 @@ def _send_mail(notice: Notice, settings: Settings) -> None:
     message["From"] = settings.smtp_from or f"field-events@{settings.smtp_host}"
     message["To"] = ", ".join(settings.smtp_to)
     message.set_content(notice.text)
+    # Why the ignore below: smtp_host is optional in Settings, but deliver() calls this only when it is set.
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:  # type: ignore[arg-type]
         if settings.smtp_starttls:
             smtp.starttls(context=ssl.create_default_context())

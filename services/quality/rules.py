@@ -5,7 +5,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from sqlalchemy import Connection, DateTime, bindparam, text
 
@@ -221,6 +221,12 @@ def _off_rule_sql(rule: SupervisorRule) -> tuple[str, dict[str, int]]:
     return "sup_at - core_at <> :rule_seconds", {"rule_seconds": int(rule.offset_minutes) * 60}
 
 
+# Overloads (here and on _as_datetime): None gives None, a value gives a datetime. A value read from a row is Any, and
+# so is the result then: whether the query can return NULL there (a NOT NULL column, a filter) is the query's to say.
+@overload
+def _at(seconds: None) -> None: ...
+@overload
+def _at(seconds: int) -> datetime: ...
 def _at(seconds: int | None) -> datetime | None:
     return None if seconds is None else EPOCH + timedelta(seconds=int(seconds))
 
@@ -374,6 +380,10 @@ def _events_by_ref(connection: Connection, refs: list[int]) -> dict[int, dict]:
     return events
 
 
+@overload
+def _as_datetime(value: None) -> None: ...
+@overload
+def _as_datetime(value: datetime | str) -> datetime: ...
 def _as_datetime(value: object) -> datetime | None:
     """A timestamp from a text() query: SQLite hands back the stored text, PostgreSQL a datetime."""
     if value is None or isinstance(value, datetime):
@@ -431,7 +441,7 @@ def _ago(delta: timedelta) -> str:
     return f"{hours // 24} day(s) {hours % 24} h" if hours >= 24 else f"{hours} h"
 
 
-_KINDS = {CORE: "CORE", SUPERVISOR: "Supervisor"}
+_KINDS: dict[str | None, str] = {CORE: "CORE", SUPERVISOR: "Supervisor"}  # looked up by events.event_type
 
 
 def _event_label(event_type: str | None, ref: int, project_name: str | None, store: str | None) -> str:

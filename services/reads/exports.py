@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 
 # An export holds every row its filters select, up to this many (the pages say so); Excel's own limit is 1,048,576.
 EXPORT_ROW_LIMIT = 100_000
@@ -43,8 +43,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The frame as UTF-8 CSV (header row, no index) in which no cell is a formula."""
     cells = _export_cells(frame)
     for position in range(cells.shape[1]):
-        cells.isetitem(position, pd.Series([inert_csv_text(value) if isinstance(value, str) else value
-                                            for value in cells.iloc[:, position]], index=cells.index, dtype=object))
+        inert = pd.Series([inert_csv_text(value) if isinstance(value, str) else value
+                           for value in cells.iloc[:, position]], index=cells.index, dtype=object)
+        cells.isetitem(position, inert)  # type: ignore[arg-type]  # see _export_cells
     header = [inert_csv_text(str(name)) for name in cells.columns]
     # CRLF ends a row (RFC 4180), and the writer quotes any cell holding a CR or LF: a bare CR inside an unquoted cell
     # would start a new row in a spreadsheet, and the text after it a new cell that could be a formula.
@@ -76,8 +77,10 @@ def _export_cells(frame: pd.DataFrame) -> pd.DataFrame:
         column = frame.iloc[:, position]
         if pd.api.types.is_float_dtype(column.dtype) and _whole_numbers(column):
             column = column.astype("Int64")
-        cells.isetitem(position, pd.Series([None if _missing(value) else _plain(value) for value in column.tolist()],
-                                           index=frame.index, dtype=object))
+        plain = pd.Series([None if _missing(value) else _plain(value) for value in column.tolist()],
+                          index=frame.index, dtype=object)
+        # pandas takes a Series (aligned on the index: the same one here); pandas-stubs types `value` without it.
+        cells.isetitem(position, plain)  # type: ignore[arg-type]
     return cells
 
 
@@ -98,7 +101,7 @@ def _plain(value: object) -> object:
     return value if isinstance(value, _PLAIN_VALUES + (str,)) else str(value)
 
 
-def _string_cell(sheet, text: str) -> WriteOnlyCell:  # noqa: ANN001 - a write-only worksheet
+def _string_cell(sheet, text: str) -> Cell:  # noqa: ANN001 - a write-only worksheet
     # openpyxl turns any text starting with "=" into a formula; a cell typed as string stays text. XML reads a CR as
     # a line feed anyway (Excel and openpyxl alike), so line breaks are written as LF: what is read is what was written.
     lines = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, Integer, String, case, cast, func, literal, or_, select, text, union_all
+from sqlalchemy import ColumnElement, Engine, Integer, String, case, cast, func, literal, or_, select, text, union_all
 
 from services.actions.journal import json_text
 from services.errors import InvalidInput
@@ -102,9 +102,10 @@ class EventFilter:
             clauses.append(store_key_column() == self.store)
         return clauses
 
-    def aggregate_clauses(self, table: type = ScheduledPerDay) -> list:
-        """The same filter on a pre-aggregated table (ScheduledPerDay or UnstaffedPerDay)."""
-        clauses = []
+    def aggregate_clauses(self, table: type[ScheduledPerDay | UnstaffedPerDay | UnstaffedTotal] = ScheduledPerDay,
+                          ) -> list:
+        """The same filter on a pre-aggregated table (ScheduledPerDay, UnstaffedPerDay or UnstaffedTotal)."""
+        clauses: list[ColumnElement[bool]] = []
         if self.event_types is not None:
             clauses.append(table.event_type.in_(self.event_types))
         if self.store:
@@ -206,7 +207,7 @@ def month_calendar(engine: Engine, month: date, where: EventFilter = EventFilter
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
     row_of = {day: index for index, day in enumerate(days)}
-    column_of = {event_type: index for index, event_type in enumerate(EVENT_TYPES)}
+    column_of: dict[str, int] = {event_type: index for index, event_type in enumerate(EVENT_TYPES)}
     column_of[UNSTAFFED_DUE] = len(EVENT_TYPES)
     counts = [[0] * (len(EVENT_TYPES) + 1) for _ in days]  # per type, then Unstaffed due
     scheduled = (select(ScheduledPerDay.day, ScheduledPerDay.event_type, func.sum(ScheduledPerDay.scheduled))
@@ -243,7 +244,7 @@ def type_counts(engine: Engine, first_day: date, last_day: date, period: str,
         frames.append(frame.assign(state=state))
     counts = pd.concat(frames, ignore_index=True)
     counts["period"] = [_period_start(day, period) for day in counts["day"]]
-    counts = counts.groupby(["period", "event_type", "state"], as_index=False)["count"].sum()
+    counts = counts.groupby(["period", "event_type", "state"], as_index=False)[["count"]].sum()  # [[...]]: a frame
     counts["event_type"] = pd.Categorical(counts["event_type"], categories=list(EVENT_TYPES), ordered=True)
     return counts.sort_values(["period", "event_type", "state"]).reset_index(drop=True)
 
@@ -430,9 +431,9 @@ def day_view(engine: Engine, day: date, where: EventFilter = EventFilter(), limi
     with engine.connect() as connection:
         counts = _day_counts(connection, day, where)
         by_type: dict[str, int] = {}
-        for (_, event_type), (scheduled_count, _) in counts.items():
+        for (_, type_name), (scheduled_count, _) in counts.items():
             if scheduled_count:
-                by_type[event_type] = by_type.get(event_type, 0) + scheduled_count
+                by_type[type_name] = by_type.get(type_name, 0) + scheduled_count
         unstaffed_total = sum(unstaffed for _, unstaffed in counts.values())
         per_store = _per_store_frame(counts)
         if limit is not None and max(sum(by_type.values()), unstaffed_total) > limit:

@@ -319,8 +319,9 @@ def _role_in(operation: OperationRecord, ref: int) -> str | None:
 def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple[list[OperationRecord], bool]:
     """The operations that touched event `ref`, oldest first, and whether older operations went unsearched (see the
     module docstring for where each kind is found and why the search is bounded)."""
-    known = set(connection.execute(select(AuditEntry.operation_id).where(
-        AuditEntry.event_ref == ref, AuditEntry.operation_id.is_not(None)).distinct()).scalars())
+    known = {operation_id for operation_id in connection.execute(select(AuditEntry.operation_id).where(
+        AuditEntry.event_ref == ref, AuditEntry.operation_id.is_not(None)).distinct()).scalars()
+        if operation_id is not None}  # (as the query says: the test narrows the nullable column's type)
     known |= set(connection.execute(select(PairLock.operation_id).where(PairLock.event_ref == ref)).scalars())
     newest = connection.execute(select(func.max(Operation.id))).scalar() or 0
     floor = max(newest - recent, 0)
@@ -393,7 +394,7 @@ def _placement_text(value: Any, names: Mapping[str, str] | None = None) -> str:
     return text
 
 
-def _request_text(kind: str, request: dict, ref: int, names: Mapping[str, str] | None = None) -> str:
+def _request_text(kind: str, request: dict, ref: int | None, names: Mapping[str, str] | None = None) -> str:
     """What was asked, in words: "Reschedule to Tue 2025-10-07 11:00", "Schedule Supervisor of CORE 608001 with
     employee US157005", "Undo of operation 12"."""
     text = action_label(kind)

@@ -223,7 +223,9 @@ def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | Non
             # A database we create ourselves runs in WAL mode: readers never block the writer and commits are cheap.
             raw = engine.raw_connection()  # outside any transaction: SQLite refuses the switch inside one
             try:
-                raw.driver_connection.execute("PRAGMA journal_mode=WAL")
+                driver_connection = raw.driver_connection
+                assert driver_connection is not None  # None only once the connection is closed or invalidated
+                driver_connection.execute("PRAGMA journal_mode=WAL")
             finally:
                 raw.close()
         try:

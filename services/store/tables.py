@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text,
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here maps one Table (none maps a join or a select), so `Model.__table__` is typed as the Table it is
+    # (SQLAlchemy types it as the wider FromClause; this annotation is its maintainers' advice, sqlalchemy#9130).
+    __table__: ClassVar[Table]
 
 
 def json_column_type() -> JSON:
@@ -27,7 +29,8 @@ def json_column_type() -> JSON:
 # Not described here: migration 0008's partial expression index ix_dashboard_events_unstaffed_store_due (on the
 # store filter's own expression), which SQLAlchemy cannot reflect on SQLite; tests/test_migrations_frozen.py checks it
 # through the database's catalogue instead.
-_UNUSABLE_SCHEDULE_ID = {  # rule 10's filter, as migration 0007 indexes it (services/quality/rules.py)
+# Typed Any: it is passed as Index(**...) dialect keywords, which mypy would otherwise match against Index's own ones.
+_UNUSABLE_SCHEDULE_ID: dict[str, Any] = {  # rule 10's filter, as migration 0007 indexes it (services/quality/rules.py)
     "sqlite_where": text("external_id IS NULL OR (external_id = '' OR external_id GLOB '*[^0-9]*')"),
     "postgresql_where": text("external_id IS NULL OR external_id !~ '^[0-9]+$'"),
 }
@@ -425,3 +428,35 @@ class StoreEventCount(Base):
 
     store: Mapped[str] = mapped_column(Text, primary_key=True)
     events: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class Batch(Base):
+    """A batch of actions asked for at once (services/actions/batches.py, migration 0017): rep out, staff missing
+    Supervisors, fix a rule's findings. Its key belongs to the acting account, like an operation's."""
+
+    __tablename__ = "dashboard_batches"
+    __table_args__ = (Index("uq_dashboard_batches_account_key", "requested_by", "idempotency_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    requested_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    request: Mapped[str | None] = mapped_column(Text)  # JSON: the batch's arguments
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class BatchItemRow(Base):
+    """One item of a batch, planned up front (what it does, as JSON), and the operation that ran it once it has."""
+
+    __tablename__ = "dashboard_batch_items"
+    __table_args__ = (Index("ix_dashboard_batch_items_operation", "operation_id"),)
+
+    batch_id: Mapped[int] = mapped_column(Integer, ForeignKey("dashboard_batches.id"), primary_key=True)
+    item_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    event_ref: Mapped[int] = mapped_column(Integer, nullable=False)
+    item: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: services.actions.batches.BatchItem
+    operation_id: Mapped[int | None] = mapped_column(Integer)

@@ -60,7 +60,7 @@ def _skip_reason() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "e2e tests skipped: Playwright for Python is not installed (pip install -r requirements.txt)"
+        return "e2e tests skipped: Playwright for Python is not installed (make install-dev)"
     return None
 
 

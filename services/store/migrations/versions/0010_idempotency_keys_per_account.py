@@ -24,6 +24,8 @@ Revises: 0009
 """
 from __future__ import annotations
 
+from typing import Any, Mapping, Sequence
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -41,7 +43,7 @@ POSTGRESQL_OLD_UNIQUE_NAME = "dashboard_operations_idempotency_key_key"  # Postg
 NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 
 
-def _state() -> tuple[set[str], list[dict], set[str]]:
+def _state() -> tuple[set[str], Sequence[Mapping[str, Any]], set[str | None]]:
     inspector = sa.inspect(op.get_bind())
     columns = {column["name"] for column in inspector.get_columns(TABLE)}
     key_uniques = [unique for unique in inspector.get_unique_constraints(TABLE)
