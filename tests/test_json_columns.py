@@ -31,7 +31,9 @@ EVENTS = [{"ref": 606001, "role": "core", "name": "606001-CORE-Super Pretzel", "
            "before": UNPLACED, "target": PLACED, "after": PLACED}]
 STEP_REQUEST = {"RepID": "4711", "mPlanID": "31001", "LocationID": "157384", "Start": "2026-12-08T10:30:00",
                 "minutes": 390}
-NOT_JSON = ("True", "False", "not json {", '{"cut": ', "")  # a switch's entries, rows cut short or edited by hand
+# JSON PostgreSQL's JSONB cannot hold (a NUL in text): 0016 keeps it there as a JSON string of the text, which the
+# journal's reader still reads as the JSON it holds.
+WITH_NUL = {"ref": 606001, "note": "a\x00b"}
 
 
 def old_text(value: object) -> str:
@@ -40,7 +42,8 @@ def old_text(value: object) -> str:
 
 
 # (operation id, request, events) as stored text; None is NULL.
-OPERATIONS = ((1, old_text(REQUEST), old_text(EVENTS)), (2, "not json {", ""), (3, None, None))
+OPERATIONS = ((1, old_text(REQUEST), old_text(EVENTS)), (2, "not json {", ""), (3, None, None),
+              (4, old_text(WITH_NUL), "[]"))
 # (step id, operation id, request, result)
 STEPS = ((1, 1, old_text(STEP_REQUEST), old_text(PLACED)), (2, 1, '{"cut": ', None))
 # (audit id, action, before, after, message)
@@ -104,8 +107,9 @@ def test_stored_text_reads_back_the_same_after_the_upgrade(at_0015: Engine):
     json_type = "JSONB" if engine.dialect.name == "postgresql" else "JSON"
     assert set(_column_types(engine).values()) == {json_type}
     journal = Journal(engine)
-    first, second, third = (journal.find(operation_id) for operation_id in (1, 2, 3))
+    first, second, third, fourth = (journal.find(operation_id) for operation_id in (1, 2, 3, 4))
     assert (first.request, first.events) == (REQUEST, EVENTS)
+    assert (fourth.request, fourth.events) == (WITH_NUL, [])
     # Not JSON, or nothing: the readers' empty values, as before (journal.read_json).
     assert (second.request, second.events, third.request, third.events) == ({}, [], {}, [])
 
@@ -124,7 +128,7 @@ def test_stored_text_reads_back_the_same_after_the_upgrade(at_0015: Engine):
         operations = dict(connection.execute(select(Operation.id, Operation.events)).all())
     assert stored == {1: None, 2: UNPLACED, 3: "False", 4: "", 5: 5}
     assert step_requests == {1: STEP_REQUEST, 2: '{"cut": '}
-    assert operations == {1: EVENTS, 2: "", 3: None}
+    assert operations == {1: EVENTS, 2: "", 3: None, 4: []}
 
 
 def test_a_downgrade_gives_the_text_back(at_0015: Engine):
@@ -143,6 +147,7 @@ def test_a_downgrade_gives_the_text_back(at_0015: Engine):
     assert (json.loads(audit[2][0]), json.loads(audit[2][1])) == (UNPLACED, PLACED)
     assert json.loads(audit[5][0]) == 5 and json.loads(audit[5][1]) == []
     assert operations[2] == ("not json {", "") and operations[3] == (None, None)
+    assert json.loads(operations[4][0]) == WITH_NUL
     assert (json.loads(operations[1][0]), json.loads(operations[1][1])) == (REQUEST, EVENTS)
 
 
@@ -154,3 +159,12 @@ def test_new_entries_show_the_cells_the_text_columns_did(engine: Engine):
                                     action="reschedule: core", before=UNPLACED, after=after)
     (row,) = cells(audit_frame(engine, since=date(2026, 1, 1)), "before", "after")
     assert row == (to_json(UNPLACED), to_json(after)) == (old_text(UNPLACED), old_text(PLACED))
+
+
+def test_a_nul_in_a_refused_request_is_journaled_as_u_fffd(engine: Engine):
+    """JSONB holds no NUL in text; the journal records what was asked (bad input included) with U+FFFD in its place,
+    on both databases."""
+    journal = Journal(engine)
+    record = journal.record_refused(key="k-nul", kind="reschedule", actor="dana", now=NOW, request=WITH_NUL,
+                                    message="The note contains a NUL byte")
+    assert journal.find(record.id).request == {"ref": 606001, "note": "a\ufffdb"}

@@ -92,8 +92,20 @@ def to_json(value: Any) -> str:
 
 
 def json_value(value: Any) -> Any:
-    """A value as a JSON column stores it: dicts, lists, text, numbers, booleans, None (datetimes as ISO text)."""
-    return None if value is None else json.loads(to_json(value))
+    """A value as a JSON column stores it: dicts, lists, text, numbers, booleans, None (datetimes as ISO text), with
+    each NUL character as U+FFFD. PostgreSQL's JSONB cannot hold a NUL in text, and a refused request is journaled as it
+    was asked, bad input (a NUL typed into a note) included; the same on SQLite, so both databases hold the same."""
+    return None if value is None else _without_nul(json.loads(to_json(value)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def json_text(value: Any) -> str | None:

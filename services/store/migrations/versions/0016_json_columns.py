@@ -6,7 +6,9 @@ text the code wrote with json.dumps and read with json.loads.
 - Stored text that is valid JSON becomes that value. Text that is not (the switches' audit entries wrote Python's
   "True" / "False"; a row edited by hand or cut short) is kept as a JSON string holding exactly that text, so nothing is
   lost and the readers show it as it was. PostgreSQL decides validity by its own JSON parser (a temporary function
-  catches the values `::jsonb` refuses); SQLite by Python's json.loads, which is what reads the column there.
+  catches the values `::jsonb` refuses: also JSON with a NUL in its text, "\\u0000", which JSONB cannot hold; the
+  journal's reader still reads such a string as the JSON it holds); SQLite by Python's json.loads, which is what reads
+  the column there.
 - SQLite stores JSON as text either way; the declared type changes by a table copy (`batch_alter_table`), so the
   models describe the tables. The partial indexes of dashboard_operations are dropped before the copy and re-created
   after it, exactly as 0010 made them.
