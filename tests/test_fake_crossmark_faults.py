@@ -21,7 +21,7 @@ import pytest
 from services.crossmark.client import CrossmarkClient
 from services.crossmark.sandbox import PATH_CONDITION, PATH_SCHEDULE
 from services.errors import CrossmarkUnknownOutcome
-from tests.fake_crossmark import FakeCrossmark, RecordedRequest, SeedIds
+from tests.fake_crossmark import FakeCrossmark, RecordedRequest, SeedIds, make_simulator
 
 START = datetime(2026, 3, 9, 10, 30)
 
@@ -134,6 +134,22 @@ def test_a_late_write_lands_after_the_client_gave_up_and_read_back(fake_crossmar
     wait_until(lambda: write.handled)
     assert write.acted and scheduled_in_crossmark(fake_crossmark, ids)  # ... and yet it landed
     assert write.handled_at - write.received_at >= 1.5
+
+
+def test_a_late_write_lands_in_the_world_it_was_sent_to(fake_crossmark, crossmark_client_for, ids):
+    """A test that swaps the simulator while a late write is held (PairedWorld.restart: each example of the stateful
+    test on one shared fake) does not get the write in its fresh world."""
+    fake_crossmark.inject(PATH_SCHEDULE, "late_write", delay=0.5)
+    client = crossmark_client_for(fake_crossmark.url, read_timeout=0.1)
+    with pytest.raises(CrossmarkUnknownOutcome):
+        schedule(client, ids)
+    sent_to = fake_crossmark.simulator
+    fake_crossmark.simulator = make_simulator()
+    fresh = fake_crossmark.seed_basic()
+    write = the_write(fake_crossmark)
+    wait_until(lambda: write.handled)
+    assert write.acted and sent_to.scheduled_state()[ids.mplan_id] is not None
+    assert fake_crossmark.simulator.scheduled_state()[fresh.mplan_id] is None
 
 
 def test_slow_is_retired_with_a_pointer_to_both_meanings(fake_crossmark):
