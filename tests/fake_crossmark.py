@@ -23,7 +23,7 @@ Faults (`inject(path, fault, times=1, delay=None)`; consumed in order, one per m
 | `expired_session` | no | 401 "session expired" page (the session itself stays valid, as if it had just been renewed elsewhere) |
 | `expired_redirect` | no | 302 to `/login?...` (the other way the service reports an expired session) |
 | `slow_reply` | yes, at once | the real reply, held for `delay` (default `slow_delay`) after the simulator acted |
-| `late_write` | yes, after `delay` | the request is held for `delay` (default `slow_delay`) *before* the simulator acts, then the real reply at once |
+| `late_write` | yes, `delay` late | the request waits `delay` (default `slow_delay`); then the simulator acts, replies |
 | `reset` / `reset_before` | no | the connection is aborted (RST) without any reply |
 | `reset_after` | yes | the connection is aborted (RST) without any reply |
 | `html_error` | no | 200 with an HTML error page |
@@ -67,7 +67,7 @@ FAKE_PASSWORD = "Sup3r-S3cret-PW!"  # distinctive, so tests can prove it never l
 FAULTS = frozenset({"5xx_before", "5xx_after", "timeout_before", "timeout_after", "ok0", "missing_id",
                     "expired_session", "expired_redirect", "slow_reply", "late_write", "reset", "reset_before",
                     "reset_after", "html_error", "extra_keys"})
-SLOW_FAULTS = frozenset({"slow_reply", "late_write"})  # their delay defaults to `slow_delay`, the others' to `timeout_delay`
+SLOW_FAULTS = frozenset({"slow_reply", "late_write"})  # delay by default `slow_delay` (the others: `timeout_delay`)
 RETIRED_FAULTS = {"slow": "'slow' was split in two: 'slow_reply' (the simulator acts, then the reply is held: a slow "
                           "reply) or 'late_write' (the request is held, then the simulator acts: the write may land "
                           "after the client gave up)"}

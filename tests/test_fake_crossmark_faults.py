@@ -118,7 +118,7 @@ def test_slow_reply_and_late_write_default_to_the_slow_delay(crossmark_client_fo
         assert all(0.2 <= seconds < 3.0 for seconds in held), held
 
 
-# --- late_write: the request is held, then the simulator acts -----------------------------------------------------------
+# --- late_write: the request is held, then the simulator acts ------------------------------------------------------
 
 
 def test_a_late_write_lands_after_the_client_gave_up_and_read_back(fake_crossmark, crossmark_client_for, ids):

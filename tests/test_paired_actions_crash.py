@@ -2,8 +2,8 @@
 reconcile finishes or undoes, restoring agreement (1) and the pair (2); locks released.
 
 The action runs in a real subprocess against the local HTTP fake of Crossmark and a real database (SQLite and
-PostgreSQL); the fake holds one request on the wire (`late_write` / `timeout_before` / a slow login) so the test can kill the
-process at a known point, then lets the request land (or not) before reconciling.
+PostgreSQL); the fake holds one request on the wire (`late_write` / `timeout_before` / a slow login) so the test can
+kill the process at a known point, then lets the request land (or not) before reconciling.
 """
 from __future__ import annotations
 

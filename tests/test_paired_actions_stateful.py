@@ -7,10 +7,10 @@ midnight), unschedule, schedule-Supervisor, undo, the same key resubmitted, reus
 too long. Each action may carry faults on its Crossmark writes (ok: 0, 5xx before/after acting, timeouts before/after,
 resets before/after, an expired session, a missing id, an HTML page, a slow reply, a failed read-back, the sessions
 expiring, the process dying before or after a write). Outages start and end (every request fails meanwhile), the clock
-(a fixed morning, never wall time) moves (minutes to hours: undo windows, leases, backoff, stuck), two threads act on one pair at once (also with one
-key), a retry pass runs while an action waits on Crossmark, sync copies Crossmark into the database (also while an
-action runs), and retry passes (`reconcile`, the retry loop's work, with the clock past leases and backoff) and
-`retry_all` run at any point, with faults of their own.
+(a fixed morning, never wall time) moves (minutes to hours: undo windows, leases, backoff, stuck), two threads act on
+one pair at once (also with one key), a retry pass runs while an action waits on Crossmark, sync copies Crossmark into
+the database (also while an action runs), and retry passes (`reconcile`, the retry loop's work, with the clock past
+leases and backoff) and `retry_all` run at any point, with faults of their own.
 
 After every step (DESIGN.md §3):
 - 1: outside operations that are pending / applying / needs_attention / stuck, every event agrees on both sides
