@@ -202,3 +202,30 @@ def test_a_batch_and_a_single_action_on_the_same_pair_never_split_it(world: Pair
     assert report.items[0].status == "done"
     world.agree()
     world.pairs_together()
+
+
+def test_the_batch_cli_dry_run_run_show_and_undo(world: PairedWorld) -> None:
+    from tests.test_paired_actions_trust import cli, ensure_account, last_json
+
+    ensure_account(world, "opsamy", "operator")
+    refs = add_single_events(world, 3, JADE)
+    day = f"{DAY:%Y-%m-%d}"
+    args = ("batch", "rep-out", "--employee", JADE, "--from", day, "--to", day, "--unschedule", "--user", "opsamy")
+    dry = last_json(cli(world, *args, "--dry-run", "--json"))
+    assert dry["batch_id"] is None and dry["status"] == "dry_run" and dry["counts"] == {"would_run": 3}
+    assert [item["event"] for item in dry["items"]] == refs and world.fake.writes_sent() == 0
+    text = cli(world, *args, "--key", "jade-out")
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "[3/3]" in text.stdout and "DONE" in text.stdout
+    assert all(not world.db(ref).scheduled for ref in refs)
+    again = last_json(cli(world, *args, "--key", "jade-out", "--json"))  # resumed: answered, nothing sent again
+    assert again["status"] == "done" and world.fake.writes_sent() == 3
+    shown = last_json(cli(world, "batch", "show", str(again["batch_id"]), "--json"))
+    assert shown["counts"] == {"done": 3} and [i["operation_id"] is not None for i in shown["items"]] == [True] * 3
+    undone = last_json(cli(world, "batch", "undo", str(again["batch_id"]), "--user", "opsamy", "--json"))
+    assert undone["status"] == "done" and all(world.db(ref).scheduled for ref in refs)
+    bad = cli(world, "batch", "rep-out", "--employee", JADE, "--from", day, "--to", "2020-01-01", "--unschedule",
+              "--user", "opsamy")
+    assert bad.returncode == 1 and "ends" in bad.stderr and "before it starts" in bad.stderr
+    missing = cli(world, "batch", "fix", "--rule", "no_such_rule", "--user", "opsamy")
+    assert missing.returncode == 1 and "offers no fix" in missing.stderr
