@@ -40,6 +40,8 @@ class Spec:
     refuse: Callable[[PairedActions], ActionResult]
     refusal: str
     guards: tuple[int, ...] = ()  # the other half of the pair: locked but not changed
+    compensation: str = "unschedule"  # the Crossmark write that takes an event back (to scheduled: "schedule")
+    last_label: str = "Supervisor"  # how messages name the last event written
 
     def __str__(self) -> str:
         return self.name
@@ -48,17 +50,29 @@ class Spec:
 RESCHEDULE = Spec(
     "reschedule", lambda actions, key=None: actions.reschedule(606001, at(DAY, 11), "alice", key=key),
     (606001, 606002), "schedule", {606001: (True, at(DAY, 11), "900001"), 606002: (True, at(DAY, 13), "900005")},
-    lambda actions: actions.reschedule(606001, at(TODAY - timedelta(days=1), 10, 30), "alice"), "is in the past")
+    lambda actions: actions.reschedule(606001, at(TODAY - timedelta(days=1), 10, 30), "alice"), "is in the past",
+    compensation="schedule")
 UNSCHEDULE = Spec(
     "unschedule", lambda actions, key=None: actions.unschedule(606001, "alice", key=key),
     (606001, 606002), "unschedule", {606001: (False, None, None), 606002: (False, None, None)},
-    lambda actions: actions.unschedule(608002, "alice"), "is not scheduled; there is nothing to unschedule")
+    lambda actions: actions.unschedule(608002, "alice"), "is not scheduled; there is nothing to unschedule",
+    compensation="schedule")
 SUPERVISOR = Spec(
     "schedule_supervisor", lambda actions, key=None: actions.schedule_supervisor(608001, "US157005", "alice", key=key),
     (608002,), "schedule", {608002: (True, at(DAY, 13, 30), "900005")},
     lambda actions: actions.schedule_supervisor(608001, "US157002", "alice"),
     "a Supervisor event needs a Club Supervisor or Lead Event Specialist", guards=(608001,))
-SPECS = (RESCHEDULE, UNSCHEDULE, SUPERVISOR)
+STAFF = Spec(  # staff an Unstaffed Supervisor beside its scheduled CORE: one write, the CORE a guard
+    "staff", lambda actions, key=None: actions.staff(608002, "US157005", at(DAY, 13, 30), "alice", key=key),
+    (608002,), "schedule", {608002: (True, at(DAY, 13, 30), "900005")},
+    lambda actions: actions.staff(608002, "US157002", at(DAY, 13, 30), "alice", override="needed"),
+    "a Supervisor event needs a Club Supervisor or Lead Event Specialist", guards=(608001,))
+REASSIGN = Spec(  # the lone CORE 606999 from Marcus to Jade Monroe, at the same time
+    "reassign", lambda actions, key=None: actions.reassign(606999, "US157006", "alice", key=key),
+    (606999,), "schedule", {606999: (True, at(DAY, 11), "900006")},
+    lambda actions: actions.reassign(606999, "US157001", "alice"), "already works CORE 606001",
+    compensation="schedule", last_label="CORE")
+SPECS = (RESCHEDULE, UNSCHEDULE, SUPERVISOR, STAFF, REASSIGN)
 PAIRED = (RESCHEDULE, UNSCHEDULE)  # the actions that write a CORE and then its Supervisor
 
 
@@ -192,7 +206,7 @@ def test_last_write_unknown_and_unreadable_needs_attention_until_retried(world, 
     result = spec.run(world.actions)
     operation = world.check(result, status="needs_attention")
     supervisor = spec.events[-1]
-    assert f"Supervisor {supervisor}: its state in Crossmark is unknown" in result.message
+    assert f"{spec.last_label} {supervisor}: its state in Crossmark is unknown" in result.message
     assert set(world.locks()) == set(spec.events) | set(spec.guards)
     assert all(world.db(ref).placement == before[ref][0] for ref in spec.events)  # our database untouched
     assert world.remote(supervisor).placement == spec.target[supervisor]  # the write did land
@@ -202,12 +216,12 @@ def test_last_write_unknown_and_unreadable_needs_attention_until_retried(world, 
     assert "compensate" not in {s["purpose"] for s in world.steps(result.operation_id)
                                 if s["event_ref"] == supervisor}
     # while it needs attention, the pair is locked: a second action is refused with a clear message
-    other = world.actions.reschedule(spec.events[0] if spec is not SUPERVISOR else 608001, at(DAY, 9, 45), "bob")
+    other = world.actions.reschedule(spec.guards[0] if spec.guards else spec.events[0], at(DAY, 9, 45), "bob")
     assert other.status == "refused" and f"part of operation {result.operation_id}" in other.message
     world.arm()
     retried = world.actions.retry(result.operation_id, "admin")
     assert retried.operation_id == result.operation_id
-    expected = "done" if spec is SUPERVISOR else "compensated"  # all at target: finish; else undo what landed
+    expected = "done" if len(spec.events) == 1 else "compensated"  # all at target: finish; else undo what landed
     world.check(retried, status=expected)
     assert world.locks() == {} and operation["id"] == retried.operation_id
     if expected == "done":
@@ -305,7 +319,7 @@ def test_local_commit_fails_after_remote_success_and_crossmark_is_compensated(wo
     world.check(result, status="compensated")
     assert "Crossmark was changed but the database refused the change" in result.message
     assert_placements(world, before)
-    back = "schedule" if spec.action == "unschedule" or spec is RESCHEDULE else "unschedule"
+    back = spec.compensation
     assert world.step_summary(result.operation_id) == [
         *[(ref, spec.action, "forward", "ok") for ref in spec.events],
         *[step for ref in reversed(spec.events) for step in (read_back(ref), (ref, back, "compensate", "ok"))]]

@@ -267,3 +267,29 @@ def test_the_cli_staffs_reassigns_and_suggests(world: PairedWorld) -> None:
     assert "Marcus Bell" not in text.stdout  # he holds CORE 606001 now: suggestions are for someone else
     bad_time = cli(world, "staff", "--event", "606001", "--employee", DANA, "--at", "tomorrow", "--user", "opsamy")
     assert bad_time.returncode == 2 and "YYYY-MM-DDTHH:MM" in bad_time.stderr
+
+
+@pytest.mark.parametrize("fault, status", [("ok0", "compensated"), ("5xx_after", "done"),
+                                           (["5xx_after", ("planning", "5xx_before", 3)], "needs_attention")])
+def test_staffing_a_pair_when_the_supervisors_write_fails(world: PairedWorld, fault, status: str) -> None:
+    """CORE first, then its Supervisor: the Supervisor's write refused puts the CORE back (both Unstaffed again); a
+    lost reply is read back (applied: done); unreadable, the operation needs attention holding both, and Retry
+    settles it (the CORE staffed and the Supervisor where Crossmark has it, or both undone)."""
+    unstaff_pair(world)
+    world.arm({2: fault})
+    result = world.actions.staff(606001, DANA, at(DAY, 9, 45), "alice", supervisor_employee_id=TOM)
+    world.check(result, status=status, refs=(606001, 606002))
+    if status == "compensated":
+        assert not world.db(606001).scheduled and not world.remote(606001).scheduled
+        world.agree()
+    elif status == "done":
+        assert world.db(606002).placement == (True, at(DAY, 11, 45), "900005")
+        world.agree()
+    else:
+        assert world.locks() == {606001: result.operation_id, 606002: result.operation_id}
+        world.arm()
+        retried = world.actions.retry(result.operation_id, "admin")
+        assert retried.status in ("done", "compensated"), retried
+        world.agree()
+        assert world.locks() == {}
+    world.pairs_together()

@@ -194,7 +194,8 @@ def plan_staff(facts: StaffingFacts, context: PlanningContext, override: str | N
     warnings += _rules_or_refuse(check, override)
     target = Placement(True, start, rep.id, rep.rep_id)
     _require_remote_ids(event, target, need_scheduled_id=False)
-    planned = [event.planned(_role(event), target, rep_name=rep.name)]
+    planned = [event.planned(ROLE_SUPERVISOR if event.event_type == SUPERVISOR else _role(event), target,
+                             rep_name=rep.name)]
     guards: dict[int, Placement] = {}
     if facts.core is not None:  # a Supervisor: only beside its scheduled CORE, on the CORE's date
         core = facts.core.placement
