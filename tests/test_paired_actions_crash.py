@@ -39,6 +39,10 @@ if kind == "reschedule":
     result = actions.reschedule(606001, datetime.fromisoformat(sys.argv[7]), "crashy", key="crash")
 elif kind == "unschedule":
     result = actions.unschedule(606001, "crashy", key="crash")
+elif kind == "reassign":
+    result = actions.reassign(606999, sys.argv[7], "crashy", key="crash")
+elif kind == "staff":
+    result = actions.staff(608002, "US157005", datetime.fromisoformat(sys.argv[7]), "crashy", key="crash")
 else:
     result = actions.schedule_supervisor(608001, sys.argv[7], "crashy", key="crash")
 print("finished:", result.status, flush=True)
@@ -199,3 +203,38 @@ def test_schedule_supervisor_killed_before_its_write_reached_crossmark(world):
     assert_settled(world, operation["id"], "compensated")
     assert world.fake.writes_sent() == 0
     assert {ref: world.both(ref) for ref in world.mplan} == before  # nothing anywhere, ids included
+
+
+def test_reassign_killed_while_its_write_is_in_flight_and_it_lands(world):
+    """Reassign 606999 to Jade Monroe; the process dies while the write is on the wire, which then lands: the retry
+    pass reads Crossmark back and finishes the operation (done), sending nothing again."""
+    world.fake.inject(PATH_SCHEDULE, "late_write", delay=0.5)
+    process = start_action(world, "reassign", "US157006")
+    wait_for(lambda: len(writes_received(world, PATH_SCHEDULE)) == 1, "the write", process)
+    kill(process)
+    write = writes_received(world, PATH_SCHEDULE)[0]
+    deadline = time.monotonic() + 5
+    while not write.handled and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert write.acted and world.remote(606999).rep_id == "900006" and world.db(606999).rep_id == "900002"
+    operation = the_operation(world)
+    (result,) = reconcile_in_process(world)
+    assert (result.operation_id, result.status) == (operation["id"], "done")
+    assert_settled(world, operation["id"], "done")
+    assert world.fake.writes_sent() == 1 and world.db(606999).rep_id == "900006"
+
+
+def test_staff_killed_before_its_write_reached_crossmark(world):
+    world.fake.inject(PATH_LOGIN, "slow_reply", delay=0.5)  # the step is recorded, then the client logs in: kill there
+    before = {ref: world.both(ref) for ref in world.mplan}
+    process = start_action(world, "staff", at(DAY, 13, 30).isoformat())
+    wait_for(lambda: len(world.fake.requests_to(PATH_LOGIN)) == 1 and step_recorded(world),
+             "the step to be recorded", process)
+    kill(process)
+    operation = the_operation(world)
+    assert operation["status"] == "applying" and set(world.locks()) == {608002, 608001}
+    (result,) = reconcile_in_process(world)
+    assert (result.operation_id, result.status) == (operation["id"], "compensated")
+    assert_settled(world, operation["id"], "compensated")
+    assert world.fake.writes_sent() == 0
+    assert {ref: world.both(ref) for ref in world.mplan} == before
