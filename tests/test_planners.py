@@ -267,3 +267,70 @@ def test_planners_are_pure_and_a_plan_agrees_with_itself(facts, new_start, conte
         assert isinstance(later, Plan) and first.difference(later) is not None  # a new Crossmark id is a change
     else:
         assert str(first) == str(second)
+
+
+# --- staff and reassign: the rep rules decide, an override only ever sets soft rules aside ---------------------------
+
+from services.actions.rep_facts import RepDay  # noqa: E402 - the staffing half of the file
+from services.actions.staffing_facts import ReassignFacts, StaffingFacts  # noqa: E402
+from services.actions.planners import plan_reassign, plan_staff  # noqa: E402
+from services.domain.rep_rules import Booking, DayOff, Strength  # noqa: E402
+
+reps = st.builds(Rep, st.sampled_from(["E1", "E2", "E9"]), st.just("Pat Rep"),
+                 st.sampled_from(["Event Specialist", "Club Supervisor", "Juicer Barista", None]), st.booleans(),
+                 st.sampled_from(["101", "109", None]))
+
+
+@st.composite
+def rep_days(draw: st.DrawFn, around: datetime | None) -> RepDay:
+    rep = draw(reps)
+    day = (around or NOW).date()
+    bookings = draw(st.lists(st.builds(Booking, st.integers(50, 60), st.just("other"),
+                                       st.sampled_from([CORE, SUPERVISOR, OTHER]),
+                                       st.builds(datetime.combine, st.just(day), minutes_of_day),
+                                       st.sampled_from([5, 15, 390])), max_size=3))
+    day_off = draw(st.none() | st.just(DayOff(day, "time off")))
+    return RepDay(rep, tuple(bookings), day_off)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), contexts, st.none() | st.sampled_from(["", "  ", "store asked"]))
+def test_reassign_keeps_the_time_and_refuses_exactly_when_a_rule_is_not_set_aside(data, context, override) -> None:
+    event = data.draw(events(data.draw(st.sampled_from([CORE, SUPERVISOR, OTHER])), 7))
+    rep_day = data.draw(rep_days(event.placement.start))
+    outcome = attempt(plan_reassign, ReassignFacts(event, rep_day.rep.id, rep_day), context, override)
+    if not event.placement.scheduled or rep_day.rep.id == event.placement.employee_id:
+        assert isinstance(outcome, ActionRefused)
+        return
+    if isinstance(outcome, Plan):
+        (planned,) = outcome.events
+        assert planned.target.start == event.placement.start and planned.target.rep_id == rep_day.rep.rep_id
+        (check,) = outcome.checks
+        assert not check.hard_failures and (not check.soft_failures or (override or "").strip())
+        assert all(r.passed for r in check.results if r.rule == "core_slot")  # a reassign keeps its time
+    else:  # refused by a rule: a hard one (no override helps), or a soft one and no reason was given
+        text = str(outcome)
+        assert "cannot be overridden" in text or ("--override REASON" in text and not (override or "").strip()), text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), contexts, st.none() | st.just("store asked"))
+def test_staff_a_core_never_leaves_its_scheduled_supervisor_off_its_day(data, context, override) -> None:
+    core = data.draw(events(CORE, 1, UNSCHEDULED))
+    supervisor = data.draw(events(SUPERVISOR, 2, data.draw(placements(scheduled=True))))
+    start = data.draw(starts)
+    rep_day = data.draw(rep_days(start))
+    facts = StaffingFacts(core, start, rep_day.rep.id, rep_day,
+                          pair=CoreSupervisor(SUPERVISOR_SCHEDULED, supervisor, 1, 1))
+    outcome = attempt(plan_staff, facts, context, override)
+    if not isinstance(outcome, Plan):
+        return
+    assert not outcome.checks[0].hard_failures
+    assert outcome.events[0].ref == 1 and outcome.events[0].target.start == start
+    moved = {event.ref: event.target for event in outcome.events}
+    if context.supervisor_follow:
+        at = supervisor_start(start, context.rule)
+        assert moved.get(2, supervisor.placement).start == at and at.date() == start.date()
+    else:
+        assert 2 not in moved and outcome.guards[2] == supervisor.placement
+    assert all(result.strength == Strength.SOFT for check in outcome.checks for result in check.soft_failures)
