@@ -9,7 +9,7 @@ from dashboard.components import download_csv, filter_bar, page_path, page_url
 from dashboard.selection import selected_row
 from dashboard.wiring import get_engine
 from services.reads.exports import EXPORT_ROW_LIMIT
-from services.actions.plan import SCHEDULE_SUPERVISOR
+from services.actions.plan import SCHEDULE_SUPERVISOR, STAFF
 from services.reads.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
 st.title("Unscheduled events")
@@ -46,6 +46,8 @@ else:
     if row is not None:
         with st.container(border=True):
             st.markdown(event_label(row.to_dict()) + f" · due {row['due_datetime']:%a %b %d, %H:%M}")
+            if can(STAFF) and action_button("Staff", "unscheduled_staff", ":material/person_add:"):
+                open_dialog(STAFF, row.to_dict())
             core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
             if core is not None and can(SCHEDULE_SUPERVISOR) and action_button(
                     f"Schedule this Supervisor (CORE {int(core['ref'])} is scheduled)",
