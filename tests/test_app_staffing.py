@@ -34,7 +34,7 @@ def add_unstaffed(engine, ref: int, name: str, event_type: str, minutes: int,  #
                   window: tuple[datetime, datetime] = WINDOW) -> None:
     with begin_write(engine) as connection:
         connection.execute(insert(Event).values(
-            project_name=name, project_ref_num=ref, location_mvid="157384", store_number=8157,
+            project_name=name, project_ref_num=ref, location_mvid="157384", store_number=8135,
             store_name="Sam's Club Indianapolis", start_datetime=window[0], due_datetime=window[1],
             estimated_time=minutes, is_scheduled=False, event_type=event_type, condition="Unstaffed",
             external_id=f"3{ref}", last_synced=window[0], sync_status="synced"))
