@@ -164,3 +164,25 @@ def latest_run() -> dict | None:
 
 def run_summary(run_id: int) -> pd.DataFrame:
     return _read("run_summary", run_id)
+
+
+# Batches are read uncached: a batch's own record (its status when it ends) is written after its last item's operation
+# bumped the data-version stamp, so a cached read could go on showing it running.
+
+
+def batches(actor: str | None, since: date | None, batch_id: int | None = None) -> pd.DataFrame:
+    from services.reads import batches as batch_reads
+
+    return _timed("batches", batch_reads.batches_frame, actor=actor, since=since, batch_id=batch_id)
+
+
+def batch_items(batch_id: int) -> pd.DataFrame:
+    from services.reads import batches as batch_reads
+
+    return _timed("batch_items", batch_reads.batch_items_frame, batch_id)
+
+
+def operation_batches(operation_ids: Iterable[int]) -> dict[int, int]:
+    from services.reads import batches as batch_reads
+
+    return _timed("operation_batches", batch_reads.operation_batches, operation_ids)
