@@ -56,15 +56,23 @@ clean-venv:
 health: $(INSTALLED)
 	$(PY) -m services health
 
+# The benchmarks in small (tests/bench_smoke/, which `make test` does not collect): bench/run.py at 10k events with one
+# repetition, the /healthz probe benchmark, and the browser benchmark at 1,000 events (skipped without Chromium); on
+# PostgreSQL too when TEST_DATABASE_URL is set. Figures are not judged, only that every one was measured and reported:
+# a broken harness fails here in minutes instead of after a long run. `make bench` and `make bench-browser` run it first.
+.PHONY: bench-smoke
+bench-smoke: $(INSTALLED_DEV)
+	$(PY) -m pytest tests/bench_smoke
+
 # The scale benchmark (bench/run.py): 10k / 100k / 1M events, writes docs/benchmarks.md. Building the databases takes a
 # few minutes the first time (kept in data/). BENCH_POSTGRES=postgresql+psycopg://... adds PostgreSQL.
-bench: $(INSTALLED_DEV)
+bench: $(INSTALLED_DEV) bench-smoke
 	$(PY) -m bench.run $(if $(BENCH_POSTGRES),--postgres $(BENCH_POSTGRES),)
 
 # The browser benchmark (bench/browser_pages.py): the Calendar and the Day view in Chromium at 1,000,000 events, cold and
 # warm, against a one-line Streamlit page served the same way (the floor); writes docs/benchmarks-browser.md. Reuses
 # `make bench`'s 1M database in data/ (built the first time: a few minutes).
-bench-browser: $(INSTALLED_DEV)
+bench-browser: $(INSTALLED_DEV) bench-smoke
 	$(PY) -m bench.browser_pages
 
 # pip-audit over the runtime set (pyproject.toml's [project] dependencies and what they install). tools/audit.py exits 0

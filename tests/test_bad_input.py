@@ -1,6 +1,6 @@
 """Bad input never crashes and never grows the database (issue 15 §4): integers out of range, over-long names and notes,
-NUL bytes and look-alike digits, through the CLI (real subprocesses) and the services, on SQLite and PostgreSQL; sign-in
-validates the name before writing and prunes old attempts; the server's message size is bounded."""
+NUL bytes and look-alike digits, through the CLI (main(argv) in process) and the services, on SQLite and PostgreSQL;
+sign-in validates the name before writing and prunes old attempts; the server's message size is bounded."""
 from __future__ import annotations
 
 import ast

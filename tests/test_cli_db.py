@@ -1,4 +1,5 @@
-"""CLI `db ...`: real subprocesses, exit codes, one-line errors without tracebacks, nothing changed on bad input."""
+"""CLI `db ...` (run in process, tests/cli_runner.py): exit codes, one-line errors without tracebacks, nothing changed
+on bad input."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
-"""CLI `demo seed`: real subprocesses on real databases; what `make run` does the first time and every time after."""
+"""CLI `demo seed` (run in process, tests/cli_runner.py) on real databases; what `make run` does the first time and
+every time after."""
 from __future__ import annotations
 
 from sqlalchemy import create_engine, text

@@ -74,7 +74,7 @@ def ensure_account(world: PairedWorld, name: str, role: str) -> None:
 
 
 def cli(world: PairedWorld, *args: str, **settings: str):  # noqa: ANN201 - CompletedProcess
-    """The real CLI in a subprocess, on the world's database and fake Crossmark."""
+    """The CLI (main(argv) in this process), on the world's database and fake Crossmark."""
     env = {"CROSSMARK_BASE_URL": world.fake.url, "CROSSMARK_USERNAME": FAKE_USERNAME,
            "CROSSMARK_PASSWORD": FAKE_PASSWORD, "CROSSMARK_TIMEZONE": FAKE_TIMEZONE, "CROSSMARK_READ_TIMEOUT": "5",
            **settings}

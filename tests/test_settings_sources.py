@@ -7,7 +7,6 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 from datetime import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from services.ops.health import health_report
 from services.ops.logging_setup import configure_logging, log_file_from_env
 from services.store.schema_admin import upgrade_database
 from services.settings import KNOWN_SETTINGS, SETTING_PREFIXES, load_settings
+from tests.cli_runner import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,10 +127,9 @@ def test_readme_documents_every_setting():
 
 
 def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_PREFIXES)}
-    env.update(PYTHONPATH=str(ROOT), DASHBOARD_LOG_FILE="")
-    return subprocess.run([sys.executable, "-m", "services", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=120)
+    """The CLI in process, working in `cwd` (whose .streamlit/secrets.toml it reads), none of our settings in its
+    environment."""
+    return run_cli(*args, cwd=cwd, unset_prefixes=SETTING_PREFIXES)
 
 
 def test_the_cli_reads_the_same_secrets_toml(project_dir: Path):

@@ -563,7 +563,8 @@ class Batches:
 
 
 def _label(event: EventFacts) -> str:
-    kind = {CORE: "CORE", SUPERVISOR: "Supervisor"}.get(event.event_type, f"{event.event_type} event")
+    kinds: dict[str, str] = {CORE: "CORE", SUPERVISOR: "Supervisor"}
+    kind = kinds.get(event.event_type, f"{event.event_type} event")
     when = f" on {event.placement.start:%a %b %d %H:%M}" if event.placement.start else ""
     return f"{kind} {event.ref} ({event.name}){when}"
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from bench.run import OTHERS, READS
 from tests.conftest import POSTGRES_URL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NUMBER = r"[\d,]+(?:\.\d)?"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from bench import browser_pages
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.skipif(not os.access(browser_pages.CHROMIUM, os.X_OK),
                                 reason="browser benchmark smoke skipped: /usr/bin/chromium not found")
