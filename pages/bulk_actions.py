@@ -42,7 +42,7 @@ def date_range(name: str, days: int) -> tuple[date, date]:
 
 
 if what == REP_OUT:
-    st.subheader("A rep is out")
+    st.header("A rep is out")
     people = reps(get_engine())
     names = {row.id: f"{row.name} — {row.job_title or 'no job title'}" + ("" if row.active else " (inactive)")
              for row in people.itertuples()}
@@ -64,7 +64,7 @@ if what == REP_OUT:
                                progress=progress),
                            empty="The rep holds no event in these days.")
 elif what == SUPERVISORS:
-    st.subheader("Staff every missing Supervisor")
+    st.header("Staff every missing Supervisor")
     st.caption("Each Unstaffed Supervisor of a CORE scheduled in these days, at the rule time, with the top suggested "
                "lead who breaks no rule.")
     first, last = date_range("supervisors", 6)
@@ -73,7 +73,7 @@ elif what == SUPERVISORS:
                            first, last, acting_user(), key=key, dry_run=dry_run, progress=progress),
                        empty="No scheduled CORE in these days has an Unstaffed Supervisor.")
 else:
-    st.subheader("Fix every finding of a rule")
+    st.header("Fix every finding of a rule")
     rule = st.selectbox("Rule", list(FIXABLE_RULES), format_func=rule_title, key="bulk_rule")
     narrowed = st.checkbox("Only findings on some days", key="bulk_fix_days")
     first, last = date_range("fix", 6) if narrowed else (None, None)
