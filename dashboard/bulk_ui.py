@@ -175,8 +175,8 @@ def batch_flow(name: str, scope: str, choices: Hashable, run: RunBatch, *, confi
         return
     will_run = report.counts.get("would_run", 0)
     st.markdown(f"**{len(report.items)} item(s)**: {plain(counts_text(report))}. Nothing has been sent yet.")
-    st.dataframe(preview_frame(report), hide_index=True, width="stretch", key=f"bulk_{name}_items",
-                 column_config=LINK_COLUMNS)
+    with st.container(key=f"bulk_{name}_items"):
+        st.dataframe(preview_frame(report), hide_index=True, width="stretch", column_config=LINK_COLUMNS)
     if not will_run:
         st.warning("Every item would be refused (the table says why); there is nothing to run.", icon=":material/block:")
         return
@@ -206,7 +206,7 @@ def show_result(scope: str) -> None:
     {BatchStatus.DONE: st.success, BatchStatus.PARTIAL: st.warning}.get(report.status, st.error)(
         head, icon=":material/dynamic_feed:")
     with st.container(key=f"bulk_result_{scope}"):
-        st.dataframe(result_frame(report, outcome.undone), hide_index=True, width="stretch", key=f"bulk_result_table_{scope}",
+        st.dataframe(result_frame(report, outcome.undone), hide_index=True, width="stretch",
                      column_config=LINK_COLUMNS)
     with st.container(horizontal=True):
         st.page_link(page_path("operations"), label=f"Batch {report.batch_id} in the journal",
@@ -285,5 +285,6 @@ def batch_journal(actor: str | None, since: date | None, linked: int | None) -> 
     kind = kind_label(str(listed.loc[listed["batch"] == chosen, "kind"].iloc[0])) if chosen in set(listed["batch"]) \
         else ""
     st.markdown(f"**Batch {chosen}{f' ({kind})' if kind else ''}: {len(items)} item(s)**")
-    st.dataframe(batch_items_table(items), hide_index=True, width="stretch", key="ops_batch_items",
-                 column_config={**LINK_COLUMNS, "Store": st.column_config.NumberColumn("Store", format="%d")})
+    with st.container(key="ops_batch_items"):
+        st.dataframe(batch_items_table(items), hide_index=True, width="stretch",
+                     column_config={**LINK_COLUMNS, "Store": st.column_config.NumberColumn("Store", format="%d")})
