@@ -227,7 +227,10 @@ def _pick_rep(prefix: str, ref: int, suggestions: Suggestions, label: str, choic
         st.warning("No active rep who may work this event type has a Crossmark rep id.", icon=":material/person_off:")
         return None
     st.dataframe(staffing.suggestions_table(suggestions), hide_index=True, width="stretch",
-                 key=f"{prefix}_suggestions_{ref}", height=min(len(suggestions.ranked), 6) * 35 + 38)
+                 key=f"{prefix}_suggestions_{ref}", height=min(len(suggestions.ranked), 6) * 35 + 38,
+                 column_config={"Rep": st.column_config.TextColumn("Rep", width=140),
+                                "Job title": st.column_config.TextColumn("Job title", width=140),
+                                "Verdict": st.column_config.TextColumn("Verdict", width=130)})
     by_id = {suggestion.rep.id: suggestion for suggestion in suggestions.ranked}
     employee_id = st.selectbox(label, list(by_id), index=staffing.top_allowed(suggestions.ranked),
                                format_func=lambda choice: staffing.rep_choice_label(by_id[choice]),
@@ -240,7 +243,7 @@ def _show_rules(checks: list[RuleCheck]) -> None:
     for check in checks:
         for result in staffing.broken_rules(check):
             (st.error if result in check.hard_failures else st.warning)(
-                plain(staffing.rule_line(result)), icon=":material/rule:")
+                plain(staffing.rule_line(result, marked=False)), icon=":material/rule:")
     with st.expander("Every rule checked"):
         for check in checks:
             st.markdown(f"**{plain(check.rep.name)}**  \n" + "  \n".join(

@@ -21,7 +21,7 @@ from dashboard.selection import selected_row
 from dashboard.wiring import get_batches
 from services.actions.batches import BATCH_KIND_LABELS, BatchItem, BatchReport, BatchStatus, ItemOutcome, Progress
 from services.actions.journal import read_json, status_label
-from services.actions.plan import Plan
+from services.actions.plan import Plan, PlannedEvent
 from services.errors import OpsError
 
 # An item's outcome in a dry run (what would happen) or a run (its operation's status), as people read it.
@@ -44,10 +44,14 @@ def kind_label(kind: str) -> str:
     return BATCH_KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
-def _plan_text(plan: Plan) -> str:
-    """Where each event of an item's plan goes, and with whom, in words."""
-    moves = [f"{event.label} → {event.target.describe()}" + (f" with {event.rep_name}" if event.rep_name else "")
-             for event in plan.events]
+def _plan_text(plan: Plan, item: BatchItem) -> str:
+    """Where each event of an item's plan goes, and with whom, in words (a plan names the rep of the events it gives
+    to someone; schedule-Supervisor's does not, and its item does)."""
+    def who(event: PlannedEvent) -> str:
+        name = event.rep_name or (item.employee_name if event.target.scheduled and item.employee_id
+                                  and event.target.employee_id == item.employee_id else None)
+        return f" with {name}" if name else ""
+    moves = [f"{event.label} → {event.target.describe()}{who(event)}" for event in plan.events]
     return "; ".join(moves + list(plan.warnings))
 
 
@@ -66,7 +70,7 @@ def preview_frame(report: BatchReport) -> pd.DataFrame:
         "#": [outcome.item.index for outcome in report.items],
         "What": [outcome.item.describe() for outcome in report.items],
         "Outcome": [outcome_label(outcome.status) for outcome in report.items],
-        "Details": [_plan_text(outcome.plan) if outcome.plan is not None else (outcome.refusal or "")
+        "Details": [_plan_text(outcome.plan, outcome.item) if outcome.plan is not None else (outcome.refusal or "")
                     for outcome in report.items],
         "Rules": [_rules_text(outcome.plan) if outcome.plan is not None else "—" for outcome in report.items],
         "Timeline": [page_url("timeline", ref=outcome.item.ref) for outcome in report.items],
@@ -93,8 +97,11 @@ def result_frame(report: BatchReport, undone: bool = False) -> pd.DataFrame:
     }, columns=["#", "What", "Outcome", "Operation", "Message", "Timeline"])
 
 
-LINK_COLUMNS = {
+LINK_COLUMNS = {  # the batch tables' columns: the sentences get the room, the links and statuses little
     "#": st.column_config.NumberColumn("#", format="%d", width=40),
+    "What": st.column_config.TextColumn("What", width="large"),
+    "Outcome": st.column_config.TextColumn("Outcome", width=110),
+    "Status": st.column_config.TextColumn("Status", width=110),
     "Timeline": st.column_config.LinkColumn("Timeline", display_text="Open", width=70),
     "Operation": st.column_config.LinkColumn("Operation", display_text=r"operation=(\d+)", width=90),
 }
@@ -244,7 +251,6 @@ def batch_items_table(items: pd.DataFrame) -> pd.DataFrame:
         "#": items["item"].astype("int64"),
         "What": [_item_text(value) for value in items["item_json"]],
         "Store": items["store_number"].astype("Int64"),
-        "Store name": items["store_name"],
         "Operation": [page_url("operations", operation=operation) if operation else None for operation in operations],
         "Status": [status_label(status) if isinstance(status, str) else "Not run yet" for status in items["status"]],
         "Message": items["message"].fillna(""),
@@ -264,14 +270,15 @@ def batches_table(batches: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def batch_journal(actor: str | None, since: date | None, linked: int | None) -> None:
+def batch_journal(actor: str | None, since: date | None, linked: int | None) -> bool:
     """The Operations journal's batches: a row per batch with its status and counts; the batch selected (or linked
-    with ?batch=ID, whatever the filters) with its items beneath, each an operation of the journal."""
+    with ?batch=ID, whatever the filters) with its items beneath, each an operation of the journal. False when
+    there is no batch to list."""
     listed = reads.batches(actor, since)
     if linked is not None and linked not in set(listed["batch"]):
         listed = pd.concat([reads.batches(None, None, linked), listed], ignore_index=True)
     if listed.empty:
-        return
+        return False
     st.subheader(f"Batches · {len(listed)}")
     st.caption("Many actions asked for at once (Bulk actions, Staff selected): each batch with how its items ended. "
                "Select one to see its items; each item is an operation of the journal below.")
@@ -280,7 +287,7 @@ def batch_journal(actor: str | None, since: date | None, linked: int | None) -> 
         "Batch": st.column_config.NumberColumn("Batch", format="%d"), "When": when_column("When")})
     chosen = int(row["Batch"]) if row is not None else linked
     if chosen is None:
-        return
+        return True
     items = reads.batch_items(chosen)
     kind = kind_label(str(listed.loc[listed["batch"] == chosen, "kind"].iloc[0])) if chosen in set(listed["batch"]) \
         else ""
@@ -288,3 +295,4 @@ def batch_journal(actor: str | None, since: date | None, linked: int | None) -> 
     with st.container(key="ops_batch_items"):
         st.dataframe(batch_items_table(items), hide_index=True, width="stretch",
                      column_config={**LINK_COLUMNS, "Store": st.column_config.NumberColumn("Store", format="%d")})
+    return True

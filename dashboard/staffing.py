@@ -55,12 +55,13 @@ def broken_rules(check: RuleCheck) -> tuple[RuleResult, ...]:
     return (*check.hard_failures, *check.soft_failures)
 
 
-def rule_line(result: RuleResult) -> str:
-    """One rule's result in words (plain text; the caller escapes it for Markdown)."""
+def rule_line(result: RuleResult, *, marked: bool = True) -> str:
+    """One rule's result in words, after ✓ or ✗ when `marked` (plain text; the caller escapes it for Markdown)."""
+    mark = ("✓ " if result.passed else "✗ ") if marked else ""
     if result.passed:
-        return f"✓ {result.title}: {result.message}"
+        return f"{mark}{result.title}: {result.message}"
     how = "cannot be overridden" if result.strength == Strength.HARD else "can be overridden with a reason"
-    return f"✗ {result.title} ({how}): {result.message}"
+    return f"{mark}{result.title} ({how}): {result.message}"
 
 
 @dataclass(frozen=True)

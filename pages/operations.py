@@ -83,7 +83,8 @@ journal = reads.operations(status, user, since)
 # Links from a batch's report: ?batch=ID opens that batch's items, ?operation=ID that operation's steps.
 linked_batch = query_state.read_record_id("batch", "A batch id")
 linked_operation = query_state.read_record_id("operation", "An operation id")
-bulk_ui.batch_journal(user, since, linked_batch)
+if bulk_ui.batch_journal(user, since, linked_batch) and not journal.empty:
+    st.subheader(f"Operations · {len(journal)}")
 if journal.empty:
     st.info("No operations match.", icon=":material/history:")
 else:
