@@ -22,13 +22,24 @@ Faults (`inject(path, fault, times=1, delay=None)`; consumed in order, one per m
 | `missing_id` | yes | the real reply with `MVScheduledEvent.ID` removed |
 | `expired_session` | no | 401 "session expired" page (the session itself stays valid, as if it had just been renewed elsewhere) |
 | `expired_redirect` | no | 302 to `/login?...` (the other way the service reports an expired session) |
-| `slow` | yes | the real reply after `delay` (default `slow_delay`, shorter than the client's read timeout) |
+| `slow_reply` | yes, at once | the real reply, held for `delay` (default `slow_delay`) after the simulator acted |
+| `late_write` | yes, `delay` late | the request waits `delay` (default `slow_delay`); then the simulator acts, replies |
 | `reset` / `reset_before` | no | the connection is aborted (RST) without any reply |
 | `reset_after` | yes | the connection is aborted (RST) without any reply |
 | `html_error` | no | 200 with an HTML error page |
 | `extra_keys` | yes | the real JSON reply with unknown keys added (top level and nested records) |
 
 "Acted" means the simulator carried the request out: it reached the simulator, which answered 2xx and not `ok: 0`.
+
+Where the delay sits matters once it may outlast the client's read timeout (a loaded machine adds its own delay):
+- `slow_reply` (like `timeout_after`, which only defaults to a longer delay) acts first: whenever the client gives up,
+  the write has already landed, so reading the event back (what the services do with an unknown outcome) sees it. A
+  slow reply "as meant" is this one; with `delay` under the read timeout the call is merely slow.
+- `late_write` acts only after the delay: if the client gave up meanwhile, the write lands later, possibly after the
+  client's read-back found nothing. No client can account for such a write, so only a test that wants exactly that
+  uses it (a process killed while its write is on the wire, the write landing after the kill).
+There is no `slow` any more: it was `late_write` under a name that promised `slow_reply`, and the stateful chaos test's
+rare failures were its late writes (inject() says which to use instead).
 """
 from __future__ import annotations
 
@@ -36,6 +47,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import date
@@ -53,8 +65,12 @@ FAKE_USERNAME = "field-ops@example.com"
 FAKE_PASSWORD = "Sup3r-S3cret-PW!"  # distinctive, so tests can prove it never leaks
 
 FAULTS = frozenset({"5xx_before", "5xx_after", "timeout_before", "timeout_after", "ok0", "missing_id",
-                    "expired_session", "expired_redirect", "slow", "reset", "reset_before", "reset_after",
-                    "html_error", "extra_keys"})
+                    "expired_session", "expired_redirect", "slow_reply", "late_write", "reset", "reset_before",
+                    "reset_after", "html_error", "extra_keys"})
+SLOW_FAULTS = frozenset({"slow_reply", "late_write"})  # delay by default `slow_delay` (the others: `timeout_delay`)
+RETIRED_FAULTS = {"slow": "'slow' was split in two: 'slow_reply' (the simulator acts, then the reply is held: a slow "
+                          "reply) or 'late_write' (the request is held, then the simulator acts: the write may land "
+                          "after the client gave up)"}
 MAX_DELAY = 10.0  # every sleep in the server is bounded (and cut short by stop())
 
 HTML_503 = "<html><head><title>503 Service Unavailable</title></head><body><h1>Service Unavailable</h1>" \
@@ -84,6 +100,10 @@ class RecordedRequest:
     handled: bool = False  # reached the simulator
     acted: bool = False  # ... and the simulator carried it out (2xx, not ok: 0)
     status: int | None = None  # what was sent back; None: no reply (reset) or not yet (still sleeping)
+    # time.monotonic() readings, so a test can check the order of events whatever the machine's load
+    received_at: float = 0.0  # the request was read
+    handled_at: float | None = None  # the simulator handled it
+    answered_at: float | None = None  # the reply started going out
 
     @property
     def is_write(self) -> bool:
@@ -228,11 +248,14 @@ class _Handler(BaseHTTPRequestHandler):
         except CookieError:
             pass
         fault = fake._take_fault(split.path)
+        # The world the request was sent to: a test that swaps the simulator (PairedWorld.restart, each example of the
+        # stateful test) must not receive a late_write held from the one before.
+        simulator = fake.simulator
         record = RecordedRequest(
             method=self.command, path=split.path,
             query={k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()},
             form=form, json=payload, cookies=cookies, headers={k.lower(): v for k, v in self.headers.items()},
-            body=body, fault=fault.kind if fault else None)
+            body=body, fault=fault.kind if fault else None, received_at=time.monotonic())
         fake._record(record)
         kind = fault.kind if fault else None
         delay = fake._delay_for(fault)
@@ -255,17 +278,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset(record)
         if kind == "html_error":
             return self._reply(record, SimulatedReply(200, HTML_ERROR_PAGE))
-        if kind == "slow":
-            fake._sleep(delay)
+        if kind == "late_write":
+            fake._sleep(delay)  # before the simulator sees it: the write lands late if the client gave up meanwhile
 
-        reply = fake.simulator.handle(self.command, split.path, query=record.query, form=form, body=body,
-                                      cookies=cookies)
+        reply = simulator.handle(self.command, split.path, query=record.query, form=form, body=body, cookies=cookies)
         fake._mark_handled(record, reply)
 
         if kind == "5xx_after":
             return self._reply(record, SimulatedReply(500, HTML_500))
-        if kind == "timeout_after":
-            fake._sleep(delay)
+        if kind in ("timeout_after", "slow_reply"):
+            fake._sleep(delay)  # after the simulator acted: a client that gives up has a write it can read back
             return self._reply(record, reply)
         if kind == "reset_after":
             return self._reset(record)
@@ -277,6 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, record: RecordedRequest, reply: SimulatedReply) -> None:
         data = reply.body.encode("utf-8")
+        record.answered_at = time.monotonic()
         record.status = reply.status  # before writing: the client may look at the record as soon as it has the reply
         try:
             self.send_response(reply.status)
@@ -339,7 +362,7 @@ class FakeCrossmark:
                  slow_delay: float = 0.15) -> None:
         self.simulator = simulator if simulator is not None else make_simulator()
         self.timeout_delay = timeout_delay  # for timeout_*: must exceed the client's read timeout
-        self.slow_delay = slow_delay  # for slow: must stay under the client's read timeout
+        self.slow_delay = slow_delay  # for slow_reply / late_write: under the client's read timeout, merely slow
         self.requests: list[RecordedRequest] = []
         self.server_errors: list[str] = []  # unexpected exceptions inside handlers (tests may assert it is empty)
         self._faults: dict[str, deque[_Fault]] = {}
@@ -396,6 +419,8 @@ class FakeCrossmark:
 
     def inject(self, path: str, fault: str, times: int | None = 1, *, delay: float | None = None) -> None:
         """Misbehave on the next `times` requests to `path` (None: on every one) in the way `fault` names."""
+        if fault in RETIRED_FAULTS:
+            raise ValueError(RETIRED_FAULTS[fault])
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {sorted(FAULTS)}")
         if times is not None and times < 1:
@@ -465,13 +490,14 @@ class FakeCrossmark:
         except ValueError:
             pass
         with self._lock:
+            record.handled_at = time.monotonic()
             record.handled = True
             record.acted = 200 <= reply.status < 300 and ok
 
     def _delay_for(self, fault: _Fault | None) -> float:
         if fault is None:
             return 0.0
-        default = self.slow_delay if fault.kind == "slow" else self.timeout_delay
+        default = self.slow_delay if fault.kind in SLOW_FAULTS else self.timeout_delay
         return max(0.0, min(MAX_DELAY, fault.delay if fault.delay is not None else default))
 
     def _sleep(self, seconds: float) -> None:

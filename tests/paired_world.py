@@ -353,7 +353,7 @@ def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 @pytest.fixture(scope="module")
 def fake_server() -> Iterator[FakeCrossmark]:
     """One local HTTP fake per module; each test gets a fresh simulator on it (`PairedWorld.restart`). Short timeouts
-    keep the matrix fast: `timeout_*` faults hold a reply twice the clients' read timeout, `slow` ones a fifth of it."""
+    keep the matrix fast: `timeout_*` faults hold a reply twice the clients' read timeout, `slow_reply` and `late_write` ones a fifth of it."""
     with FakeCrossmark(timeout_delay=0.5, slow_delay=0.05) as fake:
         yield fake
 

@@ -76,8 +76,8 @@ def test_the_planning_list_is_retried_page_by_page(fake_crossmark, client, ids):
 
 
 def test_a_slow_reply_within_the_timeout_is_just_slow(fake_crossmark, client, ids):
-    fake_crossmark.inject(PATH_CONDITION, "slow", delay=0.2)
-    fake_crossmark.inject(PATH_SCHEDULE, "slow", delay=0.2)
+    fake_crossmark.inject(PATH_CONDITION, "slow_reply", delay=0.2)
+    fake_crossmark.inject(PATH_SCHEDULE, "slow_reply", delay=0.2)
     assert _condition(client, ids) == "Unstaffed"
     assert _schedule(client, ids).start == START
     assert len(fake_crossmark.requests_to(PATH_CONDITION)) == 1

@@ -2,8 +2,8 @@
 reconcile finishes or undoes, restoring agreement (1) and the pair (2); locks released.
 
 The action runs in a real subprocess against the local HTTP fake of Crossmark and a real database (SQLite and
-PostgreSQL); the fake holds one request on the wire (`slow` / `timeout_before` / a slow login) so the test can kill the
-process at a known point, then lets the request land (or not) before reconciling.
+PostgreSQL); the fake holds one request on the wire (`late_write` / `timeout_before` / a slow login) so the test can
+kill the process at a known point, then lets the request land (or not) before reconciling.
 """
 from __future__ import annotations
 
@@ -121,8 +121,9 @@ def assert_settled(world: PairedWorld, operation_id: int, status: str) -> None:
 
 @pytest.mark.parametrize("reconciler", ["python", "cli"])
 def test_killed_while_the_supervisor_write_is_in_flight_and_it_lands(world, reconciler):
-    world.fake.inject(PATH_SCHEDULE, "slow", delay=0.0)  # the CORE's write: at once
-    world.fake.inject(PATH_SCHEDULE, "slow", delay=0.5)  # the Supervisor's: held on the wire, then carried out
+    world.fake.inject(PATH_SCHEDULE, "late_write", delay=0.0)  # the CORE's write: at once
+    # the Supervisor's: held on the wire, carried out only after the kill (a late write, wanted here)
+    world.fake.inject(PATH_SCHEDULE, "late_write", delay=0.5)
     process = start_action(world, "reschedule", at(DAY, 11).isoformat())
     wait_for(lambda: len(writes_received(world, PATH_SCHEDULE)) == 2, "the Supervisor's write", process)
     kill(process)
@@ -144,7 +145,7 @@ def test_killed_while_the_supervisor_write_is_in_flight_and_it_lands(world, reco
 
 
 def test_killed_while_the_supervisor_write_is_in_flight_and_it_never_lands(world):
-    world.fake.inject(PATH_SCHEDULE, "slow", delay=0.0)
+    world.fake.inject(PATH_SCHEDULE, "late_write", delay=0.0)  # the CORE's write: at once
     world.fake.inject(PATH_SCHEDULE, "timeout_before", delay=0.5)  # held, then dropped without acting
     before = world.snapshot()
     process = start_action(world, "reschedule", at(DAY, 11).isoformat())
@@ -163,7 +164,7 @@ def test_killed_while_the_supervisor_write_is_in_flight_and_it_never_lands(world
 
 
 def test_unschedule_killed_while_the_core_write_is_in_flight(world):
-    world.fake.inject(PATH_UNSCHEDULE, "slow", delay=0.5)  # the CORE's unschedule lands after the kill
+    world.fake.inject(PATH_UNSCHEDULE, "late_write", delay=0.5)  # the CORE's unschedule lands after the kill
     before = world.snapshot()
     process = start_action(world, "unschedule")
     wait_for(lambda: len(writes_received(world, PATH_UNSCHEDULE)) == 1, "the CORE's write", process)
@@ -183,7 +184,7 @@ def test_unschedule_killed_while_the_core_write_is_in_flight(world):
 
 
 def test_schedule_supervisor_killed_before_its_write_reached_crossmark(world):
-    world.fake.inject(PATH_LOGIN, "slow", delay=0.5)  # the step is recorded, then the client logs in: kill there
+    world.fake.inject(PATH_LOGIN, "slow_reply", delay=0.5)  # the step is recorded, then the client logs in: kill there
     before = {ref: world.both(ref) for ref in world.mplan}
     process = start_action(world, "supervisor", "US157005")
     wait_for(lambda: len(world.fake.requests_to(PATH_LOGIN)) == 1 and step_recorded(world),

@@ -407,7 +407,7 @@ def test_same_key_twice_sends_nothing_the_second_time(world, spec, first_fault):
 def test_same_key_from_two_threads_at_once_runs_once(world):
     """A double click: two submissions of one form race; one operation, its writes sent once."""
     world.read_timeout = 2.0  # the held writes below are slow, not lost
-    world.fake.inject(PATH_SCHEDULE, "slow", times=None, delay=0.2)
+    world.fake.inject(PATH_SCHEDULE, "slow_reply", times=None, delay=0.2)
     barrier, results = threading.Barrier(2), []
 
     def submit() -> None:
@@ -468,7 +468,7 @@ def test_two_threads_racing_for_one_pair(world):
     """Both start at once: exactly one wins; the other is refused with the conflict message (never a raw database
     error, even when both insert the same lock at the same moment)."""
     world.read_timeout = 2.0  # the held writes below are slow, not lost
-    world.fake.inject(PATH_SCHEDULE, "slow", times=None, delay=0.3)  # the winner holds the pair >= 0.6 s
+    world.fake.inject(PATH_SCHEDULE, "slow_reply", times=None, delay=0.3)  # the winner holds the pair >= 0.6 s
     barrier, results, errors = threading.Barrier(2), {}, []
 
     def act(name: str, hour: int) -> None:
@@ -499,7 +499,7 @@ def test_two_processes_racing_for_one_pair_on_postgresql(world):
     """Two CLI processes reschedule 606001 at the same time (PostgreSQL: real concurrent transactions)."""
     if world.engine.dialect.name != "postgresql":
         pytest.skip("the two-process race is run on PostgreSQL")
-    world.fake.inject(PATH_SCHEDULE, "slow", times=None, delay=0.6)  # the winner holds the pair >= 1.2 s
+    world.fake.inject(PATH_SCHEDULE, "slow_reply", times=None, delay=0.6)  # the winner holds the pair >= 1.2 s
     env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSMARK_", "SCHEDULER_"))}
     env.update(CROSSMARK_BASE_URL=world.fake.url, CROSSMARK_USERNAME=FAKE_USERNAME, CROSSMARK_PASSWORD=FAKE_PASSWORD,
                CROSSMARK_TIMEZONE=FAKE_TIMEZONE, CROSSMARK_READ_TIMEOUT="5")

@@ -23,7 +23,7 @@ CORES = (606001, 606999, 608001)
 DAYS = [DAY + timedelta(days=n) for n in range(-3, 5)] + [TODAY - timedelta(days=1), DAY + timedelta(days=5)]
 SLOTS = ((9, 45), (10, 30), (11, 0), (11, 30))
 FAULTS = ("5xx_before", "5xx_after", "timeout_before", "timeout_after", "ok0", "missing_id", "expired_session",
-          "reset_before", "reset_after", "html_error", "slow")
+          "reset_before", "reset_after", "html_error", "slow_reply")
 
 actions = st.one_of(
     st.tuples(st.just("reschedule"), st.sampled_from(CORES), st.sampled_from(DAYS), st.sampled_from(SLOTS)),

@@ -7,10 +7,10 @@ midnight), unschedule, schedule-Supervisor, undo, the same key resubmitted, reus
 too long. Each action may carry faults on its Crossmark writes (ok: 0, 5xx before/after acting, timeouts before/after,
 resets before/after, an expired session, a missing id, an HTML page, a slow reply, a failed read-back, the sessions
 expiring, the process dying before or after a write). Outages start and end (every request fails meanwhile), the clock
-moves (minutes to hours: undo windows, leases, backoff, stuck), two threads act on one pair at once (also with one
-key), a retry pass runs while an action waits on Crossmark, sync copies Crossmark into the database (also while an
-action runs), and retry passes (`reconcile`, the retry loop's work, with the clock past leases and backoff) and
-`retry_all` run at any point, with faults of their own.
+(a fixed morning, never wall time) moves (minutes to hours: undo windows, leases, backoff, stuck), two threads act on
+one pair at once (also with one key), a retry pass runs while an action waits on Crossmark, sync copies Crossmark into
+the database (also while an action runs), and retry passes (`reconcile`, the retry loop's work, with the clock past
+leases and backoff) and `retry_all` run at any point, with faults of their own.
 
 After every step (DESIGN.md §3):
 - 1: outside operations that are pending / applying / needs_attention / stuck, every event agrees on both sides
@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from time import monotonic as time_now
 from types import SimpleNamespace
 from typing import Any
@@ -86,7 +86,8 @@ DAYS = [DAY + timedelta(days=n) for n in (-3, -1, 0, 1)] + [TODAY - timedelta(da
 SLOTS = ((9, 45), (10, 30), (11, 0), (11, 30), (12, 0), (12, 30), (13, 0), (22, 30))
 EMPLOYEES = ("US157005", "US157004", "US157002")  # Club Supervisor, Lead Event Specialist, Event Specialist
 WRITE_FAULTS = ("ok0", "5xx_before", "5xx_after", "timeout_before", "timeout_after", "reset_before", "reset_after",
-                "expired_session", "missing_id", "slow", "html_error", "session_expiry", "crash_before", "crash_after")
+                "expired_session", "missing_id", "slow_reply", "html_error", "session_expiry", "crash_before",
+                "crash_after")
 # Every request fails at once (a request that times out costs the clients' read timeout per attempt, so timeouts are
 # injected per write instead, where they matter most: an unknown outcome).
 OUTAGES = ("5xx_before", "reset", "html_error")
@@ -110,14 +111,31 @@ class SimulatedCrash(BaseException):
     """The process dies here: nothing in the services catches it (the action's run just stops, as with SIGKILL)."""
 
 
-class Clock:
-    """The actions' clock: now, plus an offset the rules move forward."""
+CLOCK_START = datetime.combine(TODAY, time(9, 0))  # a working morning; the scenario was seeded as synced at 05:30
 
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
+
+class Clock:
+    """The actions' clock: a fixed start plus an offset that only the rules move (`advance`). Never wall time: the
+    undo window, leases, backoff and sync's "acted on since" then depend on the example alone (not on how long the
+    machine took), and an example replays the same. Action threads read it while the test's thread advances it."""
+
+    def __init__(self, start: datetime = CLOCK_START) -> None:
+        self.start = start
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    @property
+    def offset(self) -> timedelta:
+        with self._lock:
+            return self._offset
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._offset += delta
 
     def __call__(self) -> datetime:
-        return datetime.now() + self.offset
+        with self._lock:
+            return self.start + self._offset
 
 
 class CountedWrites:
@@ -319,8 +337,8 @@ class PairedActionsMachine(RuleBasedStateMachine):
                 self.crash_after.add(index)
             elif name == "session_expiry":
                 hooks[index] = [self._expire_sessions]
-            elif name in ("slow", "timeout_before", "timeout_after"):
-                hooks[index] = [(name, {"slow": 0.03, "timeout_before": 0.15, "timeout_after": 0.15}[name])]
+            elif name in ("slow_reply", "timeout_before", "timeout_after"):
+                hooks[index] = [(name, {"slow_reply": 0.03, "timeout_before": 0.15, "timeout_after": 0.15}[name])]
             else:
                 hooks[index] = [name]
             if break_read_back:
@@ -469,7 +487,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
     @rule(pair=st.sampled_from(PAIRS), first=pair_actions, second=pair_actions, same_key=st.booleans(),
           hold=st.sampled_from((0.0, 0.03, 0.08)))
     def concurrent(self, pair: tuple[int, int], first: tuple, second: tuple, same_key: bool, hold: float) -> None:
-        """Two threads act on one pair at once (the first write of each path is held on the wire for `hold`);
+        """Two threads act on one pair at once (the reply to the first write of each path is held for `hold`);
         with `same_key`, both send the first action under one key (a double click racing itself)."""
         world = self.world
         calls = [self._pair_call(pair, *first)]
@@ -479,7 +497,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
         self._disarm()
         for path in (PATH_SCHEDULE, PATH_UNSCHEDULE):
             if hold and self.outage is None:
-                world.fake.inject(path, "slow", delay=hold)
+                world.fake.inject(path, "slow_reply", delay=hold)
         barrier = threading.Barrier(2)
         results: list[Any] = [None, None]
 
@@ -547,13 +565,14 @@ class PairedActionsMachine(RuleBasedStateMachine):
         return done[-1 - pick % len(done)] if done else 999_999
 
     def _in_flight(self, call: Callable[[str], ActionResult], key: str, hold: float) -> tuple[threading.Thread, list]:
-        """Start an action on a thread, its writes held on the wire for `hold`; returns once its first write has
-        reached Crossmark (or the action has ended without one)."""
+        """Start an action on a thread, the replies to its writes held for `hold` (Crossmark acts at once: a hold
+        that outlasts the read timeout on a loaded machine is a lost reply, read back, never a late write); returns
+        once its first write has reached Crossmark (or the action has ended without one)."""
         world = self.world
         self._disarm()
         if self.outage is None:
             for path in (PATH_SCHEDULE, PATH_UNSCHEDULE):
-                world.fake.inject(path, "slow", times=2, delay=hold)
+                world.fake.inject(path, "slow_reply", times=2, delay=hold)
         first = len(world.fake.requests)
         outcome: list[Any] = []
 
@@ -588,7 +607,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
         heartbeat, shorter than the operation's lease): the pass leaves the running operation alone (issue 16, §3)."""
         call, key = self._pair_call(pair, *action), self._key()
         thread, outcome = self._in_flight(call, key, hold)
-        self.clock.offset += timedelta(seconds=seconds)
+        self.clock.advance(timedelta(seconds=seconds))
         results = self.actions.reconcile(actor="retry loop")
         result = self._landed(thread, outcome, call, key)
         event(f"retry pass during an action: {result.status}")
@@ -640,7 +659,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
     @rule(minutes=st.sampled_from((1, 4, 10, 45, 180, 600)))
     def time_passes(self, minutes: int) -> None:
         if self.clock.offset < timedelta(days=1):  # the actions' targets stay in the future
-            self.clock.offset += timedelta(minutes=minutes)
+            self.clock.advance(timedelta(minutes=minutes))
 
     @rule()
     def sync(self) -> None:
@@ -663,7 +682,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from((0, 45, 200, 700, 3600)), injected=faults)
     def retry_pass(self, seconds: int, injected: list) -> None:
         """One pass of the retry loop (what RetryLoop runs at every tick), the clock moved past leases / backoff."""
-        self.clock.offset += timedelta(seconds=seconds)
+        self.clock.advance(timedelta(seconds=seconds))
         self._settle(lambda: self.actions.reconcile(actor="retry loop"), injected)
 
     @rule(injected=faults)
@@ -750,7 +769,7 @@ class PairedActionsMachine(RuleBasedStateMachine):
         self._disarm()
         # Crossmark is back. The retry loop's next pass (its clock past every lease and every backoff) settles all
         # but what is stuck; retry --all settles the rest.
-        self.clock.offset += timedelta(minutes=11)
+        self.clock.advance(timedelta(minutes=11))
         for result in self.actions.reconcile(actor="retry loop"):
             assert result.status in ("done", "compensated"), f"a healthy retry pass left {result}"
         left = {row.id: row.status for row in self.snapshot().holding.values()}
@@ -787,3 +806,19 @@ def test_paired_actions_keep_the_invariants_under_chaos(stateful_world: PairedWo
         max_examples=examples, stateful_step_count=STEPS, deadline=None, database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                HealthCheck.function_scoped_fixture]))
+
+
+def test_the_actions_clock_moves_only_when_a_rule_moves_it() -> None:
+    """The machine's clock is no wall clock: time the machine takes (a loaded CPU, a held reply) moves nothing, so the
+    undo window, leases and backoff depend on the example alone; `advance` moves it exactly, also for other threads."""
+    clock = Clock()
+    first = clock()
+    threading.Event().wait(0.02)
+    assert clock() == first == CLOCK_START
+    reading: list[datetime] = []
+    clock.advance(timedelta(seconds=130))
+    reader = threading.Thread(target=lambda: reading.append(clock()))
+    reader.start()
+    reader.join(5)
+    assert reading == [CLOCK_START + timedelta(seconds=130)] and clock.offset == timedelta(seconds=130)
+

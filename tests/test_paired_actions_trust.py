@@ -267,7 +267,7 @@ def test_reconcile_leaves_an_action_waiting_on_a_slow_reply_alone(world):
         seen["answered_before_reconcile_ended"] = world.fake.requests_to(PATH_SCHEDULE)[1].status is not None
 
     def hold_the_supervisor_write(path: str) -> None:
-        world.fake.inject(path, "slow", delay=held)
+        world.fake.inject(path, "slow_reply", delay=held)
         reconciler.append(threading.Thread(target=reconcile_meanwhile))
         reconciler[0].start()
 
