@@ -40,7 +40,7 @@ def batch_status_label(status: str) -> str:
     return BATCH_STATUS_LABELS.get(status, status_label(status))
 
 
-def kind_label(kind: str) -> str:
+def batch_kind_label(kind: str) -> str:
     return BATCH_KIND_LABELS.get(kind, kind.replace("_", " ").capitalize())
 
 
@@ -185,7 +185,8 @@ def batch_flow(name: str, scope: str, choices: Hashable, run: RunBatch, *, confi
     with st.container(key=f"bulk_{name}_items"):
         st.dataframe(preview_frame(report), hide_index=True, width="stretch", column_config=LINK_COLUMNS)
     if not will_run:
-        st.warning("Every item would be refused (the table says why); there is nothing to run.", icon=":material/block:")
+        st.warning("Every item would be refused (the table says why); there is nothing to run.",
+                   icon=":material/block:")
         return
     if not can("batch"):
         st.info("Your role can look but not change the schedule; ask an operator.")
@@ -208,7 +209,7 @@ def show_result(scope: str) -> None:
     if outcome is None:
         return
     report = outcome.report
-    head = (f"{'Undo of batch' if outcome.undone else 'Batch'} {report.batch_id} — {kind_label(report.kind)}: "
+    head = (f"{'Undo of batch' if outcome.undone else 'Batch'} {report.batch_id} — {batch_kind_label(report.kind)}: "
             f"{batch_status_label(report.status)}. {plain(report.message)}")
     {BatchStatus.DONE: st.success, BatchStatus.PARTIAL: st.warning}.get(report.status, st.error)(
         head, icon=":material/dynamic_feed:")
@@ -262,7 +263,7 @@ def batches_table(batches: pd.DataFrame) -> pd.DataFrame:
     """Batches as the journal lists them: one row each, with how many of its items ended how."""
     return pd.DataFrame({
         "Batch": batches["batch"].astype("int64"), "When": batches["requested_at"],
-        "Kind": [kind_label(kind) for kind in batches["kind"]],
+        "Kind": [batch_kind_label(kind) for kind in batches["kind"]],
         "Status": [batch_status_label(status) for status in batches["status"]],
         "Items": batches["items"], "Done": batches["done"], "Refused": batches["refused"],
         "Rolled back": batches["compensated"], "Needs attention": batches["needs_attention"],
@@ -289,9 +290,9 @@ def batch_journal(actor: str | None, since: date | None, linked: int | None) -> 
     if chosen is None:
         return True
     items = reads.batch_items(chosen)
-    kind = kind_label(str(listed.loc[listed["batch"] == chosen, "kind"].iloc[0])) if chosen in set(listed["batch"]) \
-        else ""
-    st.markdown(f"**Batch {chosen}{f' ({kind})' if kind else ''}: {len(items)} item(s)**")
+    kinds = dict(zip(listed["batch"], listed["kind"]))
+    kind = f" ({batch_kind_label(str(kinds[chosen]))})" if chosen in kinds else ""
+    st.markdown(f"**Batch {chosen}{kind}: {len(items)} item(s)**")
     with st.container(key="ops_batch_items"):
         st.dataframe(batch_items_table(items), hide_index=True, width="stretch",
                      column_config={**LINK_COLUMNS, "Store": st.column_config.NumberColumn("Store", format="%d")})

@@ -5,13 +5,12 @@ from datetime import date, timedelta
 
 import streamlit as st
 
-from dashboard import bulk_ui
+from dashboard import bulk_ui, reads
 from dashboard.actions_ui import acting_user, can, result_banner
-from dashboard.wiring import get_batches, get_engine
+from dashboard.wiring import get_batches
 from services.actions.batches import MAX_RANGE_DAYS, RepOutMode
 from services.quality.fixes import FIXABLE_RULES
 from services.quality.rules import rule_title
-from services.reads.batches import reps
 
 REP_OUT, SUPERVISORS, FIX = "Rep out", "Staff missing Supervisors", "Fix a rule's findings"
 MODE_LABELS = {RepOutMode.UNSCHEDULE: "Unschedule them", RepOutMode.REASSIGN_TO: "Give them all to one rep",
@@ -43,7 +42,7 @@ def date_range(name: str, days: int) -> tuple[date, date]:
 
 if what == REP_OUT:
     st.header("A rep is out")
-    people = reps(get_engine())
+    people = reads.reps()
     names = {row.id: f"{row.name} — {row.job_title or 'no job title'}" + ("" if row.active else " (inactive)")
              for row in people.itertuples()}
     rep = st.selectbox("Rep who is out", list(names), index=None, format_func=names.get, key="bulk_rep",
