@@ -216,3 +216,18 @@ def test_the_operations_journal_groups_a_batchs_items_under_it(open_bulk, open_p
     assert "Operation 1: steps" in _texts(steps.subheader)
     with engine.connect() as connection:
         assert connection.execute(select(BatchItemRow.operation_id)).scalars().all() == [1]
+
+
+def test_items_that_would_be_refused_say_why_and_nothing_is_offered_to_run(open_bulk, world):
+    url, engine = world
+    app = _rep_out(open_bulk(url), "US157002", DAY, DAY)  # Marcus's CORE 606999 to Dana, who works CORE 606001
+    app.radio(key="bulk_mode").set_value("reassign_to").run()
+    assert "bulk_rep_out_preview" not in {b.key for b in app.button}  # first say who takes over
+    app.selectbox(key="bulk_to").set_value(DANA).run()
+    app.button(key="bulk_rep_out_preview").click().run()
+    preview = _table(app, ["#", "What", "Outcome", "Details"])
+    assert list(preview["Outcome"]) == ["Will be refused"]
+    assert "Dana Whitfield already works CORE 606001" in preview["Details"][0]
+    assert any("Every item would be refused" in warning for warning in _shown(app.warning))
+    assert "bulk_rep_out_go" not in {b.key for b in app.button}
+    assert _batches(engine) == [] and Journal(engine).list() == []
