@@ -40,12 +40,13 @@ from services.crossmark.client import make_crossmark_client
 from services.crossmark.sandbox import simulator_from_database
 from services.store.database import make_engine
 from services.demo.demo_data import seed_demo_data
-from services.domain.event_rules import is_scheduled_condition, supervisor_start
+from services.domain.event_rules import SupervisorRule, is_scheduled_condition, supervisor_start
 from services.actions.paired_actions import PairedActions
-from services.domain.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
+from services.domain.pairing import SUPERVISOR_SCHEDULED
+from services.reads.pairing import supervisors_for_cores
 from services.reads.read_queries import data_version, month_calendar
 from services.store.schema_admin import upgrade_database
-from services.settings import SupervisorRule, load_settings
+from services.settings import load_settings
 from services.store.tables import Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.fake_crossmark import FAKE_TIMEZONE, FakeCrossmark
 

@@ -20,7 +20,8 @@ from services.crossmark.sandbox import simulator_from_database
 from services.store.database import make_engine
 from services.demo.demo_data import seed_demo_data
 from services.actions.paired_actions import PairedActions
-from services.domain.pairing import SUPERVISOR_SCHEDULED, supervisors_for_cores
+from services.domain.pairing import SUPERVISOR_SCHEDULED
+from services.reads.pairing import supervisors_for_cores
 from services.store.schema_admin import upgrade_database
 from services.settings import load_settings
 

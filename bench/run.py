@@ -270,7 +270,7 @@ def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
     from services.crossmark.client import make_crossmark_client
     from services.crossmark.sandbox import simulator_from_database
     from services.actions.paired_actions import PairedActions
-    from services.domain.pairing import supervisors_for_cores
+    from services.reads.pairing import supervisors_for_cores
     from services.settings import load_settings
 
     pairs = _pairs(engine, today, count)

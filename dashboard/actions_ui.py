@@ -23,9 +23,10 @@ from services.actions.executor import ActionResult
 from services.actions.plan import REASSIGN, RESCHEDULE, ROLE_LABELS, SCHEDULE_SUPERVISOR, STAFF, UNSCHEDULE, Plan
 from services.actions.planners import UNDO_WINDOW
 from services.actions.suggestions import Suggestions
+from services.domain.event_rules import CORE, CORE_SLOTS
+from services.domain.pairing import SUPERVISOR_UNSTAFFED
 from services.domain.rep_rules import RuleCheck
 
-CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 RESULT_KEY = "last_action_result"
 OPEN_KEY = "open_action_dialog"  # (kind, row) while a dialog is open: it is drawn on every rerun until closed
 SUGGESTIONS_KEY = "dialog_suggestions"  # (ref, start) -> Suggestions, read once while a dialog is open
@@ -379,7 +380,7 @@ def event_actions(row: pd.Series) -> None:
             open_dialog(UNSCHEDULE, row.to_dict())
         if can(REASSIGN) and action_button("Reassign", f"btn_ra_{ref}", ":material/swap_horiz:"):
             open_dialog(REASSIGN, row.to_dict())
-        if row.get("event_type") == "Core" and row.get("supervisor_state") == "unstaffed":
+        if row.get("event_type") == CORE and row.get("supervisor_state") == SUPERVISOR_UNSTAFFED:
             if action_button("Schedule Supervisor", f"btn_ss_{ref}", ":material/person_add:"):
                 open_dialog(SCHEDULE_SUPERVISOR, row.to_dict())
 

@@ -49,7 +49,7 @@ def event_card(row: pd.Series, actions: EventActions | None = None) -> None:
             f"<br><span style='color:#4b5563;font-size:0.85rem'>ref {row['ref']} · #{plain(row['store_number'])} "
             f"{plain(row['store_name'] or '')} · {plain(row['condition'] or '')}</span>",
             unsafe_allow_html=True)
-        if row["event_type"] == "Core":
+        if row["event_type"] == CORE:
             supervisor_line(row)
         st.page_link(page_path("timeline"), label="Timeline", icon=":material/timeline:",
                      query_params={"ref": str(row["ref"])},

@@ -16,11 +16,12 @@ from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
 from services.domain.event_rules import supervisor_start
 from services.actions.plan import RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE
+from services.domain.severity import Severity
 from services.quality.checks import acknowledge
 from services.quality.rules import rule_title
 from services.reads.read_queries import event_for_action
 
-SEVERITIES = ("critical", "warning", "info")
+SEVERITIES = tuple(severity.value for severity in Severity)  # plain text: the widgets' options
 FIXES = {  # rule -> what the Fix button does
     "core_supervisor_unstaffed": "Schedule the Supervisor at rule time",
     "pair_date_mismatch": "Move the Supervisor to the CORE's date at rule time",

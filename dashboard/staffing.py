@@ -13,11 +13,10 @@ from sqlalchemy import Engine
 
 from services.actions.facts import EventFacts, load_event_and_pair
 from services.actions.suggestions import Suggestion, Suggestions, default_start
-from services.domain.event_rules import supervisor_start
+from services.domain.event_rules import SupervisorRule, supervisor_start
 from services.domain.pairing import SUPERVISOR_UNSTAFFED
 from services.domain.rep_rules import RuleCheck, RuleResult, Strength
 from services.errors import InvalidInput
-from services.settings import SupervisorRule
 
 VERDICT_OK = "OK"
 VERDICT_OVERRIDE = "Needs an override"  # only soft rules broken: a reason in the override box lets it go ahead

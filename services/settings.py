@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from services.domain.event_rules import SupervisorRule
+from services.domain.severity import CRITICAL, SEVERITIES
 from services.errors import ConfigurationError, UnsafeConfiguration
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,20 +44,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SupervisorRule:
-    """When a Supervisor is scheduled relative to its CORE: `offset` minutes after the CORE start, or a `fixed` time of day."""
-
-    mode: str = "offset"
-    offset_minutes: int = 120
-    fixed_time: time = time(12, 0)
-
-    def describe(self) -> str:
-        if self.mode == "fixed":
-            return f"fixed at {self.fixed_time:%H:%M}"
-        return f"CORE start + {self.offset_minutes} min"
-
-
-@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     crossmark_base_url: str | None = None
@@ -75,7 +63,7 @@ class Settings:
     smtp_from: str | None = None
     smtp_to: tuple[str, ...] = ()
     smtp_starttls: bool = True
-    notify_min_severity: str = "critical"
+    notify_min_severity: str = CRITICAL.value
     notify_only_new: bool = True
     auth_mode: str = "local"  # local accounts, a trusted proxy header, or OIDC through st.login
     auth_trusted_header: str = "X-Forwarded-User"
@@ -325,7 +313,8 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         smtp_from=(env.get("SMTP_FROM") or "").strip() or None,
         smtp_to=tuple(a.strip() for a in (env.get("SMTP_TO") or "").split(",") if a.strip()),
         smtp_starttls=_flag(env, "SMTP_STARTTLS", True),
-        notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", ("critical", "warning", "info"), "critical"),
+        notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", tuple(s.value for s in SEVERITIES),
+                                    CRITICAL.value),
         notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
         auth_mode=_choice(env, "AUTH_MODE", ("local", "header", "oidc"), "local"),
         auth_trusted_header=_header_name(env, "AUTH_TRUSTED_HEADER", "X-Forwarded-User"),

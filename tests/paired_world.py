@@ -6,7 +6,6 @@ by a thin wrapper around the real client that calls `FakeCrossmark.inject` just 
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -202,7 +201,7 @@ class PairedWorld:
     def operation(self, operation_id: int) -> dict:
         with self.engine.connect() as connection:
             row = connection.execute(select(Operation).where(Operation.id == operation_id)).mappings().one()
-        return {**row, "events": json.loads(row["events"] or "[]"), "request": json.loads(row["request"] or "{}")}
+        return {**row, "events": row["events"] or [], "request": row["request"] or {}}  # JSON columns: decoded
 
     def steps(self, operation_id: int) -> list[dict]:
         with self.engine.connect() as connection:

@@ -148,28 +148,29 @@ class Database:
 
 def _journal(engine: Engine) -> None:
     """One Schedule Supervisor operation on CORE 606001 that needs attention: its Crossmark call (the rep by RepID),
-    the request, a change from a rep no employee has, and a Supervisor placed where nothing was."""
+    the request, a change from a rep no employee has, and a Supervisor placed where nothing was. JSON columns take
+    the values; the audit message of a request is its JSON text, as the journal writes it."""
     now = datetime.now().replace(microsecond=0)
     request = {"core": 606001, "employee": EMPLOYEE_ID}
     with engine.begin() as connection:
         operation_id = connection.execute(insert(Operation).values(
             idempotency_key="pages-1", kind="schedule_supervisor", requested_by="op1", requested_at=now,
-            status="needs_attention", message="Crossmark did not answer", request=json.dumps(request),
-            events=json.dumps([{"ref": 606001, "role": "core", "before": UNKNOWN_REP, "after": PLACED}]),
+            status="needs_attention", message="Crossmark did not answer", request=request,
+            events=[{"ref": 606001, "role": "core", "before": UNKNOWN_REP, "after": PLACED}],
             updated_at=now).returning(Operation.id)).scalar_one()
         connection.execute(insert(OperationStep).values(
             operation_id=operation_id, seq=1, event_ref=606001, role="core", action="schedule", purpose="forward",
-            request=json.dumps({"Start": "2026-12-08T10:30:00", "RepID": REP_ID}), result=json.dumps(PLACED),
+            request={"Start": "2026-12-08T10:30:00", "RepID": REP_ID}, result=PLACED,
             status="ok", created_at=now))
         connection.execute(insert(AuditEntry), [
             {"at": now, "actor": "op1", "operation_id": operation_id, "event_ref": None,
              "action": "schedule_supervisor requested", "before": None, "after": None, "message": json.dumps(request)},
             {"at": now, "actor": "op1", "operation_id": operation_id, "event_ref": 606001,
-             "action": "schedule_supervisor: core", "before": json.dumps(UNKNOWN_REP), "after": json.dumps(PLACED),
+             "action": "schedule_supervisor: core", "before": UNKNOWN_REP, "after": PLACED,
              "message": None},
             {"at": now, "actor": "op1", "operation_id": operation_id, "event_ref": 606002,
-             "action": "schedule_supervisor: supervisor", "before": json.dumps({"scheduled": False}),
-             "after": json.dumps({**PLACED, "start": "2026-12-08T12:30:00"}), "message": None}])
+             "action": "schedule_supervisor: supervisor", "before": {"scheduled": False},
+             "after": {**PLACED, "start": "2026-12-08T12:30:00"}, "message": None}])
 
 
 def _finding(engine: Engine) -> None:

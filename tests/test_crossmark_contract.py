@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from services.crossmark.client import SANDBOX_BASE_URL, CrossmarkClient, EventCondition, ScheduledEvent
+from services.crossmark.client import SANDBOX_BASE_URL, ConditionReply, CrossmarkClient, ScheduledEvent
 from services.crossmark.sandbox import (
     PATH_CONDITION, PATH_LOGIN, PATH_PLANNING, PATH_SCHEDULE, PATH_UNSCHEDULE, PATH_USER_INFO, CrossmarkSimulator,
     SandboxTransport,
@@ -131,7 +131,7 @@ def test_schedule_gives_a_new_scheduled_event_id_every_time(backend: Backend):
     assert backend.simulator.scheduled_state()[ids.mplan_id] == (
         ids.rep_ids[1], datetime(2026, 3, 10, 9, 0), reassigned.scheduled_event_id)
     condition = client.event_condition(ids.mplan_id, ids.store_id)
-    assert condition == EventCondition(ids.mplan_id, ids.store_id, "Scheduled", ids.rep_names[ids.rep_ids[1]],
+    assert condition == ConditionReply(ids.mplan_id, ids.store_id, "Scheduled", ids.rep_names[ids.rep_ids[1]],
                                        f"{ids.mplan_id}_{ids.store_id}")
 
 

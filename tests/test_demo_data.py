@@ -17,9 +17,10 @@ from sqlalchemy import DateTime, Engine, bindparam, func, select, text
 from services.store.database import make_engine
 from services.demo.demo_data import SeedReport, seed_demo_data, seed_sprint2_scenario
 from services.errors import DatabaseNotEmpty, IncompatibleSchema, InvalidInput
-from services.domain.event_rules import SCHEDULED_CONDITIONS, classify_event_type, event_number, supervisor_start
+from services.domain.event_rules import (
+    SCHEDULED_CONDITIONS, SupervisorRule, classify_event_type, event_number, supervisor_start,
+)
 from services.store.schema_admin import upgrade_database
-from services.settings import SupervisorRule
 from services.store.tables import DataVersion, Employee, Event, Schedule
 from tests.conftest import private_database
 

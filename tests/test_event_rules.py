@@ -5,9 +5,8 @@ import pytest
 
 from services.domain.event_rules import (
     CORE, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR, PairingKey, classify_event_type, default_duration_minutes,
-    event_number, is_scheduled_condition, pairing_key, store_key, supervisor_start,
+    SupervisorRule, event_number, is_scheduled_condition, pairing_key, store_key, supervisor_start,
 )
-from services.settings import SupervisorRule
 
 CLASSIFICATION = [
     # Real names from the Crossmark captures

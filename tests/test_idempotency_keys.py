@@ -27,7 +27,7 @@ from services.crossmark.sandbox import simulator_from_database
 from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import IdempotencyKeyReused
-from services.actions.journal import KEY_RETENTION, Journal, request_fingerprint
+from services.actions.journal import KEY_RETENTION, Journal, read_json, request_fingerprint
 from services.actions.paired_actions import PairedActions
 from services.store.schema_admin import head_revision, upgrade_database
 from services.settings import load_settings
@@ -362,9 +362,15 @@ def test_migration_0010_upgrades_a_database_holding_old_operations(database_url)
                  "requested_at": when, "updated_at": when, "finished_at": when} for row in OLD_ROWS])
             connection.execute(text("UPDATE alembic_version SET version_num = '0009'"))
         assert _schema(engine)[1] == [["idempotency_key"]]
+        # The request is text up to revision 0015 and JSON from 0016 on: compared as the value it holds.
+        kept = select(Operation.id, Operation.idempotency_key, Operation.kind, Operation.requested_by, Operation.status,
+                      Operation.request).order_by(Operation.id)
+
+        def rows_kept(connection) -> list[tuple]:  # noqa: ANN001
+            return [(*row[:-1], read_json(row[-1], {})) for row in connection.execute(kept)]
+
         with engine.connect() as connection:
-            before = [tuple(row) for row in connection.execute(text(
-                "SELECT id, idempotency_key, kind, requested_by, status, request FROM dashboard_operations ORDER BY id"))]
+            before = rows_kept(connection)
 
         result = upgrade_database(database_url, backup_cmd="true" if engine.dialect.name == "postgresql" else None)
 
@@ -374,8 +380,7 @@ def test_migration_0010_upgrades_a_database_holding_old_operations(database_url)
         assert ["idempotency_key"] not in uniques
         assert {"uq_dashboard_operations_account_key", "ix_dashboard_operations_bound_keys"} <= indexes
         with engine.connect() as connection:
-            after = [tuple(row) for row in connection.execute(text(
-                "SELECT id, idempotency_key, kind, requested_by, status, request FROM dashboard_operations ORDER BY id"))]
+            after = rows_kept(connection)
             added = connection.execute(select(Operation.request_fingerprint, Operation.key_released_at)).all()
         assert after == before and added == [(None, None), (None, None)]  # every row kept; fingerprints derived
 
@@ -408,8 +413,6 @@ def test_migration_0010_upgrades_a_database_holding_old_operations(database_url)
         assert "request_fingerprint" not in columns and uniques == [["idempotency_key"]]
         assert upgrade_database(database_url, confirmed=True).to_revision == head_revision()
         with engine.connect() as connection:
-            assert [tuple(row) for row in connection.execute(text(
-                "SELECT id, idempotency_key, kind, requested_by, status, request FROM dashboard_operations "
-                "ORDER BY id"))] == before
+            assert rows_kept(connection) == before
     finally:
         engine.dispose()

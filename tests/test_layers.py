@@ -4,6 +4,7 @@ dashboard or pages, so every service runs the same from the CLI, a cron job and 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,3 +35,20 @@ def test_services_are_in_packages():
     assert loose == set(), f"modules outside a package: {sorted(loose)}"
     packages = {path.parent.name for path in SERVICES.glob("*/__init__.py")}
     assert {"domain", "store", "crossmark", "actions", "quality", "reads", "access", "ops", "demo", "cli"} <= packages
+
+
+DOMAIN = SERVICES / "domain"
+# What a domain module may import besides the standard library: the other domain modules and the typed errors. No
+# settings (the rules are given their parameters, e.g. a SupervisorRule), no database, no I/O library.
+DOMAIN_MAY_IMPORT = ("services.domain", "services.errors")
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself():
+    offenders = {}
+    for path in DOMAIN.rglob("*.py"):
+        imported = {module for module in _imports(path) if not (
+            module.split(".")[0] in sys.stdlib_module_names
+            or any(module == allowed or module.startswith(allowed + ".") for allowed in DOMAIN_MAY_IMPORT))}
+        if imported:
+            offenders[str(path.relative_to(ROOT))] = sorted(imported)
+    assert offenders == {}

@@ -24,7 +24,7 @@ from tests.schema_fingerprint import schema_fingerprint
 
 VERSIONS = sorted((MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
 # Imports a frozen revision may make: Alembic, SQLAlchemy and the standard library, nothing of the app.
-ALLOWED_IMPORTS = {"__future__", "alembic", "sqlalchemy", "datetime", "re", "warnings", "typing"}
+ALLOWED_IMPORTS = {"__future__", "alembic", "sqlalchemy", "datetime", "json", "re", "warnings", "typing"}
 # Migration 0008's partial index on an expression (the store filter's own), which SQLAlchemy cannot reflect on SQLite:
 # left out of the comparison with the models and checked in the database's catalogue instead (below).
 EXPRESSION_INDEX = "ix_dashboard_events_unstaffed_store_due"

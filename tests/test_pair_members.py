@@ -109,7 +109,8 @@ def test_a_cores_supervisor_is_found_by_its_pairing_key_whatever_its_location_id
     """supervisors_for_cores reads the members' key: a Supervisor whose location id is only white space belongs to the
     store of its store number, as pairing_key says, and is found for a CORE known by that store number (a lookup by
     raw location id / store number would miss it)."""
-    from services.domain.pairing import SUPERVISOR_MISSING, SUPERVISOR_UNSTAFFED, supervisors_for_cores
+    from services.domain.pairing import SUPERVISOR_MISSING, SUPERVISOR_UNSTAFFED
+    from services.reads.pairing import supervisors_for_cores
 
     with engine.begin() as connection:
         _insert_event(connection, 991001, "991001-CORE-Blank", CORE, None, 77, condition="Scheduled")

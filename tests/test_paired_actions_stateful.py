@@ -227,7 +227,7 @@ def read_snapshot(world: PairedWorld) -> Snapshot:
                 select(Schedule.event_ref_num, Schedule.schedule_datetime, Employee.external_id, Schedule.external_id)
                 .outerjoin(Employee, Employee.id == Schedule.employee_id).where(Schedule.event_ref_num.in_(REFS))):
             rows[row[0]].append(row)
-        operations = {row.id: SimpleNamespace(id=row.id, status=row.status, events=json.loads(row.events or "[]"),
+        operations = {row.id: SimpleNamespace(id=row.id, status=row.status, events=row.events or [],
                                               finished_at=row.finished_at)
                       for row in connection.execute(select(Operation.id, Operation.status, Operation.events,
                                                            Operation.finished_at))}

@@ -21,12 +21,11 @@ from services.actions.plan import ROLE_CORE, ROLE_SUPERVISOR, UNSCHEDULED, Place
 from services.actions.planners import (
     UNDO_WINDOW, PlanningContext, plan_reschedule, plan_schedule_supervisor, plan_undo, plan_unschedule,
 )
-from services.domain.event_rules import CORE, OTHER, SUPERVISOR, supervisor_start
+from services.domain.event_rules import CORE, OTHER, SUPERVISOR, SupervisorRule, supervisor_start
 from services.domain.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_INACTIVE, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
 from services.errors import ActionRefused, NotFound
-from services.settings import SupervisorRule
 
 NOW = datetime(2026, 3, 2, 8, 0)
 DAY0 = NOW.date()

@@ -5,7 +5,6 @@ Every test runs on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL (the
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -15,9 +14,10 @@ from sqlalchemy import Engine, insert, update
 from services.crossmark.client import make_crossmark_client
 from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.errors import InvalidInput
-from services.domain.event_rules import CORE, SUPERVISOR, event_number, store_key
-from services.quality.rules import CRITICAL, INFO, RULES, WARNING, Finding, run_rules
-from services.settings import SupervisorRule, load_settings
+from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, event_number, store_key
+from services.domain.severity import CRITICAL, INFO, WARNING
+from services.quality.rules import RULES, Finding, run_rules
+from services.settings import load_settings
 from services.store.tables import Employee, Event, Operation, Schedule
 
 NOW = datetime(2025, 9, 1, 8, 0)
@@ -337,7 +337,7 @@ def test_operation_needs_attention(world):
             connection.execute(insert(Operation.__table__).values(
                 idempotency_key=key, kind="reschedule", requested_by="dana", requested_at=NOW, status=status,
                 message="Crossmark timed out on the Supervisor. NEEDS ATTENTION: Supervisor is at 11:45 in Crossmark",
-                request="{}", events=json.dumps(events), updated_at=NOW, finished_at=NOW))
+                request={}, events=events, updated_at=NOW, finished_at=NOW))
     (finding,) = run(world.engine, ["operation_needs_attention"])
     assert (finding.rule, finding.severity, finding.refs, finding.core_ref, finding.supervisor_ref, finding.day) == (
         "operation_needs_attention", CRITICAL, (core, supervisor), core, supervisor, DAY)

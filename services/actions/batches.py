@@ -480,7 +480,7 @@ class Batches:
             .where(Event.event_type == CORE, Schedule.schedule_datetime >= datetime.combine(first, time.min),
                    Schedule.schedule_datetime < datetime.combine(last + timedelta(days=1), time.min))
             .order_by(Schedule.schedule_datetime, Event.project_ref_num)).all()
-        matches = supervisors_for_cores(connection, [tuple(row) for row in cores])
+        matches = supervisors_for_cores(connection, [(ref, name, mvid, number) for ref, name, mvid, number in cores])
         items = []
         for ref, *_ in cores:
             match = matches.get(ref)

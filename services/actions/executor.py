@@ -33,13 +33,13 @@ from services.actions.planners import PlanningContext
 from services.actions.retry_policy import RetryPolicy
 from services.crossmark.client import CrossmarkClient
 from services.domain import input_limits
+from services.domain.event_rules import EventCondition, SupervisorRule
 from services.errors import (
     ActionRefused, ConcurrentEdit, CrossmarkError, CrossmarkUnknownOutcome, IdempotencyKeyReused, InvalidInput,
     NotFound, OpsError, RateLimitExceeded,
 )
 from services.ops.logging_setup import log_event
 from services.ops.metrics import METRICS
-from services.settings import SupervisorRule
 from services.store.data_version import bump_data_version
 from services.store.database import begin_write
 from services.store.tables import Event, Schedule
@@ -355,10 +355,10 @@ class SagaExecutor:
             else:
                 client.unschedule(str(current.scheduled_event_id))
                 reached = Placement(False)
-            self.journal.finish_step(step, "ok", reached.to_json(), self.clock())
+            self.journal.finish_step(step, status.STEP_OK, reached.to_json(), self.clock())
             return reached
         except CrossmarkUnknownOutcome as lost:
-            self.journal.finish_step(step, "unknown", {"error": str(lost), "status": lost.status}, self.clock())
+            self.journal.finish_step(step, status.STEP_UNKNOWN, {"error": str(lost), "status": lost.status}, self.clock())
             remote = self._read_back(operation_id, run, client, event)
             if remote.same_placement(goal):
                 return replace(goal, start=remote.start, scheduled_event_id=remote.scheduled_event_id)
@@ -367,7 +367,7 @@ class SagaExecutor:
             raise _StepUndetermined(f"Crossmark shows {remote.describe()}, neither {current.describe()} nor "
                                     f"{goal.describe()}") from None
         except (CrossmarkError, InvalidInput) as failure:
-            self.journal.finish_step(step, "failed", {"error": str(failure),
+            self.journal.finish_step(step, status.STEP_FAILED, {"error": str(failure),
                                                       "status": getattr(failure, "status", None)}, self.clock())
             raise _StepFailed(str(failure)) from None
 
@@ -378,9 +378,9 @@ class SagaExecutor:
         try:
             placement = self.remote_placement(client, event)
         except CrossmarkError as failure:
-            self.journal.finish_step(step, "failed", {"error": str(failure)}, self.clock())
+            self.journal.finish_step(step, status.STEP_FAILED, {"error": str(failure)}, self.clock())
             raise _StepUndetermined(f"the outcome is unknown and reading it back failed: {failure}") from None
-        self.journal.finish_step(step, "ok", placement.to_json(), self.clock())
+        self.journal.finish_step(step, status.STEP_OK, placement.to_json(), self.clock())
         return placement
 
     @staticmethod
@@ -729,11 +729,11 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
         else:
             connection.execute(insert(Schedule).values(event_ref_num=ref, **values))
         connection.execute(update(Event).where(Event.project_ref_num == ref)
-                           .values(condition="Scheduled", is_scheduled=True))
+                           .values(condition=EventCondition.SCHEDULED, is_scheduled=True))
     else:
         connection.execute(delete(Schedule).where(Schedule.event_ref_num == ref))
         connection.execute(update(Event).where(Event.project_ref_num == ref)
-                           .values(condition="Unstaffed", is_scheduled=False))
+                           .values(condition=EventCondition.UNSTAFFED, is_scheduled=False))
 
 
 

@@ -15,10 +15,11 @@ from services.actions.journal import Journal, OperationRecord
 from services.actions.plan import Placement, PlannedEvent
 from services.actions.rep_facts import find_rep
 from services.domain.event_rules import CORE, SUPERVISOR, default_duration_minutes
+from services.domain.pairing import SUPERVISOR_AMBIGUOUS
 from services.domain.rep_rules import Rep
-from services.domain.pairing import SUPERVISOR_AMBIGUOUS, core_of_supervisor, supervisors_for_cores
 from services.errors import NotFound
 from services.ops.logging_setup import log_event
+from services.reads.pairing import core_of_supervisor, supervisors_for_cores
 from services.store.tables import Employee, Event, Schedule
 
 log = logging.getLogger("services.actions")

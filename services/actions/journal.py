@@ -52,9 +52,18 @@ STATUSES = tuple(OperationStatus)
 STATUS_LABELS: dict[str, str] = {PENDING: "Pending", APPLYING: "In progress", DONE: "Done", REFUSED: "Refused",
                                  COMPENSATED: "Rolled back", NEEDS_ATTENTION: "Needs attention", STUCK: "Stuck",
                                  RESOLVED: "Resolved"}
-# A Crossmark call's status (operation_steps.status): sent, then what came back.
-STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = "sent", "ok", "failed", "unknown"
-STEP_STATUS_LABELS = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
+
+
+class StepStatus(StrEnum):
+    """A Crossmark call's status, as stored in dashboard_operation_steps.status: sent, then what came back."""
+    SENT = "sent"
+    OK = "ok"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # no answer that says whether it was applied: the executor reads the event back
+
+
+STEP_SENT, STEP_OK, STEP_FAILED, STEP_UNKNOWN = StepStatus.SENT, StepStatus.OK, StepStatus.FAILED, StepStatus.UNKNOWN
+STEP_STATUS_LABELS: dict[str, str] = {STEP_SENT: "Sent", STEP_OK: "OK", STEP_FAILED: "Failed", STEP_UNKNOWN: "Outcome unknown"}
 
 
 def status_label(status: str | None) -> str:
@@ -77,7 +86,35 @@ def _plain(item: Any) -> str:
 
 
 def to_json(value: Any) -> str:
+    """JSON text of a value (datetimes as ISO text, keys sorted): an audit message holding a request, and the form the
+    journal's JSON columns were written in before they were JSON (migration 0016), which json_text reproduces."""
     return json.dumps(value, default=_plain, sort_keys=True)
+
+
+def json_value(value: Any) -> Any:
+    """A value as a JSON column stores it: dicts, lists, text, numbers, booleans, None (datetimes as ISO text), with
+    each NUL character as U+FFFD. PostgreSQL's JSONB cannot hold a NUL in text, and a refused request is journaled as it
+    was asked, bad input (a NUL typed into a note) included; the same on SQLite, so both databases hold the same."""
+    return None if value is None else _without_nul(json.loads(to_json(value)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+def json_text(value: Any) -> str | None:
+    """What a JSON column holds as the text the pages and exports show (an audit entry's before / after cell): the
+    JSON text to_json writes, a string as its own text (a switch's "True"; text migration 0016 found that was not
+    JSON), None for NULL. The same cells as when these columns were text."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True)
 
 
 def request_fingerprint(kind: str, actor: str, request: dict) -> str:
@@ -116,13 +153,17 @@ class OperationRecord:
         return self.request_fingerprint or request_fingerprint(self.kind, self.requested_by, self.request)
 
 
-def read_json(text: str | None, empty: Any) -> Any:
-    """A JSON column as the type it should hold (`empty`'s), or `empty` when it is missing, unreadable or of another
-    type: a row edited by hand or cut short must not stop a page or a retry pass from reading the rest."""
-    try:
-        value = json.loads(text) if text else empty
-    except ValueError:
-        return empty
+def read_json(value: Any, empty: Any) -> Any:
+    """A JSON column's value as the type it should hold (`empty`'s), or `empty` when it is missing, unreadable or of
+    another type: a row edited by hand or cut short must not stop a page or a retry pass from reading the rest.
+
+    Takes what the column gives (a dict, a list, ...) and JSON text alike: a raw SQL query on SQLite returns the text,
+    and a JSON string that holds JSON text (written as text into the column) is read as that JSON."""
+    if isinstance(value, (str, bytes)):
+        try:
+            value = json.loads(value) if value else empty
+        except (ValueError, RecursionError):
+            return empty
     return value if isinstance(value, type(empty)) else empty
 
 
@@ -285,7 +326,7 @@ class Journal:
                                      .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
             result = connection.execute(insert(OperationStep).values(
                 operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
-                request=to_json(request), status="sent", created_at=now))
+                request=json_value(request), status=STEP_SENT, created_at=now))
             # The first Crossmark call moves the operation from pending to applying, in the same commit.
             connection.execute(update(Operation).where(Operation.id == operation_id).values(
                 updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))
@@ -294,7 +335,7 @@ class Journal:
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
         with begin_write(self.engine) as connection:
             connection.execute(update(OperationStep).where(OperationStep.id == step_id)
-                               .values(status=status, result=to_json(result), finished_at=now))
+                               .values(status=status, result=json_value(result), finished_at=now))
 
     def steps(self, operation_id: int) -> list[dict]:
         with self.engine.connect() as connection:
@@ -307,7 +348,7 @@ class Journal:
                next_attempt_at: datetime | None = None, attempts: int | None = None) -> None:
         """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
         holds the local change, if any). The lease is given up; the locks are released unless the status holds them."""
-        values: dict[str, Any] = dict(status=status, message=message, events=to_json(events), updated_at=now,
+        values: dict[str, Any] = dict(status=status, message=message, events=json_value(events), updated_at=now,
                                       finished_at=now, lease_owner=None, lease_expires_at=None,
                                       next_attempt_at=next_attempt_at)
         if attempts is not None:
@@ -376,7 +417,8 @@ class Journal:
 
     def audit_event(self, connection: Connection, *, now: datetime, actor: str, operation_id: int, event_ref: int,
                     action: str, before: Any, after: Any, message: str | None = None) -> None:
-        self._audit(connection, now, actor, operation_id, event_ref, action, to_json(before), to_json(after), message)
+        self._audit(connection, now, actor, operation_id, event_ref, action, json_value(before), json_value(after),
+                    message)
 
     def audit(self, *, now: datetime, actor: str, operation_id: int | None, action: str, message: str) -> None:
         with begin_write(self.engine) as connection:
@@ -418,13 +460,13 @@ class Journal:
                 fingerprint: str | None) -> int:  # builtins.list: in this class `list` names Journal.list
         result = connection.execute(insert(Operation).values(
             idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
-            request=to_json(request), events=to_json(events), undo_of=undo_of, updated_at=now,
+            request=json_value(request), events=json_value(events), undo_of=undo_of, updated_at=now,
             finished_at=now if finished else None,
             request_fingerprint=fingerprint or request_fingerprint(kind, actor, request)))
         return inserted_id(result)
 
     @staticmethod
     def _audit(connection: Connection, now: datetime, actor: str, operation_id: int | None, event_ref: int | None,
-               action: str, before: str | None, after: str | None, message: str | None) -> None:
+               action: str, before: Any, after: Any, message: str | None) -> None:
         connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
                                                      action=action, before=before, after=after, message=message))

@@ -20,14 +20,13 @@ from services.actions.journal import OperationStatus
 from services.actions.plan import (
     ROLE_CORE, ROLE_SINGLE, ROLE_SUPERVISOR, UNSCHEDULED, Placement, Plan, PlannedEvent,
 )
-from services.domain.event_rules import CORE, SUPERVISOR, supervisor_start
+from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, supervisor_start
 from services.domain.pairing import (
     SUPERVISOR_AMBIGUOUS, SUPERVISOR_MISSING, SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED,
 )
 from services.domain.rep_rules import RuleCheck, check_assignment
 from services.domain.titles import SUPERVISOR_TITLES
 from services.errors import ActionRefused, NotFound
-from services.settings import SupervisorRule
 
 UNDO_WINDOW = timedelta(minutes=5)
 

@@ -12,9 +12,9 @@ from sqlalchemy import Connection
 from services.actions.facts import CoreSupervisor, EventFacts, core_supervisor, load_event
 from services.actions.rep_facts import RepDay, find_rep, rep_days
 from services.actions.suggestions import suggest_reps
-from services.domain.event_rules import CORE, SUPERVISOR, supervisor_start
-from services.domain.pairing import SUPERVISOR_UNSTAFFED, core_of_supervisor
-from services.settings import SupervisorRule
+from services.domain.event_rules import CORE, SUPERVISOR, SupervisorRule, supervisor_start
+from services.domain.pairing import SUPERVISOR_UNSTAFFED
+from services.reads.pairing import core_of_supervisor
 
 
 @dataclass(frozen=True)

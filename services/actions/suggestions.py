@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 
 from services.actions.facts import EventFacts
 from services.actions.rep_facts import RepDay, qualified_reps, rep_days, store_visits
-from services.domain.rep_rules import CORE_SLOTS, Assignment, Rep, RuleCheck, check_assignment
+from services.domain.event_rules import CORE_SLOTS
+from services.domain.rep_rules import Assignment, Rep, RuleCheck, check_assignment
 from services.errors import InvalidInput
 
 FAMILIAR_SINCE = timedelta(days=90)  # "knows the store": events held there in this long

@@ -7,6 +7,7 @@ from collections import Counter
 
 from services.cli.arguments import EXIT_FINDINGS, EXIT_OK, Parents, note, rule_list, whole
 from services.cli.crossmark import crossmark_label
+from services.domain.severity import CRITICAL, WARNING
 from services.store.database import make_engine
 
 
@@ -17,7 +18,7 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
     check_run.add_argument("--rules", type=rule_list, metavar="A,B", help="only these rules (default: all)")
     check_run.add_argument("--notify", action="store_true", help="send new critical findings by Slack / e-mail")
-    check_run.add_argument("--fail-on", choices=["critical", "warning"],
+    check_run.add_argument("--fail-on", choices=[CRITICAL.value, WARNING.value],
                            help=f"exit {EXIT_FINDINGS} when a finding at or above this severity is open")
     check_ack = check_commands.add_parser("ack", parents=[common, user], help="acknowledge an open finding")
     check_ack.add_argument("--finding", type=whole("A finding id"), required=True, metavar="ID")
@@ -28,7 +29,8 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
 
 
 def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
-    from services.quality.checks import SEVERITY_ORDER, acknowledge, parse_rule_names, run_check
+    from services.domain.severity import SEVERITY_ORDER
+    from services.quality.checks import acknowledge, parse_rule_names, run_check
     from services.quality.rules import RULES
     from services.store.schema_admin import require_current_schema
 

@@ -49,7 +49,9 @@ class ScheduledEvent:
 
 
 @dataclass(frozen=True)
-class EventCondition:
+class ConditionReply:
+    """Crossmark's answer to "what condition is this mPlan in at this store" (the condition as Crossmark words it)."""
+
     mplan_id: str
     store_id: str
     condition: str
@@ -212,7 +214,7 @@ class CrossmarkClient:
                                     f"{payload.get('message') or excerpt(response.text)}",
                                     status=response.status_code, excerpt=excerpt(response.text), path=PATH_UNSCHEDULE)
 
-    def event_condition(self, mplan_id: str, store_id: str) -> EventCondition:
+    def event_condition(self, mplan_id: str, store_id: str) -> ConditionReply:
         response = self._call("POST", PATH_CONDITION, write=False, data={"mPlanID": str(mplan_id),
                                                                           "storeID": str(store_id)})
         payload = self._json_object(response, PATH_CONDITION)
@@ -222,7 +224,7 @@ class CrossmarkClient:
         if _is_not_ok(payload):
             raise CrossmarkRejected(f"Crossmark has no condition for mPlan {mplan_id} at store {store_id}.",
                                     status=response.status_code, excerpt=excerpt(response.text), path=PATH_CONDITION)
-        return EventCondition(str(mplan_id), str(store_id), str(payload["condition"]), str(payload.get("reps") or ""),
+        return ConditionReply(str(mplan_id), str(store_id), str(payload["condition"]), str(payload.get("reps") or ""),
                               str(payload.get("key") or f"{mplan_id}_{store_id}"))
 
     def planning_events(self, first: date, last: date, *, mplan_id: str | None = None,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Engine, select
 
+from services.domain.event_rules import SCHEDULED, UNSTAFFED
 from services.store.tables import Employee, Event, Schedule
 
 PATH_LOGIN = "/login/authenticate"
@@ -40,7 +41,7 @@ class SimulatedEvent:
     store_name: str
     start_date: date
     end_date: date
-    condition: str = "Unstaffed"
+    condition: str = UNSTAFFED
     scheduled_id: str | None = None
     rep_id: str | None = None
     start: datetime | None = None  # aware
@@ -158,7 +159,7 @@ class CrossmarkSimulator:
             return _json(200, {"ok": 0, "message": "Start/End need an offset and End after Start"})
         self._next_id += 1
         event.scheduled_id, event.rep_id = str(self._next_id), rep_id
-        event.start, event.end, event.condition = start, end, "Scheduled"
+        event.start, event.end, event.condition = start, end, SCHEDULED
         utc = timezone.utc
         return _json(200, {"ok": 1, "MVScheduledEvent": {
             "ID": self._next_id, "Start": start.astimezone(utc).isoformat(), "End": end.astimezone(utc).isoformat(),
@@ -172,7 +173,7 @@ class CrossmarkSimulator:
         if event is None:
             return _json(200, {"ok": 0, "message": f"No scheduled event {scheduled_id!r}"})
         event.scheduled_id = event.rep_id = event.start = event.end = None
-        event.condition = "Unstaffed"
+        event.condition = UNSTAFFED
         return _json(200, {"ok": 1})
 
     def _condition(self, form: dict[str, str]) -> SimulatedReply:
@@ -282,7 +283,7 @@ def simulator_from_database(engine: Engine, timezone_name: str, write_failure_ra
         for (mplan_id, name, store_id, store_name, start, due, condition, minutes, scheduled_id, scheduled_at,
              rep_id) in rows:
             event = SimulatedEvent(str(mplan_id), name, str(store_id), store_name or "", start.date(), due.date(),
-                                   condition or "Unstaffed")
+                                   condition or UNSTAFFED)
             if scheduled_at is not None and scheduled_id:
                 aware = scheduled_at.replace(tzinfo=tz)
                 event.scheduled_id, event.rep_id = str(scheduled_id), str(rep_id) if rep_id else None

@@ -45,11 +45,11 @@ from sqlalchemy import Connection, Engine, func, select
 from services.store.data_version import bump_data_version
 from services.errors import DatabaseNotEmpty, InvalidInput
 from services.domain.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITALS, FREEOSK, JUICER, OTHER, SUPERVISOR,
-                                  UNSTAFFED, supervisor_start)
+                                  CORE_SLOTS, SCHEDULED, UNSTAFFED, EventCondition, SupervisorRule,
+                                  supervisor_start)
 from services.store.database import begin_write
 from services.store.scheduled_per_day import bulk_load
 from services.store.schema_admin import require_current_schema
-from services.settings import SupervisorRule
 from services.domain.titles import SUPERVISOR_TITLES, JobTitle
 from services.store.tables import Employee, Event, Schedule
 
@@ -95,8 +95,7 @@ _WINDOW_NEEDS: dict[str | None, str] = {
 _UNIT_WEIGHTS = ((None, 0.35), (JUICER, 0.10), (DIGITALS, 0.10), (FREEOSK, 0.05), (OTHER, 0.05))
 _UNIT_TOTAL = sum(weight for _, weight in _UNIT_WEIGHTS)
 
-_CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
-_CORE_SLOT_WEIGHTS = (0.2, 0.35, 0.25, 0.2)
+_CORE_SLOT_WEIGHTS = (0.2, 0.35, 0.25, 0.2)  # how often a CORE starts at each of event_rules.CORE_SLOTS
 _JUICER_TIMES = (time(8, 0), time(8, 0), time(8, 0), time(7, 30), time(8, 30))
 _MORNING_TIMES = (time(8, 30), time(9, 0), time(9, 30), time(10, 0), time(10, 15))
 _OTHER_TIMES = (time(10, 0), time(12, 0), time(13, 0), time(14, 0))
@@ -345,19 +344,19 @@ class _Generator:
     def scheduled_condition(self, day_index: int) -> str:
         draw = self.rng.random()
         if day_index < self.today_index:
-            return "Submitted" if draw < 0.95 else "Staffed"
+            return EventCondition.SUBMITTED if draw < 0.95 else EventCondition.STAFFED
         if day_index == self.today_index:
-            return "In Progress" if draw < 0.4 else ("Scheduled" if draw < 0.8 else "Staffed")
-        return "Scheduled" if draw < 0.85 else "Staffed"
+            return EventCondition.IN_PROGRESS if draw < 0.4 else (SCHEDULED if draw < 0.8 else EventCondition.STAFFED)
+        return SCHEDULED if draw < 0.85 else EventCondition.STAFFED
 
     def unscheduled_condition(self, first: int, length: int) -> str:
         """A normal unscheduled event: Unstaffed only when due on or after T0 + 24 h (never an unstaffed_* finding)."""
         last = first + length - 1
         if last < self.today_index:
-            return "Expired" if self.rng.random() < 0.75 else "Canceled"
+            return EventCondition.EXPIRED if self.rng.random() < 0.75 else EventCondition.CANCELED
         if last == self.today_index:
-            return "Canceled"
-        return UNSTAFFED if self.rng.random() < 0.92 else "Canceled"
+            return EventCondition.CANCELED
+        return UNSTAFFED if self.rng.random() < 0.92 else EventCondition.CANCELED
 
     # rows
 
@@ -428,7 +427,7 @@ class _Generator:
         return None
 
     def core_time(self, day_index: int) -> datetime:
-        slot = self.rng.choices(_CORE_SLOTS, _CORE_SLOT_WEIGHTS)[0]
+        slot = self.rng.choices(CORE_SLOTS, _CORE_SLOT_WEIGHTS)[0]
         return datetime.combine(self.days[day_index], slot)
 
     def pair_unit(self, store: _Store) -> int:
@@ -549,7 +548,7 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
         raise InvalidInput(f"seed must be a whole number, not {seed!r}.", field="seed", value=seed)
     start = _require_date("start", start)
     today = _require_date("today", today)
-    rule = _require_rule(rule, _CORE_SLOTS)
+    rule = _require_rule(rule, CORE_SLOTS)
     if events > stores * MAX_EVENTS_PER_STORE:
         raise InvalidInput(f"{events:,} events across {stores} store(s) is more than {MAX_EVENTS_PER_STORE:,} per "
                            "store, which 6-digit event numbers cannot hold; add stores.", field="events")
@@ -639,11 +638,11 @@ def seed_sprint2_scenario(engine: Engine, *, today: date, rule: SupervisorRule =
     core_at = datetime.combine(day, _SPRINT2_CORE_TIME)
     # (ref, name, type, condition, scheduled at, employee)
     plan = (
-        (606001, "606001-CORE-Super Pretzel King Size", CORE, "Scheduled", core_at, "US157001"),
-        (606002, "606001-Supervisor-Super Pretzel King Size", SUPERVISOR, "Scheduled",
+        (606001, "606001-CORE-Super Pretzel King Size", CORE, SCHEDULED, core_at, "US157001"),
+        (606002, "606001-Supervisor-Super Pretzel King Size", SUPERVISOR, SCHEDULED,
          supervisor_start(core_at, rule), "US157005"),
-        (606999, "606999-CORE-Test Product Orphan", CORE, "Scheduled", datetime.combine(day, time(11, 0)), "US157002"),
-        (608001, "608001-CORE-Product With Unscheduled Supervisor", CORE, "Scheduled",
+        (606999, "606999-CORE-Test Product Orphan", CORE, SCHEDULED, datetime.combine(day, time(11, 0)), "US157002"),
+        (608001, "608001-CORE-Product With Unscheduled Supervisor", CORE, SCHEDULED,
          datetime.combine(day, time(11, 30)), "US157003"),
         (608002, "608001-Supervisor-Product With Unscheduled Supervisor", SUPERVISOR, UNSTAFFED, None, None),
     )

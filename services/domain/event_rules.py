@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import NamedTuple
-
-from services.settings import SupervisorRule
-
-
 
 class EventType(StrEnum):
     """An event's type, as stored in events.event_type, in the order the pages list them."""
@@ -27,11 +24,30 @@ EVENT_TYPES = tuple(EventType)
 # Keyed by str: looked up with events.event_type's text (an EventType is a str, equal to it).
 DEFAULT_DURATION_MINUTES: dict[str, int] = {CORE: 390, SUPERVISOR: 5, JUICER: 540, DIGITALS: 15, FREEOSK: 15, OTHER: 15}
 
-# Crossmark conditions. Unstaffed is the only "needs scheduling" state; Canceled/Expired are neither scheduled nor work.
-UNSTAFFED = "Unstaffed"
-CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "In Progress", "Paused", "Reissued", "Expired", "Submitted")
+
+class EventCondition(StrEnum):
+    """An event's condition in Crossmark, as stored in events.condition (a StrEnum: equal to its text). Unstaffed is the
+    only "needs scheduling" state; Canceled and Expired are neither scheduled nor work."""
+    UNSTAFFED = "Unstaffed"
+    SCHEDULED = "Scheduled"
+    STAFFED = "Staffed"
+    CANCELED = "Canceled"
+    IN_PROGRESS = "In Progress"
+    PAUSED = "Paused"
+    REISSUED = "Reissued"
+    EXPIRED = "Expired"
+    SUBMITTED = "Submitted"
+
+
+UNSTAFFED, SCHEDULED = EventCondition.UNSTAFFED, EventCondition.SCHEDULED
+CONDITIONS = tuple(EventCondition)  # in this order in the planning list's condition filter (services/crossmark)
 # Conditions under which an event has a rep and a schedules row, so is_scheduled must be true.
-SCHEDULED_CONDITIONS = frozenset({"Scheduled", "Staffed", "In Progress", "Paused", "Submitted"})
+SCHEDULED_CONDITIONS = frozenset({EventCondition.SCHEDULED, EventCondition.STAFFED, EventCondition.IN_PROGRESS,
+                                  EventCondition.PAUSED, EventCondition.SUBMITTED})
+
+# The times of day a CORE starts (DESIGN.md §1): the demo data's slots, the Reschedule dialog's time buttons and the rep
+# rules' Core-slot check.
+CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))
 
 # Checked in this order on each part of a name. Supervisor comes before Core because a Supervisor's product name may
 # contain "core" (e.g. "Corelle"), while a CORE's name never says "supervisor".
@@ -99,6 +115,20 @@ def pairing_key(project_name: str | None, location_mvid: str | None, store_numbe
     if number is None or store is None:
         return None
     return PairingKey(number, store)
+
+
+@dataclass(frozen=True)
+class SupervisorRule:
+    """When a Supervisor is scheduled relative to its CORE: `offset` minutes after the CORE start, or a `fixed` time of day."""
+
+    mode: str = "offset"
+    offset_minutes: int = 120
+    fixed_time: time = time(12, 0)
+
+    def describe(self) -> str:
+        if self.mode == "fixed":
+            return f"fixed at {self.fixed_time:%H:%M}"
+        return f"CORE start + {self.offset_minutes} min"
 
 
 def supervisor_start(core_start: datetime, rule: SupervisorRule) -> datetime:

@@ -1,25 +1,28 @@
-"""Pairing layer: finds each CORE's Supervisor (same event number, same store) in the database, set-based."""
+"""Pairing rules: how a CORE's Supervisor stands (same event number, same store), decided from the candidates alone.
+The queries that find the candidates are in services/reads/pairing.py."""
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from enum import StrEnum
+from typing import Iterable, Mapping
 
-from sqlalchemy import Connection, DateTime, Row, select, text
+from services.domain.event_rules import CORE, SUPERVISOR, UNSTAFFED, PairingKey
 
-from services.domain.event_rules import CORE, SUPERVISOR, UNSTAFFED, PairingKey, pairing_key
-from services.store.pair_members import key_condition
-from services.store.tables import Event
 
-# How a CORE's Supervisor stands; the day view colours them and the actions decide by them.
-SUPERVISOR_SCHEDULED = "scheduled"
-SUPERVISOR_UNSTAFFED = "unstaffed"
-SUPERVISOR_MISSING = "missing"
-SUPERVISOR_AMBIGUOUS = "ambiguous"
-SUPERVISOR_INACTIVE = "inactive"  # Canceled, Expired, ...: exists but is neither scheduled nor work to do
+class SupervisorState(StrEnum):
+    """How a CORE's Supervisor stands; the day view colours them and the actions decide by them."""
+    SCHEDULED = "scheduled"
+    UNSTAFFED = "unstaffed"
+    MISSING = "missing"
+    AMBIGUOUS = "ambiguous"
+    INACTIVE = "inactive"  # Canceled, Expired, ...: exists but is neither scheduled nor work to do
 
-_KEYS_PER_QUERY = 300  # keeps the OR of index seeks well under every driver's parameter limit
+
+SUPERVISOR_SCHEDULED, SUPERVISOR_UNSTAFFED = SupervisorState.SCHEDULED, SupervisorState.UNSTAFFED
+SUPERVISOR_MISSING, SUPERVISOR_AMBIGUOUS = SupervisorState.MISSING, SupervisorState.AMBIGUOUS
+SUPERVISOR_INACTIVE = SupervisorState.INACTIVE
 
 
 @dataclass(frozen=True)
@@ -41,44 +44,14 @@ class SupervisorMatch:
     supervisors_with_number: int = 0
 
 
-def _candidates(connection: Connection, keys: list[PairingKey]) -> Sequence[Row]:
-    # Seeks on the pairing members' key index (number, store): the trigger-kept table already holds each CORE's and
-    # Supervisor's key exactly as pairing_key computes it (migration 0007), so a Supervisor is found whatever its name
-    # or location id look like (white space, a blank id falling back to the store number). SQL text with bound
-    # parameters: building the same condition as expression objects cost more than running it.
-    if not keys:
-        return []
-    condition, parameters = key_condition(keys)
-    query = text(
-        "SELECT e.project_ref_num, e.project_name, e.event_type, e.condition, e.location_mvid, e.store_number, "
-        "s.schedule_datetime, m.name, m.id FROM dashboard_pair_members pm "
-        "JOIN events e ON e.project_ref_num = pm.ref "
-        "LEFT OUTER JOIN schedules s ON s.event_ref_num = e.project_ref_num "
-        "LEFT OUTER JOIN employees m ON m.id = s.employee_id "
-        f"WHERE {condition}"
-    ).columns(schedule_datetime=DateTime)  # typed, so SQLite's text datetimes come back as datetime
-    return connection.execute(query, parameters).all()
-
-
-def supervisors_for_cores(connection: Connection, cores: Iterable[tuple[int, str, str | None, int | None]]
-                          ) -> dict[int, SupervisorMatch]:
-    """For each CORE (ref, project_name, location_mvid, store_number): its Supervisor's state, by the pairing rule."""
-    wanted: dict[int, PairingKey | None] = {}
-    lookups: dict[PairingKey, None] = {}  # the distinct keys, in order
-    for ref, name, location_mvid, store_number in cores:
-        key = wanted[ref] = pairing_key(name, location_mvid, store_number)
-        if key is not None:
-            lookups[key] = None
+def match_supervisors(wanted: Mapping[int, PairingKey | None], candidates: Iterable[tuple[PairingKey, PairedEvent]]
+                      ) -> dict[int, SupervisorMatch]:
+    """For each CORE in `wanted` (ref -> its pairing key, None when it has none): its Supervisor's state among the
+    `candidates` (each CORE and Supervisor with its key). One Supervisor and one CORE of the key make a pair; more of
+    either is ambiguous."""
     by_key: dict[PairingKey, dict[str, dict[int, PairedEvent]]] = defaultdict(lambda: {CORE: {}, SUPERVISOR: {}})
-    pending = list(lookups)
-    for start in range(0, len(pending), _KEYS_PER_QUERY):
-        for row in _candidates(connection, pending[start:start + _KEYS_PER_QUERY]):
-            ref, name, event_type, condition, mvid, store_number, scheduled_at, rep_name, rep_id = row
-            key = pairing_key(name, mvid, store_number)
-            if key is None or key not in lookups:
-                continue
-            by_key[key][event_type][ref] = PairedEvent(ref, name, event_type, condition, scheduled_at, rep_name, rep_id)
-
+    for candidate_key, event in candidates:
+        by_key[candidate_key][event.event_type][event.ref] = event
     matches: dict[int, SupervisorMatch] = {}
     for ref, key in wanted.items():
         group = by_key.get(key) if key is not None else None
@@ -100,13 +73,7 @@ def supervisors_for_cores(connection: Connection, cores: Iterable[tuple[int, str
     return matches
 
 
-def core_of_supervisor(connection: Connection, supervisor_ref: int) -> int | None:
-    """The ref of the one CORE a Supervisor belongs to (same number, same store), or None (none, or ambiguous)."""
-    row = connection.execute(select(Event.project_name, Event.location_mvid, Event.store_number)
-                             .where(Event.project_ref_num == supervisor_ref, Event.event_type == SUPERVISOR)).first()
-    key = pairing_key(*row) if row is not None else None
-    if key is None:
-        return None
-    cores = {ref for ref, name, event_type, _, mvid, number, *_ in _candidates(connection, [key])
-             if event_type == CORE and pairing_key(name, mvid, number) == key}
+def only_core(key: PairingKey, candidates: Iterable[tuple[PairingKey, PairedEvent]]) -> int | None:
+    """The ref of the one CORE of `key` among the candidates, or None (none, or more than one)."""
+    cores = {event.ref for candidate_key, event in candidates if event.event_type == CORE and candidate_key == key}
     return next(iter(cores)) if len(cores) == 1 else None

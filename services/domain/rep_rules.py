@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from services.domain.event_rules import CORE, DIGITALS, FREEOSK, JUICER, SUPERVISOR
+from services.domain.event_rules import CORE, CORE_SLOTS, DIGITALS, FREEOSK, JUICER, SUPERVISOR
 from services.domain.titles import SUPERVISOR_TITLES, JobTitle
-
-CORE_SLOTS = (time(9, 45), time(10, 30), time(11, 0), time(11, 30))  # DESIGN.md §1: Core starts in real use
-
 
 class Strength(StrEnum):
     HARD = "hard"  # refused, no override

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
 
 from services.domain import input_limits
+from services.domain.severity import SEVERITY_ORDER
 from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limited_request, require_permission
 from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
@@ -29,7 +30,6 @@ from services.store.database import begin_write
 from services.store.inserted import inserted_id
 from services.store.tables import CheckRun, QualityFinding, RunRuleCount
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 # PostgreSQL advisory lock (two-key form) held while a data-quality run works: this class with the hash of the schema the
 # run works in. Advisory locks are database-wide, so two deployments in different schemas of one database (staging and
 # production, or parallel test workers) must not take turns: each schema has its own lock.

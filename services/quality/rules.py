@@ -1,7 +1,6 @@
 """Data-quality rules layer: named, set-based SQL checks of events, schedules, the journal and Crossmark."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -11,21 +10,20 @@ from typing import Any, NamedTuple, overload
 from sqlalchemy import Connection, DateTime, bindparam, text
 
 from services.errors import InvalidInput
-from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, event_number, store_key, \
-    supervisor_start
-from services.actions.journal import NEEDS_ATTENTION
+from services.domain.event_rules import (
+    CORE, SCHEDULED_CONDITIONS, SUPERVISOR, UNSTAFFED, SupervisorRule, event_number, store_key, supervisor_start,
+)
+from services.domain.severity import CRITICAL, INFO, WARNING
+from services.actions.journal import NEEDS_ATTENTION, read_json
 from services.store.pair_members import EPOCH, key_condition
-from services.settings import SupervisorRule
 
-CRITICAL, WARNING, INFO = "critical", "warning", "info"
-SEVERITIES = (CRITICAL, WARNING, INFO)
 
 
 class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,000 of them, 4x faster than a dataclass
     """One offending event, pair or operation. `rule` + `refs` is its stable identity across runs."""
 
     rule: str
-    severity: str  # critical | warning | info
+    severity: str  # a Severity
     event_number: str | None
     store: str | None
     core_ref: int | None
@@ -39,7 +37,7 @@ class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,
 class Rule:
     name: str  # the id: stored with findings, used by the CLI and in exports
     title: str  # what people read on the pages ("Pair on different dates")
-    severity: str  # the usual severity; a finding may say otherwise (see the description)
+    severity: str  # the usual Severity; a finding may say otherwise (see the description)
     description: str
     needs_crossmark: bool = False
 
@@ -528,11 +526,9 @@ def _operation_findings(context: _Context) -> list[Finding]:
     """)
     findings = []
     for row in context.connection.execute(query, {"status": NEEDS_ATTENTION}):
-        try:
-            events = json.loads(row.events or "[]")
-        except ValueError:
-            events = []
-        events = [event for event in events if isinstance(event, dict) and isinstance(event.get("ref"), int)]
+        # JSON: a list from PostgreSQL's JSONB, the stored text from SQLite (read_json takes both).
+        events = [event for event in read_json(row.events, [])
+                  if isinstance(event, dict) and isinstance(event.get("ref"), int)]
         refs = tuple(sorted({event["ref"] for event in events}))
         roles = {event.get("role"): event["ref"] for event in events}
         starts = []

@@ -8,9 +8,10 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 from sqlalchemy import ColumnElement, Engine, Integer, String, case, cast, func, literal, or_, select, text, union_all
 
+from services.actions.journal import json_text
 from services.errors import InvalidInput
 from services.domain.event_rules import CORE, EVENT_TYPES, JUICER, OTHER, UNSTAFFED
-from services.domain.pairing import supervisors_for_cores
+from services.reads.pairing import core_of_supervisor, supervisors_for_cores
 from services.domain.titles import SUPERVISOR_TITLES
 from services.store.tables import (
     DataVersion, Employee, Event, Schedule, ScheduledPerDay, ScheduleStore, UnstaffedPerDay, UnstaffedTotal,
@@ -577,8 +578,10 @@ def operation_steps_frame(engine: Engine, operation_id: int) -> pd.DataFrame:
              .where(OperationStep.operation_id == operation_id).order_by(OperationStep.seq))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return rows_frame(rows, ["step", "at", "event", "store_number", "store_name", "role", "call", "purpose", "status",
-                             "request", "result"])
+    # The request and result as JSON text (journal.json_text), as the page reads them.
+    return rows_frame([(*row[:-2], json_text(row[-2]), json_text(row[-1])) for row in rows],
+                      ["step", "at", "event", "store_number", "store_name", "role", "call", "purpose", "status",
+                       "request", "result"])
 
 
 def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | None = None, since: date | None = None,
@@ -597,8 +600,10 @@ def audit_frame(engine: Engine, *, actor: str | None = None, event_ref: int | No
         query = query.where(AuditEntry.at >= _day_start(since))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return rows_frame(rows, ["at", "actor", "operation", "event", "store_number", "store_name", "action", "before",
-                             "after", "message"])
+    # Before and after as JSON text (journal.json_text): the cells the page reads and the exports write.
+    return rows_frame([(*row[:7], json_text(row[7]), json_text(row[8]), row[9]) for row in rows],
+                      ["at", "actor", "operation", "event", "store_number", "store_name", "action", "before", "after",
+                       "message"])
 
 
 def employee_names(engine: Engine, ids: Iterable[str]) -> dict[str, str]:
@@ -618,8 +623,6 @@ def employee_names(engine: Engine, ids: Iterable[str]) -> dict[str, str]:
 
 def core_needing_supervisor(engine: Engine, supervisor_ref: int) -> dict | None:
     """For an Unstaffed Supervisor: its scheduled CORE ({ref, name}) when there is exactly one, else None."""
-    from services.domain.pairing import core_of_supervisor
-
     with engine.connect() as connection:
         core_ref = core_of_supervisor(connection, supervisor_ref)
         if core_ref is None:

@@ -27,14 +27,18 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, Text, cast, func, or_, select
 
 from services.domain import input_limits
+from services.domain.event_rules import OTHER
 from services.crossmark.client import CrossmarkClient, PlanningEvent
 from services.errors import NotFound, OpsError
-from services.actions.journal import STATUSES, OperationRecord, operation_record, read_json, status_label
+from services.actions.journal import (
+    DONE, NEEDS_ATTENTION, RESOLVED, STATUSES, STEP_OK, STEP_SENT, OperationRecord, json_text, operation_record,
+    read_json, status_label,
+)
 from services.quality.checks import identity_of
-from services.actions.plan import kind_label
+from services.actions.plan import ROLE_LABELS, ROLE_SINGLE, kind_label
 from services.quality.rules import RULES, Finding, rule_title
 from services.store.tables import (
     AuditEntry, Employee, Event, Operation, OperationStep, PairLock, PairMember, QualityFinding, Schedule,
@@ -53,7 +57,8 @@ _ENTRY_STATUS_LABELS = {"requested": "Requested", "in_progress": "In progress", 
                         "acknowledged": "Acknowledged"}
 CROSSMARK, CROSSMARK_SANDBOX = "Crossmark", "Crossmark (sandbox)"
 
-_ROLE_LABELS = {"core": "CORE", "supervisor": "Supervisor", "single": "event"}
+# The roles as plan.ROLE_LABELS names them, but an event without a pair is "event" in the middle of a sentence.
+_ROLE_LABELS = {**ROLE_LABELS, ROLE_SINGLE: "event"}
 _STEP_PURPOSES = {"forward": "", "compensate": "undoing: ", "resolve": ""}
 
 
@@ -260,7 +265,7 @@ def _event_facts(connection: Connection, ref: int) -> EventFacts:
                              .where(Event.project_ref_num == ref)).first()
     if row is None:
         raise NotFound(f"No event with ref {ref}.", ref=ref)
-    return EventFacts(ref, row.project_name, row.event_type or "Other", row.store_number, row.store_name,
+    return EventFacts(ref, row.project_name, row.event_type or OTHER, row.store_number, row.store_name,
                       row.location_mvid, row.start_datetime, row.due_datetime, row.condition,
                       str(row.external_id) if row.external_id else None, row.last_synced,
                       tuple(member for member in _pair_group(connection, ref) if member.ref != ref))
@@ -324,7 +329,8 @@ def _touching_operations(connection: Connection, ref: int, recent: int) -> tuple
     found: dict[int, OperationRecord] = {}
     for row in connection.execute(select(Operation).where(
             Operation.id > floor,
-            or_(Operation.request.like(mention), Operation.events.like(mention), Operation.undo_of.is_not(None)))
+            or_(cast(Operation.request, Text).like(mention), cast(Operation.events, Text).like(mention),
+                Operation.undo_of.is_not(None)))
             .order_by(Operation.id)):
         operation = operation_record(row)
         # An undo (refused ones included, whose events are empty) of an operation that touched the event touches it.
@@ -434,7 +440,7 @@ def _operation_entries(operations: list[OperationRecord], ref: int,
             summary += f" — Supervisor {ref} follows"
         mine = next((event for event in operation.events if event.get("ref") == ref), None)
         detail = operation.message or ""
-        if mine is not None and operation.status in ("done", "resolved", "needs_attention"):
+        if mine is not None and operation.status in (DONE, RESOLVED, NEEDS_ATTENTION):
             reached = mine.get("after") or mine.get("target")
             change = f"{_placement_text(mine.get('before'), names)} → {_placement_text(reached, names)}"
             detail = f"This event: {change}. {detail}".strip()
@@ -463,8 +469,8 @@ def step_detail(status: str, result: dict, names: Mapping[str, str] | None = Non
     if result.get("error"):
         return str(result["error"])
     if "scheduled" in result:
-        return ("Crossmark now has it " if status == "ok" else "") + _placement_text(result, names)
-    if status == "sent":
+        return ("Crossmark now has it " if status == STEP_OK else "") + _placement_text(result, names)
+    if status == STEP_SENT:
         return "Sent; no reply recorded yet."
     return ""
 
@@ -527,7 +533,8 @@ def _audit_entries(connection: Connection, ref: int, operations: list[OperationR
             rows[row.id] = row
     entries = []
     for row in rows.values():
-        summary, status, detail = audit_text(row.action, row.before, row.after, row.message, ref, names)
+        summary, status, detail = audit_text(row.action, json_text(row.before), json_text(row.after), row.message, ref,
+                                             names)
         rank = _RANK_REQUESTED if status == "requested" else _RANK_AUDIT
         entries.append(((row.at, row.operation_id or _NO_OPERATION, rank, row.id),
                         TimelineEntry(row.at, KIND_AUDIT, row.operation_id, status, row.actor, summary, detail)))

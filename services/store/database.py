@@ -1,6 +1,7 @@
 """Database layer: engines and sessions for SQLite files and PostgreSQL, with a clear error when a URL does not open."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -8,6 +9,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -86,6 +88,19 @@ def is_sqlite_database(path: Path) -> bool:
     return True
 
 
+def json_or_text(value: Any) -> Any:
+    """How a JSON column reads on SQLite, which stores JSON as text and never checks it: the JSON value, or for text
+    that is not JSON (a row edited by hand or cut short) the text itself, as migration 0016 keeps such text. Readers
+    (journal.read_json) take a value of the wrong kind as empty, so one bad row never stops a page or a retry pass;
+    PostgreSQL's JSONB refuses such text when it is written."""
+    if not isinstance(value, (str, bytes)):
+        return value  # a number SQLite stored as one
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        return value
+
+
 def make_engine(url: str, must_exist: bool = True) -> Engine:
     """An engine for `url`; raises DatabaseUnavailable / NotADatabase (one-line messages) when it cannot be opened.
 
@@ -99,7 +114,7 @@ def make_engine(url: str, must_exist: bool = True) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             _check_sqlite_file(path, must_exist)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=json_or_text)
         _use_real_sqlite_transactions(engine)
         if path is not None and path.exists():
             _opened_files[engine] = _file_identity(path)

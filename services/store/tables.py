@@ -5,8 +5,9 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text,
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -14,6 +15,12 @@ class Base(DeclarativeBase):
     # Every model here maps one Table (none maps a join or a select), so `Model.__table__` is typed as the Table it is
     # (SQLAlchemy types it as the wider FromClause; this annotation is its maintainers' advice, sqlalchemy#9130).
     __table__: ClassVar[Table]
+
+
+def json_column_type() -> JSON:
+    """A column of JSON values (migration 0016): JSONB on PostgreSQL, JSON text on SQLite. Python's None is SQL NULL
+    (`none_as_null`), as in the Text columns these were: an audit entry without a before state has none."""
+    return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 # --- The existing scheduler's tables. Column names and types must stay exactly as teams' databases have them. ---
@@ -224,8 +231,8 @@ class Operation(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
     message: Mapped[str | None] = mapped_column(Text)
-    request: Mapped[str | None] = mapped_column(Text)  # JSON: what was asked
-    events: Mapped[str | None] = mapped_column(Text)  # JSON: [{ref, role, before, after, target}]
+    request: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())  # what was asked
+    events: Mapped[list[dict[str, Any]] | None] = mapped_column(json_column_type())  # [{ref, role, before, after, ...}]
     undo_of: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # heartbeat: reconcile leaves live ones
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -254,9 +261,9 @@ class OperationStep(Base):
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     action: Mapped[str] = mapped_column(String(20), nullable=False)  # schedule, unschedule, read_back, ...
     purpose: Mapped[str] = mapped_column(String(20), nullable=False)  # forward or compensate
-    request: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), nullable=False)  # sent, ok, failed, unknown, applied, not_applied
+    request: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())  # what was sent
+    result: Mapped[dict[str, Any] | None] = mapped_column(json_column_type())  # the placement reached, or the error
+    status: Mapped[str] = mapped_column(String(20), nullable=False)  # journal.StepStatus
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -272,8 +279,9 @@ class AuditEntry(Base):
     operation_id: Mapped[int | None] = mapped_column(Integer, index=True)
     event_ref: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(40), nullable=False)
-    before: Mapped[str | None] = mapped_column(Text)
-    after: Mapped[str | None] = mapped_column(Text)
+    # JSON: an event's placement before and after (journal.Journal.audit_event), or a switch's state as text ("True").
+    before: Mapped[Any | None] = mapped_column(json_column_type())
+    after: Mapped[Any | None] = mapped_column(json_column_type())
     message: Mapped[str | None] = mapped_column(Text)
 
 
