@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 
 import pandas as pd
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, case, func, select
 
 from services.actions.journal import COMPENSATED, DONE, NEEDS_ATTENTION, REFUSED, STUCK
 from services.reads.read_queries import rows_frame
@@ -19,7 +19,8 @@ ITEM_COLUMNS = ["item", "kind", "event", "event_name", "store_number", "store_na
                 "status", "message", "finished_at"]
 
 
-def _counted(status: object) -> object:
+def _counted(status: str) -> ColumnElement[int]:
+    """How many of a batch's items ended as `status` (by their operation's status)."""
     return func.coalesce(func.sum(case((Operation.status == status, 1), else_=0)), 0)
 
 
@@ -72,7 +73,7 @@ def operation_batches(engine: Engine, operation_ids: Iterable[int]) -> dict[int,
     with engine.connect() as connection:
         rows = connection.execute(select(BatchItemRow.operation_id, BatchItemRow.batch_id)
                                   .where(BatchItemRow.operation_id.in_(wanted))).all()
-    return {int(operation_id): int(batch_id) for operation_id, batch_id in rows}
+    return {int(operation_id): int(batch_id) for operation_id, batch_id in rows if operation_id is not None}
 
 
 def reps(engine: Engine) -> pd.DataFrame:
