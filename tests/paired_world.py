@@ -332,8 +332,8 @@ def reset_database(engine: Engine) -> None:
                 connection.execute(text(f"DROP TRIGGER IF EXISTS refuse_{table}_updates"))
             else:
                 connection.execute(text(f"DROP TRIGGER IF EXISTS refuse_{table}_updates ON {table}"))
-        for table in ("dashboard_operation_steps", "dashboard_operations", "dashboard_audit", "dashboard_event_locks",
-                      "schedules", "events"):
+        for table in ("dashboard_batch_items", "dashboard_batches", "dashboard_operation_steps",
+                      "dashboard_operations", "dashboard_audit", "dashboard_event_locks", "schedules", "events"):
             connection.execute(text(f"DELETE FROM {table}"))
 
 

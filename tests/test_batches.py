@@ -93,10 +93,11 @@ def test_thirty_items_with_faults_in_some_leave_the_others_alone(world: PairedWo
                                             progress=lambda done, total, o: seen.append((done, total, o.status)))
     statuses = {o.item.ref: o.status for o in report.items}
     assert list(statuses) == refs and [s[0] for s in seen] == list(range(1, 31)) and seen[-1][1] == 30
-    assert statuses[refs[2]] == statuses[refs[6]] == "compensated"
+    assert statuses[refs[2]] == statuses[refs[6]] == "compensated"  # refused by Crossmark
+    assert statuses[refs[17]] == "compensated"  # timed out before acting: read back as not applied
     assert statuses[refs[24]] == "needs_attention"  # acted, and the read-back failed: left to the retry loop
-    assert statuses[refs[11]] == statuses[refs[17]] == "done"  # read back and found done / retried safely
-    assert Counter(statuses.values()) == {"done": 27, "compensated": 2, "needs_attention": 1}
+    assert statuses[refs[11]] == "done"  # acted, the reply lost: read back and found done
+    assert Counter(statuses.values()) == {"done": 26, "compensated": 3, "needs_attention": 1}
     assert report.status == BatchStatus.NEEDS_ATTENTION
     for ref in refs:
         if statuses[ref] != "needs_attention":
@@ -147,7 +148,8 @@ def test_the_rate_limit_counts_a_batch_once_and_a_cap_bounds_it(world: PairedWor
     assert counts(world, Batch) == 0 and world.fake.requests == []
     report = Batches(actions).rep_out(JADE, DAY, DAY, RepOutMode.UNSCHEDULE, "alice")
     assert report.status == BatchStatus.DONE and len(report.items) == 3  # three operations, one request
-    with pytest.raises(OpsError, match="(?i)rate|per minute|too many"):
+    # Its three items did not count: one change in the last minute, the batch's own request.
+    with pytest.raises(OpsError, match=r"alice has made 1 change\(s\) in the last minute \(the limit is 1"):
         Batches(actions).rep_out(MARCUS, DAY, DAY, RepOutMode.UNSCHEDULE, "alice")
 
 
@@ -172,10 +174,11 @@ def test_undo_a_batch_item_by_item(world: PairedWorld) -> None:
 
 
 def test_staff_missing_supervisors_and_fix_a_rules_findings(world: PairedWorld) -> None:
-    """Supervisor 608002 is Unstaffed beside its scheduled CORE 608001: staffed at the rule time by the top lead."""
+    """Supervisor 608002 is Unstaffed beside its scheduled CORE 608001: staffed at the rule time by the top lead (Tom
+    Alvarez: he already works at this store, Supervisor 606002, where Laura Kim has no event)."""
     report = Batches(world.actions).staff_supervisors(DAY, DAY, "alice")
     assert [o.item.ref for o in report.items] == [608001] and report.status == BatchStatus.DONE
-    assert world.db(608002).placement == (True, at(DAY, 13, 30), "900004")  # Laura Kim, the top suggestion
+    assert world.db(608002).placement == (True, at(DAY, 13, 30), "900005")
     world.agree()
     world.restart()
     fixed = Batches(world.actions).fix("core_supervisor_unstaffed", None, None, "alice")

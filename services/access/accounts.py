@@ -15,7 +15,7 @@ from enum import StrEnum
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -25,7 +25,7 @@ from services.errors import (
 from services.domain import input_limits
 from services.access.passwords import check_password, hash_password
 from services.store.database import begin_write
-from services.store.tables import AuditEntry, DashboardSession, LoginAttempt, UserAccount
+from services.store.tables import AuditEntry, BatchItemRow, DashboardSession, LoginAttempt, UserAccount
 
 class Role(StrEnum):
     """An account's role, as stored in dashboard_users.role, least to most allowed."""
@@ -409,9 +409,11 @@ class RateLimit:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:lock_class, :account)"),
                                {"lock_class": _RATE_LOCK_CLASS, "account": _account_lock_key(username)})
+        # A batch counts once (its own "batch requested" entry): the operations of its items do not.
+        of_a_batch = exists().where(BatchItemRow.operation_id == AuditEntry.operation_id)
         recent = connection.execute(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.at > now - RATE_WINDOW, AuditEntry.actor == username,
-            AuditEntry.action.in_([requested_action(name) for name in RATE_LIMITED_KINDS]))).scalar_one()
+            AuditEntry.action.in_([requested_action(name) for name in RATE_LIMITED_KINDS]), ~of_a_batch)).scalar_one()
         if recent >= self.per_minute:
             raise RateLimitExceeded(f"{username} has made {recent} change(s) in the last minute (the limit is "
                                     f"{self.per_minute}, counting actions, retries, acknowledgements and check runs); "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -34,7 +35,7 @@ from services.domain.pairing import SUPERVISOR_UNSTAFFED
 from services.errors import ActionRefused, InvalidInput, NotFound, OpsError
 from services.ops.logging_setup import log_event
 from services.reads.pairing import core_of_supervisor, supervisors_for_cores
-from services.actions.journal import read_json, to_json as json_text
+from services.actions.journal import json_value, read_json, to_json
 from services.store.database import begin_write
 from services.store.tables import Batch, BatchItemRow, Event, Schedule
 
@@ -328,15 +329,15 @@ class Batches:
         now = self.actions.clock()
         try:
             with rate_limited_request(self.engine, self.actions.rate_limit, who, "batch", now,
-                                      message=json_text({"kind": str(kind), **request})) as connection:
+                                      message=to_json({"kind": str(kind), **request})) as connection:
                 batch_id = connection.execute(insert(Batch).values(
-                    idempotency_key=key or f"batch-{now:%Y%m%d%H%M%S%f}", kind=str(kind), requested_by=who,
-                    requested_at=now, status=BatchStatus.RUNNING, request=json_text(request),
+                    idempotency_key=key or f"batch-{uuid.uuid4().hex}", kind=str(kind), requested_by=who,
+                    requested_at=now, status=BatchStatus.RUNNING, request=json_value(request),
                     message=f"{len(items)} item(s) planned").returning(Batch.id)).scalar_one()
                 if items:
                     connection.execute(insert(BatchItemRow), [
                         {"batch_id": batch_id, "item_index": item.index, "kind": str(item.kind),
-                         "event_ref": item.ref, "item": json_text(item.to_json())} for item in items])
+                         "event_ref": item.ref, "item": json_value(item.to_json())} for item in items])
         except IntegrityError:  # the same key raced in: resume that batch
             existing = self._find(who, key) if key else None
             if existing is None:

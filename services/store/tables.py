@@ -444,7 +444,7 @@ class Batch(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(20), nullable=False)
-    request: Mapped[str | None] = mapped_column(Text)  # JSON: the batch's arguments
+    request: Mapped[Any] = mapped_column(json_column_type(), nullable=True)  # the batch's arguments
     message: Mapped[str | None] = mapped_column(Text)
 
 
@@ -458,5 +458,5 @@ class BatchItemRow(Base):
     item_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(30), nullable=False)
     event_ref: Mapped[int] = mapped_column(Integer, nullable=False)
-    item: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: services.actions.batches.BatchItem
+    item: Mapped[Any] = mapped_column(json_column_type(), nullable=False)  # services.actions.batches.BatchItem
     operation_id: Mapped[int | None] = mapped_column(Integer)
