@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import insert, select
 
 from services.actions.batches import Batches, BatchStatus
 from services.crossmark.sandbox import simulator_from_database
 from services.errors import InvalidInput
 from services.store.database import begin_write
-from services.store.tables import Batch, BatchItemRow, Event, Operation
+from services.store.tables import Batch, Event, Operation
 from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import TODAY, PairedWorld, fake_server, migrated, world  # noqa: F401 - fixtures
 
@@ -29,10 +29,8 @@ STAFF_REFS = (CORE_A, SUPERVISOR_A, CORE_B, SUPERVISOR_B)
 @pytest.fixture
 def staffing(world: PairedWorld) -> PairedWorld:
     """The sprint2 world plus two Unstaffed COREs, each with its Unstaffed Supervisor, at the sprint2 store, in the
-    database and in the fake Crossmark; no batch left from an earlier test."""
+    database and in the fake Crossmark."""
     with begin_write(world.engine) as connection:
-        connection.execute(delete(BatchItemRow))
-        connection.execute(delete(Batch))
         connection.execute(insert(Event), [
             {"project_name": name, "project_ref_num": ref, "location_mvid": "157384", "store_number": 8135,
              "store_name": "Sam's Club Indianapolis", "start_datetime": WINDOW[0], "due_datetime": WINDOW[1],
