@@ -25,13 +25,15 @@ PAGE_FILES = {
     "type_counts": ("Event type counts", ":material/bar_chart:"),
     "unscheduled": ("Unscheduled", ":material/event_busy:"),
     "data_quality": ("Data quality", ":material/fact_check:"),
+    "bulk_actions": ("Bulk actions", ":material/dynamic_feed:"),
     "operations": ("Operations", ":material/history:"),
     "audit": ("Audit", ":material/policy:"),
     "timeline": ("Event timeline", ":material/timeline:"),
     "operations_health": ("Operations health", ":material/monitor_heart:"),
     "admin": ("Admin", ":material/admin_panel_settings:"),
 }
-PAGE_ROLES = {"admin": "switches"}  # pages not for every role: key -> the permission (services.access.accounts) they need
+# Pages not for every role: key -> the permission (services.access.accounts) they need.
+PAGE_ROLES = {"admin": "switches", "bulk_actions": "batch"}
 
 
 def page_path(key: str) -> Path:

@@ -153,7 +153,7 @@ def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None) ->
     chosen = refs[rows[0]] if rows else None
     st.session_state[CHOSEN_REF] = chosen
     if chosen is None:
-        st.caption("Select a row to reschedule or unschedule that event, or to open its timeline.")
+        st.caption("Select a row to reschedule, reassign or unschedule that event, or to open its timeline.")
         return
     row = scheduled[scheduled["ref"] == chosen].iloc[0]
     with st.container(border=True, key="day_table_actions"):

@@ -203,3 +203,15 @@ def read_ref(key: str = "ref") -> int | None:
     except InvalidInput:
         _warn(key, raw, "an event ref is a whole number from 1 to 2147483647", "no event")
         return None
+
+
+def read_record_id(key: str, what: str) -> int | None:
+    """`?operation=12`, `?batch=3`: a row id (ASCII digits, 1 to 2,147,483,647); None when absent or invalid."""
+    raw = _raw(key)
+    if raw is None:
+        return None
+    try:
+        return input_limits.record_id(raw, what)
+    except InvalidInput:
+        _warn(key, raw, f"{what.lower()} is a whole number from 1 to 2147483647", "none")
+        return None

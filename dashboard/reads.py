@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard.wiring import get_engine
 from services.quality import checks as quality_checks
+from services.reads import batches as batch_reads
 from services.reads import read_queries
 from services.reads.exports import EXPORT_ROW_LIMIT
 from services.ops.metrics import METRICS
@@ -33,6 +34,7 @@ _QUERIES: dict[str, Callable] = {
     "operation_steps": read_queries.operation_steps_frame,
     "audit": read_queries.audit_frame,
     "employee_names": read_queries.employee_names,
+    "reps": batch_reads.reps,
     "open_findings": quality_checks.open_findings,
     "findings_trend": quality_checks.daily_trend,
     "latest_run": quality_checks.latest_run,
@@ -164,3 +166,24 @@ def latest_run() -> dict | None:
 
 def run_summary(run_id: int) -> pd.DataFrame:
     return _read("run_summary", run_id)
+
+
+# Batches are read uncached: a batch's own record (its status when it ends) is written after its last item's operation
+# bumped the data-version stamp, so a cached read could go on showing it running.
+
+
+def batches(actor: str | None, since: date | None, batch_id: int | None = None) -> pd.DataFrame:
+    return _timed("batches", batch_reads.batches_frame, actor=actor, since=since, batch_id=batch_id)
+
+
+def batch_items(batch_id: int) -> pd.DataFrame:
+    return _timed("batch_items", batch_reads.batch_items_frame, batch_id)
+
+
+def operation_batches(operation_ids: Iterable[int]) -> dict[int, int]:
+    return _timed("operation_batches", batch_reads.operation_batches, operation_ids)
+
+
+def reps() -> pd.DataFrame:
+    """Everyone a batch can name, active first (services/reads/batches.py)."""
+    return _read("reps")

@@ -56,3 +56,10 @@ def get_actions():  # noqa: ANN201 - PairedActions
     from services.actions.action_setup import paired_actions
 
     return paired_actions(get_settings(), get_engine(), crossmark_client)
+
+
+def get_batches():  # noqa: ANN201 - Batches
+    """Batches over this session's paired actions, capped by the configured BATCH_MAX_ITEMS."""
+    from services.actions.batches import Batches
+
+    return Batches(get_actions(), max_items=get_settings().batch_max_items)

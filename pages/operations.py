@@ -1,11 +1,12 @@
-"""Operations: the journal of paired actions, each one's Crossmark steps, and the queue of those needing attention."""
+"""Operations: the journal of paired actions (batches with their items grouped), each one's Crossmark steps, and the
+queue of those needing attention."""
 from datetime import date, timedelta
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import reads
+from dashboard import bulk_ui, query_state, reads
 from dashboard.actions_ui import acting_user, can, result_banner
 from dashboard.components import download_csv, listing_cut_note, page_path, when, when_column, whole_number
 from dashboard.markdown_text import plain
@@ -79,22 +80,31 @@ except InvalidInput as refusal:
     user = None
 since = since_column.date_input("Since", value=date.today() - timedelta(days=30), format="YYYY-MM-DD", key="ops_since")
 journal = reads.operations(status, user, since)
+# Links from a batch's report: ?batch=ID opens that batch's items, ?operation=ID that operation's steps.
+linked_batch = query_state.read_record_id("batch", "A batch id")
+linked_operation = query_state.read_record_id("operation", "An operation id")
+if bulk_ui.batch_journal(user, since, linked_batch) and not journal.empty:
+    st.subheader(f"Operations · {len(journal)}")
 if journal.empty:
     st.info("No operations match.", icon=":material/history:")
 else:
+    batch_of = reads.operation_batches(int(operation) for operation in journal["operation"])
     shown = journal.assign(kind=[kind_label(kind) for kind in journal["kind"]],
                            status=[status_label(status) for status in journal["status"]],
-                           undo_of=journal["undo_of"].astype("Int64"))
+                           undo_of=journal["undo_of"].astype("Int64"),
+                           batch=pd.array([batch_of.get(int(operation)) for operation in journal["operation"]],
+                                          dtype="Int64"))
     picked = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                           key="ops_table", column_config={
                               "operation": st.column_config.NumberColumn("Operation", format="%d"),
                               "requested_at": when_column("When"),
                               "kind": "Action", "status": "Status", "by": "By", "message": "Message",
                               "finished_at": when_column("Finished"),
-                              "undo_of": st.column_config.NumberColumn("Undo of", format="%d")})
+                              "undo_of": st.column_config.NumberColumn("Undo of", format="%d"),
+                              "batch": st.column_config.NumberColumn("Batch", format="%d")})
     rows = picked.selection.rows if picked else []
-    if rows:
-        operation_id = int(journal.iloc[rows[0]]["operation"])
+    operation_id = int(journal.iloc[rows[0]]["operation"]) if rows else linked_operation
+    if operation_id is not None:
         st.subheader(f"Operation {operation_id}: steps")
         steps = reads.operation_steps(operation_id)
         requests = [read_json(request, {}) for request in steps["request"]]

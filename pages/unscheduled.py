@@ -1,20 +1,25 @@
-"""Unscheduled: Unstaffed events by urgency (the same figures as the Overview tiles), each linked to its day."""
+"""Unscheduled: Unstaffed events by urgency (the same figures as the Overview tiles), each linked to its day; Staff on
+a selected event, Staff selected (a batch) on several."""
 from functools import partial
 
 import streamlit as st
 
-from dashboard import query_state, reads
-from dashboard.actions_ui import action_button, can, draw_open_dialog, event_label, open_dialog, result_banner
+from dashboard import bulk_ui, query_state, reads
+from dashboard.actions_ui import (
+    acting_user, action_button, can, draw_open_dialog, event_label, open_dialog, result_banner,
+)
 from dashboard.components import download_csv, filter_bar, page_path, page_url
-from dashboard.selection import selected_row
-from dashboard.wiring import get_engine
+from dashboard.selection import selected_rows
+from dashboard.wiring import get_batches, get_engine
 from services.reads.exports import EXPORT_ROW_LIMIT
-from services.actions.plan import SCHEDULE_SUPERVISOR
+from services.actions.plan import SCHEDULE_SUPERVISOR, STAFF
 from services.reads.read_queries import URGENCY_BUCKETS, core_needing_supervisor, unscheduled_bucket_totals
 
 st.title("Unscheduled events")
-st.caption("Events whose condition is Unstaffed, by how soon they are due. Select a row to act on it.")
+st.caption("Events whose condition is Unstaffed, by how soon they are due. Select a row to act on it, or several "
+           "to staff them together.")
 result_banner()
+bulk_ui.show_result("unscheduled")
 where = filter_bar(reads.stores())
 totals = unscheduled_bucket_totals(reads.unscheduled_buckets(where))
 
@@ -34,7 +39,7 @@ else:
     if len(events) < shown_total:
         exported = "all of them" if shown_total <= EXPORT_ROW_LIMIT else f"the {EXPORT_ROW_LIMIT:,} most urgent"
         st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has {exported}.")
-    row = selected_row(
+    picked = selected_rows(
         events, "ref", "unscheduled_table", hide_index=True, width="stretch",
         column_order=["bucket", "due_datetime", "event_type", "ref", "name", "store_number", "store_name", "day"],
         column_config={
@@ -43,9 +48,24 @@ else:
             "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
             "day": st.column_config.LinkColumn("Day view", display_text="Open day"),
         })
+    row = picked.iloc[0] if len(picked) == 1 else None
+    if len(picked) > 1:
+        refs = [int(ref) for ref in picked["ref"]]
+        with st.container(border=True, key="unscheduled_selected"):
+            st.markdown(f"**{len(refs)} events selected**")
+            if can("batch"):
+                st.caption("Staff selected gives each event its first Core time slot still ahead and the top "
+                           "suggested rep who breaks no rule (a CORE takes its Supervisor along). The preview lists "
+                           "who gets what; nothing changes until you confirm.")
+                bulk_ui.batch_flow("staff_selected", "unscheduled", tuple(refs),
+                                   lambda dry_run, key, progress: get_batches().staff_events(
+                                       refs, acting_user(), key=key, dry_run=dry_run, progress=progress),
+                                   confirm_label="Staff selected")
     if row is not None:
         with st.container(border=True):
             st.markdown(event_label(row.to_dict()) + f" · due {row['due_datetime']:%a %b %d, %H:%M}")
+            if can(STAFF) and action_button("Staff", "unscheduled_staff", ":material/person_add:"):
+                open_dialog(STAFF, row.to_dict())
             core = core_needing_supervisor(get_engine(), int(row["ref"])) if row["event_type"] == "Supervisor" else None
             if core is not None and can(SCHEDULE_SUPERVISOR) and action_button(
                     f"Schedule this Supervisor (CORE {int(core['ref'])} is scheduled)",

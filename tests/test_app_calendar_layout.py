@@ -116,7 +116,7 @@ def test_day_table_lists_every_event_in_time_order_with_store_number_and_name(op
     app.session_state[table_key(refs)] = {"selection": {"rows": [refs.index(608001)], "columns": []}}
     app.run()
     assert {button.key for button in app.button if button.key and button.key.startswith("btn_")} == {
-        "btn_rs_608001", "btn_us_608001", "btn_ss_608001"}
+        "btn_rs_608001", "btn_us_608001", "btn_ra_608001", "btn_ss_608001"}
     assert any("ref 608001" in markdown for markdown in _texts(app.markdown))
 
     # back to cards: the choice is in the URL, and the cards come back

@@ -33,10 +33,11 @@ PAGES = {"overview": "../pages/overview.py", "calendar": "../pages/calendar.py",
          "type_counts": "../pages/type_counts.py", "unscheduled": "../pages/unscheduled.py",
          "data_quality": "../pages/data_quality.py", "operations": "../pages/operations.py",
          "audit": "../pages/audit.py", "admin": "../pages/admin.py",
-         "operations_health": "../pages/operations_health.py", "timeline": "../pages/timeline.py"}
+         "operations_health": "../pages/operations_health.py", "timeline": "../pages/timeline.py",
+         "bulk_actions": "../pages/bulk_actions.py"}
 TITLES = {"overview": "This week", "type_counts": "Event type counts", "unscheduled": "Unscheduled events",
           "data_quality": "Data quality", "operations": "Operations", "audit": "Audit trail", "admin": "Admin",
-          "operations_health": "Operations health", "timeline": "Event timeline"}
+          "operations_health": "Operations health", "timeline": "Event timeline", "bulk_actions": "Bulk actions"}
 HEADING_LEVELS = {"title": 1, "header": 2, "subheader": 3}
 
 

@@ -26,6 +26,7 @@ def _pages() -> dict[str, tuple[str, str]]:
         "day": (f"/day?date={DAY.isoformat()}", f"{DAY:%A, %B %d, %Y}"),
         "unscheduled": ("/unscheduled", "Unscheduled events"),
         "data_quality": ("/data_quality", "Open findings"),
+        "bulk_actions": ("/bulk_actions", "A rep is out"),
         "type_counts": ("/type_counts", "Event type counts"),
         "operations": ("/operations", "Operations"),
         "audit": ("/audit", "Audit"),

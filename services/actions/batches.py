@@ -1,5 +1,5 @@
 """Batches: many actions asked for at once (a rep calling out, every missing Supervisor in a range, the fix of every
-finding of a rule), each item one ordinary operation of the saga.
+finding of a rule, the Unstaffed events a person selected), each item one ordinary operation of the saga.
 
 A batch is a parent record (dashboard_batches) with its items planned up front and stored with it
 (dashboard_batch_items). Each item runs as its own operation under a key derived from the batch and the item, so the
@@ -13,7 +13,7 @@ import copy
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -26,9 +26,9 @@ from services.actions import journal as operation_status
 from services.actions.executor import ActionResult, result_of
 from services.actions.facts import EventFacts, find_event
 from services.actions.paired_actions import PairedActions
-from services.actions.plan import REASSIGN, RESCHEDULE, SCHEDULE_SUPERVISOR, UNSCHEDULE, ActionKind, Plan
+from services.actions.plan import REASSIGN, RESCHEDULE, SCHEDULE_SUPERVISOR, STAFF, UNSCHEDULE, ActionKind, Plan
 from services.actions.planners import UNDO_WINDOW
-from services.actions.suggestions import suggest_reps
+from services.actions.suggestions import default_start, suggest_reps
 from services.domain import input_limits
 from services.domain.event_rules import CORE, SUPERVISOR, supervisor_start
 from services.domain.pairing import SUPERVISOR_UNSTAFFED
@@ -49,10 +49,11 @@ class BatchKind(StrEnum):
     REP_OUT = "rep_out"
     STAFF_SUPERVISORS = "staff_supervisors"
     FIX = "fix"
+    STAFF_EVENTS = "staff_events"
 
 
 BATCH_KIND_LABELS = {BatchKind.REP_OUT: "Rep out", BatchKind.STAFF_SUPERVISORS: "Staff missing Supervisors",
-                     BatchKind.FIX: "Fix findings"}
+                     BatchKind.FIX: "Fix findings", BatchKind.STAFF_EVENTS: "Staff selected events"}
 
 
 class BatchStatus(StrEnum):
@@ -79,7 +80,7 @@ class BatchItem:
     label: str  # the event in words, for the per-item report
     employee_id: str | None = None  # staff / reassign / schedule-Supervisor: who takes it
     employee_name: str | None = None
-    start: datetime | None = None  # reschedule: the new time
+    start: datetime | None = None  # reschedule: the new time; staff: the time it is staffed at
     note: str | None = None  # why this item is what it is ("top suggestion", "no qualified rep is free")
 
     def to_json(self) -> dict[str, Any]:
@@ -101,6 +102,9 @@ class BatchItem:
             return f"Move {self.label} to {self.start:%a %b %d %H:%M}"
         if self.kind == SCHEDULE_SUPERVISOR:
             return f"Staff the Supervisor of {self.label} with {self.employee_name or 'nobody free'}"
+        if self.kind == STAFF:
+            when = f" at {self.start:%a %b %d %H:%M}" if self.start else ""
+            return f"Staff {self.label}{when} with {self.employee_name or 'nobody free'}"
         return f"Give {self.label} to {self.employee_name or 'nobody free'}"
 
 
@@ -244,6 +248,18 @@ class Batches:
             return self._numbered(planned)
         return self._batch(BatchKind.FIX, actor, key, request, dry_run, progress, items)
 
+    def staff_events(self, refs: Sequence[int], actor: str, *, key: str | None = None, dry_run: bool = False,
+                     progress: Progress | None = None) -> BatchReport:
+        """Each Unstaffed event of `refs` at its default start (the first Core time slot still ahead in its window)
+        with the top suggestion that breaks no rule and does not clash with an earlier pick of this batch. A CORE
+        takes its Supervisor along (staff does), so a Supervisor whose CORE is among `refs` is no item of its own; a
+        Supervisor beside its scheduled CORE is staffed at the rule time with the top suggested lead."""
+        wanted = list(dict.fromkeys(input_limits.event_ref(ref) for ref in refs))
+        if not wanted:
+            raise InvalidInput("Choose at least one Unstaffed event to staff.")
+        return self._batch(BatchKind.STAFF_EVENTS, actor, key, {"events": wanted}, dry_run, progress,
+                           lambda connection: self._staff_items(connection, wanted))
+
     # --- show and undo ----------------------------------------------------------------------------------------------
 
     def show(self, batch_id: int) -> BatchReport:
@@ -383,6 +399,8 @@ class Batches:
             return actions.run(item.kind, who, key, {"ref": item.ref, "batch_item": item.index}, refuse)
         if item.kind == SCHEDULE_SUPERVISOR:
             return actions.schedule_supervisor(item.ref, item.employee_id, who, key)
+        if item.kind == STAFF and item.start is not None:
+            return actions.staff(item.ref, item.employee_id, item.start, who, key)
         return actions.reassign(item.ref, item.employee_id, who, key)
 
     def _preview(self, item: BatchItem) -> ItemOutcome:
@@ -396,6 +414,8 @@ class Batches:
                 return ItemOutcome(item, refusal=item.note or "No qualified rep is free for this event.")
             elif item.kind == SCHEDULE_SUPERVISOR:
                 plan = actions.preview_schedule_supervisor(item.ref, item.employee_id)
+            elif item.kind == STAFF and item.start is not None:
+                plan = actions.preview_staff(item.ref, item.employee_id, item.start)
             else:
                 plan = actions.preview_reassign(item.ref, item.employee_id)
         except OpsError as refused:
@@ -471,6 +491,37 @@ class Batches:
             if core is None:
                 continue
             items.append(self._with_lead(connection, BatchItem(0, SCHEDULE_SUPERVISOR, ref, _label(core))))
+        return self._numbered(items)
+
+    def _staff_items(self, connection: Connection, refs: list[int]) -> list[BatchItem]:
+        now = self.actions.clock()
+        wanted = set(refs)
+        picks: dict[str, list[tuple[datetime, datetime, str]]] = {}
+        items: list[BatchItem] = []
+        for ref in refs:
+            event = find_event(connection, ref)
+            if event is None:  # planned as a refusal, so the report names it (nothing is sent for it)
+                items.append(BatchItem(0, STAFF, ref, f"event {ref}", note=f"No event with ref {ref}."))
+                continue
+            if event.event_type == SUPERVISOR:
+                core_ref = core_of_supervisor(connection, ref)
+                if core_ref in wanted:
+                    continue  # staffed along with its CORE
+                core = find_event(connection, core_ref) if core_ref is not None else None
+                if core is not None and core.placement.scheduled:
+                    items.append(self._with_lead(connection, BatchItem(0, SCHEDULE_SUPERVISOR, core.ref,
+                                                                       _label(core))))
+                    continue
+            if event.placement.scheduled:
+                items.append(BatchItem(0, STAFF, ref, _label(event), note=f"Event {ref} is already scheduled "
+                                       f"({event.placement.describe()}); nothing will be sent for it."))
+                continue
+            try:
+                start = default_start(event, now)
+            except InvalidInput as no_slot:
+                items.append(BatchItem(0, STAFF, ref, _label(event), note=f"{no_slot} Staff it on its own."))
+                continue
+            items.append(replace(self._suggested(connection, event, start, STAFF, ref, picks), start=start))
         return self._numbered(items)
 
     def _with_lead(self, connection: Connection, item: BatchItem) -> BatchItem:

@@ -11,7 +11,8 @@ from services.settings import load_settings
 from tests.e2e.conftest import ADMIN, DAY, VIEWER
 
 ACTION_BUTTONS = re.compile(r"^(Reschedule|Unschedule|Schedule Supervisor|Confirm reschedule|Run checks now|"
-                            r"Schedule the Supervisor at rule time|Acknowledge|Schedule this Supervisor.*|Undo.*)$")
+                            r"Schedule the Supervisor at rule time|Acknowledge|Schedule this Supervisor.*|Undo.*|"
+                            r"Staff|Reassign|Staff selected.*|Run the batch.*)$")
 
 
 def test_a_viewer_sees_no_action_buttons_and_a_crafted_action_is_refused(app, dashboard, open_dashboard):
@@ -19,6 +20,7 @@ def test_a_viewer_sees_no_action_buttons_and_a_crafted_action_is_refused(app, da
     dashboard.sign_in(VIEWER)
     dashboard.see(f"Signed in as {VIEWER} (viewer)", within=dashboard.sidebar)
     expect(dashboard.sidebar.get_by_role("link", name="Admin")).to_have_count(0)
+    expect(dashboard.sidebar.get_by_role("link", name="Bulk actions")).to_have_count(0)  # operators only
 
     # Day view: the cards, no buttons on them
     dashboard.navigate(f"/day?date={DAY.isoformat()}")
