@@ -168,8 +168,8 @@ def run_summary(run_id: int) -> pd.DataFrame:
     return _read("run_summary", run_id)
 
 
-# Batches are read uncached: a batch's own record (its status when it ends) is written after its last item's operation
-# bumped the data-version stamp, so a cached read could go on showing it running.
+# Batches are read uncached: a few indexed rows, and a batch that is running right now (another operator's) shows its
+# progress at each rerun.
 
 
 def batches(actor: str | None, since: date | None, batch_id: int | None = None) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from services.errors import ActionRefused, InvalidInput, NotFound, OpsError
 from services.ops.logging_setup import log_event
 from services.reads.pairing import core_of_supervisor, supervisors_for_cores
 from services.actions.journal import json_value, read_json, to_json
+from services.store.data_version import bump_data_version
 from services.store.database import begin_write
 from services.store.tables import Batch, BatchItemRow, Event, Schedule
 
@@ -360,6 +361,7 @@ class Batches:
         with begin_write(self.engine) as connection:
             connection.execute(update(Batch).where(Batch.id == batch_id).values(
                 status=status, finished_at=self.actions.clock(), message=message))
+            bump_data_version(connection)  # the pages' cached reads (the Operations page's batches) see it at once
         log_event(log, "batch end", batch_id=batch_id, status=str(status), counts=counts)
         with self.engine.connect() as connection:
             batch = connection.execute(select(Batch).where(Batch.id == batch_id)).one()

@@ -130,7 +130,7 @@ def plan_schedule_supervisor(facts: SupervisorStaffing, context: PlanningContext
     _check_time(supervisor, start, "the Supervisor's time", context.now)
     target = Placement(True, start, employee.id, employee.rep_id)
     _require_remote_ids(supervisor, target, need_scheduled_id=False)
-    return Plan((supervisor.planned(ROLE_SUPERVISOR, target),), (), {core.ref: core.placement})
+    return Plan((supervisor.planned(ROLE_SUPERVISOR, target, rep_name=employee.name),), (), {core.ref: core.placement})
 
 
 def plan_undo(facts: UndoFacts, context: PlanningContext) -> Plan:
