@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from services.access.accounts import OPERATOR, RANK, REQUIRED_ROLE
 from services.actions.plan import ActionKind
+from services.actions.rep_facts import forget_availability_tables
 from services.actions.suggestions import CrossmarkCheck
 from services.crossmark.sandbox import PATH_QUALIFIED_REPS
 from services.domain.rep_rules import RepRule
@@ -168,6 +169,7 @@ def test_a_rep_on_time_off_is_a_soft_rule_read_from_the_schedulers_table(world: 
     unstaff_pair(world)
     world.execute("CREATE TABLE employee_time_off (id INTEGER PRIMARY KEY, employee_id VARCHAR(50), "
                   "start_date DATE, end_date DATE, reason VARCHAR(200))")
+    forget_availability_tables()  # the presence of the scheduler's tables is cached for a minute
     try:
         world.execute("INSERT INTO employee_time_off (id, employee_id, start_date, end_date, reason) "
                       "VALUES (1, :who, :first, :last, 'Vacation')", who=DANA, first=DAY - timedelta(days=1),
@@ -181,6 +183,7 @@ def test_a_rep_on_time_off_is_a_soft_rule_read_from_the_schedulers_table(world: 
         world.agree()
     finally:
         world.execute("DROP TABLE employee_time_off")
+        forget_availability_tables()
 
 
 def test_suggestions_rank_reps_with_reasons_and_every_rule(world: PairedWorld) -> None:
@@ -217,6 +220,7 @@ def test_the_availability_tables_absent_or_present_with_text_dates(world: Paired
     """The scheduler may store dates as text with a time: the rule still finds the day (SQLite) or casts (PG)."""
     world.execute("CREATE TABLE employee_availability (id INTEGER PRIMARY KEY, employee_id VARCHAR(50), "
                   "date VARCHAR(30), is_available BOOLEAN, reason VARCHAR(200))")
+    forget_availability_tables()
     try:
         world.execute("INSERT INTO employee_availability (id, employee_id, date, is_available, reason) "
                       "VALUES (1, :who, :day, :no, 'Doctor')", who=LAURA, day=f"{DAY:%Y-%m-%d} 00:00:00", no=False)
@@ -227,6 +231,7 @@ def test_the_availability_tables_absent_or_present_with_text_dates(world: Paired
         assert suggestions.ranked[0].rep.id == TOM  # the available lead first
     finally:
         world.execute("DROP TABLE employee_availability")
+        forget_availability_tables()
 
 
 def test_the_cli_staffs_reassigns_and_suggests(world: PairedWorld) -> None:
@@ -293,3 +298,38 @@ def test_staffing_a_pair_when_the_supervisors_write_fails(world: PairedWorld, fa
         world.agree()
         assert world.locks() == {}
     world.pairs_together()
+
+
+@pytest.mark.parametrize("change, refusal", [
+    ("UPDATE employees SET is_active = :no WHERE id = :who", "is inactive or terminated"),
+    ("UPDATE employees SET external_id = NULL WHERE id = :who", "Jade Monroe's Crossmark RepID missing"),
+])
+def test_an_inactive_rep_or_one_without_a_repid_is_a_hard_rule(world: PairedWorld, change: str, refusal: str) -> None:
+    world.execute(change, who=JADE, **({"no": False} if ":no" in change else {}))
+    try:
+        result = world.actions.reassign(606999, JADE, "alice", override="nobody else")
+        world.check(result, status="refused", refs=(606999,))
+        assert refusal in result.message and "cannot be overridden" in result.message
+        assert world.fake.requests == []
+    finally:
+        world.execute("UPDATE employees SET is_active = :yes, external_id = '900006' WHERE id = :who", yes=True,
+                      who=JADE)
+
+
+def test_a_weekday_the_rep_does_not_work_is_a_soft_rule(world: PairedWorld) -> None:
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    world.execute("CREATE TABLE employee_weekly_availability (employee_id VARCHAR(50) PRIMARY KEY, "
+                  + ", ".join(f"{day} BOOLEAN" for day in days) + ")")
+    forget_availability_tables()
+    try:
+        world.execute("INSERT INTO employee_weekly_availability VALUES (:who, "
+                      + ", ".join(f":{day}" for day in days) + ")", who=JADE,
+                      **{day: index != DAY.weekday() for index, day in enumerate(days)})
+        refused = world.actions.reassign(606999, JADE, "alice")
+        assert refused.status == "refused" and f"does not work on {DAY:%A}s" in refused.message
+        done = world.actions.reassign(606999, JADE, "alice", override="swapped her day off")
+        world.check(done, status="done", refs=(606999,))
+        assert any("swapped her day off" in warning for warning in done.warnings)
+    finally:
+        world.execute("DROP TABLE employee_weekly_availability")
+        forget_availability_tables()

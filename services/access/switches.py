@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, insert, inspect, select, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from services.access.accounts import require_permission
 from services.store.data_version import bump_data_version
@@ -23,11 +24,18 @@ LABELS = {MAINTENANCE: "Maintenance mode (all actions refused)",
 def current_switches(engine: Engine) -> dict[str, bool]:
     values = dict(DEFAULTS)
     with engine.connect() as connection:
-        if not inspect(connection).has_table(Switch.__tablename__):
+        # Read, and take a missing table (a database not yet upgraded) as "all defaults": asking the catalogue first
+        # cost PostgreSQL a round trip on every plan and every page run.
+        try:
+            rows = connection.execute(select(Switch.name, Switch.enabled)).all()
+        except (OperationalError, ProgrammingError):
+            connection.rollback()  # PostgreSQL refuses every statement of a failed transaction
+            if inspect(connection).has_table(Switch.__tablename__):
+                raise
             return values
-        for name, enabled in connection.execute(select(Switch.name, Switch.enabled)):
-            if name in values:
-                values[name] = bool(enabled)
+    for name, enabled in rows:
+        if name in values:
+            values[name] = bool(enabled)
     return values
 
 

@@ -8,6 +8,7 @@ nothing to go on, which is said once in the log per table and process.
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -100,8 +101,29 @@ def store_visits(connection: Connection, employee_ids: list[str], location_id: s
     return visits
 
 
+_TABLES_TTL = 60.0  # seconds: the scheduler's availability tables come and go with its own upgrades, not per action
+_present_tables: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def _availability_tables(connection: Connection) -> frozenset[str]:
+    """Which of the scheduler's availability tables the database has, looked up at most once a minute per database
+    (a catalogue query on every plan cost PostgreSQL a round trip or two per action, planned twice)."""
+    key = connection.engine.url.render_as_string(hide_password=True)
+    cached = _present_tables.get(key)
+    if cached is not None and monotonic() - cached[0] < _TABLES_TTL:
+        return cached[1]
+    present = frozenset(name for name in (TIME_OFF, AVAILABILITY, WEEKLY) if inspect(connection).has_table(name))
+    _present_tables[key] = (monotonic(), present)
+    return present
+
+
+def forget_availability_tables() -> None:
+    """Look the tables up again on the next plan (tests that create or drop them)."""
+    _present_tables.clear()
+
+
 def _days_off(connection: Connection, ids: list[str], day: date) -> dict[str, DayOff]:
-    present = set(inspect(connection).get_table_names())
+    present = _availability_tables(connection)
     for name in (TIME_OFF, AVAILABILITY, WEEKLY):
         if name not in present and name not in _said_absent:
             _said_absent.add(name)
