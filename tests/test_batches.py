@@ -229,3 +229,55 @@ def test_the_batch_cli_dry_run_run_show_and_undo(world: PairedWorld) -> None:
     assert bad.returncode == 1 and "ends" in bad.stderr and "before it starts" in bad.stderr
     missing = cli(world, "batch", "fix", "--rule", "no_such_rule", "--user", "opsamy")
     assert missing.returncode == 1 and "offers no fix" in missing.stderr
+
+
+def test_a_batch_process_killed_halfway_resumes_with_its_key_and_sends_no_item_twice(world: PairedWorld) -> None:
+    """The real CLI runs a 30-item rep-out in its own process; it is killed (SIGKILL) while an item's reply is held.
+    Running the batch again with its key sends only the items not yet sent; the item that was in flight waits for
+    the retry pass (its process is gone), which reads Crossmark back instead of sending again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as wall
+
+    from services.crossmark.sandbox import PATH_UNSCHEDULE
+    from tests.cli_runner import ROOT
+    from tests.test_paired_actions_trust import ensure_account
+
+    ensure_account(world, "opsamy", "operator")
+    refs = add_single_events(world, 30, JADE)
+    world.fake.inject(PATH_UNSCHEDULE, "slow_reply", times=None, delay=0.15)  # acted at once, answered later
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("CROSSMARK_", "SCHEDULER_"))}
+    env.update(CROSSMARK_BASE_URL=world.fake.url, CROSSMARK_USERNAME=FAKE_USERNAME, CROSSMARK_PASSWORD=FAKE_PASSWORD,
+               CROSSMARK_TIMEZONE=FAKE_TIMEZONE, CROSSMARK_READ_TIMEOUT="5", DASHBOARD_LOG_FILE="",
+               PYTHONPATH=str(ROOT))
+    day = f"{DAY:%Y-%m-%d}"
+    args = ["batch", "rep-out", "--employee", JADE, "--from", day, "--to", day, "--unschedule", "--user", "opsamy",
+            "--key", "jade-out", "--db", world.url]
+    process = subprocess.Popen([sys.executable, "-m", "services", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = wall.monotonic() + 60
+    while world.fake.writes_sent() < 10 and wall.monotonic() < deadline and process.poll() is None:
+        wall.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    assert process.returncode == -signal.SIGKILL
+    sent_before = world.fake.writes_sent()
+    assert 10 <= sent_before < 30
+    world.fake.clear_faults()
+
+    resumed = Batches(world.make_actions()).rep_out(JADE, DAY, DAY, RepOutMode.UNSCHEDULE, "opsamy", key="jade-out")
+    assert len(resumed.items) == 30 and counts(world, Batch) == 1
+    waiting = [o for o in resumed.items if o.status not in ("done",)]
+    assert len(waiting) <= 1 and all(o.status == "in_progress" for o in waiting), resumed.counts
+    # The retry pass (its clock past the dead process's lease) settles the one in flight by reading it back.
+    later = world.make_actions(clock=lambda: datetime.now() + timedelta(minutes=15))
+    later.reconcile(older_than=timedelta(0))
+    shown = Batches(world.make_actions()).show(resumed.batch_id)
+    assert [o.status for o in shown.items] == ["done"] * 30
+    per_event = Counter(r.form.get("id") for r in world.writes_of(0))
+    assert len(per_event) == 30 and max(per_event.values()) == 1  # no item sent twice
+    assert world.fake.writes_acted() == 30
+    for ref in refs:
+        world.agree(ref)
