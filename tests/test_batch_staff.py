@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS
 from services.actions.batches import Batches, BatchStatus
 from services.crossmark.sandbox import simulator_from_database
 from services.errors import InvalidInput
@@ -70,7 +71,9 @@ def test_a_dry_run_plans_each_event_once_and_sends_and_records_nothing(staffing:
     assert [(e.ref, e.target.start, e.rep_name) for e in staff.plan.events] == [
         (CORE_A, FIRST_SLOT, "Dana Whitfield"), (SUPERVISOR_A, FIRST_SLOT + timedelta(hours=2), "Tom Alvarez")]
     assert all(check.allowed for check in staff.plan.checks)
-    assert staffing.fake.requests == [] and _count(staffing, Batch) == 0 and _count(staffing, Operation) == 0
+    # Only reads (Crossmark's qualified reps for each suggestion); nothing written or recorded.
+    assert {r.path for r in staffing.fake.requests} <= {PATH_LOGIN, PATH_QUALIFIED_REPS}
+    assert staffing.fake.writes_sent() == 0 and _count(staffing, Batch) == 0 and _count(staffing, Operation) == 0
 
 
 def test_staff_selected_runs_each_item_as_an_operation_and_undo_puts_them_back(staffing: PairedWorld) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from services.access.accounts import SETUP, Authorizer, add_user
 from services.actions.batches import Batches, BatchStatus, RepOutMode
-from services.crossmark.sandbox import simulator_from_database
+from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS, simulator_from_database
 from services.errors import InvalidInput, OpsError
 from services.store.database import begin_write
 from services.store.tables import Batch, BatchItemRow, Event, Operation, Schedule
@@ -80,7 +80,9 @@ def test_a_dry_run_shows_every_item_and_sends_and_records_nothing(world: PairedW
     assert plan is not None and plan.events[0].rep_name and plan.checks[0].allowed
     json_item = suggested.to_json()["items"][0]
     assert json_item["status"] == "would_run" and json_item["rules"][0]["results"]
-    assert world.fake.requests == [] and counts(world, Batch) == 0 and counts(world, Operation) == 0
+    # Only reads: the suggested mode asks Crossmark which reps it qualifies; nothing is written or recorded.
+    assert {r.path for r in world.fake.requests} <= {PATH_LOGIN, PATH_QUALIFIED_REPS} and world.fake.writes_sent() == 0
+    assert counts(world, Batch) == 0 and counts(world, Operation) == 0
 
 
 def test_thirty_items_with_faults_in_some_leave_the_others_alone(world: PairedWorld) -> None:
@@ -281,3 +283,18 @@ def test_a_batch_process_killed_halfway_resumes_with_its_key_and_sends_no_item_t
     assert world.fake.writes_acted() == 30
     for ref in refs:
         world.agree(ref)
+
+
+def test_suggested_reps_of_a_batch_follow_crossmarks_qualified_list(world: PairedWorld) -> None:
+    """Marcus out, his CORE 606999 to the top suggestion: Crossmark qualifies only Laura Kim for it, so she gets it
+    although others rank above her on our data alone; when Crossmark's list cannot be read, our data decides."""
+    world.fake.simulator.qualified[world.mplan[606999]] = {"900004"}
+    report = Batches(world.actions).rep_out(MARCUS, DAY, DAY, RepOutMode.REASSIGN_SUGGESTED, "alice", dry_run=True)
+    (item,) = report.items
+    assert item.item.employee_id == LAURA and "qualified in Crossmark" in (item.item.note or "")
+    world.fake.inject(PATH_QUALIFIED_REPS, "5xx_before", times=None)
+    unchecked = Batches(world.actions).rep_out(MARCUS, DAY, DAY, RepOutMode.REASSIGN_SUGGESTED, "alice",
+                                               dry_run=True)
+    assert unchecked.items[0].item.employee_id is not None
+    assert "not checked with Crossmark" in (unchecked.items[0].item.note or "")
+    world.fake.clear_faults()

@@ -548,7 +548,9 @@ class Batches:
         """An item for the top suggestion that breaks no rule and does not clash with an earlier pick of this batch
         (the suggestions cannot see picks not yet made)."""
         end = start + timedelta(minutes=event.duration)
-        for suggestion in suggest_reps(connection, event, start, self.actions.clock(), exclude=exclude):
+        qualified, unchecked = self.actions.crossmark_qualified(event)  # a failure never blocks: our data ranks alone
+        for suggestion in suggest_reps(connection, event, start, self.actions.clock(), exclude=exclude,
+                                       crossmark_rep_ids=qualified):
             if not suggestion.allowed:
                 break  # ranked: no later one is allowed either
             taken = picks.get(suggestion.rep.id, [])
@@ -560,7 +562,8 @@ class Batches:
                 continue
             picks.setdefault(suggestion.rep.id, []).append((start, end, event.event_type))
             return BatchItem(0, kind, ref, label or _label(event), suggestion.rep.id, suggestion.rep.name,
-                             note="top suggestion: " + "; ".join(suggestion.reasons))
+                             note="top suggestion: " + "; ".join((*suggestion.reasons,
+                                                                   unchecked or "qualified in Crossmark")))
         return BatchItem(0, kind, ref, label or _label(event), note="No qualified rep is free for this event at "
                          f"{start:%a %b %d %H:%M}; nothing will be sent for it.")
 

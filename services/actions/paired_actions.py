@@ -95,13 +95,14 @@ class PairedActions(SagaExecutor):
         with self.engine.connect() as connection:
             event = load_event(connection, ref)
         at = start or default_start(event, now)
-        crossmark_ids, note = self._crossmark_qualified(event)
+        crossmark_ids, note = self.crossmark_qualified(event)
         with self.engine.connect() as connection:
             exclude = [event.placement.employee_id] if event.placement.employee_id else []
             ranked = suggest_reps(connection, event, at, now, exclude=exclude, crossmark_rep_ids=crossmark_ids)
         return Suggestions(event, at, tuple(ranked), note)
 
-    def _crossmark_qualified(self, event: EventFacts) -> tuple[set[str] | None, str | None]:
+    def crossmark_qualified(self, event: EventFacts) -> tuple[set[str] | None, str | None]:
+        """The RepIDs Crossmark qualifies for the event, or None and why not (its failure never blocks)."""
         if not event.mplan_id or not event.location_id:
             return None, "not checked with Crossmark: the event has no Crossmark ids"
         try:

@@ -116,6 +116,10 @@ class RuleResult:
     def title(self) -> str:
         return RULE_TITLES[self.rule]
 
+    def named(self) -> str:
+        """The message with the rule it breaks: "At most one CORE a day (one_core_a_day): Dana ... ."."""
+        return f"{self.title} ({self.rule}): {self.message}"
+
 
 @dataclass(frozen=True)
 class RuleCheck:
@@ -140,9 +144,9 @@ class RuleCheck:
         """Why this assignment is refused (None: it may go ahead). Soft rules yield to a non-blank override reason;
         `how_to_override` says how, in the caller's words ("--override REASON", "the override box")."""
         if self.hard_failures:
-            return " ".join(r.message for r in self.hard_failures) + " This rule cannot be overridden."
+            return " ".join(r.named() for r in self.hard_failures) + " This rule cannot be overridden."
         if self.soft_failures and not (override or "").strip():
-            return (" ".join(r.message for r in self.soft_failures) +
+            return (" ".join(r.named() for r in self.soft_failures) +
                     f" To go ahead anyway, give a reason with {how_to_override}.")
         return None
 
