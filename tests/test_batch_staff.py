@@ -10,9 +10,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS
 from services.actions.batches import Batches, BatchStatus
-from services.crossmark.sandbox import simulator_from_database
+from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS, simulator_from_database
 from services.errors import InvalidInput
 from services.store.database import begin_write
 from services.store.tables import Batch, Event, Operation
