@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert
 
+from bench.databases import on_each_database
 from services.actions.batches import Batches, RepOutMode
 from services.actions.paired_actions import PairedActions
 from services.crossmark.client import make_crossmark_client
@@ -89,19 +88,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=200)
     parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be used (a schema is created)")
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as directory:
-        rows.append(("SQLite", *run(f"sqlite:///{Path(directory) / 'bench.db'}", args.items)))
-    if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            rows.append(("PostgreSQL", *run(f"{args.postgres}?options=-csearch_path%3D{schema}", args.items)))
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    rows = on_each_database(lambda url: run(url, args.items), args.postgres)
     print(f"\nBatch rep-out --reassign-to, {args.items} items, zero-latency in-process Crossmark (aim: ≤ 30 ms an item)\n")
     print("| database | ms per batch item | median ms, single reassign | ratio | items done | singles done |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
+from bench.databases import on_each_database
 from services.crossmark.client import make_crossmark_client
 from services.crossmark.sandbox import simulator_from_database
 from services.store.database import make_engine
@@ -79,19 +78,7 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=200)
     parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be used (a schema is created)")
     args = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as directory:
-        rows.append(("SQLite", *run(f"sqlite:///{Path(directory) / 'bench.db'}", args.actions)))
-    if args.postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            rows.append(("PostgreSQL", *run(f"{args.postgres}?options=-csearch_path%3D{schema}", args.actions)))
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    rows = on_each_database(lambda url: run(url, args.actions), args.postgres)
     print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions\n")
     print("| database | median ms | p95 ms | done |\n|---|---:|---:|---:|")
     for name, median, p95, moved in rows:
