@@ -99,8 +99,10 @@ def _print_report(report, listed: bool) -> None:  # noqa: ANN001 - BatchReport
     from services.actions.batches import BATCH_KIND_LABELS
 
     title = BATCH_KIND_LABELS.get(report.kind, str(report.kind))
-    head = f"Batch {report.batch_id}" if report.batch_id is not None else "Dry run"
-    print(f"{head} — {title}: {report.status.upper()}. {report.message}")
+    if report.batch_id is None:
+        print(f"{title}, dry run: {report.message.removeprefix('Dry run: ')}")
+    else:
+        print(f"Batch {report.batch_id} — {title}: {report.status.upper()}. {report.message}")
     for outcome in report.items if listed else [o for o in report.items if o.status != "done"]:
         line = f"  {outcome.item.index:>3}. {outcome.item.describe()}: {outcome.status}"
         if outcome.result is not None:
