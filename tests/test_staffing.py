@@ -333,3 +333,32 @@ def test_a_weekday_the_rep_does_not_work_is_a_soft_rule(world: PairedWorld) -> N
     finally:
         world.execute("DROP TABLE employee_weekly_availability")
         forget_availability_tables()
+
+
+def test_the_lead_staffing_picks_itself_is_one_crossmark_qualifies(world: PairedWorld) -> None:
+    """No lead asked for: Laura Kim and Tom Alvarez are both free and Laura ranks first on our data (by name: neither
+    holds an event at the store once the pair is Unstaffed), but Crossmark qualifies only Tom for the Supervisor, so he
+    takes it; when Crossmark's list cannot be read, our data decides and staffing goes on."""
+    unstaff_pair(world)
+    world.fake.simulator.qualified[world.mplan[606002]] = {"900005"}
+    result = world.actions.staff(606001, DANA, at(DAY, 9, 45), "alice")
+    world.check(result, status="done", refs=(606001, 606002))
+    assert world.db(606002).rep_id == "900005"
+    world.restart()
+    unstaff_pair(world)
+    world.fake.inject(PATH_QUALIFIED_REPS, "5xx_before", times=None)
+    fallback = world.actions.staff(606001, DANA, at(DAY, 9, 45), "alice")
+    assert fallback.status == "done" and world.db(606002).scheduled
+    world.fake.clear_faults()
+    world.agree()
+
+
+def test_a_refused_or_repeated_staffing_asks_crossmark_nothing(world: PairedWorld) -> None:
+    unstaff_pair(world)
+    refused = world.actions.staff(606001, MARCUS, at(DAY, 9, 45), "alice")  # a soft rule, no reason
+    assert refused.status == "refused" and world.fake.requests == []
+    first = world.actions.staff(606001, DANA, at(DAY, 9, 45), "alice", key="staff-once")
+    assert first.status == "done"
+    world.fake.clear_requests()
+    again = world.actions.staff(606001, DANA, at(DAY, 9, 45), "alice", key="staff-once")
+    assert again.operation_id == first.operation_id and world.fake.requests == []

@@ -17,15 +17,21 @@ import httpx
 
 from services.actions.candidates import SupervisorCandidate, supervisor_candidates
 from services.actions.executor import ActionResult, Planner, SagaExecutor
-from services.actions.facts import EventFacts, load_event, load_event_and_pair, load_supervisor_staffing, load_undo
-from services.actions.plan import REASSIGN, RESCHEDULE, SCHEDULE_SUPERVISOR, STAFF, UNDO, UNSCHEDULE, Plan
+from services.actions.facts import (
+    EventFacts, core_supervisor, find_event, load_event, load_event_and_pair, load_supervisor_staffing, load_undo,
+)
+from services.actions.plan import (
+    REASSIGN, RESCHEDULE, ROLE_SUPERVISOR, SCHEDULE_SUPERVISOR, STAFF, UNDO, UNSCHEDULE, Plan,
+)
 from services.actions.planners import (
     PlanningContext, plan_reassign, plan_reschedule, plan_schedule_supervisor, plan_staff, plan_undo, plan_unschedule,
 )
 from services.actions.staffing_facts import load_reassign, load_staffing
 from services.actions.suggestions import Suggestions, default_start, suggest_reps
 from services.domain import input_limits
-from services.errors import CrossmarkError
+from services.domain.event_rules import CORE
+from services.domain.pairing import SUPERVISOR_UNSTAFFED
+from services.errors import CrossmarkError, OpsError
 from services.ops.logging_setup import log_event
 
 log = logging.getLogger("services.actions")
@@ -56,7 +62,9 @@ class PairedActions(SagaExecutor):
                    **({"supervisor_employee": supervisor_employee_id} if supervisor_employee_id else {}),
                    **({"override": override} if override else {})}
         return self.run(STAFF, actor, key, request, self._staffing(ref, employee_id, start, supervisor_employee_id,
-                                                                  override))
+                                                                  override, self._lead_qualification(
+                                                                      ref, employee_id, start, supervisor_employee_id,
+                                                                      override, actor, key)))
 
     def reassign(self, ref: int, employee_id: str, actor: str, key: str | None = None, *,
                  override: str | None = None) -> ActionResult:
@@ -81,7 +89,9 @@ class PairedActions(SagaExecutor):
 
     def preview_staff(self, ref: int, employee_id: str, start: datetime, *, supervisor_employee_id: str | None = None,
                       override: str | None = None) -> Plan:
-        return self._plan(self._staffing(ref, employee_id, start, supervisor_employee_id, override), preview=True)
+        lead_ids = self._lead_qualification(ref, employee_id, start, supervisor_employee_id, override)
+        return self._plan(self._staffing(ref, employee_id, start, supervisor_employee_id, override, lead_ids),
+                          preview=True)
 
     def preview_reassign(self, ref: int, employee_id: str, *, override: str | None = None) -> Plan:
         return self._plan(self._reassigning(ref, employee_id, override), preview=True)
@@ -100,6 +110,31 @@ class PairedActions(SagaExecutor):
             exclude = [event.placement.employee_id] if event.placement.employee_id else []
             ranked = suggest_reps(connection, event, at, now, exclude=exclude, crossmark_rep_ids=crossmark_ids)
         return Suggestions(event, at, tuple(ranked), note)
+
+    def _lead_qualification(self, ref: int, employee_id: str, start: datetime, supervisor_employee_id: str | None,
+                            override: str | None, actor: str | None = None, key: str | None = None
+                            ) -> set[str] | None:
+        """When staffing a CORE picks its Unstaffed Supervisor's lead itself: the RepIDs Crossmark qualifies for that
+        Supervisor (None when not asked, not readable, or not needed). Asked only when the staffing would go ahead
+        with a lead of its own choosing (a plan from our data first), so a refusal still sends nothing at all."""
+        if supervisor_employee_id or not _fits_integer(ref):
+            return None
+        if key and actor and self.journal.find_by_key(actor.strip(), key.strip()) is not None:
+            return None  # a resubmitted key answers with its operation and sends nothing, not even a read
+        try:
+            plan = self._plan(self._staffing(ref, employee_id, start, None, override), preview=True)
+        except OpsError:
+            return None  # refused anyway: the action says why, nothing is asked of Crossmark
+        if not any(event.role == ROLE_SUPERVISOR and not event.before.scheduled for event in plan.events):
+            return None
+        with self.engine.connect() as connection:
+            event = find_event(connection, ref)
+            if event is None or event.event_type != CORE or event.placement.scheduled:
+                return None
+            pair = core_supervisor(connection, event)
+        if pair.state != SUPERVISOR_UNSTAFFED or pair.supervisor is None:
+            return None
+        return self.crossmark_qualified(pair.supervisor)[0]
 
     def crossmark_qualified(self, event: EventFacts) -> tuple[set[str] | None, str | None]:
         """The RepIDs Crossmark qualifies for the event, or None and why not (its failure never blocks)."""
@@ -139,12 +174,12 @@ class PairedActions(SagaExecutor):
 
     @staticmethod
     def _staffing(ref: int, employee_id: str, start: datetime, supervisor_employee_id: str | None,
-                  override: str | None) -> Planner:
+                  override: str | None, lead_crossmark_ids: set[str] | None = None) -> Planner:
         def planner(connection: Connection, context: PlanningContext) -> Plan:
             reason = input_limits.note(override, "The override reason") or None
             lead = input_limits.employee_id(supervisor_employee_id) if supervisor_employee_id else None
             facts = load_staffing(connection, input_limits.event_ref(ref), input_limits.employee_id(employee_id),
-                                  start, lead, context.rule, context.now)
+                                  start, lead, context.rule, context.now, lead_crossmark_ids=lead_crossmark_ids)
             return plan_staff(facts, context, reason)
         return planner
 

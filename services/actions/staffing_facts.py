@@ -47,7 +47,10 @@ def _rep_day(connection: Connection, employee_id: str, day_of: datetime) -> RepD
 
 
 def load_staffing(connection: Connection, ref: int, employee_id: str, start: datetime,
-                  lead_employee_id: str | None, rule: SupervisorRule, now: datetime) -> StaffingFacts:
+                  lead_employee_id: str | None, rule: SupervisorRule, now: datetime, *,
+                  lead_crossmark_ids: set[str] | None = None) -> StaffingFacts:
+    """`lead_crossmark_ids`: the RepIDs Crossmark qualifies for the CORE's Supervisor (None: not checked), for the
+    top suggestion when no lead is asked for."""
     event = load_event(connection, ref)
     rep = _rep_day(connection, employee_id, start)
     if event.event_type == SUPERVISOR:
@@ -63,7 +66,8 @@ def load_staffing(connection: Connection, ref: int, employee_id: str, start: dat
             lead = _rep_day(connection, lead_employee_id, start)
         else:
             at = supervisor_start(start, rule)
-            top = next((s for s in suggest_reps(connection, pair.supervisor, at, now) if s.allowed), None)
+            top = next((s for s in suggest_reps(connection, pair.supervisor, at, now,
+                                                crossmark_rep_ids=lead_crossmark_ids) if s.allowed), None)
             if top is not None:
                 lead, suggested = rep_days(connection, [top.rep], at.date())[top.rep.id], True
     return StaffingFacts(event, start, employee_id, rep, pair=pair, lead_employee_id=lead_employee_id, lead=lead,
