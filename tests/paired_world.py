@@ -6,7 +6,7 @@ by a thin wrapper around the real client that calls `FakeCrossmark.inject` just 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -185,15 +185,21 @@ class PairedWorld:
         """Back to the sprint2 scenario on both sides (same fake server, a fresh simulator), nothing recorded."""
         reset_database(self.engine)
         seed_sprint2_scenario(self.engine, today=TODAY)
+        self.fake.clear_faults()
+        self.fake.server_errors.clear()
+        self.mplan = {}
+        self.mirror_to_crossmark(REFS)
+
+    def mirror_to_crossmark(self, refs: Iterable[int]) -> None:
+        """Give the fake Crossmark what the database holds now (a fresh simulator; rows a test added included), learn
+        the mPlanIDs of `refs`, forget the requests so far and disarm the hooks."""
         simulator = simulator_from_database(self.engine, FAKE_TIMEZONE)
         simulator.username, simulator.password = FAKE_USERNAME, FAKE_PASSWORD
-        self.fake.clear_faults()
         self.fake.simulator = simulator
-        self.fake.clear_requests()
-        self.fake.server_errors.clear()
         with self.engine.connect() as connection:
-            self.mplan = {ref: str(mplan) for ref, mplan in connection.execute(
-                select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(REFS)))}
+            self.mplan.update({ref: str(mplan) for ref, mplan in connection.execute(
+                select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(list(refs))))})
+        self.fake.clear_requests()
         self.arm()
 
     # --- the journal ----------------------------------------------------------------------------------------------

@@ -8,9 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 import pytest
-import streamlit as st
 from sqlalchemy import select
-from streamlit.testing.v1 import AppTest
 
 from services.actions.journal import Journal
 from services.store.tables import Batch, BatchItemRow
@@ -25,22 +23,9 @@ EMPTY_SELECTION = {"rows": [], "columns": [], "cells": []}
 
 
 @pytest.fixture
-def open_bulk(monkeypatch):
+def open_bulk(open_page):  # noqa: ANN001, ANN201 - the page matrix's opener (tests/test_app_pages.py)
     """The Bulk actions page, signed in as `role`."""
-    def open_(url: str, role: str = "operator") -> AppTest:
-        monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
-        monkeypatch.delenv("CROSSMARK_BASE_URL", raising=False)
-        st.cache_resource.clear()
-        st.cache_data.clear()
-        app = AppTest.from_file(APP, default_timeout=60)
-        app.session_state["auth"] = {"username": signed_in_as(url, role), "last_seen": datetime.now()}
-        app.switch_page("../pages/bulk_actions.py")
-        app.run()
-        assert not app.exception, app.exception
-        return app
-
-    yield open_
-    st.cache_resource.clear()
+    return lambda url, role="operator": open_page(url, "bulk_actions", role)
 
 
 def _table(app, columns: list[str]):  # noqa: ANN001, ANN202 - AppTest

@@ -11,11 +11,10 @@ import pytest
 from sqlalchemy import insert, select
 
 from services.actions.batches import Batches, BatchStatus
-from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS, simulator_from_database
+from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS
 from services.errors import InvalidInput
 from services.store.database import begin_write
 from services.store.tables import Batch, Event, Operation
-from tests.fake_crossmark import FAKE_PASSWORD, FAKE_TIMEZONE, FAKE_USERNAME
 from tests.paired_world import TODAY, PairedWorld, fake_server, migrated, world  # noqa: F401 - fixtures
 
 WINDOW = (datetime.combine(TODAY + timedelta(days=4), time(0, 0)),
@@ -41,14 +40,7 @@ def staffing(world: PairedWorld) -> PairedWorld:
                 (SUPERVISOR_A, f"{CORE_A}-Supervisor-Staffing Demo Cookies", "Supervisor", 5),
                 (CORE_B, f"{CORE_B}-CORE-Staffing Demo Crackers", "Core", 390),
                 (SUPERVISOR_B, f"{CORE_B}-Supervisor-Staffing Demo Crackers", "Supervisor", 5))])
-    simulator = simulator_from_database(world.engine, FAKE_TIMEZONE)
-    simulator.username, simulator.password = FAKE_USERNAME, FAKE_PASSWORD
-    world.fake.simulator = simulator
-    with world.engine.connect() as connection:
-        world.mplan.update({ref: str(mplan) for ref, mplan in connection.execute(
-            select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(STAFF_REFS)))})
-    world.fake.clear_requests()
-    world.arm()
+    world.mirror_to_crossmark(STAFF_REFS)
     return world
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from services.access.accounts import SETUP, Authorizer, add_user
 from services.actions.batches import Batches, BatchStatus, RepOutMode
-from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS, simulator_from_database
+from services.crossmark.sandbox import PATH_LOGIN, PATH_QUALIFIED_REPS
 from services.errors import InvalidInput, OpsError
 from services.store.database import begin_write
 from services.store.tables import Batch, BatchItemRow, Event, Operation, Schedule
@@ -39,14 +39,7 @@ def add_single_events(world: PairedWorld, count: int, employee: str) -> list[int
             {"event_ref_num": ref, "employee_id": employee, "external_id": f"5{ref}", "last_synced": window[0],
              "sync_status": "synced", "schedule_datetime": at(DAY, 7) + timedelta(minutes=15 * n)}
             for n, ref in enumerate(refs)])
-    simulator = simulator_from_database(world.engine, FAKE_TIMEZONE)
-    simulator.username, simulator.password = FAKE_USERNAME, FAKE_PASSWORD
-    world.fake.simulator = simulator
-    with world.engine.connect() as connection:
-        world.mplan.update({ref: str(mplan) for ref, mplan in connection.execute(
-            select(Event.project_ref_num, Event.external_id).where(Event.project_ref_num.in_(refs)))})
-    world.fake.clear_requests()
-    world.arm()
+    world.mirror_to_crossmark(refs)
     return refs
 
 
