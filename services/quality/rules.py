@@ -31,6 +31,8 @@ class Finding(NamedTuple):  # a named tuple: a run at 1,000,000 events makes 82,
     refs: tuple[int, ...]  # every event ref involved, sorted
     detail: str  # a sentence a person can act on
     day: date | None  # the date to open in the day view, when there is one
+    employee_id: str | None = None  # the rep the finding is about (the rules about people)
+    due: datetime | None = None  # the event's due date, when the rule reads it: the finding is due by then at the latest
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class Rule:
     severity: str  # the usual Severity; a finding may say otherwise (see the description)
     description: str
     needs_crossmark: bool = False
+    sla: timedelta | None = None  # how long a finding may stay open; None: by its severity (SLA_BY_SEVERITY)
+
+    def due_within(self, severity: str) -> timedelta:
+        """The rule's SLA for a finding of this severity (a finding may be more or less severe than the rule)."""
+        return self.sla if self.sla is not None else SLA_BY_SEVERITY[severity]
+
+
+# How long a finding may stay open before it is overdue, by severity, unless its rule says otherwise (Rule.sla) or the
+# event it is about is due sooner (Finding.due).
+SLA_BY_SEVERITY = {CRITICAL: timedelta(days=1), WARNING: timedelta(days=3), INFO: timedelta(days=7)}
 
 
 # Terms: an event is *scheduled* when it has a schedules row (dates and times are the schedule's), *Unstaffed* when its

@@ -362,6 +362,30 @@ class QualityFinding(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledgement_note: Mapped[str | None] = mapped_column(Text)
+    # Findings as work (migration 0018): the rep it is about, when it is due, who owns it, what was notified.
+    employee_id: Mapped[str | None] = mapped_column(String(50))
+    due_by: Mapped[datetime | None] = mapped_column(DateTime)  # overdue after this, while open
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as new (kept across reopenings)
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as overdue, this occurrence
+
+
+class FindingHistory(Base):
+    """What happened to a finding after it was first seen (migration 0018): assigned, commented, acknowledged,
+    resolved (with when that occurrence was first seen: time to fix), reopened."""
+
+    __tablename__ = "dashboard_finding_history"
+    __table_args__ = (Index("ix_dashboard_finding_history_finding", "finding_id", "id"),
+                      Index("ix_dashboard_finding_history_kind_at", "kind", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    finding_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # a work.HistoryKind
+    actor: Mapped[str | None] = mapped_column(String(100))  # None: a data-quality run
+    text: Mapped[str | None] = mapped_column(Text)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)  # "resolved": when this occurrence was first seen
 
 
 # --- Accounts and switches (migration 0005) ---
