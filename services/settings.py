@@ -29,7 +29,7 @@ KNOWN_SETTINGS = frozenset({
     "SCHEDULER_DATABASE_URL", "CROSSMARK_BASE_URL", "CROSSMARK_USERNAME", "CROSSMARK_PASSWORD", "CROSSMARK_TIMEZONE",
     "CROSSMARK_CONNECT_TIMEOUT", "CROSSMARK_READ_TIMEOUT", "CROSSMARK_SESSION_LIFE", "CROSSMARK_SANDBOX_FAILURE_RATE",
     "DASHBOARD_URL", "DASHBOARD_LOG_FILE", "SLACK_WEBHOOK_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME",
-    "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "AUTH_MODE",
+    "SMTP_PASSWORD", "SMTP_FROM", "SMTP_TO", "SMTP_STARTTLS", "NOTIFY_MIN_SEVERITY", "NOTIFY_ONLY_NEW", "NOTIFY_SUPPRESS_HOURS", "AUTH_MODE",
     "AUTH_TRUSTED_HEADER", "AUTH_PROXY_SECRET", "AUTH_PROXY_SECRET_HEADER", "AUTH_TRUSTED_PROXIES",
     "AUTH_MAX_SESSION_HOURS", "AUTH_ROLES_CLAIM", "AUTH_ROLE_MAP", "SESSION_IDLE_MINUTES", "ACTIONS_PER_MINUTE",
     "SUPERVISOR_RULE_MODE", "SUPERVISOR_OFFSET_MINUTES", "SUPERVISOR_FIXED_TIME", "RETRY_FIRST_SECONDS",
@@ -65,6 +65,7 @@ class Settings:
     smtp_starttls: bool = True
     notify_min_severity: str = CRITICAL.value
     notify_only_new: bool = True
+    notify_suppress_hours: int = 24  # a finding escalated within this many hours is not escalated again (flapping)
     auth_mode: str = "local"  # local accounts, a trusted proxy header, or OIDC through st.login
     auth_trusted_header: str = "X-Forwarded-User"
     # Header mode's proof that a request came through the proxy: a secret the proxy adds in its own header, and/or the
@@ -316,6 +317,7 @@ def load_settings(env: Mapping[str, str] | None = None, database_url: str | None
         notify_min_severity=_choice(env, "NOTIFY_MIN_SEVERITY", tuple(s.value for s in SEVERITIES),
                                     CRITICAL.value),
         notify_only_new=_flag(env, "NOTIFY_ONLY_NEW", True),
+        notify_suppress_hours=_whole(env, "NOTIFY_SUPPRESS_HOURS", 24, 0, 24 * 30),
         auth_mode=_choice(env, "AUTH_MODE", ("local", "header", "oidc"), "local"),
         auth_trusted_header=_header_name(env, "AUTH_TRUSTED_HEADER", "X-Forwarded-User"),
         auth_proxy_secret=env.get("AUTH_PROXY_SECRET") or None,

@@ -127,7 +127,7 @@ def test_notification_failure_is_recorded_and_never_fails_the_run(engine):
     seed_sprint2_scenario(engine, today=TODAY)
     settings = load_settings({"SLACK_WEBHOOK_URL": "http://127.0.0.1:9/hook", "NOTIFY_MIN_SEVERITY": "warning"})
     result = run_check(engine, settings, now=NOW, notify=True)
-    assert result.notification == "2 finding(s): FAILED slack: connection failed"  # never the webhook's URL
+    assert result.notification == "2 new finding(s): FAILED slack: connection failed"  # never the webhook's URL
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT status, notification FROM dashboard_check_runs WHERE id = :i"),
                                     {"i": result.run_id}).one()
@@ -196,11 +196,12 @@ def test_cli_check_run_json_and_fail_on(tmp_path):
     result = run_cli("check", "run", "--db", str(path), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"run_id", "started_at", "findings"}
+    assert set(payload) == {"run_id", "started_at", "new", "resolved", "notification", "findings"}
     rules = {(f["rule"], f["core_ref"], f["supervisor_ref"]) for f in payload["findings"]}
     assert ("core_supervisor_unstaffed", 608001, 608002) in rules and ("core_without_supervisor", 606999, None) in rules
-    assert set(payload["findings"][0]) == {"rule", "severity", "event_number", "store", "core_ref", "supervisor_ref",
-                                           "detail", "first_seen", "acknowledged"}
+    assert set(payload["findings"][0]) == {"id", "rule", "severity", "event_number", "store", "refs", "core_ref",
+                                           "supervisor_ref", "employee_id", "detail", "day", "first_seen", "owner",
+                                           "due_by", "acknowledged", "new", "comments"}
     assert run_cli("check", "run", "--db", str(path), "--fail-on", "warning").returncode == 4
     assert run_cli("check", "run", "--db", str(path), "--fail-on", "critical").returncode == 0
     bad = run_cli("check", "run", "--db", str(path), "--rules", "nope")

@@ -44,6 +44,7 @@ SETTING_EFFECTS = {
     "SMTP_STARTTLS": ("false", lambda s: s.smtp_starttls is False),
     "NOTIFY_MIN_SEVERITY": ('"warning"', lambda s: s.notify_min_severity == "warning"),
     "NOTIFY_ONLY_NEW": ("false", lambda s: s.notify_only_new is False),
+    "NOTIFY_SUPPRESS_HOURS": ("6", lambda s: s.notify_suppress_hours == 6),
     "AUTH_MODE": ('"oidc"', lambda s: s.auth_mode == "oidc"),
     "AUTH_TRUSTED_HEADER": ('"X-Auth-User"', lambda s: s.auth_trusted_header == "X-Auth-User"),
     "AUTH_PROXY_SECRET": ('"0123456789abcdef-proxy"', lambda s: s.auth_proxy_secret == "0123456789abcdef-proxy"),

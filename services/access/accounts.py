@@ -41,6 +41,7 @@ RANK: dict[str, int] = {VIEWER: 0, OPERATOR: 1, ADMIN: 2}
 # What each kind of change needs. Reading needs only a viewer.
 REQUIRED_ROLE = {"reschedule": OPERATOR, "unschedule": OPERATOR, "schedule_supervisor": OPERATOR, "undo": OPERATOR,
                  "staff": OPERATOR, "reassign": OPERATOR, "batch": OPERATOR, "retry": OPERATOR, "acknowledge": OPERATOR, "run_checks": OPERATOR, "sync": OPERATOR,
+                 "assign": OPERATOR, "comment": OPERATOR,
                  "mark_resolved": ADMIN, "switches": ADMIN, "users": ADMIN}
 FAILURE_WINDOW = timedelta(minutes=15)
 # Failed sign-ins within FAILURE_WINDOW that make the next attempt wait until the window has passed:
@@ -378,7 +379,7 @@ RATE_WINDOW = timedelta(minutes=1)
 # Every change an account asks for counts, by its "<kind> requested" audit entry: an action's is written when its
 # operation starts (Journal.start; refused actions are not counted), the others' by `rate_limited_request`.
 RATE_LIMITED_KINDS = ("reschedule", "unschedule", "schedule_supervisor", "undo", "staff", "reassign", "batch",
-                      "retry", "acknowledge", "run_checks")
+                      "retry", "acknowledge", "run_checks", "assign", "comment")
 _RATE_LOCK_CLASS = 82_604_107  # PostgreSQL advisory lock class (two-key form) of the per-account rate limit
 
 

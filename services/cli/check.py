@@ -5,10 +5,13 @@ import argparse
 import json
 from collections import Counter
 
-from services.cli.arguments import EXIT_FINDINGS, EXIT_OK, Parents, note, rule_list, whole
+from services.cli.arguments import EXIT_FINDINGS, EXIT_OK, Parents, checked, note, rule_list, user_name, whole
 from services.cli.crossmark import crossmark_label
+from services.domain import input_limits
 from services.domain.severity import CRITICAL, WARNING
 from services.store.database import make_engine
+
+comment_text = checked(lambda value: input_limits.note(value, "The comment"))
 
 
 def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None:
@@ -23,6 +26,16 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     check_ack = check_commands.add_parser("ack", parents=[common, user], help="acknowledge an open finding")
     check_ack.add_argument("--finding", type=whole("A finding id"), required=True, metavar="ID")
     check_ack.add_argument("--note", type=note, required=True)
+    check_assign = check_commands.add_parser("assign", parents=[common, user], help="give a finding to a person")
+    check_assign.add_argument("--finding", type=whole("A finding id"), required=True, metavar="ID")
+    check_assign.add_argument("--to", type=user_name, required=True, metavar="NAME",
+                              help="a user of this dashboard (python -m services users list)")
+    check_comment = check_commands.add_parser("comment", parents=[common, user], help="comment on a finding")
+    check_comment.add_argument("--finding", type=whole("A finding id"), required=True, metavar="ID")
+    check_comment.add_argument("--text", type=comment_text, required=True)
+    check_show = check_commands.add_parser("show", parents=[common, output],
+                                           help="a finding: first seen, owner, due-by, comments, history, resolution")
+    check_show.add_argument("finding", type=whole("A finding id"), metavar="ID")
     check_commands.add_parser("rules", parents=[common], help="list the rules")
 
     check.set_defaults(run=run_check)
@@ -45,6 +58,8 @@ def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
             acknowledge(engine, args.finding, args.user, args.note, actions_per_minute=settings.actions_per_minute)
             print(f"Finding {args.finding} acknowledged by {args.user}.")
             return EXIT_OK
+        if args.check_command in ("assign", "comment", "show"):
+            return _finding_work(engine, args, settings)
         names = parse_rule_names(args.rules)
         client = None
         if not settings.is_sandbox:
@@ -74,3 +89,46 @@ def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
         if any(SEVERITY_ORDER[f.severity] <= threshold for f in result.findings):
             return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _finding_work(engine, args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Engine, Settings
+    from datetime import datetime
+
+    from services.quality.work import assign, comment, finding_record
+
+    if args.check_command == "assign":
+        owner = assign(engine, args.finding, args.to, args.user, actions_per_minute=settings.actions_per_minute)
+        print(f"Finding {args.finding} assigned to {owner}.")
+    elif args.check_command == "comment":
+        comment(engine, args.finding, args.text, args.user, actions_per_minute=settings.actions_per_minute)
+        print(f"Comment added to finding {args.finding}.")
+    else:
+        record, now = finding_record(engine, args.finding), datetime.now()
+        if args.json:
+            print(json.dumps(record.to_json(now)))
+        else:
+            print(show_text(record, now))
+    return EXIT_OK
+
+
+def show_text(record, now) -> str:  # noqa: ANN001 - work.FindingRecord, datetime
+    """`check show` for people: what it is, where it stands, then its history line by line."""
+    stamp = "%Y-%m-%d %H:%M"
+    state = (f"resolved {record.resolved_at:{stamp}}" if record.resolved_at is not None
+             else "OPEN, OVERDUE" if record.overdue(now) else "open")
+    lines = [f"Finding {record.id}: {record.title} ({record.severity}) — {state}",
+             f"  {record.detail}",
+             f"  Events: {', '.join(map(str, record.refs)) or 'none'}" + (f" · store {record.store}" if record.store
+                                                                         else "")
+             + (f" · rep {record.employee_id}" if record.employee_id else ""),
+             f"  First seen {record.first_seen:{stamp}}, last seen {record.last_seen:{stamp}}",
+             f"  Owner: {record.owner or 'nobody'}" + (f" (since {record.assigned_at:{stamp}})" if record.assigned_at
+                                                       else ""),
+             f"  Due by: {record.due_by:{stamp}}" if record.due_by is not None else "  Due by: not set"]
+    if record.acknowledged_by:
+        lines.append(f"  Acknowledged by {record.acknowledged_by} {record.acknowledged_at:{stamp}}: "
+                     f"{record.acknowledgement_note or ''}")
+    lines.append("History:" if record.history else "History: nothing yet")
+    for entry in record.history:
+        lines.append(f"  {entry.at:{stamp}}  {entry.kind.value:<12} {entry.actor or 'check run'}: {entry.text or ''}")
+    return "\n".join(lines)

@@ -10,9 +10,9 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Callable, Iterable, NamedTuple
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import pandas as pd
 from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
@@ -24,11 +24,13 @@ from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.quality.notifications import compose, deliver
 from services.quality.rules import RULES, Finding, rule_title, run_rules
+from services.quality.work import (Comment, Escalation, HistoryKind, comments_of, due_by, escalation_candidates,
+                                   mark_escalated)
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
 from services.store.database import begin_write
 from services.store.inserted import inserted_id
-from services.store.tables import CheckRun, QualityFinding, RunRuleCount
+from services.store.tables import AuditEntry, CheckRun, FindingHistory, QualityFinding, RunRuleCount
 
 # PostgreSQL advisory lock (two-key form) held while a data-quality run works: this class with the hash of the schema the
 # run works in. Advisory locks are database-wide, so two deployments in different schemas of one database (staging and
@@ -52,11 +54,19 @@ class FindingView(NamedTuple):  # a named tuple: one per open finding (82,000 at
     first_seen: datetime
     acknowledged: bool
     is_new: bool
+    refs: tuple[int, ...] = ()
+    employee_id: str | None = None
+    owner: str | None = None
+    due_by: datetime | None = None
 
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "severity": self.severity, "event_number": self.event_number, "store": self.store,
-                "core_ref": self.core_ref, "supervisor_ref": self.supervisor_ref, "detail": self.detail,
-                "first_seen": self.first_seen.isoformat(), "acknowledged": self.acknowledged}
+    def to_json(self, comments: Sequence[Comment] = ()) -> dict:
+        return {"id": self.id, "rule": self.rule, "severity": self.severity, "event_number": self.event_number,
+                "store": self.store, "refs": list(self.refs), "core_ref": self.core_ref,
+                "supervisor_ref": self.supervisor_ref, "employee_id": self.employee_id, "detail": self.detail,
+                "day": self.day.isoformat() if self.day else None, "first_seen": self.first_seen.isoformat(),
+                "owner": self.owner, "due_by": self.due_by.isoformat() if self.due_by else None,
+                "acknowledged": self.acknowledged, "new": self.is_new,
+                "comments": [comment.to_json() for comment in comments]}
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,12 @@ class CheckRunResult:
     new: int
     resolved: int
     notification: str | None
+    comments: dict[int, list[Comment]] = field(default_factory=dict)  # finding id -> its comments, oldest first
 
     def to_json(self) -> dict:
-        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(),
-                "findings": [finding.to_json() for finding in self.findings]}
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(), "new": self.new,
+                "resolved": self.resolved, "notification": self.notification,
+                "findings": [finding.to_json(self.comments.get(finding.id, ())) for finding in self.findings]}
 
 
 def identity_of(finding: Finding) -> str:
@@ -151,7 +163,7 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                                      crossmark_client=crossmark_client, progress=progress)
             if progress is not None:
                 progress(1, 1, "saving the findings")
-            views, new, resolved = _merge(engine, run_id, names, findings, now)
+            views, new, resolved = _merge(engine, run_id, names, findings, now, triggered_by)
     except Exception as error:
         with begin_write(engine) as connection:
             connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
@@ -160,11 +172,13 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
         raise
     notification = None
     if notify:
-        notification = _notify(engine, settings, run_id, views)
-    return CheckRunResult(run_id, now, tuple(names), views, new, resolved, notification)
+        notification = _notify(engine, settings, run_id, views, now)
+    with engine.connect() as connection:
+        comments = comments_of(connection, [view.id for view in views])
+    return CheckRunResult(run_id, now, tuple(names), views, new, resolved, notification, comments)
 
 
-def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime
+def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime, triggered_by: str
            ) -> tuple[list[FindingView], int, int]:
     """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count.
 
@@ -175,28 +189,37 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     with begin_write(engine) as connection:
         open_rows = {row[0]: row[1:] for row in connection.execute(
             select(table.c.identity, table.c.id, table.c.severity, table.c.detail, table.c.day, table.c.first_seen,
-                   table.c.acknowledged_by)
+                   table.c.acknowledged_by, table.c.owner, table.c.due_by)
             .where(table.c.rule.in_(names), table.c.resolved_at.is_(None)))}
         unseen = [identity for identity in current if identity not in open_rows]
-        resolved_ids: dict[str, int] = {}  # identity -> id of a resolved finding that is reported again
+        resolved_rows: dict[str, tuple] = {}  # identity -> (id, owner, first_seen, resolved_at) of one reported again
         for start in range(0, len(unseen), _BATCH):
-            resolved_ids.update(connection.execute(
-                select(table.c.identity, table.c.id).where(table.c.identity.in_(unseen[start:start + _BATCH]))).all())
-        inserts, reopen, changed = [], [], []
+            resolved_rows.update((row[0], row[1:]) for row in connection.execute(
+                select(table.c.identity, table.c.id, table.c.owner, table.c.first_seen, table.c.resolved_at)
+                .where(table.c.identity.in_(unseen[start:start + _BATCH]))))
+        inserts, reopen, changed, reopened_history = [], [], [], []
         for identity in unseen:
             finding = current[identity]
             values = {"severity": finding.severity, "detail": finding.detail, "day": finding.day,
-                      "last_seen": now, "last_run_id": run_id}
-            if identity in resolved_ids:  # it came back: a new occurrence, not acknowledged any more
-                reopen.append({"_id": resolved_ids[identity], **values, "first_seen": now, "first_run_id": run_id,
+                      "last_seen": now, "last_run_id": run_id,
+                      "due_by": due_by(finding.rule, finding.severity, now, finding.due)}
+            if identity in resolved_rows:  # it came back: a new occurrence, not acknowledged any more; owner kept
+                finding_id, _, first_seen, resolved_at = resolved_rows[identity]
+                reopen.append({"_id": finding_id, **values, "first_seen": now, "first_run_id": run_id,
                                "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
                                "acknowledgement_note": None})
+                reopened_history.append({"finding_id": finding_id, "at": now, "kind": HistoryKind.REOPENED.value,
+                                         "actor": None, "opened_at": None,
+                                         "text": f"Reported again by run {run_id} (it was first seen "
+                                                 f"{_as_moment(first_seen):%Y-%m-%d %H:%M} and resolved "
+                                                 f"{_as_moment(resolved_at):%Y-%m-%d %H:%M})."})
             else:
                 inserts.append({"identity": identity, "rule": finding.rule, "event_number": finding.event_number,
                                 "store": finding.store, "core_ref": finding.core_ref,
                                 "supervisor_ref": finding.supervisor_ref, "refs": ",".join(map(str, finding.refs)),
-                                "first_seen": now, "first_run_id": run_id, **values})
-        for identity, (finding_id, severity, detail, day, _, _) in open_rows.items():
+                                "employee_id": finding.employee_id, "first_seen": now, "first_run_id": run_id,
+                                **values})
+        for identity, (finding_id, severity, detail, day, _, _, _, _) in open_rows.items():
             reported = current.get(identity)
             if reported is not None and (severity != reported.severity or detail != reported.detail
                                          or _as_day(day) != reported.day):
@@ -206,6 +229,20 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         for start in range(0, len(gone), _BATCH):
             connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
                                .values(resolved_at=now))
+        # Each resolution says so in the finding's history (with when this occurrence was first seen: time to fix)
+        # and in the audit trail; each reopening in the history.
+        resolved_history = [{"finding_id": row[0], "at": now, "kind": HistoryKind.RESOLVED.value, "actor": None,
+                             "text": f"Its rule no longer reports it (run {run_id}).", "opened_at": _as_moment(row[4])}
+                            for identity, row in open_rows.items() if identity not in current]
+        for rows in (resolved_history, reopened_history):
+            for start in range(0, len(rows), _BATCH):
+                connection.execute(insert(FindingHistory), rows[start:start + _BATCH])
+        audit = [{"at": now, "actor": triggered_by, "operation_id": None, "event_ref": None,
+                  "action": "finding resolved", "before": None, "after": None,
+                  "message": f"finding {row[0]} ({rule_title(_rule_of(identity))}) resolved by run {run_id}"}
+                 for identity, row in open_rows.items() if identity not in current]
+        for start in range(0, len(audit), _BATCH):
+            connection.execute(insert(AuditEntry), audit[start:start + _BATCH])
         # Every finding still open is seen again: one statement, not one UPDATE per finding (82,000 at 1M events).
         connection.execute(update(table).where(table.c.rule.in_(names), table.c.resolved_at.is_(None))
                            .values(last_seen=now, last_run_id=run_id))
@@ -235,13 +272,16 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     views = []
     for identity, finding in current.items():
         if identity in new_identities:
-            finding_id, first_seen, acknowledged = inserted.get(identity) or resolved_ids[identity], now, False
+            finding_id, first_seen, acknowledged = inserted.get(identity) or resolved_rows[identity][0], now, False
+            owner = resolved_rows[identity][1] if identity in resolved_rows else None
+            due = due_by(finding.rule, finding.severity, now, finding.due)
         else:
-            finding_id, _, _, _, first_seen, acknowledged_by = open_rows[identity]
+            finding_id, _, _, _, first_seen, acknowledged_by, owner, due = open_rows[identity]
             acknowledged = acknowledged_by is not None
         views.append(FindingView(finding_id, finding.rule, finding.severity, finding.event_number, finding.store,
-                                 finding.core_ref, finding.supervisor_ref, finding.detail, finding.day, first_seen,
-                                 acknowledged, identity in new_identities))
+                                 finding.core_ref, finding.supervisor_ref, finding.detail, finding.day,
+                                 _as_moment(first_seen), acknowledged, identity in new_identities, finding.refs,
+                                 finding.employee_id, owner, _as_moment(due) if due is not None else None))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
     return views, len(new_identities), len(gone)
 
@@ -250,14 +290,38 @@ def _as_day(value):  # noqa: ANN001, ANN202 - SQLite may return the stored date 
     return date.fromisoformat(value[:10]) if isinstance(value, str) else value
 
 
-def _notify(engine: Engine, settings: Settings, run_id: int, views: list[FindingView]) -> str:
+def _as_moment(value: object) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+
+
+def _rule_of(identity: str) -> str:
+    return identity.split(":", 1)[0]
+
+
+def _notify(engine: Engine, settings: Settings, run_id: int, views: list[FindingView], now: datetime) -> str:
+    """Escalate, in one message: this run's new findings at or above NOTIFY_MIN_SEVERITY, and the open ones of its
+    rules overdue for their SLA, each once; a finding notified within NOTIFY_SUPPRESS_HOURS is not notified again
+    (a flapping rule). Marked as notified only when a channel took the message, so nothing is lost while none works."""
     threshold = SEVERITY_ORDER[settings.notify_min_severity]
-    chosen = [v for v in views if SEVERITY_ORDER[v.severity] <= threshold and (v.is_new or not settings.notify_only_new)]
-    if not chosen:
-        summary = "nothing to notify (no new findings at or above " + settings.notify_min_severity + ")"
+    severities = tuple(name for name, rank in SEVERITY_ORDER.items() if rank <= threshold)
+    by_id = {view.id: view for view in views}
+    with engine.connect() as connection:
+        escalation = escalation_candidates(connection, new_ids=[view.id for view in views if view.is_new],
+                                           severities=severities, now=now,
+                                           suppress=timedelta(hours=settings.notify_suppress_hours),
+                                           repeat_open=not settings.notify_only_new)
+    # Only this run's rules: a run of some rules does not escalate the others' findings it did not look at.
+    new = [by_id[finding_id] for finding_id in escalation.new if finding_id in by_id]
+    overdue = [by_id[finding_id] for finding_id in escalation.overdue if finding_id in by_id]
+    if not new and not overdue:
+        summary = f"nothing to notify (no new or overdue findings at or above {settings.notify_min_severity})"
     else:
-        summary = f"{len(chosen)} finding(s): " + deliver(compose(chosen, run_id, settings.dashboard_url),
-                                                          settings).summary()
+        delivery = deliver(compose(new, run_id, settings.dashboard_url, overdue=overdue), settings)
+        counted = [f"{len(found)} {what}" for found, what in ((new, "new"), (overdue, "overdue")) if found]
+        summary = f"{' and '.join(counted)} finding(s): " + delivery.summary()
+        if delivery.sent:
+            with begin_write(engine) as connection:
+                mark_escalated(connection, Escalation(tuple(v.id for v in new), tuple(v.id for v in overdue)), now)
     with begin_write(engine) as connection:
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(notification=summary))
     return summary

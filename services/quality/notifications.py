@@ -33,20 +33,35 @@ class Delivery:
         return "; ".join(parts) or "no channel configured"
 
 
-def compose(findings: Sequence, run_id: int, dashboard_url: str) -> Notice:  # noqa: ANN001 - Finding-like rows
-    """Counts per rule, then the first items of each rule, with links to the dashboard."""
+def compose(findings: Sequence, run_id: int, dashboard_url: str,  # noqa: ANN001 - Finding-like rows
+            overdue: Sequence = ()) -> Notice:
+    """One message per run: the new findings (counts per rule, then the first items of each rule), then those overdue
+    for their SLA (likewise, with their owner), with links to the dashboard."""
+    lines = []
+    if findings:
+        lines.append(f"{len(findings)} new finding(s) in data-quality run {run_id}:")
+        lines += _by_rule(findings, dashboard_url)
+    if overdue:
+        lines.append(("\n" if lines else "") + f"{len(overdue)} finding(s) overdue (past their due-by, still open):")
+        lines += _by_rule(overdue, dashboard_url, owners=True)
+    lines.append(f"\nReview: {dashboard_url}/data_quality")
+    subject = (f"[field events] {len(findings)} new critical data-quality finding(s)" if not overdue else
+               f"[field events] data-quality run {run_id}: {len(findings)} new, {len(overdue)} overdue finding(s)")
+    return Notice(subject, "\n".join(lines))
+
+
+def _by_rule(findings: Sequence, dashboard_url: str, owners: bool = False) -> list[str]:  # noqa: ANN001
     counts = Counter(finding.rule for finding in findings)
-    lines = [f"{len(findings)} new finding(s) in data-quality run {run_id}:"]
-    lines += [f"• {rule}: {count}" for rule, count in counts.most_common()]
+    lines = [f"• {rule}: {count}" for rule, count in counts.most_common()]
     for rule, count in counts.most_common():
         lines.append(f"\n{rule}:")
         for finding in [f for f in findings if f.rule == rule][:ITEMS_PER_RULE]:
             link = f"{dashboard_url}/day?date={finding.day.isoformat()}" if finding.day else dashboard_url
-            lines.append(f"  - {finding.detail} ({link})")
+            owner = f" [owner: {getattr(finding, 'owner', None) or 'nobody'}]" if owners else ""
+            lines.append(f"  - {finding.detail}{owner} ({link})")
         if count > ITEMS_PER_RULE:
             lines.append(f"  … and {count - ITEMS_PER_RULE} more")
-    lines.append(f"\nReview: {dashboard_url}/data_quality")
-    return Notice(f"[field events] {len(findings)} new critical data-quality finding(s)", "\n".join(lines))
+    return lines
 
 
 def compose_stuck(record, dashboard_url: str) -> Notice:  # noqa: ANN001 - journal.OperationRecord

@@ -51,7 +51,7 @@ class Rule:
 
 # How long a finding may stay open before it is overdue, by severity, unless its rule says otherwise (Rule.sla) or the
 # event it is about is due sooner (Finding.due).
-SLA_BY_SEVERITY = {CRITICAL: timedelta(days=1), WARNING: timedelta(days=3), INFO: timedelta(days=7)}
+SLA_BY_SEVERITY: dict[str, timedelta] = {CRITICAL: timedelta(days=1), WARNING: timedelta(days=3), INFO: timedelta(days=7)}
 
 
 # Terms: an event is *scheduled* when it has a schedules row (dates and times are the schedule's), *Unstaffed* when its
