@@ -122,3 +122,17 @@ def findings_trend_chart(trend: pd.DataFrame) -> go.Figure:
                          yaxis=dict(rangemode="tozero"))
     figure.update_xaxes(tickformat="%a %b %d", dtick=86_400_000)
     return figure
+
+
+def time_to_fix_chart(fixes: list) -> go.Figure:  # noqa: ANN001 - services.quality.work.WeeklyFix values
+    """Median days from first seen to resolved, per week the findings were resolved in (bars), with how many."""
+    weeks = [pd.Timestamp(fix.week) for fix in fixes]
+    figure = go.Figure(go.Bar(
+        x=weeks, y=[fix.median_days for fix in fixes], marker_color="#1565c0",
+        customdata=[fix.resolved for fix in fixes], text=[f"{fix.median_days:.1f}" for fix in fixes],
+        textposition="outside",
+        hovertemplate="Week of %{x|%b %d}<br>median %{y:.1f} days to fix<br>%{customdata} resolved<extra></extra>"))
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="Median days to fix",
+                         xaxis_title="Week resolved", yaxis=dict(rangemode="tozero"))
+    figure.update_xaxes(tickformat="%b %d", dtick=7 * 86_400_000)
+    return figure

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard.wiring import get_engine
 from services.quality import checks as quality_checks
+from services.quality import work as finding_work
 from services.reads import batches as batch_reads
 from services.reads import read_queries
 from services.reads.exports import EXPORT_ROW_LIMIT
@@ -39,6 +40,10 @@ _QUERIES: dict[str, Callable] = {
     "findings_trend": quality_checks.daily_trend,
     "latest_run": quality_checks.latest_run,
     "run_summary": quality_checks.run_summary,
+    "finding_record": finding_work.finding_record,
+    "work_counts": finding_work.work_counts,
+    "time_to_fix": finding_work.time_to_fix,
+    "assignable_people": finding_work.assignable_people,
 }
 
 
@@ -114,9 +119,10 @@ def audit_for_export(actor: str | None, event_ref: int | None, since: date | Non
 
 
 def open_findings_for_export(rule: str | None, severity: str | None, store: str | None,
-                             acknowledged: bool | None) -> pd.DataFrame:
+                             acknowledged: bool | None, queue: str = finding_work.FindingQueue.ALL,
+                             me: str | None = None) -> pd.DataFrame:
     return _timed("open_findings_for_export", quality_checks.open_findings, rule=rule, severity=severity, store=store,
-                  acknowledged=acknowledged, limit=EXPORT_ROW_LIMIT)
+                  acknowledged=acknowledged, queue=queue, me=me, now=now_minute(), limit=EXPORT_ROW_LIMIT)
 
 
 def type_counts(first_day: date, last_day: date, period: str, where: EventFilter) -> pd.DataFrame:
@@ -152,8 +158,26 @@ def employee_names(ids: Iterable[str]) -> dict[str, str]:
     return _read("employee_names", tuple(sorted(set(ids))))
 
 
-def open_findings(rule: str | None, severity: str | None, store: str | None, acknowledged: bool | None) -> pd.DataFrame:
-    return _read("open_findings", rule=rule, severity=severity, store=store, acknowledged=acknowledged)
+def open_findings(rule: str | None, severity: str | None, store: str | None, acknowledged: bool | None,
+                  queue: str = finding_work.FindingQueue.ALL, me: str | None = None) -> pd.DataFrame:
+    return _read("open_findings", rule=rule, severity=severity, store=store, acknowledged=acknowledged,
+                 queue=queue, me=me, now=now_minute())
+
+
+def finding_record(finding_id: int) -> finding_work.FindingRecord:
+    return _read("finding_record", finding_id)
+
+
+def work_counts(me: str | None) -> finding_work.WorkCounts:
+    return _read("work_counts", me, now_minute())
+
+
+def time_to_fix() -> list[finding_work.WeeklyFix]:
+    return _read("time_to_fix", today=now_minute().date())
+
+
+def assignable_people() -> list[str]:
+    return _read("assignable_people")
 
 
 def findings_trend() -> pd.DataFrame:

@@ -1,21 +1,21 @@
-"""Data quality: the latest run, open findings with drill-down, fixes and acknowledgements, and the trend."""
-import pandas as pd
+"""Data quality: the latest run, the work queues of open findings with a side panel (history, assign, comment, fix,
+acknowledge), time to fix and the trend."""
 import streamlit as st
 
-from dashboard import reads
-from dashboard.actions_ui import acting_user, action_button, can, draw_open_dialog, event_label, open_dialog, result_banner
-from dashboard.charts import findings_trend_chart
-from dashboard.components import download_csv, download_excel, listing_cut_note, page_path
+from dashboard import query_state, reads
+from dashboard.actions_ui import acting_user, can, draw_open_dialog, result_banner
+from dashboard.charts import findings_trend_chart, time_to_fix_chart
+from dashboard.components import download_csv, download_excel, listing_cut_note
 from dashboard.markdown_text import plain
-from dashboard.quality_panel import (FIXES, SEVERITIES, acknowledgement, fix_in_the_past, fix_target, store_key,
+from dashboard.quality_panel import (EMPTY_QUEUE, SEVERITIES, finding_panel, for_people, store_key,
                                      with_store_names)
 from dashboard.selection import selected_row
 from dashboard.wiring import get_engine, get_settings
 from services.domain import input_limits
 from services.errors import InvalidInput, OpsError
-from services.actions.plan import RESCHEDULE
 from services.quality.checks import FINDINGS_LISTING_LIMIT, run_check
 from services.quality.rules import RULES, rule_title
+from services.quality.work import QUEUE_LABELS, FindingQueue
 
 st.title("Data quality")
 result_banner()
@@ -55,6 +55,15 @@ with st.expander("By rule", expanded=False):
                                                                   "open": "Open", "new": "New"})
 
 st.header("Open findings")
+me = acting_user()
+counts = reads.work_counts(me)
+queue_counts = {FindingQueue.ALL: counts.open, FindingQueue.MINE: counts.mine,
+                FindingQueue.UNASSIGNED: counts.unassigned, FindingQueue.OVERDUE: counts.overdue}
+queue = st.segmented_control(
+    "View", list(FindingQueue), format_func=lambda q: f"{QUEUE_LABELS[FindingQueue(q)]} ({queue_counts[FindingQueue(q)]:,})",
+    required=True, **query_state.bind("view", "dq_queue", lambda: query_state.read_choice("view", list(FindingQueue),
+                                                                                          FindingQueue.ALL)))
+query_state.remember_bound("view", "dq_queue", None if queue == FindingQueue.ALL else queue)
 rule_column, severity_column, store_column, ack_column = st.columns(4)
 rule = rule_column.selectbox("Rule", [None, *RULES], format_func=lambda r: rule_title(r) if r else "All rules",
                              key="dq_rule")
@@ -70,53 +79,42 @@ except InvalidInput as refusal:
     store = None
 ack_choice = ack_column.selectbox("Acknowledged", ["All", "Not acknowledged", "Acknowledged"], key="dq_ack")
 acknowledged = {"All": None, "Not acknowledged": False, "Acknowledged": True}[ack_choice]
-findings = with_store_names(reads.open_findings(rule, severity, store, acknowledged), stores)
+findings = with_store_names(reads.open_findings(rule, severity, store, acknowledged, queue, me), stores)
 if findings.empty:
-    st.success("No open findings for these filters.", icon=":material/check_circle:")
+    st.success(EMPTY_QUEUE[FindingQueue(queue)], icon=":material/check_circle:")
 else:
-    findings["day"] = pd.to_datetime(findings["day"])
-    # What people read: "Critical"; an event number as a whole number, blank for a finding about no one event.
-    findings["severity"] = findings["severity"].str.capitalize()
-    findings["event_number"] = pd.to_numeric(findings["event_number"], errors="coerce").astype("Int64")
-    finding = selected_row(
-        findings, "id", "dq_table", hide_index=True, width="stretch",
-        column_order=["severity", "rule_title", "day", "detail", "event_number", "store_number", "store_name",
-                      "first_seen", "acknowledged_by", "acknowledged_at", "note"],
-        column_config={"severity": "Severity", "rule_title": "Rule",
-                       "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
-                       "detail": "Detail", "event_number": st.column_config.NumberColumn("Event number", format="%d"),
-                       "store_number": st.column_config.NumberColumn("Store", format="%d"), "store_name": "Store name",
-                       "first_seen": st.column_config.DatetimeColumn("First seen", format="MMM DD, HH:mm"),
-                       "acknowledged_by": "Acknowledged by",
-                       "acknowledged_at": st.column_config.DatetimeColumn("Acknowledged", format="MMM DD, HH:mm"),
-                       "note": "Note"})
-    if finding is not None:
-        with st.container(border=True):
-            st.markdown(f"**{plain(finding['rule_title'])}** ({plain(finding['severity'])}) — "
-                        f"{plain(finding['detail'])}")
-            fix = FIXES.get(finding["rule"])
-            target = fix_target(finding) if fix else None
-            if target is not None:
-                st.markdown("Acts on " + event_label(target[1]))
-            links, fix_column = st.columns(2)
-            if pd.notna(finding["day"]):
-                links.page_link(page_path("day"), label="Open the day view", icon=":material/today:",
-                                query_params={"date": f"{finding['day']:%Y-%m-%d}"})
-            past = fix_in_the_past(finding, *target) if target is not None else None
-            if past:
-                fix_column.caption(past)
-            elif target is not None and can(RESCHEDULE) and action_button(fix, f"fix_{finding['id']}",
-                                                                          ":material/build:", where=fix_column):
-                open_dialog(*target)
-            acknowledgement(finding)
-    listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
+    findings = for_people(findings)
+    table_column, panel_column = st.columns([3, 2])
+    with table_column:
+        finding = selected_row(
+            findings, "id", "dq_table", hide_index=True, width="stretch",
+            column_order=["severity", "rule_title", "day", "detail", "store_number", "owner", "due"],
+            column_config={"severity": "Severity", "rule_title": "Rule",
+                           "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
+                           "detail": st.column_config.TextColumn("Detail", width="large"),
+                           "store_number": st.column_config.NumberColumn("Store", format="%d"),
+                           "owner": "Owner", "due": "Due"})
+        listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
+    with panel_column:
+        if finding is None:
+            st.info("Select a finding to see its history, assign it, comment on it, fix or acknowledge it.",
+                    icon=":material/left_click:")
+        else:
+            finding_panel(finding)
     every_finding = lambda: with_store_names(  # noqa: E731 - read when the download is asked for
-        reads.open_findings_for_export(rule, severity, store, acknowledged), stores)
+        reads.open_findings_for_export(rule, severity, store, acknowledged, queue, me), stores)
     export_csv, export_excel = st.columns(2)
     with export_csv:
         download_csv(every_finding, "findings.csv")
     with export_excel:
         download_excel(every_finding, "findings.xlsx", sheet_name="Open findings")
+
+st.header("Time to fix")
+fixes = reads.time_to_fix()
+if not fixes:
+    st.caption("Appears once findings have been resolved: the median days from first seen to resolved, per week.")
+else:
+    st.plotly_chart(time_to_fix_chart(fixes), config={"displayModeBar": False})
 
 st.header("Trend of open findings by severity")
 trend = reads.findings_trend()

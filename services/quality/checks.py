@@ -24,8 +24,8 @@ from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.quality.notifications import compose, deliver
 from services.quality.rules import RULES, Finding, rule_title, run_rules
-from services.quality.work import (Comment, Escalation, HistoryKind, comments_of, due_by, escalation_candidates,
-                                   mark_escalated)
+from services.quality.work import (Comment, Escalation, FindingQueue, HistoryKind, comments_of, due_by,
+                                   escalation_candidates, mark_escalated, queue_condition)
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
 from services.store.database import begin_write
@@ -365,13 +365,18 @@ FINDINGS_LISTING_LIMIT = 5000  # the page lists at most this many; its downloads
 
 
 def open_findings(engine: Engine, *, rule: str | None = None, severity: str | None = None,
-                  store: str | None = None, acknowledged: bool | None = None,
+                  store: str | None = None, acknowledged: bool | None = None, queue: str = FindingQueue.ALL,
+                  me: str | None = None, now: datetime | None = None,
                   limit: int = FINDINGS_LISTING_LIMIT) -> pd.DataFrame:
+    """The open findings the filters select, most severe first. `queue` narrows them to a work queue (work.FindingQueue:
+    `me`'s, unassigned, overdue at `now`); each row says its owner, due-by and whether it is overdue at `now`."""
     table = QualityFinding.__table__
+    now = now or datetime.now()
     query = (select(table.c.id, table.c.severity, table.c.rule, table.c.event_number, table.c.store, table.c.core_ref,
-                    table.c.supervisor_ref, table.c.day, table.c.detail, table.c.first_seen, table.c.last_seen,
-                    table.c.acknowledged_by, table.c.acknowledged_at, table.c.acknowledgement_note)
-             .where(table.c.resolved_at.is_(None))
+                    table.c.supervisor_ref, table.c.day, table.c.detail, table.c.owner, table.c.due_by,
+                    case((table.c.due_by < now, True), else_=False).label("overdue"), table.c.first_seen,
+                    table.c.last_seen, table.c.acknowledged_by, table.c.acknowledged_at, table.c.acknowledgement_note)
+             .where(table.c.resolved_at.is_(None), *queue_condition(FindingQueue(queue), me, now))
              .order_by(case(*((table.c.severity == name, rank) for name, rank in SEVERITY_ORDER.items()), else_=9),
                        table.c.rule, table.c.day, table.c.id).limit(limit))
     if rule:
@@ -385,8 +390,9 @@ def open_findings(engine: Engine, *, rule: str | None = None, severity: str | No
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     findings = rows_frame(rows, ["id", "severity", "rule", "event_number", "store", "core_ref", "supervisor_ref",
-                                 "day", "detail", "first_seen", "last_seen", "acknowledged_by", "acknowledged_at",
-                                 "note"])
+                                 "day", "detail", "owner", "due_by", "overdue", "first_seen", "last_seen",
+                                 "acknowledged_by", "acknowledged_at", "note"])
+    findings["overdue"] = findings["overdue"].astype(bool)
     findings.insert(3, "rule_title", [rule_title(name) for name in findings["rule"]])  # what people read
     return findings
 

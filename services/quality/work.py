@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, and_, false, func, insert, or_, select, text, update
 
-from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, active_user, rate_limited_request, \
-    require_permission
+from services.access.accounts import (ADMIN, DEFAULT_ACTIONS_PER_MINUTE, OPERATOR, RateLimit, active_user,
+                                      rate_limited_request, require_permission)
 from services.domain import input_limits
 from services.errors import ActionRefused, InvalidInput, NotFound
 from services.quality.rules import RULES, rule_title
 from services.store.data_version import bump_data_version
-from services.store.tables import FindingHistory, QualityFinding
+from services.store.tables import FindingHistory, QualityFinding, UserAccount
 
 COMMENT_MAX = input_limits.NOTE_MAX
 
@@ -242,6 +242,37 @@ def comments_of(connection: Connection, finding_ids: list[int]) -> dict[int, lis
 
 def overdue_condition(now: datetime):  # noqa: ANN201 - a SQL condition on dashboard_findings
     return and_(QualityFinding.resolved_at.is_(None), QualityFinding.due_by < now)
+
+
+class FindingQueue(StrEnum):
+    """The review's work queues of open findings (the Data quality page's views)."""
+    ALL = "all"
+    MINE = "mine"
+    UNASSIGNED = "unassigned"
+    OVERDUE = "overdue"
+
+
+QUEUE_LABELS = {FindingQueue.ALL: "All open", FindingQueue.MINE: "My findings",
+                FindingQueue.UNASSIGNED: "Unassigned", FindingQueue.OVERDUE: "Overdue"}
+
+
+def queue_condition(queue: FindingQueue, me: str | None, now: datetime) -> tuple:
+    """The SQL conditions (on open findings) of a work queue; "mine" without a person is empty."""
+    if queue == FindingQueue.MINE:
+        return (QualityFinding.owner == (me or ""),) if me else (false(),)
+    if queue == FindingQueue.UNASSIGNED:
+        return (QualityFinding.owner.is_(None),)
+    if queue == FindingQueue.OVERDUE:
+        return (QualityFinding.due_by < now,)
+    return ()
+
+
+def assignable_people(engine: Engine) -> list[str]:
+    """Who a finding can be given to: active accounts that may work findings (operators and admins)."""
+    with engine.connect() as connection:
+        return list(connection.execute(select(UserAccount.username).where(
+            UserAccount.is_active.is_(True), UserAccount.role.in_([OPERATOR.value, ADMIN.value]))
+            .order_by(UserAccount.username)).scalars())
 
 
 @dataclass(frozen=True)
