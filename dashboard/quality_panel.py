@@ -107,7 +107,7 @@ def _assignment(record: FindingRecord) -> None:
     chosen = owner_column.selectbox("Owner", people, index=current, key=f"dq_owner_{record.id}",
                                     placeholder="Choose a person")
     label = "Assign to me" if chosen is None and acting_user() in people else "Assign"
-    if button_column.button(label, key=f"dq_assign_{record.id}", icon=":material/person_add:",
+    if button_column.button(label, key=f"dq_assign_{record.id}", width="stretch",
                             disabled=chosen is not None and chosen == record.owner):
         who = chosen or acting_user()
         try:

@@ -84,14 +84,14 @@ if findings.empty:
     st.success(EMPTY_QUEUE[FindingQueue(queue)], icon=":material/check_circle:")
 else:
     findings = for_people(findings)
-    table_column, panel_column = st.columns([3, 2])
+    table_column, panel_column = st.columns([5, 3])
     with table_column:
         finding = selected_row(
             findings, "id", "dq_table", hide_index=True, width="stretch",
-            column_order=["severity", "rule_title", "day", "detail", "store_number", "owner", "due"],
-            column_config={"severity": "Severity", "rule_title": "Rule",
+            column_order=["severity", "rule_title", "owner", "due", "detail", "day", "store_number"],
+            column_config={"severity": st.column_config.TextColumn("Severity", width="small"), "rule_title": "Rule",
                            "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
-                           "detail": st.column_config.TextColumn("Detail", width="large"),
+                           "detail": st.column_config.TextColumn("Detail", width="medium"),
                            "store_number": st.column_config.NumberColumn("Store", format="%d"),
                            "owner": "Owner", "due": "Due"})
         listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
