@@ -53,25 +53,29 @@ def for_people(findings: pd.DataFrame) -> pd.DataFrame:
 
 
 def finding_panel(finding: pd.Series) -> None:
-    """The selected finding: what it is, its facts, Fix, assign, comment, acknowledge, and its history."""
+    """The selected finding, under the listing: what it is, its facts, the day and Fix (left); its owner, a comment,
+    the acknowledgement and its history (right; below on a phone)."""
     record = reads.finding_record(int(finding["id"]))
     with st.container(border=True):
         st.markdown(f"**{plain(finding['rule_title'])}** ({plain(finding['severity'])}) — {plain(record.detail)}")
-        facts = [("Store", _store_text(finding)), ("Events", ", ".join(map(str, record.refs)) or "none"),
-                 ("First seen", f"{record.first_seen:{STAMP}}"),
-                 ("Due by", (f"{record.due_by:{STAMP}}" + (" — overdue" if bool(finding["overdue"]) else ""))
-                  if record.due_by else "not set"),
-                 ("Owner", record.owner or "Unassigned")]
-        if record.employee_id:
-            facts.insert(2, ("Rep", record.employee_id))
-        st.markdown("  \n".join(f"**{label}:** {plain(value)}" for label, value in facts))
-        if pd.notna(finding["day"]):
-            st.page_link(page_path("day"), label=f"Open {pd.Timestamp(finding['day']):%a %b %d} in the Day view",
-                         icon=":material/today:", query_params={"date": f"{finding['day']:%Y-%m-%d}"})
-        _fix(finding)
-        _assignment(record)
-        _comment_box(record)
-        acknowledgement(finding)
+        facts_column, work_column = st.columns(2, gap="large")
+        with facts_column:
+            facts = [("Store", _store_text(finding)), ("Events", ", ".join(map(str, record.refs)) or "none"),
+                     ("First seen", f"{record.first_seen:{STAMP}}"),
+                     ("Due by", (f"{record.due_by:{STAMP}}" + (" — overdue" if bool(finding["overdue"]) else ""))
+                      if record.due_by else "not set"),
+                     ("Owner", record.owner or "Unassigned")]
+            if record.employee_id:
+                facts.insert(2, ("Rep", record.employee_id))
+            st.markdown("  \n".join(f"**{label}:** {plain(value)}" for label, value in facts))
+            if pd.notna(finding["day"]):
+                st.page_link(page_path("day"), label=f"Open {pd.Timestamp(finding['day']):%a %b %d} in the Day view",
+                             icon=":material/today:", query_params={"date": f"{finding['day']:%Y-%m-%d}"})
+            _fix(finding)
+        with work_column:
+            _assignment(record)
+            _comment_box(record)
+            acknowledgement(finding)
         _history(record)
 
 

@@ -84,23 +84,19 @@ if findings.empty:
     st.success(EMPTY_QUEUE[FindingQueue(queue)], icon=":material/check_circle:")
 else:
     findings = for_people(findings)
-    table_column, panel_column = st.columns([5, 3])
-    with table_column:
-        finding = selected_row(
-            findings, "id", "dq_table", hide_index=True, width="stretch",
-            column_order=["severity", "rule_title", "owner", "due", "detail", "day", "store_number"],
-            column_config={"severity": st.column_config.TextColumn("Severity", width="small"), "rule_title": "Rule",
-                           "day": st.column_config.DateColumn("Day", format="ddd MMM DD"),
-                           "detail": st.column_config.TextColumn("Detail", width="medium"),
-                           "store_number": st.column_config.NumberColumn("Store", format="%d"),
-                           "owner": "Owner", "due": "Due"})
-        listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
-    with panel_column:
-        if finding is None:
-            st.info("Select a finding to see its history, assign it, comment on it, fix or acknowledge it.",
-                    icon=":material/left_click:")
-        else:
-            finding_panel(finding)
+    finding = selected_row(
+        findings, "id", "dq_table", hide_index=True, width="stretch",
+        column_order=["severity", "rule_title", "day", "detail", "owner", "due", "store_number", "store_name"],
+        column_config={"severity": "Severity", "rule_title": "Rule",
+                       "day": st.column_config.DateColumn("Day", format="ddd MMM DD"), "detail": "Detail",
+                       "owner": "Owner", "due": "Due",
+                       "store_number": st.column_config.NumberColumn("Store", format="%d"),
+                       "store_name": "Store name"})
+    listing_cut_note(len(findings), FINDINGS_LISTING_LIMIT, "most severe findings")
+    if finding is None:
+        st.caption("Select a finding to see its history, assign it, comment on it, fix or acknowledge it.")
+    else:
+        finding_panel(finding)
     every_finding = lambda: with_store_names(  # noqa: E731 - read when the download is asked for
         reads.open_findings_for_export(rule, severity, store, acknowledged, queue, me), stores)
     export_csv, export_excel = st.columns(2)
