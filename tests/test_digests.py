@@ -242,6 +242,20 @@ def test_a_rep_who_is_off_makes_the_event_not_ready(engine):
     assert [(club.events, club.ready, club.rep_off) for club in clubs[NEXT]] == [(2, 0, 1)]
 
 
+@pytest.mark.skipif(TIME_OFF_RULE not in RULES, reason="the rule rep_time_off_conflict is not installed")
+def test_reps_on_time_off_come_from_the_rule_and_count_in_readiness(engine):
+    today, now = date.today(), datetime.now().replace(microsecond=0)
+    build_morning(engine, synced=now, day=today)
+    with engine.begin() as connection:  # the scheduler's table: R1 is off tomorrow, when they hold Digitals 21
+        connection.execute(text("CREATE TABLE employee_time_off (id INTEGER PRIMARY KEY, employee_id VARCHAR(50), "
+                                "start_date DATE, end_date DATE, reason VARCHAR(200))"))
+        connection.execute(text("INSERT INTO employee_time_off VALUES (1, 'R1', :day, :day, :reason)"),
+                           {"day": today + timedelta(days=1), "reason": f"dentist {HOSTILE}"})
+    first, second = morning_readiness(engine, load_settings({}), day=today, now=now).days
+    assert first.days_off == () and [off.refs for off in second.days_off] == [(21,)]
+    assert [(club.events, club.ready, club.rep_off) for club in second.clubs] == [(2, 0, 1)]
+
+
 # Readiness, as a property: for any mix of events, each club's figure is exactly the definition, and 0 <= ready <= total.
 KINDS = ("Core", "Supervisor", "Juicer")
 STATES = ("scheduled day", "scheduled next day", "scheduled later", "Unstaffed due day", "Unstaffed due next day",
@@ -393,7 +407,8 @@ def morning_url(database_url: str) -> str:
 def test_cli_prints_writes_and_refuses_bad_dates(morning_url, tmp_path):
     printed = run_cli("digest", "morning", "--db", morning_url)
     assert printed.returncode == 0, printed.stderr
-    assert printed.stdout.startswith("Morning readiness: ") and "not checked" in printed.stdout
+    assert printed.stdout.startswith("Morning readiness: ")
+    assert ("Reps on time off holding events: not checked" in printed.stdout) == (TIME_OFF_RULE not in RULES)
     out = tmp_path / "morning.html"
     written = run_cli("digest", "morning", "--db", morning_url, "--out", str(out))
     assert written.returncode == 0 and written.stdout.strip() == f"Wrote {out}."
