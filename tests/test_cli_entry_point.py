@@ -27,7 +27,8 @@ TODAY = date.today()
 # One command of each command group (a module of services/cli) whose --help is read as a process.
 HELP = {"db": ("db",), "demo": ("demo", "seed"), "actions": ("unschedule",), "batch": ("batch", "rep-out"),
         "timeline": ("timeline",),
-        "users": ("users",), "ops": ("health",), "check": ("check", "run"), "sync": ("sync",)}
+        "users": ("users",), "ops": ("health",), "check": ("check", "run"), "digest": ("digest", "weekly"),
+        "sync": ("sync",)}
 
 
 def test_every_command_group_has_its_smoke_test():

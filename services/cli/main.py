@@ -7,12 +7,12 @@ import argparse
 import sys
 from typing import Sequence
 
-from services.cli import actions, batch, check, db, demo, ops, sync, timeline, users
+from services.cli import actions, batch, check, db, demo, digest, ops, sync, timeline, users
 from services.cli.arguments import EXIT_FAILED, Parser, shared_parents
 from services.errors import OpsError
 from services.settings import load_settings
 
-GROUPS = (db, demo, actions, batch, timeline, users, ops, check, sync)  # in the order `--help` lists them
+GROUPS = (db, demo, actions, batch, timeline, users, ops, check, digest, sync)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,9 @@ SLACK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 @dataclass(frozen=True)
 class Notice:
     subject: str
-    text: str
+    text: str  # the e-mail (its plain-text part when there is an HTML one) and, escaped, the Slack message
+    html: str | None = None  # an HTML part: the e-mail is then multipart/alternative (text, then HTML)
+    slack: str | None = None  # a Slack message of its own (a digest's summary), already mrkdwn with its data escaped
 
 
 @dataclass
@@ -102,7 +104,10 @@ def deliver(notice: Notice, settings: Settings) -> Delivery:
 
 def slack_text(notice: Notice) -> str:
     """The message in Slack's mrkdwn with &, < and > escaped: an event name like `<!channel>` or `<http://x|click>`
-    stays text instead of pinging everyone or becoming a link."""
+    stays text instead of pinging everyone or becoming a link. A notice with a Slack message of its own (escaped by
+    its author, who may link with <url|label>) is sent as it is."""
+    if notice.slack is not None:
+        return notice.slack
     return f"*{slack_escape(notice.subject)}*\n{slack_escape(notice.text)}"
 
 
@@ -146,6 +151,8 @@ def _send_mail(notice: Notice, settings: Settings) -> None:
     message["From"] = settings.smtp_from or f"field-events@{settings.smtp_host}"
     message["To"] = ", ".join(settings.smtp_to)
     message.set_content(notice.text)
+    if notice.html is not None:  # mail programs show the last part they can: the HTML, else the text
+        message.add_alternative(notice.html, subtype="html")
     # Why the ignore below: smtp_host is optional in Settings, but deliver() calls this only when it is set.
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=15) as smtp:  # type: ignore[arg-type]
         if settings.smtp_starttls:
