@@ -69,3 +69,8 @@ def test_review_flow_unassigned_assign_comment_fix_resolved_and_counted(app, das
     assert shown["state"] == "resolved" and shown["owner"] == OPERATOR
     assert [entry["kind"] for entry in shown["history"]] == ["assigned", "commented", "resolved"]
     assert shown["comments"][0]["text"] == COMMENT
+
+    # The weekly digest counts it: resolved this week, no longer open.
+    weekly = json.loads(app.cli("digest", "weekly", "--json").stdout)
+    unstaffed = next(row for row in weekly["rules"] if row["rule"] == "core_supervisor_unstaffed")
+    assert unstaffed["this_week"]["resolved"] == 1 and unstaffed["this_week"]["open"] == 0
