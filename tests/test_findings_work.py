@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, insert, text
 from services.access.accounts import SETUP, add_user, set_active
 from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import ActionRefused, NotFound
-from services.quality.checks import run_check
+from services.quality.checks import acknowledge, run_check
 from services.quality.work import HistoryKind, WorkCounts, assign, comment, finding_record, time_to_fix, work_counts
 from services.settings import load_settings
 from services.store.database import make_engine
@@ -254,6 +254,24 @@ def test_resolves_and_reopens_keeping_owner_comments_and_history(engine):
         ("assigned", "alice"), ("commented", "bob"), ("resolved", None), ("commented", "bob"), ("reopened", None)]
     assert [c.text for c in record.comments] == ["Sync it from Crossmark", "Fixed by a sync"]
     assert "it was first seen 2025-12-02 08:00 and resolved 2025-12-02 10:00" in (record.history[-1].text or "")
+
+
+def test_an_acknowledgement_stays_in_the_history_after_reopening(engine):
+    drifting(engine, 700001)
+    people(engine)
+    settings = load_settings({})
+    found = finding_of(run_check(engine, settings, now=NOW), "schedule_state_drift", 700001)
+    acknowledge(engine, found.id, "bob", "Known: the feed is late", now=NOW + timedelta(minutes=7))
+    assert history(engine, found.id) == [("acknowledged", "bob", "Known: the feed is late")]
+    settle(engine, 700001)
+    run_check(engine, settings, now=NOW + timedelta(hours=2))
+    unsettle(engine, 700001)
+    run_check(engine, settings, now=NOW + timedelta(days=1))
+    record = finding_record(engine, found.id)
+    assert record.acknowledged_by is None  # the new occurrence is not acknowledged; the old acknowledgement is history
+    assert [(entry.kind.value, entry.actor, entry.at) for entry in record.history] == [
+        ("acknowledged", "bob", NOW + timedelta(minutes=7)), ("resolved", None, NOW + timedelta(hours=2)),
+        ("reopened", None, NOW + timedelta(days=1))]
 
 
 def test_a_reopened_finding_is_due_by_its_own_occurrence(engine):

@@ -146,7 +146,7 @@ def assign(engine: Engine, finding_id: int | str, to: str, actor: str, now: date
         connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id)
                            .values(owner=owner, assigned_at=now))
         said = f"Assigned to {owner}" + (f" (was {row.owner})." if row.owner else ".")
-        _record(connection, finding_id, now, HistoryKind.ASSIGNED, user.username, said)
+        record_history(connection, finding_id, now, HistoryKind.ASSIGNED, user.username, said)
         bump_data_version(connection)
     return owner
 
@@ -164,7 +164,7 @@ def comment(engine: Engine, finding_id: int | str, comment_text: str, actor: str
                               message=f"finding {finding_id}: {said}") as connection:
         if connection.execute(select(QualityFinding.id).where(QualityFinding.id == finding_id)).first() is None:
             raise NotFound(f"No finding {finding_id}.")
-        _record(connection, finding_id, now, HistoryKind.COMMENTED, user.username, said)
+        record_history(connection, finding_id, now, HistoryKind.COMMENTED, user.username, said)
         bump_data_version(connection)
 
 
@@ -185,7 +185,7 @@ def _open_finding(connection: Connection, finding_id: int):  # noqa: ANN202 - a 
     return row
 
 
-def _record(connection: Connection, finding_id: int, at: datetime, kind: HistoryKind, actor: str | None,
+def record_history(connection: Connection, finding_id: int, at: datetime, kind: HistoryKind, actor: str | None,
             said: str | None, opened_at: datetime | None = None) -> None:
     connection.execute(insert(FindingHistory).values(finding_id=finding_id, at=at, kind=kind.value, actor=actor,
                                                      text=said, opened_at=opened_at))
