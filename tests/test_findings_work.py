@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, inspect, insert, text
 
 from services.access.accounts import SETUP, add_user, set_active
+from services.cli.check import show_text
 from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import ActionRefused, NotFound
 from services.quality.checks import acknowledge, run_check
@@ -535,6 +536,14 @@ def test_migration_0018_backfills_history_and_due_by_and_goes_down_and_up(at_001
         assert connection.execute(text("SELECT count(*) FROM dashboard_findings")).scalar_one() == 4
     _migrate(engine, "upgrade", "head")
     assert _backfilled(engine) == (expected_due, expected_history)
+
+
+def test_show_tells_a_backfilled_history_in_the_order_it_happened(at_0017: Engine):
+    """The backfill writes every resolution before every acknowledgement; `show` tells them as they happened."""
+    _migrate(at_0017, "upgrade", "head")
+    assert [(entry.at, entry.kind) for entry in finding_record(at_0017, 4).history] == [
+        (OLD + timedelta(days=3, hours=2), HistoryKind.ACKNOWLEDGED), (OLD + timedelta(days=4), HistoryKind.RESOLVED)]
+    assert "acknowledged" in show_text(finding_record(at_0017, 4), NOW).splitlines()[-2]
 
 
 # --- what the review reads -----------------------------------------------------------------------------------------

@@ -204,7 +204,9 @@ def finding_record(engine: Engine, finding_id: int | str) -> FindingRecord:
         history = tuple(HistoryEntry(_moment(entry.at), HistoryKind(entry.kind), entry.actor, entry.text)
                         for entry in connection.execute(
                             select(FindingHistory.at, FindingHistory.kind, FindingHistory.actor, FindingHistory.text)
-                            .where(FindingHistory.finding_id == finding_id).order_by(FindingHistory.id)))
+                            .where(FindingHistory.finding_id == finding_id)
+                            # By time: migration 0018 backfilled every resolution before every acknowledgement.
+                            .order_by(FindingHistory.at, FindingHistory.id)))
         earliest = connection.execute(select(func.min(FindingHistory.opened_at))
                                       .where(FindingHistory.finding_id == finding_id)).scalar()
     occurrence = _moment(row["first_seen"])
