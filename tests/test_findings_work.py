@@ -6,6 +6,7 @@ and the review's counts. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import socket
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -445,6 +446,32 @@ def test_new_and_overdue_findings_go_in_one_message(escalating):
     unstaffed = finding_of(result, "unstaffed_due_24h", 700001)
     assert moment(stored(engine, unstaffed.id)["notified_at"]) == later
     assert moment(stored(engine, mismatch.id)["overdue_notified_at"]) == later
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_failed_delivery_marks_nothing_and_the_next_run_sends(escalating):
+    engine, run = escalating
+    closed = f"http://127.0.0.1:{_closed_port()}/hook"
+    failed, messages = run(NOW, SLACK_WEBHOOK_URL=closed)
+    mismatch = finding_of(failed, "pair_date_mismatch", 606001)
+    assert messages == [] and failed.notification == "1 new finding(s): FAILED slack: connection failed"
+    assert stored(engine, mismatch.id)["notified_at"] is None
+    again, messages = run(NOW + timedelta(hours=1), SLACK_WEBHOOK_URL=closed)
+    assert messages == [] and stored(engine, mismatch.id)["notified_at"] is None
+    sent, messages = run(NOW + timedelta(hours=2))
+    assert len(messages) == 1 and "pair_date_mismatch" in messages[0]
+    assert moment(stored(engine, mismatch.id)["notified_at"]) == NOW + timedelta(hours=2)
+    assert run(NOW + timedelta(hours=3))[1] == []
+    # Overdue, likewise: a failed delivery leaves it to the next run.
+    assert run(NOW + timedelta(hours=25), SLACK_WEBHOOK_URL=closed)[1] == []
+    assert stored(engine, mismatch.id)["overdue_notified_at"] is None
+    _, messages = run(NOW + timedelta(hours=26))
+    assert len(messages) == 1 and "1 finding(s) overdue" in messages[0]
 
 
 def test_a_finding_first_seen_without_notify_stays_unannounced(escalating):

@@ -18,9 +18,10 @@ from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, acti
     require_permission
 from services.domain import input_limits
 from services.errors import ActionRefused, InvalidInput, NotFound
+from services.quality.notifications import FAILURE_MARK
 from services.quality.rules import RULES, rule_title
 from services.store.data_version import bump_data_version
-from services.store.tables import FindingHistory, QualityFinding
+from services.store.tables import CheckRun, FindingHistory, QualityFinding
 
 COMMENT_MAX = input_limits.NOTE_MAX
 
@@ -320,10 +321,10 @@ class Escalation:
 
 def escalation_candidates(connection: Connection, *, new_ids: list[int], severities: tuple[str, ...],
                           now: datetime, suppress: timedelta, repeat_open: bool = False) -> Escalation:
-    """New findings (this run's `new_ids`; or every open one with `repeat_open`) at these severities that were not
-    notified within the suppression window (a rule that flaps, resolving and reopening, is not notified again until
-    the window has passed), and open findings overdue that were not notified as overdue for this occurrence, nor
-    within the window."""
+    """New findings (this run's `new_ids`, and those an earlier run failed to deliver; or every open one with
+    `repeat_open`) at these severities that were not notified within the suppression window (a rule that flaps,
+    resolving and reopening, is not notified again until the window has passed), and open findings overdue that were
+    not notified as overdue for this occurrence, nor within the window."""
     table = QualityFinding.__table__
     quiet_since = now - suppress
     not_lately = or_(table.c.notified_at.is_(None), table.c.notified_at < quiet_since)
@@ -335,12 +336,25 @@ def escalation_candidates(connection: Connection, *, new_ids: list[int], severit
         for start in range(0, len(new_ids), 1000):
             new += connection.execute(select(table.c.id).where(
                 table.c.id.in_(new_ids[start:start + 1000]), table.c.severity.in_(severities), not_lately)).scalars()
+        new += _undelivered(connection, severities, suppress)
     overdue = list(connection.execute(select(table.c.id).where(
         overdue_condition(now), table.c.severity.in_(severities),
         or_(table.c.overdue_notified_at.is_(None),
             and_(table.c.overdue_notified_at < table.c.first_seen, table.c.overdue_notified_at < quiet_since)))
         .order_by(table.c.id)).scalars())
-    return Escalation(tuple(sorted(new)), tuple(overdue))
+    return Escalation(tuple(sorted(set(new))), tuple(overdue))
+
+
+def _undelivered(connection: Connection, severities: tuple[str, ...], suppress: timedelta) -> list[int]:
+    """Open findings whose occurrence a run found new and meant to escalate, but no channel took its message: not
+    escalated since the occurrence began, nor suppressed then (escalated within the window before it)."""
+    table = QualityFinding.__table__
+    failed_runs = select(CheckRun.id).where(CheckRun.notification.contains(FAILURE_MARK))
+    return [finding_id for finding_id, first_seen, notified_at in connection.execute(
+        select(table.c.id, table.c.first_seen, table.c.notified_at).where(
+            table.c.resolved_at.is_(None), table.c.severity.in_(severities), table.c.first_run_id.in_(failed_runs),
+            or_(table.c.notified_at.is_(None), table.c.notified_at < table.c.first_seen)))
+        if notified_at is None or _moment(notified_at) < _moment(first_seen) - suppress]
 
 
 def mark_escalated(connection: Connection, escalation: Escalation, now: datetime) -> None:
