@@ -25,7 +25,7 @@ from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, No
 from services.quality.notifications import compose, deliver
 from services.quality.rules import RULES, Finding, rule_title, run_rules
 from services.quality.work import (Comment, Escalation, FindingQueue, HistoryKind, comments_of, due_by,
-                                   escalation_candidates, mark_escalated, queue_condition)
+                                   escalation_candidates, mark_escalated, queue_condition, record_history)
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
 from services.store.database import begin_write
@@ -348,6 +348,8 @@ def acknowledge(engine: Engine, finding_id: int, actor: str, note: str, now: dat
             raise ActionRefused(f"Finding {finding_id} is already resolved.")
         connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id).values(
             acknowledged_by=user.username, acknowledged_at=now, acknowledgement_note=note))
+        # In the history too: a reopening clears the acknowledgement from the finding, not from what happened to it.
+        record_history(connection, finding_id, now, HistoryKind.ACKNOWLEDGED, user.username, note)
         bump_data_version(connection)
 
 

@@ -13,6 +13,7 @@ import httpx
 from services.settings import Settings
 
 ITEMS_PER_RULE = 5
+FAILURE_MARK = "FAILED"  # starts each failed channel in a delivery's summary (a check run's `notification`)
 SLACK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -31,7 +32,7 @@ class Delivery:
 
     def summary(self) -> str:
         parts = [f"sent by {', '.join(self.sent)}"] if self.sent else []
-        parts += [f"FAILED {failure}" for failure in self.failed]
+        parts += [f"{FAILURE_MARK} {failure}" for failure in self.failed]
         return "; ".join(parts) or "no channel configured"
 
 

@@ -440,7 +440,7 @@ def _unstaffed_findings(context: _Context) -> list[Finding]:
             detail = (f"{label} is Unstaffed and due {_when(due)} (in {_ago(due - now)}): schedule it before "
                       "its window closes.")
         findings.append(_event_finding(name, RULES[name].severity, ref, event_type, project_name, store, detail,
-                                       due.date()))
+                                       due.date(), due=due))
     return findings
 
 
@@ -461,10 +461,11 @@ def _event_label(event_type: str | None, ref: int, project_name: str | None, sto
 
 
 def _event_finding(rule: str, severity: str, ref: int, event_type: str | None, project_name: str | None,
-                   store: str | None, detail: str, day: date | None) -> Finding:
-    """A finding about one event; its number by the Python pairing rule (on offending rows only)."""
+                   store: str | None, detail: str, day: date | None, due: datetime | None = None) -> Finding:
+    """A finding about one event; its number by the Python pairing rule (on offending rows only). `due`: the event's
+    due date, when the finding cannot wait longer than that (an Unstaffed event)."""
     return Finding(rule, severity, event_number(project_name), store, ref if event_type == CORE else None,
-                   ref if event_type == SUPERVISOR else None, (int(ref),), detail, day)
+                   ref if event_type == SUPERVISOR else None, (int(ref),), detail, day, due=due)
 
 
 # --- rule 9: condition / is_scheduled / schedules row ---------------------------------------------------------------

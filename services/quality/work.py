@@ -18,9 +18,10 @@ from services.access.accounts import (ADMIN, DEFAULT_ACTIONS_PER_MINUTE, OPERATO
                                       rate_limited_request, require_permission)
 from services.domain import input_limits
 from services.errors import ActionRefused, InvalidInput, NotFound
+from services.quality.notifications import FAILURE_MARK
 from services.quality.rules import RULES, rule_title
 from services.store.data_version import bump_data_version
-from services.store.tables import FindingHistory, QualityFinding, UserAccount
+from services.store.tables import CheckRun, FindingHistory, QualityFinding, UserAccount
 
 COMMENT_MAX = input_limits.NOTE_MAX
 
@@ -146,7 +147,7 @@ def assign(engine: Engine, finding_id: int | str, to: str, actor: str, now: date
         connection.execute(update(QualityFinding).where(QualityFinding.id == finding_id)
                            .values(owner=owner, assigned_at=now))
         said = f"Assigned to {owner}" + (f" (was {row.owner})." if row.owner else ".")
-        _record(connection, finding_id, now, HistoryKind.ASSIGNED, user.username, said)
+        record_history(connection, finding_id, now, HistoryKind.ASSIGNED, user.username, said)
         bump_data_version(connection)
     return owner
 
@@ -164,7 +165,7 @@ def comment(engine: Engine, finding_id: int | str, comment_text: str, actor: str
                               message=f"finding {finding_id}: {said}") as connection:
         if connection.execute(select(QualityFinding.id).where(QualityFinding.id == finding_id)).first() is None:
             raise NotFound(f"No finding {finding_id}.")
-        _record(connection, finding_id, now, HistoryKind.COMMENTED, user.username, said)
+        record_history(connection, finding_id, now, HistoryKind.COMMENTED, user.username, said)
         bump_data_version(connection)
 
 
@@ -185,7 +186,7 @@ def _open_finding(connection: Connection, finding_id: int):  # noqa: ANN202 - a 
     return row
 
 
-def _record(connection: Connection, finding_id: int, at: datetime, kind: HistoryKind, actor: str | None,
+def record_history(connection: Connection, finding_id: int, at: datetime, kind: HistoryKind, actor: str | None,
             said: str | None, opened_at: datetime | None = None) -> None:
     connection.execute(insert(FindingHistory).values(finding_id=finding_id, at=at, kind=kind.value, actor=actor,
                                                      text=said, opened_at=opened_at))
@@ -204,7 +205,9 @@ def finding_record(engine: Engine, finding_id: int | str) -> FindingRecord:
         history = tuple(HistoryEntry(_moment(entry.at), HistoryKind(entry.kind), entry.actor, entry.text)
                         for entry in connection.execute(
                             select(FindingHistory.at, FindingHistory.kind, FindingHistory.actor, FindingHistory.text)
-                            .where(FindingHistory.finding_id == finding_id).order_by(FindingHistory.id)))
+                            .where(FindingHistory.finding_id == finding_id)
+                            # By time: migration 0018 backfilled every resolution before every acknowledgement.
+                            .order_by(FindingHistory.at, FindingHistory.id)))
         earliest = connection.execute(select(func.min(FindingHistory.opened_at))
                                       .where(FindingHistory.finding_id == finding_id)).scalar()
     occurrence = _moment(row["first_seen"])
@@ -349,10 +352,10 @@ class Escalation:
 
 def escalation_candidates(connection: Connection, *, new_ids: list[int], severities: tuple[str, ...],
                           now: datetime, suppress: timedelta, repeat_open: bool = False) -> Escalation:
-    """New findings (this run's `new_ids`; or every open one with `repeat_open`) at these severities that were not
-    notified within the suppression window (a rule that flaps, resolving and reopening, is not notified again until
-    the window has passed), and open findings overdue that were not notified as overdue for this occurrence, nor
-    within the window."""
+    """New findings (this run's `new_ids`, and those an earlier run failed to deliver; or every open one with
+    `repeat_open`) at these severities that were not notified within the suppression window (a rule that flaps,
+    resolving and reopening, is not notified again until the window has passed), and open findings overdue that were
+    not notified as overdue for this occurrence, nor within the window."""
     table = QualityFinding.__table__
     quiet_since = now - suppress
     not_lately = or_(table.c.notified_at.is_(None), table.c.notified_at < quiet_since)
@@ -364,12 +367,25 @@ def escalation_candidates(connection: Connection, *, new_ids: list[int], severit
         for start in range(0, len(new_ids), 1000):
             new += connection.execute(select(table.c.id).where(
                 table.c.id.in_(new_ids[start:start + 1000]), table.c.severity.in_(severities), not_lately)).scalars()
+        new += _undelivered(connection, severities, suppress)
     overdue = list(connection.execute(select(table.c.id).where(
         overdue_condition(now), table.c.severity.in_(severities),
         or_(table.c.overdue_notified_at.is_(None),
             and_(table.c.overdue_notified_at < table.c.first_seen, table.c.overdue_notified_at < quiet_since)))
         .order_by(table.c.id)).scalars())
-    return Escalation(tuple(sorted(new)), tuple(overdue))
+    return Escalation(tuple(sorted(set(new))), tuple(overdue))
+
+
+def _undelivered(connection: Connection, severities: tuple[str, ...], suppress: timedelta) -> list[int]:
+    """Open findings whose occurrence a run found new and meant to escalate, but no channel took its message: not
+    escalated since the occurrence began, nor suppressed then (escalated within the window before it)."""
+    table = QualityFinding.__table__
+    failed_runs = select(CheckRun.id).where(CheckRun.notification.contains(FAILURE_MARK))
+    return [finding_id for finding_id, first_seen, notified_at in connection.execute(
+        select(table.c.id, table.c.first_seen, table.c.notified_at).where(
+            table.c.resolved_at.is_(None), table.c.severity.in_(severities), table.c.first_run_id.in_(failed_runs),
+            or_(table.c.notified_at.is_(None), table.c.notified_at < table.c.first_seen)))
+        if notified_at is None or _moment(notified_at) < _moment(first_seen) - suppress]
 
 
 def mark_escalated(connection: Connection, escalation: Escalation, now: datetime) -> None:
