@@ -75,7 +75,16 @@ def world(engine: Engine) -> World:
     return World(engine)
 
 
+# The World gives every event to one rep without a job title; the rules about people, which judge exactly that, are
+# tested in tests/test_rep_findings.py. Here "all rules" are the others (and crossmark_drift only with a client).
+REP_RULES = ["rep_double_booked", "rep_inactive_with_events", "rep_not_qualified", "rep_time_off_conflict",
+             "unreported_work", "stale_sync"]
+
+
 def run(engine: Engine, names=None, *, now: datetime = NOW, rule: SupervisorRule = RULE, **options) -> list[Finding]:
+    if names is None:
+        names = [name for name, spec in RULES.items()
+                 if name not in REP_RULES and ("crossmark_client" in options or not spec.needs_crossmark)]
     with engine.connect() as connection:
         return run_rules(connection, now=now, rule=rule, names=names, **options)
 
@@ -94,13 +103,15 @@ def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
 def test_rules_are_named_in_the_issue_order_with_their_severities():
     assert list(RULES) == PAIR_RULES + ["unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d",
                                         "schedule_state_drift", "schedule_without_crossmark_id",
-                                        "operation_needs_attention", "crossmark_drift"]
+                                        "operation_needs_attention", "crossmark_drift", *REP_RULES]
     assert {name: rule.severity for name, rule in RULES.items()} == {
         "core_supervisor_unstaffed": WARNING, "core_without_supervisor": WARNING, "supervisor_without_core": WARNING,
         "supervisor_scheduled_core_not": CRITICAL, "pair_date_mismatch": CRITICAL, "supervisor_time_off_rule": INFO,
         "duplicate_pair_number": WARNING, "unstaffed_past_due": CRITICAL, "unstaffed_due_24h": CRITICAL,
         "unstaffed_due_3d": WARNING, "schedule_state_drift": WARNING, "schedule_without_crossmark_id": WARNING,
-        "operation_needs_attention": CRITICAL, "crossmark_drift": CRITICAL}
+        "operation_needs_attention": CRITICAL, "crossmark_drift": CRITICAL, "rep_double_booked": CRITICAL,
+        "rep_inactive_with_events": CRITICAL, "rep_not_qualified": CRITICAL, "rep_time_off_conflict": CRITICAL,
+        "unreported_work": WARNING, "stale_sync": WARNING}
     assert all(rule.description for rule in RULES.values())
     assert RULES["pair_date_mismatch"].title == "Pair on different dates"
     titles = [rule.title for rule in RULES.values()]
@@ -115,7 +126,8 @@ def test_unknown_names_aware_times_and_drift_without_crossmark_are_refused(engin
         run(engine, ["crossmark_drift"])
     with pytest.raises(InvalidInput, match="naive"):
         run(engine, now=datetime(2025, 9, 1, tzinfo=timezone.utc))
-    assert run(engine) == []  # an empty database; crossmark_drift is left out without a client
+    with engine.connect() as connection:  # every rule: an empty database; crossmark_drift is left out without a client
+        assert run_rules(connection, now=NOW, rule=RULE) == []
     assert run(engine, "duplicate_pair_number") == []  # one name as a string is one name
 
 

@@ -24,7 +24,7 @@ from services.store.tables import Employee, Event, Schedule
 log = logging.getLogger("services.actions")
 
 TIME_OFF, AVAILABILITY, WEEKLY = "employee_time_off", "employee_availability", "employee_weekly_availability"
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _said_absent: set[str] = set()
 _CHUNK = 500
 
@@ -105,7 +105,7 @@ _TABLES_TTL = 60.0  # seconds: the scheduler's availability tables come and go w
 _present_tables: dict[str, tuple[float, frozenset[str]]] = {}
 
 
-def _availability_tables(connection: Connection) -> frozenset[str]:
+def availability_tables(connection: Connection) -> frozenset[str]:
     """Which of the scheduler's availability tables the database has, looked up at most once a minute per database
     (a catalogue query on every plan cost PostgreSQL a round trip or two per action, planned twice)."""
     key = connection.engine.url.render_as_string(hide_password=True)
@@ -123,7 +123,7 @@ def forget_availability_tables() -> None:
 
 
 def _days_off(connection: Connection, ids: list[str], day: date) -> dict[str, DayOff]:
-    present = _availability_tables(connection)
+    present = availability_tables(connection)
     for name in (TIME_OFF, AVAILABILITY, WEEKLY):
         if name not in present and name not in _said_absent:
             _said_absent.add(name)
@@ -136,7 +136,7 @@ def _days_off(connection: Connection, ids: list[str], day: date) -> dict[str, Da
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         if WEEKLY in present:
-            weekday: ColumnClause[bool] = column(_WEEKDAYS[day.weekday()])
+            weekday: ColumnClause[bool] = column(WEEKDAYS[day.weekday()])
             weekly = table(WEEKLY, employee, weekday)
             for (employee_id,) in connection.execute(select(weekly.c.employee_id).where(
                     weekly.c.employee_id.in_(chunk), weekday == false())):

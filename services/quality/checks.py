@@ -87,8 +87,17 @@ class CheckRunResult:
 
 
 def identity_of(finding: Finding) -> str:
+    """Rule + events. A finding about a rep also names the rep (two reps can hold the same events: a reassigned event
+    is another rep's problem); a rule with one finding for the whole database is the rule alone."""
     refs = ",".join(str(ref) for ref in finding.refs)
-    value = f"{finding.rule}:{refs}" if refs else f"{finding.rule}:{finding.event_number}@{finding.store}:{finding.detail}"
+    if refs:
+        value = f"{finding.rule}:{refs}"
+    elif finding.rule in RULES and RULES[finding.rule].one_finding:
+        value = finding.rule
+    else:
+        value = f"{finding.rule}:{finding.event_number}@{finding.store}:{finding.detail}"
+    if finding.employee_id is not None:
+        value = f"{value}@{finding.employee_id}"
     return value if len(value) <= 255 else f"{finding.rule}:sha1:{hashlib.sha1(value.encode()).hexdigest()}"
 
 

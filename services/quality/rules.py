@@ -43,6 +43,9 @@ class Rule:
     description: str
     needs_crossmark: bool = False
     sla: timedelta | None = None  # how long a finding may stay open; None: by its severity (SLA_BY_SEVERITY)
+    # At most one finding, about the whole database (no events): its identity is the rule alone, so it stays the same
+    # finding from run to run while the detail says what changed (stale_sync's age).
+    one_finding: bool = False
 
     def due_within(self, severity: str) -> timedelta:
         """The rule's SLA for a finding of this severity (a finding may be more or less severe than the rule)."""
@@ -88,12 +91,34 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("crossmark_drift", "Differs from Crossmark", CRITICAL,
          "Our schedule (scheduled or not, time, scheduled-event id, rep) differs from Crossmark's planning list, for "
          "events in a window from today.", needs_crossmark=True),
+    # The rules about people (services/quality/rep_findings.py), beside the pairing rules; "scheduled" as above, with a
+    # scheduled condition. The first four look from the start of today on: past days are history, not work to fix.
+    Rule("rep_double_booked", "Rep double-booked", CRITICAL,
+         "A rep with more than one CORE on a day, or with events that overlap by their durations (Supervisor events "
+         "exempt), from the start of today on: one finding per rep and day, listing the events."),
+    Rule("rep_inactive_with_events", "Inactive rep holds events", CRITICAL,
+         "An inactive or terminated rep holds a scheduled event from the start of today on: one finding per event."),
+    Rule("rep_not_qualified", "Rep may not work the event type", CRITICAL,
+         "A rep holds a scheduled event whose type their job title may not work (Supervisor, Freeosk, Digitals: Club "
+         "Supervisor or Lead Event Specialist; Juicer: Club Supervisor or Juicer Barista), from the start of today on: "
+         "one finding per event."),
+    Rule("rep_time_off_conflict", "Rep scheduled on a day off", CRITICAL,
+         "A scheduled event on a day its rep is on time off, marked unavailable or does not work that weekday (the "
+         "scheduler's employee_time_off, employee_availability and employee_weekly_availability tables, when "
+         "present), from the start of today on: one finding per event."),
+    Rule("unreported_work", "Work not reported", WARNING,
+         "An event scheduled in the last 14 days that has ended (its start plus its duration is past) and is not "
+         "Submitted: one finding per event."),
+    Rule("stale_sync", "Sync is stale", WARNING,
+         "The newest events.last_synced is more than 24 hours old: one finding for the database, while it holds "
+         "(none when no event records a sync time).", one_finding=True),
 )}
 
 PAIR_RULES = ("core_supervisor_unstaffed", "core_without_supervisor", "supervisor_without_core",
               "supervisor_scheduled_core_not", "pair_date_mismatch", "supervisor_time_off_rule",
               "duplicate_pair_number")
 UNSTAFFED_RULES = ("unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d")
+BOOKING_RULES = ("rep_double_booked", "rep_inactive_with_events", "rep_not_qualified")
 
 _DAY = 86_400
 _REFS_PER_QUERY = 1000
@@ -461,11 +486,13 @@ def _event_label(event_type: str | None, ref: int, project_name: str | None, sto
 
 
 def _event_finding(rule: str, severity: str, ref: int, event_type: str | None, project_name: str | None,
-                   store: str | None, detail: str, day: date | None, due: datetime | None = None) -> Finding:
+                   store: str | None, detail: str, day: date | None, due: datetime | None = None, *,
+                   employee_id: str | None = None) -> Finding:
     """A finding about one event; its number by the Python pairing rule (on offending rows only). `due`: the event's
-    due date, when the finding cannot wait longer than that (an Unstaffed event)."""
+    due date, when the finding cannot wait longer than that; `employee_id`: the rep it is about (the rules about
+    people)."""
     return Finding(rule, severity, event_number(project_name), store, ref if event_type == CORE else None,
-                   ref if event_type == SUPERVISOR else None, (int(ref),), detail, day, due=due)
+                   ref if event_type == SUPERVISOR else None, (int(ref),), detail, day, employee_id, due)
 
 
 # --- rule 9: condition / is_scheduled / schedules row ---------------------------------------------------------------
@@ -644,4 +671,15 @@ _STEPS: tuple[tuple[str, tuple[str, ...], Callable[[_Context], list[Finding]]], 
     ("schedule ids", ("schedule_without_crossmark_id",), _schedule_id_findings),
     ("operations needing attention", ("operation_needs_attention",), _operation_findings),
     ("Crossmark planning list", ("crossmark_drift",), _crossmark_findings),
+    ("reps' bookings from today", BOOKING_RULES, lambda context: _people().booking_findings(context)),
+    ("reps' days off", ("rep_time_off_conflict",), lambda context: _people().time_off_findings(context)),
+    ("unreported work", ("unreported_work",), lambda context: _people().unreported_findings(context)),
+    ("last sync", ("stale_sync",), lambda context: _people().stale_sync_findings(context)),
 )
+
+
+def _people():  # noqa: ANN202 - the module services.quality.rep_findings
+    """The rules about people build on this module (Finding, the context, the labels), so they are imported when they
+    first run rather than when this module loads: either module may then be imported first."""
+    from services.quality import rep_findings
+    return rep_findings

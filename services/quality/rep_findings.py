@@ -1,0 +1,300 @@
+"""Data-quality rules about people: who holds which events, when, and whether the work was reported (issue 21).
+
+Set-based SQL over schedules, events and employees, a few statements per rule whatever the data size; who may work what
+and the durations come from services/domain (rep_rules, event_rules), the same tables the staffing actions check before
+they send anything. An event is *scheduled* when it has a schedules row and a scheduled condition
+(event_rules.SCHEDULED_CONDITIONS); the row's employee is its rep and its time the event's. The rules about the future
+(double booked, inactive, not qualified, time off) look from the start of today on: past days are history, not work.
+
+Granularity, as a team lead works them: double booking is one finding per rep and day, listing the events (one problem,
+solved by moving or reassigning one of them); the others are one finding per event (each is reassigned, moved or
+reported on its own, and is due by its own due date). stale_sync is one finding for the database.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import bindparam, text
+
+from services.actions.rep_facts import AVAILABILITY, TIME_OFF, WEEKDAYS, WEEKLY, availability_tables
+from services.domain.event_rules import (
+    CORE, DEFAULT_DURATION_MINUTES, OTHER, SCHEDULED_CONDITIONS, SUPERVISOR, EventCondition, store_key,
+)
+from services.domain.rep_rules import QUALIFIED_TITLES
+from services.domain.severity import CRITICAL, WARNING
+from services.quality.rules import (
+    Finding, _ago, _as_datetime, _at, _Context, _datetime_params, _event_finding, _event_label, _when,
+)
+from services.store.pair_members import EPOCH, seconds_sql
+
+UNREPORTED_DAYS = 14  # how far back unreported_work looks
+STALE_AFTER = timedelta(hours=24)  # stale_sync: the newest sync older than this
+_DAY = 86_400
+_CONDITIONS = sorted(SCHEDULED_CONDITIONS)
+_UNREPORTED_CONDITIONS = sorted(SCHEDULED_CONDITIONS - {EventCondition.SUBMITTED})
+
+
+def _minutes_sql(event: str) -> str:
+    """An event's duration in minutes: events.estimated_time, else event_rules' default for its type."""
+    defaults = " ".join(f"WHEN '{event_type}' THEN {minutes}" for event_type, minutes in
+                        DEFAULT_DURATION_MINUTES.items() if event_type != OTHER)
+    return (f"coalesce({event}.estimated_time, CASE {event}.event_type {defaults} "
+            f"ELSE {DEFAULT_DURATION_MINUTES[OTHER]} END)")
+
+
+def _unqualified_sql(event_type: str, employee_id: str) -> tuple[str, dict[str, str]]:
+    """True when the rep may not work the event's type, generated from rep_rules.QUALIFIED_TITLES (a type not listed
+    there may be worked by anyone; a rep without a title may work none of the listed ones), with its parameters."""
+    terms, parameters = [], {}
+    for index, (kind, titles) in enumerate(QUALIFIED_TITLES.items()):
+        names = []
+        for number, title in enumerate(titles):
+            names.append(f":title_{index}_{number}")
+            parameters[f"title_{index}_{number}"] = str(title)
+        parameters[f"type_{index}"] = str(kind)
+        terms.append(f"({event_type} = :type_{index} AND {employee_id} NOT IN "
+                     f"(SELECT id FROM employees WHERE job_title IN ({', '.join(names)})))")
+    return "(" + " OR ".join(terms) + ")", parameters
+
+
+# --- double booked, inactive, not qualified: one pass over the schedules from today on ------------------------------
+
+# Read from today on along ix_dashboard_schedules_day (time, event ref, employee), each schedule's event looked up by
+# its ref (CROSS JOIN keeps SQLite to that order: by the condition index it would read every scheduled event instead).
+# Each rep's day is split into its Supervisor events and the rest (Supervisors are exempt from overlaps, and never a
+# CORE); within the rest, sorted by start, an event overlaps another when an earlier one ends after it starts, or the
+# next one starts before it ends. The rep's activity and title are tested against small sets of employees, so the
+# employees and events are read again only for the offending schedules, which are all that come back.
+_BOOKING_QUERY = """
+WITH booked AS (
+    SELECT s.employee_id AS rep, s.event_ref_num AS ref, coalesce(e.event_type, '') AS kind,
+           {starts} AS starts, 60 * {minutes} AS seconds
+    FROM schedules s CROSS JOIN events e
+    WHERE e.project_ref_num = s.event_ref_num AND s.schedule_datetime >= :today AND e.condition IN :conditions
+), judged AS (
+    SELECT rep, ref, kind, starts, starts + seconds AS ends,
+           sum(CASE WHEN kind = '{core}' THEN 1 ELSE 0 END)
+               OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS cores,
+           max(starts + seconds) OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end,
+           lead(starts) OVER day_part AS next_start
+    FROM booked
+    WINDOW day_part AS (PARTITION BY rep, starts / {day}, kind = '{supervisor}' ORDER BY starts, ref)
+), flagged AS (
+    SELECT rep, ref, starts, ends,
+           CASE WHEN (kind = '{core}' AND cores > 1)
+                  OR (kind <> '{supervisor}' AND (earlier_end > starts OR next_start < ends))
+                THEN 1 ELSE 0 END AS double_booked,
+           CASE WHEN rep IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
+           CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
+    FROM judged
+)
+SELECT f.rep, p.name AS rep_name, p.job_title, f.ref, f.starts, f.ends, f.double_booked, f.inactive, f.unqualified,
+       e.project_name, e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
+FROM flagged f CROSS JOIN employees p CROSS JOIN events e
+WHERE p.id = f.rep AND e.project_ref_num = f.ref AND (f.double_booked = 1 OR f.inactive = 1 OR f.unqualified = 1)
+ORDER BY f.rep, f.starts, f.ref
+"""
+
+
+def booking_findings(context: _Context) -> list[Finding]:
+    """rep_double_booked, rep_inactive_with_events and rep_not_qualified, from one statement."""
+    unqualified, parameters = _unqualified_sql("kind", "rep")
+    query = text(_BOOKING_QUERY.format(
+        starts=seconds_sql(context.sql.dialect, "s.schedule_datetime"), minutes=_minutes_sql("e"), day=_DAY,
+        core=CORE, supervisor=SUPERVISOR, unqualified=unqualified,
+    )).bindparams(bindparam("conditions", expanding=True), *_datetime_params("today"))
+    today = datetime.combine(context.now.date(), time.min)
+    rows = context.connection.execute(query, {"today": today, "conditions": _CONDITIONS, **parameters}).all()
+    wanted = context.wanted
+    findings: list[Finding] = []
+    double_booked: dict[tuple[str, date], list] = defaultdict(list)
+    for row in rows:
+        if row.double_booked:
+            double_booked[(row.rep, _at(row.starts).date())].append(row)
+        if row.inactive and "rep_inactive_with_events" in wanted:
+            findings.append(_booking_finding(
+                "rep_inactive_with_events", row,
+                f"{row.rep_name} ({row.rep}) is inactive or terminated but holds {_booked(row)}: reassign the event "
+                "or unschedule it."))
+        if row.unqualified and "rep_not_qualified" in wanted:
+            titles = " or ".join(QUALIFIED_TITLES[row.event_type])
+            findings.append(_booking_finding(
+                "rep_not_qualified", row,
+                f"{row.rep_name} ({row.rep}, {row.job_title or 'no job title'}) holds {_booked(row)}: a "
+                f"{row.event_type} event needs a {titles}; reassign it."))
+    if "rep_double_booked" in wanted:
+        findings.extend(_double_booked_finding(rep, day, events) for (rep, day), events in double_booked.items())
+    return findings
+
+
+def _booked(row) -> str:  # noqa: ANN001 - a row of the booking query
+    store = store_key(row.location_mvid, row.store_number)
+    return f"{_event_label(row.event_type, row.ref, row.project_name, store)} {_span(row)}"
+
+
+def _span(row) -> str:  # noqa: ANN001 - a row with starts and ends (seconds since EPOCH)
+    return f"{_when(_at(row.starts))}–{str(_at(row.ends))[11:16]}"
+
+
+def _booking_finding(rule: str, row, detail: str) -> Finding:  # noqa: ANN001 - a row of the booking query
+    return _event_finding(rule, CRITICAL, row.ref, row.event_type, row.project_name,
+                          store_key(row.location_mvid, row.store_number), detail, _at(row.starts).date(),
+                          employee_id=row.rep, due=_as_datetime(row.due))
+
+
+def _double_booked_finding(rep: str, day: date, rows: list) -> Finding:
+    listing = "; ".join(_booked(row) for row in rows)
+    stores = {store_key(row.location_mvid, row.store_number) for row in rows}
+    detail = (f"{rows[0].rep_name} ({rep}) is double-booked on {day:%Y-%m-%d}: {listing}. A rep works at most one "
+              "CORE a day and one event at a time (Supervisor events aside): move one or give it to another rep.")
+    return Finding("rep_double_booked", CRITICAL, None, stores.pop() if len(stores) == 1 else None, None, None,
+                   tuple(sorted(int(row.ref) for row in rows)), detail, day, rep,
+                   min(_as_datetime(row.due) for row in rows))
+
+
+# --- time off: the scheduler's availability tables, when present ----------------------------------------------------
+
+
+def _day_sql(dialect: str, value: str) -> str:
+    """A date of a table that is not ours as the start of its day: on SQLite the scheduler may have stored '2026-12-10'
+    or '2026-12-10 00:00:00', so it is the ISO day (text, compared with schedule times as text), as
+    services/actions/rep_facts.py reads them."""
+    return f"date({value})" if dialect == "sqlite" else f"CAST({value} AS DATE)"
+
+
+def _day_text_sql(dialect: str, value: str) -> str:
+    return f"date({value})" if dialect == "sqlite" else f"CAST(CAST({value} AS DATE) AS TEXT)"
+
+
+def _next_day_sql(dialect: str, value: str) -> str:
+    return f"date({value}, '+1 day')" if dialect == "sqlite" else f"CAST({value} AS DATE) + 1"
+
+
+def _weekday_sql(dialect: str, value: str) -> str:
+    """0 for Sunday to 6 for Saturday."""
+    if dialect == "sqlite":
+        return f"CAST(strftime('%w', {value}) AS INTEGER)"
+    return f"CAST(extract(dow FROM {value}) AS INTEGER)"
+
+
+def _days_off_branches(dialect: str, present: Iterable[str]) -> list[str]:
+    """One SELECT of (kind, rep, ref, at, first day, last day, reason) per table present. Time off and unavailable days
+    are few: each is read with the schedules of its own days, a range of ix_dashboard_schedules_day. A weekday off holds
+    for every week, so that one reads the schedules from today on."""
+    def day(value: str) -> str:
+        return _day_sql(dialect, value)
+
+    def day_text(value: str) -> str:
+        return _day_text_sql(dialect, value)
+
+    def next_day(value: str) -> str:
+        return _next_day_sql(dialect, value)
+
+    branches = []
+    if TIME_OFF in present:
+        branches.append(f"""
+            SELECT 'time off' AS kind, s.employee_id AS rep, s.event_ref_num AS ref, s.schedule_datetime AS at,
+                   {day_text('t.start_date')} AS first_day, {day_text('t.end_date')} AS last_day, CAST(t.reason AS TEXT) AS reason
+            FROM {TIME_OFF} t JOIN schedules s ON s.employee_id = t.employee_id
+                 AND s.schedule_datetime >= {day('t.start_date')} AND s.schedule_datetime < {next_day('t.end_date')}
+            WHERE s.schedule_datetime >= :today""")
+    if AVAILABILITY in present:
+        branches.append(f"""
+            SELECT 'unavailable', s.employee_id, s.event_ref_num, s.schedule_datetime, {day_text('a."date"')},
+                   {day_text('a."date"')}, CAST(a.reason AS TEXT)
+            FROM {AVAILABILITY} a JOIN schedules s ON s.employee_id = a.employee_id
+                 AND s.schedule_datetime >= {day('a."date"')} AND s.schedule_datetime < {next_day('a."date"')}
+            WHERE a.is_available = FALSE AND s.schedule_datetime >= :today""")
+    if WEEKLY in present:
+        # WEEKDAYS runs Monday to Sunday; the SQL weekday Sunday (0) to Saturday.
+        by_weekday = " ".join(f"WHEN {(index + 1) % 7} THEN w.{name}" for index, name in enumerate(WEEKDAYS))
+        branches.append(f"""
+            SELECT 'weekly', s.employee_id, s.event_ref_num, s.schedule_datetime, NULL, NULL, NULL
+            FROM schedules s JOIN {WEEKLY} w ON w.employee_id = s.employee_id
+            WHERE s.schedule_datetime >= :today
+              AND (CASE {_weekday_sql(dialect, 's.schedule_datetime')} {by_weekday} END) = FALSE""")
+    return branches
+
+
+def time_off_findings(context: _Context) -> list[Finding]:
+    """rep_time_off_conflict: one statement over the tables present (none present: no finding, no error)."""
+    branches = _days_off_branches(context.sql.dialect, availability_tables(context.connection))
+    if not branches:
+        return []
+    query = text(f"""
+        WITH off AS ({' UNION ALL '.join(branches)})
+        SELECT o.kind, o.rep, p.name AS rep_name, o.ref, o.at, o.first_day, o.last_day, o.reason, e.project_name,
+               e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
+        FROM off o JOIN events e ON e.project_ref_num = o.ref JOIN employees p ON p.id = o.rep
+        WHERE e.condition IN :conditions
+        ORDER BY o.ref, o.rep, o.kind
+    """).bindparams(bindparam("conditions", expanding=True), *_datetime_params("today"))
+    today = datetime.combine(context.now.date(), time.min)
+    by_event: dict[tuple[int, str], list] = defaultdict(list)
+    for row in context.connection.execute(query, {"today": today, "conditions": _CONDITIONS}):
+        by_event[(int(row.ref), row.rep)].append(row)
+    findings = []
+    for (ref, rep), rows in by_event.items():
+        first = rows[0]
+        at = _as_datetime(first.at)
+        store = store_key(first.location_mvid, first.store_number)
+        reasons = "; ".join(dict.fromkeys(_day_off(row, at) for row in rows))
+        detail = (f"{first.rep_name} ({rep}) holds {_event_label(first.event_type, ref, first.project_name, store)} "
+                  f"at {_when(at)} but {reasons}: give the event to another rep or move it.")
+        findings.append(_event_finding("rep_time_off_conflict", CRITICAL, ref, first.event_type, first.project_name,
+                                       store, detail, at.date(), employee_id=rep, due=_as_datetime(first.due)))
+    return findings
+
+
+def _day_off(row, at: datetime) -> str:  # noqa: ANN001 - a row of the time-off query
+    because = f" ({row.reason})" if row.reason else ""
+    if row.kind == "weekly":
+        return f"does not work on {at:%A}s (weekly availability)"
+    if row.kind == "unavailable":
+        return f"is marked unavailable that day{because}"
+    return f"is on time off {str(row.first_day)[:10]} – {str(row.last_day)[:10]}{because}"
+
+
+# --- unreported work and the last sync ------------------------------------------------------------------------------
+
+
+def unreported_findings(context: _Context) -> list[Finding]:
+    """unreported_work: events scheduled in the last UNREPORTED_DAYS days, ended before now, not Submitted (a range of
+    ix_dashboard_schedules_day)."""
+    now = context.now
+    query = text(f"""
+        SELECT s.employee_id AS rep, p.name AS rep_name, s.event_ref_num AS ref, s.schedule_datetime AS at,
+               e.condition, e.project_name, e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
+        FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num JOIN employees p ON p.id = s.employee_id
+        WHERE s.schedule_datetime >= :since AND s.schedule_datetime < :now AND e.condition IN :conditions
+          AND {seconds_sql(context.sql.dialect, 's.schedule_datetime')} + 60 * {_minutes_sql('e')} <= :now_seconds
+    """).bindparams(bindparam("conditions", expanding=True), *_datetime_params("since", "now"))
+    findings = []
+    for row in context.connection.execute(query, {
+            "since": now - timedelta(days=UNREPORTED_DAYS), "now": now, "conditions": _UNREPORTED_CONDITIONS,
+            "now_seconds": int((now - EPOCH).total_seconds())}):
+        at = _as_datetime(row.at)
+        store = store_key(row.location_mvid, row.store_number)
+        detail = (f"{_event_label(row.event_type, row.ref, row.project_name, store)} was worked by {row.rep_name} "
+                  f"({row.rep}) at {_when(at)} and is still {row.condition}, not Submitted: ask {row.rep_name} to "
+                  "report it in Crossmark, or check its state there.")
+        findings.append(_event_finding("unreported_work", WARNING, row.ref, row.event_type, row.project_name, store,
+                                       detail, at.date(), employee_id=row.rep, due=_as_datetime(row.due)))
+    return findings
+
+
+def stale_sync_findings(context: _Context) -> list[Finding]:
+    """stale_sync: the newest events.last_synced (the end of ix_dashboard_events_last_synced) older than STALE_AFTER.
+    No event with a sync time (an empty database, or one the sync never ran on): nothing to call stale, no finding."""
+    newest = context.connection.execute(text("SELECT max(last_synced) FROM events")).scalar()
+    if newest is None:
+        return []
+    newest = _as_datetime(newest)
+    age = context.now - newest
+    if age <= STALE_AFTER:
+        return []
+    detail = (f"The newest sync of any event was at {_when(newest)}, {_ago(age)} ago: the data may be out of date. "
+              "Check that the sync job runs (`python -m services sync`) and that Crossmark answers.")
+    return [Finding("stale_sync", WARNING, None, None, None, None, (), detail, None)]
