@@ -264,8 +264,8 @@ def test_state_of_rows_is_consistent_except_drift(seeded: Seeded) -> None:
     assert len(by_ref) == len(schedules)  # at most one schedules row per event
     roles = {"Core": {"Event Specialist", "Lead Event Specialist"},
              "Supervisor": {"Club Supervisor", "Lead Event Specialist"},
-             "Juicer": {"Juicer Barista"}, "Digitals": {"Event Specialist", "Lead Event Specialist"},
-             "Freeosk": {"Event Specialist", "Lead Event Specialist"}, "Other": {"Event Specialist", "Lead Event Specialist"}}
+             "Juicer": {"Juicer Barista"}, "Digitals": {"Club Supervisor", "Lead Event Specialist"},
+             "Freeosk": {"Club Supervisor", "Lead Event Specialist"}, "Other": {"Event Specialist", "Lead Event Specialist"}}
     drift = 0
     conditions = Counter()
     for ref, event_type, condition, is_scheduled, start, due, synced, status in events:

@@ -7,9 +7,10 @@ import json
 from datetime import date, datetime, time, timedelta
 
 import pytest
-from sqlalchemy import Engine, insert, text, update
+from sqlalchemy import Engine, bindparam, insert, text, update
 
 from services.actions.rep_facts import forget_availability_tables
+from services.demo.demo_data import seed_demo_data
 from services.domain.event_rules import CORE, DIGITALS, FREEOSK, JUICER, SUPERVISOR
 from services.domain.severity import CRITICAL, WARNING
 from services.quality.checks import identity_of, run_check
@@ -344,3 +345,19 @@ def test_the_cli_lists_the_rules_and_runs_one(tmp_path):
     result = run_cli("check", "run", "--rules", "rep_double_booked", "--db", str(path), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["findings"] == []  # the scenario's reps hold one CORE each
+
+
+def test_the_demo_data_staffs_its_events_with_reps_who_may_work_them_and_are_free(engine):
+    """Its clubs hire when busy, so the critical rules about people find nothing; unreported work is real demo data
+    (a few past events left Staffed) and stays a few."""
+    today = date(2025, 9, 12)
+    report = seed_demo_data(engine, events=3000, stores=3, start=date(2025, 7, 1), months=5, today=today)
+    findings = run(engine, now=datetime.combine(today, time(10)))
+    assert {finding.rule for finding in findings} == {"unreported_work"}
+    assert 0 < len(findings) < report.events // 100
+    with engine.connect() as connection:
+        conditions = set(connection.execute(text(
+            "SELECT e.condition FROM events e JOIN schedules s ON s.event_ref_num = e.project_ref_num "
+            "WHERE e.project_ref_num IN :refs").bindparams(bindparam("refs", expanding=True)),
+            {"refs": [finding.refs[0] for finding in findings]}).scalars())
+    assert conditions <= {"Staffed", "In Progress", "Scheduled"}

@@ -50,6 +50,7 @@ from services.domain.event_rules import (CORE, DEFAULT_DURATION_MINUTES, DIGITAL
 from services.store.database import begin_write
 from services.store.scheduled_per_day import bulk_load
 from services.store.schema_admin import require_current_schema
+from services.domain.rep_rules import is_qualified
 from services.domain.titles import SUPERVISOR_TITLES, JobTitle
 from services.store.tables import Employee, Event, Schedule
 
@@ -114,6 +115,8 @@ _EVENT_EXTERNAL_BASE = 41_000_000
 _SCHEDULE_EXTERNAL_BASE = 61_000_000
 _EMPLOYEE_ID_RANGE = range(800_000, 900_000)      # "US8xxxxx"
 _REP_ID_RANGE = range(100_000, 800_000)
+_HIRE_ID_BASE = 900_000                            # "US9xxxxx": reps a busy club hires (see _Generator.assign)
+_HIRE_REP_ID_BASE = 800_000
 _STORE_NUMBER_RANGE = range(4_700, 9_000)
 _MVID_RANGE = range(100_000, 1_000_000)
 
@@ -122,6 +125,9 @@ LEAD_EVENT_SPECIALIST = JobTitle.LEAD_EVENT_SPECIALIST
 CLUB_SUPERVISOR = JobTitle.CLUB_SUPERVISOR
 JUICER_BARISTA = JobTitle.JUICER_BARISTA
 _SUPERVISOR_TITLES = frozenset(SUPERVISOR_TITLES)
+# The title a club hires when nobody it employs may work an event type and is free (Supervisors never need one).
+_HIRED_TITLE: dict[str, str] = {CORE: EVENT_SPECIALIST, OTHER: EVENT_SPECIALIST, JUICER: JUICER_BARISTA,
+                                DIGITALS: LEAD_EVENT_SPECIALIST, FREEOSK: LEAD_EVENT_SPECIALIST}
 
 _CITIES = (("Indianapolis", "IN"), ("Fishers", "IN"), ("Greenwood", "IN"), ("Carmel", "IN"), ("Fort Wayne", "IN"),
            ("Evansville", "IN"), ("Columbus", "OH"), ("Dayton", "OH"), ("Cincinnati", "OH"), ("Louisville", "KY"),
@@ -241,6 +247,8 @@ class _Store:
     core_staff: tuple[str, ...] = ()
     supervisor_staff: tuple[str, ...] = ()
     juicer_staff: tuple[str, ...] = ()
+    leads: tuple[str, ...] = ()  # its Lead Event Specialists and Club Supervisor
+    hired: dict[str, list[str]] = field(default_factory=dict)  # by title: reps hired while the demo filled its days
     next_pair_index: int = 0
 
     def next_event_number(self) -> str:
@@ -269,6 +277,13 @@ class _Generator:
         self.anomalies: Counter[str] = Counter({name: 0 for name in _ANOMALY_RULES})
         self.schedule_count = 0
         self.project_names: dict[str, tuple[str, str]] = {}
+        self.titles: dict[str, str] = {}  # employee id -> job title
+        # (employee id, day) -> (start, end, is a CORE) of the non-Supervisor events the rep holds that day
+        self.booked: dict[tuple[str, date], list[tuple[datetime, datetime, bool]]] = {}
+        self.hires: list[tuple] = []  # employees rows not inserted yet
+        self.hired = 0
+        self.hire_rng = random.Random(seed + 1)  # hires draw from their own stream: the rest is the same with or without
+        self.first_created = datetime.combine(first_day - timedelta(days=30), time(9, 0))
 
     # stores and employees
 
@@ -300,12 +315,14 @@ class _Generator:
                                       f"317-555-{rng.randint(0, 9999):04d}", active, title in _SUPERVISOR_TITLES,
                                       title, str(rep_ids[serial]), created))
                     serial += 1
+                    self.titles[employee_id] = title
                     if active:
                         by_title.setdefault(title, []).append(employee_id)
             store.core_staff = tuple(by_title[EVENT_SPECIALIST] + by_title[LEAD_EVENT_SPECIALIST])
             # The Club Supervisor does most Supervisor events; Leads cover the rest.
             store.supervisor_staff = tuple(by_title[CLUB_SUPERVISOR] * 4 + by_title[LEAD_EVENT_SPECIALIST])
             store.juicer_staff = tuple(by_title[JUICER_BARISTA])
+            store.leads = tuple(by_title[LEAD_EVENT_SPECIALIST] + by_title[CLUB_SUPERVISOR])
             stores.append(store)
         return stores, employees
 
@@ -386,7 +403,47 @@ class _Generator:
             return
         day_index = (when.date() - self.days[0]).days
         ref = self.add_event(store, name, event_type, first, length, self.scheduled_condition(day_index), True)
-        self.add_schedule(ref, self.rng.choice(staff), when)
+        self.add_schedule(ref, self.assign(store, staff, event_type, when), when)
+
+    # reps
+
+    def assign(self, store: _Store, staff: tuple[str, ...], event_type: str, when: datetime) -> str:
+        """The rep who works an event: the one drawn from `staff` when they may work its type and are free then, else
+        the next of `staff` who may and are (the club's leads too for the events only leads may work), else one the
+        club hired, else a new hire. So a demo of any size holds no double booking and no rep on an event their title
+        may not work (rep_rules), and the draw from the main stream is the same as ever (the rest does not move)."""
+        drawn = staff.index(self.rng.choice(staff))
+        end = when + timedelta(minutes=DEFAULT_DURATION_MINUTES[event_type])
+        hired_title = _HIRED_TITLE.get(event_type)
+        leads = store.leads if hired_title == LEAD_EVENT_SPECIALIST else ()
+        hired = tuple(store.hired.get(hired_title or CLUB_SUPERVISOR, ()))
+        for employee_id in dict.fromkeys(staff[drawn:] + staff[:drawn] + leads + hired):
+            if is_qualified(self.titles[employee_id], event_type) and self._free(employee_id, event_type, when, end):
+                break
+        else:
+            employee_id = self._hire(store, hired_title or CLUB_SUPERVISOR)
+        if event_type != SUPERVISOR:  # Supervisor events are exempt from overlaps (rep_rules)
+            self.booked.setdefault((employee_id, when.date()), []).append((when, end, event_type == CORE))
+        return employee_id
+
+    def _free(self, employee_id: str, event_type: str, start: datetime, end: datetime) -> bool:
+        if event_type == SUPERVISOR:
+            return True
+        return not any((event_type == CORE and core) or (other_start < end and start < other_end)
+                       for other_start, other_end, core in self.booked.get((employee_id, start.date()), ()))
+
+    def _hire(self, store: _Store, title: str) -> str:
+        serial = self.hired
+        self.hired += 1
+        employee_id = f"US{_HIRE_ID_BASE + serial}"
+        first, last = self.hire_rng.choice(_FIRST_NAMES), self.hire_rng.choice(_LAST_NAMES)
+        self.hires.append((employee_id, f"{first} {last}",
+                           f"{first.lower()}.{last.lower()}.{_HIRE_ID_BASE + serial}@demo-club.example",
+                           f"317-555-{self.hire_rng.randint(0, 9999):04d}", True, title in _SUPERVISOR_TITLES, title,
+                           str(_HIRE_REP_ID_BASE + serial), self.first_created))
+        self.titles[employee_id] = title
+        store.hired.setdefault(title, []).append(employee_id)
+        return employee_id
 
     # names
 
@@ -515,19 +572,19 @@ class _Generator:
             self.add_state(store, name, event_type, first, length, when if scheduled else None, staff)
         elif category == "schedule_without_crossmark_id":
             ref = self.add_event(store, name, event_type, first, length, self.scheduled_condition(day), True)
-            self.add_schedule(ref, rng.choice(staff), when, with_crossmark_id=False)
+            self.add_schedule(ref, self.assign(store, staff, event_type, when), when, with_crossmark_id=False)
         elif category in ("unstaffed_past_due", "unstaffed_due_24h"):
             self.add_event(store, name, event_type, first, length, UNSTAFFED, False)
         elif drift == 0:    # Crossmark says scheduled and there is a schedule, but is_scheduled is false
             ref = self.add_event(store, name, event_type, first, length, self.scheduled_condition(day), False)
-            self.add_schedule(ref, rng.choice(staff), when)
+            self.add_schedule(ref, self.assign(store, staff, event_type, when), when)
         elif drift == 1:    # scheduled condition and flag, but the schedules row is missing
             self.add_event(store, name, event_type, first, length, self.scheduled_condition(day), True)
         elif drift == 2:    # Unstaffed, yet flagged scheduled
             self.add_event(store, name, event_type, first, length, UNSTAFFED, True)
         else:               # Unstaffed and not flagged, yet a schedules row exists
             ref = self.add_event(store, name, event_type, first, length, UNSTAFFED, False)
-            self.add_schedule(ref, rng.choice(staff), when)
+            self.add_schedule(ref, self.assign(store, staff, event_type, when), when)
 
 
 # --- public API -------------------------------------------------------------------------------------------------
@@ -573,7 +630,9 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
 
             def flush() -> None:
                 nonlocal done
-                # Events first: schedules reference them (PostgreSQL checks the foreign key at once).
+                # Reps and events first: schedules reference them (PostgreSQL checks the foreign keys at once).
+                _insert_rows(connection, Employee.__table__, _EMPLOYEE_COLUMNS, generator.hires)
+                generator.hires.clear()
                 _insert_rows(connection, Event.__table__, _EVENT_COLUMNS, generator.events)
                 _insert_rows(connection, Schedule.__table__, _SCHEDULE_COLUMNS, generator.schedules)
                 done += len(generator.events)
@@ -603,7 +662,7 @@ def seed_demo_data(engine: Engine, *, events: int = 3000, stores: int = 5, start
             flush()
         bump_data_version(connection)
 
-    return SeedReport(events=events, schedules=generator.schedule_count, employees=len(employees),
+    return SeedReport(events=events, schedules=generator.schedule_count, employees=len(employees) + generator.hired,
                       anomalies=dict(generator.anomalies), event_types=dict(sorted(generator.event_types.items())),
                       stores=stores, first_day=start, end_day=end_day)
 
