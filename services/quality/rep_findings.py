@@ -63,38 +63,46 @@ def _unqualified_sql(event_type: str, employee_id: str) -> tuple[str, dict[str, 
 
 # Read from today on along ix_dashboard_schedules_day (time, event ref, employee), each schedule's event looked up by
 # its ref (CROSS JOIN keeps SQLite to that order: by the condition index it would read every scheduled event instead).
-# Each rep's day is split into its Supervisor events and the rest (Supervisors are exempt from overlaps, and never a
-# CORE); within the rest, sorted by start, an event overlaps another when an earlier one ends after it starts, or the
-# next one starts before it ends. The rep's activity and title are tested against small sets of employees, so the
-# employees and events are read again only for the offending schedules, which are all that come back.
+# `booked` is used three times, so both databases compute it once (a CTE used more than once is materialized). Only a
+# rep's day with two or more events that are not Supervisors (exempt from overlaps, and never a CORE) can be double
+# booked: those few days are sorted, by start, and an event there overlaps another when an earlier one ends after it
+# starts or the next one starts before it ends. The rep's activity and title are tested against small sets of
+# employees. Only the offending schedules come back, with their employee and event.
 _BOOKING_QUERY = """
 WITH booked AS (
     SELECT s.employee_id AS rep, s.event_ref_num AS ref, coalesce(e.event_type, '') AS kind,
-           {starts} AS starts, 60 * {minutes} AS seconds
+           {starts} AS starts, {starts} + 60 * {minutes} AS ends
     FROM schedules s CROSS JOIN events e
     WHERE e.project_ref_num = s.event_ref_num AND s.schedule_datetime >= :today AND e.condition IN :conditions
+), crowded AS (
+    SELECT rep, starts / {day} AS day FROM booked WHERE kind <> '{supervisor}'
+    GROUP BY rep, starts / {day} HAVING count(*) > 1
 ), judged AS (
-    SELECT rep, ref, kind, starts, starts + seconds AS ends,
-           sum(CASE WHEN kind = '{core}' THEN 1 ELSE 0 END)
+    SELECT b.rep, b.ref, b.kind, b.starts, b.ends,
+           sum(CASE WHEN b.kind = '{core}' THEN 1 ELSE 0 END)
                OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS cores,
-           max(starts + seconds) OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end,
-           lead(starts) OVER day_part AS next_start
-    FROM booked
-    WINDOW day_part AS (PARTITION BY rep, starts / {day}, kind = '{supervisor}' ORDER BY starts, ref)
-), flagged AS (
-    SELECT rep, ref, starts, ends,
-           CASE WHEN (kind = '{core}' AND cores > 1)
-                  OR (kind <> '{supervisor}' AND (earlier_end > starts OR next_start < ends))
-                THEN 1 ELSE 0 END AS double_booked,
-           CASE WHEN rep IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
-           CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
-    FROM judged
+           max(b.ends) OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end,
+           lead(b.starts) OVER day_part AS next_start
+    FROM crowded c JOIN booked b ON b.rep = c.rep AND b.starts / {day} = c.day AND b.kind <> '{supervisor}'
+    WINDOW day_part AS (PARTITION BY b.rep, c.day ORDER BY b.starts, b.ref)
+), offending AS (
+    SELECT rep, ref, starts, ends, 1 AS double_booked, 0 AS inactive, 0 AS unqualified FROM judged
+    WHERE (kind = '{core}' AND cores > 1) OR earlier_end > starts OR next_start < ends
+    UNION ALL
+    SELECT rep, ref, starts, ends, 0, inactive, unqualified FROM (
+        SELECT rep, ref, starts, ends,
+               CASE WHEN rep IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
+               CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
+        FROM booked) judged_rep
+    WHERE inactive = 1 OR unqualified = 1
 )
-SELECT f.rep, p.name AS rep_name, p.job_title, f.ref, f.starts, f.ends, f.double_booked, f.inactive, f.unqualified,
-       e.project_name, e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
-FROM flagged f CROSS JOIN employees p CROSS JOIN events e
-WHERE p.id = f.rep AND e.project_ref_num = f.ref AND (f.double_booked = 1 OR f.inactive = 1 OR f.unqualified = 1)
-ORDER BY f.rep, f.starts, f.ref
+SELECT o.rep, p.name AS rep_name, p.job_title, o.ref, o.starts, o.ends, max(o.double_booked) AS double_booked,
+       max(o.inactive) AS inactive, max(o.unqualified) AS unqualified, e.project_name, e.event_type, e.location_mvid,
+       e.store_number, e.due_datetime AS due
+FROM offending o JOIN employees p ON p.id = o.rep JOIN events e ON e.project_ref_num = o.ref
+GROUP BY o.rep, p.name, p.job_title, o.ref, o.starts, o.ends, e.project_name, e.event_type, e.location_mvid,
+         e.store_number, e.due_datetime
+ORDER BY o.rep, o.starts, o.ref
 """
 
 
@@ -192,19 +200,21 @@ def _days_off_branches(dialect: str, present: Iterable[str]) -> list[str]:
     def next_day(value: str) -> str:
         return _next_day_sql(dialect, value)
 
+    # Without statistics on a table that is not ours SQLite would rather index every schedule from today by employee.
+    schedules = "schedules s INDEXED BY ix_dashboard_schedules_day" if dialect == "sqlite" else "schedules s"
     branches = []
     if TIME_OFF in present:
         branches.append(f"""
             SELECT 'time off' AS kind, s.employee_id AS rep, s.event_ref_num AS ref, s.schedule_datetime AS at,
                    {day_text('t.start_date')} AS first_day, {day_text('t.end_date')} AS last_day, CAST(t.reason AS TEXT) AS reason
-            FROM {TIME_OFF} t JOIN schedules s ON s.employee_id = t.employee_id
+            FROM {TIME_OFF} t JOIN {schedules} ON s.employee_id = t.employee_id
                  AND s.schedule_datetime >= {day('t.start_date')} AND s.schedule_datetime < {next_day('t.end_date')}
             WHERE s.schedule_datetime >= :today""")
     if AVAILABILITY in present:
         branches.append(f"""
             SELECT 'unavailable', s.employee_id, s.event_ref_num, s.schedule_datetime, {day_text('a."date"')},
                    {day_text('a."date"')}, CAST(a.reason AS TEXT)
-            FROM {AVAILABILITY} a JOIN schedules s ON s.employee_id = a.employee_id
+            FROM {AVAILABILITY} a JOIN {schedules} ON s.employee_id = a.employee_id
                  AND s.schedule_datetime >= {day('a."date"')} AND s.schedule_datetime < {next_day('a."date"')}
             WHERE a.is_available = FALSE AND s.schedule_datetime >= :today""")
     if WEEKLY in present:
