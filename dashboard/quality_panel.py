@@ -65,8 +65,8 @@ def finding_panel(finding: pd.Series) -> None:
                      ("Due by", (f"{record.due_by:{STAMP}}" + (" — overdue" if bool(finding["overdue"]) else ""))
                       if record.due_by else "not set"),
                      ("Owner", record.owner or "Unassigned")]
-            if record.employee_id:
-                facts.insert(2, ("Rep", record.employee_id))
+            if record.rep:
+                facts.insert(2, ("Rep", record.rep))
             st.markdown("  \n".join(f"**{label}:** {plain(value)}" for label, value in facts))
             if pd.notna(finding["day"]):
                 st.page_link(page_path("day"), label=f"Open {pd.Timestamp(finding['day']):%a %b %d} in the Day view",

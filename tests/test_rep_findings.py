@@ -13,6 +13,7 @@ from services.actions.rep_facts import forget_availability_tables
 from services.demo.demo_data import seed_demo_data
 from services.domain.event_rules import CORE, DIGITALS, FREEOSK, JUICER, SUPERVISOR
 from services.domain.severity import CRITICAL, WARNING
+from services.quality.work import finding_record
 from services.quality.checks import identity_of, run_check
 from services.quality.rules import RULES, Finding, run_rules
 from services.settings import load_settings
@@ -326,6 +327,11 @@ def test_rep_findings_keep_their_identity_across_runs_and_resolve_when_fixed(peo
         identities = set(connection.execute(text("SELECT identity FROM dashboard_findings")).scalars())
     assert identities == {f"rep_double_booked:{first_core},{second_core}@{dana}",
                           f"rep_not_qualified:{supervisor}@{dana}", "stale_sync"}
+
+    # `check show` and the page's panel name the rep, not only the scheduler's key.
+    double_booked = next(f for f in first.findings if f.rule == "rep_double_booked")
+    record = finding_record(people.engine, double_booked.id)
+    assert (record.employee_id, record.rep) == (dana, f"Dana Whitfield ({dana})")
 
     # The second CORE goes to Marcus, the Supervisor is synced again and stays with Dana: two findings resolve.
     people.execute("UPDATE schedules SET employee_id = :who WHERE event_ref_num = :ref", who=marcus, ref=second_core)

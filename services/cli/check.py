@@ -120,7 +120,7 @@ def show_text(record, now) -> str:  # noqa: ANN001 - work.FindingRecord, datetim
              f"  {record.detail}",
              f"  Events: {', '.join(map(str, record.refs)) or 'none'}" + (f" · store {record.store}" if record.store
                                                                          else "")
-             + (f" · rep {record.employee_id}" if record.employee_id else ""),
+             + (f" · rep {record.rep}" if record.rep else ""),
              f"  First seen {record.first_seen:{stamp}}, last seen {record.last_seen:{stamp}}",
              f"  Owner: {record.owner or 'nobody'}" + (f" (since {record.assigned_at:{stamp}})" if record.assigned_at
                                                        else ""),

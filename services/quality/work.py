@@ -21,7 +21,7 @@ from services.errors import ActionRefused, InvalidInput, NotFound
 from services.quality.notifications import FAILURE_MARK
 from services.quality.rules import RULES, rule_title
 from services.store.data_version import bump_data_version
-from services.store.tables import CheckRun, FindingHistory, QualityFinding, UserAccount
+from services.store.tables import CheckRun, Employee, FindingHistory, QualityFinding, UserAccount
 
 COMMENT_MAX = input_limits.NOTE_MAX
 
@@ -78,6 +78,14 @@ class FindingRecord:
     acknowledged_at: datetime | None
     acknowledgement_note: str | None
     history: tuple[HistoryEntry, ...]
+    employee_name: str | None = None  # the rep's name, for people (employee_id is the scheduler's key)
+
+    @property
+    def rep(self) -> str | None:
+        """The rep as people read it: "Dana Reyes (US157005)", or the id alone when the rep is gone."""
+        if self.employee_id is None:
+            return None
+        return f"{self.employee_name} ({self.employee_id})" if self.employee_name else self.employee_id
 
     @property
     def title(self) -> str:
@@ -98,6 +106,7 @@ class FindingRecord:
     def to_json(self, now: datetime) -> dict:
         return {"id": self.id, "rule": self.rule, "title": self.title, "severity": self.severity, "detail": self.detail,
                 "refs": list(self.refs), "store": self.store, "employee_id": self.employee_id,
+                "employee_name": self.employee_name,
                 "day": self.day.isoformat() if self.day else None, "state": self.state,
                 "first_seen": self.first_seen.isoformat(), "last_seen": self.last_seen.isoformat(),
                 "resolved_at": _iso(self.resolved_at), "owner": self.owner, "assigned_at": _iso(self.assigned_at),
@@ -210,6 +219,8 @@ def finding_record(engine: Engine, finding_id: int | str) -> FindingRecord:
                             .order_by(FindingHistory.at, FindingHistory.id)))
         earliest = connection.execute(select(func.min(FindingHistory.opened_at))
                                       .where(FindingHistory.finding_id == finding_id)).scalar()
+        rep_name = connection.execute(select(Employee.name).where(Employee.id == row["employee_id"])).scalar() \
+            if row["employee_id"] else None
     occurrence = _moment(row["first_seen"])
     first_seen = min(occurrence, _moment(earliest)) if earliest is not None else occurrence
     refs = tuple(int(ref) for ref in (row["refs"] or "").split(",") if ref.strip().isdigit())
@@ -219,7 +230,7 @@ def finding_record(engine: Engine, finding_id: int | str) -> FindingRecord:
         date.fromisoformat(day[:10]) if isinstance(day, str) else day, first_seen, occurrence,
         _moment(row["last_seen"]), _maybe(row["resolved_at"]), row["owner"], _maybe(row["assigned_at"]),
         _maybe(row["due_by"]), row["acknowledged_by"], _maybe(row["acknowledged_at"]), row["acknowledgement_note"],
-        history)
+        history, rep_name)
 
 
 def _moment(value: object) -> datetime:
