@@ -21,10 +21,9 @@ from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.errors import InvalidInput
 from services.quality.checks import run_check
 from services.quality.digests import (
-    TIME_OFF_RULE, MorningReadiness, Store, WeekFigures, club_readiness, day_link, morning_readiness, notice,
+    MorningReadiness, Store, WeekFigures, club_readiness, day_link, morning_readiness, notice,
     render_html, render_text, slack_summary, weekly_review,
 )
-from services.quality.rules import RULES
 from services.quality.work import time_to_fix
 from services.reads.read_queries import day_view
 from services.settings import load_settings
@@ -225,9 +224,8 @@ def test_morning_readiness_on_a_small_case(engine):
     assert {(int(ref), state) for ref, state in zip(cores["ref"], cores["supervisor_state"]) if state != "scheduled"} \
         == {(gap.ref, gap.state) for gap in today.supervisor_listed}
     assert today.scheduled == len(view) == 5
-    if TIME_OFF_RULE not in RULES:
-        assert today.days_off is None and tomorrow.days_off is None
-        assert "Reps on time off holding events: not checked" in render_text(readiness, URL)
+    assert today.days_off == () and tomorrow.days_off == ()  # no time-off tables here: nobody is off
+    assert "Reps on time off holding events: 0" in render_text(readiness, URL)
     fresh = morning_readiness(engine, load_settings({}), day=DAY, now=at(DAY - timedelta(days=1), 4))
     assert not fresh.sync_stale and fresh.days[0].unstaffed_due == 2  # the 05:00 one is not past due yet
     with pytest.raises(InvalidInput, match="looks ahead"):
@@ -242,7 +240,6 @@ def test_a_rep_who_is_off_makes_the_event_not_ready(engine):
     assert [(club.events, club.ready, club.rep_off) for club in clubs[NEXT]] == [(2, 0, 1)]
 
 
-@pytest.mark.skipif(TIME_OFF_RULE not in RULES, reason="the rule rep_time_off_conflict is not installed")
 def test_reps_on_time_off_come_from_the_rule_and_count_in_readiness(engine):
     today, now = date.today(), datetime.now().replace(microsecond=0)
     build_morning(engine, synced=now, day=today)
@@ -408,7 +405,7 @@ def test_cli_prints_writes_and_refuses_bad_dates(morning_url, tmp_path):
     printed = run_cli("digest", "morning", "--db", morning_url)
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.startswith("Morning readiness: ")
-    assert ("Reps on time off holding events: not checked" in printed.stdout) == (TIME_OFF_RULE not in RULES)
+    assert "Reps on time off holding events: 0" in printed.stdout
     out = tmp_path / "morning.html"
     written = run_cli("digest", "morning", "--db", morning_url, "--out", str(out))
     assert written.returncode == 0 and written.stdout.strip() == f"Wrote {out}."

@@ -326,7 +326,7 @@ class ReadinessDay:
     unstaffed_listed: tuple[UnstaffedDue, ...]  # the first LISTED_PER_SECTION, soonest due first
     supervisor_gaps: int
     supervisor_listed: tuple[SupervisorGap, ...]
-    days_off: tuple[DayOff, ...] | None  # None: not checked (the rule is not available)
+    days_off: tuple[DayOff, ...]
     clubs: tuple[ClubReadiness, ...]  # the least ready first
 
     @property
@@ -371,7 +371,7 @@ class MorningReadiness:
                           "supervisor_listed": [{"ref": g.ref, "name": g.name, "at": g.at.isoformat(),
                                                  "store": store(g.store), "rep": g.rep, "state": g.state}
                                                 for g in one.supervisor_listed],
-                          "days_off": None if one.days_off is None else [
+                          "days_off": [
                               {"refs": list(off.refs), "store": store(off.store), "employee_id": off.employee_id,
                                "detail": off.detail} for off in one.days_off],
                           "clubs": [{**(store(club.store) or {}), "events": club.events, "ready": club.ready,
@@ -460,7 +460,7 @@ def morning_readiness(engine: Engine, settings: Settings, *, day: date, now: dat
     second_day, end = start + timedelta(days=1), start + timedelta(days=2)
     with engine.connect() as connection:  # one snapshot
         days_off = _days_off(connection, settings, now, days)
-        off_refs = sorted({ref for found in (days_off or {}).values() for finding in found for ref in finding.refs})
+        off_refs = sorted({ref for found in days_off.values() for finding in found for ref in finding.refs})
         clubs = club_readiness(connection, day, now, off_refs)
         window = {"start": start, "end": end, "second_day": second_day}
         gaps = [connection.execute(_query(_SUPERVISOR_GAPS, _WINDOW),
@@ -482,7 +482,7 @@ def morning_readiness(engine: Engine, settings: Settings, *, day: date, now: dat
             sum(club.supervisor_gaps for club in clubs_of_day),
             tuple(SupervisorGap(int(ref), name, _as_moment(at), _store(directory, store), rep, state)
                   for ref, name, at, store, rep, state in gaps[slot]),
-            None if days_off is None else tuple(
+            tuple(
                 DayOff(finding.refs, _store(directory, finding.store), finding.employee_id, finding.detail)
                 for finding in days_off[one]),
             tuple(clubs_of_day)))
@@ -507,10 +507,8 @@ def club_readiness(connection: Connection, day: date, now: datetime, off_refs: l
 
 
 def _days_off(connection: Connection, settings: Settings, now: datetime, days: tuple[date, ...]
-              ) -> dict[date, list[Finding]] | None:
-    """The findings of rep_time_off_conflict on these days, per day; None while that rule does not exist."""
-    if TIME_OFF_RULE not in RULES:
-        return None
+              ) -> dict[date, list[Finding]]:
+    """The findings of rep_time_off_conflict on these days, per day (the rule's logic, not a copy of it)."""
     found: dict[date, list[Finding]] = {one: [] for one in days}
     for finding in run_rules(connection, now=now, rule=settings.supervisor_rule, names=[TIME_OFF_RULE]):
         if finding.day in found:
@@ -633,13 +631,9 @@ def _morning_text(readiness: MorningReadiness, dashboard_url: str) -> str:
         lines += [f"  {gap.at:%H:%M} CORE {gap.ref} {gap.name} · {gap.store.label if gap.store else '?'} · rep "
                   f"{gap.rep or '?'} · Supervisor {gap.state}" for gap in one.supervisor_listed]
         lines += _more(one.supervisor_gaps, len(one.supervisor_listed))
-        if one.days_off is None:
-            lines.append("Reps on time off holding events: not checked (the rule rep_time_off_conflict is not "
-                         "available yet)")
-        else:
-            lines.append(f"Reps on time off holding events: {len(one.days_off)}")
-            lines += [f"  {off.detail}" for off in one.days_off[:LISTED_PER_SECTION]]
-            lines += _more(len(one.days_off), min(len(one.days_off), LISTED_PER_SECTION))
+        lines.append(f"Reps on time off holding events: {len(one.days_off)}")
+        lines += [f"  {off.detail}" for off in one.days_off[:LISTED_PER_SECTION]]
+        lines += _more(len(one.days_off), min(len(one.days_off), LISTED_PER_SECTION))
         lines.append(f"Day view: {day_link(dashboard_url, one.day)}")
     return "\n".join(lines)
 
@@ -799,7 +793,7 @@ def _morning_html(readiness: MorningReadiness, dashboard_url: str) -> str:
                          "rep not off) out of all of them, the Unstaffed ones due that day included.")))
     for one in readiness.days:
         body.append(_section(f"{one.day:%A, %B %d}"))
-        off = ("—", "not checked") if one.days_off is None else (f"{len(one.days_off):,}", "time off or unavailable")
+        off = (f"{len(one.days_off):,}", "time off or unavailable")
         body.append(_tiles([("Ready", _e(_percent(one.ready, one.events)), _e(f"{one.ready:,} of {one.events:,} events")),
                             ("Unstaffed due", f"{one.unstaffed_due:,}", "not yet past due"),
                             ("CORE without Supervisor", f"{one.supervisor_gaps:,}", "Supervisor not scheduled"),
@@ -825,10 +819,7 @@ def _morning_html(readiness: MorningReadiness, dashboard_url: str) -> str:
                                  _e(gap.store.label) if gap.store else "—", _e(gap.rep or "?"), _e(gap.state)]
                                 for gap in one.supervisor_listed]))
             body += [_note(_e(line.strip())) for line in _more(one.supervisor_gaps, len(one.supervisor_listed))]
-        if one.days_off is None:
-            body.append(_note("Reps on time off holding events: not checked (the rule rep_time_off_conflict is not "
-                              "available yet)."))
-        elif one.days_off:
+        if one.days_off:
             body.append(_note("<b>Reps on time off holding events</b>", "#101828"))
             body.append(_table(["Store", "What"], [[_e(off.store.label) if off.store else "—", _e(off.detail)]
                                                    for off in one.days_off[:LISTED_PER_SECTION]]))
@@ -873,7 +864,7 @@ def _morning_slack(readiness: MorningReadiness, dashboard_url: str) -> str:
     if readiness.sync_stale:
         lines.append(f":warning: {slack_escape(_sync_note(readiness))}")
     for one in readiness.days:
-        off = "not checked" if one.days_off is None else f"{len(one.days_off):,}"
+        off = f"{len(one.days_off):,}"
         lines.append(f"*{one.day:%a %b %d}*: {one.ready:,} of {one.events:,} events ready "
                      f"({_percent(one.ready, one.events)}) · {one.unstaffed_due:,} Unstaffed due · "
                      f"{one.supervisor_gaps:,} CORE(s) without a scheduled Supervisor · reps off holding events: {off}")
