@@ -5,6 +5,8 @@ one message, nothing lost when delivery fails, only the run's rules), migration 
 and the review's counts. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
+from functools import partial
+
 import json
 import socket
 from datetime import date, datetime, timedelta
@@ -386,7 +388,9 @@ def test_a_new_critical_finding_is_notified_once(escalating):
 
 
 def test_an_overdue_finding_is_notified_once_per_occurrence(escalating):
-    engine, run = escalating
+    engine, every_rule = escalating
+    # The pair rule alone: the scenario's warnings go overdue too, after three days, and would join the messages.
+    run = partial(every_rule, rules=["pair_date_mismatch"])
     mismatch = finding_of(run(NOW)[0], "pair_date_mismatch", 606001)
     people(engine)
     assign(engine, mismatch.id, "bob", "alice", now=NOW + timedelta(hours=1))
@@ -406,6 +410,19 @@ def test_an_overdue_finding_is_notified_once_per_occurrence(escalating):
     assert run(reopened_at + timedelta(hours=23))[1] == []
     _, messages = run(reopened_at + timedelta(hours=25))
     assert len(messages) == 1 and "1 finding(s) overdue" in messages[0]
+
+
+def test_an_overdue_warning_is_escalated_whatever_the_notify_severity(escalating):
+    engine, run = escalating
+    first, messages = run(NOW)  # NOTIFY_MIN_SEVERITY critical (the default): the new warning is not announced
+    orphan = finding_of(first, "core_without_supervisor", 606999)
+    assert orphan.severity == "warning" and "core_without_supervisor" not in messages[0]
+    _, messages = run(NOW + timedelta(days=3))  # the critical mismatch is overdue by now; the warning not yet
+    assert not [message for message in messages if "core_without_supervisor" in message]
+    late, messages = run(NOW + timedelta(days=3, hours=1))  # due three days after it was first seen
+    assert len(messages) == 1 and "finding(s) overdue" in messages[0] and "core_without_supervisor" in messages[0]
+    assert moment(stored(engine, orphan.id)["overdue_notified_at"]) == NOW + timedelta(days=3, hours=1)
+    assert run(NOW + timedelta(days=3, hours=2))[1] == []  # once
 
 
 def test_a_flapping_finding_is_not_notified_again_within_the_window(escalating):

@@ -309,8 +309,9 @@ def _rule_of(identity: str) -> str:
 
 def _notify(engine: Engine, settings: Settings, run_id: int, views: list[FindingView], now: datetime) -> str:
     """Escalate, in one message: this run's new findings at or above NOTIFY_MIN_SEVERITY, and the open ones of its
-    rules overdue for their SLA, each once; a finding notified within NOTIFY_SUPPRESS_HOURS is not notified again
-    (a flapping rule). Marked as notified only when a channel took the message, so nothing is lost while none works."""
+    rules overdue for their SLA whatever their severity (an owner who let a warning run past its due-by is told), each
+    once; a finding notified within NOTIFY_SUPPRESS_HOURS is not notified again (a flapping rule). Marked as notified
+    only when a channel took the message, so nothing is lost while none works."""
     threshold = SEVERITY_ORDER[settings.notify_min_severity]
     severities = tuple(name for name, rank in SEVERITY_ORDER.items() if rank <= threshold)
     by_id = {view.id: view for view in views}
@@ -318,7 +319,8 @@ def _notify(engine: Engine, settings: Settings, run_id: int, views: list[Finding
         escalation = escalation_candidates(connection, new_ids=[view.id for view in views if view.is_new],
                                            severities=severities, now=now,
                                            suppress=timedelta(hours=settings.notify_suppress_hours),
-                                           repeat_open=not settings.notify_only_new)
+                                           repeat_open=not settings.notify_only_new,
+                                           overdue_severities=tuple(SEVERITY_ORDER))
     # Only this run's rules: a run of some rules does not escalate the others' findings it did not look at.
     new = [by_id[finding_id] for finding_id in escalation.new if finding_id in by_id]
     overdue = [by_id[finding_id] for finding_id in escalation.overdue if finding_id in by_id]

@@ -362,7 +362,8 @@ class Escalation:
 
 
 def escalation_candidates(connection: Connection, *, new_ids: list[int], severities: tuple[str, ...],
-                          now: datetime, suppress: timedelta, repeat_open: bool = False) -> Escalation:
+                          now: datetime, suppress: timedelta, repeat_open: bool = False,
+                          overdue_severities: tuple[str, ...] | None = None) -> Escalation:
     """New findings (this run's `new_ids`, and those an earlier run failed to deliver; or every open one with
     `repeat_open`) at these severities that were not notified within the suppression window (a rule that flaps,
     resolving and reopening, is not notified again until the window has passed), and open findings overdue that were
@@ -380,7 +381,7 @@ def escalation_candidates(connection: Connection, *, new_ids: list[int], severit
                 table.c.id.in_(new_ids[start:start + 1000]), table.c.severity.in_(severities), not_lately)).scalars()
         new += _undelivered(connection, severities, suppress)
     overdue = list(connection.execute(select(table.c.id).where(
-        overdue_condition(now), table.c.severity.in_(severities),
+        overdue_condition(now), table.c.severity.in_(overdue_severities or severities),
         or_(table.c.overdue_notified_at.is_(None),
             and_(table.c.overdue_notified_at < table.c.first_seen, table.c.overdue_notified_at < quiet_since)))
         .order_by(table.c.id)).scalars())
