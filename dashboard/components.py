@@ -77,13 +77,15 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
     types = list(EVENT_TYPES)
     if columns[0] is not None:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), placeholder="All types",
-                                       **query_state.bind("types", "filter_types", query_state.read_types))
+                                       **query_state.bind("types", "filter_types", query_state.read_types,
+                                                          on_several_pages=True))
     numbers = store_numbers(stores)
     # "All stores" is an option of its own (ALL_STORES): a None value would show the list's "Choose an option".
     chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=store_label(stores),
                                   help="Type a store number or name to find it.",
                                   **query_state.bind("store", "filter_store",
-                                                     lambda: query_state.read_store(numbers) or ALL_STORES))
+                                                     lambda: query_state.read_store(numbers) or ALL_STORES,
+                                                     on_several_pages=True))
     store = chosen if chosen in valid else None  # a store kept from a session on a database that no longer has it
     narrowed = bool(types) and len(types) < len(EVENT_TYPES)
     query_state.remember_bound("types", "filter_types", ",".join(types) if narrowed else None)
