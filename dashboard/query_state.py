@@ -76,6 +76,9 @@ def read_choice(key: str, choices: Sequence[str], default: str | None) -> str | 
     return default
 
 
+NAMED_LOCATIONS = 5  # how many of the locations that share a store number a message names
+
+
 class UnknownStore(InvalidInput):
     """No store with events has this location id or number."""
 
@@ -91,8 +94,10 @@ def store_for(text: str, stores: Mapping[str, int | None]) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise InvalidInput(f"store number {plain(number, 20)} belongs to {len(matches)} locations; pick one in the "
-                           "Store list")
+        named = ", ".join(plain(store, 20) for store in matches[:NAMED_LOCATIONS])
+        more = ", …" if len(matches) > NAMED_LOCATIONS else ""
+        raise InvalidInput(f"store number {plain(number, 20)} belongs to {len(matches)} locations ({named}{more}); "
+                           "pick one in the Store list")
     raise UnknownStore("no store with that id or number has events")
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, insert
 
+from dashboard.components import store_labels
 from services.store.data_version import bump_data_version
 from services.store.database import make_engine
 from services.store.schema_admin import upgrade_database
@@ -66,6 +68,80 @@ def _store_list(app):  # noqa: ANN001, ANN202 - AppTest, its Store selectbox
 def _figures(app, page: str) -> str:  # noqa: ANN001 - AppTest
     """What the page says about the filtered events: scheduled today or this month, or Unstaffed due later."""
     return _metrics(app)[{"day": "Scheduled", "calendar": "Scheduled this month", "unscheduled": "Later"}[page]]
+
+
+def test_twin_clubs_have_unique_labels_and_a_choice_keeps_its_club_across_reruns_and_pages(open_page, twin_clubs):
+    url, _ = twin_clubs
+    app = open_page(url, "day")
+    store_list = _store_list(app)
+    labels = [store_list.format_func(option) for option in store_list.options]
+    assert labels == ["All stores", *LABELS, f"#8135 · {INDY_NAME}"]
+    assert _figures(app, "day") == "16"
+
+    _store_list(app).set_value(CLUBS[1]).run()  # the second "#8000 · Club"
+    for _ in range(2):
+        assert _store_list(app).value == CLUBS[1] and app.query_params["store"] == CLUBS[1]
+        assert _figures(app, "day") == "2"
+        app.run()
+    for page in ("calendar", "unscheduled", "day"):
+        app.switch_page(PAGES[page]).run()
+        assert not app.exception, app.exception
+        assert _store_list(app).value == CLUBS[1], page
+        assert _figures(app, page) == "2", page
+        assert app.query_params["store"] == CLUBS[1], page
+
+    _store_list(app).set_value(CLUBS[2]).run()  # and the third, from the second
+    assert _store_list(app).value == CLUBS[2] and _figures(app, "day") == "3"
+    _store_list(app).set_value(CLUBS[0]).run()
+    app.run()
+    assert _store_list(app).value == CLUBS[0] and _figures(app, "day") == "1"
+
+
+def test_a_chosen_store_stays_chosen_when_another_comes_to_share_its_label(open_page, twin_clubs):
+    url, engine = twin_clubs
+    app = open_page(url, "calendar")
+    _store_list(app).set_value(INDY).run()
+    assert _figures(app, "calendar") == "10" and _store_list(app).format_func(INDY) == f"#8135 · {INDY_NAME}"
+
+    add_club(engine, "999001", 8135, INDY_NAME, 4, 720000)  # a sync brings a second "#8135 · Sam's Club ..."
+    app.run()
+    assert _store_list(app).value == INDY and app.query_params["store"] == INDY
+    assert _store_list(app).format_func(INDY) == f"#8135 · {INDY_NAME} (loc {INDY})"
+    assert _figures(app, "calendar") == "10"
+
+
+def test_links_name_a_store_by_location_id_or_by_a_number_only_one_store_has(open_page, twin_clubs):
+    url, _ = twin_clubs
+    for link, store, figure in ((CLUBS[2], CLUBS[2], "3"), ("8135", INDY, "10"), ("#8135", INDY, "10")):
+        app = open_page(url, "unscheduled", store=link)
+        assert _store_list(app).value == store and app.query_params["store"] == store, link
+        assert _figures(app, "unscheduled") == figure, link
+
+    shared = open_page(url, "unscheduled", store="8000")  # three locations: the link cannot say which
+    assert _store_list(shared).value == "" and "store" not in shared.query_params
+    warning = " ".join(warning.value for warning in shared.warning)
+    assert "Ignored `store=8000` in the link" in warning
+    assert f"store number 8000 belongs to 3 locations ({', '.join(CLUBS)})" in warning
+    assert "pick one in the Store list" in warning
+    assert _figures(shared, "unscheduled") == "16"  # all stores
+
+
+def _stores(*rows: tuple[str, int | None, str | None, str | None]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["store", "store_number", "store_name", "location_mvid"])
+
+
+def test_store_labels_name_a_twin_by_its_location_id_and_stay_unique_whatever_the_names():
+    assert store_labels(_stores(("8000", 8000, "Club", None), ("872246", 8000, "Club", "872246"),
+                                ("157384", 8135, INDY_NAME, "157384"), ("555001", None, "Closed club", "555001"))) == {
+        "8000": "#8000 · Club (no location id)", "872246": "#8000 · Club (loc 872246)",
+        "157384": f"#8135 · {INDY_NAME}", "555001": "location 555001 · Closed club"}
+    # a name written like a twin's label, and a store whose only text would read like the "All stores" option
+    crafted = store_labels(_stores(("872246", 8000, "Club", "872246"), ("872247", 8000, "Club", "872247"),
+                                   ("900001", 8000, "Club (loc 872246)", "900001")))
+    assert crafted == {"872246": "#8000 · Club (loc 872246)", "872247": "#8000 · Club (loc 872247)",
+                       "900001": "#8000 · Club (loc 872246) · 900001"}
+    nameless = store_labels(_stores(("1", None, "All stores", None)))
+    assert nameless == {"1": "All stores · 1"}
 
 
 def test_the_type_filter_also_keeps_its_choice_across_pages(open_page, twin_clubs):
