@@ -101,6 +101,8 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
                                                           on_several_pages=True))
     numbers = store_numbers(stores)
     # "All stores" is an option of its own (ALL_STORES): a None value would show the list's "Choose an option".
+    # on_several_pages also sends the store back to the browser on every run, so when another store comes to share
+    # its label the list shows its new label ("... (loc 157384)"), not the old one that no option has any more.
     chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=store_label(stores),
                                   help="Type a store number or name to find it.",
                                   **query_state.bind("store", "filter_store",

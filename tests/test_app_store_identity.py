@@ -43,17 +43,22 @@ def add_club(engine: Engine, location: str, number: int, name: str, count: int, 
         bump_data_version(connection)
 
 
+def add_twin_clubs(engine: Engine) -> None:
+    """Club n (1..3) of CLUBS, all "#8000 · Club", with n events scheduled today and n Unstaffed, and their rep."""
+    with engine.begin() as connection:
+        connection.execute(insert(Employee), [{"id": "R1", "name": "Rep One", "is_active": True,
+                                               "job_title": "Juicer Barista", "external_id": "901"}])
+    for count, club in enumerate(CLUBS, start=1):
+        add_club(engine, club, 8000, "Club", count, 700000 + 100 * count)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def twin_clubs(request: pytest.FixtureRequest, tmp_path):
-    """Club n (1..3) of CLUBS, all "#8000 · Club", has n events scheduled today and n Unstaffed; #8135 has 10 and 10."""
+    """The twin clubs (add_twin_clubs) and #8135, with 10 events scheduled today and 10 Unstaffed."""
     with private_database(request.param, tmp_path) as url:
         upgrade_database(url)
         engine = make_engine(url)
-        with engine.begin() as connection:
-            connection.execute(insert(Employee), [{"id": "R1", "name": "Rep One", "is_active": True,
-                                                   "job_title": "Juicer Barista", "external_id": "901"}])
-        for count, club in enumerate(CLUBS, start=1):
-            add_club(engine, club, 8000, "Club", count, 700000 + 100 * count)
+        add_twin_clubs(engine)
         add_club(engine, INDY, 8135, INDY_NAME, 10, 710000)
         try:
             yield url, engine
