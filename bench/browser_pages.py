@@ -83,7 +83,8 @@ from dashboard import reads
 from services.domain.event_rules import EVENT_TYPES
 
 STORES = pd.DataFrame({"store": [str(482500 + n) for n in range(50)], "store_number": [8100 + n for n in range(50)],
-                       "store_name": [f"Sam's Club {n}" for n in range(50)]})
+                       "store_name": [f"Sam's Club {n}" for n in range(50)],
+                       "location_mvid": [str(482500 + n) for n in range(50)]})
 
 
 def month_calendar(month, where):

@@ -1,6 +1,7 @@
 """UI components shared by pages: the filter bar, type badges, event cards, navigation between pages."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -60,13 +61,32 @@ def store_text(number: object, name: object, location: object = None) -> str:
     return f"{shown} · {name}" if shown else str(name)
 
 
-ALL_STORES = ""  # the Store list's "All stores" option
+ALL_STORES, ALL_STORES_LABEL = "", "All stores"  # the Store list's "All stores" option and its label
+
+
+def store_labels(stores: pd.DataFrame) -> dict[str, str]:
+    """Store key -> its label in the Store list (read_queries.stores): number and name, what typing in the list
+    searches; stores that would share a label get their location id, "#8000 · Club (loc 872246)" ("(no location id)"
+    for a store known only by its number). Labels are unique: Streamlit keeps a list's choice by its label, so of two
+    stores with one label a rerun would keep the other."""
+    texts = [store_text(row.store_number, row.store_name, row.location_mvid) for row in stores.itertuples()]
+    shared = Counter(texts)
+    labels: dict[str, str] = {}
+    taken = {ALL_STORES_LABEL}
+    for row, text in zip(stores.itertuples(), texts):
+        label = text if shared[text] == 1 else (
+            f"{text} (loc {row.location_mvid})" if pd.notna(row.location_mvid) else f"{text} (no location id)")
+        while label in taken:  # a name written like another store's label: "Club (loc 872246)"
+            label += f" · {row.store}"
+        taken.add(label)
+        labels[row.store] = label
+    return labels
 
 
 def store_label(stores: pd.DataFrame):  # noqa: ANN201
-    """The Store list's labels: number and name, what typing in the list searches (so a number finds its store)."""
-    names = {row.store: store_text(row.store_number, row.store_name, row.store) for row in stores.itertuples()}
-    return lambda store: "All stores" if store in (None, ALL_STORES) else names.get(store, store)
+    """The Store list's format_func: each store's unique label (store_labels), "All stores" for ALL_STORES."""
+    labels = store_labels(stores)
+    return lambda store: ALL_STORES_LABEL if store in (None, ALL_STORES) else labels.get(store, store)
 
 
 def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
@@ -77,13 +97,17 @@ def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
     types = list(EVENT_TYPES)
     if columns[0] is not None:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), placeholder="All types",
-                                       **query_state.bind("types", "filter_types", query_state.read_types))
+                                       **query_state.bind("types", "filter_types", query_state.read_types,
+                                                          on_several_pages=True))
     numbers = store_numbers(stores)
     # "All stores" is an option of its own (ALL_STORES): a None value would show the list's "Choose an option".
+    # on_several_pages also sends the store back to the browser on every run, so when another store comes to share
+    # its label the list shows its new label ("... (loc 157384)"), not the old one that no option has any more.
     chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=store_label(stores),
                                   help="Type a store number or name to find it.",
                                   **query_state.bind("store", "filter_store",
-                                                     lambda: query_state.read_store(numbers) or ALL_STORES))
+                                                     lambda: query_state.read_store(numbers) or ALL_STORES,
+                                                     on_several_pages=True))
     store = chosen if chosen in valid else None  # a store kept from a session on a database that no longer has it
     narrowed = bool(types) and len(types) < len(EVENT_TYPES)
     query_state.remember_bound("types", "filter_types", ",".join(types) if narrowed else None)

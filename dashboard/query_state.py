@@ -76,6 +76,9 @@ def read_choice(key: str, choices: Sequence[str], default: str | None) -> str | 
     return default
 
 
+NAMED_LOCATIONS = 5  # how many of the locations that share a store number a message names
+
+
 class UnknownStore(InvalidInput):
     """No store with events has this location id or number."""
 
@@ -91,8 +94,10 @@ def store_for(text: str, stores: Mapping[str, int | None]) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise InvalidInput(f"store number {plain(number, 20)} belongs to {len(matches)} locations; pick one in the "
-                           "Store list")
+        named = ", ".join(plain(store, 20) for store in matches[:NAMED_LOCATIONS])
+        more = ", …" if len(matches) > NAMED_LOCATIONS else ""
+        raise InvalidInput(f"store number {plain(number, 20)} belongs to {len(matches)} locations ({named}{more}); "
+                           "pick one in the Store list")
     raise UnknownStore("no store with that id or number has events")
 
 
@@ -180,12 +185,20 @@ def _widget_changed(widget_key: str) -> None:
     st.session_state[_bound_state(widget_key)] = st.session_state[widget_key]
 
 
-def bind(param: str | tuple[str, ...], widget_key: str, read: Callable[[], object]) -> dict:
+def bind(param: str | tuple[str, ...], widget_key: str, read: Callable[[], object], *,
+         on_several_pages: bool = False) -> dict:
     """For a widget that is itself the page's value (a filter, a choice): page_value keyed to the widget. Returns the
     keyword arguments to draw the widget with (its key and the change callback; draw it without a default or index).
     A followed link sets the widget; the person's choice is kept across reruns and when they come back to the page.
-    After the widget is drawn, `remember_bound` writes its value to the URL."""
+    After the widget is drawn, `remember_bound` writes its value to the URL.
+
+    A widget drawn on several pages under one key (`on_several_pages`: the filters) is one widget per page to
+    Streamlit, and the page just left still holds the key when this page draws its widget, which would start empty:
+    the key is set to its own value, so this page's widget takes it (Streamlit's advice for keeping a value across
+    pages)."""
     page_value(param, _bound_state(widget_key), read, {widget_key: lambda value: value})
+    if on_several_pages:
+        st.session_state[widget_key] = st.session_state[widget_key]
     return {"key": widget_key, "on_change": _widget_changed, "args": (widget_key,)}
 
 

@@ -5,6 +5,7 @@ import re
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -414,22 +415,26 @@ def test_core_needing_supervisor_finds_the_scheduled_core(engine):
 
 
 def test_stores_lists_every_store_with_events_whether_or_not_it_has_a_location_id(engine):
-    """The store filter's list (found by one seek per location id) equals a GROUP BY over every event."""
+    """The store filter's list (found by one seek per location id) equals a GROUP BY over every event that has a store
+    (a location id or a number), with the location id of each store that has one."""
     from services.demo.demo_data import seed_demo_data
     from services.reads.read_queries import stores
 
     today = date.today()
     seed_demo_data(engine, events=600, stores=4, start=today.replace(day=1), months=1, today=today)
-    with engine.begin() as connection:  # an old row without a location id, and a store with only a Canceled event
-        connection.execute(text(
+    with engine.begin() as connection:  # an old row without a location id, a store with only a Canceled event, and
+        connection.execute(text(  # a row with neither a location id nor a number: no store to filter by
             "INSERT INTO events (project_name, project_ref_num, location_mvid, store_number, store_name, start_datetime,"
             " due_datetime, is_scheduled, event_type, condition) VALUES "
             "('990003-Juicer-Old', 990003, NULL, 8123, 'Old club', :start, :due, FALSE, 'Juicer', 'Unstaffed'), "
-            "('990004-CORE-Gone', 990004, '555001', 8124, 'Closed club', :start, :due, FALSE, 'Core', 'Canceled')"),
+            "('990004-CORE-Gone', 990004, '555001', 8124, 'Closed club', :start, :due, FALSE, 'Core', 'Canceled'), "
+            "('990005-Other-Nowhere', 990005, NULL, NULL, 'Nowhere', :start, :due, FALSE, 'Other', 'Unstaffed')"),
             {"start": datetime.combine(today, time()), "due": datetime.combine(today, time(23, 59))})
         expected = {tuple(row) for row in connection.execute(text(
-            "SELECT coalesce(location_mvid, CAST(store_number AS TEXT)), MAX(store_number), MAX(store_name) "
-            "FROM events GROUP BY 1"))}
+            "SELECT coalesce(location_mvid, CAST(store_number AS TEXT)), MAX(store_number), MAX(store_name), "
+            "MAX(location_mvid) FROM events WHERE coalesce(location_mvid, CAST(store_number AS TEXT)) IS NOT NULL "
+            "GROUP BY 1"))}
     listed = stores(engine)
-    assert {tuple(row) for row in listed.itertuples(index=False)} == expected and len(expected) == 6
+    assert {tuple(None if pd.isna(value) else value for value in row)
+            for row in listed.itertuples(index=False)} == expected and len(expected) == 6
     assert list(listed["store_number"]) == sorted(listed["store_number"])

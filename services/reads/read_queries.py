@@ -144,14 +144,15 @@ FROM location WHERE location.id IS NOT NULL
 
 
 def stores(engine: Engine) -> pd.DataFrame:
-    """Every store with events: key (location id, else store number), number and name, for the store filters."""
+    """Every store with events: key (location id, else store number), number, name and location id (None for a store
+    known only by its number), for the store filters. Events with neither a location id nor a number have no store."""
     without_location = (  # old rows without a location id: keyed by store number
         select(cast(Event.store_number, String), func.max(Event.store_number), func.max(Event.store_name))
-        .where(Event.location_mvid.is_(None)).group_by(Event.store_number))
+        .where(Event.location_mvid.is_(None), Event.store_number.is_not(None)).group_by(Event.store_number))
     with engine.connect() as connection:
-        rows = [tuple(row) for row in connection.execute(_LOCATIONS)]
-        rows += [tuple(row) for row in connection.execute(without_location)]
-    frame = rows_frame(rows, ["store", "store_number", "store_name"])
+        rows = [(*row, row[0]) for row in connection.execute(_LOCATIONS)]
+        rows += [(*row, None) for row in connection.execute(without_location)]
+    frame = rows_frame(rows, ["store", "store_number", "store_name", "location_mvid"])
     return frame.sort_values(["store_number", "store"], kind="stable", na_position="last").reset_index(drop=True)
 
 
