@@ -10,7 +10,9 @@ Databases are built once with the demo generator (SQLite files under --data-dir,
 bench_<N>) and reused. Every (database, size) is measured in its own process, so that the peak RSS reported is that of
 doing 1-7 at that size; the naive comparison runs after the RSS is taken. What is compared by a ratio target is timed
 interleaved, one run of each per round (ours and its bare SQL; with --postgres, reads 1-4 on both databases of the
-largest size in one process), because this shared machine's speed drifts within minutes.
+largest size in one process), because this shared machine's speed drifts within minutes. At the end, each in its own
+process and section: the concurrency runs (bench/concurrency.py) and the bulk load with and without the data-version
+triggers (bench/bulk_load.py).
 """
 from __future__ import annotations
 
@@ -642,6 +644,16 @@ def _postgres_version(url: str | None) -> str | None:
     return str(value)
 
 
+def _section(title: str, module_args: list[str]) -> str:
+    """A report section from another benchmark module run in its own process (`python -m MODULE ...`)."""
+    print(module_args[0], flush=True)
+    child = subprocess.run([sys.executable, "-m", *module_args], cwd=ROOT, capture_output=True, text=True)
+    if child.returncode != 0:
+        print(child.stderr[-6000:], file=sys.stderr)
+        raise SystemExit(f"the {module_args[0]} run failed (exit {child.returncode})")
+    return f"\n## {title}\n" + child.stdout.strip() + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated event counts")
@@ -651,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-concurrency", action="store_true",
                         help="skip the concurrency runs (python -m bench.concurrency) at the end")
+    parser.add_argument("--no-bulk-load", action="store_true",
+                        help="skip the bulk-load run (python -m bench.bulk_load) at the end")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="write the report again from a previous run's results (saved next to --out as .json)")
     parser.add_argument("--measure", nargs=2, metavar=("BACKEND", "EVENTS"), help=argparse.SUPPRESS)
@@ -670,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         saved = json.loads(args.render.read_text())
         report = render(saved["results"], saved["machine"], saved["repeat"], saved["postgres"],
-                        saved.get("side_by_side")) + saved["concurrency"]
+                        saved.get("side_by_side")) + saved["concurrency"] + saved.get("bulk_load", "")
         args.out.write_text(report)
         print(report)
         return 0
@@ -706,21 +720,17 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the side-by-side run failed (exit {child.returncode})")
         side_by_side = json.loads(child.stdout.strip().splitlines()[-1])
     machine, postgres_version = _machine(), _postgres_version(args.postgres)
-    concurrency_report = ""
-    if not args.no_concurrency:
-        print("concurrency", flush=True)
-        command = [sys.executable, "-m", "bench.concurrency", "--sqlite"]
-        command += ["--postgres", args.postgres] if args.postgres else []
-        concurrency = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-        if concurrency.returncode != 0:
-            print(concurrency.stderr[-6000:], file=sys.stderr)
-            raise SystemExit(f"the concurrency run failed (exit {concurrency.returncode})")
-        concurrency_report = "\n## Concurrency (`python -m bench.concurrency`)\n" + concurrency.stdout.strip() + "\n"
-    report = render(results, machine, args.repeat, postgres_version, side_by_side) + concurrency_report
+    postgres_option = ["--postgres", args.postgres] if args.postgres else []
+    concurrency_report = "" if args.no_concurrency else _section(
+        "Concurrency (`python -m bench.concurrency`)", ["bench.concurrency", "--sqlite", *postgres_option])
+    bulk_load_report = "" if args.no_bulk_load else _section(
+        "Bulk load and the data-version triggers (`python -m bench.bulk_load`)", ["bench.bulk_load", *postgres_option])
+    report = render(results, machine, args.repeat, postgres_version, side_by_side) + concurrency_report + \
+        bulk_load_report
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"results": results, "machine": machine, "repeat": args.repeat, "postgres": postgres_version,
-         "side_by_side": side_by_side, "concurrency": concurrency_report}, indent=1))
+         "side_by_side": side_by_side, "concurrency": concurrency_report, "bulk_load": bulk_load_report}, indent=1))
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out}")

@@ -1,7 +1,8 @@
 """Cached reads: every page's query goes through here, keyed by the database's data-version stamp.
 
-Any write (by this process, the CLI, or another replica) bumps the stamp, so the next rerun misses the cache and
-reads fresh data; the TTL only bounds memory and staleness of time-relative figures.
+Any write (by this process, the CLI, or another replica; and, by database triggers, any other program's write to events,
+schedules or employees: services/store/data_version.py) bumps the stamp, so the next rerun misses the cache and reads
+fresh data; the TTL only bounds memory and staleness of time-relative figures.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, text
 
+from services.store import data_version
 from services.store import pair_members
 from services.store import schedule_stores
 from services.store import summary_counts
@@ -183,11 +184,12 @@ BULK_LOADED_TABLES = ("events", "schedules", "employees", TABLE, UNSTAFFED_TABLE
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
     """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
-    the schedules' stores, the summary counts), let the caller bulk-insert, then rebuild the tables and re-create their
-    triggers.
+    the schedules' stores, the summary counts) and the data-version triggers, let the caller bulk-insert, then rebuild
+    the tables, bump the data version once and re-create the triggers.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
-    cheaper. Other writers wait meanwhile (SQLite holds the write lock; PostgreSQL the DDL's table locks)."""
+    cheaper (and one bump than one per row on SQLite). Other writers wait meanwhile (SQLite holds the write lock;
+    PostgreSQL the DDL's table locks)."""
     dialect = connection.dialect.name
     derived = [(drop_trigger_statements, rebuild_statements, create_trigger_statements),
                (drop_unstaffed_trigger_statements, rebuild_unstaffed_statements, create_unstaffed_trigger_statements),
@@ -199,6 +201,8 @@ def bulk_load(connection: Connection) -> Iterator[None]:
                 schedule_stores.create_trigger_statements),
                (summary_counts.drop_trigger_statements, summary_counts.rebuild_statements,
                 summary_counts.create_trigger_statements)]
+    for statement in data_version.drop_trigger_statements(dialect):
+        connection.execute(text(statement))
     for drop, _, _ in derived:
         for statement in drop(dialect):
             connection.execute(text(statement))
@@ -206,6 +210,9 @@ def bulk_load(connection: Connection) -> Iterator[None]:
     for _, rebuild, create in derived:
         for statement in rebuild(dialect) + create(dialect):
             connection.execute(text(statement))
+    data_version.bump_data_version(connection)
+    for statement in data_version.create_trigger_statements(dialect):
+        connection.execute(text(statement))
     # Fresh statistics, so the query planner picks the covering and pairing indexes on the new data at once. On
     # PostgreSQL a bare ANALYZE would take every table of the whole database, other schemas and applications included
     # (and deadlock with their DDL): only the tables this load wrote, as the search path names them.

@@ -20,7 +20,7 @@ NUMBER = r"[\d,]+(?:\.\d)?"
 def test_the_benchmark_runs_at_10k_events_and_writes_its_report(tmp_path):
     report_path = tmp_path / "benchmarks.md"
     command = [sys.executable, "-m", "bench.run", "--sizes", "10000", "--repeat", "1", "--data-dir", str(tmp_path),
-               "--out", str(report_path), "--no-concurrency"]
+               "--out", str(report_path), "--no-concurrency", "--no-bulk-load"]
     if POSTGRES_URL:
         command += ["--postgres", POSTGRES_URL]
     try:
