@@ -489,6 +489,17 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   tuples set off full collections again and again. The run pauses the collector while it makes its findings and
   restores it afterwards, also on failure (`tests/test_quality_checks.py`); the findings hold no cycles, so reference
   counting frees them. Measured interleaved in one process: 4.7 s against 5.3 s.
+- **The rules about people looked up the event of every schedule from today on** (issue 21: the whole check run
+  went from 456 to 783 ms at 100k on SQLite when they came). Migration 0020 adds `dashboard_rep_bookings`: every
+  schedule with its rep, day, start and its event's type, duration and condition, kept exact by triggers on `events`
+  and `schedules` (`tests/test_rep_bookings.py`: random writes by the engine and by a raw driver connection). The
+  rules read ranges of its (day, rep, start, ...) covering index, in the order a rep's day is judged (no sort), and
+  read an event only for a finding. Full stored check run at 100k, medians of 9 interleaved in one run on a loaded
+  2-core machine (load 6-14; absolute times about twice the quiet ones), before the rules (8aa428c) / with them
+  (f4c71af) / with the table: SQLite 941 / 1577 / 1143 ms, PostgreSQL 1756 / 2356 / 2108 ms. What is left is mostly
+  the rules' own work (about 35,000 bookings from today grouped per rep and day, each rep's activity and title
+  tested) and storing the 423 unreported-work findings the demo data has. A paired reschedule, 30 interleaved:
+  SQLite 82 ms before, 87 ms after; PostgreSQL 231 / 219 ms: the triggers' write cost is within the noise.
 - **Ratios were measured minutes apart.** This shared machine's speed drifts by up to 2x within minutes (the same code
   and database gave the Calendar 4.1, 8.4 and 11.0 ms in three runs), so ours/(b) and PostgreSQL/SQLite, timed one
   after the other, measured the drift as much as the code. Both are now timed interleaved, one run of each per round:

@@ -1,8 +1,9 @@
 """Data-quality rules about people: who holds which events, when, and whether the work was reported (issue 21).
 
-Set-based SQL over schedules, events and employees, a few statements per rule whatever the data size; who may work what
-and the durations come from services/domain (rep_rules, event_rules), the same tables the staffing actions check before
-they send anything. An event is *scheduled* when it has a schedules row and a scheduled condition
+Set-based SQL, a few statements per rule whatever the data size, over dashboard_rep_bookings (every schedule with its
+rep, start and its event's type, duration and condition, kept by triggers: services/store/rep_bookings.py) and
+employees; an event is read only for a finding's label. Who may work what and the durations come from services/domain
+(rep_rules, event_rules), the same tables the staffing actions check before they send anything. An event is *scheduled* when it has a schedules row and a scheduled condition
 (event_rules.SCHEDULED_CONDITIONS); the row's employee is its rep and its time the event's. The rules about the future
 (double booked, inactive, not qualified, time off) look from the start of today on: past days are history, not work.
 
@@ -13,35 +14,31 @@ reported on its own, and is due by its own due date). stale_sync is one finding 
 from __future__ import annotations
 
 from collections import defaultdict
+import math
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import bindparam, text
 
 from services.actions.rep_facts import AVAILABILITY, TIME_OFF, WEEKDAYS, WEEKLY, availability_tables
-from services.domain.event_rules import (
-    CORE, DEFAULT_DURATION_MINUTES, OTHER, SCHEDULED_CONDITIONS, SUPERVISOR, EventCondition, store_key,
-)
+from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, EventCondition, store_key
 from services.domain.rep_rules import QUALIFIED_TITLES
 from services.domain.severity import CRITICAL, WARNING
-from services.quality.rules import (
-    Finding, _ago, _as_datetime, _at, _Context, _datetime_params, _event_finding, _event_label, _when,
-)
+from services.quality.rules import Finding, _ago, _as_datetime, _at, _Context, _event_finding, _event_label, _when
 from services.store.pair_members import EPOCH, seconds_sql
+from services.store.rep_bookings import DAY_SECONDS
+from services.store.rep_bookings import TABLE as BOOKINGS
 
 UNREPORTED_DAYS = 14  # how far back unreported_work looks
 STALE_AFTER = timedelta(hours=24)  # stale_sync: the newest sync older than this
-_DAY = 86_400
 _CONDITIONS = sorted(SCHEDULED_CONDITIONS)
 _UNREPORTED_CONDITIONS = sorted(SCHEDULED_CONDITIONS - {EventCondition.SUBMITTED})
 
 
-def _minutes_sql(event: str) -> str:
-    """An event's duration in minutes: events.estimated_time, else event_rules' default for its type."""
-    defaults = " ".join(f"WHEN '{event_type}' THEN {minutes}" for event_type, minutes in
-                        DEFAULT_DURATION_MINUTES.items() if event_type != OTHER)
-    return (f"coalesce({event}.estimated_time, CASE {event}.event_type {defaults} "
-            f"ELSE {DEFAULT_DURATION_MINUTES[OTHER]} END)")
+def _seconds(moment: datetime) -> int:
+    """A moment as whole seconds since EPOCH, rounded up: for a whole-second start, `starts >= moment` and
+    `starts < moment` are `starts >= _seconds(moment)` and `starts < _seconds(moment)`."""
+    return math.ceil((moment - EPOCH).total_seconds())
 
 
 def _unqualified_sql(event_type: str, employee_id: str) -> tuple[str, dict[str, str]]:
@@ -61,37 +58,37 @@ def _unqualified_sql(event_type: str, employee_id: str) -> tuple[str, dict[str, 
 
 # --- double booked, inactive, not qualified: one pass over the schedules from today on ------------------------------
 
-# Read from today on along ix_dashboard_schedules_day (time, event ref, employee), each schedule's event looked up by
-# its ref (CROSS JOIN keeps SQLite to that order: by the condition index it would read every scheduled event instead).
-# `booked` is used three times, so both databases compute it once (a CTE used more than once is materialized). Only a
-# rep's day with two or more events that are not Supervisors (exempt from overlaps, and never a CORE) can be double
-# booked: those few days are sorted, by start, and an event there overlaps another when an earlier one ends after it
-# starts or the next one starts before it ends. The rep's activity and title are tested against small sets of
-# employees. Only the offending schedules come back, with their employee and event.
+# The bookings from today on are one range of ix_dashboard_rep_bookings_day, which holds every column read here in
+# (day, rep, start) order: no event is read but those of the offending rows. Only a rep's day with two or more events
+# that are not Supervisors (exempt from overlaps, and never a CORE) can be double booked: those days are counted as the
+# range is read (in index order, without a sort), and only their bookings are judged, each day a short range of the same
+# index. An event there overlaps another when an earlier one ends after it starts or the next one starts before it ends.
+# The rep's activity and title are tested against small sets of employees. Only the offending bookings come back, with
+# their employee and event.
 _BOOKING_QUERY = """
-WITH booked AS (
-    SELECT s.employee_id AS rep, s.event_ref_num AS ref, coalesce(e.event_type, '') AS kind,
-           {starts} AS starts, {starts} + 60 * {minutes} AS ends,
-           CASE WHEN s.employee_id IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
-           CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
-    FROM {upcoming} s CROSS JOIN events e
-    WHERE e.project_ref_num = s.event_ref_num AND e.condition IN :conditions
-), crowded AS (
-    SELECT rep, starts / {day} AS day FROM booked WHERE kind <> '{supervisor}'
-    GROUP BY rep, starts / {day} HAVING count(*) > 1
+WITH crowded AS (
+    SELECT day, employee_id FROM {bookings}
+    WHERE day >= :today_day AND condition IN :conditions AND coalesce(event_type, '') <> '{supervisor}'
+    GROUP BY day, employee_id HAVING count(*) > 1
 ), judged AS (
-    SELECT b.rep, b.ref, b.kind, b.starts, b.ends,
-           sum(CASE WHEN b.kind = '{core}' THEN 1 ELSE 0 END)
+    SELECT b.employee_id AS rep, b.event_ref AS ref, b.event_type AS kind, b.starts, b.starts + 60 * b.minutes AS ends,
+           sum(CASE WHEN b.event_type = '{core}' THEN 1 ELSE 0 END)
                OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS cores,
-           max(b.ends) OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end,
+           max(b.starts + 60 * b.minutes) OVER (day_part ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end,
            lead(b.starts) OVER day_part AS next_start
-    FROM crowded c JOIN booked b ON b.rep = c.rep AND b.starts / {day} = c.day AND b.kind <> '{supervisor}'
-    WINDOW day_part AS (PARTITION BY b.rep, c.day ORDER BY b.starts, b.ref)
+    FROM crowded c JOIN {bookings} b ON b.day = c.day AND b.employee_id = c.employee_id
+    WHERE b.condition IN :conditions AND coalesce(b.event_type, '') <> '{supervisor}'
+    WINDOW day_part AS (PARTITION BY b.day, b.employee_id ORDER BY b.starts, b.event_ref)
+), flagged AS (
+    SELECT b.employee_id AS rep, b.event_ref AS ref, b.starts, b.starts + 60 * b.minutes AS ends,
+           CASE WHEN b.employee_id IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
+           CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
+    FROM {bookings} b WHERE b.day >= :today_day AND b.condition IN :conditions
 ), offending AS (
     SELECT rep, ref, starts, ends, 1 AS double_booked, 0 AS inactive, 0 AS unqualified FROM judged
     WHERE (kind = '{core}' AND cores > 1) OR earlier_end > starts OR next_start < ends
     UNION ALL
-    SELECT rep, ref, starts, ends, 0, inactive, unqualified FROM booked WHERE inactive = 1 OR unqualified = 1
+    SELECT rep, ref, starts, ends, 0, inactive, unqualified FROM flagged WHERE inactive = 1 OR unqualified = 1
 )
 SELECT o.rep, p.name AS rep_name, p.job_title, o.ref, o.starts, o.ends, max(o.double_booked) AS double_booked,
        max(o.inactive) AS inactive, max(o.unqualified) AS unqualified, e.project_name, e.event_type, e.location_mvid,
@@ -103,30 +100,13 @@ ORDER BY o.rep, o.starts, o.ref
 """
 
 
-def _schedules_by_ref(dialect: str, where: str) -> str:
-    """The schedules whose time matches `where`, read from ix_dashboard_schedules_day and put in event-ref order: their
-    events are then looked up front to back rather than at random (40% less time at 100,000 events on SQLite, whose
-    planner would otherwise take the ref index and read every schedule)."""
-    # SQLite drops the ORDER BY of a subquery it merges into a join; a LIMIT (none: -1) keeps it a sorted subquery.
-    limit = " LIMIT -1" if dialect == "sqlite" else ""
-    return (f"(SELECT event_ref_num, employee_id, schedule_datetime FROM schedules{_day_index(dialect)} "
-            f"WHERE {where} ORDER BY event_ref_num{limit})")
-
-
-def _day_index(dialect: str) -> str:
-    return " INDEXED BY ix_dashboard_schedules_day" if dialect == "sqlite" else ""
-
-
 def booking_findings(context: _Context) -> list[Finding]:
     """rep_double_booked, rep_inactive_with_events and rep_not_qualified, from one statement."""
-    unqualified, parameters = _unqualified_sql("e.event_type", "s.employee_id")
-    query = text(_BOOKING_QUERY.format(
-        upcoming=_schedules_by_ref(context.sql.dialect, "schedule_datetime >= :today"),
-        starts=seconds_sql(context.sql.dialect, "s.schedule_datetime"), minutes=_minutes_sql("e"), day=_DAY,
-        core=CORE, supervisor=SUPERVISOR, unqualified=unqualified,
-    )).bindparams(bindparam("conditions", expanding=True), *_datetime_params("today"))
-    today = datetime.combine(context.now.date(), time.min)
-    rows = context.connection.execute(query, {"today": today, "conditions": _CONDITIONS, **parameters}).all()
+    unqualified, parameters = _unqualified_sql("b.event_type", "b.employee_id")
+    query = text(_BOOKING_QUERY.format(bookings=BOOKINGS, core=CORE, supervisor=SUPERVISOR,
+                                       unqualified=unqualified)).bindparams(bindparam("conditions", expanding=True))
+    rows = context.connection.execute(query, {"today_day": _today(context) // DAY_SECONDS, "conditions": _CONDITIONS,
+                                              **parameters}).all()
     wanted = context.wanted
     findings: list[Finding] = []
     double_booked: dict[tuple[str, date], list] = defaultdict(list)
@@ -147,6 +127,11 @@ def booking_findings(context: _Context) -> list[Finding]:
     if "rep_double_booked" in wanted:
         findings.extend(_double_booked_finding(rep, day, events) for (rep, day), events in double_booked.items())
     return findings
+
+
+def _today(context: _Context) -> int:
+    """The start of today, in seconds since EPOCH: the rules about the future look from there on."""
+    return _seconds(datetime.combine(context.now.date(), time.min))
 
 
 def _booked(row) -> str:  # noqa: ANN001 - a row of the booking query
@@ -177,66 +162,51 @@ def _double_booked_finding(rep: str, day: date, rows: list) -> Finding:
 # --- time off: the scheduler's availability tables, when present ----------------------------------------------------
 
 
-def _day_sql(dialect: str, value: str) -> str:
-    """A date of a table that is not ours as the start of its day: on SQLite the scheduler may have stored '2026-12-10'
-    or '2026-12-10 00:00:00', so it is the ISO day (text, compared with schedule times as text), as
-    services/actions/rep_facts.py reads them."""
-    return f"date({value})" if dialect == "sqlite" else f"CAST({value} AS DATE)"
+def _day_seconds_sql(dialect: str, value: str, days_after: int = 0) -> str:
+    """The start of a date of a table that is not ours, `days_after` days on, in seconds since EPOCH. On SQLite the
+    scheduler may have stored '2026-12-10' or '2026-12-10 00:00:00': date() reads both, as services/actions/rep_facts.py
+    does."""
+    day = f"date({value})" if dialect == "sqlite" else f"CAST({value} AS DATE)"
+    return f"({seconds_sql(dialect, day)} + {days_after * DAY_SECONDS})"
 
 
 def _day_text_sql(dialect: str, value: str) -> str:
     return f"date({value})" if dialect == "sqlite" else f"CAST(CAST({value} AS DATE) AS TEXT)"
 
 
-def _next_day_sql(dialect: str, value: str) -> str:
-    return f"date({value}, '+1 day')" if dialect == "sqlite" else f"CAST({value} AS DATE) + 1"
-
-
-def _weekday_sql(dialect: str, value: str) -> str:
-    """0 for Sunday to 6 for Saturday."""
-    if dialect == "sqlite":
-        return f"CAST(strftime('%w', {value}) AS INTEGER)"
-    return f"CAST(extract(dow FROM {value}) AS INTEGER)"
-
-
 def _days_off_branches(dialect: str, present: Iterable[str]) -> list[str]:
-    """One SELECT of (kind, rep, ref, at, first day, last day, reason) per table present. Time off and unavailable days
-    are few: each is read with the schedules of its own days, a range of ix_dashboard_schedules_day. A weekday off holds
-    for every week, so that one reads the schedules from today on."""
-    def day(value: str) -> str:
-        return _day_sql(dialect, value)
-
+    """One SELECT of (kind, rep, ref, starts, condition, first day, last day, reason) per table present. Time off and
+    unavailable days are few: each is read with its rep's bookings of its own days, a range of
+    ix_dashboard_rep_bookings_rep. A weekday off holds for every week, so that one reads the bookings from today on."""
     def day_text(value: str) -> str:
         return _day_text_sql(dialect, value)
 
-    def next_day(value: str) -> str:
-        return _next_day_sql(dialect, value)
+    def bookings_of_days(days_off: str, first: str, last: str) -> str:
+        """The rep's bookings from the start of `first` to the end of `last`, columns of the table `days_off`."""
+        return (f"{BOOKINGS} b ON b.employee_id = {days_off}.employee_id "
+                f"AND b.starts >= {_day_seconds_sql(dialect, f'{days_off}.{first}')} "
+                f"AND b.starts < {_day_seconds_sql(dialect, f'{days_off}.{last}', 1)}")
 
-    # Without statistics on a table that is not ours SQLite would rather index every schedule from today by employee.
-    schedules = f"schedules s{_day_index(dialect)}"
     branches = []
     if TIME_OFF in present:
         branches.append(f"""
-            SELECT 'time off' AS kind, s.employee_id AS rep, s.event_ref_num AS ref, s.schedule_datetime AS at,
+            SELECT 'time off' AS kind, b.employee_id AS rep, b.event_ref AS ref, b.starts, b.condition,
                    {day_text('t.start_date')} AS first_day, {day_text('t.end_date')} AS last_day, CAST(t.reason AS TEXT) AS reason
-            FROM {TIME_OFF} t JOIN {schedules} ON s.employee_id = t.employee_id
-                 AND s.schedule_datetime >= {day('t.start_date')} AND s.schedule_datetime < {next_day('t.end_date')}
-            WHERE s.schedule_datetime >= :today""")
+            FROM {TIME_OFF} t JOIN {bookings_of_days('t', 'start_date', 'end_date')}
+            WHERE b.starts >= :today""")
     if AVAILABILITY in present:
         branches.append(f"""
-            SELECT 'unavailable', s.employee_id, s.event_ref_num, s.schedule_datetime, {day_text('a."date"')},
+            SELECT 'unavailable', b.employee_id, b.event_ref, b.starts, b.condition, {day_text('a."date"')},
                    {day_text('a."date"')}, CAST(a.reason AS TEXT)
-            FROM {AVAILABILITY} a JOIN {schedules} ON s.employee_id = a.employee_id
-                 AND s.schedule_datetime >= {day('a."date"')} AND s.schedule_datetime < {next_day('a."date"')}
-            WHERE a.is_available = FALSE AND s.schedule_datetime >= :today""")
+            FROM {AVAILABILITY} a JOIN {bookings_of_days('a', '"date"', '"date"')}
+            WHERE a.is_available = FALSE AND b.starts >= :today""")
     if WEEKLY in present:
-        # WEEKDAYS runs Monday to Sunday; the SQL weekday Sunday (0) to Saturday.
-        by_weekday = " ".join(f"WHEN {(index + 1) % 7} THEN w.{name}" for index, name in enumerate(WEEKDAYS))
+        # WEEKDAYS runs Monday to Sunday, as days since EPOCH (a Monday) do modulo 7.
+        by_weekday = " ".join(f"WHEN {index} THEN w.{name}" for index, name in enumerate(WEEKDAYS))
         branches.append(f"""
-            SELECT 'weekly', s.employee_id, s.event_ref_num, s.schedule_datetime, NULL, NULL, NULL
-            FROM schedules s JOIN {WEEKLY} w ON w.employee_id = s.employee_id
-            WHERE s.schedule_datetime >= :today
-              AND (CASE {_weekday_sql(dialect, 's.schedule_datetime')} {by_weekday} END) = FALSE""")
+            SELECT 'weekly', b.employee_id, b.event_ref, b.starts, b.condition, NULL, NULL, NULL
+            FROM {BOOKINGS} b JOIN {WEEKLY} w ON w.employee_id = b.employee_id
+            WHERE b.starts >= :today AND (CASE b.day % 7 {by_weekday} END) = FALSE""")
     return branches
 
 
@@ -247,20 +217,19 @@ def time_off_findings(context: _Context) -> list[Finding]:
         return []
     query = text(f"""
         WITH off AS ({' UNION ALL '.join(branches)})
-        SELECT o.kind, o.rep, p.name AS rep_name, o.ref, o.at, o.first_day, o.last_day, o.reason, e.project_name,
+        SELECT o.kind, o.rep, p.name AS rep_name, o.ref, o.starts, o.first_day, o.last_day, o.reason, e.project_name,
                e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
         FROM off o JOIN events e ON e.project_ref_num = o.ref JOIN employees p ON p.id = o.rep
-        WHERE e.condition IN :conditions
+        WHERE o.condition IN :conditions
         ORDER BY o.ref, o.rep, o.kind
-    """).bindparams(bindparam("conditions", expanding=True), *_datetime_params("today"))
-    today = datetime.combine(context.now.date(), time.min)
+    """).bindparams(bindparam("conditions", expanding=True))
     by_event: dict[tuple[int, str], list] = defaultdict(list)
-    for row in context.connection.execute(query, {"today": today, "conditions": _CONDITIONS}):
+    for row in context.connection.execute(query, {"today": _today(context), "conditions": _CONDITIONS}):
         by_event[(int(row.ref), row.rep)].append(row)
     findings = []
     for (ref, rep), rows in by_event.items():
         first = rows[0]
-        at = _as_datetime(first.at)
+        at = _at(first.starts)
         store = store_key(first.location_mvid, first.store_number)
         reasons = "; ".join(dict.fromkeys(_day_off(row, at) for row in rows))
         detail = (f"{first.rep_name} ({rep}) holds {_event_label(first.event_type, ref, first.project_name, store)} "
@@ -284,21 +253,21 @@ def _day_off(row, at: datetime) -> str:  # noqa: ANN001 - a row of the time-off 
 
 def unreported_findings(context: _Context) -> list[Finding]:
     """unreported_work: events scheduled in the last UNREPORTED_DAYS days, ended before now, not Submitted (a range of
-    ix_dashboard_schedules_day)."""
+    ix_dashboard_rep_bookings_day, its days' bounds first)."""
     now = context.now
     query = text(f"""
-        SELECT s.employee_id AS rep, p.name AS rep_name, s.event_ref_num AS ref, s.schedule_datetime AS at,
-               e.condition, e.project_name, e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
-        FROM {_schedules_by_ref(context.sql.dialect, "schedule_datetime >= :since AND schedule_datetime < :now")} s
-             CROSS JOIN events e JOIN employees p ON p.id = s.employee_id
-        WHERE e.project_ref_num = s.event_ref_num AND e.condition IN :conditions
-          AND {seconds_sql(context.sql.dialect, 's.schedule_datetime')} + 60 * {_minutes_sql('e')} <= :now_seconds
-    """).bindparams(bindparam("conditions", expanding=True), *_datetime_params("since", "now"))
+        SELECT b.employee_id AS rep, p.name AS rep_name, b.event_ref AS ref, b.starts, b.condition, e.project_name,
+               e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
+        FROM {BOOKINGS} b JOIN events e ON e.project_ref_num = b.event_ref JOIN employees p ON p.id = b.employee_id
+        WHERE b.day >= :since_day AND b.day <= :now_day AND b.starts >= :since
+          AND b.starts < :now AND b.condition IN :conditions AND b.starts + 60 * b.minutes <= :ended_by
+    """).bindparams(bindparam("conditions", expanding=True))
+    since, until = _seconds(now - timedelta(days=UNREPORTED_DAYS)), _seconds(now)
     findings = []
     for row in context.connection.execute(query, {
-            "since": now - timedelta(days=UNREPORTED_DAYS), "now": now, "conditions": _UNREPORTED_CONDITIONS,
-            "now_seconds": int((now - EPOCH).total_seconds())}):
-        at = _as_datetime(row.at)
+            "since_day": since // DAY_SECONDS, "now_day": until // DAY_SECONDS, "since": since, "now": until,
+            "ended_by": int((now - EPOCH).total_seconds()), "conditions": _UNREPORTED_CONDITIONS}):
+        at = _at(row.starts)
         store = store_key(row.location_mvid, row.store_number)
         detail = (f"{_event_label(row.event_type, row.ref, row.project_name, store)} was worked by {row.rep_name} "
                   f"({row.rep}) at {_when(at)} and is still {row.condition}, not Submitted: ask {row.rep_name} to "

@@ -15,14 +15,10 @@ The store key is the one the store filters use (read_queries.store_key_column) a
 """
 from __future__ import annotations
 
-from services.store.trigger_sql import (
-    drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
-)
+from services.store.trigger_sql import Watched, drop_row_triggers, row_triggers
 
 TABLE = "dashboard_schedule_stores"
 STORE_TIME_INDEX = "ix_dashboard_schedule_stores_store_time"
-SQLITE_TRIGGERS = ("dashboard_ss_schedule_insert", "dashboard_ss_schedule_delete", "dashboard_ss_schedule_update",
-                   "dashboard_ss_event_insert", "dashboard_ss_event_delete", "dashboard_ss_event_update")
 _SCHEDULE_COLUMNS = "id, event_ref_num, schedule_datetime"
 _EVENT_COLUMNS = "project_ref_num, location_mvid, store_number"
 
@@ -60,29 +56,13 @@ def _delete_event(row: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        names = SQLITE_TRIGGERS
-        return [
-            sqlite_trigger(names[0], "INSERT ON schedules", _insert_schedule("NEW")),
-            sqlite_trigger(names[1], "DELETE ON schedules", _delete_schedule("OLD")),
-            sqlite_trigger(names[2], f"UPDATE OF {_SCHEDULE_COLUMNS} ON schedules", _delete_schedule("OLD"),
-                           _insert_schedule("NEW")),
-            sqlite_trigger(names[3], "INSERT ON events", _insert_event("NEW")),
-            sqlite_trigger(names[4], "DELETE ON events", _delete_event("OLD")),
-            sqlite_trigger(names[5], f"UPDATE OF {_EVENT_COLUMNS} ON events", _delete_event("OLD"),
-                           _insert_event("NEW")),
-        ]
-    return (plpgsql_row_trigger("dashboard_ss_schedules", "schedules", _SCHEDULE_COLUMNS, _delete_schedule("OLD"),
-                                _insert_schedule("NEW"))
-            + plpgsql_row_trigger("dashboard_ss_events", "events", _EVENT_COLUMNS, _delete_event("OLD"),
-                                  _insert_event("NEW")))
+    return row_triggers(dialect, "dashboard_ss",
+                        Watched("schedules", _SCHEDULE_COLUMNS, _delete_schedule("OLD"), _insert_schedule("NEW")),
+                        Watched("events", _EVENT_COLUMNS, _delete_event("OLD"), _insert_event("NEW")))
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return drop_sqlite_triggers(SQLITE_TRIGGERS)
-    return drop_plpgsql_row_trigger("dashboard_ss_schedules", "schedules") + \
-        drop_plpgsql_row_trigger("dashboard_ss_events", "events")
+    return drop_row_triggers(dialect, "dashboard_ss", "schedules", "events")
 
 
 def rebuild_statements(dialect: str) -> list[str]:  # noqa: ARG001 - the same SQL on both backends

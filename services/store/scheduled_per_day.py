@@ -20,6 +20,7 @@ from sqlalchemy import Connection, text
 
 from services.store import data_version
 from services.store import pair_members
+from services.store import rep_bookings
 from services.store import schedule_stores
 from services.store import summary_counts
 from services.store.trigger_sql import (
@@ -178,14 +179,14 @@ def rebuild_unstaffed_total_statements(dialect: str) -> list[str]:  # noqa: ARG0
 
 # What a bulk load writes: the scheduler's tables and every derived table rebuilt after it.
 BULK_LOADED_TABLES = ("events", "schedules", "employees", TABLE, UNSTAFFED_TABLE, UNSTAFFED_TOTALS_TABLE,
-                      pair_members.TABLE, schedule_stores.TABLE, summary_counts.STORES_TABLE)
+                      pair_members.TABLE, schedule_stores.TABLE, summary_counts.STORES_TABLE, rep_bookings.TABLE)
 
 
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
     """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
-    the schedules' stores, the summary counts) and the data-version triggers, let the caller bulk-insert, then rebuild
-    the tables, bump the data version once and re-create the triggers.
+    the schedules' stores, the summary counts, the reps' bookings) and the data-version triggers, let the caller
+    bulk-insert, then rebuild the tables, bump the data version once and re-create the triggers.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper (and one bump than one per row on SQLite). Other writers wait meanwhile (SQLite holds the write lock;
@@ -200,7 +201,9 @@ def bulk_load(connection: Connection) -> Iterator[None]:
                (schedule_stores.drop_trigger_statements, schedule_stores.rebuild_statements,
                 schedule_stores.create_trigger_statements),
                (summary_counts.drop_trigger_statements, summary_counts.rebuild_statements,
-                summary_counts.create_trigger_statements)]
+                summary_counts.create_trigger_statements),
+               (rep_bookings.drop_trigger_statements, rep_bookings.rebuild_statements,
+                rep_bookings.create_trigger_statements)]
     for statement in data_version.drop_trigger_statements(dialect):
         connection.execute(text(statement))
     for drop, _, _ in derived:

@@ -204,6 +204,28 @@ class ScheduleStore(Base):
     schedule_datetime: Mapped[datetime] = mapped_column(DateTime, nullable=False)  # schedules.schedule_datetime
 
 
+class RepBooking(Base):
+    """Every schedule with its rep, day, start, and its event's type, duration and condition; kept exact by database
+    triggers (migration 0020, services/store/rep_bookings.py). The rules about people read a range of the (day, rep,
+    start, ...) index instead of looking up the event of every schedule from today on."""
+
+    __tablename__ = "dashboard_rep_bookings"
+    __table_args__ = (
+        Index("ix_dashboard_rep_bookings_day", "day", "employee_id", "starts", "event_ref", "event_type", "minutes",
+              "condition"),
+        Index("ix_dashboard_rep_bookings_rep", "employee_id", "starts"),
+    )
+
+    schedule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # schedules.id
+    employee_id: Mapped[str] = mapped_column(String(50), nullable=False)  # schedules.employee_id
+    event_ref: Mapped[int] = mapped_column(Integer, nullable=False)  # schedules.event_ref_num
+    day: Mapped[int] = mapped_column(Integer, nullable=False)  # schedule_datetime's day, days since 0001-01-01
+    starts: Mapped[int] = mapped_column(BigInteger, nullable=False)  # schedule_datetime, seconds since 0001-01-01
+    event_type: Mapped[str | None] = mapped_column(String(20))  # events.event_type
+    minutes: Mapped[int] = mapped_column(Integer, nullable=False)  # events.estimated_time, else the type's default
+    condition: Mapped[str | None] = mapped_column(String(20))  # events.condition
+
+
 # --- The paired actions' journal (migration 0003) ---
 
 

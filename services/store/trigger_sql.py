@@ -2,6 +2,8 @@
 SQLite and PostgreSQL, in one place."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 def sqlite_trigger(name: str, timing: str, *body: str) -> str:
     """An SQLite AFTER trigger; `timing` is e.g. 'INSERT ON events' or 'UPDATE OF a, b ON events'."""
@@ -24,3 +26,35 @@ def drop_plpgsql_row_trigger(name: str, table: str) -> list[str]:
 
 def drop_sqlite_triggers(names: tuple[str, ...]) -> list[str]:
     return [f"DROP TRIGGER IF EXISTS {name}" for name in names]
+
+
+class Watched(NamedTuple):
+    """A base table a derived table follows: what to do for a deleted or replaced row (OLD) and for an inserted or new
+    one (NEW), and the columns whose update matters."""
+    table: str  # plural, e.g. 'schedules'
+    update_columns: str
+    on_old: str
+    on_new: str
+
+
+def row_triggers(dialect: str, prefix: str, *watched: Watched) -> list[str]:
+    """The row triggers of a derived table on each watched table: on SQLite `<prefix>_<schedule>_insert|delete|update`,
+    on PostgreSQL one trigger and function `<prefix>_<schedules>`."""
+    statements: list[str] = []
+    for table, columns, on_old, on_new in watched:
+        if dialect == "sqlite":
+            statements += [sqlite_trigger(f"{prefix}_{table[:-1]}_insert", f"INSERT ON {table}", on_new),
+                           sqlite_trigger(f"{prefix}_{table[:-1]}_delete", f"DELETE ON {table}", on_old),
+                           sqlite_trigger(f"{prefix}_{table[:-1]}_update", f"UPDATE OF {columns} ON {table}", on_old,
+                                          on_new)]
+        else:
+            statements += plpgsql_row_trigger(f"{prefix}_{table}", table, columns, on_old, on_new)
+    return statements
+
+
+def drop_row_triggers(dialect: str, prefix: str, *tables: str) -> list[str]:
+    """Drop what row_triggers created on `tables`."""
+    if dialect == "sqlite":
+        return drop_sqlite_triggers(tuple(f"{prefix}_{table[:-1]}_{kind}" for table in tables
+                                          for kind in ("insert", "delete", "update")))
+    return [statement for table in tables for statement in drop_plpgsql_row_trigger(f"{prefix}_{table}", table)]
