@@ -365,23 +365,29 @@ def measure_side_by_side(events: int, data_dir: Path, postgres: str, repeat: int
     return result
 
 
-def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
+def ensure_bench_user(engine: Engine) -> None:
+    """The operator account the benchmark acts as (actions refuse a user the dashboard does not know)."""
     from services.access.accounts import SETUP, OPERATOR, add_user
-    from services.store.database import make_engine
-    from services.quality.checks import run_check
-    from services.reads.read_queries import day_view
-    from services.settings import load_settings
     from services.store.tables import UserAccount
 
-    url = database_url(backend, events, data_dir, postgres)
-    engine = make_engine(url)
-    today = date.today()
-    now = datetime.combine(today, clock(10, 0))
     with engine.connect() as connection:
         has_user = connection.execute(select(func.count()).select_from(UserAccount)
                                       .where(UserAccount.username == BENCH_USER)).scalar_one()
     if not has_user:
         add_user(engine, BENCH_USER, OPERATOR, None, by=SETUP)
+
+
+def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
+    from services.store.database import make_engine
+    from services.quality.checks import run_check
+    from services.reads.read_queries import day_view
+    from services.settings import load_settings
+
+    url = database_url(backend, events, data_dir, postgres)
+    engine = make_engine(url)
+    today = date.today()
+    now = datetime.combine(today, clock(10, 0))
+    ensure_bench_user(engine)
     day, store = _busiest(engine, today)
     quarter = (today - timedelta(days=45), today + timedelta(days=45))
     ours = our_reads(engine, today)
@@ -651,6 +657,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-concurrency", action="store_true",
                         help="skip the concurrency runs (python -m bench.concurrency) at the end")
+    parser.add_argument("--no-sandbox-cli", action="store_true",
+                        help="skip the CLI reschedules on the sandbox at the smallest and largest size "
+                             "(python -m bench.sandbox_cli) at the end")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="write the report again from a previous run's results (saved next to --out as .json)")
     parser.add_argument("--measure", nargs=2, metavar=("BACKEND", "EVENTS"), help=argparse.SUPPRESS)
@@ -706,7 +715,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"the side-by-side run failed (exit {child.returncode})")
         side_by_side = json.loads(child.stdout.strip().splitlines()[-1])
     machine, postgres_version = _machine(), _postgres_version(args.postgres)
-    concurrency_report = ""
+    later_sections = ""
     if not args.no_concurrency:
         print("concurrency", flush=True)
         command = [sys.executable, "-m", "bench.concurrency", "--sqlite"]
@@ -715,12 +724,22 @@ def main(argv: list[str] | None = None) -> int:
         if concurrency.returncode != 0:
             print(concurrency.stderr[-6000:], file=sys.stderr)
             raise SystemExit(f"the concurrency run failed (exit {concurrency.returncode})")
-        concurrency_report = "\n## Concurrency (`python -m bench.concurrency`)\n" + concurrency.stdout.strip() + "\n"
-    report = render(results, machine, args.repeat, postgres_version, side_by_side) + concurrency_report
+        later_sections = "\n## Concurrency (`python -m bench.concurrency`)\n" + concurrency.stdout.strip() + "\n"
+    if not args.no_sandbox_cli and len(sizes) > 1:
+        print("CLI on the sandbox", flush=True)
+        command = [sys.executable, "-m", "bench.sandbox_cli", "--sizes", f"{min(sizes)},{max(sizes)}",
+                   "--data-dir", str(args.data_dir)]
+        sandbox_cli = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+        if sandbox_cli.returncode != 0:
+            print(sandbox_cli.stderr[-6000:], file=sys.stderr)
+            raise SystemExit(f"the sandbox CLI run failed (exit {sandbox_cli.returncode})")
+        later_sections += ("\n## The CLI on the sandbox (`python -m bench.sandbox_cli`)\n"
+                           + sandbox_cli.stdout.strip() + "\n")
+    report = render(results, machine, args.repeat, postgres_version, side_by_side) + later_sections
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"results": results, "machine": machine, "repeat": args.repeat, "postgres": postgres_version,
-         "side_by_side": side_by_side, "concurrency": concurrency_report}, indent=1))
+         "side_by_side": side_by_side, "concurrency": later_sections}, indent=1))
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out}")
