@@ -199,3 +199,17 @@ def test_the_sandbox_over_the_database_answers_as_the_one_read_up_front(engine):
     assert on_touch[3].startswith('200 {"ok": 1, "MVScheduledEvent": {"ID": issued-1,') and on_touch[5] == '200 {"ok": 1}'
     assert "No scheduled event" in on_touch[4] and "No scheduled event" in on_touch[6]
     assert [reply.count('"ok": 0') for reply in on_touch[7:11]] == [1, 1, 1, 1] and '"ID": issued-3,' in on_touch[16]
+
+
+def test_the_first_request_of_a_sandbox_over_the_database_may_be_a_schedule(engine):
+    """Nothing read yet: the new id is the sandbox's first one the database does not hold."""
+    seed_sprint2_scenario(engine, today=date.today())
+    with engine.connect() as connection:
+        mplan, store, first, rep = connection.execute(text(
+            "SELECT e.external_id, e.location_mvid, e.start_datetime, m.external_id FROM events e, employees m "
+            "WHERE e.project_ref_num = 608002 AND m.external_id IS NOT NULL ORDER BY m.id")).first()
+    client = make_crossmark_client(load_settings({}), engine)
+    start = (first if isinstance(first, datetime) else datetime.fromisoformat(str(first))).replace(hour=12, minute=0)
+    scheduled = client.schedule(rep_id=rep, mplan_id=mplan, location_id=store, start=start, duration_minutes=5)
+    assert scheduled.scheduled_event_id == "50000001"
+    assert client.event_condition(mplan, store).condition == "Scheduled"

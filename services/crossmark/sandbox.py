@@ -270,7 +270,7 @@ class CrossmarkSimulator:
         if self._database is None:
             return self._next_id + 1
         held = (int(e.scheduled_id) for e in self.events.in_memory() if e.scheduled_id and e.scheduled_id.isdigit())
-        return self._database.free_scheduled_id(max(self._next_id, *held) + 1)
+        return self._database.free_scheduled_id(max([self._next_id, *held]) + 1)
 
     def _scheduled_as(self, scheduled_id: str) -> SimulatedEvent | None:
         """The event whose current scheduled-event id this is: among those read so far, else the database's event with
