@@ -367,23 +367,29 @@ def measure_side_by_side(events: int, data_dir: Path, postgres: str, repeat: int
     return result
 
 
-def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
+def ensure_bench_user(engine: Engine) -> None:
+    """The operator account the benchmark acts as (actions refuse a user the dashboard does not know)."""
     from services.access.accounts import SETUP, OPERATOR, add_user
-    from services.store.database import make_engine
-    from services.quality.checks import run_check
-    from services.reads.read_queries import day_view
-    from services.settings import load_settings
     from services.store.tables import UserAccount
 
-    url = database_url(backend, events, data_dir, postgres)
-    engine = make_engine(url)
-    today = date.today()
-    now = datetime.combine(today, clock(10, 0))
     with engine.connect() as connection:
         has_user = connection.execute(select(func.count()).select_from(UserAccount)
                                       .where(UserAccount.username == BENCH_USER)).scalar_one()
     if not has_user:
         add_user(engine, BENCH_USER, OPERATOR, None, by=SETUP)
+
+
+def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None, repeat: int) -> dict:
+    from services.store.database import make_engine
+    from services.quality.checks import run_check
+    from services.reads.read_queries import day_view
+    from services.settings import load_settings
+
+    url = database_url(backend, events, data_dir, postgres)
+    engine = make_engine(url)
+    today = date.today()
+    now = datetime.combine(today, clock(10, 0))
+    ensure_bench_user(engine)
     day, store = _busiest(engine, today)
     quarter = (today - timedelta(days=45), today + timedelta(days=45))
     ours = our_reads(engine, today)
@@ -676,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the concurrency runs (python -m bench.concurrency) at the end")
     parser.add_argument("--no-bulk-load", action="store_true",
                         help="skip the bulk-load run (python -m bench.bulk_load) at the end")
+    parser.add_argument("--no-sandbox-cli", action="store_true",
+                        help="skip the CLI reschedules on the sandbox at the smallest and largest size "
+                             "(python -m bench.sandbox_cli) at the end")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="write the report again from a previous run's results (saved next to --out as .json)")
     parser.add_argument("--measure", nargs=2, metavar=("BACKEND", "EVENTS"), help=argparse.SUPPRESS)
@@ -695,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         saved = json.loads(args.render.read_text())
         report = render(saved["results"], saved["machine"], saved["repeat"], saved["postgres"],
-                        saved.get("side_by_side")) + saved["concurrency"] + saved.get("bulk_load", "")
+                        saved.get("side_by_side")) + saved["concurrency"] + saved.get("sandbox_cli", "") + saved.get("bulk_load", "")
         args.out.write_text(report)
         print(report)
         return 0
@@ -734,14 +743,18 @@ def main(argv: list[str] | None = None) -> int:
     postgres_option = ["--postgres", args.postgres] if args.postgres else []
     concurrency_report = "" if args.no_concurrency else _section(
         "Concurrency (`python -m bench.concurrency`)", ["bench.concurrency", "--sqlite", *postgres_option])
+    sandbox_cli_report = "" if args.no_sandbox_cli or len(sizes) < 2 else _section(
+        "The CLI on the sandbox (`python -m bench.sandbox_cli`)",
+        ["bench.sandbox_cli", "--sizes", f"{min(sizes)},{max(sizes)}", "--data-dir", str(args.data_dir)])
     bulk_load_report = "" if args.no_bulk_load else _section(
         "Bulk load and the data-version triggers (`python -m bench.bulk_load`)", ["bench.bulk_load", *postgres_option])
     report = render(results, machine, args.repeat, postgres_version, side_by_side) + concurrency_report + \
-        bulk_load_report
+        sandbox_cli_report + bulk_load_report
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"results": results, "machine": machine, "repeat": args.repeat, "postgres": postgres_version,
-         "side_by_side": side_by_side, "concurrency": concurrency_report, "bulk_load": bulk_load_report}, indent=1))
+         "side_by_side": side_by_side, "concurrency": concurrency_report, "sandbox_cli": sandbox_cli_report,
+         "bulk_load": bulk_load_report}, indent=1))
     args.out.write_text(report)
     print(report)
     print(f"written to {args.out}")

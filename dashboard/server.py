@@ -86,9 +86,9 @@ def unauthorized(setting: str) -> Response:
 
 def retry_loop_parts(settings):  # noqa: ANN001, ANN201 - Settings -> (engine factory, actions factory)
     """The retry loop's engine and actions, made at each tick from the settings (a database that is down at start-up
-    is simply tried again). In the sandbox, the Crossmark client, and with it the sandbox's in-memory copy of the
-    database, is made only when a pass has an operation to settle: at 1M events building it took seconds of the
-    server's CPU and most of a GiB, for a pass that usually finds nothing to do."""
+    is simply tried again). In the sandbox, the Crossmark client and the process's shared sandbox are made only when
+    a pass has an operation to settle (the sandbox then reads from the database only the events that operation
+    touches)."""
     from services.actions.action_setup import paired_actions
     from services.crossmark.client import make_crossmark_client
     from services.crossmark.sandbox import shared_simulator

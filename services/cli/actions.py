@@ -73,16 +73,15 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
 
 @contextmanager
 def wired_actions(settings, engine) -> Iterator[tuple]:  # noqa: ANN001 - Settings, Engine
-    """The paired actions as configured, on the configured Crossmark (or the sandbox built from the database), and
-    where they act ("sandbox" or the Crossmark URL)."""
+    """The paired actions as configured, on the configured Crossmark (or the sandbox over the database, which reads
+    only the events and reps an action touches), and where they act ("sandbox" or the Crossmark URL)."""
     from services.crossmark.client import make_crossmark_client
-    from services.crossmark.sandbox import simulator_from_database
+    from services.crossmark.sandbox import database_simulator
     from services.actions.action_setup import paired_actions
     from services.store.schema_admin import require_current_schema
 
     require_current_schema(engine)
-    simulator = (simulator_from_database(engine, settings.crossmark_timezone,
-                                         write_failure_rate=settings.sandbox_write_failure_rate)
+    simulator = (database_simulator(engine, settings.crossmark_timezone, settings.sandbox_write_failure_rate)
                  if settings.is_sandbox else None)
     yield (paired_actions(settings, engine, lambda: make_crossmark_client(settings, simulator=simulator)),
            "sandbox" if settings.is_sandbox else str(settings.crossmark_base_url))

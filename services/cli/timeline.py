@@ -20,17 +20,16 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
 
 def run_timeline(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
     """`timeline --event REF`: what touched the event, and where it stands in our database and in Crossmark (read live;
-    the sandbox is built from our database for this one event, and labelled)."""
+    the sandbox reads this one event from our database, and is labelled)."""
     from services.crossmark.client import make_crossmark_client
-    from services.crossmark.sandbox import simulator_from_database
+    from services.crossmark.sandbox import database_simulator
     from services.store.schema_admin import require_current_schema
     from services.reads.timeline import event_timeline
 
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
-        simulator = (simulator_from_database(engine, settings.crossmark_timezone, refs=[args.event])
-                     if settings.is_sandbox else None)
+        simulator = database_simulator(engine, settings.crossmark_timezone) if settings.is_sandbox else None
         timeline = event_timeline(engine, args.event,
                                   client_factory=lambda: make_crossmark_client(settings, simulator=simulator))
     finally:

@@ -449,17 +449,17 @@ SANDBOX_BASE_URL = "https://sandbox.crossmark.invalid"
 
 def make_crossmark_client(settings, engine=None, simulator=None) -> CrossmarkClient:  # noqa: ANN001 - Settings, Engine
     """The configured client: the real service when CROSSMARK_BASE_URL is set, else the in-process sandbox
-    (initialised from the database, or the given simulator so several clients share one sandbox state)."""
+    (over the database, or the given simulator so several clients share one sandbox state)."""
     common = dict(timezone_name=settings.crossmark_timezone, connect_timeout=settings.crossmark_connect_timeout,
                   read_timeout=settings.crossmark_read_timeout, session_life_seconds=settings.crossmark_session_life)
     if not settings.is_sandbox:
         return CrossmarkClient(base_url=settings.crossmark_base_url, username=settings.crossmark_username,
                                password=settings.crossmark_password, **common)
-    from services.crossmark.sandbox import CrossmarkSimulator, SandboxTransport, simulator_from_database
+    from services.crossmark.sandbox import CrossmarkSimulator, SandboxTransport, database_simulator
 
     if simulator is None:
         rate = settings.sandbox_write_failure_rate
-        simulator = (simulator_from_database(engine, settings.crossmark_timezone, write_failure_rate=rate)
+        simulator = (database_simulator(engine, settings.crossmark_timezone, write_failure_rate=rate)
                      if engine is not None else CrossmarkSimulator(settings.crossmark_timezone, write_failure_rate=rate))
     return CrossmarkClient(base_url=SANDBOX_BASE_URL, username="sandbox", password="sandbox",
                            transport=SandboxTransport(simulator), is_sandbox=True, **common)
