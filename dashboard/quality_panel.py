@@ -69,7 +69,7 @@ def finding_panel(finding: pd.Series) -> None:
                 facts.insert(2, ("Rep", record.rep))
             st.markdown("  \n".join(f"**{label}:** {plain(value)}" for label, value in facts))
             if pd.notna(finding["day"]):
-                st.page_link(page_path("day"), label=f"Open {pd.Timestamp(finding['day']):%a %b %d} in the Day view",
+                st.page_link(page_path("day"), label=f"Open the day view ({pd.Timestamp(finding['day']):%a %b %d})",
                              icon=":material/today:", query_params={"date": f"{finding['day']:%Y-%m-%d}"})
             _fix(finding)
         with work_column:

@@ -119,6 +119,8 @@ PAIR_RULES = ("core_supervisor_unstaffed", "core_without_supervisor", "superviso
               "duplicate_pair_number")
 UNSTAFFED_RULES = ("unstaffed_past_due", "unstaffed_due_24h", "unstaffed_due_3d")
 BOOKING_RULES = ("rep_double_booked", "rep_inactive_with_events", "rep_not_qualified")
+# The rules whose findings are about a rep (Finding.employee_id set: the rep is part of their identity).
+PEOPLE_RULES = (*BOOKING_RULES, "rep_time_off_conflict", "unreported_work")
 
 _DAY = 86_400
 _REFS_PER_QUERY = 1000

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import Connection, Engine, Text, cast, func, or_, select
+from sqlalchemy import Connection, Engine, Row, Text, cast, func, or_, select
 
 from services.domain import input_limits
 from services.domain.event_rules import OTHER
@@ -39,7 +39,7 @@ from services.actions.journal import (
 )
 from services.quality.checks import identity_of
 from services.actions.plan import ROLE_LABELS, ROLE_SINGLE, kind_label
-from services.quality.rules import RULES, Finding, rule_title
+from services.quality.rules import PEOPLE_RULES, RULES, Finding, rule_title
 from services.store.tables import (
     AuditEntry, Employee, Event, Operation, OperationStep, PairLock, PairMember, QualityFinding, Schedule,
 )
@@ -555,27 +555,42 @@ def _finding_identities(ref: int, group: Iterable[int], operations: list[Operati
             for rule in RULES for refs in ref_sets}
 
 
+def _findings_of(connection: Connection, ref: int, paired: list[int], operations: list[OperationRecord]
+                 ) -> list[Row]:
+    """The findings about event `ref`: by the identities a finding about it can have (index seeks), and the findings
+    about reps (whose refs are a rep's events of a day, and whose identity names the rep) by their refs among the rules
+    about people's findings only (the rule index)."""
+    columns = (QualityFinding.id, QualityFinding.rule, QualityFinding.severity, QualityFinding.detail,
+               QualityFinding.first_seen, QualityFinding.resolved_at, QualityFinding.acknowledged_by,
+               QualityFinding.acknowledged_at, QualityFinding.acknowledgement_note)
+    identities = sorted(_finding_identities(ref, paired, operations))
+    found: dict[int, Row] = {}
+    for start in range(0, len(identities), _IDENTITIES_PER_QUERY):
+        found.update((row.id, row) for row in connection.execute(select(*columns).where(
+            QualityFinding.identity.in_(identities[start:start + _IDENTITIES_PER_QUERY]))))
+    text_ref = str(ref)
+    found.update((row.id, row) for row in connection.execute(select(*columns).where(
+        QualityFinding.rule.in_(PEOPLE_RULES),
+        or_(QualityFinding.refs == text_ref, QualityFinding.refs.like(f"{text_ref},%"),
+            QualityFinding.refs.like(f"%,{text_ref}"), QualityFinding.refs.like(f"%,{text_ref},%")))))
+    return sorted(found.values(), key=lambda row: row.id)
+
+
 def _finding_entries(connection: Connection, ref: int, paired: list[int],
                      operations: list[OperationRecord]) -> list[_Sortable]:
-    identities = sorted(_finding_identities(ref, paired, operations))
     entries = []
-    for start in range(0, len(identities), _IDENTITIES_PER_QUERY):
-        for row in connection.execute(select(
-                QualityFinding.id, QualityFinding.rule, QualityFinding.severity, QualityFinding.detail,
-                QualityFinding.first_seen, QualityFinding.resolved_at, QualityFinding.acknowledged_by,
-                QualityFinding.acknowledged_at, QualityFinding.acknowledgement_note)
-                .where(QualityFinding.identity.in_(identities[start:start + _IDENTITIES_PER_QUERY]))):
-            title = f"Data quality: {rule_title(row.rule)} ({row.severity})"
-            state = "resolved" if row.resolved_at else "acknowledged" if row.acknowledged_at else "open"
-            detail = row.detail
-            if row.acknowledged_at:
-                detail += f" Acknowledged by {row.acknowledged_by} {_when(row.acknowledged_at)}" + (
-                    f": {row.acknowledgement_note}" if row.acknowledgement_note else ".")
-            entries.append(((row.first_seen, _NO_OPERATION, _RANK_FINDING, row.id),
-                            TimelineEntry(row.first_seen, KIND_FINDING, None, state, None, title, detail)))
-            if row.resolved_at:
-                entries.append(((row.resolved_at, _NO_OPERATION, _RANK_FINDING, row.id), TimelineEntry(
-                    row.resolved_at, KIND_FINDING, None, "resolved", None,
-                    f"Data quality: {rule_title(row.rule)} no longer found",
-                    f"A check run no longer reports it (first seen {_when(row.first_seen)}).")))
+    for row in _findings_of(connection, ref, paired, operations):
+        title = f"Data quality: {rule_title(row.rule)} ({row.severity})"
+        state = "resolved" if row.resolved_at else "acknowledged" if row.acknowledged_at else "open"
+        detail = row.detail
+        if row.acknowledged_at:
+            detail += f" Acknowledged by {row.acknowledged_by} {_when(row.acknowledged_at)}" + (
+                f": {row.acknowledgement_note}" if row.acknowledgement_note else ".")
+        entries.append(((row.first_seen, _NO_OPERATION, _RANK_FINDING, row.id),
+                        TimelineEntry(row.first_seen, KIND_FINDING, None, state, None, title, detail)))
+        if row.resolved_at:
+            entries.append(((row.resolved_at, _NO_OPERATION, _RANK_FINDING, row.id), TimelineEntry(
+                row.resolved_at, KIND_FINDING, None, "resolved", None,
+                f"Data quality: {rule_title(row.rule)} no longer found",
+                f"A check run no longer reports it (first seen {_when(row.first_seen)}).")))
     return entries
