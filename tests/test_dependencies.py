@@ -92,6 +92,20 @@ def distributions_of(module: str) -> set[str]:
     return {canonical(name) for name in _module_distributions().get(module, [])}
 
 
+_DRIVER_IN_URL = re.compile(r"postgresql\+(\w+)://")
+
+
+def drivers_by_url(folders: tuple[str, ...]) -> dict[str, list[str]]:
+    """Database drivers the code loads by name through SQLAlchemy URLs (`postgresql+psycopg://`), not by import: the app
+    needs them at run time even where only tests import them directly."""
+    found: dict[str, list[str]] = {}
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for driver in _DRIVER_IN_URL.findall(path.read_text()):
+                found.setdefault(driver, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
 def unprovided(imports: dict[str, list[str]], allowed: set[str]) -> list[str]:
     problems = []
     for module, files in sorted(imports.items()):
@@ -107,7 +121,8 @@ def test_no_test_or_development_package_is_a_runtime_dependency():
     """Test tools, the dev extra's own entries, and what only tests/bench/tools import stay out of [project]
     dependencies."""
     imported_by_dev = {d for module in third_party_imports(DEVELOPMENT_CODE) for d in distributions_of(module)}
-    imported_by_app = {d for module in third_party_imports(RUNTIME_CODE) for d in distributions_of(module)}
+    imported_by_app = {d for module in third_party_imports(RUNTIME_CODE) | drivers_by_url(RUNTIME_CODE)
+                       for d in distributions_of(module)}
     dev_only = (TEST_TOOLS | dev_names() | imported_by_dev) - imported_by_app
     assert sorted(runtime_names() & dev_only) == [], "move these to [project.optional-dependencies] dev"
 

@@ -70,6 +70,14 @@ STATEMENTS = {
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    inspector = sa.inspect(op.get_bind())
+    if inspector.has_table(TABLE):
+        # A database created from the current models already has the table, its indexes, and (through the
+        # models' DDL events) maybe its triggers: fill it from the rows there are and (re)create the triggers.
+        for statement in (*STATEMENTS[dialect]["drop"], *STATEMENTS[dialect]["rebuild"],
+                          *STATEMENTS[dialect]["create"]):
+            op.execute(statement)
+        return
     op.create_table(
         TABLE,
         sa.Column("schedule_id", sa.Integer, primary_key=True, autoincrement=False),
