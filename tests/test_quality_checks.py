@@ -197,7 +197,10 @@ def test_cli_check_run_json_and_fail_on(tmp_path):
     result = run_cli("check", "run", "--db", str(path), "--json")
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert set(payload) == {"run_id", "started_at", "new", "resolved", "notification", "findings"}
+    assert set(payload) == {"run_id", "started_at", "incremental", "full_because", "new", "resolved", "open_findings",
+                            "open_by_rule", "notification", "findings"}
+    assert payload["incremental"] is False and payload["open_findings"] == len(payload["findings"])
+    assert sum(row["open"] for row in payload["open_by_rule"]) == len(payload["findings"])
     rules = {(f["rule"], f["core_ref"], f["supervisor_ref"]) for f in payload["findings"]}
     assert ("core_supervisor_unstaffed", 608001, 608002) in rules and ("core_without_supervisor", 606999, None) in rules
     assert set(payload["findings"][0]) == {"id", "rule", "severity", "event_number", "store", "refs", "core_ref",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections import Counter
 
 from services.cli.arguments import EXIT_FINDINGS, EXIT_OK, Parents, checked, note, rule_list, user_name, whole
 from services.cli.crossmark import crossmark_label
@@ -20,6 +19,9 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     check_commands = check.add_subparsers(dest="check_command", required=True, metavar="ACTION")
     check_run = check_commands.add_parser("run", parents=[common, output], help="run the rules and store the findings")
     check_run.add_argument("--rules", type=rule_list, metavar="A,B", help="only these rules (default: all)")
+    check_run.add_argument("--changed-since", type=_last, metavar="last",
+                           help="incremental: judge again only what changed since the last complete run (the same "
+                                "findings as a full run; a full run is made, saying why, when that is not possible)")
     check_run.add_argument("--notify", action="store_true", help="send new critical findings by Slack / e-mail")
     check_run.add_argument("--fail-on", choices=[CRITICAL.value, WARNING.value],
                            help=f"exit {EXIT_FINDINGS} when a finding at or above this severity is open")
@@ -39,6 +41,13 @@ def add_commands(commands: argparse._SubParsersAction, parents: Parents) -> None
     check_commands.add_parser("rules", parents=[common], help="list the rules")
 
     check.set_defaults(run=run_check)
+
+
+def _last(value: str) -> str:
+    if value.strip().lower() != "last":
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: only 'last' (changes since the last complete run, which the change log holds)")
+    return "last"
 
 
 def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Settings
@@ -67,7 +76,7 @@ def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
             client = make_crossmark_client(settings)
         try:
             result = run_check(engine, settings, rules=names, notify=args.notify, crossmark_client=client,
-                               triggered_by="cli")
+                               triggered_by="cli", incremental=args.changed_since is not None)
         finally:
             if client is not None:
                 client.close()
@@ -77,16 +86,19 @@ def run_check(args: argparse.Namespace, settings) -> int:  # noqa: ANN001 - Sett
         print(json.dumps(result.to_json()))
     else:
         print(crossmark_label(settings) + ("" if client is not None else " — crossmark_drift not checked"))
-        print(f"Run {result.run_id}: {len(result.findings)} open finding(s), {result.new} new, {result.resolved} resolved.")
-        counts = Counter((f.severity, f.rule) for f in result.findings)
-        for (severity, rule_name), count in sorted(counts.items(),
-                                                   key=lambda item: (SEVERITY_ORDER[item[0][0]], item[0][1])):
+        if result.full_because:
+            print(f"Not incremental ({result.full_because}): a full run was made.")
+        kind = f"Incremental run {result.run_id} ({len(result.findings)} finding(s) judged again)" \
+            if result.incremental else f"Run {result.run_id}"
+        print(f"{kind}: {result.open_findings} open finding(s), {result.new} new, {result.resolved} resolved.")
+        for (rule_name, severity), count in sorted(result.open_counts.items(),
+                                                   key=lambda item: (SEVERITY_ORDER[item[0][1]], item[0][0])):
             print(f"  {severity:<9} {rule_name:<32} {count}")
         if result.notification:
             print(f"Notification: {result.notification}")
     if args.fail_on:
         threshold = SEVERITY_ORDER[args.fail_on]
-        if any(SEVERITY_ORDER[f.severity] <= threshold for f in result.findings):
+        if any(SEVERITY_ORDER[severity] <= threshold and count for (_, severity), count in result.open_counts.items()):
             return EXIT_FINDINGS
     return EXIT_OK
 

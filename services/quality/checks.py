@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 import pandas as pd
-from sqlalchemy import Engine, bindparam, case, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, insert, select, text, update
 
 from services.domain import input_limits
 from services.domain.severity import SEVERITY_ORDER
@@ -23,11 +23,14 @@ from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate
 from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.quality.notifications import compose, deliver
+from services.quality.incremental import MAX_CHANGES, baseline, complete_rules, open_findings_in_scope, plan
 from services.quality.rules import RULES, Finding, rule_title, run_rules
+from services.quality.scope import Scope
 from services.quality.work import (Comment, Escalation, FindingQueue, HistoryKind, comments_of, due_by,
                                    escalation_candidates, mark_escalated, queue_condition, record_history)
 from services.reads.read_queries import rows_frame
 from services.settings import Settings
+from services.store.check_changes import consume, read_changes
 from services.store.database import begin_write
 from services.store.inserted import inserted_id
 from services.store.tables import AuditEntry, CheckRun, FindingHistory, QualityFinding, RunRuleCount
@@ -39,6 +42,9 @@ ADVISORY_LOCK_CLASS = 82_604_106
 RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(:lock_class, hashtext(current_schema()))"
 RUN_UNLOCK_SQL = "SELECT pg_advisory_unlock(:lock_class, hashtext(current_schema()))"
 _BATCH = 5000
+_OPEN_COLUMNS_AFTER_ID = "severity, detail, day, first_seen, acknowledged_by, owner, due_by"
+_OPEN_FINDINGS = text(f"SELECT identity, id, {_OPEN_COLUMNS_AFTER_ID} FROM dashboard_findings "
+                      "WHERE rule IN :names AND resolved_at IS NULL").bindparams(bindparam("names", expanding=True))
 
 
 class FindingView(NamedTuple):  # a named tuple: one per open finding (82,000 at 1,000,000 events), cheap to make
@@ -79,10 +85,23 @@ class CheckRunResult:
     resolved: int
     notification: str | None
     comments: dict[int, list[Comment]] = field(default_factory=dict)  # finding id -> its comments, oldest first
+    # Open findings of the run's rules per (rule, severity) after it: in a full run those of `findings`; an incremental
+    # run lists in `findings` only what it judged again, and counts every open finding here.
+    open_counts: dict[tuple[str, str], int] = field(default_factory=dict)
+    incremental: bool = False
+    full_because: str | None = None  # an incremental run was asked for and could not be: why (a full run was made)
+
+    @property
+    def open_findings(self) -> int:
+        return sum(self.open_counts.values())
 
     def to_json(self) -> dict:
-        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(), "new": self.new,
-                "resolved": self.resolved, "notification": self.notification,
+        return {"run_id": self.run_id, "started_at": self.started_at.isoformat(), "incremental": self.incremental,
+                "full_because": self.full_because, "new": self.new, "resolved": self.resolved,
+                "open_findings": self.open_findings,
+                "open_by_rule": [{"rule": rule, "severity": severity, "open": count}
+                                 for (rule, severity), count in sorted(self.open_counts.items())],
+                "notification": self.notification,
                 "findings": [finding.to_json(self.comments.get(finding.id, ())) for finding in self.findings]}
 
 
@@ -113,10 +132,15 @@ def parse_rule_names(raw: str | None) -> list[str] | None:
 
 def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None = None, triggered_by: str = "cli",
               notify: bool = False, crossmark_client=None, now: datetime | None = None,  # noqa: ANN001
-              progress: Callable[[int, int, str], None] | None = None, actor: str | None = None) -> CheckRunResult:
+              progress: Callable[[int, int, str], None] | None = None, actor: str | None = None,
+              incremental: bool = False) -> CheckRunResult:
     """One data-quality run. With `actor` (a person asking, e.g. on the Data quality page) the run needs the
     run_checks permission, is recorded under the account's canonical name and counts under its rate limit
-    (settings.actions_per_minute); without one (cron, the CLI) it is recorded as `triggered_by`."""
+    (settings.actions_per_minute); without one (cron, the CLI) it is recorded as `triggered_by`.
+
+    `incremental`: judge again only what changed since the last complete run (services/quality/incremental.py), with
+    the same findings a full run would store; when that is not possible a full run is made and the result says why.
+    Only a run of every rule can be incremental."""
     user = require_permission(engine, actor, "run_checks") if actor is not None else None
     names = list(rules) if rules is not None else list(RULES)
     unknown = [name for name in names if name not in RULES]
@@ -126,6 +150,8 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
         if rules is not None:
             raise InvalidInput("crossmark_drift needs Crossmark: set CROSSMARK_BASE_URL (the sandbox is not compared).")
         names.remove("crossmark_drift")  # only when Crossmark is configured (the caller passes a client)
+    if incremental and not complete_rules(names):
+        raise InvalidInput("An incremental run judges every rule: leave out --rules (or run them in full).")
     now = (now or datetime.now()).replace(microsecond=0)
     with engine.connect() as lock_connection:
         if engine.dialect.name == "postgresql":
@@ -135,7 +161,7 @@ def run_check(engine: Engine, settings: Settings, *, rules: Iterable[str] | None
                 raise CheckAlreadyRunning("Another data-quality run is in progress; this one did not start.")
         try:
             return _run_locked(engine, settings, names, user.username if user else triggered_by, notify,
-                               crossmark_client, now, progress, counted=user is not None)
+                               crossmark_client, now, progress, counted=user is not None, incremental=incremental)
         finally:
             if engine.dialect.name == "postgresql":
                 lock_connection.execute(text(RUN_UNLOCK_SQL), {"lock_class": ADVISORY_LOCK_CLASS})
@@ -158,54 +184,85 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_by: str, notify: bool,
-                crossmark_client, now: datetime, progress, counted: bool = False) -> CheckRunResult:  # noqa: ANN001
+                crossmark_client, now: datetime, progress, counted: bool = False,  # noqa: ANN001
+                incremental: bool = False) -> CheckRunResult:
     # A run asked for by a person is counted under the rate limit in the transaction that records it.
     opening = rate_limited_request(engine, RateLimit(settings.actions_per_minute), triggered_by, "run_checks", now,
                                    message=",".join(names)) if counted else begin_write(engine)
+    supervisor_rule = settings.supervisor_rule.describe()[:200]
     with opening as connection:
         run_id = inserted_id(connection.execute(insert(CheckRun).values(
-            started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by)))
+            started_at=now, status="running", rules=",".join(names), triggered_by=triggered_by,
+            supervisor_rule=supervisor_rule)))
+    complete = complete_rules(names)
+    scope, full_because = None, None
     try:
         with _without_cyclic_gc():
-            with engine.connect() as connection:  # one call: the pairing rules share one query
+            with engine.connect() as connection:  # one snapshot: the change log first, then the rules
+                # A complete run consumes the change log rows it read (a partial one leaves them: it did not judge
+                # every rule). The log is read before the rules: a write after it is left for the next run.
+                changes = read_changes(connection, MAX_CHANGES if incremental else None) if complete else None
+                if incremental and changes is not None:
+                    planned = plan(connection, changes, baseline(connection, supervisor_rule), now)
+                    scope, full_because = (planned, None) if isinstance(planned, Scope) else (None, planned)
+                    if scope is None:  # a full run after all: it consumes the whole log, not the rows planned over
+                        changes = read_changes(connection, None)
                 findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
-                                     crossmark_client=crossmark_client, progress=progress)
+                                     crossmark_client=crossmark_client, progress=progress, scope=scope)
             if progress is not None:
                 progress(1, 1, "saving the findings")
-            views, new, resolved = _merge(engine, run_id, names, findings, now, triggered_by)
+            merged = _merge(engine, run_id, names, findings, now, triggered_by, scope,
+                            changes.sequence_numbers if changes is not None else [])
     except Exception as error:
         with begin_write(engine) as connection:
             connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
                 status="failed", finished_at=datetime.now().replace(microsecond=0),
                 error=f"{type(error).__name__}: {error}"[:2000]))
         raise
+    views = merged.views
     notification = None
     if notify:
         notification = _notify(engine, settings, run_id, views, now)
     with engine.connect() as connection:
         comments = comments_of(connection, [view.id for view in views])
-    return CheckRunResult(run_id, now, tuple(names), views, new, resolved, notification, comments)
+    return CheckRunResult(run_id, now, tuple(names), views, merged.new, merged.resolved, notification, comments,
+                          merged.open_counts, scope is not None, full_because)
 
 
-def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime, triggered_by: str
-           ) -> tuple[list[FindingView], int, int]:
-    """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count.
+class _Merged(NamedTuple):
+    views: list[FindingView]
+    new: int
+    resolved: int
+    open_counts: dict[tuple[str, str], int]
 
-    Only the open findings are read whole (at 1,000,000 events about 82,000 of them); of the resolved history only the
-    rows whose identity is reported again are looked up, so the run does not slow down as the history grows."""
+
+def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding], now: datetime, triggered_by: str,
+           scope: Scope | None = None, consumed: Sequence[int] = ()) -> _Merged:
+    """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count, and
+    delete the change log rows the run read (`consumed`).
+
+    A full run reads the open findings whole (at 1,000,000 events about 87,000 of them); an incremental one (`scope`)
+    only those in its scope, and resolves only those. Of the resolved history only the rows whose identity is reported
+    again are looked up, so the run does not slow down as the history grows."""
     current = {identity_of(finding): finding for finding in findings}
     table = QualityFinding.__table__
     with begin_write(engine) as connection:
-        open_rows = {row[0]: row[1:] for row in connection.execute(
-            select(table.c.identity, table.c.id, table.c.severity, table.c.detail, table.c.day, table.c.first_seen,
-                   table.c.acknowledged_by, table.c.owner, table.c.due_by)
-            .where(table.c.rule.in_(names), table.c.resolved_at.is_(None)))}
+        # Untyped (text): the driver's values as they are, not each timestamp parsed by SQLAlchemy's SQLite processors
+        # (0.5 s at 1M); the few read further are parsed below (_as_moment, _as_day).
+        open_rows = ({row[0]: row[1:] for row in connection.execute(_OPEN_FINDINGS, {"names": names})}
+                     if scope is None else open_findings_in_scope(connection, scope, names, now))
         unseen = [identity for identity in current if identity not in open_rows]
         resolved_rows: dict[str, tuple] = {}  # identity -> (id, owner, first_seen, resolved_at) of one reported again
         for start in range(0, len(unseen), _BATCH):
-            resolved_rows.update((row[0], row[1:]) for row in connection.execute(
-                select(table.c.identity, table.c.id, table.c.owner, table.c.first_seen, table.c.resolved_at)
-                .where(table.c.identity.in_(unseen[start:start + _BATCH]))))
+            for row in connection.execute(text(
+                    f"SELECT identity, id, owner, first_seen, resolved_at, {_OPEN_COLUMNS_AFTER_ID} "
+                    "FROM dashboard_findings WHERE identity IN :identities").bindparams(
+                        bindparam("identities", expanding=True)), {"identities": unseen[start:start + _BATCH]}):
+                if row[4] is None:  # open, outside an incremental run's scope: seen again, as it is
+                    open_rows[row[0]] = (row[1], *row[5:])
+                else:
+                    resolved_rows[row[0]] = tuple(row[1:5])
+        unseen = [identity for identity in unseen if identity not in open_rows]
         inserts, reopen, changed, reopened_history = [], [], [], []
         for identity in unseen:
             finding = current[identity]
@@ -252,9 +309,15 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                  for identity, row in open_rows.items() if identity not in current]
         for start in range(0, len(audit), _BATCH):
             connection.execute(insert(AuditEntry), audit[start:start + _BATCH])
-        # Every finding still open is seen again: one statement, not one UPDATE per finding (82,000 at 1M events).
-        connection.execute(update(table).where(table.c.rule.in_(names), table.c.resolved_at.is_(None))
-                           .values(last_seen=now, last_run_id=run_id))
+        if scope is None:
+            # Every finding still open is seen again: one statement, not one UPDATE per finding (87,000 at 1M events).
+            connection.execute(update(table).where(table.c.rule.in_(names), table.c.resolved_at.is_(None))
+                               .values(last_seen=now, last_run_id=run_id))
+        else:  # what it judged again (the rest was last seen by the run that last judged it)
+            seen = [row[0] for identity, row in open_rows.items() if identity in current]
+            for start in range(0, len(seen), _BATCH):
+                connection.execute(update(table).where(table.c.id.in_(seen[start:start + _BATCH]))
+                                   .values(last_seen=now, last_run_id=run_id))
         inserted: dict[str, int] = {}  # identity -> id of the new rows (RETURNING: no read-back of every finding)
         for start in range(0, len(inserts), _BATCH):
             inserted.update((identity, finding_id) for finding_id, identity in connection.execute(
@@ -268,15 +331,17 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
             for start in range(0, len(batch), _BATCH):
                 connection.execute(statement, batch[start:start + _BATCH])
         new_identities = set(unseen)  # inserted, or reopened (its acknowledgement was cleared)
-        counts = Counter((f.rule, f.severity) for f in current.values())
+        counts = Counter((f.rule, f.severity) for f in current.values()) if scope is None else _open_counts(
+            connection, names)
         new_counts = Counter((current[identity].rule, current[identity].severity) for identity in unseen)
         if counts:
             connection.execute(insert(RunRuleCount), [
                 {"run_id": run_id, "rule": rule, "severity": severity, "open_findings": count,
                  "new_findings": new_counts[(rule, severity)]} for (rule, severity), count in counts.items()])
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
-            status="done", finished_at=datetime.now().replace(microsecond=0), findings=len(current),
-            new_findings=len(new_identities), resolved_findings=len(gone)))
+            status="done", finished_at=datetime.now().replace(microsecond=0), findings=sum(counts.values()),
+            new_findings=len(new_identities), resolved_findings=len(gone), incremental=scope is not None))
+        consume(connection, list(consumed))
         bump_data_version(connection)
     views = []
     for identity, finding in current.items():
@@ -292,7 +357,14 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                  _as_moment(first_seen), acknowledged, identity in new_identities, finding.refs,
                                  finding.employee_id, owner, _as_moment(due) if due is not None else None))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
-    return views, len(new_identities), len(gone)
+    return _Merged(views, len(new_identities), len(gone), dict(counts))
+
+
+def _open_counts(connection: Connection, names: list[str]) -> Counter:
+    """Open findings of these rules per (rule, severity), counted in SQL (an incremental run did not read them all)."""
+    return Counter({(rule, severity): int(count) for rule, severity, count in connection.execute(text(
+        "SELECT rule, severity, count(*) FROM dashboard_findings WHERE resolved_at IS NULL AND rule IN :names "
+        "GROUP BY rule, severity").bindparams(bindparam("names", expanding=True)), {"names": names})})
 
 
 def _as_day(value):  # noqa: ANN001, ANN202 - SQLite may return the stored date as text

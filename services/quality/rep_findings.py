@@ -41,34 +41,45 @@ def _seconds(moment: datetime) -> int:
     return math.ceil((moment - EPOCH).total_seconds())
 
 
-def _unqualified_sql(event_type: str, employee_id: str) -> tuple[str, dict[str, str]]:
-    """True when the rep may not work the event's type, generated from rep_rules.QUALIFIED_TITLES (a type not listed
-    there may be worked by anyone; a rep without a title may work none of the listed ones), with its parameters."""
-    terms, parameters = [], {}
+def _flagged_branches(dialect: str) -> tuple[list[str], dict[str, str]]:
+    """The bookings from today on of inactive reps and of reps who may not work the event's type, one SELECT of (rep,
+    ref, starts, ends, inactive, unqualified) each, with their parameters. Each is driven from employees (a few hundred)
+    into ix_dashboard_rep_bookings_type: a rep's bookings of one type from today on are one short range of it, so only
+    the offending bookings are read, not every booking from today on. The types and titles come from
+    rep_rules.QUALIFIED_TITLES (a type not listed there may be worked by anyone; a rep without a title may work none of
+    the listed ones). SQLite is held to that order by a CROSS JOIN (PostgreSQL plans it so by itself)."""
+    join = "CROSS JOIN" if dialect == "sqlite" else "JOIN"
+
+    def branch(employees: str, on_type: str, inactive: int) -> str:
+        return (f"SELECT b.employee_id AS rep, b.event_ref AS ref, b.starts, b.starts + 60 * b.minutes AS ends, "
+                f"{inactive} AS inactive, {1 - inactive} AS unqualified "
+                f"FROM employees p {join} {BOOKINGS} b ON b.employee_id = p.id{on_type} "
+                f"WHERE {employees} AND b.starts >= :today AND b.condition IN :conditions {{flagged_scope}}")
+
+    branches, parameters = [branch("p.is_active = FALSE", "", 1)], {}
     for index, (kind, titles) in enumerate(QUALIFIED_TITLES.items()):
         names = []
         for number, title in enumerate(titles):
             names.append(f":title_{index}_{number}")
             parameters[f"title_{index}_{number}"] = str(title)
         parameters[f"type_{index}"] = str(kind)
-        terms.append(f"({event_type} = :type_{index} AND {employee_id} NOT IN "
-                     f"(SELECT id FROM employees WHERE job_title IN ({', '.join(names)})))")
-    return "(" + " OR ".join(terms) + ")", parameters
+        branches.append(branch(f"(p.job_title IS NULL OR p.job_title NOT IN ({', '.join(names)}))",
+                               f" AND b.event_type = :type_{index}", 0))
+    return branches, parameters
 
 
 # --- double booked, inactive, not qualified: one pass over the schedules from today on ------------------------------
 
 # The bookings from today on are one range of ix_dashboard_rep_bookings_day, which holds every column read here in
-# (day, rep, start) order: no event is read but those of the offending rows. Only a rep's day with two or more events
-# that are not Supervisors (exempt from overlaps, and never a CORE) can be double booked: those days are counted as the
-# range is read (in index order, without a sort), and only their bookings are judged, each day a short range of the same
-# index. An event there overlaps another when an earlier one ends after it starts or the next one starts before it ends.
-# The rep's activity and title are tested against small sets of employees. Only the offending bookings come back, with
-# their employee and event.
+# (day, rep, start) order. Only a rep's day with two or more events that are not Supervisors (exempt from overlaps, and
+# never a CORE) can be double booked: those days are counted as the range is read (in index order, without a sort), and
+# only their bookings are judged, each day a short range of the same index. An event there overlaps another when an
+# earlier one ends after it starts or the next one starts before it ends. Inactive and unqualified reps' bookings are
+# found from the employees (_flagged_branches). Only the offending bookings come back, with their employee and event.
 _BOOKING_QUERY = """
 WITH crowded AS (
     SELECT day, employee_id FROM {bookings}
-    WHERE day >= :today_day AND condition IN :conditions AND coalesce(event_type, '') <> '{supervisor}'
+    WHERE {crowded_range} AND condition IN :conditions AND coalesce(event_type, '') <> '{supervisor}'
     GROUP BY day, employee_id HAVING count(*) > 1
 ), judged AS (
     SELECT b.employee_id AS rep, b.event_ref AS ref, b.event_type AS kind, b.starts, b.starts + 60 * b.minutes AS ends,
@@ -80,15 +91,12 @@ WITH crowded AS (
     WHERE b.condition IN :conditions AND coalesce(b.event_type, '') <> '{supervisor}'
     WINDOW day_part AS (PARTITION BY b.day, b.employee_id ORDER BY b.starts, b.event_ref)
 ), flagged AS (
-    SELECT b.employee_id AS rep, b.event_ref AS ref, b.starts, b.starts + 60 * b.minutes AS ends,
-           CASE WHEN b.employee_id IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END AS inactive,
-           CASE WHEN {unqualified} THEN 1 ELSE 0 END AS unqualified
-    FROM {bookings} b WHERE b.day >= :today_day AND b.condition IN :conditions
+    {flagged}
 ), offending AS (
     SELECT rep, ref, starts, ends, 1 AS double_booked, 0 AS inactive, 0 AS unqualified FROM judged
     WHERE (kind = '{core}' AND cores > 1) OR earlier_end > starts OR next_start < ends
     UNION ALL
-    SELECT rep, ref, starts, ends, 0, inactive, unqualified FROM flagged WHERE inactive = 1 OR unqualified = 1
+    SELECT rep, ref, starts, ends, 0, inactive, unqualified FROM flagged
 )
 SELECT o.rep, p.name AS rep_name, p.job_title, o.ref, o.starts, o.ends, max(o.double_booked) AS double_booked,
        max(o.inactive) AS inactive, max(o.unqualified) AS unqualified, e.project_name, e.event_type, e.location_mvid,
@@ -102,11 +110,31 @@ ORDER BY o.rep, o.starts, o.ref
 
 def booking_findings(context: _Context) -> list[Finding]:
     """rep_double_booked, rep_inactive_with_events and rep_not_qualified, from one statement."""
-    unqualified, parameters = _unqualified_sql("b.event_type", "b.employee_id")
-    query = text(_BOOKING_QUERY.format(bookings=BOOKINGS, core=CORE, supervisor=SUPERVISOR,
-                                       unqualified=unqualified)).bindparams(bindparam("conditions", expanding=True))
-    rows = context.connection.execute(query, {"today_day": _today(context) // DAY_SECONDS, "conditions": _CONDITIONS,
-                                              **parameters}).all()
+    flagged, title_parameters = _flagged_branches(context.sql.dialect)
+    today = _today(context)
+    parameters: dict[str, object] = {**title_parameters, "today_day": today // DAY_SECONDS, "today": today,
+                                     "conditions": _CONDITIONS}
+    union = "\n    UNION ALL\n    ".join(flagged)
+
+    def offending(crowded_range: str, flagged_scope: str, **scoped: list) -> list:
+        query = text(_BOOKING_QUERY.format(bookings=BOOKINGS, core=CORE, supervisor=SUPERVISOR, crowded_range=crowded_range,
+                                           flagged=union.format(flagged_scope=flagged_scope))).bindparams(
+            *(bindparam(name, expanding=True) for name in ("conditions", *scoped)))
+        return list(context.connection.execute(query, {**parameters, **scoped}))
+
+    scope = context.scope
+    if scope is None:
+        rows = offending("day >= :today_day", "")
+    else:  # the reps' days of the scope, then every day of its reps (an employee changed), each row once
+        rows = []
+        if scope.rep_days:
+            rows += offending("day >= :today_day AND day IN :days AND employee_id IN :reps",
+                              "AND p.id IN :reps AND b.day IN :days", days=scope.days, reps=scope.day_reps)
+        if scope.reps:
+            seen = {(row.rep, row.ref) for row in rows}
+            rows += [row for row in offending("employee_id IN :all_days_reps AND starts >= :today",
+                                              "AND p.id IN :all_days_reps", all_days_reps=sorted(scope.reps))
+                     if (row.rep, row.ref) not in seen]
     wanted = context.wanted
     findings: list[Finding] = []
     double_booked: dict[tuple[str, date], list] = defaultdict(list)
@@ -255,18 +283,30 @@ def unreported_findings(context: _Context) -> list[Finding]:
     """unreported_work: events scheduled in the last UNREPORTED_DAYS days, ended before now, not Submitted (a range of
     ix_dashboard_rep_bookings_day, its days' bounds first)."""
     now = context.now
-    query = text(f"""
+    query = f"""
         SELECT b.employee_id AS rep, p.name AS rep_name, b.event_ref AS ref, b.starts, b.condition, e.project_name,
                e.event_type, e.location_mvid, e.store_number, e.due_datetime AS due
         FROM {BOOKINGS} b JOIN events e ON e.project_ref_num = b.event_ref JOIN employees p ON p.id = b.employee_id
         WHERE b.day >= :since_day AND b.day <= :now_day AND b.starts >= :since
-          AND b.starts < :now AND b.condition IN :conditions AND b.starts + 60 * b.minutes <= :ended_by
-    """).bindparams(bindparam("conditions", expanding=True))
+          AND b.starts < :now AND b.condition IN :conditions AND b.starts + 60 * b.minutes <= :ended_by {{scoped}}
+    """
     since, until = _seconds(now - timedelta(days=UNREPORTED_DAYS)), _seconds(now)
+    parameters = {"since_day": since // DAY_SECONDS, "now_day": until // DAY_SECONDS, "since": since, "now": until,
+                  "ended_by": int((now - EPOCH).total_seconds()), "conditions": _UNREPORTED_CONDITIONS}
+    lists = ["conditions"]
+    scope = context.scope
+    if scope is not None:
+        # The scope's events and reps, what ended since the run this one builds on, and the window's first day (what
+        # is about to leave it, so that an open finding that left it is resolved).
+        lists += ["refs", "reps"]
+        parameters.update(refs=sorted(scope.refs), reps=sorted(scope.reps), previous_now=_seconds(scope.since))
+        query = query.format(scoped="AND (b.event_ref IN :refs OR b.employee_id IN :reps "
+                                    "OR b.starts + 60 * b.minutes > :previous_now OR b.day = :since_day)")
+    else:
+        query = query.format(scoped="")
     findings = []
-    for row in context.connection.execute(query, {
-            "since_day": since // DAY_SECONDS, "now_day": until // DAY_SECONDS, "since": since, "now": until,
-            "ended_by": int((now - EPOCH).total_seconds()), "conditions": _UNREPORTED_CONDITIONS}):
+    for row in context.connection.execute(text(query).bindparams(*(bindparam(name, expanding=True) for name in lists)),
+                                          parameters):
         at = _at(row.starts)
         store = store_key(row.location_mvid, row.store_number)
         detail = (f"{_event_label(row.event_type, row.ref, row.project_name, store)} was worked by {row.rep_name} "

@@ -15,6 +15,7 @@ from services.domain.event_rules import (
 )
 from services.domain.severity import CRITICAL, INFO, WARNING
 from services.actions.journal import NEEDS_ATTENTION, read_json
+from services.quality.scope import Scope, batches
 from services.store.pair_members import EPOCH, key_condition
 
 
@@ -175,18 +176,20 @@ class _Context:
     wanted: frozenset[str]
     crossmark_client: Any
     drift_window_days: int
+    scope: Scope | None = None  # an incremental run's: each rule judges only what it names (None: everything)
 
 
 def run_rules(connection: Connection, *, now: datetime, rule: SupervisorRule, names: Iterable[str] | None = None,
               crossmark_client=None, drift_window_days: int = 14,  # noqa: ANN001 - a CrossmarkClient
-              progress: Callable[[int, int, str], None] | None = None) -> list[Finding]:
+              progress: Callable[[int, int, str], None] | None = None, scope: Scope | None = None) -> list[Finding]:
     """The findings of the named rules (default: all; crossmark_drift only when a Crossmark client is given), in
     RULES order, each rule's findings sorted by refs.
 
     `now` is naive local wall time (as the database stores). Rules that share a query (the seven pairing rules) run
     it once, so ask for several rules in one call rather than one call per rule. `progress(done, total, label)` is
     called before each query. Raises InvalidInput for unknown names, and for crossmark_drift named without a client.
-    Run it in one transaction (one connection) for a consistent snapshot."""
+    Run it in one transaction (one connection) for a consistent snapshot. With a `scope` (an incremental run), the rules
+    of INCREMENTAL_RULES report only what they find among its keys; the others judge everything as always."""
     if not isinstance(now, datetime) or now.tzinfo is not None:
         raise InvalidInput(f"now must be a naive local datetime, not {now!r}.", field="now")
     if isinstance(drift_window_days, bool) or not isinstance(drift_window_days, int) \
@@ -204,7 +207,7 @@ def run_rules(connection: Connection, *, now: datetime, rule: SupervisorRule, na
             raise InvalidInput("crossmark_drift compares with Crossmark's planning list: it needs a Crossmark client "
                                "(configure CROSSMARK_BASE_URL, or pass the sandbox client).", field="names")
     context = _Context(connection, _sql_for(connection), now, rule, frozenset(wanted), crossmark_client,
-                       drift_window_days)
+                       drift_window_days, scope)
 
     steps = [(label, step) for label, rules, step in _STEPS if wanted & set(rules)]
     findings: list[Finding] = []
@@ -238,7 +241,7 @@ WITH keyed AS (
            max(CASE WHEN event_type = 'Core' THEN at END) AS core_at,
            max(CASE WHEN event_type = 'Supervisor' THEN at END) AS sup_at,
            max(CASE WHEN event_type = 'Supervisor' THEN unstaffed END) AS sup_unstaffed
-    FROM dashboard_pair_members
+    FROM dashboard_pair_members pm {where}
     GROUP BY num, store
 )
 SELECT num, store, core_first, core_last, sup_first, sup_last, core_at, sup_at, sup_unstaffed
@@ -282,8 +285,15 @@ def _hhmm(moment: datetime) -> str:
 def _pair_findings(context: _Context) -> list[Finding]:
     rule = context.rule
     off_rule, parameters = _off_rule_sql(rule)
-    query = _PAIR_QUERY.format(day=_DAY, off_rule=off_rule)
-    rows = context.connection.execute(text(query), parameters).all()
+    if context.scope is None:
+        rows = context.connection.execute(text(_PAIR_QUERY.format(day=_DAY, off_rule=off_rule, where="")),
+                                          parameters).all()
+    else:  # the keys of the scope only: each a seek on the key index
+        rows = []
+        for keys in batches(sorted(context.scope.keys), _KEYS_PER_QUERY):
+            condition, key_parameters = key_condition(keys, alias="pm")
+            rows += context.connection.execute(text(_PAIR_QUERY.format(
+                day=_DAY, off_rule=off_rule, where=f"WHERE {condition}")), {**parameters, **key_parameters}).all()
 
     wanted, rule_text = context.wanted, rule.describe()
     critical_before = context.now + timedelta(hours=24)
@@ -439,7 +449,7 @@ def _unstaffed_findings(context: _Context) -> list[Finding]:
     # The narrowest due range that covers the wanted rules: a range scan of ix_dashboard_events_unstaffed_due.
     lower = None if "unstaffed_past_due" in wanted else (now if "unstaffed_due_24h" in wanted else in_24h)
     upper = in_72h if "unstaffed_due_3d" in wanted else (in_24h if "unstaffed_due_24h" in wanted else now)
-    query = text(f"""
+    base = f"""
         SELECT CASE WHEN e.due_datetime < :now THEN 'unstaffed_past_due'
                     WHEN e.due_datetime < :in_24h THEN 'unstaffed_due_24h'
                     ELSE 'unstaffed_due_3d' END AS rule,
@@ -447,25 +457,27 @@ def _unstaffed_findings(context: _Context) -> list[Finding]:
                e.start_datetime, e.due_datetime
         FROM events e
         WHERE e.condition = :unstaffed AND e.due_datetime < :upper
-              {'' if lower is None else 'AND e.due_datetime >= :lower'}
-    """).bindparams(*_datetime_params("now", "in_24h", "upper", *(() if lower is None else ("lower",))))
+              {'' if lower is None else 'AND e.due_datetime >= :lower'} {{extra}}
+    """
+    dates = _datetime_params("now", "in_24h", "upper", *(() if lower is None else ("lower",)))
     parameters = {"now": now, "in_24h": in_24h, "upper": upper, "unstaffed": UNSTAFFED}
     if lower is not None:
         parameters["lower"] = lower
+    # An incremental run: the scope's events (the clock's moves over the due dates are among them: incremental.plan).
+    rows = _rows_in_scope(context, base, "e.project_ref_num", parameters, *dates)
     findings = []
-    for name, ref, project_name, event_type, location_mvid, store_number, _, due in context.connection.execute(
-            query, parameters):
+    for name, ref, project_name, event_type, location_mvid, store_number, _, due in rows:
         if name not in wanted:
             continue
         due = _as_datetime(due)
         store = store_key(location_mvid, store_number)
         label = _event_label(event_type, ref, project_name, store)
         if name == "unstaffed_past_due":
-            detail = (f"{label} is Unstaffed and was due {_when(due)} ({_ago(now - due)} ago): it can no "
-                      "longer be scheduled; check it in Crossmark (expire or reissue).")
+            # No "N days ago" here: the text would change with every run while nothing else does.
+            detail = (f"{label} is Unstaffed and was due {_when(due)}: it can no longer be scheduled; check it in "
+                      "Crossmark (expire or reissue).")
         else:
-            detail = (f"{label} is Unstaffed and due {_when(due)} (in {_ago(due - now)}): schedule it before "
-                      "its window closes.")
+            detail = f"{label} is Unstaffed and due {_when(due)}: schedule it before its window closes."
         findings.append(_event_finding(name, RULES[name].severity, ref, event_type, project_name, store, detail,
                                        due.date(), due=due))
     return findings
@@ -473,6 +485,18 @@ def _unstaffed_findings(context: _Context) -> list[Finding]:
 
 def _datetime_params(*names: str) -> list:
     return [bindparam(name, type_=DateTime()) for name in names]
+
+
+def _rows_in_scope(context: _Context, query: str, ref_column: str, parameters: dict, *binds: Any) -> list:
+    """The rows of `query` (its `{extra}` is where a condition on `ref_column` goes): all of them, or in an incremental
+    run those of the scope's events, a list of refs at a time."""
+    if context.scope is None:
+        return list(context.connection.execute(text(query.format(extra="")).bindparams(*binds), parameters))
+    by_ref = text(query.format(extra=f"AND {ref_column} IN :refs")).bindparams(*binds, bindparam("refs", expanding=True))
+    rows: list = []
+    for refs in batches(sorted(context.scope.refs)):
+        rows += context.connection.execute(by_ref, {**parameters, "refs": list(refs)}).all()
+    return rows
 
 
 def _ago(delta: timedelta) -> str:
@@ -503,19 +527,20 @@ def _event_finding(rule: str, severity: str, ref: int, event_type: str | None, p
 def _state_drift_findings(context: _Context) -> list[Finding]:
     conditions = sorted(SCHEDULED_CONDITIONS)
     # The EXISTS only runs where the condition and the flag agree (OR short-circuits), as an index-only seek.
-    query = text("""
+    query = """
         SELECT e.project_ref_num AS ref, e.project_name, e.event_type, e.location_mvid, e.store_number, e.condition,
                CASE WHEN e.is_scheduled THEN 1 ELSE 0 END AS flag,
                (SELECT min(s.schedule_datetime) FROM schedules s WHERE s.event_ref_num = e.project_ref_num) AS at,
                e.start_datetime, e.due_datetime
         FROM events e
-        WHERE CASE WHEN e.condition IN :conditions THEN 1 ELSE 0 END <> CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
-           OR CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
-              <> CASE WHEN EXISTS (SELECT 1 FROM schedules s WHERE s.event_ref_num = e.project_ref_num)
-                      THEN 1 ELSE 0 END
-    """).bindparams(bindparam("conditions", expanding=True))
+        WHERE (CASE WHEN e.condition IN :conditions THEN 1 ELSE 0 END <> CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
+               OR CASE WHEN e.is_scheduled THEN 1 ELSE 0 END
+                  <> CASE WHEN EXISTS (SELECT 1 FROM schedules s WHERE s.event_ref_num = e.project_ref_num)
+                          THEN 1 ELSE 0 END) {extra}
+    """
     findings = []
-    for row in context.connection.execute(query, {"conditions": conditions}):
+    for row in _rows_in_scope(context, query, "e.project_ref_num", {"conditions": conditions},
+                              bindparam("conditions", expanding=True)):
         at = _as_datetime(row.at)
         says = "scheduled" if row.condition in SCHEDULED_CONDITIONS else "not scheduled"
         store = store_key(row.location_mvid, row.store_number)
@@ -534,14 +559,14 @@ def _state_drift_findings(context: _Context) -> list[Finding]:
 
 def _schedule_id_findings(context: _Context) -> list[Finding]:
     sql = context.sql
-    query = text(f"""
+    query = f"""
         SELECT s.event_ref_num AS ref, s.external_id, s.schedule_datetime AS at, e.project_name, e.event_type,
                e.location_mvid, e.store_number
         FROM schedules s JOIN events e ON e.project_ref_num = s.event_ref_num
-        WHERE {unusable_schedule_id_sql(sql.dialect, 's.external_id')}
-    """)
+        WHERE ({unusable_schedule_id_sql(sql.dialect, 's.external_id')}) {{extra}}
+    """
     by_ref: dict[int, list] = defaultdict(list)
-    for row in context.connection.execute(query):
+    for row in _rows_in_scope(context, query, "s.event_ref_num", {}):
         if row.external_id is None or not str(row.external_id).strip().isdigit():  # as crossmark_client.unschedule
             by_ref[int(row.ref)].append(row)
     findings = []

@@ -242,16 +242,23 @@ def _maybe(value: object) -> datetime | None:
 
 
 def comments_of(connection: Connection, finding_ids: list[int]) -> dict[int, list[Comment]]:
-    """The comments on these findings, oldest first (a run's JSON carries them)."""
+    """The comments on these findings, oldest first (a run's JSON carries them). A run lists every open finding (87,000
+    at 1,000,000 events) and few have comments: for many ids, every comment is read by the (kind, at) index and kept
+    when it is about one of them, instead of 87 lookups of 1,000 ids each (0.75 s of a run at 1M)."""
+    query = (select(FindingHistory.finding_id, FindingHistory.at, FindingHistory.actor, FindingHistory.text)
+             .where(FindingHistory.kind == HistoryKind.COMMENTED.value).order_by(FindingHistory.id))
+    if len(finding_ids) > _COMMENT_LOOKUP_IDS:
+        wanted = set(finding_ids)
+        rows = [row for row in connection.execute(query) if row[0] in wanted]
+    else:
+        rows = list(connection.execute(query.where(FindingHistory.finding_id.in_(finding_ids)))) if finding_ids else []
     found: dict[int, list[Comment]] = {}
-    for start in range(0, len(finding_ids), 1000):
-        for finding_id, at, actor, said in connection.execute(
-                select(FindingHistory.finding_id, FindingHistory.at, FindingHistory.actor, FindingHistory.text)
-                .where(FindingHistory.kind == HistoryKind.COMMENTED.value,
-                       FindingHistory.finding_id.in_(finding_ids[start:start + 1000]))
-                .order_by(FindingHistory.id)):
-            found.setdefault(finding_id, []).append(Comment(_moment(at), actor or "", said or ""))
+    for finding_id, at, actor, said in rows:
+        found.setdefault(finding_id, []).append(Comment(_moment(at), actor or "", said or ""))
     return found
+
+
+_COMMENT_LOOKUP_IDS = 1000  # up to this many finding ids, their comments are looked up by id
 
 
 def overdue_condition(now: datetime):  # noqa: ANN201 - a SQL condition on dashboard_findings

@@ -30,6 +30,7 @@ from services.store.trigger_sql import Watched, drop_row_triggers, row_triggers
 TABLE = "dashboard_rep_bookings"
 DAY_INDEX = "ix_dashboard_rep_bookings_day"
 REP_INDEX = "ix_dashboard_rep_bookings_rep"
+TYPE_INDEX = "ix_dashboard_rep_bookings_type"  # migration 0021
 _SCHEDULE_COLUMNS = "id, event_ref_num, employee_id, schedule_datetime"
 _EVENT_COLUMNS = "project_ref_num, event_type, estimated_time, condition"
 _COLUMNS = "schedule_id, employee_id, event_ref, day, starts, event_type, minutes, condition"

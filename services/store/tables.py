@@ -5,7 +5,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, text,
+    JSON, BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Table, Text, false, text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -214,6 +214,9 @@ class RepBooking(Base):
         Index("ix_dashboard_rep_bookings_day", "day", "employee_id", "starts", "event_ref", "event_type", "minutes",
               "condition"),
         Index("ix_dashboard_rep_bookings_rep", "employee_id", "starts"),
+        # A rep's bookings of one type from a day on, with their condition: rep_not_qualified and
+        # rep_inactive_with_events read only the offending ones (migration 0021).
+        Index("ix_dashboard_rep_bookings_type", "employee_id", "event_type", "starts", "condition"),
     )
 
     schedule_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # schedules.id
@@ -224,6 +227,23 @@ class RepBooking(Base):
     event_type: Mapped[str | None] = mapped_column(String(20))  # events.event_type
     minutes: Mapped[int] = mapped_column(Integer, nullable=False)  # events.estimated_time, else the type's default
     condition: Mapped[str | None] = mapped_column(String(20))  # events.condition
+
+
+class CheckChange(Base):
+    """What changed since the last complete data-quality run, one row per changed row of events, schedules or
+    employees, written by database triggers (migration 0021, services/store/check_changes.py); an incremental run
+    re-judges only what these can have touched. A row with nothing in it means "everything" (the next run is full)."""
+
+    __tablename__ = "dashboard_check_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # never reuse a number: runs delete the rows they read by number
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    event_ref: Mapped[int | None] = mapped_column(Integer)
+    num: Mapped[str | None] = mapped_column(String(6))  # the event's pairing key: event number ...
+    store: Mapped[str | None] = mapped_column(Text)  # ... and store
+    employee_id: Mapped[str | None] = mapped_column(String(50))  # a schedule's rep (with day), or an employee (alone)
+    day: Mapped[int | None] = mapped_column(Integer)  # a schedule's day, days since 0001-01-01
 
 
 # --- The paired actions' journal (migration 0003) ---
@@ -346,6 +366,10 @@ class CheckRun(Base):
     resolved_findings: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     notification: Mapped[str | None] = mapped_column(Text)  # what was sent, or why it failed
     error: Mapped[str | None] = mapped_column(Text)
+    # Migration 0021: an incremental run re-judged only what changed since the complete run before it (whose `now`,
+    # started_at, and Supervisor rule it builds on: a run under another rule cannot be built on).
+    incremental: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    supervisor_rule: Mapped[str | None] = mapped_column(String(200))
 
 
 class RunRuleCount(Base):
@@ -364,6 +388,11 @@ class QualityFinding(Base):
     """One finding with a stable identity (rule + events) across runs: first/last seen, resolved, acknowledged."""
 
     __tablename__ = "dashboard_findings"
+    # An incremental run finds the open findings of what changed by these (migration 0021): a pairing key's, a rep's
+    # day's, and a rule's days (the ones a time window moved over).
+    __table_args__ = (Index("ix_dashboard_findings_key", "store", "event_number"),
+                      Index("ix_dashboard_findings_rep_day", "employee_id", "day"),
+                      Index("ix_dashboard_findings_rule_day", "rule", "day"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     identity: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)

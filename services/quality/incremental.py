@@ -1,0 +1,178 @@
+"""Incremental data-quality runs: judge again only what changed since the last complete run, with the same findings a
+full run would have (issue 22).
+
+The change log (services/store/check_changes.py) lists the events, pairing keys, reps' days and reps written since the
+last complete run read it. From it and from the time that passed since that run, `plan` works out a Scope: the pairing
+keys, events and reps' days whose findings can have changed. The rules judge only those (run_rules(scope=...)); the run
+then resolves the open findings in the scope it did not report again (`open_findings_in_scope` finds them by index),
+and leaves every other open finding as it is: nothing it depends on changed.
+
+What time alone changes is part of the scope: Unstaffed events whose due date the clock passed since (their rule goes
+from "due within 3 days" to "within 24 hours" to "past due"), COREs whose Supervisor is Unstaffed near their start
+(critical from 24 h before), the reps' days that became the past, and the events entering or leaving the 14 days of
+unreported work. The rules that are cheap whatever the size (operations needing attention, Crossmark drift, reps' days
+off, stale sync) are judged whole in every run.
+
+An incremental run is not possible, and a full run is made instead (saying why), when there was no complete run yet
+under the same Supervisor rule, when the log says "everything" (a bulk load, or the migration that created it), when it
+holds more than MAX_CHANGES rows (a full run is then cheaper), or when the clock went back.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Connection, DateTime, bindparam, text
+
+from services.domain.event_rules import UNSTAFFED
+from services.quality.rep_findings import UNREPORTED_DAYS
+from services.quality.rules import BOOKING_RULES, PAIR_RULES, RULES, UNSTAFFED_RULES
+from services.quality.scope import Scope, batches
+from services.store.check_changes import Changes
+from services.store.pair_members import EPOCH
+
+MAX_CHANGES = 20_000  # change-log rows an incremental run takes on; with more, a full run is about as quick
+# The rules an incremental run judges within its scope; every other rule is judged whole in every run.
+EVENT_RULES = (*UNSTAFFED_RULES, "schedule_state_drift", "schedule_without_crossmark_id")
+INCREMENTAL_RULES = (*PAIR_RULES, *EVENT_RULES, *BOOKING_RULES, "unreported_work")
+# How far from a CORE's start its Supervisor's rule time can be: the days around the last and this run's `now` whose
+# core_supervisor_unstaffed findings time may have changed.
+_RULE_TIME_MARGIN = timedelta(hours=12)  # SUPERVISOR_OFFSET_MINUTES is at most 720 either way
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The complete run an incremental run builds on."""
+    run_id: int
+    now: datetime
+
+
+def complete_rules(names: Iterable[str]) -> bool:
+    """Whether a run of these rules judges every rule (crossmark_drift aside: it needs Crossmark), so that it can read
+    and consume the change log and an incremental run can build on it."""
+    return set(RULES) - {"crossmark_drift"} <= set(names)
+
+
+def baseline(connection: Connection, supervisor_rule: str) -> Baseline | None:
+    """The last complete run that finished, if it judged under this Supervisor rule."""
+    rows = connection.execute(text(
+        "SELECT id, started_at, rules, supervisor_rule FROM dashboard_check_runs WHERE status = 'done' "
+        "ORDER BY id DESC LIMIT 200")).all()
+    for run_id, started_at, rules, rule in rows:
+        if complete_rules(filter(None, (rules or "").split(","))):
+            if rule != supervisor_rule:
+                return None
+            moment = datetime.fromisoformat(started_at) if isinstance(started_at, str) else started_at
+            return Baseline(int(run_id), moment)
+    return None
+
+
+def plan(connection: Connection, changes: Changes, previous: Baseline | None, now: datetime) -> Scope | str:
+    """The scope of an incremental run at `now`, or why there cannot be one (a sentence)."""
+    if previous is None:
+        return "no complete run under this Supervisor rule to build on"
+    if changes.everything:
+        return ("the change log says everything changed (a bulk load, a first run, or more than "
+                f"{MAX_CHANGES:,} changes)")
+    if now < previous.now:
+        return f"the clock is before the last complete run's ({previous.now:%Y-%m-%d %H:%M})"
+    refs = sorted(changes.refs)
+    today = (datetime.combine(now.date(), time.min) - EPOCH).days
+    keys = set(changes.keys)
+    rep_days = {(rep, day) for rep, day in changes.rep_days if day >= today}
+    for batch in batches(refs):
+        keys.update((str(number), str(store)) for number, store in connection.execute(text(
+            "SELECT num, store FROM dashboard_pair_members WHERE ref IN :refs").bindparams(
+                bindparam("refs", expanding=True)), {"refs": list(batch)}))
+        for rep, at in connection.execute(text(
+                "SELECT employee_id, schedule_datetime FROM schedules WHERE event_ref_num IN :refs "
+                "AND employee_id IS NOT NULL AND schedule_datetime IS NOT NULL").bindparams(
+                    bindparam("refs", expanding=True)), {"refs": list(batch)}):
+            day = ((datetime.fromisoformat(at) if isinstance(at, str) else at) - EPOCH).days
+            if day >= today:
+                rep_days.add((str(rep), day))
+    # The Unstaffed events whose rule the clock changed: due dates it passed ("past due"), or brought within 24 hours
+    # or within 3 days.
+    refs_by_time: set[int] = set()
+    for hours in (0, 24, 72):
+        refs_by_time.update(int(ref) for ref in connection.execute(text(
+            "SELECT project_ref_num FROM events WHERE condition = :unstaffed AND due_datetime >= :low "
+            "AND due_datetime < :high").bindparams(bindparam("low", type_=DateTime()), bindparam("high", type_=DateTime())),
+            {"unstaffed": UNSTAFFED, "low": previous.now + timedelta(hours=hours),
+             "high": now + timedelta(hours=hours)}).scalars())
+    # The pairs whose Supervisor-Unstaffed finding time may have changed: critical from 24 h before the CORE, and
+    # worded otherwise once the Supervisor's rule time (at most 12 h from the CORE's start) has passed.
+    first, last = (previous.now - _RULE_TIME_MARGIN).date(), (now + timedelta(hours=24)).date()
+    keys.update((str(number), str(store)) for number, store in connection.execute(text(
+        "SELECT event_number, store FROM dashboard_findings WHERE rule = 'core_supervisor_unstaffed' "
+        "AND day >= :first AND day <= :last AND resolved_at IS NULL AND event_number IS NOT NULL "
+        "AND store IS NOT NULL"), {"first": first, "last": last}))
+    return Scope(previous.now, frozenset(keys), frozenset(changes.refs | refs_by_time), frozenset(rep_days),
+                 frozenset(changes.reps))
+
+
+_OPEN_COLUMNS = "identity, id, severity, detail, day, first_seen, acknowledged_by, owner, due_by"
+
+
+def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable[str], now: datetime
+                           ) -> dict[str, tuple]:
+    """identity -> (id, severity, detail, day, first_seen, acknowledged_by, owner, due_by) of the open findings an
+    incremental run answers for: those of its scope among INCREMENTAL_RULES (exactly what the scoped rules would report
+    again if they still held), and every open finding of the rules judged whole."""
+    wanted = set(names)
+    found: dict[str, tuple] = {}
+
+    def read(where: str, parameters: dict, *lists: str) -> None:
+        query = text(f"SELECT {_OPEN_COLUMNS} FROM dashboard_findings WHERE resolved_at IS NULL AND {where}"
+                     ).bindparams(*(bindparam(name, expanding=True) for name in lists))
+        found.update((row[0], tuple(row[1:])) for row in connection.execute(query, parameters))
+
+    whole = sorted(wanted - set(INCREMENTAL_RULES))
+    if whole:
+        read("rule IN :rules", {"rules": whole}, "rules")
+    pair_rules = sorted(wanted & set(PAIR_RULES))
+    if pair_rules:
+        by_store: dict[str, list[str]] = {}
+        for number, store in scope.keys:
+            by_store.setdefault(store, []).append(number)
+        for store, numbers in by_store.items():
+            for numbers_batch in batches(sorted(numbers)):
+                read("store = :store AND event_number IN :numbers AND rule IN :rules",
+                     {"store": store, "numbers": list(numbers_batch), "rules": pair_rules}, "numbers", "rules")
+    event_rules = sorted(wanted & set(EVENT_RULES))
+    refs = sorted(scope.refs)
+    for batch in batches(refs):
+        identities = [f"{rule}:{ref}" for rule in event_rules for ref in batch]
+        if identities:
+            read("identity IN :identities", {"identities": identities}, "identities")
+    booking_rules = sorted(wanted & set(BOOKING_RULES))
+    if booking_rules:
+        read("rule IN :rules AND day < :today", {"rules": booking_rules, "today": now.date()}, "rules")
+        if scope.rep_days:
+            read("employee_id IN :reps AND day IN :days AND rule IN :rules",
+                 {"reps": scope.day_reps, "days": [_as_date(day) for day in scope.days], "rules": booking_rules},
+                 "reps", "days", "rules")
+        if scope.reps:
+            read("employee_id IN :reps AND rule IN :rules", {"reps": sorted(scope.reps), "rules": booking_rules},
+                 "reps", "rules")
+    if "unreported_work" in wanted:  # a few thousand at most: read whole, kept when in the scope
+        window_start = (now - timedelta(days=UNREPORTED_DAYS)).date()
+        query = text(f"SELECT {_OPEN_COLUMNS}, refs, employee_id FROM dashboard_findings "
+                     "WHERE rule = 'unreported_work' AND resolved_at IS NULL")
+        for row in connection.execute(query):
+            day = _as_day(row[4])
+            ref = int(row[9].split(",")[0]) if row[9] else None
+            if (day is not None and day <= window_start) or ref in scope.refs or row[10] in scope.reps:
+                found[row[0]] = tuple(row[1:9])
+    return found
+
+
+def _as_date(days: int) -> date:
+    return (EPOCH + timedelta(days=days)).date()
+
+
+def _as_day(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
