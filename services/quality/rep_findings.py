@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Integer, String, bindparam, text
 
 from services.actions.rep_facts import AVAILABILITY, TIME_OFF, WEEKDAYS, WEEKLY, availability_tables
 from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR, EventCondition, store_key
@@ -305,8 +305,10 @@ def unreported_findings(context: _Context) -> list[Finding]:
     else:
         query = query.format(scoped="")
     findings = []
-    for row in context.connection.execute(text(query).bindparams(*(bindparam(name, expanding=True) for name in lists)),
-                                          parameters):
+    # Typed: an empty list is then a typed empty IN on PostgreSQL (an untyped one compares the reps with integers).
+    types = {"conditions": String(), "refs": Integer(), "reps": String()}
+    for row in context.connection.execute(
+            text(query).bindparams(*(bindparam(name, expanding=True, type_=types[name]) for name in lists)), parameters):
         at = _at(row.starts)
         store = store_key(row.location_mvid, row.store_number)
         detail = (f"{_event_label(row.event_type, row.ref, row.project_name, store)} was worked by {row.rep_name} "

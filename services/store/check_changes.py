@@ -11,7 +11,8 @@ writes (this app, the CLI, or the scheduler itself):
   before and after, so the rep's day it left is judged too;
 - an employee inserted, deleted or updated in id, name, job title or activity: the employee (every day of theirs).
 
-An update that changes none of those columns writes nothing (the nightly refresh rewrites every event with the same
+SQLite's INSERT OR REPLACE, which deletes without a delete trigger, is logged by the insert trigger (before the insert:
+the row it replaces, then the new one). An update that changes none of those columns writes nothing (the nightly refresh rewrites every event with the same
 values). A row with nothing in it means "everything": a bulk load (which drops the triggers) or the migration that
 created the log; the next run is then a full one.
 
@@ -41,28 +42,35 @@ SQLITE_TRIGGERS = tuple(f"dashboard_cc_{table[:-1]}_{operation}" for table, _ in
                         for operation in ("insert", "delete", "update"))
 
 
-def _log_event(dialect: str, row: str) -> str:
+def _log_event(dialect: str, row: str, source: str = "") -> str:
     whitespace = whitespace_literal(dialect)
-    return (f"INSERT INTO {TABLE} (event_ref, num, store) VALUES ({row}.project_ref_num, "
+    return (f"INSERT INTO {TABLE} (event_ref, num, store) SELECT {row}.project_ref_num, "
             f"{event_number_sql(dialect, f'{row}.project_name', whitespace)}, "
-            f"{store_sql(dialect, f'{row}.location_mvid', f'{row}.store_number', whitespace)});")
+            f"{store_sql(dialect, f'{row}.location_mvid', f'{row}.store_number', whitespace)}{source};")
 
 
-def _log_schedule(dialect: str, row: str) -> str:
-    return (f"INSERT INTO {TABLE} (event_ref, employee_id, day) VALUES ({row}.event_ref_num, {row}.employee_id, "
-            f"{seconds_sql(dialect, f'{row}.schedule_datetime')} / {DAY_SECONDS});")
+def _log_schedule(dialect: str, row: str, source: str = "") -> str:
+    return (f"INSERT INTO {TABLE} (event_ref, employee_id, day) SELECT {row}.event_ref_num, {row}.employee_id, "
+            f"{seconds_sql(dialect, f'{row}.schedule_datetime')} / {DAY_SECONDS}{source};")
 
 
-def _log_employee(row: str) -> str:
-    return f"INSERT INTO {TABLE} (employee_id) VALUES ({row}.id);"
+def _log_employee(row: str, source: str = "") -> str:
+    return f"INSERT INTO {TABLE} (employee_id) SELECT {row}.id{source};"
 
 
-def _body(dialect: str, table: str, row: str) -> str:
+def _body(dialect: str, table: str, row: str, source: str = "") -> str:
     if table == "events":
-        return _log_event(dialect, row)
+        return _log_event(dialect, row, source)
     if table == "schedules":
-        return _log_schedule(dialect, row)
-    return _log_employee(row)
+        return _log_schedule(dialect, row, source)
+    return _log_employee(row, source)
+
+
+# SQLite's INSERT OR REPLACE deletes the row it replaces without firing a delete trigger (as with the derived tables):
+# before an insert, the rows it may replace (same key) are logged as they are.
+_REPLACED = {"events": "old.project_ref_num = NEW.project_ref_num OR old.id = NEW.id",
+             "schedules": "old.id = NEW.id OR old.external_id = NEW.external_id",
+             "employees": "old.id = NEW.id OR old.external_id = NEW.external_id"}
 
 
 def _changed(columns: tuple[str, ...], dialect: str) -> str:
@@ -76,7 +84,9 @@ def create_trigger_statements(dialect: str) -> list[str]:
         singular = table[:-1]
         if dialect == "sqlite":
             statements += [
-                sqlite_trigger(f"dashboard_cc_{singular}_insert", f"INSERT ON {table}", _body(dialect, table, "NEW")),
+                f"CREATE TRIGGER dashboard_cc_{singular}_insert BEFORE INSERT ON {table} BEGIN "
+                f"{_body(dialect, table, 'old', f' FROM {table} old WHERE {_REPLACED[table]}')} "
+                f"{_body(dialect, table, 'NEW')} END",
                 sqlite_trigger(f"dashboard_cc_{singular}_delete", f"DELETE ON {table}", _body(dialect, table, "OLD")),
                 sqlite_trigger(f"dashboard_cc_{singular}_update",
                                f"UPDATE OF {', '.join(columns)} ON {table} WHEN {_changed(columns, dialect)}",
