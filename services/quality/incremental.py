@@ -124,13 +124,17 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
     found: dict[str, tuple] = {}
 
     def read(where: str, parameters: dict, *lists: str) -> None:
-        query = text(f"SELECT {_OPEN_COLUMNS} FROM dashboard_findings WHERE resolved_at IS NULL AND {where}"
+        """The findings `where` selects, open or not: each lookup is a seek on its own index, and a key, event or rep's
+        day has few findings in its history; "open" in the SQL would have SQLite walk every open finding instead."""
+        query = text(f"SELECT {_OPEN_COLUMNS}, resolved_at FROM dashboard_findings WHERE {where}"
                      ).bindparams(*(bindparam(name, expanding=True) for name in lists))
-        found.update((row[0], tuple(row[1:])) for row in connection.execute(query, parameters))
+        found.update((row[0], tuple(row[1:-1])) for row in connection.execute(query, parameters) if row[-1] is None)
 
+    # Every open finding of the rules judged whole, and those of the rules about bookings whose day is now the past
+    # (they resolve): both from the partial index of open findings.
     whole = sorted(wanted - set(INCREMENTAL_RULES))
     if whole:
-        read("rule IN :rules", {"rules": whole}, "rules")
+        read("resolved_at IS NULL AND rule IN :rules", {"rules": whole}, "rules")
     pair_rules = sorted(wanted & set(PAIR_RULES))
     if pair_rules:
         by_store: dict[str, list[str]] = {}
@@ -148,11 +152,11 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
             read("identity IN :identities", {"identities": identities}, "identities")
     booking_rules = sorted(wanted & set(BOOKING_RULES))
     if booking_rules:
-        read("rule IN :rules AND day < :today", {"rules": booking_rules, "today": now.date()}, "rules")
+        read("resolved_at IS NULL AND rule IN :rules AND day < :today", {"rules": booking_rules, "today": now.date()},
+             "rules")
         if scope.rep_days:
-            read("employee_id IN :reps AND day IN :days AND rule IN :rules",
-                 {"reps": scope.day_reps, "days": [_as_date(day) for day in scope.days], "rules": booking_rules},
-                 "reps", "days", "rules")
+            condition, pairs = scope.rep_day_condition("day", "employee_id", _as_date)
+            read(f"{condition} AND rule IN :rules", {**pairs, "rules": booking_rules}, "rules")
         if scope.reps:
             read("employee_id IN :reps AND rule IN :rules", {"reps": sorted(scope.reps), "rules": booking_rules},
                  "reps", "rules")

@@ -68,6 +68,25 @@ def _flagged_branches(dialect: str) -> tuple[list[str], dict[str, str]]:
     return branches, parameters
 
 
+def _flagged_of_days(title_parameters: dict[str, str]) -> str:
+    """The bookings of some reps' days (an incremental run's) of an inactive rep or of a rep who may not work the
+    event's type: the days are seeks on ix_dashboard_rep_bookings_day, each booking tested against small sets of
+    employees; the same judgment as _flagged_branches, which reads from the employees instead (every day from today)."""
+    terms = []
+    for index in range(len(QUALIFIED_TITLES)):
+        names = ", ".join(f":{name}" for name in title_parameters if name.startswith(f"title_{index}_"))
+        terms.append(f"(b.event_type = :type_{index} AND b.employee_id NOT IN "
+                     f"(SELECT id FROM employees WHERE job_title IN ({names})))")
+    return f"""SELECT rep, ref, starts, ends, inactive, unqualified FROM (
+        SELECT b.employee_id AS rep, b.event_ref AS ref, b.starts, b.starts + 60 * b.minutes AS ends,
+               CASE WHEN b.employee_id IN (SELECT id FROM employees WHERE is_active = FALSE) THEN 1 ELSE 0 END
+                   AS inactive,
+               CASE WHEN {' OR '.join(terms)} THEN 1 ELSE 0 END AS unqualified
+        FROM {BOOKINGS} b
+        WHERE b.day >= :today_day AND {{rep_days}} AND b.condition IN :conditions
+    ) days_of_reps WHERE inactive = 1 OR unqualified = 1"""
+
+
 # --- double booked, inactive, not qualified: one pass over the schedules from today on ------------------------------
 
 # The bookings from today on are one range of ix_dashboard_rep_bookings_day, which holds every column read here in
@@ -116,24 +135,27 @@ def booking_findings(context: _Context) -> list[Finding]:
                                      "conditions": _CONDITIONS}
     union = "\n    UNION ALL\n    ".join(flagged)
 
-    def offending(crowded_range: str, flagged_scope: str, **scoped: list) -> list:
+    def offending(crowded_range: str, flagged: str, lists: dict[str, list] | None = None,
+                  values: dict[str, object] | None = None) -> list:
         query = text(_BOOKING_QUERY.format(bookings=BOOKINGS, core=CORE, supervisor=SUPERVISOR, crowded_range=crowded_range,
-                                           flagged=union.format(flagged_scope=flagged_scope))).bindparams(
-            *(bindparam(name, expanding=True) for name in ("conditions", *scoped)))
-        return list(context.connection.execute(query, {**parameters, **scoped}))
+                                           flagged=flagged)).bindparams(
+            *(bindparam(name, expanding=True) for name in ("conditions", *(lists or {}))))
+        return list(context.connection.execute(query, {**parameters, **(lists or {}), **(values or {})}))
 
     scope = context.scope
     if scope is None:
-        rows = offending("day >= :today_day", "")
+        rows = offending("day >= :today_day", union.format(flagged_scope=""))
     else:  # the reps' days of the scope, then every day of its reps (an employee changed), each row once
         rows = []
         if scope.rep_days:
-            rows += offending("day >= :today_day AND day IN :days AND employee_id IN :reps",
-                              "AND p.id IN :reps AND b.day IN :days", days=scope.days, reps=scope.day_reps)
+            condition, pairs = scope.rep_day_condition("day", "employee_id")
+            rows += offending(f"day >= :today_day AND {condition}", _flagged_of_days(title_parameters).format(
+                rep_days=scope.rep_day_condition("b.day", "b.employee_id")[0]), values=pairs)
         if scope.reps:
             seen = {(row.rep, row.ref) for row in rows}
             rows += [row for row in offending("employee_id IN :all_days_reps AND starts >= :today",
-                                              "AND p.id IN :all_days_reps", all_days_reps=sorted(scope.reps))
+                                              union.format(flagged_scope="AND p.id IN :all_days_reps"),
+                                              {"all_days_reps": sorted(scope.reps)})
                      if (row.rep, row.ref) not in seen]
     wanted = context.wanted
     findings: list[Finding] = []
@@ -306,7 +328,7 @@ def unreported_findings(context: _Context) -> list[Finding]:
         query = query.format(scoped="")
     findings = []
     # Typed: an empty list is then a typed empty IN on PostgreSQL (an untyped one compares the reps with integers).
-    types = {"conditions": String(), "refs": Integer(), "reps": String()}
+    types: dict[str, Integer | String] = {"conditions": String(), "refs": Integer(), "reps": String()}
     for row in context.connection.execute(
             text(query).bindparams(*(bindparam(name, expanding=True, type_=types[name]) for name in lists)), parameters):
         at = _at(row.starts)

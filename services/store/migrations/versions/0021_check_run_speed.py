@@ -5,8 +5,8 @@
 - `dashboard_check_changes`, the change log an incremental run (`check run --changed-since last`) reads: one row per
   changed row of events, schedules and employees, written by triggers (services/store/check_changes.py says what each
   row holds). It starts with one row that says "everything": the first run after this migration is a full one.
-- Indexes of the findings by pairing key, by rep and day, and by rule and day: an incremental run looks up the open
-  findings of what changed instead of reading every open finding.
+- Indexes of the findings by pairing key and by rep and day, and of the open ones by rule, day and severity: an incremental run looks up the open findings of what changed instead of reading every open finding, and
+  counts them per rule from an index.
 - dashboard_check_runs.incremental and .supervisor_rule: which runs an incremental run can build on.
 
 Frozen: this file's own SQL, nothing imported from `services` (services/store/check_changes.py holds the current copy
@@ -30,8 +30,8 @@ TYPE_INDEX = "ix_dashboard_rep_bookings_type"
 CHANGES = "dashboard_check_changes"
 FINDINGS = "dashboard_findings"
 FINDING_INDEXES = {"ix_dashboard_findings_key": ["store", "event_number"],
-                   "ix_dashboard_findings_rep_day": ["employee_id", "day"],
-                   "ix_dashboard_findings_rule_day": ["rule", "day"]}
+                   "ix_dashboard_findings_rep_day": ["employee_id", "day"]}
+OPEN_INDEX = "ix_dashboard_findings_open"  # the open findings by rule, day and severity (partial)
 RUNS = "dashboard_check_runs"
 # The change log's triggers, per dialect, as services/store/check_changes.py wrote them when frozen.
 STATEMENTS = {
@@ -111,6 +111,10 @@ def upgrade() -> None:
     for name, columns in FINDING_INDEXES.items():
         if name not in present:
             op.create_index(name, FINDINGS, columns)
+    if OPEN_INDEX not in present:
+        # resolved_at too, though always NULL there: SQLite then reads the counts from the index alone.
+        op.create_index(OPEN_INDEX, FINDINGS, ["rule", "day", "severity", "resolved_at"],
+                        sqlite_where=sa.text("resolved_at IS NULL"), postgresql_where=sa.text("resolved_at IS NULL"))
     present_columns = {column["name"] for column in inspector.get_columns(RUNS)}
     if "incremental" not in present_columns:
         op.add_column(RUNS, sa.Column("incremental", sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -123,7 +127,7 @@ def downgrade() -> None:
     with op.batch_alter_table(RUNS) as batch:
         batch.drop_column("supervisor_rule")
         batch.drop_column("incremental")
-    for name in FINDING_INDEXES:
+    for name in (*FINDING_INDEXES, OPEN_INDEX):
         op.drop_index(name, table_name=FINDINGS)
     for statement in STATEMENTS[dialect]["drop"]:
         op.execute(statement)
