@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import resource
 import statistics
 import subprocess
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,8 @@ READS = [
     ("unscheduled", "4. Unscheduled buckets", 100),
 ]
 OTHERS = [
-    ("check_run", "5. Full data-quality check run (stored)", 5000),
+    ("check_run", "5. Full data-quality check run (stored)", 2000),
+    ("check_incremental", "5. Incremental check run after 100 changed events (`--changed-since last`)", 300),
     ("paired", "6. Paired reschedule, own overhead (in-process Crossmark)", None),
     ("page_calendar_cold", "7. Calendar page run, cold cache", None),
     ("page_calendar_warm", "7. Calendar page run, warm cache", 500),
@@ -295,6 +297,48 @@ def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
     return measure(one, repeat=len(pairs) - 2, warmups=2)
 
 
+def _incremental_check_runs(engine: Engine, settings, now: datetime, repeat: int) -> Timing:  # noqa: ANN001
+    """Incremental check runs (`check run --changed-since last`), each after 100 events changed: 50 schedules moved a
+    day later and 50 events' conditions changed (Unstaffed and back), written outside the timing; the clock one minute
+    on each time (its windows are part of the run). Every run must have been incremental."""
+    from services.quality.checks import run_check
+
+    with engine.connect() as connection:
+        refs = list(connection.execute(text(
+            "SELECT event_ref_num FROM schedules WHERE schedule_datetime > :now ORDER BY event_ref_num LIMIT 5000"),
+            {"now": now}).scalars())
+    from services.store.tables import Schedule
+
+    randomness = random.Random(22)
+    moment = [now]
+    schedules = Schedule.__table__
+
+    def change() -> None:
+        chosen = randomness.sample(refs, 100)
+        with engine.begin() as connection:  # typed: stored as the app stores times
+            for schedule_id, at in connection.execute(select(schedules.c.id, schedules.c.schedule_datetime).where(
+                    schedules.c.event_ref_num.in_(chosen[:50]))).all():
+                connection.execute(update(schedules).where(schedules.c.id == schedule_id).values(
+                    schedule_datetime=at + timedelta(days=1)))
+            for ref in chosen[50:]:
+                connection.execute(text("UPDATE events SET condition = CASE WHEN condition = 'Unstaffed' THEN "
+                                        "'Scheduled' ELSE 'Unstaffed' END WHERE project_ref_num = :ref"), {"ref": ref})
+
+    def one() -> None:
+        moment[0] += timedelta(minutes=1)
+        result = run_check(engine, settings, now=moment[0], triggered_by="bench", incremental=True)
+        if not result.incremental:
+            raise RuntimeError(f"the incremental check run was a full one: {result.full_because}")
+
+    samples = []
+    for _ in range(max(3, min(repeat, 15))):
+        change()
+        started = time.perf_counter()
+        one()
+        samples.append((time.perf_counter() - started) * 1000)
+    return _timing(samples)
+
+
 def select_events(pairs: list[tuple[int, datetime]]):  # noqa: ANN201 - a select of (ref, name, mvid, store number)
     from services.store.tables import Event
 
@@ -404,6 +448,7 @@ def measure_one(backend: str, events: int, data_dir: Path, postgres: str | None,
     check = measure(lambda: run_check(engine, settings, now=now, triggered_by="bench"), min(repeat, CHECK_REPEAT_MAX),
                     warmups=0)
     result["ours"]["check_run"] = check.as_dict()
+    result["ours"]["check_incremental"] = _incremental_check_runs(engine, settings, now, repeat).as_dict()
     result["ours"]["paired"] = _paired_reschedules(engine, today, PAIRED_ACTIONS).as_dict()
     for key, timing in _page_runs(url, day, max(1, min(repeat, 5))).items():
         result["ours"][key] = timing.as_dict()

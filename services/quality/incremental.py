@@ -160,23 +160,18 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
         if scope.reps:
             read("employee_id IN :reps AND rule IN :rules", {"reps": sorted(scope.reps), "rules": booking_rules},
                  "reps", "rules")
-    if "unreported_work" in wanted:  # a few thousand at most: read whole, kept when in the scope
-        window_start = (now - timedelta(days=UNREPORTED_DAYS)).date()
-        query = text(f"SELECT {_OPEN_COLUMNS}, refs, employee_id FROM dashboard_findings "
-                     "WHERE rule = 'unreported_work' AND resolved_at IS NULL")
-        for row in connection.execute(query):
-            day = _as_day(row[4])
-            ref = int(row[9].split(",")[0]) if row[9] else None
-            if (day is not None and day <= window_start) or ref in scope.refs or row[10] in scope.reps:
-                found[row[0]] = tuple(row[1:9])
+    if "unreported_work" in wanted:
+        # What leaves the 14 days (its first day and before), the scope's events (one ref each: the open ones of the
+        # rule, a few thousand at most, are filtered in SQL) and its reps.
+        read("resolved_at IS NULL AND rule = 'unreported_work' AND day <= :first",
+             {"first": (now - timedelta(days=UNREPORTED_DAYS)).date()})
+        for batch in batches(refs):
+            read("resolved_at IS NULL AND rule = 'unreported_work' AND refs IN :refs",
+                 {"refs": [str(ref) for ref in batch]}, "refs")
+        if scope.reps:
+            read("employee_id IN :reps AND rule = 'unreported_work'", {"reps": sorted(scope.reps)}, "reps")
     return found
 
 
 def _as_date(days: int) -> date:
     return (EPOCH + timedelta(days=days)).date()
-
-
-def _as_day(value: object) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
