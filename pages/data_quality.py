@@ -24,10 +24,12 @@ run_column, info_column = st.columns([1, 3], vertical_alignment="center")
 if can("run_checks") and run_column.button("Run checks now", type="primary", icon=":material/play_arrow:", key="run_checks"):
     progress = st.progress(0.0, text="Starting…")
     try:
+        # Incremental when it can be (what changed since the last complete run; the same findings as a full run).
         outcome = run_check(get_engine(), get_settings(), triggered_by=acting_user() or "dashboard", actor=acting_user(),
                             progress=lambda done, total, name: progress.progress(done / max(total, 1),
-                                                                                 text=f"Checking {name}…"))
-        progress.progress(1.0, text=f"Run {outcome.run_id}: {len(outcome.findings)} open, {outcome.new} new, "
+                                                                                 text=f"Checking {name}…"),
+                            incremental=True)
+        progress.progress(1.0, text=f"Run {outcome.run_id}: {outcome.open_findings:,} open, {outcome.new} new, "
                                     f"{outcome.resolved} resolved")
     except OpsError as error:
         st.error(plain(error))

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from dashboard.markdown_text import plain
 from services.quality.work import finding_record
-from services.store.tables import FindingHistory
+from services.store.tables import CheckRun, FindingHistory
 from tests.test_app_actions import sprint2  # noqa: F401 - the shared fixture
 from tests.test_app_pages import _texts, open_page, signed_in_as  # noqa: F401 - open_page is a fixture
 
@@ -67,6 +67,9 @@ def test_review_flow_from_unassigned_to_resolved(open_page, sprint2):
     assert not app.exception
     assert _view_labels(app) == ["All open (1)", "My findings (0)", "Unassigned (1)", "Overdue (0)"]
     assert any("1 resolved" in text for text in _texts(app.caption) + [p.text for p in app.get("progress")])
+    with engine.connect() as connection:  # the page's run re-judged only what the fix changed
+        runs = connection.execute(select(CheckRun.incremental).order_by(CheckRun.id)).scalars().all()
+    assert runs == [False, True]
 
     resolved = finding_record(engine, finding_id)
     assert resolved.resolved_at is not None and resolved.owner == operator
