@@ -20,7 +20,7 @@ st.caption("Events whose condition is Unstaffed, by how soon they are due. Selec
            "to staff them together.")
 result_banner()
 bulk_ui.show_result("unscheduled")
-where = filter_bar(reads.stores())
+where = filter_bar(reads.store_choices())
 totals = unscheduled_bucket_totals(reads.unscheduled_buckets(where))
 
 tiles = st.columns(len(URGENCY_BUCKETS))
