@@ -52,7 +52,7 @@ picker.date_input("Date", key="day_picker", on_change=pick_day, format="YYYY-MM-
 query_state.remember("date", "day_view_date", day.isoformat())
 
 with store_column:
-    where = filter_bar(reads.stores(), with_types=False)
+    where = filter_bar(reads.store_choices(), with_types=False)
 view = reads.day_view(day, where)
 scheduled = view.scheduled
 
@@ -118,6 +118,6 @@ if not view.unstaffed_due.empty:
                                                     "start_datetime": "Window opens", "due_datetime": "Due"}),
                  hide_index=True, width="stretch", column_config={"Ref": whole_number("Ref"),
                                                                   "Store": whole_number("Store")})
-if not scheduled.empty:
-    download_csv(scheduled.drop(columns=["schedule_id"]), f"events-{day.isoformat()}.csv")
+if not scheduled.empty:  # encoded when the download is asked for, not on every run
+    download_csv(partial(scheduled.drop, columns=["schedule_id"]), f"events-{day.isoformat()}.csv")
 draw_open_dialog()
