@@ -9,12 +9,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import weakref
 from datetime import date, datetime
 from typing import Callable, Iterable, TypeVar
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from dashboard.components import StoreChoices
 from dashboard.wiring import get_engine
@@ -63,6 +64,7 @@ _miss = threading.local()  # set by _cached's body, which runs only on a cache m
 _run = threading.local()
 _commits = itertools.count(1)
 _last_commit = 0
+_counted_engines: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines whose commits _count_commit counts
 
 
 def _count_commit(_connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
@@ -87,8 +89,10 @@ def _timed(query: str, read: Callable, *args, **kwargs):  # noqa: ANN002, ANN003
 
 def _run_version() -> int:
     engine = get_engine()
-    if not event.contains(engine, "commit", _count_commit):
-        event.listen(engine, "commit", _count_commit)
+    if engine not in _counted_engines:  # event.contains costs ~0.1 ms: asked once per engine
+        if not event.contains(engine, "commit", _count_commit):
+            event.listen(engine, "commit", _count_commit)
+        _counted_engines.add(engine)
     remembered = getattr(_run, "version", None)
     if remembered is not None and remembered[1] == _last_commit:
         return remembered[0]
