@@ -138,10 +138,12 @@ def table_key(refs: tuple[int, ...]) -> str:
     return "day_table_" + hashlib.sha256(repr(refs).encode()).hexdigest()[:12]
 
 
-def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None) -> None:
+def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None,
+                table: pd.DataFrame | None = None) -> None:
     """The table mode: every scheduled event of the day on one line, in time order; selecting a line shows that
-    event's actions under the table, naming the event they act on."""
-    table = day_table(scheduled)
+    event's actions under the table, naming the event they act on. `table`: day_table(scheduled), when the page
+    has it already (made once per data version: dashboard/reads.derived)."""
+    table = day_table(scheduled) if table is None else table
     st.header(f"Events · {len(table)}")
     if table.empty:
         return

@@ -74,9 +74,17 @@ metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a
 metrics[2].metric("Unstaffed due this month", f"{int(table['unstaffed_due'].sum()):,}")
 metrics[3].metric("Days with Unstaffed due", f"{int((table['unstaffed_due'] > 0).sum())}")
 badges({event_type: int(table[event_type].sum()) for event_type in EVENT_TYPES})
-picker, go = st.columns([2, 1], vertical_alignment="bottom")
 last_day = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month, format="YYYY-MM-DD",
-                           key="calendar_day_picker")
-if go.button("Open day view", icon=":material/today:", key="open_day"):
-    st.switch_page(page_path("day"), query_params={"date": picked.isoformat()})
+
+
+@st.fragment
+def open_a_day() -> None:
+    """Picking a day changes nothing else on the page: only this part runs again, not the month's reads and grid."""
+    picker, go = st.columns([2, 1], vertical_alignment="bottom")
+    picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month,
+                               format="YYYY-MM-DD", key="calendar_day_picker")
+    if go.button("Open day view", icon=":material/today:", key="open_day"):
+        st.switch_page(page_path("day"), query_params={"date": picked.isoformat()})
+
+
+open_a_day()
