@@ -13,14 +13,16 @@ import streamlit as st  # noqa: E402
 
 from dashboard import reads  # noqa: E402
 from dashboard.auth import current_user, header_sign_out_notice, sign_in_page, sign_out  # noqa: E402
-from dashboard.components import PAGE_FILES, PAGE_ROLES, database_problem, page_path  # noqa: E402
+from dashboard.components import PAGE_FILES, PAGE_ROLES, database_problem, navigation_pages  # noqa: E402
 from dashboard.markdown_text import plain  # noqa: E402
-from services.access.switches import MAINTENANCE, WRITES_OFF, current_switches  # noqa: E402
+from services.access.switches import MAINTENANCE, WRITES_OFF  # noqa: E402
 from dashboard.wiring import get_engine, get_settings  # noqa: E402
 from services.store.database import display_url, short_database_name  # noqa: E402
 from services.reads.read_queries import sync_freshness  # noqa: E402
 from services.access.accounts import ADMIN  # noqa: E402
 from services.errors import OpsError  # noqa: E402
+
+reads.begin_run()  # this run reads the data version once, whatever number of reads it makes
 
 # An emoji icon is drawn from a data: URI; a :material/...: one would be fetched from fonts.gstatic.com, which the
 # Content-Security-Policy (dashboard/security_headers.py) does not allow and an internal network may not reach.
@@ -40,19 +42,16 @@ except OpsError as error:  # the command that fixes it for admins only (a sessio
 user = current_user()
 if user is None:
     # Register the pages (hidden) so the link someone opened is still the page they land on after signing in.
-    st.navigation([st.Page(page_path(key), title=title, url_path=key, default=(key == "overview"))
-                   for key, (title, _) in PAGE_FILES.items()], position="hidden")
+    st.navigation(navigation_pages(PAGE_FILES), position="hidden")
     st.set_page_config(page_title="Sign in · Field events")
     sign_in_page()
     st.stop()
 st.session_state["acting_user"] = user.username  # what every action records as its author
 st.session_state["acting_role"] = user.role
 
-pages = [st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(key == "overview"))
-         for key, (title, icon) in PAGE_FILES.items() if user.may(PAGE_ROLES.get(key, "view"))]
-navigation = st.navigation(pages)
+navigation = st.navigation(navigation_pages(key for key in PAGE_FILES if user.may(PAGE_ROLES.get(key, "view"))))
 st.set_page_config(page_title=f"{navigation.title} · Field events")  # the browser tab names the page
-switches = current_switches(get_engine())
+switches = reads.switches()
 # Read once per run; the action buttons of every page are drawn disabled with this reason (dashboard/actions_ui.py).
 st.session_state["writes_paused"] = (
     "Maintenance mode is on: changes are paused for a deployment." if switches[MAINTENANCE]

@@ -1,8 +1,10 @@
 """UI components shared by pages: the filter bar, type badges, event cards, navigation between pages."""
 from __future__ import annotations
 
+import copy
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -39,6 +41,20 @@ PAGE_ROLES = {"admin": "switches", "bulk_actions": "batch"}
 
 def page_path(key: str) -> Path:
     return PAGES_DIR / f"{key}.py"
+
+
+@st.cache_resource(show_spinner=False)
+def _page_templates() -> dict[str, st.Page]:
+    return {key: st.Page(page_path(key), title=title, icon=icon, url_path=key, default=(key == "overview"))
+            for key, (title, icon) in PAGE_FILES.items()}
+
+
+def navigation_pages(keys: Iterable[str]) -> list[st.Page]:
+    """The st.Page of each page key, for st.navigation. Made once per process and copied for each run: making one
+    resolves its script's path on disk (a stat per folder), about 2 ms a run for the twelve. Each run gets its own
+    copies because st.navigation marks the page it returns as the one that run may call."""
+    templates = _page_templates()
+    return [copy.copy(templates[key]) for key in keys]
 
 
 def page_url(key: str, **params: object) -> str:
@@ -83,27 +99,39 @@ def store_labels(stores: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
-def store_label(stores: pd.DataFrame):  # noqa: ANN201
-    """The Store list's format_func: each store's unique label (store_labels), "All stores" for ALL_STORES."""
-    labels = store_labels(stores)
-    return lambda store: ALL_STORES_LABEL if store in (None, ALL_STORES) else labels.get(store, store)
+@dataclass(frozen=True)
+class StoreChoices:
+    """The Store list as the filter bar draws it: the store keys in list order, each key's label (store_labels) and
+    store number (store_numbers). Made once per data version (dashboard/reads.store_choices), not on every run."""
+
+    keys: tuple[str, ...]
+    labels: dict[str, str]
+    numbers: dict[str, int | None]
+
+    @classmethod
+    def of(cls, stores: pd.DataFrame) -> StoreChoices:
+        return cls(tuple(stores["store"]), store_labels(stores), store_numbers(stores))
+
+    def label(self, store: str | None) -> str:
+        """The list's format_func: a store's unique label, "All stores" for ALL_STORES."""
+        return ALL_STORES_LABEL if store in (None, ALL_STORES) else self.labels.get(store, store)
 
 
-def filter_bar(stores: pd.DataFrame, *, with_types: bool = True) -> EventFilter:
+def filter_bar(stores: StoreChoices, *, with_types: bool = True) -> EventFilter:
     """Type and store filters, initialised from the URL (a store by its location id or its number) and written back to
     it (the store by its key, so a link always names one store the same way)."""
-    valid = list(stores["store"])
+    valid = stores.keys
     columns = st.columns([3, 2]) if with_types else [None, st.container()]
     types = list(EVENT_TYPES)
     if columns[0] is not None:
         types = columns[0].multiselect("Event types", list(EVENT_TYPES), placeholder="All types",
                                        **query_state.bind("types", "filter_types", query_state.read_types,
                                                           on_several_pages=True))
-    numbers = store_numbers(stores)
+    numbers = stores.numbers
     # "All stores" is an option of its own (ALL_STORES): a None value would show the list's "Choose an option".
     # on_several_pages also sends the store back to the browser on every run, so when another store comes to share
     # its label the list shows its new label ("... (loc 157384)"), not the old one that no option has any more.
-    chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=store_label(stores),
+    chosen = columns[1].selectbox("Store", [ALL_STORES, *valid], format_func=stores.label,
                                   help="Type a store number or name to find it.",
                                   **query_state.bind("store", "filter_store",
                                                      lambda: query_state.read_store(numbers) or ALL_STORES,

@@ -3,7 +3,7 @@ stands) and its compact table, and the Calendar's month as a list of days for ph
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from typing import Callable, Mapping
 
 import pandas as pd
 import streamlit as st
@@ -71,10 +71,11 @@ def event_cards(rows: pd.DataFrame, columns: int, actions: EventActions | None =
 
 # --- the Day view's table mode ---------------------------------------------------------------------------------------
 
+SUPERVISOR_FIELDS = ("supervisor_state", "supervisor_ref", "supervisor_at")  # what pair_words reads of a CORE
 DAY_TABLE_COLUMNS = ["Time", "Type", "Event", "Ref", "Store", "Store name", "Rep", "Pair"]
 
 
-def pair_words(row: pd.Series, cores_by_supervisor: dict[int, pd.Series]) -> str:
+def pair_words(row: Mapping, cores_by_supervisor: dict[int, Mapping]) -> str:
     """How an event's pair stands, in words: a CORE names its Supervisor's state; a Supervisor names the CORE of this
     day it belongs to; other types have no pair."""
     if row["event_type"] == CORE:
@@ -102,19 +103,24 @@ def day_table(scheduled: pd.DataFrame) -> pd.DataFrame:
     if scheduled.empty:
         return pd.DataFrame(columns=DAY_TABLE_COLUMNS, index=pd.Index([], name="ref"))
     ordered = scheduled.sort_values(["scheduled_at", "ref"], kind="stable")
-    cores_by_supervisor = {int(row["supervisor_ref"]): row for _, row in ordered.iterrows()
+    # Plain dicts of the few fields the Pair column reads, built from whole columns: a pandas Series per row
+    # (iterrows), or to_dict("records") over every column, cost more than the rest of the page's run at a busy club.
+    pair_fields = ("event_type", "ref", "scheduled_at", *SUPERVISOR_FIELDS)
+    records = [dict(zip(pair_fields, values)) for values in zip(*(ordered[field].tolist() for field in pair_fields))]
+    cores_by_supervisor = {int(row["supervisor_ref"]): row for row in records
                            if row["event_type"] == CORE and row["supervisor_ref"] is not None
                            and not pd.isna(row["supervisor_ref"])}
+    refs = [int(ref) for ref in ordered["ref"]]
     table = pd.DataFrame({
-        "Time": [f"{pd.Timestamp(value):%H:%M}" for value in ordered["scheduled_at"]],
+        "Time": pd.to_datetime(ordered["scheduled_at"]).dt.strftime("%H:%M").tolist(),
         "Type": ordered["event_type"].tolist(),
         "Event": ordered["name"].tolist(),
-        "Ref": [int(ref) for ref in ordered["ref"]],
+        "Ref": refs,
         "Store": [None if pd.isna(number) else int(number) for number in ordered["store_number"]],
         "Store name": ordered["store_name"].fillna("").tolist(),
         "Rep": ordered["rep_name"].fillna("unknown rep").tolist(),
-        "Pair": [pair_words(row, cores_by_supervisor) for _, row in ordered.iterrows()],
-    }, index=pd.Index([int(ref) for ref in ordered["ref"]], name="ref"))
+        "Pair": [pair_words(row, cores_by_supervisor) for row in records],
+    }, index=pd.Index(refs, name="ref"))
     return table
 
 
@@ -132,10 +138,12 @@ def table_key(refs: tuple[int, ...]) -> str:
     return "day_table_" + hashlib.sha256(repr(refs).encode()).hexdigest()[:12]
 
 
-def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None) -> None:
+def event_table(scheduled: pd.DataFrame, actions: EventActions | None = None,
+                table: pd.DataFrame | None = None) -> None:
     """The table mode: every scheduled event of the day on one line, in time order; selecting a line shows that
-    event's actions under the table, naming the event they act on."""
-    table = day_table(scheduled)
+    event's actions under the table, naming the event they act on. `table`: day_table(scheduled), when the page
+    has it already (made once per data version: dashboard/reads.derived)."""
+    table = day_table(scheduled) if table is None else table
     st.header(f"Events · {len(table)}")
     if table.empty:
         return

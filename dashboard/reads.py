@@ -6,14 +6,18 @@ fresh data; the TTL only bounds memory and staleness of time-relative figures.
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+import weakref
 from datetime import date, datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine, event
 
+from dashboard.components import StoreChoices
 from dashboard.wiring import get_engine
 from services.quality import checks as quality_checks
 from services.quality import work as finding_work
@@ -21,6 +25,7 @@ from services.reads import batches as batch_reads
 from services.reads import read_queries
 from services.reads.exports import EXPORT_ROW_LIMIT
 from services.ops.metrics import METRICS
+from services.access.switches import current_switches
 from services.reads.read_queries import EventFilter
 
 _QUERIES: dict[str, Callable] = {
@@ -45,10 +50,32 @@ _QUERIES: dict[str, Callable] = {
     "work_counts": finding_work.work_counts,
     "time_to_fix": finding_work.time_to_fix,
     "assignable_people": finding_work.assignable_people,
+    # Read fresh on every run before: every change of a switch bumps the data version (services/access/switches.py).
+    "switches": current_switches,
+    "store_choices": lambda engine: StoreChoices.of(read_queries.stores(engine)),
 }
 
 
+T = TypeVar("T")
 _miss = threading.local()  # set by _cached's body, which runs only on a cache miss (in the calling thread)
+# The data version read by this script run (its thread), with the process's commit count when it was read: one read of
+# the stamp per run instead of one per query. It is read again after any commit in this process (an action run by the
+# page itself), and forgotten at the start of every run (begin_run).
+_run = threading.local()
+_commits = itertools.count(1)
+_last_commit = 0
+_counted_engines: weakref.WeakSet[Engine] = weakref.WeakSet()  # the engines whose commits _count_commit counts
+
+
+def _count_commit(_connection) -> None:  # noqa: ANN001 - a SQLAlchemy Connection
+    global _last_commit
+    _last_commit = next(_commits)
+
+
+def begin_run() -> None:
+    """Called first thing in every script run (dashboard/app.py) and fragment run: the next read reads the data version
+    again, so a write by any process since the last run shows."""
+    _run.version = None
 
 
 def _timed(query: str, read: Callable, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -60,18 +87,50 @@ def _timed(query: str, read: Callable, *args, **kwargs):  # noqa: ANN002, ANN003
         METRICS.observe("read_query_seconds", time.perf_counter() - started, query=query)
 
 
+def _run_version() -> int:
+    engine = get_engine()
+    if engine not in _counted_engines:  # event.contains costs ~0.1 ms: asked once per engine
+        if not event.contains(engine, "commit", _count_commit):
+            event.listen(engine, "commit", _count_commit)
+        _counted_engines.add(engine)
+    remembered = getattr(_run, "version", None)
+    if remembered is not None and remembered[1] == _last_commit:
+        return remembered[0]
+    seen = _last_commit
+    version = _timed("data_version", read_queries.data_version)
+    _run.version = (version, seen)
+    return version
+
+
+# The cache key is the query's arguments as text (`key`): Streamlit hashes every argument not named with a leading
+# underscore, and hashing a date and an EventFilter its way cost more than the query's own cache lookup (~0.25 ms a
+# read). Every argument of a query is a date, datetime, number, string, None or a tuple or frozen dataclass of those,
+# whose repr names it exactly.
 @st.cache_data(ttl=300, max_entries=512, show_spinner=False)
-def _cached(version: int, query: str, args: tuple, kwargs: tuple):  # noqa: ANN202 - the query's own result
+def _cached(version: int, query: str, key: str, _args: tuple, _kwargs: tuple):  # noqa: ANN202 - the query's result
     _miss.flag = True
-    return _timed(query, _QUERIES[query], *args, **dict(kwargs))
+    return _timed(query, _QUERIES[query], *_args, **dict(_kwargs))
 
 
 def _read(query: str, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-    version = _timed("data_version", read_queries.data_version)
+    version = _run_version()
     _miss.flag = False
-    result = _cached(version, query, args, tuple(sorted(kwargs.items())))
+    ordered = tuple(sorted(kwargs.items()))
+    result = _cached(version, query, repr((args, ordered)), args, ordered)
     METRICS.count("cache_requests", query=query, result="miss" if _miss.flag else "hit")
     return result
+
+
+@st.cache_data(ttl=300, max_entries=256, show_spinner=False)
+def _derived_cached(version: int, name: str, key: str, _make: Callable[[], T]) -> T:
+    return _make()
+
+
+def derived(name: str, make: Callable[[], T], *key: object) -> T:
+    """What `make` builds from this version's reads, made once per data version and `key` (the arguments of the reads
+    it uses, and anything else it depends on; the same kinds of values as a query's arguments): for a page's parts
+    that cost more to build than to fetch, such as the Calendar's month grid."""
+    return _derived_cached(_run_version(), name, repr(key), make)
 
 
 def now_minute() -> datetime:
@@ -85,6 +144,15 @@ def summary() -> read_queries.DatabaseSummary:
 
 def stores() -> pd.DataFrame:
     return _read("stores")
+
+
+def store_choices() -> StoreChoices:
+    """The Store list's options, labels and numbers, made once per data version rather than on every run."""
+    return _read("store_choices")
+
+
+def switches() -> dict[str, bool]:
+    return _read("switches")
 
 
 def month_calendar(month: date, where: EventFilter) -> pd.DataFrame:

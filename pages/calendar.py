@@ -34,7 +34,7 @@ following.button("Next ▶", on_click=shift_month, args=(1,), width="stretch", k
 month = st.session_state.calendar_month
 header.title(f"{month:%B %Y}")
 
-where = filter_bar(reads.stores())
+where = filter_bar(reads.store_choices())
 query_state.remember("month", "calendar_month", f"{month:%Y-%m}")
 
 table = reads.month_calendar(month, where)
@@ -48,10 +48,18 @@ calendar_layout_style()
 # The grid comes right under the filters so the whole month fits in the window; the month's figures follow it.
 # A cell's link loads the Day view as a new page (Streamlit has no in-app navigation for links in HTML); the session
 # survives through its cookie and the link carries the filters.
-grid = month_grid(table, month, today)
+
+
+def month_html() -> tuple[str, str]:
+    grid = month_grid(table, month, today)
+    return (month_grid_html(grid, where.store, where.event_types),
+            month_day_list_html(grid, where.store, where.event_types))
+
+
+# Built once per data version, month, filters and day (~4 ms of colours and links a run otherwise).
+grid_html, day_list = reads.derived("month_html", month_html, month, where, today)
 with st.container(key="month_grid"):
-    st.html(month_grid_html(grid, where.store, where.event_types))
-day_list = month_day_list_html(grid, where.store, where.event_types)
+    st.html(grid_html)
 if day_list:
     with st.container(key="calendar_list"):
         st.html(day_list)
@@ -66,9 +74,17 @@ metrics[1].metric("Busiest day", f"{table.loc[table['total'].idxmax(), 'day']:%a
 metrics[2].metric("Unstaffed due this month", f"{int(table['unstaffed_due'].sum()):,}")
 metrics[3].metric("Days with Unstaffed due", f"{int((table['unstaffed_due'] > 0).sum())}")
 badges({event_type: int(table[event_type].sum()) for event_type in EVENT_TYPES})
-picker, go = st.columns([2, 1], vertical_alignment="bottom")
 last_day = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month, format="YYYY-MM-DD",
-                           key="calendar_day_picker")
-if go.button("Open day view", icon=":material/today:", key="open_day"):
-    st.switch_page(page_path("day"), query_params={"date": picked.isoformat()})
+
+
+@st.fragment
+def open_a_day() -> None:
+    """Picking a day changes nothing else on the page: only this part runs again, not the month's reads and grid."""
+    picker, go = st.columns([2, 1], vertical_alignment="bottom")
+    picked = picker.date_input("Open a day", value=today if month <= today <= last_day else month,
+                               format="YYYY-MM-DD", key="calendar_day_picker")
+    if go.button("Open day view", icon=":material/today:", key="open_day"):
+        st.switch_page(page_path("day"), query_params={"date": picked.isoformat()})
+
+
+open_a_day()

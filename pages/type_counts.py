@@ -19,7 +19,7 @@ chosen = range_column.date_input("Range", format="YYYY-MM-DD", **query_state.bin
     ("from", "to"), "counts_range", lambda: query_state.read_range(today - timedelta(days=30), 60)))
 period = period_column.segmented_control("Per", PERIODS, **query_state.bind(
     "period", "counts_period", lambda: query_state.read_choice("period", PERIODS, "week"))) or "week"
-where = filter_bar(reads.stores())
+where = filter_bar(reads.store_choices())
 
 if not isinstance(chosen, (tuple, list)) or len(chosen) != 2:
     st.info("Choose the last day of the range too.")

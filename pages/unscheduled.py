@@ -2,6 +2,7 @@
 a selected event, Staff selected (a batch) on several."""
 from functools import partial
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import bulk_ui, query_state, reads
@@ -20,7 +21,7 @@ st.caption("Events whose condition is Unstaffed, by how soon they are due. Selec
            "to staff them together.")
 result_banner()
 bulk_ui.show_result("unscheduled")
-where = filter_bar(reads.stores())
+where = filter_bar(reads.store_choices())
 totals = unscheduled_bucket_totals(reads.unscheduled_buckets(where))
 
 tiles = st.columns(len(URGENCY_BUCKETS))
@@ -35,7 +36,8 @@ shown_total = int(totals[bucket]) if bucket else int(totals.sum())
 if events.empty:
     st.success("Nothing Unstaffed here.", icon=":material/check_circle:")
 else:
-    events = events.assign(day=[page_url("day", date=f"{due:%Y-%m-%d}") for due in events["due_datetime"]])
+    # One vectorised format for the listing's (up to 500) links: page_url per row cost ~1 ms a run.
+    events = events.assign(day=page_url("day") + "?date=" + pd.to_datetime(events["due_datetime"]).dt.strftime("%Y-%m-%d"))
     if len(events) < shown_total:
         exported = "all of them" if shown_total <= EXPORT_ROW_LIMIT else f"the {EXPORT_ROW_LIMIT:,} most urgent"
         st.caption(f"Showing the {len(events):,} most urgent of {shown_total:,}; the CSV has {exported}.")

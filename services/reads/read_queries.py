@@ -348,7 +348,12 @@ def unscheduled_buckets(engine: Engine, now: datetime, where: EventFilter = Even
 
 def unscheduled_bucket_totals(buckets: pd.DataFrame) -> pd.Series:
     """Totals per bucket, in urgency order, zeros included; the Overview tiles and the Unscheduled page share it."""
-    return buckets.groupby("bucket")["count"].sum().reindex(list(URGENCY_BUCKETS), fill_value=0).astype(int)
+    # Summed in plain Python: a pandas groupby and reindex of a dozen rows cost ~1 ms on every run of the page.
+    totals = dict.fromkeys(URGENCY_BUCKETS, 0)
+    for bucket, count in zip(buckets["bucket"].tolist(), buckets["count"].tolist()):
+        if bucket in totals:
+            totals[bucket] += int(count)
+    return pd.Series(totals, dtype=int)
 
 
 # The pages list at most this many rows; their downloads read every row the filters select (dashboard/reads.py).

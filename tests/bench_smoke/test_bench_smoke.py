@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from bench.run import OTHERS, READS
+from bench.run import OTHERS, PAGE_AIMS, PAGES, READS
 from tests.conftest import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,17 @@ def test_the_benchmark_runs_at_10k_events_and_writes_its_report(tmp_path):
                              rf"\d+\.\d\d× \| \d+\.\d\d× \|", body), (label, body)
         for _, label, _ in OTHERS:
             assert re.search(rf"\| {re.escape(label)} \| {NUMBER} \| {NUMBER} \|", body), (label, body)
+        # measure 7: the floor, and each page cold and warm with its ratios to the floor
+        assert re.search(rf"7\. Whole page runs under AppTest.*: \*\*{NUMBER} ms\*\* median", body), body
+        for _, label in PAGES:
+            assert re.search(rf"\| {re.escape(label)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| "
+                             rf"\d+\.\d\d× \| \d+\.\d\d× \|", body), (label, body)
     assert "## Targets at 10,000 events" in report
+    targets = report.split("## Targets at 10,000 events", 1)[1].split("\n## ", 1)[0]
+    for _, label in PAGES:  # each page's aims, judged against the floor of the same run
+        for kind, aim in PAGE_AIMS.items():
+            assert re.search(rf"\| 7\. {re.escape(label)} page run, {kind}, ≤ {aim:g}× the floor \({NUMBER} ms\) \| "
+                             rf"{NUMBER} ms = \d+\.\d\d× \| (yes|\*\*no\*\*) \|", targets), (label, kind, targets)
     if POSTGRES_URL:  # both databases read in one process, interleaved; the 2x target is judged on these ratios
         body = report.split("## PostgreSQL and SQLite side by side, 10,000 events", 1)[1].split("\n## ", 1)[0]
         for _, label, _ in READS:
@@ -52,6 +62,14 @@ def test_the_benchmark_runs_at_10k_events_and_writes_its_report(tmp_path):
         assert "PostgreSQL within 2× of SQLite (side by side)" in report
     assert re.search(r"\d+ CPUs .*GiB memory; Python \d", report) and "SQLAlchemy 2." in report
     assert (tmp_path / "bench-10000.db").exists()
+
+    # measure 7 alone (--pages), on the database the run built: the same table, printed
+    pages = subprocess.run([sys.executable, "-m", "bench.run", "--pages", "sqlite", "10000", "--data-dir", str(tmp_path),
+                            "--repeat", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert pages.returncode == 0, pages.stderr[-4000:]
+    for _, label in PAGES:
+        assert re.search(rf"\| {re.escape(label)} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \d+\.\d\d× \| "
+                         rf"\d+\.\d\d× \|", pages.stdout), (label, pages.stdout)
 
 
 def test_the_health_probe_benchmark_runs_both_ways_side_by_side():
