@@ -473,11 +473,12 @@ def _unstaffed_findings(context: _Context) -> list[Finding]:
         store = store_key(location_mvid, store_number)
         label = _event_label(event_type, ref, project_name, store)
         if name == "unstaffed_past_due":
-            # No "N days ago" here: the text would change with every run while nothing else does.
-            detail = (f"{label} is Unstaffed and was due {_when(due)}: it can no longer be scheduled; check it in "
-                      "Crossmark (expire or reissue).")
+            # No "N days ago" here: the text would change with every run while nothing else does. No colon right
+            # after the time either: "23:59:" reads as an emoji code to Markdown, which the pages then break up.
+            detail = (f"{label} is Unstaffed and was due {_when(due)}, so it can no longer be scheduled: check it "
+                      "in Crossmark (expire or reissue).")
         else:
-            detail = f"{label} is Unstaffed and due {_when(due)}: schedule it before its window closes."
+            detail = f"{label} is Unstaffed and due {_when(due)}; schedule it before its window closes."
         findings.append(_event_finding(name, RULES[name].severity, ref, event_type, project_name, store, detail,
                                        due.date(), due=due))
     return findings
