@@ -23,7 +23,8 @@ from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate
 from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
 from services.quality.notifications import compose, deliver
-from services.quality.incremental import MAX_CHANGES, baseline, complete_rules, open_findings_in_scope, plan
+from services.quality.incremental import (MAX_CHANGES, OPEN_COLUMNS_AFTER_ID, baseline, complete_rules,
+                                          open_findings_in_scope, plan)
 from services.quality.rules import RULES, Finding, rule_title, run_rules
 from services.quality.scope import Scope
 from services.quality.work import (Comment, Escalation, FindingQueue, HistoryKind, comments_of, due_by,
@@ -42,8 +43,7 @@ ADVISORY_LOCK_CLASS = 82_604_106
 RUN_LOCK_SQL = "SELECT pg_try_advisory_lock(:lock_class, hashtext(current_schema()))"
 RUN_UNLOCK_SQL = "SELECT pg_advisory_unlock(:lock_class, hashtext(current_schema()))"
 _BATCH = 5000
-_OPEN_COLUMNS_AFTER_ID = "severity, detail, day, first_seen, acknowledged_by, owner, due_by"
-_OPEN_FINDINGS = text(f"SELECT identity, id, {_OPEN_COLUMNS_AFTER_ID} FROM dashboard_findings "
+_OPEN_FINDINGS = text(f"SELECT identity, id, {OPEN_COLUMNS_AFTER_ID} FROM dashboard_findings "
                       "WHERE rule IN :names AND resolved_at IS NULL").bindparams(bindparam("names", expanding=True))
 
 
@@ -255,7 +255,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         resolved_rows: dict[str, tuple] = {}  # identity -> (id, owner, first_seen, resolved_at) of one reported again
         for start in range(0, len(unseen), _BATCH):
             for row in connection.execute(text(
-                    f"SELECT identity, id, owner, first_seen, resolved_at, {_OPEN_COLUMNS_AFTER_ID} "
+                    f"SELECT identity, id, owner, first_seen, resolved_at, {OPEN_COLUMNS_AFTER_ID} "
                     "FROM dashboard_findings WHERE identity IN :identities").bindparams(
                         bindparam("identities", expanding=True)), {"identities": unseen[start:start + _BATCH]}):
                 if row[4] is None:  # open, outside an incremental run's scope: seen again, as it is
@@ -271,7 +271,8 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                       "due_by": due_by(finding.rule, finding.severity, now, finding.due)}
             if identity in resolved_rows:  # it came back: a new occurrence, not acknowledged any more; owner kept
                 finding_id, _, first_seen, resolved_at = resolved_rows[identity]
-                reopen.append({"_id": finding_id, **values, "first_seen": now, "first_run_id": run_id,
+                reopen.append({"_id": finding_id, **values, **_placing(finding), "first_seen": now,
+                               "first_run_id": run_id,
                                "resolved_at": None, "acknowledged_by": None, "acknowledged_at": None,
                                "acknowledgement_note": None})
                 reopened_history.append({"finding_id": finding_id, "at": now, "kind": HistoryKind.REOPENED.value,
@@ -285,12 +286,15 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                 "supervisor_ref": finding.supervisor_ref, "refs": ",".join(map(str, finding.refs)),
                                 "employee_id": finding.employee_id, "first_seen": now, "first_run_id": run_id,
                                 **values})
-        for identity, (finding_id, severity, detail, day, _, _, _, _) in open_rows.items():
+        for identity, (finding_id, severity, detail, day, *_, number, store, core_ref, supervisor_ref) in \
+                open_rows.items():
             reported = current.get(identity)
             if reported is not None and (severity != reported.severity or detail != reported.detail
-                                         or _as_day(day) != reported.day):
+                                         or _as_day(day) != reported.day or number != reported.event_number
+                                         or store != reported.store or core_ref != reported.core_ref
+                                         or supervisor_ref != reported.supervisor_ref):
                 changed.append({"_id": finding_id, "severity": reported.severity, "detail": reported.detail,
-                                "day": reported.day})
+                                "day": reported.day, **_placing(reported)})
         gone = [row[0] for identity, row in open_rows.items() if identity not in current]
         for start in range(0, len(gone), _BATCH):
             connection.execute(update(table).where(table.c.id.in_(gone[start:start + _BATCH]))
@@ -324,8 +328,8 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                 insert(table).returning(table.c.id, table.c.identity), inserts[start:start + _BATCH]))
         for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
                                          "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
-                                         "acknowledgement_note")),
-                               (changed, ("severity", "detail", "day"))):
+                                         "acknowledgement_note", *_PLACING)),
+                               (changed, ("severity", "detail", "day", *_PLACING))):
             statement = update(table).where(table.c.id == bindparam("_id")).values(
                 {column: bindparam(column) for column in columns})
             for start in range(0, len(batch), _BATCH):
@@ -350,7 +354,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
             owner = resolved_rows[identity][1] if identity in resolved_rows else None
             due = due_by(finding.rule, finding.severity, now, finding.due)
         else:
-            finding_id, _, _, _, first_seen, acknowledged_by, owner, due = open_rows[identity]
+            finding_id, _, _, _, first_seen, acknowledged_by, owner, due, *_ = open_rows[identity]
             acknowledged = acknowledged_by is not None
         views.append(FindingView(finding_id, finding.rule, finding.severity, finding.event_number, finding.store,
                                  finding.core_ref, finding.supervisor_ref, finding.detail, finding.day,
@@ -358,6 +362,14 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                  finding.employee_id, owner, _as_moment(due) if due is not None else None))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
     return _Merged(views, len(new_identities), len(gone), dict(counts))
+
+
+_PLACING = ("event_number", "store", "core_ref", "supervisor_ref")  # where a finding is: its key and the events' roles
+
+
+def _placing(finding: Finding) -> dict:
+    return {"event_number": finding.event_number, "store": finding.store, "core_ref": finding.core_ref,
+            "supervisor_ref": finding.supervisor_ref}
 
 
 def _open_counts(connection: Connection, names: list[str]) -> Counter:

@@ -112,12 +112,17 @@ def plan(connection: Connection, changes: Changes, previous: Baseline | None, no
                  frozenset(changes.reps))
 
 
-_OPEN_COLUMNS = "identity, id, severity, detail, day, first_seen, acknowledged_by, owner, due_by"
+# What a run reads of an open finding (identity, then the tuple it keeps: id first). The key and roles too: a finding
+# reported again with the same identity (rule and refs) may have moved to another pairing key or role (an event renamed
+# or retyped), and an incremental run finds a pair's findings by the key stored with them.
+OPEN_COLUMNS_AFTER_ID = ("severity, detail, day, first_seen, acknowledged_by, owner, due_by, event_number, store, "
+                         "core_ref, supervisor_ref")
+_OPEN_COLUMNS = f"identity, id, {OPEN_COLUMNS_AFTER_ID}"
 
 
 def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable[str], now: datetime
                            ) -> dict[str, tuple]:
-    """identity -> (id, severity, detail, day, first_seen, acknowledged_by, owner, due_by) of the open findings an
+    """identity -> (id, OPEN_COLUMNS_AFTER_ID...) of the open findings an
     incremental run answers for: those of its scope among INCREMENTAL_RULES (exactly what the scoped rules would report
     again if they still held), and every open finding of the rules judged whole."""
     wanted = set(names)
