@@ -22,9 +22,9 @@ from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, worl
 # Per paired reschedule (CORE + Supervisor, both scheduled), by dialect. Statements as the driver is handed them (an
 # executemany is one); SQLite's count includes its BEGIN / BEGIN IMMEDIATE (PostgreSQL's driver sends BEGIN itself),
 # PostgreSQL's the local commit's lock on the events' rows (SQLite's write transaction holds the whole file).
-COMMITS = 4  # the operation with its locks; the CORE's step; the Supervisor's step with the CORE's result; the local
-CHECKOUTS = 6  # commit. Checkouts: those four, the first plan (key, switches, facts) and the plan under the locks.
-STATEMENTS = {"sqlite": 37, "postgresql": 32}
+COMMITS = 3  # the operation with its locks and its first call's step; the second call's step with the first call's
+CHECKOUTS = 4  # result; the local commit with the second's. Checkouts: those three and the first plan's read.
+STATEMENTS = {"sqlite": 35, "postgresql": 32}
 
 
 @dataclass
@@ -65,7 +65,7 @@ def traffic_of_this_thread(engine: Engine) -> Iterator[Traffic]:
             event.remove(target, name, hook)
 
 
-def test_a_paired_reschedule_commits_four_times_in_a_pinned_number_of_statements(world: PairedWorld):
+def test_a_paired_reschedule_commits_three_times_in_a_pinned_number_of_statements(world: PairedWorld):
     with traffic_of_this_thread(world.engine) as traffic:
         result = world.actions.reschedule(606001, at(DAY + timedelta(days=1), 11), "alice")
     world.check(result, status="done")  # and the journal, the audit and both systems are as after any action

@@ -214,34 +214,55 @@ class SagaExecutor:
             request["guards"] = {str(ref): placement.to_json() for ref, placement in plan.guards.items()}
         rate_limit = self.rate_limit
         reserve = (lambda connection: rate_limit.reserve(connection, who, kind, now)) if rate_limit else None
-        token = new_lease_token()
+        with self.client_factory() as client:
+            # The client first: its longest call sets the lease the operation is recorded with.
+            run = _Run(new_lease_token(), self._lease(client), retrying=False)
+            locked = _UnderLocks()
+            try:
+                record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
+                                            events=[event.to_json() for event in plan.events], undo_of=undo_of,
+                                            also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
+                                            lease_owner=run.token, lease=run.lease,
+                                            under_locks=lambda connection, started: self._plan_under_locks(
+                                                connection, started, plan, planner, run, who, locked))
+            except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
+                raced = self.journal.find_by_key(who, key)
+                if raced is not None:
+                    return self._first_answer(raced, key, fingerprint)
+                raise
+            except LockConflict as conflict:
+                return self._refuse(key, kind, who, now, request, self._lock_message(conflict), undo_of, fingerprint)
+            except RateLimitExceeded as limited:
+                return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
+            if locked.refused is not None:
+                return result_of(locked.refused)
+            return self._execute(record, client, run, plan.events, who, list(plan.warnings), locked.first_step)
+
+    def _plan_under_locks(self, connection: Connection, record: OperationRecord, plan: Plan, planner: Planner,
+                          run: "_Run", actor: str, locked: "_UnderLocks") -> None:
+        """Inside the transaction that records the operation and takes its locks, before it commits.
+
+        The first plan was made before the locks were taken: another action may have finished on these events in
+        between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update); if something
+        did, the operation ends refused in this same commit. Otherwise the first Crossmark call's step is recorded in
+        it too: the operation, its locks and the record of its first call are committed together before that call
+        (one commit and one pool checkout for all three, where there were three commits and checkouts)."""
         try:
-            record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
-                                        events=[event.to_json() for event in plan.events], undo_of=undo_of,
-                                        also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
-                                        lease_owner=token)
-        except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
-            raced = self.journal.find_by_key(who, key)
-            if raced is not None:
-                return self._first_answer(raced, key, fingerprint)
-            raise
-        except LockConflict as conflict:
-            return self._refuse(key, kind, who, now, request, self._lock_message(conflict), undo_of, fingerprint)
-        except RateLimitExceeded as limited:
-            return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
-        # The first plan was made before the locks were taken: another action may have finished on these events in
-        # between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update).
-        try:
-            moved = plan.difference(self._plan(planner, planning_for=record.id))
+            moved = plan.difference(self._plan(planner, planning_for=record.id, connection=connection))
         except OpsError as refused:
             moved = str(refused).rstrip(".")
         if moved:
-            with begin_write(self.engine) as connection:
-                self.journal.finish(connection, record.id, status=status.REFUSED, events=record.events, actor=who,
-                                    now=self.clock(), message=f"The event changed since you looked: {moved}. "
-                                    "Nothing was sent; look again and retry.")
-            return self._answer(record.id)
-        return self._execute(record, plan.events, who, list(plan.warnings))
+            locked.refused = self.journal.finish(
+                connection, record.id, status=status.REFUSED, events=record.events, actor=actor, now=self.clock(),
+                message=f"The event changed since you looked: {moved}. Nothing was sent; look again and retry.")
+            return
+        if plan.events:
+            first = plan.events[0]
+            action, request = _step_request(first, first.before, first.target)
+            # The lease was set with the operation, just now: nothing to renew yet.
+            locked.first_step = self.journal.record_step(connection, record.id, event_ref=first.ref, role=first.role,
+                                                         action=action, purpose="forward", request=request,
+                                                         now=self.clock())
 
     def _plan(self, planner: Planner, planning_for: int | None = None, *, preview: bool = False,
               connection: Connection | None = None) -> Plan:
@@ -309,32 +330,32 @@ class SagaExecutor:
             f"({record.kind.replace('_', ' ')}, {record.status}), a different request; nothing was done. "
             "Use a new key for a new action.", key=key, operation_id=record.id)
 
-    def _execute(self, record: OperationRecord, events: Sequence[PlannedEvent], actor: str,
-                 warnings: list[str]) -> ActionResult:
+    def _execute(self, record: OperationRecord, client: CrossmarkClient, run: "_Run", events: Sequence[PlannedEvent],
+                 actor: str, warnings: list[str], first_step: int | None) -> ActionResult:
+        """Drive the events in order (the first one's step already recorded, as `first_step`), then commit."""
         done: list[tuple[PlannedEvent, Placement]] = []
-        with self.client_factory() as client:
-            run = _Run(record.lease_owner or "", self._lease(client), retrying=False)
-            try:
-                for event in events:
-                    try:
-                        done.append((event, self._drive(record.id, run, client, event, event.before, event.target,
-                                                        "forward", defer_result=True)))
-                    except _StepFailed as failure:
-                        return self._compensate(record, run, client, done, actor, f"{event.label} could not be "
-                                                f"changed in Crossmark: {failure}", warnings)
-                    except _StepUndetermined as unknown:
-                        return self._compensate(record, run, client, done, actor, f"{event.label}: {unknown}",
-                                                warnings, undetermined=event)
+        try:
+            for index, event in enumerate(events):
                 try:
-                    finished = self._commit_local(record, run, done, actor, warnings)
-                except (ConcurrentEdit, SQLAlchemyError) as failure:
-                    reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
-                        f"the database refused the change ({type(failure).__name__})"
-                    return self._compensate(record, run, client, done, actor, f"Crossmark was changed but {reason}",
-                                            warnings)
-            except LeaseLost:
-                self._record_results(run)  # what this run's calls got back is still part of the journal
-                return self._lost_lease_answer(record)
+                    done.append((event, self._drive(record.id, run, client, event, event.before, event.target,
+                                                    "forward", defer_result=True,
+                                                    step=first_step if index == 0 else None)))
+                except _StepFailed as failure:
+                    return self._compensate(record, run, client, done, actor, f"{event.label} could not be "
+                                            f"changed in Crossmark: {failure}", warnings)
+                except _StepUndetermined as unknown:
+                    return self._compensate(record, run, client, done, actor, f"{event.label}: {unknown}",
+                                            warnings, undetermined=event)
+            try:
+                finished = self._commit_local(record, run, done, actor, warnings)
+            except (ConcurrentEdit, SQLAlchemyError) as failure:
+                reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
+                    f"the database refused the change ({type(failure).__name__})"
+                return self._compensate(record, run, client, done, actor, f"Crossmark was changed but {reason}",
+                                        warnings)
+        except LeaseLost:
+            self._record_results(run)  # what this run's calls got back is still part of the journal
+            return self._lost_lease_answer(record)
         return result_of(finished, warnings) if finished is not None else self._answer(record.id, warnings)
 
     def _record_results(self, run: "_Run") -> None:
@@ -361,18 +382,15 @@ class SagaExecutor:
         return result
 
     def _drive(self, operation_id: int, run: "_Run", client: CrossmarkClient, event: PlannedEvent,
-               current: Placement, goal: Placement, purpose: str, *, defer_result: bool = False) -> Placement:
+               current: Placement, goal: Placement, purpose: str, *, defer_result: bool = False,
+               step: int | None = None) -> Placement:
         """One Crossmark write taking `event` from `current` to `goal`; returns where it now stands there.
-        `defer_result`: a success is written with the run's next commit (run.unrecorded), not in one of its own."""
-        if goal.scheduled:
-            action = "schedule"
-            request = {"RepID": goal.rep_id, "mPlanID": event.mplan_id, "LocationID": event.location_id,
-                       "Start": goal.start.isoformat() if goal.start else None, "minutes": event.duration}
-        else:
-            action = "unschedule"
-            request = {"id": current.scheduled_event_id}
-        step = self._add_step(operation_id, run, event_ref=event.ref, role=event.role, action=action,
-                              purpose=purpose, request=request)
+        `defer_result`: a success is written with the run's next commit (run.unrecorded), not in one of its own.
+        `step`: the call's step, when it was recorded already (with the operation)."""
+        if step is None:
+            action, request = _step_request(event, current, goal)
+            step = self._add_step(operation_id, run, event_ref=event.ref, role=event.role, action=action,
+                                  purpose=purpose, request=request)
         try:
             if goal.scheduled:
                 # Why the ignore below: Placement.start is optional, but a scheduled one (planned, or read) always has it.
@@ -761,6 +779,23 @@ def _recordable_name(actor: str | None) -> str:
     text = "".join(character for character in (actor or "") if character.isprintable()).strip()
     return text[:input_limits.USER_NAME_MAX].strip() or "?"
 
+
+
+@dataclass
+class _UnderLocks:
+    """What planning again under the locks decided (SagaExecutor._plan_under_locks): the operation refused (its
+    record as finished), or the step recorded for its first Crossmark call."""
+
+    refused: OperationRecord | None = None
+    first_step: int | None = None
+
+
+def _step_request(event: PlannedEvent, current: Placement, goal: Placement) -> tuple[str, dict]:
+    """The Crossmark call taking `event` from `current` to `goal`, as its step records it: (action, request)."""
+    if goal.scheduled:
+        return "schedule", {"RepID": goal.rep_id, "mPlanID": event.mplan_id, "LocationID": event.location_id,
+                            "Start": goal.start.isoformat() if goal.start else None, "minutes": event.duration}
+    return "unschedule", {"id": current.scheduled_event_id}
 
 
 def _guards(record: OperationRecord) -> dict[int, Placement]:

@@ -299,14 +299,17 @@ class Journal:
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
               undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
               reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
-              lease: timedelta = timedelta(minutes=10)) -> OperationRecord:
+              lease: timedelta = timedelta(minutes=10),
+              under_locks: Callable[[Connection, OperationRecord], None] | None = None) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
 
         `reserve` runs first in the same write transaction (the rate limit: it counts the account's recent requests
         and raises at the limit), so that counting and recording this one cannot be split by a concurrent request.
         Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
-        operation, and what `reserve` raises.
+        operation, and what `reserve` raises. `under_locks(connection, record)` runs last in the same transaction,
+        the locks taken (the executor plans again there and records its first call, or ends the operation refused);
+        the record returned is the one inserted, as `under_locks` found it.
 
         Three statements on the way that succeeds (each one a round trip on PostgreSQL): the operation's INSERT
         carries its lease and gives back the row it wrote (RETURNING: the record, without reading it again), one
@@ -334,6 +337,8 @@ class Journal:
                                                 .where(PairLock.event_ref == ref)).scalar_one_or_none()
                     raise LockConflict(ref, holder)
             self._audit(connection, now, actor, record.id, None, f"{kind} requested", None, None, to_json(request))
+            if under_locks is not None:
+                under_locks(connection, record)
         return record
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
@@ -347,20 +352,28 @@ class Journal:
         One UPDATE renews the lease and moves the operation from pending to applying (the first call does), one
         INSERT numbers and writes the step (its seq counted in the same statement) and gives back its id."""
         with begin_write(self.engine) as connection:
-            renewing = lease_owner is not None and lease is not None
-            moved = connection.execute(update(Operation).where(
-                Operation.id == operation_id, *([Operation.lease_owner == lease_owner] if renewing else [])).values(
-                updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status),
-                **({"lease_expires_at": now + lease} if renewing and lease is not None else {}))).rowcount
-            if renewing and not moved:
-                raise LeaseLost(operation_id)
-            seq = select(func.count() + 1).select_from(OperationStep) \
-                .where(OperationStep.operation_id == operation_id).scalar_subquery()
-            step_id = connection.execute(insert(OperationStep).values(
-                operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
-                request=json_value(request), status=STEP_SENT, created_at=now).returning(OperationStep.id)).scalar_one()
+            step_id = self.record_step(connection, operation_id, event_ref=event_ref, role=role, action=action,
+                                       purpose=purpose, request=request, now=now, lease_owner=lease_owner, lease=lease)
             self.write_step_results(connection, finishing)
             return step_id
+
+    @staticmethod
+    def record_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+                    purpose: str, request: dict, now: datetime, lease_owner: str | None = None,
+                    lease: timedelta | None = None) -> int:
+        """add_step inside the caller's transaction (the one that records the operation, for its first call)."""
+        renewing = lease_owner is not None and lease is not None
+        moved = connection.execute(update(Operation).where(
+            Operation.id == operation_id, *([Operation.lease_owner == lease_owner] if renewing else [])).values(
+            updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status),
+            **({"lease_expires_at": now + lease} if renewing and lease is not None else {}))).rowcount
+        if renewing and not moved:
+            raise LeaseLost(operation_id)
+        seq = select(func.count() + 1).select_from(OperationStep) \
+            .where(OperationStep.operation_id == operation_id).scalar_subquery()
+        return connection.execute(insert(OperationStep).values(
+            operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
+            request=json_value(request), status=STEP_SENT, created_at=now).returning(OperationStep.id)).scalar_one()
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
         self.finish_steps([StepResult(step_id, status, result, now)])
