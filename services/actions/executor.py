@@ -3,9 +3,11 @@
 No transaction spans the two systems, so every action is a saga (DESIGN.md §3). The executor knows nothing of
 reschedule or unschedule: a planner (services/actions/planners.py) says which events go where; the executor
 1. checks the switches and plans; a refusal is recorded and nothing is sent;
-2. writes the operation (pending) with locks on its events and guards, and commits, before the first Crossmark call;
-   then plans again under the locks and acts only if nothing moved (no lost update);
-3. drives each event to its target in Crossmark in the plan's order (a CORE first), recording one step per call; a
+2. writes the operation with locks on its events and guards, plans again under the locks (refused in that same
+   transaction if anything moved: no lost update) and records the first call's step, and commits all of it before the
+   first Crossmark call;
+3. drives each event to its target in Crossmark in the plan's order (a CORE first), recording one step per call,
+   committed before the call (a call's result goes with the next commit: the next step, or the local commit); a
    write whose reply was lost is resolved by reading the event back, never by resending;
 4. if a step fails, drives the events already changed back to where they were (compensation);
 5. when every remote step succeeded, commits the local change, the audit entries and the final status in one
@@ -105,7 +107,8 @@ class _StepUndetermined(Exception):
 
 @dataclass(frozen=True)
 class _Run:
-    """One run of an operation: the lease it holds (renewed before each Crossmark call) and whether it is a retry.
+    """One run of an operation: the lease it holds (set with the operation, renewed before each later Crossmark call)
+    and whether it is a retry.
 
     `unrecorded`: results of its forward Crossmark calls not written yet. Each goes into the run's next commit (the
     next call's step record, or the local commit) instead of a commit of its own: the durability points stay (the

@@ -1,6 +1,8 @@
 """Journal layer: the operation records, their Crossmark steps, audit entries and per-event locks.
 
 Each function is one short transaction (one boundary per saga step): what it records survives a crash right after.
+A call's step is always committed before the call; its result may wait for the run's next commit (`add_step`'s
+`finishing`, `write_step_results` in the local commit), one commit fewer per call.
 
 Idempotency keys belong to the acting account and to their request. An operation stores its key with a fingerprint of
 the request (`request_fingerprint`: kind, canonical account name, arguments); the same key from the same account
