@@ -1,17 +1,35 @@
 """Benchmark: the service's own overhead for a paired reschedule (CORE + Supervisor) against a zero-latency Crossmark
-(the in-process simulator), median and p95 over N actions, on SQLite and optionally PostgreSQL.
+(the in-process simulator), median and p95 over N actions, on SQLite and optionally PostgreSQL; and what each action
+asked of the database (medians per action): statements handed to the driver, commits and pool checkouts, counted on
+the acting thread (the in-process simulator's own reads of the database included: per action 2 checkouts, and 4
+statements on SQLite, 2 on PostgreSQL, whose driver sends BEGIN itself).
+
+With --before REV, an older commit's code (extracted with `git archive`, run with this file) is measured too, in the
+same run: `--rounds` rounds, each running both codes one after the other (this shared machine's speed drifts within
+minutes), each run a process of its own on fresh databases; the table gives the medians of the runs' medians and the
+ratio of ours to theirs.
 
     .venv/bin/python -m bench.paired_actions [--actions 200] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
+                                             [--before main --rounds 3]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 
 from bench.databases import on_each_database
 from services.crossmark.client import make_crossmark_client
@@ -52,7 +70,42 @@ def _pairs(engine, today: date, wanted: int) -> list[tuple[int, datetime]]:  # n
     return chosen
 
 
-def run(url: str, actions_count: int) -> tuple[float, float, int]:
+ROOT = Path(__file__).resolve().parents[1]
+OURS = "this tree"
+
+
+class _Counts:
+    """Statements, commits and checkouts on one engine, by the thread that made the counter (the acting one)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.thread = threading.get_ident()
+        self.statements = self.commits = self.checkouts = 0
+        self._hooks = [(engine, "before_cursor_execute", self._statement), (engine, "commit", self._commit),
+                       (engine.pool, "checkout", self._checkout)]
+        for target, name, hook in self._hooks:
+            event.listen(target, name, hook)
+
+    def _statement(self, *_arguments: object) -> None:
+        self.statements += threading.get_ident() == self.thread
+
+    def _commit(self, *_arguments: object) -> None:
+        self.commits += threading.get_ident() == self.thread
+
+    def _checkout(self, *_arguments: object) -> None:
+        self.checkouts += threading.get_ident() == self.thread
+
+    def taken(self) -> tuple[int, int, int]:
+        """The counts so far, and back to zero."""
+        counts = (self.statements, self.commits, self.checkouts)
+        self.statements = self.commits = self.checkouts = 0
+        return counts
+
+    def close(self) -> None:
+        for target, name, hook in self._hooks:
+            event.remove(target, name, hook)
+
+
+def run(url: str, actions_count: int) -> tuple[float, float, int, float, float, float]:
     upgrade_database(url, confirmed=True)
     engine = make_engine(url)
     today = date.today()
@@ -62,27 +115,82 @@ def run(url: str, actions_count: int) -> tuple[float, float, int]:
     simulator = simulator_from_database(engine, settings.crossmark_timezone)
     service = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator))
     samples, moved = [], 0
-    for ref, when in _pairs(engine, today, actions_count):
+    statements, commits, checkouts = [], [], []
+    pairs = _pairs(engine, today, actions_count)
+    counts = _Counts(engine)
+    for ref, when in pairs:
         target = when.replace(hour=9, minute=45) if when.hour != 9 else when.replace(hour=10, minute=30)
+        counts.taken()
         started = time.perf_counter()
         result = service.reschedule(ref, target, "bench", key=uuid.uuid4().hex)
         samples.append((time.perf_counter() - started) * 1000)
+        for column, value in zip((statements, commits, checkouts), counts.taken()):
+            column.append(value)
         moved += result.status == "done"
+    counts.close()
     engine.dispose()
     samples.sort()
-    return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], moved
+    return (statistics.median(samples), samples[int(0.95 * (len(samples) - 1))], moved,
+            statistics.median(statements), statistics.median(commits), statistics.median(checkouts))
+
+
+@contextmanager
+def code_trees(before: str | None) -> Iterator[dict[str, Path]]:
+    """{label: folder to run this benchmark in}: this tree, and the commit `before` extracted to a temporary folder
+    with this file put in it (the older code measured the same way)."""
+    trees = {OURS: ROOT}
+    with tempfile.TemporaryDirectory() as folder:
+        if before is not None:
+            archive = subprocess.run(["git", "archive", before], cwd=ROOT, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+            shutil.copy(Path(__file__), Path(folder) / "bench" / "paired_actions.py")
+            trees = {f"before ({before})": Path(folder), **trees}
+        yield trees
+
+
+def side_by_side(actions: int, postgres: str | None, before: str, rounds: int) -> list[tuple]:
+    """[(database, code, median, p95, done, statements, commits, checkouts)]: medians over the rounds' runs."""
+    runs: dict[tuple[str, str], list[list]] = {}
+    with code_trees(before) as trees:
+        for _round in range(rounds):
+            for label, tree in trees.items():
+                command = [sys.executable, "-m", "bench.paired_actions", "--actions", str(actions), "--json"]
+                completed = subprocess.run(command + (["--postgres", postgres] if postgres else []), cwd=tree,
+                                           capture_output=True, text=True, check=True)
+                for name, *row in json.loads(completed.stdout.strip().splitlines()[-1]):
+                    runs.setdefault((name, label), []).append(row)
+    return [(name, label, *(statistics.median(row[i] for row in rows) for i in range(6)))
+            for (name, label), rows in sorted(runs.items(), key=lambda item: (item[0][0] != "SQLite", item[0][1] == OURS))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--actions", type=int, default=200)
     parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be used (a schema is created)")
+    parser.add_argument("--before", metavar="REV", help="also run this commit's code (e.g. main), interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="with --before: runs of each code (default 3)")
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one run's rows, for --before
     args = parser.parse_args()
-    rows = on_each_database(lambda url: run(url, args.actions), args.postgres)
+    if args.json:
+        print(json.dumps(on_each_database(lambda url: run(url, args.actions), args.postgres)))
+        return
     print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions\n")
-    print("| database | median ms | p95 ms | done |\n|---|---:|---:|---:|")
-    for name, median, p95, moved in rows:
-        print(f"| {name} | {median:.1f} | {p95:.1f} | {moved} |")
+    if args.before:
+        rows = side_by_side(args.actions, args.postgres, args.before, args.rounds)
+        theirs = {name: median for name, label, median, *_ in rows if label != OURS}
+        print(f"Medians of {args.rounds} runs of each code, interleaved.\n")
+        print("| database | code | median ms | p95 ms | done | statements | commits | checkouts | median vs before |\n"
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for name, label, median, p95, moved, statements, commits, checkouts in rows:
+            ratio = f"{median / theirs[name]:.2f}x" if label == OURS and theirs.get(name) else ""
+            print(f"| {name} | {label} | {median:.1f} | {p95:.1f} | {moved:.0f} | {statements:.0f} | {commits:.0f} "
+                  f"| {checkouts:.0f} | {ratio} |")
+        return
+    rows = on_each_database(lambda url: run(url, args.actions), args.postgres)
+    print("| database | median ms | p95 ms | done | statements | commits | checkouts |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")
+    for name, median, p95, moved, statements, commits, checkouts in rows:
+        print(f"| {name} | {median:.1f} | {p95:.1f} | {moved} | {statements:.0f} | {commits:.0f} | {checkouts:.0f} |")
 
 
 if __name__ == "__main__":

@@ -191,11 +191,11 @@ class _LateJournal(Journal):
         super().__init__(engine)
         self.blind = 1
 
-    def find_by_key(self, actor: str, key: str):  # noqa: ANN201
+    def find_by_key(self, actor: str, key: str, connection=None):  # noqa: ANN001, ANN201
         if self.blind:
             self.blind -= 1
             return None
-        return super().find_by_key(actor, key)
+        return super().find_by_key(actor, key, connection)
 
 
 def test_a_raced_key_is_checked_against_its_request_on_the_start_and_on_the_refusal_path(world):

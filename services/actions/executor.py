@@ -3,9 +3,11 @@
 No transaction spans the two systems, so every action is a saga (DESIGN.md §3). The executor knows nothing of
 reschedule or unschedule: a planner (services/actions/planners.py) says which events go where; the executor
 1. checks the switches and plans; a refusal is recorded and nothing is sent;
-2. writes the operation (pending) with locks on its events and guards, and commits, before the first Crossmark call;
-   then plans again under the locks and acts only if nothing moved (no lost update);
-3. drives each event to its target in Crossmark in the plan's order (a CORE first), recording one step per call; a
+2. writes the operation with locks on its events and guards, plans again under the locks (refused in that same
+   transaction if anything moved: no lost update) and records the first call's step, and commits all of it before the
+   first Crossmark call;
+3. drives each event to its target in Crossmark in the plan's order (a CORE first), recording one step per call,
+   committed before the call (a call's result goes with the next commit: the next step, or the local commit); a
    write whose reply was lost is resolved by reading the event back, never by resending;
 4. if a step fails, drives the events already changed back to where they were (compensation);
 5. when every remote step succeeded, commits the local change, the audit entries and the final status in one
@@ -20,14 +22,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from services.access.accounts import RateLimit, rate_limited_request
-from services.access.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, current_switches
+from services.access.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, switches_on
 from services.actions import journal as status
-from services.actions.facts import placement_in_database
-from services.actions.journal import Journal, LeaseLost, LockConflict, OperationRecord, new_lease_token, request_fingerprint
+from services.actions.facts import placement_in_database, placements_in_database
+from services.actions.journal import (
+    AuditedChange, Journal, LeaseLost, LockConflict, OperationRecord, StepResult, new_lease_token, request_fingerprint,
+)
 from services.actions.plan import Placement, Plan, PlannedEvent
 from services.actions.planners import PlanningContext
 from services.actions.retry_policy import RetryPolicy
@@ -103,11 +107,18 @@ class _StepUndetermined(Exception):
 
 @dataclass(frozen=True)
 class _Run:
-    """One run of an operation: the lease it holds (renewed before each Crossmark call) and whether it is a retry."""
+    """One run of an operation: the lease it holds (set with the operation, renewed before each later Crossmark call)
+    and whether it is a retry.
+
+    `unrecorded`: results of its forward Crossmark calls not written yet. Each goes into the run's next commit (the
+    next call's step record, or the local commit) instead of a commit of its own: the durability points stay (the
+    operation is committed before the first call, each call's record before that call), and a crash that loses a
+    result leaves its step "sent", which reconcile settles by reading the event back, as after a crash in the call."""
 
     token: str
     lease: timedelta
     retrying: bool
+    unrecorded: list[StepResult] = field(default_factory=list, compare=False)
 
     def renewal(self) -> dict:
         return {"lease_owner": self.token, "lease": self.lease} if self.token else {}
@@ -184,60 +195,93 @@ class SagaExecutor:
                                 f"The idempotency key must be 1 to {input_limits.KEY_MAX} characters (it has "
                                 f"{len(key.strip())}); nothing was done.", undo_of, fingerprint)
         key = (key or uuid.uuid4().hex).strip()
-        existing = self.journal.find_by_key(who, key)
+        # The key, the switches and the plan's facts: one read connection (one pool checkout). Closed before any
+        # write below: on an SQLite database in rollback-journal mode a reader left open would block the writer.
+        plan: Plan | None = None
+        with self.engine.connect() as connection:
+            existing = self.journal.find_by_key(who, key, connection)
+            if existing is None:
+                try:
+                    if refusal is not None:
+                        raise refusal
+                    plan = self._plan(planner, connection=connection)
+                except OpsError as refused:
+                    refusal = refused
         if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
             return self._first_answer(existing, key, fingerprint)
-        try:
-            if refusal is not None:
-                raise refusal
-            plan = self._plan(planner)
-        except OpsError as refused:
-            return self._refuse(key, kind, who, now, request, str(refused), undo_of, fingerprint)
+        if plan is None:
+            assert refusal is not None  # the plan was refused: nothing else leaves it unset
+            return self._refuse(key, kind, who, now, request, str(refusal), undo_of, fingerprint)
         request = {**request, "warnings": list(plan.warnings)}
         if plan.guards:
             request["guards"] = {str(ref): placement.to_json() for ref, placement in plan.guards.items()}
         rate_limit = self.rate_limit
         reserve = (lambda connection: rate_limit.reserve(connection, who, kind, now)) if rate_limit else None
-        token = new_lease_token()
+        with self.client_factory() as client:
+            # The client first: its longest call sets the lease the operation is recorded with.
+            run = _Run(new_lease_token(), self._lease(client), retrying=False)
+            locked = _UnderLocks()
+            try:
+                record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
+                                            events=[event.to_json() for event in plan.events], undo_of=undo_of,
+                                            also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
+                                            lease_owner=run.token, lease=run.lease,
+                                            under_locks=lambda connection, started: self._plan_under_locks(
+                                                connection, started, plan, planner, run, who, locked))
+            except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
+                raced = self.journal.find_by_key(who, key)
+                if raced is not None:
+                    return self._first_answer(raced, key, fingerprint)
+                raise
+            except LockConflict as conflict:
+                return self._refuse(key, kind, who, now, request, self._lock_message(conflict), undo_of, fingerprint)
+            except RateLimitExceeded as limited:
+                return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
+            if locked.refused is not None:
+                return result_of(locked.refused)
+            return self._execute(record, client, run, plan.events, who, list(plan.warnings), locked.first_step)
+
+    def _plan_under_locks(self, connection: Connection, record: OperationRecord, plan: Plan, planner: Planner,
+                          run: "_Run", actor: str, locked: "_UnderLocks") -> None:
+        """Inside the transaction that records the operation and takes its locks, before it commits.
+
+        The first plan was made before the locks were taken: another action may have finished on these events in
+        between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update); if something
+        did, the operation ends refused in this same commit. Otherwise the first Crossmark call's step is recorded in
+        it too: the operation, its locks and the record of its first call are committed together before that call
+        (one commit and one pool checkout for all three, where there were three commits and checkouts)."""
         try:
-            record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
-                                        events=[event.to_json() for event in plan.events], undo_of=undo_of,
-                                        also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
-                                        lease_owner=token)
-        except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
-            raced = self.journal.find_by_key(who, key)
-            if raced is not None:
-                return self._first_answer(raced, key, fingerprint)
-            raise
-        except LockConflict as conflict:
-            return self._refuse(key, kind, who, now, request, self._lock_message(conflict), undo_of, fingerprint)
-        except RateLimitExceeded as limited:
-            return self._refuse(key, kind, who, now, request, str(limited), undo_of, fingerprint)
-        # The first plan was made before the locks were taken: another action may have finished on these events in
-        # between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update).
-        try:
-            moved = plan.difference(self._plan(planner, planning_for=record.id))
+            moved = plan.difference(self._plan(planner, planning_for=record.id, connection=connection))
         except OpsError as refused:
             moved = str(refused).rstrip(".")
         if moved:
-            with begin_write(self.engine) as connection:
-                self.journal.finish(connection, record.id, status=status.REFUSED, events=record.events, actor=who,
-                                    now=self.clock(), message=f"The event changed since you looked: {moved}. "
-                                    "Nothing was sent; look again and retry.")
-            return self._answer(record.id)
-        return self._execute(record, plan.events, who, list(plan.warnings))
+            locked.refused = self.journal.finish(
+                connection, record.id, status=status.REFUSED, events=record.events, actor=actor, now=self.clock(),
+                message=f"The event changed since you looked: {moved}. Nothing was sent; look again and retry.")
+            return
+        if plan.events:
+            first = plan.events[0]
+            action, request = _step_request(first, first.before, first.target)
+            # The lease was set with the operation, just now: nothing to renew yet.
+            locked.first_step = self.journal.record_step(connection, record.id, event_ref=first.ref, role=first.role,
+                                                         action=action, purpose="forward", request=request,
+                                                         now=self.clock())
 
-    def _plan(self, planner: Planner, planning_for: int | None = None, *, preview: bool = False) -> Plan:
+    def _plan(self, planner: Planner, planning_for: int | None = None, *, preview: bool = False,
+              connection: Connection | None = None) -> Plan:
         """Read the switches and plan: a refusal raises (maintenance, kill switch, or the planner's own). A preview
-        shows the plan whatever the switches that pause changes say (the form says they are paused)."""
-        switches = current_switches(self.engine)
+        shows the plan whatever the switches that pause changes say (the form says they are paused). The switches
+        are read on the planner's connection (`connection`, or one of its own)."""
+        if connection is None:
+            with self.engine.connect() as own:
+                return self._plan(planner, planning_for, preview=preview, connection=own)
+        switches = switches_on(connection)
         if switches[MAINTENANCE] and not preview:
             raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
         if switches[WRITES_OFF] and not preview:
             raise ActionRefused("Crossmark writes are switched off (kill switch): reading goes on, changes wait.")
         context = PlanningContext(self.clock(), self.rule, bool(switches[SUPERVISOR_FOLLOW]), planning_for)
-        with self.engine.connect() as connection:
-            return planner(connection, context)
+        return planner(connection, context)
 
     def _answer(self, operation_id: int, warnings: list[str] | None = None) -> ActionResult:
         """The answer of an operation this run recorded (read back: its final status and message)."""
@@ -289,32 +333,39 @@ class SagaExecutor:
             f"({record.kind.replace('_', ' ')}, {record.status}), a different request; nothing was done. "
             "Use a new key for a new action.", key=key, operation_id=record.id)
 
-    def _execute(self, record: OperationRecord, events: Sequence[PlannedEvent], actor: str,
-                 warnings: list[str]) -> ActionResult:
+    def _execute(self, record: OperationRecord, client: CrossmarkClient, run: "_Run", events: Sequence[PlannedEvent],
+                 actor: str, warnings: list[str], first_step: int | None) -> ActionResult:
+        """Drive the events in order (the first one's step already recorded, as `first_step`), then commit."""
         done: list[tuple[PlannedEvent, Placement]] = []
-        with self.client_factory() as client:
-            run = _Run(record.lease_owner or "", self._lease(client), retrying=False)
-            try:
-                for event in events:
-                    try:
-                        done.append((event, self._drive(record.id, run, client, event, event.before, event.target,
-                                                        "forward")))
-                    except _StepFailed as failure:
-                        return self._compensate(record, run, client, done, actor, f"{event.label} could not be "
-                                                f"changed in Crossmark: {failure}", warnings)
-                    except _StepUndetermined as unknown:
-                        return self._compensate(record, run, client, done, actor, f"{event.label}: {unknown}",
-                                                warnings, undetermined=event)
+        try:
+            for index, event in enumerate(events):
                 try:
-                    self._commit_local(record, run, done, actor, warnings)
-                except (ConcurrentEdit, SQLAlchemyError) as failure:
-                    reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
-                        f"the database refused the change ({type(failure).__name__})"
-                    return self._compensate(record, run, client, done, actor, f"Crossmark was changed but {reason}",
-                                            warnings)
-            except LeaseLost:
-                return self._lost_lease_answer(record)
-        return self._answer(record.id, warnings)
+                    done.append((event, self._drive(record.id, run, client, event, event.before, event.target,
+                                                    "forward", defer_result=True,
+                                                    step=first_step if index == 0 else None)))
+                except _StepFailed as failure:
+                    return self._compensate(record, run, client, done, actor, f"{event.label} could not be "
+                                            f"changed in Crossmark: {failure}", warnings)
+                except _StepUndetermined as unknown:
+                    return self._compensate(record, run, client, done, actor, f"{event.label}: {unknown}",
+                                            warnings, undetermined=event)
+            try:
+                finished = self._commit_local(record, run, done, actor, warnings)
+            except (ConcurrentEdit, SQLAlchemyError) as failure:
+                reason = str(failure) if isinstance(failure, ConcurrentEdit) else \
+                    f"the database refused the change ({type(failure).__name__})"
+                return self._compensate(record, run, client, done, actor, f"Crossmark was changed but {reason}",
+                                        warnings)
+        except LeaseLost:
+            self._record_results(run)  # what this run's calls got back is still part of the journal
+            return self._lost_lease_answer(record)
+        return result_of(finished, warnings) if finished is not None else self._answer(record.id, warnings)
+
+    def _record_results(self, run: "_Run") -> None:
+        """Write the results of this run's calls still waiting for a commit, in one of their own."""
+        if run.unrecorded:
+            self.journal.finish_steps(run.unrecorded)
+            run.unrecorded.clear()
 
     def _lease(self, client: CrossmarkClient) -> timedelta:
         """Longer than the longest call this client can make, so a lease renewed before each call never lapses
@@ -334,17 +385,15 @@ class SagaExecutor:
         return result
 
     def _drive(self, operation_id: int, run: "_Run", client: CrossmarkClient, event: PlannedEvent,
-               current: Placement, goal: Placement, purpose: str) -> Placement:
-        """One Crossmark write taking `event` from `current` to `goal`; returns where it now stands there."""
-        if goal.scheduled:
-            action = "schedule"
-            request = {"RepID": goal.rep_id, "mPlanID": event.mplan_id, "LocationID": event.location_id,
-                       "Start": goal.start.isoformat() if goal.start else None, "minutes": event.duration}
-        else:
-            action = "unschedule"
-            request = {"id": current.scheduled_event_id}
-        step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action=action,
-                                     purpose=purpose, request=request, now=self.clock(), **run.renewal())
+               current: Placement, goal: Placement, purpose: str, *, defer_result: bool = False,
+               step: int | None = None) -> Placement:
+        """One Crossmark write taking `event` from `current` to `goal`; returns where it now stands there.
+        `defer_result`: a success is written with the run's next commit (run.unrecorded), not in one of its own.
+        `step`: the call's step, when it was recorded already (with the operation)."""
+        if step is None:
+            action, request = _step_request(event, current, goal)
+            step = self._add_step(operation_id, run, event_ref=event.ref, role=event.role, action=action,
+                                  purpose=purpose, request=request)
         try:
             if goal.scheduled:
                 # Why the ignore below: Placement.start is optional, but a scheduled one (planned, or read) always has it.
@@ -355,7 +404,11 @@ class SagaExecutor:
             else:
                 client.unschedule(str(current.scheduled_event_id))
                 reached = Placement(False)
-            self.journal.finish_step(step, status.STEP_OK, reached.to_json(), self.clock())
+            result = StepResult(step, status.STEP_OK, reached.to_json(), self.clock())
+            if defer_result:
+                run.unrecorded.append(result)
+            else:
+                self.journal.finish_steps([result])
             return reached
         except CrossmarkUnknownOutcome as lost:
             self.journal.finish_step(step, status.STEP_UNKNOWN, {"error": str(lost), "status": lost.status}, self.clock())
@@ -372,9 +425,8 @@ class SagaExecutor:
             raise _StepFailed(str(failure)) from None
 
     def _read_back(self, operation_id: int, run: "_Run", client: CrossmarkClient, event: PlannedEvent) -> Placement:
-        step = self.journal.add_step(operation_id, event_ref=event.ref, role=event.role, action="read_back",
-                                     purpose="resolve", request={"mPlanID": event.mplan_id}, now=self.clock(),
-                                     **run.renewal())
+        step = self._add_step(operation_id, run, event_ref=event.ref, role=event.role, action="read_back",
+                              purpose="resolve", request={"mPlanID": event.mplan_id})
         try:
             placement = self.remote_placement(client, event)
         except CrossmarkError as failure:
@@ -382,6 +434,15 @@ class SagaExecutor:
             raise _StepUndetermined(f"the outcome is unknown and reading it back failed: {failure}") from None
         self.journal.finish_step(step, status.STEP_OK, placement.to_json(), self.clock())
         return placement
+
+    def _add_step(self, operation_id: int, run: "_Run", *, event_ref: int, role: str, action: str, purpose: str,
+                  request: dict) -> int:
+        """Record a call about to be made (renewing the lease), with the results of the run's earlier calls."""
+        step = self.journal.add_step(operation_id, event_ref=event_ref, role=role, action=action, purpose=purpose,
+                                     request=request, now=self.clock(), finishing=tuple(run.unrecorded),
+                                     **run.renewal())
+        run.unrecorded.clear()  # committed with the record
+        return step
 
     @staticmethod
     def remote_placement(client: CrossmarkClient, event: PlannedEvent) -> Placement:
@@ -403,6 +464,11 @@ class SagaExecutor:
         holds a fresh read): an event found elsewhere was moved by someone else meanwhile, and undoing that would be
         a lost update; it is left as it is and said so. `found_back`: events already back in place in Crossmark
         (their current ids to record)."""
+        try:
+            self._record_results(run)  # the forward calls' results first: compensation's records follow them
+        except SQLAlchemyError as failure:  # the database refuses writes: driving Crossmark back matters more
+            log_event(log, "step results not recorded", level=logging.ERROR, operation_id=record.id,
+                      error=f"{type(failure).__name__}: {failure}")
         problems: list[str] = []
         notes: list[str] = []
         restored: list[tuple[PlannedEvent, Placement]] = list(found_back or [])
@@ -528,41 +594,51 @@ class SagaExecutor:
                               error=f"{type(failure).__name__}: {failure}")
 
     def _commit_local(self, record: OperationRecord, run: "_Run", done: list[tuple[PlannedEvent, Placement]],
-                      actor: str, warnings: list[str]) -> None:
-        """The local change, the audit entries and the final status: one transaction, rows locked, state checked."""
+                      actor: str, warnings: list[str]) -> OperationRecord | None:
+        """The local change, the audit entries, the results of the run's last calls and the final status: one
+        transaction, rows locked, state checked. Returns the record as finished (None if it vanished meanwhile).
+
+        Few statements, since on PostgreSQL each is a round trip: the lease and the recorded events in one read, the
+        event rows locked in one, the schedule rows locked and read (every placement) in one, then the writes grouped
+        by kind (executemany where values differ per row)."""
         now = self.clock()
         guards = _guards(record)
         with begin_write(self.engine) as connection:
-            if run.token and not self.journal.holds_lease(connection, record.id, run.token):
-                raise LeaseLost(record.id)
-            refs = [event.ref for event, _ in done] + list(guards)
-            locking = select(Event.id).where(Event.project_ref_num.in_(refs))
-            schedules = select(Schedule.id).where(Schedule.event_ref_num.in_(refs))
+            recorded = self.journal.events_if_held(connection, record.id, run.token or None)
+            if recorded is None:
+                if run.token:
+                    raise LeaseLost(record.id)
+                recorded = record.events  # an operation without a lease, gone from the journal: what we hold
+            refs = list(dict.fromkeys([event.ref for event, _ in done] + list(guards)))
             if connection.dialect.name == "postgresql":
-                locking, schedules = locking.with_for_update(), schedules.with_for_update()
-            connection.execute(locking).all()
-            connection.execute(schedules).all()
+                # The events' rows first, then their schedules', as every writer here takes them: no lock cycle.
+                connection.execute(select(Event.id).where(Event.project_ref_num.in_(refs)).with_for_update()).all()
+            stored = placements_in_database(connection, refs, lock=True)
             for event, _reached in done:
-                current = placement_in_database(connection, event.ref)
+                current = stored[event.ref].placement
                 if not (current.same_placement(event.before)
                         and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
                     raise ConcurrentEdit(f"{event.label} changed in our database meanwhile (now "
                                          f"{current.describe()}, expected {event.before.describe()})")
             for ref, expected in guards.items():
-                current = placement_in_database(connection, ref)
+                current = stored[ref].placement
                 if not current.unchanged_from(expected):
                     raise ConcurrentEdit(f"Event {ref}, the other half of the pair, changed in our database meanwhile "
                                          f"(now {current.describe()}, expected {expected.describe()})")
-            for event, reached in done:
-                _write_placement(connection, event.ref, reached, now)
-                self.journal.audit_event(connection, now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
-                                         action=f"{record.kind}: {event.role}", before=event.before.to_json(),
-                                         after=reached.to_json())
+            _write_placements(connection, [(event.ref, reached, stored[event.ref].schedule_ids)
+                                           for event, reached in done], now)
+            self.journal.audit_events(connection, [
+                AuditedChange(now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
+                              action=f"{record.kind}: {event.role}", before=event.before.to_json(),
+                              after=reached.to_json()) for event, reached in done])
+            self.journal.write_step_results(connection, run.unrecorded)
             after = {event.ref: reached for event, reached in done}
-            events = [e.to_json(after=after.get(e.ref, e.before)) for e in self._events_of(record)]
-            self.journal.finish(connection, record.id, status=status.DONE, message=_done_message(done, warnings),
-                                events=events, actor=actor, now=now)
+            events = [e.to_json(after=after.get(e.ref, e.before)) for e in map(PlannedEvent.from_json, recorded)]
+            finished = self.journal.finish(connection, record.id, status=status.DONE,
+                                           message=_done_message(done, warnings), events=events, actor=actor, now=now)
             bump_data_version(connection)
+        run.unrecorded.clear()  # committed
+        return finished
 
     def _events_of(self, record: OperationRecord) -> list[PlannedEvent]:
         fresh = self.journal.find(record.id) or record
@@ -708,6 +784,23 @@ def _recordable_name(actor: str | None) -> str:
 
 
 
+@dataclass
+class _UnderLocks:
+    """What planning again under the locks decided (SagaExecutor._plan_under_locks): the operation refused (its
+    record as finished), or the step recorded for its first Crossmark call."""
+
+    refused: OperationRecord | None = None
+    first_step: int | None = None
+
+
+def _step_request(event: PlannedEvent, current: Placement, goal: Placement) -> tuple[str, dict]:
+    """The Crossmark call taking `event` from `current` to `goal`, as its step records it: (action, request)."""
+    if goal.scheduled:
+        return "schedule", {"RepID": goal.rep_id, "mPlanID": event.mplan_id, "LocationID": event.location_id,
+                            "Start": goal.start.isoformat() if goal.start else None, "minutes": event.duration}
+    return "unschedule", {"id": current.scheduled_event_id}
+
+
 def _guards(record: OperationRecord) -> dict[int, Placement]:
     return {int(ref): Placement.from_json(value) for ref, value in (record.request.get("guards") or {}).items()}
 
@@ -735,6 +828,32 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
         connection.execute(update(Event).where(Event.project_ref_num == ref)
                            .values(condition=EventCondition.UNSTAFFED, is_scheduled=False))
 
+
+
+def _write_placements(connection: Connection, changes: list[tuple[int, Placement, tuple[int, ...]]],
+                      now: datetime) -> None:
+    """_write_placement for several events whose schedule rows (ids, oldest first) were just read under lock: the
+    same rows written, in a statement per kind of write rather than per event."""
+    updates = [{"schedule_row": ids[0], "schedule_at": placement.start, "schedule_rep": placement.employee_id,
+                "schedule_external": placement.scheduled_event_id}
+               for _ref, placement, ids in changes if placement.scheduled and ids]
+    if updates:
+        connection.execute(update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
+            schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
+            external_id=bindparam("schedule_external"), last_synced=now, sync_status="pushed"), updates)
+    inserts = [{"event_ref_num": ref, "schedule_datetime": placement.start, "employee_id": placement.employee_id,
+                "external_id": placement.scheduled_event_id, "last_synced": now, "sync_status": "pushed"}
+               for ref, placement, ids in changes if placement.scheduled and not ids]
+    if inserts:
+        connection.execute(insert(Schedule), inserts)
+    scheduled = [ref for ref, placement, _ids in changes if placement.scheduled]
+    unscheduled = [ref for ref, placement, _ids in changes if not placement.scheduled]
+    if unscheduled:
+        connection.execute(delete(Schedule).where(Schedule.event_ref_num.in_(unscheduled)))
+    for refs, condition in ((scheduled, EventCondition.SCHEDULED), (unscheduled, EventCondition.UNSTAFFED)):
+        if refs:
+            connection.execute(update(Event).where(Event.project_ref_num.in_(refs))
+                               .values(condition=condition, is_scheduled=condition == EventCondition.SCHEDULED))
 
 
 def _done_message(done: list[tuple[PlannedEvent, Placement]], warnings: list[str]) -> str:

@@ -6,8 +6,10 @@ statement; the executor plans again under the operation's locks and acts only if
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -110,6 +112,40 @@ def placement_in_database(connection: Connection, ref: int) -> Placement:
         return Placement(False)
     return Placement(True, row[0], row[1], str(row[3]) if row[3] is not None else None,
                      str(row[2]) if row[2] is not None else None)
+
+
+class StoredPlacement(NamedTuple):
+    """Where our database has an event (placement_in_database's answer) and the ids of its schedule rows, by id."""
+
+    placement: Placement
+    schedule_ids: tuple[int, ...]
+
+
+def placements_in_database(connection: Connection, refs: Sequence[int], *, lock: bool = False
+                           ) -> dict[int, StoredPlacement]:
+    """placement_in_database for every ref in one statement, with the schedule rows' ids; `lock`: the schedule rows
+    are locked FOR UPDATE on PostgreSQL (the local commit checks and then writes them; SQLite's write transaction
+    holds the whole database already). Refs without a schedule row are unscheduled."""
+    query = (select(Schedule.event_ref_num, Schedule.id, Schedule.schedule_datetime, Schedule.employee_id,
+                    Schedule.external_id, Employee.external_id)
+             .outerjoin(Employee, Employee.id == Schedule.employee_id)
+             .where(Schedule.event_ref_num.in_(list(refs))).order_by(Schedule.id))
+    if lock and connection.dialect.name == "postgresql":
+        query = query.with_for_update(of=Schedule)
+    rows: dict[int, list[Any]] = {}
+    for row in connection.execute(query).all():
+        rows.setdefault(row[0], []).append(row)
+    stored = {}
+    for ref in refs:
+        found = rows.get(ref)
+        if not found:
+            stored[ref] = StoredPlacement(Placement(False), ())
+            continue
+        first = found[0]
+        stored[ref] = StoredPlacement(
+            Placement(True, first[2], first[3], str(first[5]) if first[5] is not None else None,
+                      str(first[4]) if first[4] is not None else None), tuple(row[1] for row in found))
+    return stored
 
 
 def find_event(connection: Connection, ref: int) -> EventFacts | None:

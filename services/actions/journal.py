@@ -1,6 +1,8 @@
 """Journal layer: the operation records, their Crossmark steps, audit entries and per-event locks.
 
 Each function is one short transaction (one boundary per saga step): what it records survives a crash right after.
+A call's step is always committed before the call; its result may wait for the run's next commit (`add_step`'s
+`finishing`, `write_step_results` in the local commit), one commit fewer per call.
 
 Idempotency keys belong to the acting account and to their request. An operation stores its key with a fingerprint of
 the request (`request_fingerprint`: kind, canonical account name, arguments); the same key from the same account
@@ -23,11 +25,11 @@ from enum import StrEnum
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import Connection, Engine, case, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from services.store.database import begin_write
-from services.store.inserted import inserted_id
 from services.store.tables import AuditEntry, Operation, OperationStep, PairLock
 
 
@@ -190,6 +192,32 @@ class LeaseLost(Exception):
     operation): it must not call Crossmark or record anything more for it."""
 
 
+@dataclass(frozen=True)
+class AuditedChange:
+    """One audit entry about an event (Journal.audit_events writes several in one statement)."""
+
+    now: datetime
+    actor: str
+    operation_id: int
+    event_ref: int
+    action: str
+    before: Any
+    after: Any
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What came back from a Crossmark call recorded as step `step_id`, waiting to be written with the run's next
+    commit (the next step's record, or the local commit): one commit fewer per call, and the call's record was
+    committed before it was made, so reconcile still knows of it after a crash (it reads the event back)."""
+
+    step_id: int
+    status: str
+    result: dict
+    finished_at: datetime
+
+
 def _process_space() -> str:
     """Names the set of processes this one can see by pid: the kernel's boot and this pid namespace. Two containers
     with one hostname, or one host after a reboot, get different names, so a pid is only ever judged where it means
@@ -239,12 +267,16 @@ class Journal:
             row = connection.execute(select(Operation).where(Operation.id == operation_id)).first()
         return operation_record(row) if row else None
 
-    def find_by_key(self, actor: str, key: str) -> OperationRecord | None:
-        """The operation `actor`'s key `key` is bound to (a released key is bound to nothing)."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(Operation).where(
-                Operation.requested_by == actor, Operation.idempotency_key == key,
-                Operation.key_released_at.is_(None))).first()
+    def find_by_key(self, actor: str, key: str, connection: Connection | None = None) -> OperationRecord | None:
+        """The operation `actor`'s key `key` is bound to (a released key is bound to nothing); on `connection` when
+        given (the executor reads the key, the switches and the plan's facts on one connection)."""
+        query = select(Operation).where(Operation.requested_by == actor, Operation.idempotency_key == key,
+                                        Operation.key_released_at.is_(None))
+        if connection is not None:
+            row = connection.execute(query).first()
+        else:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
         return operation_record(row) if row else None
 
     def record_refused(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, message: str,
@@ -255,87 +287,114 @@ class Journal:
         caller compares its fingerprint, since the racer may have asked for something else."""
         try:
             with begin_write(self.engine) as connection:
-                operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                            events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True,
-                                            fingerprint=fingerprint)
-                self._audit(connection, now, actor, operation_id, None, f"{kind} refused", None, None, message)
+                record = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
+                                      events=[], status=REFUSED, message=message, undo_of=undo_of, finished=True,
+                                      fingerprint=fingerprint)
+                self._audit(connection, now, actor, record.id, None, f"{kind} refused", None, None, message)
         except IntegrityError:
             raced = self.find_by_key(actor, key)
             if raced is None:
                 raise
             return raced
-        # Why the ignore below: find() may return None, but this operation was just committed and is never deleted.
-        return self.find(operation_id)  # type: ignore[return-value]
+        return record
 
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
               undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
               reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
-              lease: timedelta = timedelta(minutes=10)) -> OperationRecord:
+              lease: timedelta = timedelta(minutes=10),
+              under_locks: Callable[[Connection, OperationRecord], None] | None = None) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
 
         `reserve` runs first in the same write transaction (the rate limit: it counts the account's recent requests
         and raises at the limit), so that counting and recording this one cannot be split by a concurrent request.
         Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
-        operation, and what `reserve` raises."""
+        operation, and what `reserve` raises. `under_locks(connection, record)` runs last in the same transaction,
+        the locks taken (the executor plans again there and records its first call, or ends the operation refused);
+        the record returned is the one inserted, as `under_locks` found it.
+
+        Three statements on the way that succeeds (each one a round trip on PostgreSQL): the operation's INSERT
+        carries its lease and gives back the row it wrote (RETURNING: the record, without reading it again), one
+        INSERT takes every lock, one the audit entry."""
         with begin_write(self.engine) as connection:
             if reserve is not None:
                 reserve(connection)
-            operation_id = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                        events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
-                                        fingerprint=fingerprint)
-            if lease_owner is not None:
-                connection.execute(update(Operation).where(Operation.id == operation_id).values(
-                    lease_owner=lease_owner, lease_expires_at=now + lease))
+            record = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
+                                  events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
+                                  fingerprint=fingerprint, lease_owner=lease_owner,
+                                  lease_expires_at=now + lease if lease_owner is not None else None)
             refs = list(dict.fromkeys([event["ref"] for event in events] + list(also_lock)))
-            for ref in refs:  # a lock someone holds is named as the caller listed the events (the acted-on first)
-                holder = connection.execute(select(PairLock.operation_id)
-                                            .where(PairLock.event_ref == ref)).scalar_one_or_none()
-                if holder is not None:
-                    raise LockConflict(ref, holder)
-            # Inserted in ascending ref order, the same for every operation: two operations taking overlapping locks
-            # at once then wait for each other in one direction only (in the order given, a CORE-first and a
+            # One INSERT for every lock, skipping those someone holds (ON CONFLICT DO NOTHING) and naming those it
+            # took: a lock another operation is taking at this moment makes PostgreSQL wait for that transaction,
+            # then skip ours if it committed, as the unique index made the one-by-one inserts wait before. The rows
+            # go in ascending ref order, the same for every operation, so two operations taking overlapping locks at
+            # once wait for each other in one direction only (in the order given, a CORE-first and a
             # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
-            for ref in sorted(refs):
-                try:
-                    # A savepoint: another operation may insert the same lock between our look and our insert
-                    # (PostgreSQL then fails ours once theirs commits); that is a conflict, not a crash.
-                    with connection.begin_nested():
-                        connection.execute(insert(PairLock).values(event_ref=ref, operation_id=operation_id,
-                                                                   locked_at=now))
-                except IntegrityError:
+            taken = set(connection.execute(_insert_or_skip(connection).values(
+                [{"event_ref": ref, "operation_id": record.id, "locked_at": now} for ref in sorted(refs)])
+                .returning(PairLock.event_ref)).scalars()) if refs else set()
+            for ref in refs:  # a lock someone holds is named as the caller listed the events (the acted-on first)
+                if ref not in taken:
                     holder = connection.execute(select(PairLock.operation_id)
                                                 .where(PairLock.event_ref == ref)).scalar_one_or_none()
-                    raise LockConflict(ref, holder) from None
-            self._audit(connection, now, actor, operation_id, None, f"{kind} requested", None, None, to_json(request))
-        return self.find(operation_id)  # type: ignore[return-value]  # as in record_refused()
+                    raise LockConflict(ref, holder)
+            self._audit(connection, now, actor, record.id, None, f"{kind} requested", None, None, to_json(request))
+            if under_locks is not None:
+                under_locks(connection, record)
+        return record
 
     def add_step(self, operation_id: int, *, event_ref: int, role: str, action: str, purpose: str, request: dict,
-                 now: datetime, lease_owner: str | None = None, lease: timedelta | None = None) -> int:
+                 now: datetime, lease_owner: str | None = None, lease: timedelta | None = None,
+                 finishing: Sequence[StepResult] = ()) -> int:
         """Record a Crossmark call about to be made. With `lease_owner`, the operation's lease is renewed to `now +
         lease` in the same commit (a lease longer than the longest call then covers the call), and LeaseLost is
-        raised, recording nothing, if this run no longer holds it."""
+        raised, recording nothing, if this run no longer holds it. `finishing`: results of this run's earlier calls
+        not yet written, committed with this record.
+
+        One UPDATE renews the lease and moves the operation from pending to applying (the first call does), one
+        INSERT numbers and writes the step (its seq counted in the same statement) and gives back its id."""
         with begin_write(self.engine) as connection:
-            if lease_owner is not None and lease is not None:
-                renewed = connection.execute(update(Operation).where(
-                    Operation.id == operation_id, Operation.lease_owner == lease_owner).values(
-                    lease_expires_at=now + lease)).rowcount
-                if not renewed:
-                    raise LeaseLost(operation_id)
-            seq = connection.execute(select(func.count()).select_from(OperationStep)
-                                     .where(OperationStep.operation_id == operation_id)).scalar_one() + 1
-            result = connection.execute(insert(OperationStep).values(
-                operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
-                request=json_value(request), status=STEP_SENT, created_at=now))
-            # The first Crossmark call moves the operation from pending to applying, in the same commit.
-            connection.execute(update(Operation).where(Operation.id == operation_id).values(
-                updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status)))
-            return inserted_id(result)
+            step_id = self.record_step(connection, operation_id, event_ref=event_ref, role=role, action=action,
+                                       purpose=purpose, request=request, now=now, lease_owner=lease_owner, lease=lease)
+            self.write_step_results(connection, finishing)
+            return step_id
+
+    @staticmethod
+    def record_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+                    purpose: str, request: dict, now: datetime, lease_owner: str | None = None,
+                    lease: timedelta | None = None) -> int:
+        """add_step inside the caller's transaction (the one that records the operation, for its first call)."""
+        renewing = lease_owner is not None and lease is not None
+        moved = connection.execute(update(Operation).where(
+            Operation.id == operation_id, *([Operation.lease_owner == lease_owner] if renewing else [])).values(
+            updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status),
+            **({"lease_expires_at": now + lease} if renewing and lease is not None else {}))).rowcount
+        if renewing and not moved:
+            raise LeaseLost(operation_id)
+        seq = select(func.count() + 1).select_from(OperationStep) \
+            .where(OperationStep.operation_id == operation_id).scalar_subquery()
+        return connection.execute(insert(OperationStep).values(
+            operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
+            request=json_value(request), status=STEP_SENT, created_at=now).returning(OperationStep.id)).scalar_one()
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
-        with begin_write(self.engine) as connection:
-            connection.execute(update(OperationStep).where(OperationStep.id == step_id)
-                               .values(status=status, result=json_value(result), finished_at=now))
+        self.finish_steps([StepResult(step_id, status, result, now)])
+
+    def finish_steps(self, results: Sequence[StepResult]) -> None:
+        """Write results of Crossmark calls in a commit of their own (a run that ends without another commit)."""
+        if results:
+            with begin_write(self.engine) as connection:
+                self.write_step_results(connection, results)
+
+    @staticmethod
+    def write_step_results(connection: Connection, results: Sequence[StepResult]) -> None:
+        """Inside the caller's transaction: each call's status and result (one statement, executemany)."""
+        if not results:
+            return
+        connection.execute(update(OperationStep).where(OperationStep.id == bindparam("step_id")).values(
+            status=bindparam("step_status"), result=bindparam("step_result"), finished_at=bindparam("step_finished")),
+            [{"step_id": done.step_id, "step_status": done.status, "step_result": json_value(done.result),
+              "step_finished": done.finished_at} for done in results])
 
     def steps(self, operation_id: int) -> list[dict]:
         with self.engine.connect() as connection:
@@ -345,18 +404,21 @@ class Journal:
 
     def finish(self, connection: Connection, operation_id: int, *, status: str, message: str, events: list[dict],
                actor: str, now: datetime, release_locks: bool | None = None,
-               next_attempt_at: datetime | None = None, attempts: int | None = None) -> None:
+               next_attempt_at: datetime | None = None, attempts: int | None = None) -> OperationRecord | None:
         """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
-        holds the local change, if any). The lease is given up; the locks are released unless the status holds them."""
+        holds the local change, if any). The lease is given up; the locks are released unless the status holds them.
+        Returns the record as written (RETURNING: the answer needs no read after the commit), None if it is gone."""
         values: dict[str, Any] = dict(status=status, message=message, events=json_value(events), updated_at=now,
                                       finished_at=now, lease_owner=None, lease_expires_at=None,
                                       next_attempt_at=next_attempt_at)
         if attempts is not None:
             values["attempts"] = attempts
-        connection.execute(update(Operation).where(Operation.id == operation_id).values(**values))
+        row = connection.execute(update(Operation).where(Operation.id == operation_id).values(**values)
+                                 .returning(*Operation.__table__.c)).first()
         if release_locks if release_locks is not None else status not in HOLDING_LOCKS:
             connection.execute(delete(PairLock).where(PairLock.operation_id == operation_id))
         self._audit(connection, now, actor, operation_id, None, status, None, None, message)
+        return operation_record(row) if row is not None else None
 
     def claim(self, operation_id: int, *, owner: str, now: datetime, lease: timedelta,
               statuses: Sequence[str] = SETTLEABLE) -> OperationRecord | None:
@@ -378,11 +440,17 @@ class Journal:
         return self.find(operation_id) if taken else None
 
     @staticmethod
-    def holds_lease(connection: Connection, operation_id: int, owner: str) -> bool:
-        """Inside the caller's transaction: whether `owner` still holds the operation (checked before the local commit,
-        so a run that lost its lease never commits over the run that took it)."""
-        return connection.execute(select(Operation.id).where(Operation.id == operation_id,
-                                                             Operation.lease_owner == owner)).first() is not None
+    def events_if_held(connection: Connection, operation_id: int, owner: str | None) -> builtins.list[dict] | None:
+        """Inside the caller's transaction: the operation's events as recorded now, or None when `owner` no longer
+        holds it (checked before the local commit, so a run that lost its lease never commits over the run that took
+        it). One statement for both; `owner` None: no lease to check (an operation recorded before leases)."""
+        query = select(Operation.events).where(Operation.id == operation_id)
+        if owner is not None:
+            query = query.where(Operation.lease_owner == owner)
+        row = connection.execute(query).first()
+        if row is None:
+            return None
+        return [event for event in read_json(row.events, []) if isinstance(event, dict)]
 
     def release_lease(self, operation_id: int, owner: str) -> None:
         with begin_write(self.engine) as connection:
@@ -419,6 +487,15 @@ class Journal:
                     action: str, before: Any, after: Any, message: str | None = None) -> None:
         self._audit(connection, now, actor, operation_id, event_ref, action, json_value(before), json_value(after),
                     message)
+
+    @staticmethod
+    def audit_events(connection: Connection, entries: Sequence[AuditedChange]) -> None:
+        """audit_event for several entries, in one statement (executemany)."""
+        if entries:
+            connection.execute(insert(AuditEntry), [
+                {"at": entry.now, "actor": entry.actor, "operation_id": entry.operation_id,
+                 "event_ref": entry.event_ref, "action": entry.action, "before": json_value(entry.before),
+                 "after": json_value(entry.after), "message": entry.message} for entry in entries])
 
     def audit(self, *, now: datetime, actor: str, operation_id: int | None, action: str, message: str) -> None:
         with begin_write(self.engine) as connection:
@@ -457,16 +534,26 @@ class Journal:
     @staticmethod
     def _insert(connection: Connection, *, key: str, kind: str, actor: str, now: datetime, request: dict,
                 events: builtins.list[dict], status: str, message: str | None, undo_of: int | None, finished: bool,
-                fingerprint: str | None) -> int:  # builtins.list: in this class `list` names Journal.list
-        result = connection.execute(insert(Operation).values(
+                fingerprint: str | None, lease_owner: str | None = None,
+                lease_expires_at: datetime | None = None) -> OperationRecord:
+        # builtins.list: in this class `list` names Journal.list. RETURNING the whole row: the record as written.
+        row = connection.execute(insert(Operation).values(
             idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
             request=json_value(request), events=json_value(events), undo_of=undo_of, updated_at=now,
-            finished_at=now if finished else None,
-            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request)))
-        return inserted_id(result)
+            finished_at=now if finished else None, lease_owner=lease_owner, lease_expires_at=lease_expires_at,
+            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request))
+            .returning(*Operation.__table__.c)).one()
+        return operation_record(row)
 
     @staticmethod
     def _audit(connection: Connection, now: datetime, actor: str, operation_id: int | None, event_ref: int | None,
                action: str, before: Any, after: Any, message: str | None) -> None:
         connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
                                                      action=action, before=before, after=after, message=message))
+
+
+def _insert_or_skip(connection: Connection) -> Any:
+    """INSERT INTO the locks ... ON CONFLICT DO NOTHING, in the connection's dialect (both have it; SQLAlchemy spells
+    it per dialect)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(PairLock).on_conflict_do_nothing(index_elements=[PairLock.event_ref])

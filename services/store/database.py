@@ -138,7 +138,8 @@ def _use_real_sqlite_transactions(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001 - DB-API objects
         dbapi_connection.isolation_level = None
         # In WAL mode (databases this app created), NORMAL sync is durable across application crashes and makes a
-        # commit cheap, which matters: a paired action commits once per saga step. Adopted databases keep their mode.
+        # commit cheap, which matters: a paired action commits at each durability point of its saga. Adopted
+        # databases keep their mode.
         if dbapi_connection.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
             dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
