@@ -12,6 +12,7 @@ from services.demo.demo_data import seed_sprint2_scenario
 from services.access.accounts import SETUP, add_user
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, PermissionDenied
 from services.quality.checks import ADVISORY_LOCK_CLASS, acknowledge, open_findings, run_check, trend
+from services.quality.work import finding_record
 from services.settings import load_settings
 from tests.cli_runner import run_cli
 from tests.conftest import private_database
@@ -53,9 +54,10 @@ def test_sprint2_history_across_three_runs(engine):
     moved = next(f for f in third.findings if f.rule == "core_without_supervisor" and f.core_ref == 606999)
     assert moved.first_seen == NOW and moved.day == TODAY + timedelta(days=8) and not moved.is_new
     with engine.connect() as connection:  # every open finding was seen by this run, with what this run found
-        open_rows = connection.execute(text("SELECT id, last_run_id, detail, day FROM dashboard_findings "
+        open_rows = connection.execute(text("SELECT id, detail, day FROM dashboard_findings "
                                             "WHERE resolved_at IS NULL")).all()
-    assert {row.last_run_id for row in open_rows} == {third.run_id}
+    assert set(open_findings(engine)["last_seen"]) == {third.started_at}
+    assert {finding_record(engine, row.id).last_seen for row in open_rows} == {third.started_at}
     assert {(row.id, row.detail, str(row.day)[:10] if row.day else None) for row in open_rows} == \
         {(f.id, f.detail, f.day.isoformat() if f.day else None) for f in third.findings}
     assert third.resolved == 1 and ("core_supervisor_unstaffed", 608001, 608002) not in _identities(third)
