@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, timedelta
 from typing import Callable, Iterable, NamedTuple, Sequence
 
@@ -81,16 +82,27 @@ class CheckRunResult:
     run_id: int
     started_at: datetime
     rules: tuple[str, ...]
-    findings: list[FindingView]
     new: int
     resolved: int
     notification: str | None
-    comments: dict[int, list[Comment]] = field(default_factory=dict)  # finding id -> its comments, oldest first
     # Open findings of the run's rules per (rule, severity) after it: in a full run those of `findings`; an incremental
     # run lists in `findings` only what it judged again, and counts every open finding here.
-    open_counts: dict[tuple[str, str], int] = field(default_factory=dict)
-    incremental: bool = False
-    full_because: str | None = None  # an incremental run was asked for and could not be: why (a full run was made)
+    open_counts: dict[tuple[str, str], int]
+    incremental: bool
+    full_because: str | None  # an incremental run was asked for and could not be: why (a full run was made)
+    # The findings as the caller reads them, made when first asked for: a run stores everything without them, and
+    # 87,000 of them at 1,000,000 events (with their comments) take a tenth of a full run that cron does not read.
+    _listing: Callable[[], list[FindingView]] = field(repr=False, compare=False)
+    _comments_of: Callable[[list[int]], dict[int, list[Comment]]] = field(repr=False, compare=False)
+
+    @cached_property
+    def findings(self) -> list[FindingView]:
+        return self._listing()
+
+    @cached_property
+    def comments(self) -> dict[int, list[Comment]]:
+        """finding id -> its comments, oldest first."""
+        return self._comments_of([finding.id for finding in self.findings])
 
     @property
     def open_findings(self) -> int:
@@ -220,18 +232,30 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                 status="failed", finished_at=datetime.now().replace(microsecond=0),
                 error=f"{type(error).__name__}: {error}"[:2000]))
         raise
-    views = merged.views
+    listing = _once(merged.views)
     notification = None
     if notify:
-        notification = _notify(engine, settings, run_id, views, now)
-    with engine.connect() as connection:
-        comments = comments_of(connection, [view.id for view in views])
-    return CheckRunResult(run_id, now, tuple(names), views, merged.new, merged.resolved, notification, comments,
-                          merged.open_counts, scope is not None, full_because)
+        notification = _notify(engine, settings, run_id, listing(), now)
+
+    def comments(ids: list[int]) -> dict[int, list[Comment]]:
+        with engine.connect() as connection:
+            return comments_of(connection, ids)
+    return CheckRunResult(run_id, now, tuple(names), merged.new, merged.resolved, notification, merged.open_counts,
+                          scope is not None, full_because, listing, comments)
+
+
+def _once(make: Callable[[], list[FindingView]]) -> Callable[[], list[FindingView]]:
+    made: list[list[FindingView]] = []
+
+    def listing() -> list[FindingView]:
+        if not made:
+            made.append(make())
+        return made[0]
+    return listing
 
 
 class _Merged(NamedTuple):
-    views: list[FindingView]
+    views: Callable[[], list[FindingView]]  # makes the listing (only if asked for)
     new: int
     resolved: int
     open_counts: dict[tuple[str, str], int]
@@ -349,6 +373,13 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
             new_findings=len(new_identities), resolved_findings=len(gone), incremental=scope is not None))
         consume(connection, list(consumed))
         bump_data_version(connection)
+    return _Merged(lambda: _views(current, new_identities, inserted, resolved_rows, open_rows, now),
+                   len(new_identities), len(gone), dict(counts))
+
+
+def _views(current: dict[str, Finding], new_identities: set[str], inserted: dict[str, int],
+           resolved_rows: dict[str, tuple], open_rows: dict[str, tuple], now: datetime) -> list[FindingView]:
+    """The run's findings as the caller reads them, most severe first."""
     views = []
     for identity, finding in current.items():
         if identity in new_identities:
@@ -363,7 +394,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                  _as_moment(first_seen), acknowledged, identity in new_identities, finding.refs,
                                  finding.employee_id, owner, _as_moment(due) if due is not None else None))
     views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
-    return _Merged(views, len(new_identities), len(gone), dict(counts))
+    return views
 
 
 _PLACING = ("event_number", "store", "core_ref", "supervisor_ref")  # where a finding is: its key and the events' roles
