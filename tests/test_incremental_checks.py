@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import random
-import re
-import sqlite3
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
@@ -23,8 +20,9 @@ from services.quality.checks import run_check
 from services.settings import load_settings
 from services.store.database import make_engine
 from services.store.scheduled_per_day import bulk_load
-from services.store.schema_admin import libpq_url, upgrade_database
+from services.store.schema_admin import upgrade_database
 from tests.cli_runner import run_cli
+from tests.test_rep_bookings import _raw_writer  # the scheduler's way: its own driver, raw SQL
 
 TODAY = date.today()
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "In Progress", "Submitted", "Expired")
@@ -43,23 +41,6 @@ def _change_rows(engine: Engine) -> list[tuple]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(
             "SELECT event_ref, num, store, employee_id, day FROM dashboard_check_changes ORDER BY seq"))]
-
-
-def _raw_writer(engine: Engine) -> tuple[Callable[[str, dict], None], Callable[[], None]]:
-    """(write, close) on a connection of the database's own driver, outside SQLAlchemy: `:name` parameters."""
-    if engine.dialect.name == "sqlite":
-        raw = sqlite3.connect(str(engine.url.database), isolation_level=None)
-        raw.execute("PRAGMA busy_timeout = 30000")
-
-        def write(sql: str, parameters: dict) -> None:
-            raw.execute(sql, {key: str(value) if isinstance(value, datetime) else value
-                              for key, value in parameters.items()})
-        return write, raw.close
-    connection = psycopg.connect(libpq_url(engine.url.render_as_string(hide_password=False)), autocommit=True)
-
-    def write_pg(sql: str, parameters: dict) -> None:
-        connection.execute(re.sub(r":(\w+)", r"%(\1)s", sql), parameters)
-    return write_pg, connection.close
 
 
 def _seeded(engine: Engine) -> None:

@@ -57,6 +57,7 @@ def _raw_writer(engine: Engine) -> tuple[Callable[[str, dict], None], Callable[[
     """(write, close) on a connection of the database's own driver, outside SQLAlchemy: `:name` parameters."""
     if engine.dialect.name == "sqlite":
         raw = sqlite3.connect(str(engine.url.database), isolation_level=None)
+        raw.execute("PRAGMA busy_timeout = 30000")  # beside the app's own writers, as the scheduler would wait
 
         def write(sql: str, parameters: dict) -> None:
             raw.execute(sql, {key: str(value) if isinstance(value, datetime) else value
