@@ -361,8 +361,18 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
             for start in range(0, len(batch), _BATCH):
                 connection.execute(statement, batch[start:start + _BATCH])
         new_identities = set(unseen)  # inserted, or reopened (its acknowledgement was cleared)
-        counts = Counter((f.rule, f.severity) for f in current.values()) if scope is None else _open_counts(
-            connection, names)
+        if scope is None:
+            counts = Counter((f.rule, f.severity) for f in current.values())
+        else:  # what the last runs of these rules counted, and what this one changed
+            severities = {identity: row[1] for identity, row in open_rows.items()}
+            counts = _carried_counts(connection, names, run_id, [
+                *(((current[identity].rule, current[identity].severity), 1) for identity in unseen),
+                *(((_rule_of(identity), severity), -1) for identity, severity in severities.items()
+                  if identity not in current),
+                *(change for identity, severity in severities.items()
+                  if identity in current and current[identity].severity != severity
+                  for change in (((_rule_of(identity), severity), -1), ((_rule_of(identity),
+                                                                          current[identity].severity), 1)))])
         new_counts = Counter((current[identity].rule, current[identity].severity) for identity in unseen)
         if counts:
             connection.execute(insert(RunRuleCount), [
@@ -403,6 +413,27 @@ _PLACING = ("event_number", "store", "core_ref", "supervisor_ref")  # where a fi
 def _placing(finding: Finding) -> dict:
     return {"event_number": finding.event_number, "store": finding.store, "core_ref": finding.core_ref,
             "supervisor_ref": finding.supervisor_ref}
+
+
+def _carried_counts(connection: Connection, names: list[str], run_id: int,
+                    changes: list[tuple[tuple[str, str], int]]) -> Counter:
+    """Open findings per (rule, severity) after an incremental run: what each rule's last run counted, plus what this
+    run opened, resolved and moved between severities. Only runs open or resolve findings, so that is exact, and it
+    costs a few rows instead of a count of every open finding (130 ms on PostgreSQL at 1M events, where the partial
+    index is not read alone on a table every run writes). Counted in SQL when a rule has no run to carry from."""
+    judged = last_judged(connection, before_run=run_id)
+    if any(name not in judged for name in names):
+        return _open_counts(connection, names)
+    counts: Counter = Counter()
+    runs = sorted({judged[name].run_id for name in names})
+    for run_of, rule, severity, count in connection.execute(
+            select(RunRuleCount.run_id, RunRuleCount.rule, RunRuleCount.severity, RunRuleCount.open_findings)
+            .where(RunRuleCount.run_id.in_(runs), RunRuleCount.rule.in_(names))):
+        if judged[rule].run_id == run_of:
+            counts[(rule, severity)] += int(count)
+    for key, step in changes:
+        counts[key] += step
+    return Counter({key: count for key, count in counts.items() if count > 0})
 
 
 def _open_counts(connection: Connection, names: list[str]) -> Counter:
