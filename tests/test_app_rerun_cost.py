@@ -125,16 +125,24 @@ def _reads_around_a_write() -> None:
     st.write(f"{before} then {reads.summary().events}")
 
 
-def test_a_write_made_during_a_run_shows_to_the_reads_after_it(monkeypatch, sprint2):
-    url, _ = sprint2
+def _first_run(function, url: str, monkeypatch) -> AppTest:  # noqa: ANN001 - a page function, pytest's monkeypatch
+    """`function` as a page on the database at `url`, run once from empty caches."""
     monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
     import streamlit as st
 
     st.cache_resource.clear()
     st.cache_data.clear()
-    app = AppTest.from_function(_reads_around_a_write, default_timeout=60)
+    app = AppTest.from_function(function, default_timeout=60)
     app.run()
     assert not app.exception, app.exception
+    return app
+
+
+def test_a_write_made_during_a_run_shows_to_the_reads_after_it(monkeypatch, sprint2):
+    url, _ = sprint2
+    import streamlit as st
+
+    app = _first_run(_reads_around_a_write, url, monkeypatch)
     before, after = (int(part) for part in app.markdown[0].value.split(" then "))
     assert after == before + 1
     st.cache_resource.clear()
@@ -143,14 +151,7 @@ def test_a_write_made_during_a_run_shows_to_the_reads_after_it(monkeypatch, spri
 def test_the_same_run_reads_the_data_version_once(monkeypatch, sprint2):
     """Three reads in one run, one version read (it was one per read)."""
     url, _ = sprint2
-    monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
-    import streamlit as st
-
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    app = AppTest.from_function(_three_reads, default_timeout=60)
-    app.run()
-    assert not app.exception, app.exception
+    app = _first_run(_three_reads, url, monkeypatch)
     with statements_on(shared_engine(url)) as sent:
         app.run()
     assert len(sent) == 1 and sent[0].startswith(VERSION_READ), sent  # the three reads: cache hits of this version
