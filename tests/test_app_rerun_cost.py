@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from services.access.switches import MAINTENANCE, set_switch
 from services.demo.demo_data import seed_sprint2_scenario
 from services.store.database import make_engine, shared_engine
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.store.tables import Event
 from tests.conftest import private_database
 from tests.test_app_pages import PAGES, open_page, signed_in_as  # noqa: F401 - open_page is a fixture
@@ -28,7 +28,7 @@ VERSION_READ = "SELECT dashboard_data_version.version FROM dashboard_data_versio
 @pytest.fixture(params=["sqlite", "postgresql"])
 def sprint2(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, Engine]]:
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_sprint2_scenario(engine, today=TODAY)
         try:
