@@ -154,6 +154,10 @@ class ScheduledPerDay(_PerDayStoreType, Base):
     """Scheduled events per schedule date, store key and type; kept exact by database triggers (migration 0002)."""
 
     __tablename__ = "dashboard_scheduled_per_day"
+    # Every club's counts of a range of days by day and type from the index alone, in GROUP BY order (migration 0022):
+    # by the primary key each of a month's ~9,000 rows at 1,000,000 events was a lookup in the table, then sorted (the
+    # Calendar's month: 11 ms at 1M on SQLite, 1.2 ms with it).
+    __table_args__ = (Index("ix_dashboard_scheduled_per_day_type", "day", "event_type", "scheduled"),)
 
     scheduled: Mapped[int] = mapped_column(Integer, nullable=False)
 
