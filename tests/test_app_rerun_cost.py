@@ -161,6 +161,8 @@ def test_the_same_run_reads_the_data_version_once(monkeypatch, sprint2):
         app.run()
     assert sum(statement.startswith(VERSION_READ) for statement in sent) == 1, sent
     assert len(sent) > 1, sent  # a new version: the version, then the reads again
+    # the store list and the Store filter's choices made from it: the stores are read once per version, not twice
+    assert sum("WITH RECURSIVE location" in statement for statement in sent) == 1, sent
 
 
 def _three_reads() -> None:
