@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Connection, DateTime, bindparam, text
+from sqlalchemy import BindParameter, Connection, DateTime, bindparam, text
 
 from services.domain.event_rules import UNSTAFFED
 from services.quality.rep_findings import UNREPORTED_DAYS
@@ -136,13 +136,14 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
     open_findings = ("dashboard_findings INDEXED BY ix_dashboard_findings_open" if scope.dialect == "sqlite"
                      else "dashboard_findings")
 
-    def read(query: str, parameters: dict, *lists: str, rules: Iterable[str] | None = None) -> None:
+    def read(query: str, parameters: dict, *lists: str | BindParameter, rules: Iterable[str] | None = None) -> None:
         """The findings `query` selects (its columns: _OPEN_COLUMNS, rule, resolved_at), kept when open and of
         `rules` (any, if None). A pairing key, event or rep's day has few findings in its history: they are read open
         or not and filtered here, so that each lookup is a seek on its own index ("open" or the rule in the SQL would
         have the planner walk every open finding, or every finding of the rule, instead)."""
         of_rules = None if rules is None else set(rules)
-        statement = text(query).bindparams(*(bindparam(name, expanding=True) for name in lists))
+        statement = text(query).bindparams(*(bindparam(name, expanding=True) if isinstance(name, str) else name
+                                             for name in lists))
         found.update((row[0], tuple(row[1:-2])) for row in connection.execute(statement, parameters)
                      if row[-1] is None and (of_rules is None or row[-2] in of_rules))
 
@@ -162,11 +163,12 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
         seek(scope.keys, (("event_number", "VARCHAR"), ("store", "VARCHAR")), pair_rules)
     event_rules = sorted(wanted & set(EVENT_RULES))
     refs = sorted(scope.refs)
-    for batch in batches(refs):
+    by_identity, identity_binds = scope.any_of("identity", "identities", "VARCHAR")
+    for batch in scope.in_batches(refs):
         identities = [f"{rule}:{ref}" for rule in event_rules for ref in batch]
         if identities:
-            read(f"SELECT {_READ_COLUMNS} FROM dashboard_findings WHERE identity IN :identities",
-                 {"identities": identities}, "identities")
+            read(f"SELECT {_READ_COLUMNS} FROM dashboard_findings WHERE {by_identity}", {"identities": identities},
+                 *identity_binds)
     booking_rules = sorted(wanted & set(BOOKING_RULES))
     if booking_rules:
         read(f"SELECT {_READ_COLUMNS} FROM {open_findings} WHERE resolved_at IS NULL AND rule IN :rules "
@@ -181,8 +183,9 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
         # rule, a few thousand at most, are filtered in SQL) and its reps.
         unreported = f"SELECT {_READ_COLUMNS} FROM {open_findings} WHERE resolved_at IS NULL AND rule = 'unreported_work'"
         read(f"{unreported} AND day <= :first", {"first": (now - timedelta(days=UNREPORTED_DAYS)).date()})
-        for batch in batches(refs):
-            read(f"{unreported} AND refs IN :refs", {"refs": [str(ref) for ref in batch]}, "refs")
+        by_refs, refs_binds = scope.any_of("refs", "refs", "TEXT")
+        for batch in scope.in_batches(refs):
+            read(f"{unreported} AND {by_refs}", {"refs": [str(ref) for ref in batch]}, *refs_binds)
         if scope.reps:
             read(f"SELECT {_READ_COLUMNS} FROM dashboard_findings WHERE employee_id IN :reps",
                  {"reps": sorted(scope.reps)}, "reps", rules=("unreported_work",))

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from sqlalchemy import BindParameter, bindparam
+
+from services.store.pair_members import key_condition
 from services.store.rep_bookings import TABLE as BOOKINGS
 
 Item = TypeVar("Item")
@@ -64,6 +67,39 @@ class Scope:
         (found, parameters), = seek_each(self.dialect, BOOKINGS, "schedule_id", sorted(
             (day, rep) for rep, day in self.rep_days), (("day", "INTEGER"), ("employee_id", "VARCHAR")), "scope_")
         return f"{prefix}schedule_id IN ({found})", parameters
+
+
+    def any_of(self, column: str, name: str, sql_type: str) -> tuple[str, list[BindParameter]]:
+        """SQL true when `column` is one of the list bound as `name`, and the binds it needs. PostgreSQL: one array
+        parameter. psycopg parses the text of every statement it sends (a statement of more than 4 kB is not cached),
+        and an IN list of a thousand parameters cost more there, in SQLAlchemy and psycopg, than the seeks it asks
+        for. SQLite: an IN list (a statement per `in_batches` of the values)."""
+        if self.dialect == "postgresql":
+            return f"{column} = ANY(CAST(:{name} AS {sql_type}[]))", []
+        return f"{column} IN :{name}", [bindparam(name, expanding=True)]
+
+    def in_batches(self, items: Sequence[Item]) -> Iterator[Sequence[Item]]:
+        """`items` as the lists `any_of` binds: all at once on PostgreSQL, IN_LIST_SIZE at a time on SQLite."""
+        if self.dialect == "postgresql":
+            if items:
+                yield items
+            return
+        yield from batches(items)
+
+    def key_conditions(self, alias: str, per_statement: int) -> Iterator[tuple[str, dict[str, object]]]:
+        """SQL selecting the rows of dashboard_pair_members (named `alias`) of `keys`, with its parameters: one
+        statement's condition on PostgreSQL (by ref, found by one seek per key, as bookings_condition does), one per
+        `per_statement` keys on SQLite (pair_members.key_condition)."""
+        keys = sorted(self.keys)
+        if self.dialect != "postgresql":
+            for batch in batches(keys, per_statement):
+                condition, by_key = key_condition(batch, alias)
+                yield condition, dict(by_key)
+            return
+        if keys:
+            (found, probes), = seek_each(self.dialect, "dashboard_pair_members", "ref", keys,
+                                         (("num", "VARCHAR"), ("store", "TEXT")), "scope_")
+            yield f"{alias}.ref IN ({found})", probes
 
 
 def seek_each(dialect: str, table: str, columns: str, probes: Sequence[tuple], matches: Sequence[tuple[str, str]],
