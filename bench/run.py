@@ -609,6 +609,20 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   arguments (`reads.derived`), the rest in plain Python or once per process. At 1M, interleaved before/after runs of
   `--pages`: Calendar 58.6 → 42.8 ms cold, 34.5 → 20.1 ms warm; Day view (one club) 97.8 → 51.9 / 70.9 → 24.9 ms;
   Unscheduled 74.2 → 53.6 / 40.2 → 20.9 ms, against a floor of 2.4-2.7 ms.
+- **An incremental check run on PostgreSQL sent a statement per store and OR'd terms per day** (issue 22, measure
+  5: 379 ms at 1M against 300). It looked up the open findings of its pairing keys one store at a time (50 of its 93
+  statements), with the rule in the SQL: on a findings table whose statistics predate the findings (autovacuum is off
+  here, and the benchmark's ANALYZE runs before the first check run) PostgreSQL read every finding of the rules
+  instead of seeking the keys. The reps' days were one OR'd term per day, twice in the double-booking statement: 65 ms
+  of planning for 70 days. The pairing keys, 635 of them, went as 1,300 bound parameters in three statements, which
+  psycopg parses on every execution. Now each pairing key and rep's day is one seek from arrays unnested and joined
+  LATERAL (`scope.seek_each`; OFFSET 0 keeps the planner from turning the seeks into a hash join over the table), the
+  lists of refs and identities are one array parameter each (`scope.any_of`), and the double-booking pass selects the
+  scope's bookings by schedule id: 44-48 statements a run instead of 93-98. SQLite keeps its IN lists, and is told to
+  read a rule's open findings from the partial index of open findings (it chose the index on `resolved_at`: every
+  open finding). Interleaved old/new runs in one harness on this 2-core machine at load 9-10 (median of 15 each):
+  PostgreSQL 948 → 616 ms and 1,434 → 868 ms (0.58-0.65×), SQLite 706 → 606 and 996 → 754 ms (per-round
+  ratios 0.98 and 0.84).
 
 Still missed (the **no** rows above, if any), and why:
 
