@@ -615,14 +615,15 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   here, and the benchmark's ANALYZE runs before the first check run) PostgreSQL read every finding of the rules
   instead of seeking the keys. The reps' days were one OR'd term per day, twice in the double-booking statement: 65 ms
   of planning for 70 days. The pairing keys, 635 of them, went as 1,300 bound parameters in three statements, which
-  psycopg parses on every execution. Now each pairing key and rep's day is one seek from arrays unnested and joined
-  LATERAL (`scope.seek_each`; OFFSET 0 keeps the planner from turning the seeks into a hash join over the table), the
-  lists of refs and identities are one array parameter each (`scope.any_of`), and the double-booking pass selects the
-  scope's bookings by schedule id: 44-48 statements a run instead of 93-98. SQLite keeps its IN lists, and is told to
-  read a rule's open findings from the partial index of open findings (it chose the index on `resolved_at`: every
-  open finding). Interleaved old/new runs in one harness on this 2-core machine at load 9-10 (median of 15 each):
-  PostgreSQL 948 → 616 ms and 1,434 → 868 ms (0.58-0.65×), SQLite 706 → 606 and 996 → 754 ms (per-round
-  ratios 0.98 and 0.84).
+  psycopg parses on every execution. Now each pairing key and rep's day is one seek (`scope.seek_each`), driven on
+  PostgreSQL by arrays unnested and joined LATERAL (OFFSET 0 keeps the planner from turning the seeks into a hash join
+  over the table) and on SQLite by one JSON list (`json_each`; a VALUES list of named parameters cost more in
+  SQLAlchemy's compiler than the seeks); the double-booking and pairing passes select the scope's rows by the ids
+  those seeks find; lists of refs and identities are one array parameter each on PostgreSQL (`scope.any_of`). 44-48
+  statements a run instead of 93-98. SQLite is also told to read a rule's open findings from the partial index of
+  open findings (it chose the index on `resolved_at`: every open finding). Interleaved old/new runs, one of each per
+  round, 21 rounds, at load 4-5 on this 2-core machine: PostgreSQL 428 → 289 ms (0.68×; per-round ratio 0.59),
+  SQLite 527 → 340 ms (0.64×).
 
 Still missed (the **no** rows above, if any), and why:
 

@@ -148,9 +148,9 @@ def open_findings_in_scope(connection: Connection, scope: Scope, names: Iterable
                      if row[-1] is None and (of_rules is None or row[-2] in of_rules))
 
     def seek(probes: Iterable[tuple], matches: tuple[tuple[str, str], ...], rules: Iterable[str]) -> None:
-        for query, parameters in seek_each(scope.dialect, "dashboard_findings", _READ_COLUMNS, sorted(probes),
-                                           matches):
-            read(query, parameters, rules=rules)
+        listed = sorted(probes)
+        if listed:
+            read(*seek_each(scope.dialect, "dashboard_findings", _READ_COLUMNS, listed, matches), rules=rules)
 
     # Every open finding of the rules judged whole, and those of the rules about bookings whose day is now the past
     # (they resolve): both from the partial index of open findings.

@@ -289,10 +289,9 @@ def _pair_findings(context: _Context) -> list[Finding]:
         rows = context.connection.execute(text(_PAIR_QUERY.format(day=_DAY, off_rule=off_rule, where="")),
                                           parameters).all()
     else:  # the keys of the scope only: each a seek on the key index
-        rows = []
-        for condition, key_parameters in context.scope.key_conditions("pm", _KEYS_PER_QUERY):
-            rows += context.connection.execute(text(_PAIR_QUERY.format(
-                day=_DAY, off_rule=off_rule, where=f"WHERE {condition}")), {**parameters, **key_parameters}).all()
+        condition, key_parameters = context.scope.key_condition("pm")
+        rows = context.connection.execute(text(_PAIR_QUERY.format(
+            day=_DAY, off_rule=off_rule, where=f"WHERE {condition}")), {**parameters, **key_parameters}).all()
 
     wanted, rule_text = context.wanted, rule.describe()
     critical_before = context.now + timedelta(hours=24)
