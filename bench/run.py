@@ -626,6 +626,21 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   arguments (`reads.derived`), the rest in plain Python or once per process. At 1M, interleaved before/after runs of
   `--pages`: Calendar 58.6 → 42.8 ms cold, 34.5 → 20.1 ms warm; Day view (one club) 97.8 → 51.9 / 70.9 → 24.9 ms;
   Unscheduled 74.2 → 53.6 / 40.2 → 20.9 ms, against a floor of 2.4-2.7 ms.
+- **An incremental check run on PostgreSQL sent a statement per store and OR'd terms per day** (issue 22, measure
+  5: 379 ms at 1M against 300). It looked up the open findings of its pairing keys one store at a time (50 of its 93
+  statements), with the rule in the SQL: on a findings table whose statistics predate the findings (autovacuum is off
+  here, and the benchmark's ANALYZE runs before the first check run) PostgreSQL read every finding of the rules
+  instead of seeking the keys. The reps' days were one OR'd term per day, twice in the double-booking statement: 65 ms
+  of planning for 70 days. The pairing keys, 635 of them, went as 1,300 bound parameters in three statements, which
+  psycopg parses on every execution. Now each pairing key and rep's day is one seek (`scope.seek_each`), driven on
+  PostgreSQL by arrays unnested and joined LATERAL (OFFSET 0 keeps the planner from turning the seeks into a hash join
+  over the table) and on SQLite by one JSON list (`json_each`; a VALUES list of named parameters cost more in
+  SQLAlchemy's compiler than the seeks); the double-booking and pairing passes select the scope's rows by the ids
+  those seeks find; lists of refs and identities are one array parameter each on PostgreSQL (`scope.any_of`). 44-48
+  statements a run instead of 93-98. SQLite is also told to read a rule's open findings from the partial index of
+  open findings (it chose the index on `resolved_at`: every open finding). Interleaved old/new runs, one of each per
+  round, 21 rounds, at load 4-5 on this 2-core machine: PostgreSQL 428 → 289 ms (0.68×; per-round ratio 0.59),
+  SQLite 527 → 340 ms (0.64×).
 
 - **Cold reads at 1M summed or looked up more rows than the page shows** (issue 22). The Unscheduled buckets summed
   every club's row of each day on one side of today (about 14,000 at 1M) and counted every event due today to split

@@ -15,7 +15,7 @@ from services.domain.event_rules import (
 )
 from services.domain.severity import CRITICAL, INFO, WARNING
 from services.actions.journal import NEEDS_ATTENTION, read_json
-from services.quality.scope import Scope, batches
+from services.quality.scope import Scope
 from services.store.pair_members import EPOCH, key_condition
 
 
@@ -289,11 +289,9 @@ def _pair_findings(context: _Context) -> list[Finding]:
         rows = context.connection.execute(text(_PAIR_QUERY.format(day=_DAY, off_rule=off_rule, where="")),
                                           parameters).all()
     else:  # the keys of the scope only: each a seek on the key index
-        rows = []
-        for keys in batches(sorted(context.scope.keys), _KEYS_PER_QUERY):
-            condition, key_parameters = key_condition(keys, alias="pm")
-            rows += context.connection.execute(text(_PAIR_QUERY.format(
-                day=_DAY, off_rule=off_rule, where=f"WHERE {condition}")), {**parameters, **key_parameters}).all()
+        condition, key_parameters = context.scope.key_condition("pm")
+        rows = context.connection.execute(text(_PAIR_QUERY.format(
+            day=_DAY, off_rule=off_rule, where=f"WHERE {condition}")), {**parameters, **key_parameters}).all()
 
     wanted, rule_text = context.wanted, rule.describe()
     critical_before = context.now + timedelta(hours=24)
@@ -493,9 +491,10 @@ def _rows_in_scope(context: _Context, query: str, ref_column: str, parameters: d
     run those of the scope's events, a list of refs at a time."""
     if context.scope is None:
         return list(context.connection.execute(text(query.format(extra="")).bindparams(*binds), parameters))
-    by_ref = text(query.format(extra=f"AND {ref_column} IN :refs")).bindparams(*binds, bindparam("refs", expanding=True))
+    condition, ref_binds = context.scope.any_of(ref_column, "refs", "INTEGER")
+    by_ref = text(query.format(extra=f"AND {condition}")).bindparams(*binds, *ref_binds)
     rows: list = []
-    for refs in batches(sorted(context.scope.refs)):
+    for refs in context.scope.in_batches(sorted(context.scope.refs)):
         rows += context.connection.execute(by_ref, {**parameters, "refs": list(refs)}).all()
     return rows
 
