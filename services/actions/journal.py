@@ -199,7 +199,7 @@ class AuditedChange:
     now: datetime
     actor: str
     operation_id: int
-    event_ref: int
+    event_ref: int | None  # None: about the operation (its status), not one event
     action: str
     before: Any
     after: Any
@@ -301,7 +301,7 @@ class Journal:
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
               undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
               reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
-              lease: timedelta = timedelta(minutes=10),
+              lease: timedelta = timedelta(minutes=10), applying: bool = False,
               under_locks: Callable[[Connection, OperationRecord], None] | None = None) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
@@ -311,7 +311,8 @@ class Journal:
         Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
         operation, and what `reserve` raises. `under_locks(connection, record)` runs last in the same transaction,
         the locks taken (the executor plans again there and records its first call, or ends the operation refused);
-        the record returned is the one inserted, as `under_locks` found it.
+        the record returned is the one inserted, as `under_locks` found it. `applying`: the operation is written as
+        applying, not pending, because `under_locks` records its first call (insert_step) before this commits.
 
         Three statements on the way that succeeds (each one a round trip on PostgreSQL): the operation's INSERT
         carries its lease and gives back the row it wrote (RETURNING: the record, without reading it again), one
@@ -320,7 +321,8 @@ class Journal:
             if reserve is not None:
                 reserve(connection)
             record = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                  events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
+                                  events=events, status=APPLYING if applying else PENDING, message=None,
+                                  undo_of=undo_of, finished=False,
                                   fingerprint=fingerprint, lease_owner=lease_owner,
                                   lease_expires_at=now + lease if lease_owner is not None else None)
             refs = list(dict.fromkeys([event["ref"] for event in events] + list(also_lock)))
@@ -359,11 +361,11 @@ class Journal:
             self.write_step_results(connection, finishing)
             return step_id
 
-    @staticmethod
-    def record_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+    @classmethod
+    def record_step(cls, connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
                     purpose: str, request: dict, now: datetime, lease_owner: str | None = None,
                     lease: timedelta | None = None) -> int:
-        """add_step inside the caller's transaction (the one that records the operation, for its first call)."""
+        """add_step inside the caller's transaction."""
         renewing = lease_owner is not None and lease is not None
         moved = connection.execute(update(Operation).where(
             Operation.id == operation_id, *([Operation.lease_owner == lease_owner] if renewing else [])).values(
@@ -371,6 +373,14 @@ class Journal:
             **({"lease_expires_at": now + lease} if renewing and lease is not None else {}))).rowcount
         if renewing and not moved:
             raise LeaseLost(operation_id)
+        return cls.insert_step(connection, operation_id, event_ref=event_ref, role=role, action=action,
+                               purpose=purpose, request=request, now=now)
+
+    @staticmethod
+    def insert_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+                    purpose: str, request: dict, now: datetime) -> int:
+        """The step's row alone, inside the caller's transaction: for the first call, recorded in the transaction that
+        wrote the operation (start's `under_locks`), already applying and with the lease it was written with."""
         seq = select(func.count() + 1).select_from(OperationStep) \
             .where(OperationStep.operation_id == operation_id).scalar_subquery()
         return connection.execute(insert(OperationStep).values(
@@ -404,20 +414,31 @@ class Journal:
 
     def finish(self, connection: Connection, operation_id: int, *, status: str, message: str, events: list[dict],
                actor: str, now: datetime, release_locks: bool | None = None,
-               next_attempt_at: datetime | None = None, attempts: int | None = None) -> OperationRecord | None:
+               next_attempt_at: datetime | None = None, attempts: int | None = None, held_by: str | None = None,
+               audited: Sequence[AuditedChange] = ()) -> OperationRecord | None:
         """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
         holds the local change, if any). The lease is given up; the locks are released unless the status holds them.
-        Returns the record as written (RETURNING: the answer needs no read after the commit), None if it is gone."""
+        Returns the record as written (RETURNING: the answer needs no read after the commit), None if it is gone.
+
+        `held_by`: only if this run still holds the operation's lease, checked by this same UPDATE (which then holds
+        the row to the commit, so a claim cannot take it in between); if it does not, LeaseLost is raised and the
+        caller's transaction must roll back. `audited`: entries about the change written before the status's own,
+        in the same INSERT."""
         values: dict[str, Any] = dict(status=status, message=message, events=json_value(events), updated_at=now,
                                       finished_at=now, lease_owner=None, lease_expires_at=None,
                                       next_attempt_at=next_attempt_at)
         if attempts is not None:
             values["attempts"] = attempts
-        row = connection.execute(update(Operation).where(Operation.id == operation_id).values(**values)
+        held = [Operation.lease_owner == held_by] if held_by is not None else []
+        row = connection.execute(update(Operation).where(Operation.id == operation_id, *held).values(**values)
                                  .returning(*Operation.__table__.c)).first()
+        if row is None and held_by is not None:
+            raise LeaseLost(operation_id)
         if release_locks if release_locks is not None else status not in HOLDING_LOCKS:
             connection.execute(delete(PairLock).where(PairLock.operation_id == operation_id))
-        self._audit(connection, now, actor, operation_id, None, status, None, None, message)
+        self.audit_events(connection, [*audited, AuditedChange(now=now, actor=actor, operation_id=operation_id,
+                                                               event_ref=None, action=status, before=None, after=None,
+                                                               message=message)])
         return operation_record(row) if row is not None else None
 
     def claim(self, operation_id: int, *, owner: str, now: datetime, lease: timedelta,

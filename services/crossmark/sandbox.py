@@ -16,7 +16,6 @@ import random
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import TypeVar
@@ -24,9 +23,10 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import ColumnElement, Connection, Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 
 from services.domain.event_rules import SCHEDULED, UNSTAFFED
+from services.store.database import reading
 from services.store.tables import Employee, Event, Schedule
 
 PATH_LOGIN = "/login/authenticate"
@@ -435,18 +435,6 @@ class DatabaseRecords:
     def __init__(self, engine: Engine, tz: ZoneInfo) -> None:
         self.engine, self.tz = engine, tz
 
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        """A connection for one of these reads. On PostgreSQL in autocommit: each is a single statement (its own
-        snapshot either way), and a transaction around it cost two round trips more (BEGIN, ROLLBACK) and, since
-        psycopg drops its prepared statements at a ROLLBACK, the connection's prepared statements with it (a
-        DEALLOCATE ALL). SQLite's transactions are begun by the engine's own listener (services/store/database.py)
-        and cost no round trip: they stay as they are."""
-        with self.engine.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield connection
-
     def events(self, mplan_ids: set[str]) -> dict[str, SimulatedEvent]:
         return self._events(Event.external_id.in_(sorted(mplan_ids)))
 
@@ -462,7 +450,7 @@ class DatabaseRecords:
         return self._events()
 
     def mplan_scheduled_as(self, scheduled_id: str) -> str | None:
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             return connection.execute(
                 select(Event.external_id).join(Schedule, Schedule.event_ref_num == Event.project_ref_num)
                 .where(Schedule.external_id == scheduled_id, *_IN_CROSSMARK)).scalars().first()
@@ -478,13 +466,13 @@ class DatabaseRecords:
         doubling steps, so a run of n taken ids costs about log2(n) index seeks (a max over every schedule's id would
         read them all)."""
         step = 1
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             while connection.execute(select(Schedule.id).where(Schedule.external_id == str(candidate))).first():
                 candidate, step = candidate + step, step * 2
         return candidate
 
     def _reps(self, condition: ColumnElement[bool]) -> dict[str, str]:
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             return {str(rep_id): name for rep_id, name in connection.execute(
                 select(Employee.external_id, Employee.name).where(condition))}
 
@@ -492,7 +480,7 @@ class DatabaseRecords:
         """Each event with its schedule and rep: a Crossmark event (mPlanID and location) only. An event with two
         schedule rows (a drift) takes the last one read, as the sandbox always has."""
         events: dict[str, SimulatedEvent] = {}
-        with self._reading() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(
                 select(Event.external_id, Event.project_name, Event.location_mvid, Event.store_name,
                        Event.start_datetime, Event.due_datetime, Event.condition, Event.estimated_time,
