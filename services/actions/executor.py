@@ -616,7 +616,7 @@ class SagaExecutor:
             refs = list(dict.fromkeys([event.ref for event, _ in done] + list(guards)))
             if connection.dialect.name == "postgresql":
                 # The events' rows first, then their schedules', as every writer here takes them: no lock cycle.
-                connection.execute(select(Event.id).where(Event.project_ref_num.in_(refs)).with_for_update()).all()
+                connection.execute(_LOCK_EVENTS, {"refs": refs}).all()
             stored = placements_in_database(connection, refs, lock=True)
             conflict = _changed_meanwhile(done, guards, stored)
             if conflict is not None:
@@ -833,12 +833,10 @@ def _write_placements(connection: Connection, changes: list[tuple[int, Placement
     """_write_placement for several events whose schedule rows (ids, oldest first) were just read under lock: the
     same rows written, in a statement per kind of write rather than per event."""
     updates = [{"schedule_row": ids[0], "schedule_at": placement.start, "schedule_rep": placement.employee_id,
-                "schedule_external": placement.scheduled_event_id}
+                "schedule_external": placement.scheduled_event_id, "synced": now}
                for _ref, placement, ids in changes if placement.scheduled and ids]
     if updates:
-        connection.execute(update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
-            schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
-            external_id=bindparam("schedule_external"), last_synced=now, sync_status="pushed"), updates)
+        connection.execute(_SCHEDULE_UPDATE, updates)
     inserts = [{"event_ref_num": ref, "schedule_datetime": placement.start, "employee_id": placement.employee_id,
                 "external_id": placement.scheduled_event_id, "last_synced": now, "sync_status": "pushed"}
                for ref, placement, ids in changes if placement.scheduled and not ids]
@@ -850,8 +848,17 @@ def _write_placements(connection: Connection, changes: list[tuple[int, Placement
         connection.execute(delete(Schedule).where(Schedule.event_ref_num.in_(unscheduled)))
     for refs, condition in ((scheduled, EventCondition.SCHEDULED), (unscheduled, EventCondition.UNSTAFFED)):
         if refs:
-            connection.execute(update(Event).where(Event.project_ref_num.in_(refs))
-                               .values(condition=condition, is_scheduled=condition == EventCondition.SCHEDULED))
+            connection.execute(_EVENTS_CONDITION, {"refs": refs, "to_condition": condition,
+                                                   "to_scheduled": condition == EventCondition.SCHEDULED})
+
+
+# The local commit's statements, built once (a statement built per call is keyed by SQLAlchemy on every execution).
+_LOCK_EVENTS = select(Event.id).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).with_for_update()
+_SCHEDULE_UPDATE = update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
+    schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
+    external_id=bindparam("schedule_external"), last_synced=bindparam("synced"), sync_status="pushed")
+_EVENTS_CONDITION = update(Event).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).values(
+    condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
 
 
 def _changed_meanwhile(done: list[tuple[PlannedEvent, Placement]], guards: dict[int, Placement],
