@@ -634,7 +634,10 @@ class SagaExecutor:
                     AuditedChange(now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
                                   action=f"{record.kind}: {event.role}", before=event.before.to_json(),
                                   after=reached.to_json()) for event, reached in done])
-            bump_data_version(connection)
+            if not done:
+                # Otherwise the events' UPDATE above bumped it: the database's own triggers on events and schedules
+                # (migration 0019) announce every write to them, ours too, once per transaction on PostgreSQL.
+                bump_data_version(connection)
         run.unrecorded.clear()  # committed
         return finished
 
