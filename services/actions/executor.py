@@ -607,9 +607,10 @@ class SagaExecutor:
         Few statements, since on PostgreSQL each is a round trip: the event rows locked in one, the schedule rows
         locked and read (every placement) in one, then the writes grouped by kind (executemany where values differ per
         row; the audit entries of the events and of the status in one INSERT). The lease is checked by the UPDATE that
-        finishes the operation (LeaseLost rolls everything back), and before a conflict is reported (a run that lost
-        its lease must not compensate: the run that took it over may have finished the change itself). The events
-        written with the final status are those the run holds: nobody else writes them while it holds the lease."""
+        finishes the operation (LeaseLost rolls everything back). A run that lost its lease and finds a conflict (the
+        run that took it over may have finished the change) sends nothing either: the compensation's first step
+        record checks the lease. The events written with the final status are those the run holds: nobody else
+        writes them while it holds the lease."""
         now = self.clock()
         guards = _guards(record)
         with begin_write(self.engine) as connection:
@@ -620,8 +621,6 @@ class SagaExecutor:
             stored = placements_in_database(connection, refs, lock=True)
             conflict = _changed_meanwhile(done, guards, stored)
             if conflict is not None:
-                if run.token and self.journal.events_if_held(connection, record.id, run.token) is None:
-                    raise LeaseLost(record.id)
                 raise ConcurrentEdit(conflict)
             _write_placements(connection, [(event.ref, reached, stored[event.ref].schedule_ids)
                                            for event, reached in done], now)

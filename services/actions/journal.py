@@ -454,19 +454,6 @@ class Journal:
                 lease_owner=owner, lease_expires_at=now + lease, updated_at=now)).rowcount
         return self.find(operation_id) if taken else None
 
-    @staticmethod
-    def events_if_held(connection: Connection, operation_id: int, owner: str | None) -> builtins.list[dict] | None:
-        """Inside the caller's transaction: the operation's events as recorded now, or None when `owner` no longer
-        holds it (checked before the local commit, so a run that lost its lease never commits over the run that took
-        it). One statement for both; `owner` None: no lease to check (an operation recorded before leases)."""
-        query = select(Operation.events).where(Operation.id == operation_id)
-        if owner is not None:
-            query = query.where(Operation.lease_owner == owner)
-        row = connection.execute(query).first()
-        if row is None:
-            return None
-        return [event for event in read_json(row.events, []) if isinstance(event, dict)]
-
     def release_lease(self, operation_id: int, owner: str) -> None:
         with begin_write(self.engine) as connection:
             connection.execute(update(Operation).where(Operation.id == operation_id, Operation.lease_owner == owner)
