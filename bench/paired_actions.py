@@ -186,19 +186,19 @@ def scaled_copies(events: int, data_dir: Path, postgres: str | None) -> Iterator
         environment = {**os.environ, **({"PGPASSWORD": server.password} if server.password else {})}
         dump = subprocess.run(["pg_dump", "--no-owner", "-n", original, *connection], capture_output=True,
                               check=True, env=environment).stdout
-        # Every name the dump qualifies with the original schema, renamed; the data holds no such text.
-        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", *connection], env=environment, check=True,
-                       input=dump.replace(f"{original}.".encode(), f"{schema}.".encode())
-                       .replace(f"SCHEMA {original}".encode(), f"SCHEMA {schema}".encode()),
-                       capture_output=True)
         try:
+            # Every name the dump qualifies with the original schema, renamed; the data holds no such text.
+            subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-1", *connection], env=environment, check=True,
+                           input=dump.replace(f"{original}.".encode(), f"{schema}.".encode())
+                           .replace(f"SCHEMA {original}".encode(), f"SCHEMA {schema}".encode()),
+                           capture_output=True)
             subprocess.run(["psql", "-q", *connection, "-c", "VACUUM ANALYZE"], env={
                 **environment, "PGOPTIONS": f"-csearch_path={schema}"}, check=True, capture_output=True)
             yield arguments + ["--on", server.update_query_dict({"options": f"-csearch_path={schema}"})
                                .render_as_string(hide_password=False)]
         finally:
-            subprocess.run(["psql", "-q", *connection, "-c", f"DROP SCHEMA {schema} CASCADE"], env=environment,
-                           check=True, capture_output=True)
+            subprocess.run(["psql", "-q", *connection, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
+                           env=environment, check=True, capture_output=True)
 
 
 def side_by_side(actions: int, postgres: str | None, before: str | None, rounds: int,
