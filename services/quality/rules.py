@@ -208,6 +208,11 @@ def run_rules(connection: Connection, *, now: datetime, rule: SupervisorRule, na
                                "(configure CROSSMARK_BASE_URL, or pass the sandbox client).", field="names")
     context = _Context(connection, _sql_for(connection), now, rule, frozenset(wanted), crossmark_client,
                        drift_window_days, scope)
+    if context.sql.dialect == "postgresql":
+        # No JIT compilation for the rules' statements (until the caller's transaction ends): PostgreSQL estimates
+        # their nested loops of seeks at thousands of rows each where they find a few, and above its cost thresholds it
+        # compiled the statement of the rules about people for 2.8 s at 1,000,000 events to run it in 0.4 s.
+        connection.execute(text("SET LOCAL jit = off"))
 
     steps = [(label, step) for label, rules, step in _STEPS if wanted & set(rules)]
     findings: list[Finding] = []
