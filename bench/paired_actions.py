@@ -9,13 +9,19 @@ same run: `--rounds` rounds, each running both codes one after the other (this s
 minutes), each run a process of its own on fresh databases; the table gives the medians of the runs' medians and the
 ratio of ours to theirs.
 
+With --scale N, the runs act on copies of bench.run's databases of N events instead (data/bench-N.db, and the
+PostgreSQL schema bench_N, copied with pg_dump into a schema of this run's own), made once and dropped at the end: the
+originals are only read. There the sandbox holds only the pairs acted on (as bench.run's paired reschedules), and each
+run moves pairs the runs before it may have moved already (the other Core slot of the same day).
+
     .venv/bin/python -m bench.paired_actions [--actions 200] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
-                                             [--before main --rounds 3]
+                                             [--before main --rounds 3] [--scale 1000000 --data-dir data]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,9 +35,10 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 
 from bench.databases import on_each_database
+from bench.run import select_events
 from services.crossmark.client import make_crossmark_client
 from services.crossmark.sandbox import simulator_from_database
 from services.store.database import make_engine
@@ -105,18 +112,27 @@ class _Counts:
             event.remove(target, name, hook)
 
 
-def run(url: str, actions_count: int) -> tuple[float, float, int, float, float, float]:
-    upgrade_database(url, confirmed=True)
-    engine = make_engine(url)
+def run(url: str, actions_count: int, existing: bool = False) -> tuple[float, float, int, float, float, float]:
+    """One code's run on one database: a fresh one seeded here, or (`existing`) a copy of a large one."""
     today = date.today()
-    seed_demo_data(engine, events=max(4000, actions_count * 12), stores=5, start=today - timedelta(days=10), months=2,
-                   today=today)
+    if not existing:
+        upgrade_database(url, confirmed=True)
+    engine = make_engine(url)
     settings = load_settings({})
-    simulator = simulator_from_database(engine, settings.crossmark_timezone)
+    if not existing:
+        seed_demo_data(engine, events=max(4000, actions_count * 12), stores=5, start=today - timedelta(days=10),
+                       months=2, today=today)
+        simulator = simulator_from_database(engine, settings.crossmark_timezone)
+    pairs = _pairs(engine, today, actions_count)
+    if existing:  # the pairs acted on, not a million events in memory
+        with engine.connect() as connection:
+            cores = connection.execute(select_events(pairs)).all()
+            supervisors = supervisors_for_cores(connection, cores)
+        refs = [ref for ref, _ in pairs] + [match.supervisor.ref for match in supervisors.values() if match.supervisor]
+        simulator = simulator_from_database(engine, settings.crossmark_timezone, refs=refs)
     service = PairedActions(engine, lambda: make_crossmark_client(settings, simulator=simulator))
     samples, moved = [], 0
     statements, commits, checkouts = [], [], []
-    pairs = _pairs(engine, today, actions_count)
     counts = _Counts(engine)
     for ref, when in pairs:
         target = when.replace(hour=9, minute=45) if when.hour != 9 else when.replace(hour=10, minute=30)
@@ -148,15 +164,54 @@ def code_trees(before: str | None) -> Iterator[dict[str, Path]]:
         yield trees
 
 
-def side_by_side(actions: int, postgres: str | None, before: str, rounds: int) -> list[tuple]:
-    """[(database, code, median, p95, done, statements, commits, checkouts)]: medians over the rounds' runs."""
+@contextmanager
+def scaled_copies(events: int, data_dir: Path, postgres: str | None) -> Iterator[list[str]]:
+    """[--on URL, ...] arguments naming copies of bench.run's databases of `events` events: the SQLite file copied to
+    a temporary folder, and the PostgreSQL schema bench_<events> dumped into a schema of its own (pg_dump reads the
+    original; psql restores it renamed). Both are removed afterwards."""
+    source = data_dir / f"bench-{events}.db"
+    if not source.exists():
+        raise SystemExit(f"{source} is missing: build it with python -m bench.run first")
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / source.name
+        shutil.copyfile(source, copy)
+        arguments = ["--on", f"sqlite:///{copy}"]
+        if postgres is None:
+            yield arguments
+            return
+        original, schema = f"bench_{events}", f"bench_{events}_paired_{uuid.uuid4().hex[:6]}"
+        server = make_url(postgres)
+        connection = ["-h", server.host or "localhost", "-p", str(server.port or 5432), "-U", server.username or "postgres",
+                      "-d", server.database or "postgres"]
+        environment = {**os.environ, **({"PGPASSWORD": server.password} if server.password else {})}
+        dump = subprocess.run(["pg_dump", "--no-owner", "-n", original, *connection], capture_output=True,
+                              check=True, env=environment).stdout
+        try:
+            # Every name the dump qualifies with the original schema, renamed; the data holds no such text.
+            subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-1", *connection], env=environment, check=True,
+                           input=dump.replace(f"{original}.".encode(), f"{schema}.".encode())
+                           .replace(f"SCHEMA {original}".encode(), f"SCHEMA {schema}".encode()),
+                           capture_output=True)
+            subprocess.run(["psql", "-q", *connection, "-c", "VACUUM ANALYZE"], env={
+                **environment, "PGOPTIONS": f"-csearch_path={schema}"}, check=True, capture_output=True)
+            yield arguments + ["--on", server.update_query_dict({"options": f"-csearch_path={schema}"})
+                               .render_as_string(hide_password=False)]
+        finally:
+            subprocess.run(["psql", "-q", *connection, "-c", f"DROP SCHEMA IF EXISTS {schema} CASCADE"],
+                           env=environment, check=True, capture_output=True)
+
+
+def side_by_side(actions: int, postgres: str | None, before: str | None, rounds: int,
+                 databases: list[str] | None = None) -> list[tuple]:
+    """[(database, code, median, p95, done, statements, commits, checkouts)]: medians over the rounds' runs, each on
+    fresh databases, or on `databases` (--on URL arguments) when given."""
     runs: dict[tuple[str, str], list[list]] = {}
     with code_trees(before) as trees:
         for _round in range(rounds):
             for label, tree in trees.items():
                 command = [sys.executable, "-m", "bench.paired_actions", "--actions", str(actions), "--json"]
-                completed = subprocess.run(command + (["--postgres", postgres] if postgres else []), cwd=tree,
-                                           capture_output=True, text=True, check=True)
+                where = databases or (["--postgres", postgres] if postgres else [])
+                completed = subprocess.run(command + where, cwd=tree, capture_output=True, text=True, check=True)
                 for name, *row in json.loads(completed.stdout.strip().splitlines()[-1]):
                     runs.setdefault((name, label), []).append(row)
     return [(name, label, *(statistics.median(row[i] for row in rows) for i in range(6)))
@@ -169,16 +224,29 @@ def main() -> None:
     parser.add_argument("--postgres", help="a PostgreSQL URL whose database may be used (a schema is created)")
     parser.add_argument("--before", metavar="REV", help="also run this commit's code (e.g. main), interleaved")
     parser.add_argument("--rounds", type=int, default=3, help="with --before: runs of each code (default 3)")
+    parser.add_argument("--scale", type=int, metavar="EVENTS",
+                        help="act on copies of bench.run's databases of this many events (e.g. 1000000)")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "data", help="with --scale: where bench-N.db is")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one run's rows, for --before
+    parser.add_argument("--on", action="append", help=argparse.SUPPRESS)  # with --json: existing databases' URLs
     args = parser.parse_args()
     if args.json:
-        print(json.dumps(on_each_database(lambda url: run(url, args.actions), args.postgres)))
+        print(json.dumps(on_each_database(lambda url: run(url, args.actions), args.postgres) if not args.on else
+                         [("SQLite" if url.startswith("sqlite") else "PostgreSQL", *run(url, args.actions, True))
+                          for url in args.on]))
         return
-    print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions\n")
-    if args.before:
+    size = f", on copies of the {args.scale:,}-event databases" if args.scale else ""
+    print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions{size}\n")
+    if args.scale:
+        with scaled_copies(args.scale, args.data_dir, args.postgres) as databases:
+            rows = side_by_side(args.actions, args.postgres, args.before, args.rounds if args.before else 1,
+                                databases)
+    elif args.before:
         rows = side_by_side(args.actions, args.postgres, args.before, args.rounds)
+    if args.before or args.scale:
         theirs = {name: median for name, label, median, *_ in rows if label != OURS}
-        print(f"Medians of {args.rounds} runs of each code, interleaved.\n")
+        if args.before:
+            print(f"Medians of {args.rounds} runs of each code, interleaved.\n")
         print("| database | code | median ms | p95 ms | done | statements | commits | checkouts | median vs before |\n"
               "|---|---|---:|---:|---:|---:|---:|---:|---:|")
         for name, label, median, p95, moved, statements, commits, checkouts in rows:

@@ -1,13 +1,14 @@
 """App entry point: `streamlit run dashboard/app.py` — navigation, sidebar status, and a clear stop on setup errors."""
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
+# This runs on every rerun: os.path's string work, not Path.resolve(), which stats every folder of the path.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # `streamlit run` puts only dashboard/ on the path
+    sys.path.insert(0, ROOT)
 
 import streamlit as st  # noqa: E402
 

@@ -52,7 +52,6 @@ _QUERIES: dict[str, Callable] = {
     "assignable_people": finding_work.assignable_people,
     # Read fresh on every run before: every change of a switch bumps the data version (services/access/switches.py).
     "switches": current_switches,
-    "store_choices": lambda engine: StoreChoices.of(read_queries.stores(engine)),
 }
 
 
@@ -147,8 +146,10 @@ def stores() -> pd.DataFrame:
 
 
 def store_choices() -> StoreChoices:
-    """The Store list's options, labels and numbers, made once per data version rather than on every run."""
-    return _read("store_choices")
+    """The Store list's options, labels and numbers, made once per data version rather than on every run, from the
+    same cached read as stores() (a page showing both, such as the Day view of every club, read the store list twice
+    after each write)."""
+    return derived("store_choices", lambda: StoreChoices.of(stores()))
 
 
 def switches() -> dict[str, bool]:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.store.database import make_engine
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "").strip() or None
 POSTGRES_SKIP_REASON = "PostgreSQL tests skipped: TEST_DATABASE_URL is not set (CI sets it; see README)"
@@ -71,7 +71,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on a database migrated to our head revision."""
-    upgrade_database(database_url)
+    migrate_new_database(database_url)
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
@@ -96,7 +96,7 @@ def demo_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
     today = date.today()
     with private_database(request.param, tmp_path_factory.mktemp("demo")) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_demo_data(engine, start=_months_back(today, 2), months=5, today=today)
         seed_sprint2_scenario(engine, today=today)

@@ -21,7 +21,7 @@ from services.demo.demo_data import seed_sprint2_scenario
 from services.domain.event_rules import supervisor_start
 from services.actions.executor import ActionResult
 from services.actions.paired_actions import PairedActions
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.settings import SupervisorRule
 from services.store.tables import AuditEntry, Employee, Event, Operation, OperationStep, PairLock, Schedule
 from tests.conftest import private_database
@@ -348,7 +348,7 @@ def reset_database(engine: Engine) -> None:
 def migrated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """(url, engine) of a migrated database per module and backend (PostgreSQL: a private schema)."""
     with private_database(request.param, tmp_path_factory.mktemp("paired")) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         try:
             yield url, engine

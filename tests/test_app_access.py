@@ -9,14 +9,14 @@ from streamlit.testing.v1 import AppTest
 
 from services.access.accounts import SETUP, set_active
 from services.store.database import make_engine
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.access.switches import MAINTENANCE, current_switches
 from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401
 
 
 def _fresh(tmp_path, monkeypatch) -> str:
     url = f"sqlite:///{tmp_path / 'access.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     monkeypatch.setenv("SCHEDULER_DATABASE_URL", url)
     st.cache_resource.clear()
     return url
@@ -59,7 +59,7 @@ def test_idle_sessions_expire_and_disabled_accounts_are_signed_out(tmp_path, mon
 
 def test_admin_switches_maintenance_and_every_page_shows_the_banner(open_page, tmp_path):
     url = f"sqlite:///{tmp_path / 'admin.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     viewer = open_page(url, "overview", role="viewer")
     admin_page = open_page(url, "admin", role="viewer")
     assert any("Only admins" in e for e in _texts(admin_page.error)) or _texts(admin_page.title) != ["Admin"]
@@ -76,7 +76,7 @@ def test_admin_switches_maintenance_and_every_page_shows_the_banner(open_page, t
 
 def test_the_admin_page_changes_roles_and_activity_as_the_signed_in_admin(open_page, tmp_path):
     url = f"sqlite:///{tmp_path / 'roles.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     operator = signed_in_as(url, "operator")
     admin = open_page(url, "admin", role="admin")
     admin.selectbox(key=f"role_{operator}").set_value("viewer").run()

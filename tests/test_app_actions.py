@@ -10,7 +10,7 @@ from sqlalchemy import text
 from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.actions.journal import Journal
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from tests.test_app_pages import _texts, open_page  # noqa: F401 - the shared AppTest fixture
 
 DAY = date.today() + timedelta(days=7)
@@ -19,7 +19,7 @@ DAY = date.today() + timedelta(days=7)
 @pytest.fixture
 def sprint2(tmp_path):
     url = f"sqlite:///{tmp_path / 'sprint2.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     engine = make_engine(url)
     seed_sprint2_scenario(engine, today=date.today())
     yield url, engine

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.quality.checks import run_check
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.settings import load_settings
 from tests.conftest import private_database
 from tests.test_app_pages import APP, TEST_PASSWORD, _texts, open_page, signed_in_as  # noqa: F401
@@ -25,7 +25,7 @@ MARKUP = "[click here](http://evil.example/x) ![pixel](http://evil.example/p.png
 def world(request: pytest.FixtureRequest, tmp_path):
     """The sprint2 scenario with one data-quality run, per backend."""
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_sprint2_scenario(engine, today=date.today())
         run_check(engine, load_settings({}))

@@ -23,7 +23,7 @@ from services.access.accounts import ADMIN, User
 from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
 from services.settings import load_settings
 from services.store.database import display_url, make_engine, short_database_name
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.store.tables import AuditEntry, CheckRun, Operation, OperationStep, QualityFinding
 from tests.conftest import _months_back, private_database
 from tests.legacy_scheduler import create_legacy_scheduler_database
@@ -109,14 +109,14 @@ def _cells(frame) -> list[str]:  # noqa: ANN001 - a DataFrame
 @pytest.fixture
 def empty_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     return url
 
 
 @pytest.fixture
 def sprint2_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'sprint2.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     engine = make_engine(url)
     seed_sprint2_scenario(engine, today=date.today())
     engine.dispose()
@@ -200,7 +200,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     with private_database(backend, tmp_path_factory.mktemp(kind)) as url:
         if kind == "legacy":
             create_legacy_scheduler_database(url)
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         today = date.today()
         if kind == "demo":  # as conftest's demo_database seeds it, then the journal, a finding and a sync
@@ -503,7 +503,7 @@ def test_a_national_day_over_the_listing_limit_shows_the_clubs_and_a_club_shows_
     from services.reads.read_queries import DAY_VIEW_LIMIT, scheduled_per_day
 
     url = f"sqlite:///{tmp_path / 'national.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     engine = make_engine(url)
     today = date.today()
     seed_demo_data(engine, events=16_000, stores=6, start=today.replace(day=1), months=1, today=today)

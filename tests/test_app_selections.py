@@ -13,7 +13,7 @@ from dashboard.markdown_text import plain
 from services.store.database import make_engine
 from services.demo.demo_data import seed_demo_data
 from services.quality.checks import run_check
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.settings import load_settings
 from tests.conftest import private_database
 from tests.test_app_pages import _texts, open_page  # noqa: F401 - open_page is a fixture
@@ -25,7 +25,7 @@ EMPTY_SELECTION = {"rows": [], "columns": [], "cells": []}
 def demo_world(request: pytest.FixtureRequest, tmp_path):
     """400 demo events at three stores around today, checked once: a few dozen findings, a hundred Unstaffed events."""
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_demo_data(engine, events=400, stores=3, start=date.today() - timedelta(days=20), months=2,
                        today=date.today())

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, insert
 from dashboard.components import store_labels
 from services.store.data_version import bump_data_version
 from services.store.database import make_engine
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.store.tables import Employee, Event, Schedule
 from tests.conftest import private_database
 from tests.test_app_pages import PAGES, _metrics, open_page  # noqa: F401 - open_page is a fixture
@@ -56,7 +56,7 @@ def add_twin_clubs(engine: Engine) -> None:
 def twin_clubs(request: pytest.FixtureRequest, tmp_path):
     """The twin clubs (add_twin_clubs) and #8135, with 10 events scheduled today and 10 Unstaffed."""
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         add_twin_clubs(engine)
         add_club(engine, INDY, 8135, INDY_NAME, 10, 710000)

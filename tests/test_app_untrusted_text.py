@@ -12,7 +12,7 @@ from sqlalchemy import text
 from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.reads.read_queries import event_for_action
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from tests.conftest import private_database
 from tests.markdown_checks import (
     HOSTILE_SHORT, HOSTILE_USER, add_hostile_records, hostile_name, make_names_hostile, markdown_sources, shown_text,
@@ -33,7 +33,7 @@ def hostile_world(request: pytest.FixtureRequest, tmp_path):
     """The sprint2 scenario with hostile event, store and rep names, check run, notes, operation, audit entry and
     switch, and an admin account named HOSTILE_USER, per backend."""
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_sprint2_scenario(engine, today=date.today())
         make_names_hostile(engine, DAY, NAME)

@@ -19,7 +19,7 @@ from services.store.database import make_engine
 from services.demo.demo_data import seed_sprint2_scenario
 from services.errors import InvalidInput, LoginRefused
 from services.quality.checks import run_check
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.settings import load_settings
 from services.store.tables import LoginAttempt
 from tests.cli_runner import run_cli
@@ -45,7 +45,7 @@ TABLES = ("events", "schedules", "employees", "dashboard_operations", "dashboard
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """The sprint2 scenario, an admin "olga", and one data-quality run (so findings exist), per backend."""
     with private_database(request.param, tmp_path_factory.mktemp("bad_input")) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_sprint2_scenario(engine, today=date.today())
         add_user(engine, "olga", ADMIN, PASSWORD, by=SETUP)

@@ -20,7 +20,7 @@ from services.errors import DatabaseNotEmpty, IncompatibleSchema, InvalidInput
 from services.domain.event_rules import (
     SCHEDULED_CONDITIONS, SupervisorRule, classify_event_type, event_number, supervisor_start,
 )
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.store.tables import DataVersion, Employee, Event, Schedule
 from tests.conftest import private_database
 
@@ -50,7 +50,7 @@ class Seeded:
 def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """One default demo seed (3000 events, 5 stores) per backend, shared by the read-only tests of this module."""
     with private_database(request.param, tmp_path_factory.mktemp("demo")) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         calls: list[tuple[int, int]] = []
         report = seed_demo_data(engine, start=START, months=MONTHS, today=TODAY,
@@ -374,7 +374,7 @@ def test_same_seed_same_rows_and_another_seed_differs(engine: Engine, tmp_path) 
     others = {}
     for name, seed in (("same", 7), ("other", 8)):
         url = f"sqlite:///{tmp_path / f'{name}.db'}"
-        upgrade_database(url)
+        migrate_new_database(url)
         others[name] = make_engine(url)
         seed_demo_data(others[name], seed=seed, **arguments)
     try:

@@ -28,7 +28,7 @@ from services.quality.work import time_to_fix
 from services.reads.read_queries import day_view
 from services.settings import load_settings
 from services.store.database import make_engine
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.store.tables import Employee, Event, FindingHistory, QualityFinding, Schedule
 from tests.cli_runner import run_cli
 from tests.conftest import _months_back, private_database
@@ -291,7 +291,7 @@ def expected_readiness(specs: list[tuple]) -> dict[tuple[date, str], tuple[int, 
 def property_engine():
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{Path(directory) / 'property.db'}"
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         with engine.begin() as connection:
             connection.execute(insert(Employee).values(id="R1", name="Rep", is_active=True))
@@ -392,7 +392,7 @@ def test_morning_rendering(engine):
 @pytest.fixture
 def morning_url(database_url: str) -> str:
     """The morning case built around today (the CLI reads the clock)."""
-    upgrade_database(database_url)
+    migrate_new_database(database_url)
     engine = make_engine(database_url)
     try:
         build_morning(engine, synced=datetime.now(), day=date.today())
@@ -469,7 +469,7 @@ def reviewed_demo(request, tmp_path_factory):
     """`make run`'s demo data and the sprint2 scenario, checked three days ago and a minute ago."""
     today = date.today()
     with private_database(request.param, tmp_path_factory.mktemp("digests")) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         seed_demo_data(engine, start=_months_back(today, 2), months=5, today=today)
         seed_sprint2_scenario(engine, today=today)

@@ -14,7 +14,7 @@ import pytest
 from streamlit import file_util
 
 from dashboard.page_base_url import PIN_SCRIPT, PIN_SCRIPT_HASH, SERVED_PATH_META, pinned_page, served_path
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from tests.test_health_metrics import RunningServer
 
 STATIC = Path(file_util.get_static_dir())
@@ -43,7 +43,7 @@ def test_the_page_gets_the_meta_and_script_first_in_its_head_with_the_path_escap
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     directory = tmp_path_factory.mktemp("page-base-url")
     url = f"sqlite:///{directory / 'scheduler.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     running = RunningServer(url, directory / "server.log")
     try:
         assert running.wait_until_up().status_code == 200
@@ -82,7 +82,7 @@ def test_streamlit_s_own_files_and_endpoints_pass_untouched(server: RunningServe
 
 def test_under_a_base_url_path_the_served_path_leaves_the_base_out(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'scheduler.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     running = RunningServer(url, tmp_path / "server.log", {"STREAMLIT_SERVER_BASE_URL_PATH": "ops"})
     try:
         running.wait_until_up()

@@ -1,4 +1,4 @@
-"""dashboard_pair_keys and dashboard_state_drift (migration 0022): after random inserts, updates, deletes and in-place
+"""dashboard_pair_keys and dashboard_state_drift (migration 0023): after random inserts, updates, deletes and in-place
 replacements of events and schedules, by this app's engine and by a raw driver connection (as the scheduler writes), on
 the triggers the migration created and on those a bulk load re-creates, on SQLite and PostgreSQL:
 

@@ -319,6 +319,33 @@ def test_reconcile_takes_a_dead_run_only_once_its_lease_has_expired(world):
     assert len(world.writes_of(world.mark)) == 1  # just the CORE's compensation
 
 
+def test_a_run_whose_lease_was_taken_over_leaves_the_change_to_the_run_that_took_it(world):
+    """The run's lease ends while its last call is in flight (a call slower than the lease allows): reconcile takes the
+    operation over, finds both events at their targets and finishes it. The first run then reaches its local commit
+    and finds the rows changed: that is not a conflict to compensate (it would drive a finished operation back in
+    Crossmark) but a lost lease; it answers with the operation as the other run left it, and both systems keep the
+    change, each write sent once."""
+    actions = world.make_actions()
+    commit_local = actions._commit_local  # noqa: SLF001 - the takeover comes right before this run's local commit
+    taken: dict = {}
+
+    def taken_over_first(record, run, done, actor, warnings):  # noqa: ANN001, ANN202
+        after_lease = world.operation(record.id)["lease_expires_at"] + timedelta(seconds=1)
+        taken["results"] = world.make_actions(clock=lambda: after_lease).reconcile()
+        return commit_local(record, run, done, actor, warnings)
+
+    actions._commit_local = taken_over_first  # noqa: SLF001
+    world.arm()
+    result = actions.reschedule(606001, at(DAY, 11), "alice")
+    assert [(r.operation_id, r.status) for r in taken["results"]] == [(result.operation_id, "done")]
+    assert result.status == "done" and world.operation(result.operation_id)["status"] == "done", result
+    assert (world.db(606001).start, world.db(606002).start) == (at(DAY, 11), at(DAY, 13))
+    assert world.fake.writes_sent() == 2 == world.fake.writes_acted()  # nothing driven back, nothing resent
+    world.agree()
+    world.pairs_together()
+    assert world.locks() == {}
+
+
 # --- §4 exactly-once edges ------------------------------------------------------------------------------------------
 
 

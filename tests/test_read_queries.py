@@ -229,11 +229,11 @@ def test_reads_work_on_an_adopted_scheduler_database(database_url):
         engine.dispose()
 
 
-def _counts(engine, sql: str) -> dict[tuple[str, str, str], int]:
-    """(day as YYYY-MM-DD, store key, type) -> count, from a query returning those four columns."""
+def _counts(engine, sql: str) -> dict[tuple[str, ...], int]:
+    """(day as YYYY-MM-DD, the other keys: store key and type, or type) -> count, from a query returning the keys then
+    the count."""
     with engine.connect() as connection:
-        return {(str(d)[:10], store, event_type): count
-                for d, store, event_type, count in connection.execute(text(sql))}
+        return {(str(d)[:10], *keys): count for d, *keys, count in connection.execute(text(sql))}
 
 
 def _aggregate_vs_join(engine) -> tuple[dict, dict]:
@@ -301,6 +301,14 @@ def _unstaffed_aggregate_vs_events(engine) -> tuple[dict, dict]:
                                    "WHERE unstaffed <> 0")
 
 
+def _unstaffed_all_stores_vs_events(engine) -> tuple[dict, dict]:
+    day = _day_expression(engine, "due_datetime")
+    direct = _counts(engine, f"SELECT {day}, coalesce(event_type, 'Other'), COUNT(*) FROM events "
+                             "WHERE condition = 'Unstaffed' AND due_datetime IS NOT NULL GROUP BY 1, 2")
+    return direct, _counts(engine, "SELECT day, event_type, unstaffed FROM dashboard_unstaffed_per_day_all_stores "
+                                   "WHERE unstaffed <> 0")
+
+
 def _unstaffed_totals_vs_events(engine) -> tuple[dict, dict]:
     with engine.connect() as connection:
         direct = {(store, event_type): count for store, event_type, count in connection.execute(text(
@@ -312,8 +320,8 @@ def _unstaffed_totals_vs_events(engine) -> tuple[dict, dict]:
 
 
 def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
-    """Unstaffed per due day, and the all-days totals per club and type (migration 0009): staffing, un-staffing, moving
-    the due date, re-typing, re-homing, deleting, inserting."""
+    """Unstaffed per due day, the all-days totals per club and type (migration 0009) and the per day totals of all
+    stores (migration 0022): staffing, un-staffing, moving the due date, re-typing, re-homing, deleting, inserting."""
     from services.demo.demo_data import seed_demo_data
 
     today = date.today()
@@ -322,6 +330,8 @@ def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
     assert direct == aggregate and sum(direct.values()) > 20
     direct_totals, totals = _unstaffed_totals_vs_events(engine)
     assert direct_totals == totals and sum(totals.values()) == sum(direct.values())
+    direct_all, all_stores = _unstaffed_all_stores_vs_events(engine)
+    assert direct_all == all_stores and sum(all_stores.values()) == sum(direct.values())
     with engine.begin() as connection:
         unstaffed = [row[0] for row in connection.execute(text(
             "SELECT project_ref_num FROM events WHERE condition = 'Unstaffed' ORDER BY project_ref_num LIMIT 6"))]
@@ -347,6 +357,8 @@ def test_unstaffed_per_day_aggregate_stays_exact_whoever_writes(engine):
     assert direct == aggregate
     direct_totals, totals = _unstaffed_totals_vs_events(engine)
     assert direct_totals == totals
+    direct_all, all_stores = _unstaffed_all_stores_vs_events(engine)
+    assert direct_all == all_stores
     assert any(store == "777777" and event_type == "Other" for _, store, event_type in aggregate)
     assert any(store == "88" and event_type == "Juicer" for _, store, event_type in aggregate)
 

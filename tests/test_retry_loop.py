@@ -310,10 +310,10 @@ def needing_attention(world: PairedWorld) -> int:
 def shared_world(request: pytest.FixtureRequest, tmp_path: Path, fake_server) -> Iterator[PairedWorld]:  # noqa: ANN001
     """A world on a database of its own (a new SQLite file, or a private PostgreSQL schema) that loop processes share."""
     from services.store.database import make_engine
-    from services.store.schema_admin import upgrade_database
+    from tests.migrated_template import migrate_new_database
 
     with private_database(request.param, tmp_path) as url:
-        upgrade_database(url)
+        migrate_new_database(url)
         engine = make_engine(url)
         try:
             world = PairedWorld(engine, fake_server, read_timeout=0.25, url=url)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from services.errors import ConfigurationError
-from services.store.schema_admin import upgrade_database
+from tests.migrated_template import migrate_new_database
 from services.settings import load_settings
 from tests.test_health_metrics import RunningServer, parse_exposition
 
@@ -25,7 +25,7 @@ HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     directory = tmp_path_factory.mktemp("server-security")
     url = f"sqlite:///{directory / 'scheduler.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     running = RunningServer(url, directory / "server.log",
                             {"HEALTH_TOKEN": HEALTH_TOKEN, "METRICS_TOKEN": METRICS_TOKEN})
     try:

@@ -116,12 +116,14 @@ def test_the_summary_equals_a_direct_count_after_every_kind_of_write(engine, bul
 
 
 @pytest.mark.parametrize("offset_days", [-400, -40, -1, 0, 2, 45, 400])
-def test_unscheduled_buckets_equal_a_direct_count_whichever_side_is_summed(demo_database, offset_days):
+@pytest.mark.parametrize("clock", [timedelta(hours=9, minutes=30), timedelta(hours=23, minutes=59, seconds=30)],
+                         ids=["morning", "after the due time"])
+def test_unscheduled_buckets_equal_a_direct_count_whichever_side_is_summed(demo_database, offset_days, clock):
     """`now` before all the data, in its history, just before today, today, and far after: Past due and Later are
-    summed or derived from the total, depending on which side spans fewer days; the figures never change."""
+    summed or derived from the total, depending on which side spans fewer days; the figures never change. At 23:59:30
+    the day's events (due at 23:59) are Past due, not Due today: the aggregate's today is split at `now`."""
     engine = demo_database.engine
-    now = datetime.combine(demo_database.today + timedelta(days=offset_days), datetime.min.time()) + \
-        timedelta(hours=9, minutes=30)
+    now = datetime.combine(demo_database.today + timedelta(days=offset_days), datetime.min.time()) + clock
     edges = [now] + [datetime.combine(now.date() + timedelta(days=n), datetime.min.time()) for n in (1, 2, 3)]
     sql = ("SELECT CASE WHEN due_datetime < :a THEN 'Past due' WHEN due_datetime < :b THEN 'Due today' "
            "WHEN due_datetime < :c THEN 'Due tomorrow' WHEN due_datetime < :d THEN 'Due within 3 days' "

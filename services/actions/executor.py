@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from services.access.accounts import RateLimit, rate_limited_request
 from services.access.switches import MAINTENANCE, SUPERVISOR_FOLLOW, WRITES_OFF, switches_on
 from services.actions import journal as status
-from services.actions.facts import placement_in_database, placements_in_database
+from services.actions.facts import StoredPlacement, placement_in_database, placements_in_database
 from services.actions.journal import (
     AuditedChange, Journal, LeaseLost, LockConflict, OperationRecord, StepResult, new_lease_token, request_fingerprint,
 )
@@ -45,7 +45,7 @@ from services.errors import (
 from services.ops.logging_setup import log_event
 from services.ops.metrics import METRICS
 from services.store.data_version import bump_data_version
-from services.store.database import begin_write
+from services.store.database import begin_write, reading
 from services.store.tables import Event, Schedule
 
 log = logging.getLogger("services.actions")
@@ -195,16 +195,18 @@ class SagaExecutor:
                                 f"The idempotency key must be 1 to {input_limits.KEY_MAX} characters (it has "
                                 f"{len(key.strip())}); nothing was done.", undo_of, fingerprint)
         key = (key or uuid.uuid4().hex).strip()
-        # The key, the switches and the plan's facts: one read connection (one pool checkout). Closed before any
-        # write below: on an SQLite database in rollback-journal mode a reader left open would block the writer.
+        # The key, the switches and the plan's facts: one read connection (one pool checkout; no transaction around
+        # it on PostgreSQL, see `reading`). Closed before any write below: on an SQLite database in rollback-journal
+        # mode a reader left open would block the writer.
         plan: Plan | None = None
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             existing = self.journal.find_by_key(who, key, connection)
             if existing is None:
                 try:
                     if refusal is not None:
                         raise refusal
-                    plan = self._plan(planner, connection=connection)
+                    context = self._context(connection)
+                    plan = planner(connection, context)
                 except OpsError as refused:
                     refusal = refused
         if existing is not None:  # a double click, a rerun, a CLI retry: the first answer, nothing sent again
@@ -225,9 +227,9 @@ class SagaExecutor:
                 record = self.journal.start(key=key, kind=kind, actor=who, now=now, request=request,
                                             events=[event.to_json() for event in plan.events], undo_of=undo_of,
                                             also_lock=list(plan.guards), fingerprint=fingerprint, reserve=reserve,
-                                            lease_owner=run.token, lease=run.lease,
+                                            lease_owner=run.token, lease=run.lease, applying=bool(plan.events),
                                             under_locks=lambda connection, started: self._plan_under_locks(
-                                                connection, started, plan, planner, run, who, locked))
+                                                connection, started, plan, planner, context, run, who, locked))
             except IntegrityError:  # the account's key raced in since we looked: its record answers, if it is ours
                 raced = self.journal.find_by_key(who, key)
                 if raced is not None:
@@ -242,16 +244,20 @@ class SagaExecutor:
             return self._execute(record, client, run, plan.events, who, list(plan.warnings), locked.first_step)
 
     def _plan_under_locks(self, connection: Connection, record: OperationRecord, plan: Plan, planner: Planner,
-                          run: "_Run", actor: str, locked: "_UnderLocks") -> None:
+                          context: PlanningContext, run: "_Run", actor: str, locked: "_UnderLocks") -> None:
         """Inside the transaction that records the operation and takes its locks, before it commits.
 
         The first plan was made before the locks were taken: another action may have finished on these events in
         between. Plan again under the locks and act only if nothing moved (invariant 7, no lost update); if something
         did, the operation ends refused in this same commit. Otherwise the first Crossmark call's step is recorded in
         it too: the operation, its locks and the record of its first call are committed together before that call
-        (one commit and one pool checkout for all three, where there were three commits and checkouts)."""
+        (one commit and one pool checkout for all three, where there were three commits and checkouts).
+
+        The facts are read again, not the switches: the plan under the locks is made in the first plan's context (its
+        time and switches). The locks guard events, not switches; a switch turned a moment later would find the
+        action running just the same."""
         try:
-            moved = plan.difference(self._plan(planner, planning_for=record.id, connection=connection))
+            moved = plan.difference(planner(connection, replace(context, planning_for=record.id)))
         except OpsError as refused:
             moved = str(refused).rstrip(".")
         if moved:
@@ -262,26 +268,26 @@ class SagaExecutor:
         if plan.events:
             first = plan.events[0]
             action, request = _step_request(first, first.before, first.target)
-            # The lease was set with the operation, just now: nothing to renew yet.
-            locked.first_step = self.journal.record_step(connection, record.id, event_ref=first.ref, role=first.role,
+            # The operation was written in this transaction, applying and with its lease: only the step to insert.
+            locked.first_step = self.journal.insert_step(connection, record.id, event_ref=first.ref, role=first.role,
                                                          action=action, purpose="forward", request=request,
                                                          now=self.clock())
 
-    def _plan(self, planner: Planner, planning_for: int | None = None, *, preview: bool = False,
-              connection: Connection | None = None) -> Plan:
-        """Read the switches and plan: a refusal raises (maintenance, kill switch, or the planner's own). A preview
-        shows the plan whatever the switches that pause changes say (the form says they are paused). The switches
-        are read on the planner's connection (`connection`, or one of its own)."""
-        if connection is None:
-            with self.engine.connect() as own:
-                return self._plan(planner, planning_for, preview=preview, connection=own)
+    def _plan(self, planner: Planner, *, preview: bool = False) -> Plan:
+        """Read the switches and plan, on one read connection: a refusal raises (maintenance, kill switch, or the
+        planner's own). A preview shows the plan whatever the switches that pause changes say (the form says they are
+        paused)."""
+        with reading(self.engine) as connection:
+            return planner(connection, self._context(connection, preview=preview))
+
+    def _context(self, connection: Connection, *, preview: bool = False) -> PlanningContext:
+        """The switches read, the time now: what a plan is made in (a refusal raises: maintenance, kill switch)."""
         switches = switches_on(connection)
         if switches[MAINTENANCE] and not preview:
             raise ActionRefused("Maintenance mode is on: actions are paused (an admin switches it off).")
         if switches[WRITES_OFF] and not preview:
             raise ActionRefused("Crossmark writes are switched off (kill switch): reading goes on, changes wait.")
-        context = PlanningContext(self.clock(), self.rule, bool(switches[SUPERVISOR_FOLLOW]), planning_for)
-        return planner(connection, context)
+        return PlanningContext(self.clock(), self.rule, bool(switches[SUPERVISOR_FOLLOW]))
 
     def _answer(self, operation_id: int, warnings: list[str] | None = None) -> ActionResult:
         """The answer of an operation this run recorded (read back: its final status and message)."""
@@ -598,45 +604,39 @@ class SagaExecutor:
         """The local change, the audit entries, the results of the run's last calls and the final status: one
         transaction, rows locked, state checked. Returns the record as finished (None if it vanished meanwhile).
 
-        Few statements, since on PostgreSQL each is a round trip: the lease and the recorded events in one read, the
-        event rows locked in one, the schedule rows locked and read (every placement) in one, then the writes grouped
-        by kind (executemany where values differ per row)."""
+        Few statements, since on PostgreSQL each is a round trip: the event rows locked in one, the schedule rows
+        locked and read (every placement) in one, then the writes grouped by kind (executemany where values differ per
+        row; the audit entries of the events and of the status in one INSERT). The lease is checked by the UPDATE that
+        finishes the operation (LeaseLost rolls everything back). A run that lost its lease and finds a conflict (the
+        run that took it over may have finished the change) sends nothing either: the compensation's first step
+        record checks the lease. The events written with the final status are those the run holds: nobody else
+        writes them while it holds the lease."""
         now = self.clock()
         guards = _guards(record)
         with begin_write(self.engine) as connection:
-            recorded = self.journal.events_if_held(connection, record.id, run.token or None)
-            if recorded is None:
-                if run.token:
-                    raise LeaseLost(record.id)
-                recorded = record.events  # an operation without a lease, gone from the journal: what we hold
             refs = list(dict.fromkeys([event.ref for event, _ in done] + list(guards)))
             if connection.dialect.name == "postgresql":
                 # The events' rows first, then their schedules', as every writer here takes them: no lock cycle.
-                connection.execute(select(Event.id).where(Event.project_ref_num.in_(refs)).with_for_update()).all()
+                connection.execute(_LOCK_EVENTS, {"refs": refs}).all()
             stored = placements_in_database(connection, refs, lock=True)
-            for event, _reached in done:
-                current = stored[event.ref].placement
-                if not (current.same_placement(event.before)
-                        and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
-                    raise ConcurrentEdit(f"{event.label} changed in our database meanwhile (now "
-                                         f"{current.describe()}, expected {event.before.describe()})")
-            for ref, expected in guards.items():
-                current = stored[ref].placement
-                if not current.unchanged_from(expected):
-                    raise ConcurrentEdit(f"Event {ref}, the other half of the pair, changed in our database meanwhile "
-                                         f"(now {current.describe()}, expected {expected.describe()})")
+            conflict = _changed_meanwhile(done, guards, stored)
+            if conflict is not None:
+                raise ConcurrentEdit(conflict)
             _write_placements(connection, [(event.ref, reached, stored[event.ref].schedule_ids)
                                            for event, reached in done], now)
-            self.journal.audit_events(connection, [
-                AuditedChange(now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
-                              action=f"{record.kind}: {event.role}", before=event.before.to_json(),
-                              after=reached.to_json()) for event, reached in done])
             self.journal.write_step_results(connection, run.unrecorded)
             after = {event.ref: reached for event, reached in done}
-            events = [e.to_json(after=after.get(e.ref, e.before)) for e in map(PlannedEvent.from_json, recorded)]
-            finished = self.journal.finish(connection, record.id, status=status.DONE,
-                                           message=_done_message(done, warnings), events=events, actor=actor, now=now)
-            bump_data_version(connection)
+            events = [e.to_json(after=after.get(e.ref, e.before)) for e in map(PlannedEvent.from_json, record.events)]
+            finished = self.journal.finish(
+                connection, record.id, status=status.DONE, message=_done_message(done, warnings), events=events,
+                actor=actor, now=now, held_by=run.token or None, audited=[
+                    AuditedChange(now=now, actor=actor, operation_id=record.id, event_ref=event.ref,
+                                  action=f"{record.kind}: {event.role}", before=event.before.to_json(),
+                                  after=reached.to_json()) for event, reached in done])
+            if not done:
+                # Otherwise the events' UPDATE above bumped it: the database's own triggers on events and schedules
+                # (migration 0019) announce every write to them, ours too, once per transaction on PostgreSQL.
+                bump_data_version(connection)
         run.unrecorded.clear()  # committed
         return finished
 
@@ -835,12 +835,10 @@ def _write_placements(connection: Connection, changes: list[tuple[int, Placement
     """_write_placement for several events whose schedule rows (ids, oldest first) were just read under lock: the
     same rows written, in a statement per kind of write rather than per event."""
     updates = [{"schedule_row": ids[0], "schedule_at": placement.start, "schedule_rep": placement.employee_id,
-                "schedule_external": placement.scheduled_event_id}
+                "schedule_external": placement.scheduled_event_id, "synced": now}
                for _ref, placement, ids in changes if placement.scheduled and ids]
     if updates:
-        connection.execute(update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
-            schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
-            external_id=bindparam("schedule_external"), last_synced=now, sync_status="pushed"), updates)
+        connection.execute(_SCHEDULE_UPDATE, updates)
     inserts = [{"event_ref_num": ref, "schedule_datetime": placement.start, "employee_id": placement.employee_id,
                 "external_id": placement.scheduled_event_id, "last_synced": now, "sync_status": "pushed"}
                for ref, placement, ids in changes if placement.scheduled and not ids]
@@ -852,8 +850,35 @@ def _write_placements(connection: Connection, changes: list[tuple[int, Placement
         connection.execute(delete(Schedule).where(Schedule.event_ref_num.in_(unscheduled)))
     for refs, condition in ((scheduled, EventCondition.SCHEDULED), (unscheduled, EventCondition.UNSTAFFED)):
         if refs:
-            connection.execute(update(Event).where(Event.project_ref_num.in_(refs))
-                               .values(condition=condition, is_scheduled=condition == EventCondition.SCHEDULED))
+            connection.execute(_EVENTS_CONDITION, {"refs": refs, "to_condition": condition,
+                                                   "to_scheduled": condition == EventCondition.SCHEDULED})
+
+
+# The local commit's statements, built once (a statement built per call is keyed by SQLAlchemy on every execution).
+_LOCK_EVENTS = select(Event.id).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).with_for_update()
+_SCHEDULE_UPDATE = update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
+    schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
+    external_id=bindparam("schedule_external"), last_synced=bindparam("synced"), sync_status="pushed")
+_EVENTS_CONDITION = update(Event).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).values(
+    condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
+
+
+def _changed_meanwhile(done: list[tuple[PlannedEvent, Placement]], guards: dict[int, Placement],
+                       stored: dict[int, StoredPlacement]) -> str | None:
+    """What no longer holds in our database of what the plan was made against (its events, the pairs' other halves),
+    in words; None when everything does."""
+    for event, _reached in done:
+        current = stored[event.ref].placement
+        if not (current.same_placement(event.before)
+                and (current.scheduled_event_id or None) == (event.before.scheduled_event_id or None)):
+            return (f"{event.label} changed in our database meanwhile (now {current.describe()}, expected "
+                    f"{event.before.describe()})")
+    for ref, expected in guards.items():
+        current = stored[ref].placement
+        if not current.unchanged_from(expected):
+            return (f"Event {ref}, the other half of the pair, changed in our database meanwhile (now "
+                    f"{current.describe()}, expected {expected.describe()})")
+    return None
 
 
 def _done_message(done: list[tuple[PlannedEvent, Placement]], warnings: list[str]) -> str:

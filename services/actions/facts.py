@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from services.actions.journal import Journal, OperationRecord
 from services.actions.plan import Placement, PlannedEvent
@@ -102,16 +102,38 @@ class UndoFacts:
     current: dict[int, Placement] = field(default_factory=dict)  # every ref above, as our database has it now
 
 
+# A schedule row's placement columns, in the order _placement takes them: when, with whom (employees.id and the rep's
+# Crossmark id), under which scheduled-event id.
+_PLACEMENT_COLUMNS = (Schedule.schedule_datetime, Schedule.employee_id, Employee.external_id, Schedule.external_id)
+
+
+def _placement(start: datetime | None, employee_id: str | None, rep_id: object, scheduled_event_id: object
+               ) -> Placement:
+    """The placement a schedule row's _PLACEMENT_COLUMNS give (all None, from an outer join: unscheduled)."""
+    if start is None:
+        return Placement(False)
+    return Placement(True, start, employee_id, str(rep_id) if rep_id is not None else None,
+                     str(scheduled_event_id) if scheduled_event_id is not None else None)
+
+
+# Built once (a statement built per call is keyed by SQLAlchemy on every execution; see journal.py's constants).
+_PLACEMENTS = (select(Schedule.event_ref_num, Schedule.id, *_PLACEMENT_COLUMNS)
+               .outerjoin(Employee, Employee.id == Schedule.employee_id)
+               .where(Schedule.event_ref_num.in_(bindparam("refs", expanding=True))).order_by(Schedule.id))
+_PLACEMENTS_LOCKED = _PLACEMENTS.with_for_update(of=Schedule)
+_EVENT = (select(Event.project_ref_num, Event.project_name, Event.event_type, Event.external_id, Event.location_mvid,
+                 Event.store_number, Event.start_datetime, Event.due_datetime, Event.estimated_time,
+                 *_PLACEMENT_COLUMNS)
+          .outerjoin(Schedule, Schedule.event_ref_num == Event.project_ref_num)
+          .outerjoin(Employee, Employee.id == Schedule.employee_id)
+          .where(Event.project_ref_num == bindparam("ref")).order_by(Schedule.id).limit(1))
+
+
 def placement_in_database(connection: Connection, ref: int) -> Placement:
     """Where our database has the event: its first schedule row (by id), or unscheduled."""
-    row = connection.execute(
-        select(Schedule.schedule_datetime, Schedule.employee_id, Schedule.external_id, Employee.external_id)
-        .outerjoin(Employee, Employee.id == Schedule.employee_id)
-        .where(Schedule.event_ref_num == ref).order_by(Schedule.id)).first()
-    if row is None:
-        return Placement(False)
-    return Placement(True, row[0], row[1], str(row[3]) if row[3] is not None else None,
-                     str(row[2]) if row[2] is not None else None)
+    row = connection.execute(select(*_PLACEMENT_COLUMNS).outerjoin(Employee, Employee.id == Schedule.employee_id)
+                             .where(Schedule.event_ref_num == ref).order_by(Schedule.id)).first()
+    return Placement(False) if row is None else _placement(*row)
 
 
 class StoredPlacement(NamedTuple):
@@ -126,14 +148,9 @@ def placements_in_database(connection: Connection, refs: Sequence[int], *, lock:
     """placement_in_database for every ref in one statement, with the schedule rows' ids; `lock`: the schedule rows
     are locked FOR UPDATE on PostgreSQL (the local commit checks and then writes them; SQLite's write transaction
     holds the whole database already). Refs without a schedule row are unscheduled."""
-    query = (select(Schedule.event_ref_num, Schedule.id, Schedule.schedule_datetime, Schedule.employee_id,
-                    Schedule.external_id, Employee.external_id)
-             .outerjoin(Employee, Employee.id == Schedule.employee_id)
-             .where(Schedule.event_ref_num.in_(list(refs))).order_by(Schedule.id))
-    if lock and connection.dialect.name == "postgresql":
-        query = query.with_for_update(of=Schedule)
+    query = _PLACEMENTS_LOCKED if lock and connection.dialect.name == "postgresql" else _PLACEMENTS
     rows: dict[int, list[Any]] = {}
-    for row in connection.execute(query).all():
+    for row in connection.execute(query, {"refs": list(refs)}).all():
         rows.setdefault(row[0], []).append(row)
     stored = {}
     for ref in refs:
@@ -141,23 +158,21 @@ def placements_in_database(connection: Connection, refs: Sequence[int], *, lock:
         if not found:
             stored[ref] = StoredPlacement(Placement(False), ())
             continue
-        first = found[0]
-        stored[ref] = StoredPlacement(
-            Placement(True, first[2], first[3], str(first[5]) if first[5] is not None else None,
-                      str(first[4]) if first[4] is not None else None), tuple(row[1] for row in found))
+        stored[ref] = StoredPlacement(_placement(*found[0][2:]), tuple(row[1] for row in found))
     return stored
 
 
 def find_event(connection: Connection, ref: int) -> EventFacts | None:
-    row = connection.execute(select(Event.project_ref_num, Event.project_name, Event.event_type, Event.external_id,
-                                    Event.location_mvid, Event.store_number, Event.start_datetime, Event.due_datetime,
-                                    Event.estimated_time).where(Event.project_ref_num == ref)).first()
+    """The event and its placement (its first schedule row by id, as placement_in_database) in one statement: a
+    paired action plans from two events twice (before its locks and under them), and on PostgreSQL each statement is
+    a round trip."""
+    row = connection.execute(_EVENT, {"ref": ref}).first()
     if row is None:
         return None
     return EventFacts(ref=row.project_ref_num, name=row.project_name, event_type=row.event_type or "",
                       mplan_id=row.external_id, location_id=row.location_mvid, store_number=row.store_number,
                       window_start=row.start_datetime, window_end=row.due_datetime,
-                      estimated_minutes=row.estimated_time, placement=placement_in_database(connection, ref))
+                      estimated_minutes=row.estimated_time, placement=_placement(row[9], row[10], row[11], row[12]))
 
 
 def load_event(connection: Connection, ref: int) -> EventFacts:

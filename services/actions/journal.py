@@ -199,7 +199,7 @@ class AuditedChange:
     now: datetime
     actor: str
     operation_id: int
-    event_ref: int
+    event_ref: int | None  # None: about the operation (its status), not one event
     action: str
     before: Any
     after: Any
@@ -270,13 +270,12 @@ class Journal:
     def find_by_key(self, actor: str, key: str, connection: Connection | None = None) -> OperationRecord | None:
         """The operation `actor`'s key `key` is bound to (a released key is bound to nothing); on `connection` when
         given (the executor reads the key, the switches and the plan's facts on one connection)."""
-        query = select(Operation).where(Operation.requested_by == actor, Operation.idempotency_key == key,
-                                        Operation.key_released_at.is_(None))
+        asked = {"actor": actor, "key": key}
         if connection is not None:
-            row = connection.execute(query).first()
+            row = connection.execute(_BY_KEY, asked).first()
         else:
             with self.engine.connect() as own:
-                row = own.execute(query).first()
+                row = own.execute(_BY_KEY, asked).first()
         return operation_record(row) if row else None
 
     def record_refused(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, message: str,
@@ -301,7 +300,7 @@ class Journal:
     def start(self, *, key: str, kind: str, actor: str, now: datetime, request: dict, events: list[dict],
               undo_of: int | None = None, also_lock: Sequence[int] = (), fingerprint: str | None = None,
               reserve: Callable[[Connection], None] | None = None, lease_owner: str | None = None,
-              lease: timedelta = timedelta(minutes=10),
+              lease: timedelta = timedelta(minutes=10), applying: bool = False,
               under_locks: Callable[[Connection, OperationRecord], None] | None = None) -> OperationRecord:
         """Operation (pending) + locks on its events (and on `also_lock`: events it relies on but does not change)
         + audit entry, committed together before any Crossmark call.
@@ -311,7 +310,8 @@ class Journal:
         Raises IntegrityError when the account's key exists, LockConflict when an event is in another unfinished
         operation, and what `reserve` raises. `under_locks(connection, record)` runs last in the same transaction,
         the locks taken (the executor plans again there and records its first call, or ends the operation refused);
-        the record returned is the one inserted, as `under_locks` found it.
+        the record returned is the one inserted, as `under_locks` found it. `applying`: the operation is written as
+        applying, not pending, because `under_locks` records its first call (insert_step) before this commits.
 
         Three statements on the way that succeeds (each one a round trip on PostgreSQL): the operation's INSERT
         carries its lease and gives back the row it wrote (RETURNING: the record, without reading it again), one
@@ -320,7 +320,8 @@ class Journal:
             if reserve is not None:
                 reserve(connection)
             record = self._insert(connection, key=key, kind=kind, actor=actor, now=now, request=request,
-                                  events=events, status=PENDING, message=None, undo_of=undo_of, finished=False,
+                                  events=events, status=APPLYING if applying else PENDING, message=None,
+                                  undo_of=undo_of, finished=False,
                                   fingerprint=fingerprint, lease_owner=lease_owner,
                                   lease_expires_at=now + lease if lease_owner is not None else None)
             refs = list(dict.fromkeys([event["ref"] for event in events] + list(also_lock)))
@@ -330,9 +331,9 @@ class Journal:
             # go in ascending ref order, the same for every operation, so two operations taking overlapping locks at
             # once wait for each other in one direction only (in the order given, a CORE-first and a
             # Supervisor-first operation deadlocked on PostgreSQL's unique index; found by the stateful chaos test).
-            taken = set(connection.execute(_insert_or_skip(connection).values(
-                [{"event_ref": ref, "operation_id": record.id, "locked_at": now} for ref in sorted(refs)])
-                .returning(PairLock.event_ref)).scalars()) if refs else set()
+            taken = set(connection.execute(_LOCK[connection.dialect.name], [
+                {"event_ref": ref, "operation_id": record.id, "locked_at": now} for ref in sorted(refs)]
+            ).scalars()) if refs else set()
             for ref in refs:  # a lock someone holds is named as the caller listed the events (the acted-on first)
                 if ref not in taken:
                     holder = connection.execute(select(PairLock.operation_id)
@@ -359,23 +360,28 @@ class Journal:
             self.write_step_results(connection, finishing)
             return step_id
 
-    @staticmethod
-    def record_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+    @classmethod
+    def record_step(cls, connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
                     purpose: str, request: dict, now: datetime, lease_owner: str | None = None,
                     lease: timedelta | None = None) -> int:
-        """add_step inside the caller's transaction (the one that records the operation, for its first call)."""
-        renewing = lease_owner is not None and lease is not None
-        moved = connection.execute(update(Operation).where(
-            Operation.id == operation_id, *([Operation.lease_owner == lease_owner] if renewing else [])).values(
-            updated_at=now, status=case((Operation.status == PENDING, APPLYING), else_=Operation.status),
-            **({"lease_expires_at": now + lease} if renewing and lease is not None else {}))).rowcount
-        if renewing and not moved:
-            raise LeaseLost(operation_id)
-        seq = select(func.count() + 1).select_from(OperationStep) \
-            .where(OperationStep.operation_id == operation_id).scalar_subquery()
-        return connection.execute(insert(OperationStep).values(
-            operation_id=operation_id, seq=seq, event_ref=event_ref, role=role, action=action, purpose=purpose,
-            request=json_value(request), status=STEP_SENT, created_at=now).returning(OperationStep.id)).scalar_one()
+        """add_step inside the caller's transaction."""
+        if lease_owner is not None and lease is not None:
+            if not connection.execute(_RENEW, {"operation": operation_id, "owner": lease_owner, "now": now,
+                                               "expires": now + lease}).rowcount:
+                raise LeaseLost(operation_id)
+        else:
+            connection.execute(_TOUCH, {"operation": operation_id, "now": now})
+        return cls.insert_step(connection, operation_id, event_ref=event_ref, role=role, action=action,
+                               purpose=purpose, request=request, now=now)
+
+    @staticmethod
+    def insert_step(connection: Connection, operation_id: int, *, event_ref: int, role: str, action: str,
+                    purpose: str, request: dict, now: datetime) -> int:
+        """The step's row alone, inside the caller's transaction: for the first call, recorded in the transaction that
+        wrote the operation (start's `under_locks`), already applying and with the lease it was written with."""
+        return connection.execute(_INSERT_STEP, {
+            "operation_id": operation_id, "step_of": operation_id, "event_ref": event_ref, "role": role, "action": action, "purpose": purpose,
+            "request": json_value(request), "status": STEP_SENT, "created_at": now}).scalar_one()
 
     def finish_step(self, step_id: int, status: str, result: dict, now: datetime) -> None:
         self.finish_steps([StepResult(step_id, status, result, now)])
@@ -391,10 +397,9 @@ class Journal:
         """Inside the caller's transaction: each call's status and result (one statement, executemany)."""
         if not results:
             return
-        connection.execute(update(OperationStep).where(OperationStep.id == bindparam("step_id")).values(
-            status=bindparam("step_status"), result=bindparam("step_result"), finished_at=bindparam("step_finished")),
-            [{"step_id": done.step_id, "step_status": done.status, "step_result": json_value(done.result),
-              "step_finished": done.finished_at} for done in results])
+        connection.execute(_STEP_RESULT, [{"step_id": done.step_id, "step_status": done.status,
+                                           "step_result": json_value(done.result), "step_finished": done.finished_at}
+                                          for done in results])
 
     def steps(self, operation_id: int) -> list[dict]:
         with self.engine.connect() as connection:
@@ -404,20 +409,30 @@ class Journal:
 
     def finish(self, connection: Connection, operation_id: int, *, status: str, message: str, events: list[dict],
                actor: str, now: datetime, release_locks: bool | None = None,
-               next_attempt_at: datetime | None = None, attempts: int | None = None) -> OperationRecord | None:
+               next_attempt_at: datetime | None = None, attempts: int | None = None, held_by: str | None = None,
+               audited: Sequence[AuditedChange] = ()) -> OperationRecord | None:
         """Final status (or needs_attention / stuck with the next retry), inside the caller's transaction (which also
         holds the local change, if any). The lease is given up; the locks are released unless the status holds them.
-        Returns the record as written (RETURNING: the answer needs no read after the commit), None if it is gone."""
-        values: dict[str, Any] = dict(status=status, message=message, events=json_value(events), updated_at=now,
-                                      finished_at=now, lease_owner=None, lease_expires_at=None,
-                                      next_attempt_at=next_attempt_at)
+        Returns the record as written (RETURNING: the answer needs no read after the commit), None if it is gone.
+
+        `held_by`: only if this run still holds the operation's lease, checked by this same UPDATE (which then holds
+        the row to the commit, so a claim cannot take it in between); if it does not, LeaseLost is raised and the
+        caller's transaction must roll back. `audited`: entries about the change written before the status's own,
+        in the same INSERT."""
+        values: dict[str, Any] = {"operation": operation_id, "to_status": status, "to_message": message,
+                                  "to_events": json_value(events), "now": now, "next_attempt": next_attempt_at}
+        if held_by is not None:
+            values["owner"] = held_by
         if attempts is not None:
-            values["attempts"] = attempts
-        row = connection.execute(update(Operation).where(Operation.id == operation_id).values(**values)
-                                 .returning(*Operation.__table__.c)).first()
+            values["to_attempts"] = attempts
+        row = connection.execute(_FINISH[held_by is not None, attempts is not None], values).first()
+        if row is None and held_by is not None:
+            raise LeaseLost(operation_id)
         if release_locks if release_locks is not None else status not in HOLDING_LOCKS:
-            connection.execute(delete(PairLock).where(PairLock.operation_id == operation_id))
-        self._audit(connection, now, actor, operation_id, None, status, None, None, message)
+            connection.execute(_UNLOCK, {"operation": operation_id})
+        self.audit_events(connection, [*audited, AuditedChange(now=now, actor=actor, operation_id=operation_id,
+                                                               event_ref=None, action=status, before=None, after=None,
+                                                               message=message)])
         return operation_record(row) if row is not None else None
 
     def claim(self, operation_id: int, *, owner: str, now: datetime, lease: timedelta,
@@ -438,19 +453,6 @@ class Journal:
                 Operation.id == operation_id, Operation.status.in_(statuses), free).values(
                 lease_owner=owner, lease_expires_at=now + lease, updated_at=now)).rowcount
         return self.find(operation_id) if taken else None
-
-    @staticmethod
-    def events_if_held(connection: Connection, operation_id: int, owner: str | None) -> builtins.list[dict] | None:
-        """Inside the caller's transaction: the operation's events as recorded now, or None when `owner` no longer
-        holds it (checked before the local commit, so a run that lost its lease never commits over the run that took
-        it). One statement for both; `owner` None: no lease to check (an operation recorded before leases)."""
-        query = select(Operation.events).where(Operation.id == operation_id)
-        if owner is not None:
-            query = query.where(Operation.lease_owner == owner)
-        row = connection.execute(query).first()
-        if row is None:
-            return None
-        return [event for event in read_json(row.events, []) if isinstance(event, dict)]
 
     def release_lease(self, operation_id: int, owner: str) -> None:
         with begin_write(self.engine) as connection:
@@ -492,7 +494,7 @@ class Journal:
     def audit_events(connection: Connection, entries: Sequence[AuditedChange]) -> None:
         """audit_event for several entries, in one statement (executemany)."""
         if entries:
-            connection.execute(insert(AuditEntry), [
+            connection.execute(_AUDIT, [
                 {"at": entry.now, "actor": entry.actor, "operation_id": entry.operation_id,
                  "event_ref": entry.event_ref, "action": entry.action, "before": json_value(entry.before),
                  "after": json_value(entry.after), "message": entry.message} for entry in entries])
@@ -537,23 +539,56 @@ class Journal:
                 fingerprint: str | None, lease_owner: str | None = None,
                 lease_expires_at: datetime | None = None) -> OperationRecord:
         # builtins.list: in this class `list` names Journal.list. RETURNING the whole row: the record as written.
-        row = connection.execute(insert(Operation).values(
+        row = connection.execute(_INSERT_OPERATION, dict(
             idempotency_key=key, kind=kind, requested_by=actor, requested_at=now, status=status, message=message,
             request=json_value(request), events=json_value(events), undo_of=undo_of, updated_at=now,
             finished_at=now if finished else None, lease_owner=lease_owner, lease_expires_at=lease_expires_at,
-            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request))
-            .returning(*Operation.__table__.c)).one()
+            request_fingerprint=fingerprint or request_fingerprint(kind, actor, request))).one()
         return operation_record(row)
 
     @staticmethod
     def _audit(connection: Connection, now: datetime, actor: str, operation_id: int | None, event_ref: int | None,
                action: str, before: Any, after: Any, message: str | None) -> None:
-        connection.execute(insert(AuditEntry).values(at=now, actor=actor, operation_id=operation_id, event_ref=event_ref,
-                                                     action=action, before=before, after=after, message=message))
+        connection.execute(_AUDIT, {"at": now, "actor": actor, "operation_id": operation_id, "event_ref": event_ref,
+                                    "action": action, "before": before, "after": after, "message": message})
 
 
-def _insert_or_skip(connection: Connection) -> Any:
-    """INSERT INTO the locks ... ON CONFLICT DO NOTHING, in the connection's dialect (both have it; SQLAlchemy spells
-    it per dialect)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(PairLock).on_conflict_do_nothing(index_elements=[PairLock.event_ref])
+# --- the statements of an action's way, built once ------------------------------------------------------------------
+# Each is a constant with bound parameters, not a statement built per call: SQLAlchemy derives a statement's cache key
+# from its whole structure on every execution of a new object (a 14-column INSERT ... RETURNING cost about 0.8 ms of
+# CPU to build and key, against 0.09 ms executed as a constant), and a paired reschedule executes some 25 of them.
+
+_ROW = tuple(Operation.__table__.c)  # RETURNING the whole row: the record as written, without reading it again
+_BY_KEY = select(Operation).where(Operation.requested_by == bindparam("actor"),
+                                  Operation.idempotency_key == bindparam("key"), Operation.key_released_at.is_(None))
+_INSERT_OPERATION = insert(Operation).returning(*_ROW)
+# INSERT INTO the locks ... ON CONFLICT DO NOTHING RETURNING the refs taken, by dialect (both have it; SQLAlchemy
+# spells it per dialect), for every lock at once (executemany: one INSERT of several rows).
+_LOCK = {name: dialect.insert(PairLock).on_conflict_do_nothing(index_elements=[PairLock.event_ref])
+         .returning(PairLock.event_ref) for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_UNLOCK = delete(PairLock).where(PairLock.operation_id == bindparam("operation"))
+_AUDIT = insert(AuditEntry)
+# A step's call about to be made: the operation touched (and moved from pending to applying), with its lease renewed
+# when the run holds one (no row: it does not, LeaseLost); the step numbered in the same INSERT.
+_APPLYING = case((Operation.status == PENDING, APPLYING), else_=Operation.status)
+_RENEW = update(Operation).where(Operation.id == bindparam("operation"), Operation.lease_owner == bindparam("owner")) \
+    .values(updated_at=bindparam("now"), status=_APPLYING, lease_expires_at=bindparam("expires"))
+_TOUCH = update(Operation).where(Operation.id == bindparam("operation")).values(updated_at=bindparam("now"),
+                                                                                status=_APPLYING)
+_INSERT_STEP = insert(OperationStep).values(seq=select(func.count() + 1).select_from(OperationStep).where(
+    OperationStep.operation_id == bindparam("step_of")).scalar_subquery()).returning(OperationStep.id)
+_STEP_RESULT = update(OperationStep).where(OperationStep.id == bindparam("step_id")).values(
+    status=bindparam("step_status"), result=bindparam("step_result"), finished_at=bindparam("step_finished"))
+
+
+def _finish_statement(held: bool, counting: bool) -> Any:
+    """finish's UPDATE: only while `owner` holds the lease (`held`), and setting `attempts` (`counting`)."""
+    where = [Operation.id == bindparam("operation")] + ([Operation.lease_owner == bindparam("owner")] if held else [])
+    return update(Operation).where(*where).values(
+        status=bindparam("to_status"), message=bindparam("to_message"), events=bindparam("to_events"),
+        updated_at=bindparam("now"), finished_at=bindparam("now"), lease_owner=None, lease_expires_at=None,
+        next_attempt_at=bindparam("next_attempt"), **({"attempts": bindparam("to_attempts")} if counting else {})
+    ).returning(*_ROW)
+
+
+_FINISH = {(held, counting): _finish_statement(held, counting) for held in (False, True) for counting in (False, True)}

@@ -26,6 +26,7 @@ import httpx
 from sqlalchemy import ColumnElement, Engine, select
 
 from services.domain.event_rules import SCHEDULED, UNSTAFFED
+from services.store.database import reading
 from services.store.tables import Employee, Event, Schedule
 
 PATH_LOGIN = "/login/authenticate"
@@ -74,9 +75,12 @@ class LazyRecords(MutableMapping[str, Record]):
     map. Iterating it reads everything first, so only comparisons (`scheduled_state`) and the rep list do."""
 
     def __init__(self, lock: threading.RLock, fetch: Callable[[set[str]], dict[str, Record]] | None = None,
-                 fetch_all: Callable[[], dict[str, Record]] | None = None) -> None:
+                 fetch_all: Callable[[], dict[str, Record]] | None = None,
+                 stored: Callable[[Record], None] | None = None) -> None:
+        """`stored(record)`: told of each record as it comes to be held (read, or set), so an owner can index it."""
         self._lock = lock
         self._fetch, self._fetch_all = fetch, fetch_all
+        self._stored = stored
         self._records: dict[str, Record] = {}
         self._absent: set[str] = set()  # asked for and not in the source, or deleted here
         self.complete = fetch is None
@@ -87,7 +91,8 @@ class LazyRecords(MutableMapping[str, Record]):
             wanted = {key for key in keys if not self.touched(key)}
             if wanted and not self.complete and self._fetch is not None:
                 found = self._fetch(wanted)
-                self._records.update((key, found[key]) for key in wanted & found.keys())
+                for key in wanted & found.keys():
+                    self._hold(key, found[key])
                 self._absent.update(wanted - found.keys())
 
     def merge(self, records: dict[str, Record]) -> None:
@@ -95,7 +100,7 @@ class LazyRecords(MutableMapping[str, Record]):
         with self._lock:
             for key, record in records.items():
                 if not self.touched(key):
-                    self._records[key] = record
+                    self._hold(key, record)
 
     def load_all(self) -> None:
         with self._lock:
@@ -111,6 +116,15 @@ class LazyRecords(MutableMapping[str, Record]):
     def touched(self, key: str) -> bool:
         return key in self._records or key in self._absent
 
+    def holding(self, key: str, record: Record) -> bool:
+        """Whether `record` is what this map holds under `key` now (reading nothing)."""
+        return self._records.get(key) is record
+
+    def _hold(self, key: str, record: Record) -> None:
+        self._records[key] = record
+        if self._stored is not None:
+            self._stored(record)
+
     def in_memory(self) -> list[Record]:
         """The records read or written so far, reading nothing."""
         with self._lock:
@@ -122,7 +136,7 @@ class LazyRecords(MutableMapping[str, Record]):
 
     def __setitem__(self, key: str, record: Record) -> None:
         with self._lock:
-            self._records[key] = record
+            self._hold(key, record)
             self._absent.discard(key)
 
     def __delitem__(self, key: str) -> None:
@@ -150,8 +164,14 @@ class CrossmarkSimulator:
         self.username, self.password = username, password  # None: any non-empty credentials are accepted
         self._lock = threading.RLock()
         self._database = database
+        # Every scheduled-event id an event held when it was read or set, or was given here: which event holds an id
+        # (checked against the event on use: an id the event gave up is stale), and the highest number among them. A
+        # new id and an unschedule then cost the same whatever the number of events read (they scanned them all).
+        self._by_scheduled_id: dict[str, SimulatedEvent] = {}
+        self._highest_held = 0
         self.events: LazyRecords[SimulatedEvent] = LazyRecords(
-            self._lock, database.events if database else None, database.all_events if database else None)
+            self._lock, database.events if database else None, database.all_events if database else None,
+            stored=self._index)
         self.reps: LazyRecords[str] = LazyRecords(
             self._lock, database.reps if database else None, database.all_reps if database else None)
         self._ranges_read: list[tuple[date, date]] = []  # planning-list date ranges already read from the database
@@ -170,6 +190,14 @@ class CrossmarkSimulator:
 
     def add_event(self, event: SimulatedEvent) -> None:
         self.events[event.mplan_id] = event
+
+    def _index(self, event: SimulatedEvent) -> None:
+        """Note the scheduled-event id an event holds as it comes to be held, or is given one here."""
+        scheduled_id = event.scheduled_id
+        if scheduled_id:
+            self._by_scheduled_id[scheduled_id] = event
+            if scheduled_id.isdigit():
+                self._highest_held = max(self._highest_held, int(scheduled_id))
 
     def load_everything(self, refs: Iterable[int] | None = None) -> None:
         """Read the database now, every event (or only the events `refs`) and every rep, and nothing afterwards: a
@@ -255,6 +283,7 @@ class CrossmarkSimulator:
             return _json(200, {"ok": 0, "message": "Start/End need an offset and End after Start"})
         self._next_id = self._new_scheduled_id()
         event.scheduled_id, event.rep_id = str(self._next_id), rep_id
+        self._index(event)
         event.start, event.end, event.condition = start, end, SCHEDULED
         utc = timezone.utc
         return _json(200, {"ok": 1, "MVScheduledEvent": {
@@ -264,19 +293,22 @@ class CrossmarkSimulator:
             "repName": self.reps[rep_id]})
 
     def _new_scheduled_id(self) -> int:
-        """The first number above every id this sandbox issued or holds that no schedule in the database has: ids
-        grow, as Crossmark's do, and never collide with one the database knows. A simulator without a database counts
+        """The first number above every id this sandbox issued or has held that no schedule in the database has: ids
+        grow, as Crossmark's do, and never collide with one the database knows (another process's sandbox may have
+        stored some since, so the database is asked each time: one index seek). A simulator without a database counts
         from its first id."""
         if self._database is None:
             return self._next_id + 1
-        held = (int(e.scheduled_id) for e in self.events.in_memory() if e.scheduled_id and e.scheduled_id.isdigit())
-        return self._database.free_scheduled_id(max([self._next_id, *held]) + 1)
+        return self._database.free_scheduled_id(max(self._next_id, self._highest_held) + 1)
 
     def _scheduled_as(self, scheduled_id: str) -> SimulatedEvent | None:
         """The event whose current scheduled-event id this is: among those read so far, else the database's event with
         this schedule id if it was not read yet (one read in memory holds its own id, whatever the database says)."""
         def held() -> SimulatedEvent | None:
-            return next((e for e in self.events.in_memory() if e.scheduled_id and e.scheduled_id == scheduled_id), None)
+            event = self._by_scheduled_id.get(scheduled_id)
+            if event is None or event.scheduled_id != scheduled_id or not self.events.holding(event.mplan_id, event):
+                return None  # not held, or no longer: the event gave the id up, or was deleted or replaced
+            return event
 
         event = held()
         if event is None and scheduled_id and self._database is not None and not self.events.complete:
@@ -418,7 +450,7 @@ class DatabaseRecords:
         return self._events()
 
     def mplan_scheduled_as(self, scheduled_id: str) -> str | None:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return connection.execute(
                 select(Event.external_id).join(Schedule, Schedule.event_ref_num == Event.project_ref_num)
                 .where(Schedule.external_id == scheduled_id, *_IN_CROSSMARK)).scalars().first()
@@ -434,13 +466,13 @@ class DatabaseRecords:
         doubling steps, so a run of n taken ids costs about log2(n) index seeks (a max over every schedule's id would
         read them all)."""
         step = 1
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             while connection.execute(select(Schedule.id).where(Schedule.external_id == str(candidate))).first():
                 candidate, step = candidate + step, step * 2
         return candidate
 
     def _reps(self, condition: ColumnElement[bool]) -> dict[str, str]:
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             return {str(rep_id): name for rep_id, name in connection.execute(
                 select(Employee.external_id, Employee.name).where(condition))}
 
@@ -448,7 +480,7 @@ class DatabaseRecords:
         """Each event with its schedule and rep: a Crossmark event (mPlanID and location) only. An event with two
         schedule rows (a drift) takes the last one read, as the sandbox always has."""
         events: dict[str, SimulatedEvent] = {}
-        with self.engine.connect() as connection:
+        with reading(self.engine) as connection:
             rows = connection.execute(
                 select(Event.external_id, Event.project_name, Event.location_mvid, Event.store_name,
                        Event.start_datetime, Event.due_datetime, Event.condition, Event.estimated_time,

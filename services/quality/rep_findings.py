@@ -198,9 +198,9 @@ def booking_findings(context: _Context) -> list[Finding]:
     else:  # the reps' days of the scope, then every day of its reps (an employee changed), each row once
         rows = []
         if scope.rep_days:
-            condition, pairs = scope.rep_day_condition("day", "employee_id")
+            condition, pairs = scope.bookings_condition()
             rows += offending(f"day >= :today_day AND {condition}", _flagged_of_days(title_parameters).format(
-                rep_days=scope.rep_day_condition("b.day", "b.employee_id")[0]), values=pairs)
+                rep_days=scope.bookings_condition("b")[0]), values=pairs)
         if scope.reps:
             seen = {(row.rep, row.ref) for row in rows}
             rows += [row for row in offending("employee_id IN :all_days_reps AND starts >= :today",

@@ -15,7 +15,7 @@ from services.domain.event_rules import (
 )
 from services.domain.severity import CRITICAL, INFO, WARNING
 from services.actions.journal import NEEDS_ATTENTION, read_json
-from services.quality.scope import Scope, batches
+from services.quality.scope import Scope, seek_each
 from services.store import pair_keys, state_drift
 from services.store.pair_members import EPOCH, key_condition
 
@@ -244,13 +244,14 @@ SELECT {_PAIR_COLUMNS} FROM {pair_keys.TABLE} pm WHERE pm.kind = {pair_keys.KIND
 UNION ALL
 SELECT {_PAIR_COLUMNS} FROM {pair_keys.TABLE} pm WHERE pm.kind = {pair_keys.KIND_SAME_DAY} AND {{off_rule}}
 """
-# An incremental run's keys: each a seek on the table's primary key, the kind judged on the few rows found. The kind is
-# tested in a CASE, which no index serves: as a plain OR of ranges SQLite read the kind index instead (the 41,500 judged
-# keys and more, 0.3 s) when a batch holds hundreds of keys.
+# An incremental run's keys: each a seek on the table's primary key (scope.seek_each), the kind judged on the few rows
+# found. The kind is tested in a CASE outside the seeks, which no index serves: as a plain OR of ranges SQLite read the
+# kind index instead (the 41,500 judged keys and more, 0.3 s) when a batch held hundreds of keys.
+_KEY_COLUMNS = "num, store, core_first, core_last, sup_first, sup_last, core_at, sup_at, kind, gap, sup_time"
 _PAIR_QUERY_OF_KEYS = f"""
-SELECT {_PAIR_COLUMNS} FROM {pair_keys.TABLE} pm
-WHERE ({{keys}}) AND CASE WHEN pm.kind = {pair_keys.KIND_JUDGED} THEN 1
-                          WHEN pm.kind = {pair_keys.KIND_SAME_DAY} AND {{off_rule}} THEN 1 ELSE 0 END = 1
+SELECT {_PAIR_COLUMNS} FROM ({{found}}) pm
+WHERE CASE WHEN pm.kind = {pair_keys.KIND_JUDGED} THEN 1
+           WHEN pm.kind = {pair_keys.KIND_SAME_DAY} AND {{off_rule}} THEN 1 ELSE 0 END = 1
 """
 
 
@@ -290,12 +291,11 @@ def _pair_findings(context: _Context) -> list[Finding]:
     off_rule, parameters = _off_rule_sql(rule)
     if context.scope is None:
         rows = context.connection.execute(text(_PAIR_QUERY.format(off_rule=off_rule)), parameters).all()
-    else:  # the keys of the scope only
-        rows = []
-        for keys in batches(sorted(context.scope.keys), _KEYS_PER_QUERY):
-            condition, key_parameters = key_condition(keys, alias="pm")
-            rows += context.connection.execute(text(_PAIR_QUERY_OF_KEYS.format(keys=condition, off_rule=off_rule)),
-                                               {**parameters, **key_parameters}).all()
+    else:  # the keys of the scope only: one seek each (scope.seek_each)
+        found, key_parameters = seek_each(context.sql.dialect, pair_keys.TABLE, _KEY_COLUMNS, sorted(context.scope.keys),
+                                          (("num", "VARCHAR"), ("store", "TEXT")), "scope_")
+        rows = context.connection.execute(text(_PAIR_QUERY_OF_KEYS.format(found=found, off_rule=off_rule)),
+                                          {**parameters, **key_parameters}).all()
 
     wanted, rule_text = context.wanted, rule.describe()
     critical_before = context.now + timedelta(hours=24)
@@ -495,9 +495,10 @@ def _rows_in_scope(context: _Context, query: str, ref_column: str, parameters: d
     run those of the scope's events, a list of refs at a time."""
     if context.scope is None:
         return list(context.connection.execute(text(query.format(extra="")).bindparams(*binds), parameters))
-    by_ref = text(query.format(extra=f"AND {ref_column} IN :refs")).bindparams(*binds, bindparam("refs", expanding=True))
+    condition, ref_binds = context.scope.any_of(ref_column, "refs", "INTEGER")
+    by_ref = text(query.format(extra=f"AND {condition}")).bindparams(*binds, *ref_binds)
     rows: list = []
-    for refs in batches(sorted(context.scope.refs)):
+    for refs in context.scope.in_batches(sorted(context.scope.refs)):
         rows += context.connection.execute(by_ref, {**parameters, "refs": list(refs)}).all()
     return rows
 

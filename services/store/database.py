@@ -175,6 +175,19 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """engine.connect() for reads that need no transaction around them (each statement is its own snapshot, as under
+    PostgreSQL's default READ COMMITTED anyway): autocommit on PostgreSQL, where a transaction costs two round trips
+    more (BEGIN, ROLLBACK) and psycopg drops the connection's prepared statements at each ROLLBACK (one more, a
+    DEALLOCATE ALL, and every statement parsed again). SQLite's transactions are begun by this engine's own listener
+    (above), cost no round trip and keep WAL readers' snapshots: they stay as they are."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 def check_connection(engine: Engine) -> None:
     """Open a connection and read the catalogue, turning driver errors into one clear line."""
     try:

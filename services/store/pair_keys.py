@@ -1,5 +1,5 @@
 """Store layer: every pairing key (event number, store) with what the pairing rules judge it by, kept by database
-triggers on dashboard_pair_members (migration 0022).
+triggers on dashboard_pair_members (migration 0023).
 
 Why: the seven pairing rules grouped all of dashboard_pair_members on every full run (700,000 members into 350,000 keys
 at 1,000,000 events: 0.85 s of SQL) to find the 48,000 keys that offend, although a write changes one or two keys. The

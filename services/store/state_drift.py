@@ -1,5 +1,5 @@
 """Store layer: the events whose condition, is_scheduled flag and schedules rows disagree, kept by database triggers
-(migration 0022).
+(migration 0023).
 
 Why: rule 9 (schedule_state_drift) looked at every event, one EXISTS probe of schedules each where the condition and the
 flag agree: a scan of 1,000,000 events, 0.5 to 1 s of a full check run, for a few thousand findings. The triggers keep
@@ -7,7 +7,7 @@ flag agree: a scan of 1,000,000 events, 0.5 to 1 s of a full check run, for a fe
 
     SELECT e.project_ref_num FROM events e WHERE <drifting(e)>
 
-(DRIFT_SQL: the scheduled conditions of event_rules.SCHEDULED_CONDITIONS as migration 0022 froze them), whoever writes
+(drift_sql: the scheduled conditions of event_rules.SCHEDULED_CONDITIONS as migration 0023 froze them), whoever writes
 (this app, the CLI, or the scheduler itself): after a write to an event or a schedule, the state of that event is
 judged again. The rule reads these refs and judges each again on the base tables (an index seek each), so a ref held a
 moment too long (an SQLite `INSERT OR REPLACE` that replaces another event's row deletes it without a delete trigger)

@@ -281,11 +281,11 @@ def running_app(database_url: str, directory: Path, *, demo_events: int = 0,
     from services.crossmark.sandbox import simulator_from_database
     from services.store.database import make_engine
     from services.demo.demo_data import seed_demo_data, seed_sprint2_scenario
-    from services.store.schema_admin import upgrade_database
+    from tests.migrated_template import migrate_new_database
     from services.store.tables import Event
     from tests.fake_crossmark import FAKE_TIMEZONE
 
-    upgrade_database(database_url)
+    migrate_new_database(database_url)
     engine = make_engine(database_url)
     if demo_events:
         seed_demo_data(engine, events=demo_events, stores=3, start=_months_back(TODAY, 1), months=3, today=TODAY)

@@ -26,12 +26,12 @@ def app(tmp_path_factory: pytest.TempPathFactory, app_env: dict[str, str]) -> It
     from sqlalchemy import insert
 
     from services.store.database import begin_write, make_engine
-    from services.store.schema_admin import upgrade_database
+    from tests.migrated_template import migrate_new_database
     from services.store.tables import Event
 
     directory = tmp_path_factory.mktemp("e2e-staff")
     url = f"sqlite:///{directory / 'scheduler.db'}"
-    upgrade_database(url)
+    migrate_new_database(url)
     engine = make_engine(url)
     with begin_write(engine) as connection:
         connection.execute(insert(Event), [

@@ -12,16 +12,16 @@ Frozen: this file's own SQL, nothing imported from `services` (services/store/pa
 current copies that bulk loads drop, rebuild and re-create). The scheduled conditions are event_rules'
 SCHEDULED_CONDITIONS when this was written: In Progress, Paused, Scheduled, Staffed, Submitted.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
