@@ -662,8 +662,8 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   the rules read the 41,500 judged keys, the same-day pairs off the rule time and 6,119 events. On PostgreSQL the rules
   about people hash-joined scans of every booking (and of all 1,000,000 events) where seeks find a handful, and its
   JIT then compiled the statement for 2.8 s: LATERAL seeks it cannot flatten, the events read by ref afterwards, no
-  JIT in the rules' transaction. Full stored run at 1M, before/after interleaved, 6 runs each, load 2-3: SQLite 4,128
-  -> 3,077 ms, PostgreSQL 6,095 -> 3,115 ms. A write transaction moving a schedule or flipping a condition at 100k on
+  JIT in the rules' transaction. Full stored run at 1M, before/after interleaved, 6 runs each, load 2: SQLite 3,944
+  -> 3,073 ms, PostgreSQL 5,397 -> 2,446 ms. A write transaction moving a schedule or flipping a condition at 100k on
   SQLite: 2.7 -> 3.6 ms with the new triggers.
 
 Still missed (the **no** rows above, if any), and why:
