@@ -70,6 +70,25 @@ def _raw_writer(engine: Engine) -> tuple[Callable[[str, dict], None], Callable[[
     return write_pg, connection.close
 
 
+def _engine_writer(engine: Engine) -> Callable[[str, dict], None]:
+    """A write through this app's engine, one transaction each: `:name` parameters, as _raw_writer's."""
+    def write(sql: str, parameters: dict) -> None:
+        with engine.begin() as connection:
+            connection.execute(text(sql), parameters)
+    return write
+
+
+def _schedule_upsert(dialect: str) -> str:
+    """The same schedule id written again in place (:id, :ref, :rep, :at), as the scheduler may: SQLite's INSERT OR
+    REPLACE (a delete without its trigger, then an insert), PostgreSQL's upsert (an update)."""
+    if dialect == "sqlite":
+        return ("INSERT OR REPLACE INTO schedules (id, event_ref_num, employee_id, schedule_datetime) "
+                "VALUES (:id, :ref, :rep, :at)")
+    return ("INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime) VALUES (:id, :ref, :rep, :at) "
+            "ON CONFLICT (id) DO UPDATE SET event_ref_num = excluded.event_ref_num, employee_id = excluded.employee_id, "
+            "schedule_datetime = excluded.schedule_datetime")
+
+
 def _new_event(write: Callable[[str, dict], None], ref: int, event_type: str, minutes: int | None,
                condition: str | None) -> None:
     start = datetime.combine(TODAY, time())
@@ -92,9 +111,7 @@ def test_rep_bookings_stay_exact_under_random_writes_by_any_writer(engine, bulk_
     with engine.connect() as connection:
         reps = list(connection.execute(text("SELECT id FROM employees ORDER BY id")).scalars())
 
-    def engine_write(sql: str, parameters: dict) -> None:
-        with engine.begin() as connection:
-            connection.execute(text(sql), parameters)
+    engine_write = _engine_writer(engine)
 
     raw_write, close = _raw_writer(engine)
     randomness = random.Random(21)
@@ -137,13 +154,7 @@ def test_rep_bookings_stay_exact_under_random_writes_by_any_writer(engine, bulk_
                 write("DELETE FROM schedules WHERE event_ref_num = :ref", {"ref": ref})
                 write("DELETE FROM events WHERE project_ref_num = :ref", {"ref": ref})
             else:  # the same schedule id written again, in place
-                upsert = ("INSERT OR REPLACE INTO schedules (id, event_ref_num, employee_id, schedule_datetime) "
-                          "VALUES (:id, :ref, :rep, :at)" if engine.dialect.name == "sqlite" else
-                          "INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime) "
-                          "VALUES (:id, :ref, :rep, :at) ON CONFLICT (id) DO UPDATE SET event_ref_num = "
-                          "excluded.event_ref_num, employee_id = excluded.employee_id, "
-                          "schedule_datetime = excluded.schedule_datetime")
-                write(upsert, {"id": randomness.choice(schedules), "ref": randomness.choice(refs),
+                write(_schedule_upsert(engine.dialect.name), {"id": randomness.choice(schedules), "ref": randomness.choice(refs),
                                "rep": randomness.choice(reps), "at": at})
             if step % 20 == 19:
                 assert _held(engine) == _expected(engine), f"after step {step} ({kind})"
@@ -158,9 +169,7 @@ def test_an_event_s_type_condition_and_duration_follow_into_its_bookings(engine)
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO employees (id, name) VALUES ('US000001', 'First Rep')"))
 
-    def engine_write(sql: str, parameters: dict) -> None:
-        with engine.begin() as connection:
-            connection.execute(text(sql), parameters)
+    engine_write = _engine_writer(engine)
 
     _new_event(engine_write, 996001, CORE, None, "Scheduled")
     at = datetime.combine(TODAY + timedelta(days=2), time(10, 30))

@@ -20,8 +20,8 @@ from sqlalchemy import Connection, text
 
 from services.store import check_changes
 from services.store import data_version
-from services.store import pair_members
-from services.store import rep_bookings
+from services.store import pair_keys, pair_members
+from services.store import rep_bookings, state_drift
 from services.store import schedule_stores
 from services.store import summary_counts
 from services.store.trigger_sql import (
@@ -213,14 +213,16 @@ def rebuild_unstaffed_all_stores_statements(dialect: str) -> list[str]:
 # What a bulk load writes: the scheduler's tables and every derived table rebuilt after it.
 BULK_LOADED_TABLES = ("events", "schedules", "employees", TABLE, UNSTAFFED_TABLE, UNSTAFFED_TOTALS_TABLE,
                       UNSTAFFED_ALL_STORES_TABLE,
-                      pair_members.TABLE, schedule_stores.TABLE, summary_counts.STORES_TABLE, rep_bookings.TABLE)
+                      pair_members.TABLE, schedule_stores.TABLE, summary_counts.STORES_TABLE, rep_bookings.TABLE,
+                      pair_keys.TABLE, state_drift.TABLE)
 
 
 @contextmanager
 def bulk_load(connection: Connection) -> Iterator[None]:
-    """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members,
-    the schedules' stores, the summary counts, the reps' bookings) and the data-version triggers, let the caller
-    bulk-insert, then rebuild the tables, bump the data version once and re-create the triggers.
+    """Inside one transaction: drop the row triggers of every derived table (the per-day aggregates, the pairing members
+    and keys, the schedules' stores, the summary counts, the reps' bookings, the drifting events) and the data-version
+    triggers, let the caller bulk-insert, then rebuild the tables, bump the data version once and re-create the
+    triggers.
 
     A row trigger per inserted schedule roughly doubles the time of a million-row load; one GROUP BY at the end is
     cheaper (and one bump than one per row on SQLite). Other writers wait meanwhile (SQLite holds the write lock;
@@ -234,6 +236,10 @@ def bulk_load(connection: Connection) -> Iterator[None]:
                 create_unstaffed_all_stores_trigger_statements),
                (pair_members.drop_trigger_statements, pair_members.rebuild_statements,
                 pair_members.create_trigger_statements),
+               # After the members: the keys are grouped from them (its triggers watch that table).
+               (pair_keys.drop_trigger_statements, pair_keys.rebuild_statements, pair_keys.create_trigger_statements),
+               (state_drift.drop_trigger_statements, state_drift.rebuild_statements,
+                state_drift.create_trigger_statements),
                (schedule_stores.drop_trigger_statements, schedule_stores.rebuild_statements,
                 schedule_stores.create_trigger_statements),
                (summary_counts.drop_trigger_statements, summary_counts.rebuild_statements,

@@ -211,6 +211,39 @@ class PairMember(Base):
     at: Mapped[int | None] = mapped_column(BigInteger)  # latest schedule, seconds since 0001-01-01; NULL: none
 
 
+class PairKey(Base):
+    """Every pairing key (event number, store) of dashboard_pair_members with what the pairing rules judge it by; kept
+    exact by database triggers on that table (migration 0023, services/store/pair_keys.py). A full run reads only the
+    keys that offend: the judged kind, and the same-day pairs off the rule time, as ranges of the (kind, gap) and (kind,
+    time of day) indexes."""
+
+    __tablename__ = "dashboard_pair_keys"
+    __table_args__ = (Index("ix_dashboard_pair_keys_gap", "kind", "gap"),
+                      Index("ix_dashboard_pair_keys_time", "kind", "sup_time"))
+
+    num: Mapped[str] = mapped_column(String(6), primary_key=True)  # the 6-digit event number
+    store: Mapped[str] = mapped_column(Text, primary_key=True)  # the store key
+    core_first: Mapped[int | None] = mapped_column(Integer)  # the lowest and highest CORE ref (equal: one CORE)
+    core_last: Mapped[int | None] = mapped_column(Integer)
+    sup_first: Mapped[int | None] = mapped_column(Integer)  # the lowest and highest Supervisor ref
+    sup_last: Mapped[int | None] = mapped_column(Integer)
+    core_at: Mapped[int | None] = mapped_column(BigInteger)  # the COREs' latest schedule, seconds since 0001-01-01
+    sup_at: Mapped[int | None] = mapped_column(BigInteger)  # the Supervisors' latest schedule
+    sup_unstaffed: Mapped[int | None] = mapped_column(SmallInteger)  # 1 when a Supervisor is Unstaffed
+    kind: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # pair_keys.KIND_*
+    gap: Mapped[int | None] = mapped_column(BigInteger)  # same-day pair: Supervisor start - CORE start, seconds
+    sup_time: Mapped[int | None] = mapped_column(Integer)  # same-day pair: the Supervisor's time of day, seconds
+
+
+class StateDrift(Base):
+    """The events whose condition, is_scheduled flag and schedules rows disagree (rule 9); kept by database triggers
+    (migration 0023, services/store/state_drift.py), so the rule reads these instead of every event."""
+
+    __tablename__ = "dashboard_state_drift"
+
+    ref: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # events.project_ref_num
+
+
 class ScheduleStore(Base):
     """Every schedule with its event's store key; kept exact by database triggers (migration 0008,
     services/store/schedule_stores.py). One club's Day view reads its day as one range of the (store, time) index."""

@@ -10,6 +10,12 @@ def sqlite_trigger(name: str, timing: str, *body: str) -> str:
     return f"CREATE TRIGGER {name} AFTER {timing} BEGIN {' '.join(body)} END"
 
 
+def sqlite_before_insert_trigger(name: str, table: str, *body: str) -> str:
+    """An SQLite BEFORE INSERT trigger: it sees the row an `INSERT OR REPLACE` is about to replace (as `old` in a
+    query of `table`), which is deleted without a delete trigger."""
+    return f"CREATE TRIGGER {name} BEFORE INSERT ON {table} BEGIN {' '.join(body)} END"
+
+
 def plpgsql_row_trigger(name: str, table: str, update_columns: str, on_old: str, on_new: str) -> list[str]:
     """A PostgreSQL AFTER row trigger on `table` and its function, both called `name`: `on_old` runs for a deleted or
     replaced row (OLD), `on_new` for an inserted or new one (NEW); updates only of `update_columns` fire it."""
