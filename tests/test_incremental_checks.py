@@ -234,3 +234,35 @@ def test_migration_0021_starts_the_log_with_everything_and_builds_on_a_0020_data
         assert not result.incremental and _change_rows(engine) == []
     finally:
         engine.dispose()
+
+
+def test_upgrading_an_existing_postgresql_database_leaves_fresh_statistics_for_the_new_tables(postgres_schema_url):
+    """Migrations 0022 and 0023 fill new derived tables from the events already there; the rules read them at once,
+    and PostgreSQL must not plan those reads blind until an autovacuum that may never come."""
+    from alembic import command
+
+    from services.store.schema_admin import _alembic_config
+    from services.store.database import begin_write
+
+    engine = make_engine(postgres_schema_url, must_exist=False)
+    try:
+        with begin_write(engine) as connection:
+            command.upgrade(_alembic_config(connection), "0021")
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO employees (id, name) VALUES ('US000001', 'First Rep')"))
+            for ref in range(600001, 600041):
+                connection.execute(text(
+                    "INSERT INTO events (project_name, project_ref_num, location_mvid, start_datetime, due_datetime, "
+                    "is_scheduled, event_type, condition) VALUES (:name, :ref, 'LOC-1', :start, :due, FALSE, "
+                    ":type, 'Unstaffed')"), {"name": f"{ref // 2}-{'Core' if ref % 2 else 'Supervisor'}", "ref": ref,
+                                             "type": "Core" if ref % 2 else "Supervisor",
+                                             "start": datetime.combine(TODAY, time()),
+                                             "due": datetime.combine(TODAY + timedelta(days=3), time())})
+        upgrade_database(postgres_schema_url, confirmed=True)
+        with engine.connect() as connection:
+            analyzed = set(connection.execute(text(
+                "SELECT DISTINCT tablename FROM pg_stats WHERE schemaname = current_schema()")).scalars())
+        assert {"events", "dashboard_pair_members", "dashboard_pair_keys", "dashboard_unstaffed_per_day_all_stores"} \
+            <= analyzed
+    finally:
+        engine.dispose()

@@ -235,9 +235,25 @@ def upgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | Non
             reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.__class__.__name__
             raise MigrationFailed(f"The upgrade failed and was rolled back, nothing changed: {reason}",
                                   backup=backup) from None
+        if not state.is_empty:
+            _analyze_after_upgrade(engine)
         return MigrationResult(display_url(url), state.revision, head, backup)
     finally:
         engine.dispose()
+
+
+def _analyze_after_upgrade(engine: Engine) -> None:
+    """Fresh planner statistics for the tables migrations fill from existing data (the derived tables a revision
+    adds). Without them PostgreSQL plans the rules' queries on those tables blind until autovacuum comes by, which a
+    server may not run (a check run at 1,000,000 events then took minutes instead of seconds). On PostgreSQL only the
+    tables the bulk load also analyzes, as the search path names them: a bare ANALYZE takes every schema of the
+    database. SQLite's planner works without statistics until `bulk_load` or the next ANALYZE."""
+    if engine.dialect.name != "postgresql":
+        return
+    from services.store.scheduled_per_day import BULK_LOADED_TABLES  # the derived tables import the models
+
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE " + ", ".join(BULK_LOADED_TABLES)))
 
 
 def downgrade_database(url: str, *, confirmed: bool = False, backup_cmd: str | None = None) -> MigrationResult:
