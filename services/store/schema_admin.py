@@ -252,7 +252,7 @@ def _analyze_after_upgrade(engine: Engine) -> None:
         return
     from services.store.scheduled_per_day import BULK_LOADED_TABLES  # the derived tables import the models
 
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         connection.execute(text("ANALYZE " + ", ".join(BULK_LOADED_TABLES)))
 
 
