@@ -51,7 +51,8 @@ from services.settings import load_settings
 
 
 def _pairs(engine, today: date, wanted: int) -> list[tuple[int, datetime]]:  # noqa: ANN001
-    """The first `wanted` COREs (by ref) scheduled from the day after tomorrow whose Supervisor is scheduled too, read
+    """The first `wanted` COREs (by ref) scheduled from the day after tomorrow, inside their window, whose Supervisor is
+    scheduled too, read
     a page of COREs at a time: at 1,000,000 events pairing every such CORE at once held half a gigabyte."""
     page = max(wanted * 4, 100)
     chosen: list[tuple[int, datetime]] = []
@@ -62,6 +63,8 @@ def _pairs(engine, today: date, wanted: int) -> list[tuple[int, datetime]]:  # n
                 "SELECT e.project_ref_num, e.project_name, e.location_mvid, e.store_number, s.schedule_datetime "
                 "FROM events e JOIN schedules s ON s.event_ref_num = e.project_ref_num "
                 "WHERE e.event_type = 'Core' AND s.schedule_datetime > :after AND e.due_datetime > :later "
+                # moved the same day, so still inside the event's window (another writer may have moved it out)
+                "AND s.schedule_datetime BETWEEN e.start_datetime AND e.due_datetime "
                 "AND e.project_ref_num > :after_ref ORDER BY e.project_ref_num LIMIT :page"),
                 {"after": datetime.combine(today + timedelta(days=2), datetime.min.time()),
                  "later": datetime.combine(today + timedelta(days=3), datetime.min.time()),

@@ -311,7 +311,10 @@ def _paired_reschedules(engine: Engine, today: date, count: int) -> Timing:
 def _incremental_check_runs(engine: Engine, settings, now: datetime, repeat: int) -> Timing:  # noqa: ANN001
     """Incremental check runs (`check run --changed-since last`), each after 100 events changed: 50 schedules moved a
     day later and 50 events' conditions changed (Unstaffed and back), written outside the timing; the clock one minute
-    on each time (its windows are part of the run). Every run must have been incremental."""
+    on each time (its windows are part of the run). Every run must have been incremental. Afterwards every change is
+    undone (the schedules moved back, the conditions flipped again), so the database the later measures and the next
+    `make bench` read holds the data it was built with: schedules moved day after day left their events' windows, and
+    the paired reschedules of measure 6 were refused."""
     from services.quality.checks import run_check
 
     with engine.connect() as connection:
@@ -324,6 +327,14 @@ def _incremental_check_runs(engine: Engine, settings, now: datetime, repeat: int
     moment = [now]
     schedules = Schedule.__table__
 
+    moved: list[tuple[int, datetime]] = []  # (schedule id, its time before), in the order written
+    flipped: list[int] = []
+
+    def flip(connection, refs: list[int]) -> None:  # noqa: ANN001 - a Connection
+        for ref in refs:
+            connection.execute(text("UPDATE events SET condition = CASE WHEN condition = 'Unstaffed' THEN "
+                                    "'Scheduled' ELSE 'Unstaffed' END WHERE project_ref_num = :ref"), {"ref": ref})
+
     def change() -> None:
         chosen = randomness.sample(refs, 100)
         with engine.begin() as connection:  # typed: stored as the app stores times
@@ -331,9 +342,16 @@ def _incremental_check_runs(engine: Engine, settings, now: datetime, repeat: int
                     schedules.c.event_ref_num.in_(chosen[:50]))).all():
                 connection.execute(update(schedules).where(schedules.c.id == schedule_id).values(
                     schedule_datetime=at + timedelta(days=1)))
-            for ref in chosen[50:]:
-                connection.execute(text("UPDATE events SET condition = CASE WHEN condition = 'Unstaffed' THEN "
-                                        "'Scheduled' ELSE 'Unstaffed' END WHERE project_ref_num = :ref"), {"ref": ref})
+                moved.append((schedule_id, at))
+            flip(connection, chosen[50:])
+            flipped.extend(chosen[50:])
+
+    def undo() -> None:
+        with engine.begin() as connection:
+            for schedule_id, at in reversed(moved):  # a schedule moved twice ends at its first time
+                connection.execute(update(schedules).where(schedules.c.id == schedule_id).values(
+                    schedule_datetime=at))
+            flip(connection, flipped)  # each flip undone by a second one, whatever the order
 
     def one() -> None:
         moment[0] += timedelta(minutes=1)
@@ -342,11 +360,14 @@ def _incremental_check_runs(engine: Engine, settings, now: datetime, repeat: int
             raise RuntimeError(f"the incremental check run was a full one: {result.full_because}")
 
     samples = []
-    for _ in range(max(3, min(repeat, 15))):
-        change()
-        started = time.perf_counter()
-        one()
-        samples.append((time.perf_counter() - started) * 1000)
+    try:
+        for _ in range(max(3, min(repeat, 15))):
+            change()
+            started = time.perf_counter()
+            one()
+            samples.append((time.perf_counter() - started) * 1000)
+    finally:
+        undo()
     return _timing(samples)
 
 
