@@ -36,8 +36,8 @@ run: db
 
 # Three worker processes (pytest-xdist), each test file in one worker (module fixtures: one app server, one seeded
 # database per file): much of the suite waits on servers, browsers, subprocesses and timeouts, so on two cores a third
-# worker fills the time the other two wait (with two, the suite kept 1.3 of the 2 cores busy; with three it ran in 14
-# minutes instead of 17.5). TEST_WORKERS=0 runs it in this process (what `pytest` alone does). The 20 slowest tests
+# worker fills the time the other two wait (the suite needs about 18 minutes of CPU, user and system; with two workers
+# it took 17.5 minutes of wall time, so the two cores were idle half of it; with three, 14 minutes). TEST_WORKERS=0 runs it in this process (what `pytest` alone does). The 20 slowest tests
 # are listed at the end, to keep CI within its 20 minutes. Ruff, then mypy over services/ (both configured in
 # pyproject.toml) run first: a lint or type error fails the run before any test.
 TEST_WORKERS ?= 3
