@@ -13,12 +13,11 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from services.demo.demo_data import seed_demo_data
 from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR
 from services.quality.rules import run_rules
 from services.settings import load_settings
 from services.store.pair_keys import KIND_HEALTHY, KIND_JUDGED, KIND_SAME_DAY
-from tests.test_rep_bookings import _engine_writer, _raw_writer, _schedule_upsert
+from tests.test_rep_bookings import _schedule_upsert, random_write_world
 
 TODAY = date.today()
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "Submitted", "Expired", None)
@@ -96,18 +95,8 @@ def _assert_exact(engine: Engine, when: str) -> None:
 
 @pytest.mark.parametrize("bulk_loaded", [False, True], ids=["migration triggers", "after a bulk load"])
 def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_writer(engine, bulk_loaded):
-    if bulk_loaded:
-        seed_demo_data(engine, events=300, stores=2, start=TODAY.replace(day=1), months=1, today=TODAY)
-    else:
-        with engine.begin() as connection:
-            connection.execute(text("INSERT INTO employees (id, name) VALUES ('US000001', 'First Rep')"))
+    reps, engine_write, raw_write, close = random_write_world(engine, bulk_loaded, "('US000001', 'First Rep')")
     _assert_exact(engine, "at the start")
-    with engine.connect() as connection:
-        reps = list(connection.execute(text("SELECT id FROM employees ORDER BY id")).scalars())
-
-    engine_write = _engine_writer(engine)
-
-    raw_write, close = _raw_writer(engine)
     randomness = random.Random(22)
     next_ref, next_id = 997000, 9_000_000
     kinds_seen: set[int] = set()

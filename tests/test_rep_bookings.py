@@ -78,6 +78,22 @@ def _engine_writer(engine: Engine) -> Callable[[str, dict], None]:
     return write
 
 
+def random_write_world(engine: Engine, bulk_loaded: bool, first_employees: str) -> tuple[
+        list[str], Callable[[str, dict], None], Callable[[str, dict], None], Callable[[], None]]:
+    """The start of a random-write campaign against a derived table: demo data put in by a bulk load, or only the
+    `first_employees` (an INSERT's VALUES list) through the migration's triggers; then the reps, a writer through our
+    engine, one through the raw driver, and the raw writer's close."""
+    if bulk_loaded:
+        seed_demo_data(engine, events=300, stores=2, start=TODAY.replace(day=1), months=1, today=TODAY)
+    else:
+        with engine.begin() as connection:
+            connection.execute(text(f"INSERT INTO employees (id, name) VALUES {first_employees}"))
+    with engine.connect() as connection:
+        reps = list(connection.execute(text("SELECT id FROM employees ORDER BY id")).scalars())
+    raw_write, close = _raw_writer(engine)
+    return reps, _engine_writer(engine), raw_write, close
+
+
 def _schedule_upsert(dialect: str) -> str:
     """The same schedule id written again in place (:id, :ref, :rep, :at), as the scheduler may: SQLite's INSERT OR
     REPLACE (a delete without its trigger, then an insert), PostgreSQL's upsert (an update)."""
@@ -101,19 +117,9 @@ def _new_event(write: Callable[[str, dict], None], ref: int, event_type: str, mi
 
 @pytest.mark.parametrize("bulk_loaded", [False, True], ids=["migration triggers", "after a bulk load"])
 def test_rep_bookings_stay_exact_under_random_writes_by_any_writer(engine, bulk_loaded):
-    if bulk_loaded:
-        seed_demo_data(engine, events=300, stores=2, start=TODAY.replace(day=1), months=1, today=TODAY)
-    else:
-        with engine.begin() as connection:
-            connection.execute(text("INSERT INTO employees (id, name) VALUES ('US000001', 'First Rep'), "
-                                    "('US000002', 'Second Rep')"))
+    reps, engine_write, raw_write, close = random_write_world(
+        engine, bulk_loaded, "('US000001', 'First Rep'), ('US000002', 'Second Rep')")
     assert _held(engine) == _expected(engine)
-    with engine.connect() as connection:
-        reps = list(connection.execute(text("SELECT id FROM employees ORDER BY id")).scalars())
-
-    engine_write = _engine_writer(engine)
-
-    raw_write, close = _raw_writer(engine)
     randomness = random.Random(21)
     next_ref, next_id = 995000, 8_000_000
     try:
