@@ -17,7 +17,7 @@ from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR
 from services.quality.rules import run_rules
 from services.settings import load_settings
 from services.store.pair_keys import KIND_HEALTHY, KIND_JUDGED, KIND_SAME_DAY
-from tests.test_rep_bookings import _schedule_upsert, random_write_world
+from tests.test_rep_bookings import _schedule_upsert, delete_or_replace, random_write_world
 
 TODAY = date.today()
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "Submitted", "Expired", None)
@@ -142,15 +142,9 @@ def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_wri
                     ("location_mvid", randomness.choice(STORES))))
                 write(f"UPDATE events SET {column} = :value WHERE project_ref_num = :ref",
                       {"value": value, "ref": randomness.choice(refs)})
-            elif kind == "delete schedule":
-                write("DELETE FROM schedules WHERE id = :id", {"id": randomness.choice(schedules)})
-            elif kind == "delete event":
-                ref = randomness.choice(refs)
-                write("DELETE FROM schedules WHERE event_ref_num = :ref", {"ref": ref})
-                write("DELETE FROM events WHERE project_ref_num = :ref", {"ref": ref})
-            else:  # the same schedule id written again in place, perhaps for another event
-                write(_schedule_upsert(engine.dialect.name), {"id": randomness.choice(schedules), "ref": randomness.choice(refs),
-                               "rep": randomness.choice(reps), "at": at})
+            else:
+                delete_or_replace(kind, write, randomness, engine.dialect.name, refs=refs, schedules=schedules,
+                                  reps=reps, at=at)
             kinds_seen |= {row[7] for row in _held_keys(engine).values()}
             if step % 20 == 19:
                 _assert_exact(engine, f"after step {step} ({kind})")

@@ -94,6 +94,21 @@ def random_write_world(engine: Engine, bulk_loaded: bool, first_employees: str) 
     return reps, _engine_writer(engine), raw_write, close
 
 
+def delete_or_replace(kind: str, write: Callable[[str, dict], None], randomness: random.Random, dialect: str, *,
+                      refs: list[int], schedules: list[int], reps: list[str], at: datetime) -> None:
+    """The writes both random campaigns make alike: "delete schedule", "delete event" (its schedules first), and
+    otherwise ("replace") the same schedule id written again in place, perhaps for another event."""
+    if kind == "delete schedule":
+        write("DELETE FROM schedules WHERE id = :id", {"id": randomness.choice(schedules)})
+    elif kind == "delete event":
+        ref = randomness.choice(refs)
+        write("DELETE FROM schedules WHERE event_ref_num = :ref", {"ref": ref})
+        write("DELETE FROM events WHERE project_ref_num = :ref", {"ref": ref})
+    else:
+        write(_schedule_upsert(dialect), {"id": randomness.choice(schedules), "ref": randomness.choice(refs),
+                                          "rep": randomness.choice(reps), "at": at})
+
+
 def _schedule_upsert(dialect: str) -> str:
     """The same schedule id written again in place (:id, :ref, :rep, :at), as the scheduler may: SQLite's INSERT OR
     REPLACE (a delete without its trigger, then an insert), PostgreSQL's upsert (an update)."""
@@ -153,15 +168,9 @@ def test_rep_bookings_stay_exact_under_random_writes_by_any_writer(engine, bulk_
                                                    ("estimated_time", randomness.choice((None, 5, 45, 600)))))
                 write(f"UPDATE events SET {column} = :value WHERE project_ref_num = :ref",
                       {"value": value, "ref": randomness.choice(refs)})
-            elif kind == "delete schedule":
-                write("DELETE FROM schedules WHERE id = :id", {"id": randomness.choice(schedules)})
-            elif kind == "delete event":
-                ref = randomness.choice(refs)
-                write("DELETE FROM schedules WHERE event_ref_num = :ref", {"ref": ref})
-                write("DELETE FROM events WHERE project_ref_num = :ref", {"ref": ref})
-            else:  # the same schedule id written again, in place
-                write(_schedule_upsert(engine.dialect.name), {"id": randomness.choice(schedules), "ref": randomness.choice(refs),
-                               "rep": randomness.choice(reps), "at": at})
+            else:
+                delete_or_replace(kind, write, randomness, engine.dialect.name, refs=refs, schedules=schedules,
+                                  reps=reps, at=at)
             if step % 20 == 19:
                 assert _held(engine) == _expected(engine), f"after step {step} ({kind})"
     finally:
