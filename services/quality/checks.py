@@ -23,6 +23,9 @@ from services.domain.severity import SEVERITY_ORDER
 from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limited_request, require_permission
 from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
+from services.quality.fingerprints import Fingerprint, fingerprints_of
+from services.quality.fingerprints import store as store_fingerprints
+from services.quality.fingerprints import stored as stored_fingerprints
 from services.quality.notifications import compose, deliver
 from services.quality.incremental import (MAX_CHANGES, OPEN_COLUMNS_AFTER_ID, baseline, complete_rules,
                                           open_findings_in_scope, plan)
@@ -221,7 +224,8 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                     if scope is None:  # a full run after all: it consumes the whole log, not the rows planned over
                         changes = read_changes(connection, None)
                 findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
-                                     crossmark_client=crossmark_client, progress=progress, scope=scope)
+                                     crossmark_client=crossmark_client, progress=progress, scope=scope,
+                                     ordered=False)
             if progress is not None:
                 progress(1, 1, "saving the findings")
             merged = _merge(engine, run_id, names, findings, now, triggered_by, scope,
@@ -266,16 +270,24 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     """One transaction: upsert every finding by identity, resolve the open ones of these rules not seen, count, and
     delete the change log rows the run read (`consumed`).
 
-    A full run reads the open findings whole (at 1,000,000 events about 87,000 of them); an incremental one (`scope`)
-    only those in its scope, and resolves only those. Of the resolved history only the rows whose identity is reported
+    A full run reads the open findings of the rules it merges (at 1,000,000 events up to 87,000 of them), not those of
+    the rules whose fingerprint says nothing changed; an incremental one (`scope`) only those in its scope, and resolves
+    only those. Of the resolved history only the rows whose identity is reported
     again are looked up, so the run does not slow down as the history grows."""
-    current = {identity_of(finding): finding for finding in findings}
+    reported = {identity_of(finding): finding for finding in findings}
     table = QualityFinding.__table__
     with begin_write(engine) as connection:
+        # A full run leaves alone the rules whose findings are exactly their open ones (services/quality/fingerprints.py):
+        # nothing of theirs is new, resolved or changed. The rest is merged finding by finding.
+        fingerprints = fingerprints_of(reported, names) if scope is None else {}
+        left_alone = _unchanged_rules(connection, fingerprints)
+        current = reported if not left_alone else {identity: finding for identity, finding in reported.items()
+                                                   if finding.rule not in left_alone}
+        merged_names = [name for name in names if name not in left_alone]
         # Untyped (text): the driver's values as they are, not each timestamp parsed by SQLAlchemy's SQLite processors
         # (0.5 s at 1M); the few read further are parsed below (_as_moment, _as_day).
-        open_rows = ({row[0]: row[1:] for row in connection.execute(_OPEN_FINDINGS, {"names": names})}
-                     if scope is None else open_findings_in_scope(connection, scope, names, now))
+        open_rows = (_open_rows(connection, merged_names) if scope is None
+                     else open_findings_in_scope(connection, scope, names, now))
         unseen = [identity for identity in current if identity not in open_rows]
         resolved_rows: dict[str, tuple] = {}  # identity -> (id, owner, first_seen, resolved_at) of one reported again
         for start in range(0, len(unseen), _BATCH):
@@ -313,13 +325,13 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                                 **values})
         for identity, (finding_id, severity, detail, day, *_, number, store, core_ref, supervisor_ref) in \
                 open_rows.items():
-            reported = current.get(identity)
-            if reported is not None and (severity != reported.severity or detail != reported.detail
-                                         or _as_day(day) != reported.day or number != reported.event_number
-                                         or store != reported.store or core_ref != reported.core_ref
-                                         or supervisor_ref != reported.supervisor_ref):
-                changed.append({"_id": finding_id, "severity": reported.severity, "detail": reported.detail,
-                                "day": reported.day, **_placing(reported)})
+            again = current.get(identity)
+            if again is not None and (severity != again.severity or detail != again.detail
+                                      or _as_day(day) != again.day or number != again.event_number
+                                      or store != again.store or core_ref != again.core_ref
+                                      or supervisor_ref != again.supervisor_ref):
+                changed.append({"_id": finding_id, "severity": again.severity, "detail": again.detail,
+                                "day": again.day, **_placing(again)})
         gone = [row[0] for identity, row in open_rows.items() if identity not in current]
         # A resolved finding was last seen by its rule's last run before this one (runs do not rewrite the open
         # findings they see again: work.last_judged).
@@ -362,7 +374,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                 connection.execute(statement, batch[start:start + _BATCH])
         new_identities = set(unseen)  # inserted, or reopened (its acknowledgement was cleared)
         if scope is None:
-            counts = Counter((f.rule, f.severity) for f in current.values())
+            counts = Counter((f.rule, f.severity) for f in reported.values())
         else:  # what the last runs of these rules counted, and what this one changed
             severities = {identity: row[1] for identity, row in open_rows.items()}
             counts = _carried_counts(connection, names, run_id, judged, [
@@ -381,10 +393,34 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
             status="done", finished_at=datetime.now().replace(microsecond=0), findings=sum(counts.values()),
             new_findings=len(new_identities), resolved_findings=len(gone), incremental=scope is not None))
+        # After the run's own writes, whose triggers deleted the fingerprints of the rules they touched.
+        store_fingerprints(connection, run_id, {name: fingerprints[name] for name in merged_names
+                                                if name in fingerprints})
         consume(connection, list(consumed))
         bump_data_version(connection)
-    return _Merged(lambda: _views(current, new_identities, inserted, resolved_rows, open_rows, now),
-                   len(new_identities), len(gone), dict(counts))
+
+    def views() -> list[FindingView]:
+        """The listing: the open rows of the rules left alone are read only now, when someone asks for it."""
+        if left_alone:
+            with engine.connect() as reading:
+                open_rows.update(_open_rows(reading, sorted(left_alone)))
+        return _views(reported, new_identities, inserted, resolved_rows, open_rows, now)
+    return _Merged(views, len(new_identities), len(gone), dict(counts))
+
+
+def _open_rows(connection: Connection, names: Sequence[str]) -> dict[str, tuple]:
+    """identity -> (id, OPEN_COLUMNS_AFTER_ID...) of the open findings of these rules."""
+    if not names:
+        return {}
+    return {row[0]: row[1:] for row in connection.execute(_OPEN_FINDINGS, {"names": list(names)})}
+
+
+def _unchanged_rules(connection: Connection, fingerprints: dict[str, Fingerprint]) -> set[str]:
+    """The rules whose stored fingerprint is the one of what this run found: their open findings are exactly that."""
+    if not fingerprints:
+        return set()
+    previous = stored_fingerprints(connection, fingerprints)
+    return {rule for rule, fingerprint in fingerprints.items() if previous.get(rule) == fingerprint}
 
 
 def _views(current: dict[str, Finding], new_identities: set[str], inserted: dict[str, int],

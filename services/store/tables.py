@@ -436,6 +436,20 @@ class RunRuleCount(Base):
     new_findings: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class RuleFingerprint(Base):
+    """What a rule's open findings were when a run last judged the rule whole (migration 0024): their number and a digest
+    of their identities and contents. A full run whose findings of a rule have the same fingerprint leaves that rule's
+    open findings as they are without reading them (services/quality/fingerprints.py). Triggers on dashboard_findings
+    delete a rule's row when any program opens, resolves, rewrites or deletes one of its findings."""
+
+    __tablename__ = "dashboard_rule_fingerprints"
+
+    rule: Mapped[str] = mapped_column(String(50), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, nullable=False)  # the run that judged it
+    findings: Mapped[int] = mapped_column(Integer, nullable=False)
+    digest: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
 class QualityFinding(Base):
     """One finding with a stable identity (rule + events) across runs: first/last seen, resolved, acknowledged."""
 
