@@ -412,3 +412,31 @@ def test_crossmark_drift_against_the_sandbox(engine):
         assert run(engine, ["crossmark_drift"], now=now, crossmark_client=client, drift_window_days=2) == []
     finally:
         client.close()
+
+
+def test_the_database_bound_rules_run_beside_on_a_second_connection_with_the_same_findings(engine):
+    """run_rules(beside=engine): the steps that are mostly database work run on a connection of their own, in a
+    thread, while the others build their findings; what comes back is what one connection finds, in the same order
+    once ordered."""
+    from sqlalchemy import event
+
+    today = date.today()
+    seed_demo_data(engine, events=1500, stores=3, start=today - timedelta(days=20), months=2, today=today)
+    now = datetime.combine(today, time(9, 40))
+    alone = run(engine, list(RULES.keys() - {"crossmark_drift"}), now=now)
+    checkouts: list[str] = []
+
+    def checked_out(*_arguments) -> None:  # noqa: ANN002
+        import threading
+        checkouts.append(threading.current_thread().name)
+
+    event.listen(engine, "checkout", checked_out)
+    try:
+        together = run(engine, list(RULES.keys() - {"crossmark_drift"}), now=now, beside=engine)
+    finally:
+        event.remove(engine, "checkout", checked_out)
+    assert together == alone
+    assert {finding.rule for finding in alone} >= {"schedule_state_drift", "schedule_without_crossmark_id",
+                                                    "unreported_work", "core_supervisor_unstaffed"}
+    # The caller's connection, and one more in the helper thread for the database-bound steps.
+    assert len(checkouts) == 2 and checkouts[1].startswith("rules-beside") and checkouts[0] == "MainThread"

@@ -225,7 +225,7 @@ def _run_locked(engine: Engine, settings: Settings, names: list[str], triggered_
                         changes = read_changes(connection, None)
                 findings = run_rules(connection, now=now, rule=settings.supervisor_rule, names=names,
                                      crossmark_client=crossmark_client, progress=progress, scope=scope,
-                                     ordered=False)
+                                     ordered=False, beside=engine)
             if progress is not None:
                 progress(1, 1, "saving the findings")
             merged = _merge(engine, run_id, names, findings, now, triggered_by, scope,
