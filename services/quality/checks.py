@@ -23,9 +23,8 @@ from services.domain.severity import SEVERITY_ORDER
 from services.access.accounts import DEFAULT_ACTIONS_PER_MINUTE, RateLimit, rate_limited_request, require_permission
 from services.store.data_version import bump_data_version
 from services.errors import ActionRefused, CheckAlreadyRunning, InvalidInput, NotFound
-from services.quality.fingerprints import Fingerprint, fingerprints_of
+from services.quality.fingerprints import BUCKETS, Cell, Fingerprints, bucket_of, changed_cells, fingerprints_of
 from services.quality.fingerprints import store as store_fingerprints
-from services.quality.fingerprints import stored as stored_fingerprints
 from services.quality.notifications import compose, deliver
 from services.quality.incremental import (MAX_CHANGES, OPEN_COLUMNS_AFTER_ID, baseline, complete_rules,
                                           open_findings_in_scope, plan)
@@ -277,17 +276,22 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
     reported = {identity_of(finding): finding for finding in findings}
     table = QualityFinding.__table__
     with begin_write(engine) as connection:
-        # A full run leaves alone the rules whose findings are exactly their open ones (services/quality/fingerprints.py):
-        # nothing of theirs is new, resolved or changed. The rest is merged finding by finding.
-        fingerprints = fingerprints_of(reported, names) if scope is None else {}
-        left_alone = _unchanged_rules(connection, fingerprints)
-        current = reported if not left_alone else {identity: finding for identity, finding in reported.items()
-                                                   if finding.rule not in left_alone}
-        merged_names = [name for name in names if name not in left_alone]
-        # Untyped (text): the driver's values as they are, not each timestamp parsed by SQLAlchemy's SQLite processors
-        # (0.5 s at 1M); the few read further are parsed below (_as_moment, _as_day).
-        open_rows = (_open_rows(connection, merged_names) if scope is None
-                     else open_findings_in_scope(connection, scope, names, now))
+        # A full run merges finding by finding only the cells of its rules whose fingerprint differs from the stored
+        # one (services/quality/fingerprints.py); in the others nothing is new, resolved or changed.
+        fingerprints: Fingerprints | None = None
+        merged: set[Cell] = set()
+        if scope is not None:  # an incremental run: what is in its scope
+            current = reported
+            # Untyped (text): the driver's values as they are, not each timestamp parsed by SQLAlchemy's SQLite
+            # processors (0.5 s at 1M); the few read further are parsed below (_as_moment, _as_day).
+            open_rows = open_findings_in_scope(connection, scope, names, now)
+        else:
+            fingerprints = fingerprints_of(reported, names)
+            merged = changed_cells(connection, fingerprints)
+            buckets = fingerprints.buckets
+            current = {identity: finding for identity, finding in reported.items()
+                       if (finding.rule, buckets[identity]) in merged}
+            open_rows = _open_rows_of_cells(connection, merged)
         unseen = [identity for identity in current if identity not in open_rows]
         resolved_rows: dict[str, tuple] = {}  # identity -> (id, owner, first_seen, resolved_at) of one reported again
         for start in range(0, len(unseen), _BATCH):
@@ -305,7 +309,8 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
             finding = current[identity]
             values = {"severity": finding.severity, "detail": finding.detail, "day": finding.day,
                       "last_seen": now, "last_run_id": run_id,
-                      "due_by": due_by(finding.rule, finding.severity, now, finding.due)}
+                      "due_by": due_by(finding.rule, finding.severity, now, finding.due),
+                      "bucket": fingerprints.buckets[identity] if fingerprints is not None else bucket_of(identity)}
             if identity in resolved_rows:  # it came back: a new occurrence, not acknowledged any more; owner kept
                 finding_id, _, first_seen, resolved_at = resolved_rows[identity]
                 reopen.append({"_id": finding_id, **values, **_placing(finding), "first_seen": now,
@@ -366,7 +371,7 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                 insert(table).returning(table.c.id, table.c.identity), inserts[start:start + _BATCH]))
         for batch, columns in ((reopen, ("severity", "detail", "day", "last_seen", "last_run_id", "first_seen",
                                          "first_run_id", "resolved_at", "acknowledged_by", "acknowledged_at",
-                                         "acknowledgement_note", *_PLACING)),
+                                         "acknowledgement_note", "bucket", *_PLACING)),
                                (changed, ("severity", "detail", "day", *_PLACING))):
             statement = update(table).where(table.c.id == bindparam("_id")).values(
                 {column: bindparam(column) for column in columns})
@@ -393,17 +398,19 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
         connection.execute(update(CheckRun).where(CheckRun.id == run_id).values(
             status="done", finished_at=datetime.now().replace(microsecond=0), findings=sum(counts.values()),
             new_findings=len(new_identities), resolved_findings=len(gone), incremental=scope is not None))
-        # After the run's own writes, whose triggers deleted the fingerprints of the rules they touched.
-        store_fingerprints(connection, run_id, {name: fingerprints[name] for name in merged_names
-                                                if name in fingerprints})
+        if fingerprints is not None:
+            _fill_buckets(connection, merged)
+            # After the run's own writes, whose triggers deleted the fingerprints of the cells they touched.
+            store_fingerprints(connection, run_id, fingerprints, merged)
         consume(connection, list(consumed))
         bump_data_version(connection)
 
     def views() -> list[FindingView]:
-        """The listing: the open rows of the rules left alone are read only now, when someone asks for it."""
-        if left_alone:
+        """The listing: the open rows of the cells not merged are read only now, when someone asks for it."""
+        if fingerprints is not None and len(merged) < len(fingerprints.cells):
             with engine.connect() as reading:
-                open_rows.update(_open_rows(reading, sorted(left_alone)))
+                open_rows.update({identity: row for identity, row in _open_rows(reading, names).items()
+                                  if identity not in open_rows})
         return _views(reported, new_identities, inserted, resolved_rows, open_rows, now)
     return _Merged(views, len(new_identities), len(gone), dict(counts))
 
@@ -415,12 +422,42 @@ def _open_rows(connection: Connection, names: Sequence[str]) -> dict[str, tuple]
     return {row[0]: row[1:] for row in connection.execute(_OPEN_FINDINGS, {"names": list(names)})}
 
 
-def _unchanged_rules(connection: Connection, fingerprints: dict[str, Fingerprint]) -> set[str]:
-    """The rules whose stored fingerprint is the one of what this run found: their open findings are exactly that."""
-    if not fingerprints:
-        return set()
-    previous = stored_fingerprints(connection, fingerprints)
-    return {rule for rule, fingerprint in fingerprints.items() if previous.get(rule) == fingerprint}
+_OPEN_FINDINGS_OF_BUCKETS = text(
+    f"SELECT identity, id, {OPEN_COLUMNS_AFTER_ID} FROM dashboard_findings "
+    "WHERE rule = :rule AND bucket IN :buckets AND resolved_at IS NULL").bindparams(
+        bindparam("buckets", expanding=True))
+
+
+def _open_rows_of_cells(connection: Connection, cells: set[Cell]) -> dict[str, tuple]:
+    """The open findings of these cells: a rule all of whose cells are merged is read whole (with the findings that
+    have no bucket yet: only a rule whose every fingerprint is gone can have them, see fingerprints.py), the others a
+    few cells at a time from ix_dashboard_findings_cell."""
+    by_rule: dict[str, list[int]] = {}
+    for rule, bucket in sorted(cells):
+        by_rule.setdefault(rule, []).append(bucket)
+    whole = [rule for rule, buckets in by_rule.items() if len(buckets) == BUCKETS]
+    rows = _open_rows(connection, whole)
+    for rule, buckets in by_rule.items():
+        if len(buckets) < BUCKETS:
+            rows.update((row[0], row[1:]) for row in connection.execute(
+                _OPEN_FINDINGS_OF_BUCKETS, {"rule": rule, "buckets": buckets}))
+    return rows
+
+
+def _fill_buckets(connection: Connection, cells: set[Cell]) -> None:
+    """Give the open findings without a bucket theirs (those written before migration 0024, or by another program): they
+    are only in rules merged whole."""
+    rules = sorted({rule for rule, _ in cells})
+    if not rules:
+        return
+    missing = connection.execute(text(
+        "SELECT id, identity FROM dashboard_findings WHERE rule IN :rules AND bucket IS NULL AND resolved_at IS NULL"
+    ).bindparams(bindparam("rules", expanding=True)), {"rules": rules}).all()
+    table = QualityFinding.__table__
+    statement = update(table).where(table.c.id == bindparam("_id")).values(bucket=bindparam("bucket"))
+    for start in range(0, len(missing), _BATCH):
+        connection.execute(statement, [{"_id": finding_id, "bucket": bucket_of(identity)}
+                                       for finding_id, identity in missing[start:start + _BATCH]])
 
 
 def _views(current: dict[str, Finding], new_identities: set[str], inserted: dict[str, int],
@@ -433,13 +470,17 @@ def _views(current: dict[str, Finding], new_identities: set[str], inserted: dict
             owner = resolved_rows[identity][1] if identity in resolved_rows else None
             due = due_by(finding.rule, finding.severity, now, finding.due)
         else:
-            finding_id, _, _, _, first_seen, acknowledged_by, owner, due, *_ = open_rows[identity]
+            row = open_rows.get(identity)
+            if row is None:  # resolved by another run since (the listing is read when first asked for)
+                continue
+            finding_id, _, _, _, first_seen, acknowledged_by, owner, due, *_ = row
             acknowledged = acknowledged_by is not None
         views.append(FindingView(finding_id, finding.rule, finding.severity, finding.event_number, finding.store,
                                  finding.core_ref, finding.supervisor_ref, finding.detail, finding.day,
                                  _as_moment(first_seen), acknowledged, identity in new_identities, finding.refs,
                                  finding.employee_id, owner, _as_moment(due) if due is not None else None))
-    views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail))
+    # Refs and rep last: a rule's findings come in the order its queries gave them (run_rules(ordered=False)).
+    views.sort(key=lambda v: (SEVERITY_ORDER[v.severity], v.rule, v.detail, v.refs, v.employee_id or ""))
     return views
 
 

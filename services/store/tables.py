@@ -437,15 +437,17 @@ class RunRuleCount(Base):
 
 
 class RuleFingerprint(Base):
-    """What a rule's open findings were when a run last judged the rule whole (migration 0024): their number and a digest
-    of their identities and contents. A full run whose findings of a rule have the same fingerprint leaves that rule's
-    open findings as they are without reading them (services/quality/fingerprints.py). Triggers on dashboard_findings
-    delete a rule's row when any program opens, resolves, rewrites or deletes one of its findings."""
+    """What the open findings of one cell of a rule (dashboard_findings.bucket) were when a run last merged it (migration
+    0024): their number and a digest of their identities and contents. A full run merges finding by finding only the
+    cells whose fingerprint differs (services/quality/fingerprints.py). Triggers on dashboard_findings delete a cell's
+    row when any program opens, resolves, rewrites or deletes one of its findings (every row of the rule for a finding
+    without a bucket)."""
 
     __tablename__ = "dashboard_rule_fingerprints"
 
     rule: Mapped[str] = mapped_column(String(50), primary_key=True)
-    run_id: Mapped[int] = mapped_column(Integer, nullable=False)  # the run that judged it
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    run_id: Mapped[int] = mapped_column(Integer, nullable=False)  # the run that merged it
     findings: Mapped[int] = mapped_column(Integer, nullable=False)
     digest: Mapped[str] = mapped_column(String(32), nullable=False)
 
@@ -461,6 +463,9 @@ class QualityFinding(Base):
                       # The open ones by rule, day and severity: counted per run, a rule's open findings (of past
                       # days), without visiting the resolved history or the 87,000 open rows of other rules.
                       Index("ix_dashboard_findings_open", "rule", "day", "severity", "resolved_at",
+                            sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL")),
+                      # The open ones of a few cells of a rule (migration 0024): what a full run merges.
+                      Index("ix_dashboard_findings_cell", "rule", "bucket",
                             sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL")))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -489,6 +494,9 @@ class QualityFinding(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as new (kept across reopenings)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as overdue, this occurrence
+    # Migration 0024: the finding's cell among its rule's (services/quality/fingerprints.bucket_of); NULL when written
+    # before it, or by another program.
+    bucket: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class FindingHistory(Base):
