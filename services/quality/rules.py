@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -570,11 +570,12 @@ def _datetime_params(*names: str) -> list:
     return [bindparam(name, type_=DateTime()) for name in names]
 
 
-def _rows_in_scope(context: _Context, query: str, ref_column: str, parameters: dict, *binds: Any) -> list:
+def _rows_in_scope(context: _Context, query: str, ref_column: str, parameters: dict, *binds: Any) -> Sequence[Any]:
     """The rows of `query` (its `{extra}` is where a condition on `ref_column` goes): all of them, or in an incremental
     run those of the scope's events, a list of refs at a time."""
     if context.scope is None:
-        return list(context.connection.execute(text(query.format(extra="")).bindparams(*binds), parameters))
+        # all(): the driver's fetchall, one call, rather than a fetch per row (23,000 Unstaffed rows at 1M)
+        return context.connection.execute(text(query.format(extra="")).bindparams(*binds), parameters).all()
     condition, ref_binds = context.scope.any_of(ref_column, "refs", "INTEGER")
     by_ref = text(query.format(extra=f"AND {condition}")).bindparams(*binds, *ref_binds)
     rows: list = []
