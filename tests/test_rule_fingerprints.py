@@ -51,6 +51,10 @@ def test_a_full_run_that_finds_what_is_open_leaves_every_cell_alone_and_lists_it
     first = run_check(engine, SETTINGS, now=NOW)
     assert _cells(engine) == {(rule, bucket): first.run_id for rule in JUDGED for bucket in range(BUCKETS)}
     assert first.new > 50 and len({finding.rule for finding in first.findings}) >= 6
+    # New findings are numbered in the rules' order, each rule's by refs, whatever order the queries found them in.
+    order = list(RULES)
+    by_id = sorted(first.findings, key=lambda view: view.id)
+    assert by_id == sorted(first.findings, key=lambda view: (order.index(view.rule), view.refs, view.detail))
     before = _open(engine)
     assert all(row[-2] == bucket_of(identity) for identity, row in before.items())
 

@@ -304,6 +304,10 @@ def _merge(engine: Engine, run_id: int, names: list[str], findings: list[Finding
                 else:
                     resolved_rows[row[0]] = tuple(row[1:5])
         unseen = [identity for identity in unseen if identity not in open_rows]
+        # New findings get their ids in the rules' order, each rule's by refs (the findings come unsorted: run_rules
+        # ordered=False), as people read them: finding 1 of a first run is the first rule's first finding.
+        unseen.sort(key=lambda identity: (_RULE_ORDER.get(current[identity].rule, len(_RULE_ORDER)),
+                                          current[identity].refs, current[identity].detail))
         inserts, reopen, changed, reopened_history = [], [], [], []
         for identity in unseen:
             finding = current[identity]
@@ -484,6 +488,7 @@ def _views(current: dict[str, Finding], new_identities: set[str], inserted: dict
     return views
 
 
+_RULE_ORDER = {name: index for index, name in enumerate(RULES)}
 _PLACING = ("event_number", "store", "core_ref", "supervisor_ref")  # where a finding is: its key and the events' roles
 
 
