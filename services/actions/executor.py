@@ -634,7 +634,7 @@ class SagaExecutor:
                                   action=f"{record.kind}: {event.role}", before=event.before.to_json(),
                                   after=reached.to_json()) for event, reached in done])
             if not done:
-                # Otherwise the events' UPDATE above bumped it: the database's own triggers on events and schedules
+                # Otherwise the schedules' write above bumped it: the database's own triggers on events and schedules
                 # (migration 0019) announce every write to them, ours too, once per transaction on PostgreSQL.
                 bump_data_version(connection)
         run.unrecorded.clear()  # committed
@@ -859,8 +859,13 @@ _LOCK_EVENTS = select(Event.id).where(Event.project_ref_num.in_(bindparam("refs"
 _SCHEDULE_UPDATE = update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
     schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
     external_id=bindparam("schedule_external"), last_synced=bindparam("synced"), sync_status="pushed")
-_EVENTS_CONDITION = update(Event).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).values(
-    condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
+# Only the events whose state changes: a reschedule or a reassign leaves an event Scheduled, and rewriting its row with
+# the same values would cost a new row version and fire every row trigger on events for nothing (about 1.5 ms of a
+# paired reschedule at 1,000,000 events on PostgreSQL). The schedules' write announces the change (data version).
+_EVENTS_CONDITION = update(Event).where(
+    Event.project_ref_num.in_(bindparam("refs", expanding=True)),
+    Event.condition.is_distinct_from(bindparam("to_condition")) | Event.is_scheduled.is_distinct_from(
+        bindparam("to_scheduled"))).values(condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
 
 
 def _changed_meanwhile(done: list[tuple[PlannedEvent, Placement]], guards: dict[int, Placement],
