@@ -1,7 +1,8 @@
 """How much a paired reschedule asks of the database: its commits, statements and pool checkouts, pinned (issue 22).
 
-On PostgreSQL each statement is a round trip and each checkout a ping, a BEGIN and a ROLLBACK or COMMIT more, so these
-counts are what the action's own overhead is made of. They are counts, not times: a change that adds a round trip
+On PostgreSQL each statement is a round trip and each checkout a BEGIN and a ROLLBACK or COMMIT more (and a ping, for
+a connection that sat unused over a second: none within an action), so these counts are what the action's own overhead
+is made of. They are counts, not times: a change that adds a round trip
 fails here, on SQLite and PostgreSQL alike, and must say why in the numbers below. The durability points they must
 keep are checked as well: the operation is committed before the first Crossmark call, and each call's step record
 before that call.
@@ -14,11 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine, event, select
+import pytest
+from sqlalchemy import Engine, create_engine, event, select, text
 
 from services.reads.read_queries import data_version
+from services.store import database
 from services.store.tables import Operation, OperationStep
+from tests.conftest import POSTGRES_URL
 from tests.paired_world import DAY, PairedWorld, at, fake_server, migrated, world  # noqa: F401 - fixtures
+from tests.test_pair_keys_and_state_drift import count_row_writes
 
 # Per paired reschedule (CORE + Supervisor, both scheduled), by dialect. Statements as the driver is handed them (an
 # executemany is one); SQLite's count includes its BEGIN / BEGIN IMMEDIATE (PostgreSQL's driver sends BEGIN itself),
@@ -41,6 +46,7 @@ class Traffic:
     statements: list[str] = field(default_factory=list)
     commits: int = 0
     checkouts: int = 0
+    pings: int = 0  # SELECT 1 sent to check a pooled connection before it is handed out
 
 
 @contextmanager
@@ -65,22 +71,50 @@ def traffic_of_this_thread(engine: Engine) -> Iterator[Traffic]:
              (engine.pool, "checkout", checkout)]
     for target, name, hook in hooks:
         event.listen(target, name, hook)
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def counted_ping(dbapi_connection):  # noqa: ANN001, ANN202 - the dialect's own signature
+        if threading.get_ident() == thread:
+            seen.pings += 1
+        return ping(dbapi_connection)
+
+    dialect.do_ping = counted_ping  # type: ignore[method-assign] - the instance attribute shadows the method
     try:
         yield seen
     finally:
+        del dialect.do_ping
         for target, name, hook in hooks:
             event.remove(target, name, hook)
 
 
-def test_a_paired_reschedule_commits_three_times_in_a_pinned_number_of_statements(world: PairedWorld):
+def test_a_paired_reschedule_commits_three_times_in_a_pinned_number_of_statements(world: PairedWorld,
+                                                                                    monkeypatch: pytest.MonkeyPatch):
+    # Every pooled connection counts as just used (the world was set up within the minute): a ping here would be one
+    # per checkout, as pool_pre_ping sent (4 more round trips on PostgreSQL).
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 60.0)
     version = data_version(world.engine)
-    with traffic_of_this_thread(world.engine) as traffic:
-        result = world.actions.reschedule(606001, at(DAY + timedelta(days=1), 11), "alice")
+    with count_row_writes(world.engine, "events") as rewrites:
+        with traffic_of_this_thread(world.engine) as traffic:
+            result = world.actions.reschedule(606001, at(DAY + timedelta(days=1), 11), "alice")
+        rewritten = rewrites()
     world.check(result, status="done")  # and the journal, the audit and both systems are as after any action
     assert data_version(world.engine) > version  # announced to every process's cached reads (by the triggers)
     assert [event.ref for event in result.events] == [606001, 606002]
-    assert (traffic.commits, traffic.checkouts) == (COMMITS, CHECKOUTS), traffic
+    assert (traffic.commits, traffic.checkouts, traffic.pings) == (COMMITS, CHECKOUTS, 0), traffic
     assert len(traffic.statements) == STATEMENTS[world.engine.dialect.name], "\n".join(traffic.statements)
+    # Both events stay Scheduled: their rows are not written again (a new row version and every row trigger on events
+    # fired for nothing); the schedules' rows carry the change.
+    assert rewritten == {}
+
+
+def test_an_unschedule_writes_the_event_whose_state_changes(world: PairedWorld):
+    """The other side of the above: a Supervisor unscheduled is written Unstaffed and not scheduled."""
+    with count_row_writes(world.engine, "events") as rewrites:
+        result = world.actions.unschedule(606002, "alice")
+        assert rewrites() == {"events": 1}
+    world.check(result, status="done")
+    assert world.db(606002).scheduled is False  # (world.db checks the condition and the flag agree)
 
 
 def test_every_durability_point_is_committed_before_its_crossmark_call(world: PairedWorld):
@@ -104,3 +138,22 @@ def test_every_durability_point_is_committed_before_its_crossmark_call(world: Pa
     ]
     assert [(step["event_ref"], step["status"]) for step in world.steps(result.operation_id)] == [
         (606001, "ok"), (606002, "ok")]  # the last call's result came with the local commit
+
+
+def test_a_pooled_connection_the_server_dropped_while_unused_is_replaced_when_checked_out(postgres_schema_url: str,
+                                                                                        monkeypatch: pytest.MonkeyPatch):
+    """No ping within a second of a connection's last use (above), but after a pause the ping is still sent: a
+    connection the server ended meanwhile (a restart, an idle timeout) is replaced, never handed out."""
+    engine = database.make_engine(postgres_schema_url)
+    admin = create_engine(POSTGRES_URL or "")
+    try:
+        with engine.connect() as connection:
+            first = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first}).scalar_one()
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # the pooled connection has sat long enough
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != first
+    finally:
+        admin.dispose()
+        engine.dispose()
