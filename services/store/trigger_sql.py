@@ -68,8 +68,10 @@ def _skipping_triggers(dialect: str, prefix: str, watched: Watched) -> list[str]
     of the same values does nothing), and with `key_columns`, run `on_new` alone when those stayed as they were.
 
     SQLite: `<prefix>_<schedule>_insert|delete|update` (+ `_update_same_key`), each update trigger with a WHEN clause.
-    PostgreSQL: one function `<prefix>_<schedules>` and two triggers, `<prefix>_<schedules>` on inserts and deletes and
-    `<prefix>_<schedules>_update` on updates WHEN a column changed (a WHEN clause may name OLD only on an update)."""
+    PostgreSQL: a trigger and its function `<prefix>_<schedules>` on inserts and deletes, and another pair
+    `<prefix>_<schedules>_update` on updates WHEN a column changed (a WHEN clause may name OLD only in an update
+    trigger; a function of its own, so the earlier migrations' drop of `<prefix>_<schedules>()` still works when one
+    of them runs again on a database that has these)."""
     table, columns, on_old, on_new, key = watched
     changed = changed_sql(dialect, columns)
     if dialect == "sqlite":
@@ -85,14 +87,15 @@ def _skipping_triggers(dialect: str, prefix: str, watched: Watched) -> list[str]
             sqlite_trigger(f"{name}_update_same_key",
                            f"UPDATE OF {columns} ON {table} WHEN ({unchanged_sql(dialect, key)}) AND ({changed})", on_new)]
     name = f"{prefix}_{table}"
-    old_when = ("TG_OP IN ('DELETE', 'UPDATE')" if key is None
-                else f"TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NOT ({unchanged_sql(dialect, key)}))")
+    old_part = on_old if key is None else f"IF NOT ({unchanged_sql(dialect, key)}) THEN {on_old} END IF;"
     return [f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF {old_when} THEN {on_old} END IF; "
-            f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {on_new} END IF; RETURN NULL; END $$",
+            f"IF TG_OP = 'DELETE' THEN {on_old} END IF; "
+            f"IF TG_OP = 'INSERT' THEN {on_new} END IF; RETURN NULL; END $$",
             f"CREATE TRIGGER {name} AFTER INSERT OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()",
+            f"CREATE FUNCTION {name}_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"{old_part} {on_new} RETURN NULL; END $$",
             f"CREATE TRIGGER {name}_update AFTER UPDATE OF {columns} ON {table} FOR EACH ROW WHEN ({changed}) "
-            f"EXECUTE FUNCTION {name}()"]
+            f"EXECUTE FUNCTION {name}_update()"]
 
 
 def row_triggers(dialect: str, prefix: str, *watched: Watched, skip_unchanged: bool = False) -> list[str]:
@@ -122,6 +125,6 @@ def drop_row_triggers(dialect: str, prefix: str, *tables: str, skip_unchanged: b
     statements = []
     for table in tables:
         if skip_unchanged:
-            statements.append(f"DROP TRIGGER IF EXISTS {prefix}_{table}_update ON {table}")
+            statements += drop_plpgsql_row_trigger(f"{prefix}_{table}_update", table)
         statements += drop_plpgsql_row_trigger(f"{prefix}_{table}", table)
     return statements
