@@ -13,11 +13,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, select, text
 
+from services.actions.facts import core_supervisor, find_event
+from services.demo.demo_data import seed_demo_data
+from services.domain.event_rules import CORE, SUPERVISOR
 from services.reads.read_queries import data_version
 from services.store import database
 from services.store.tables import Operation, OperationStep
@@ -37,8 +40,9 @@ CHECKOUTS = 4  # result; the local commit with the second's. Checkouts: those th
 # writes (1). The first plan's read runs in autocommit on PostgreSQL (no BEGIN, ROLLBACK or DEALLOCATE ALL: commands
 # the driver sends itself, not counted here). PostgreSQL's local commit reads the events' state with their lock and
 # leaves out the UPDATE of events already in their target state (a reschedule's two stay Scheduled: 1 fewer; SQLite's
-# UPDATE says so in its WHERE clause and matches no row).
-STATEMENTS = {"sqlite": 26, "postgresql": 22}
+# UPDATE says so in its WHERE clause and matches no row); and each plan reads the Supervisor's facts in the statement
+# that pairs it with its CORE (2 fewer: was 26 / 23).
+STATEMENTS = {"sqlite": 24, "postgresql": 20}
 
 
 @dataclass
@@ -159,3 +163,39 @@ def test_a_pooled_connection_the_server_dropped_while_unused_is_replaced_when_ch
     finally:
         admin.dispose()
         engine.dispose()
+
+
+def test_the_supervisor_read_with_its_pairing_has_the_facts_find_event_reads(engine: Engine):
+    """core_supervisor reads the Supervisor's facts in its pairing statement: for every CORE of the demo data, and a
+    Supervisor holding two schedule rows (the first by id is its placement, as find_event says) or none, the facts are
+    exactly find_event's."""
+    seed_demo_data(engine, events=400, stores=2, start=date.today(), months=1, today=date.today())
+    start = datetime.combine(date.today() + timedelta(days=1), datetime.min.time())
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO employees (id, name, external_id) VALUES ('US009901', 'Lead', NULL)"))
+        for ref, event_type, name in ((997201, CORE, "771201-Core"), (997202, SUPERVISOR, "771201-Supervisor"),
+                                      (997203, CORE, "771202-Core"), (997204, SUPERVISOR, "771202-Supervisor")):
+            connection.execute(text(
+                "INSERT INTO events (project_name, project_ref_num, location_mvid, start_datetime, due_datetime, "
+                "is_scheduled, event_type, condition, external_id, estimated_time) VALUES (:name, :ref, 'LOC-FX-1', "
+                ":start, :due, FALSE, :type, 'Unstaffed', :mplan, 30)"),
+                {"name": name, "ref": ref, "start": start, "due": start + timedelta(days=3), "type": event_type,
+                 "mplan": f"M{ref}"})
+        for schedule_id, hour in ((9_300_002, 12), (9_300_001, 13)):  # the later-written row has the lower id
+            connection.execute(text("INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime, "
+                                    "external_id) VALUES (:id, 997202, 'US009901', :at, :external)"),
+                               {"id": schedule_id, "at": start + timedelta(hours=hour), "external": str(schedule_id)})
+    with engine.connect() as connection:
+        cores = list(connection.execute(text("SELECT project_ref_num FROM events WHERE event_type = 'Core'")).scalars())
+        compared = 0
+        for ref in cores:
+            pair = core_supervisor(connection, find_event(connection, ref))
+            if pair.supervisor is not None:
+                assert pair.supervisor == find_event(connection, pair.supervisor.ref), ref
+                compared += 1
+        twice = core_supervisor(connection, find_event(connection, 997201)).supervisor
+        never = core_supervisor(connection, find_event(connection, 997203)).supervisor
+    assert compared > 10
+    assert twice is not None and twice.placement.start == start + timedelta(hours=13)
+    assert twice.placement.scheduled_event_id == "9300001" and twice.mplan_id == "M997202"
+    assert never is not None and not never.placement.scheduled and never.estimated_minutes == 30
