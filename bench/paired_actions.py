@@ -11,8 +11,10 @@ ratio of ours to theirs.
 
 With --scale N, the runs act on copies of bench.run's databases of N events instead (data/bench-N.db, and the
 PostgreSQL schema bench_N, copied with pg_dump into a schema of this run's own), made once and dropped at the end: the
-originals are only read. There the sandbox holds only the pairs acted on (as bench.run's paired reschedules), and each
-run moves pairs the runs before it may have moved already (the other Core slot of the same day).
+originals are only read. Each code has copies of its own, which its first run brings to its own head revision (so a
+migration's triggers are measured with the code that brings them, and older code runs on the schema it knew). There
+the sandbox holds only the pairs acted on (as bench.run's paired reschedules), and each run moves pairs the runs before
+it may have moved already (the other Core slot of the same day).
 
     .venv/bin/python -m bench.paired_actions [--actions 200] [--postgres postgresql+psycopg://postgres@127.0.0.1/test]
                                              [--before main --rounds 3] [--scale 1000000 --data-dir data]
@@ -30,8 +32,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -144,8 +146,9 @@ class _Counts:
 def run(url: str, actions_count: int, existing: bool = False) -> tuple[float, float, int, float, float, float, float]:
     """One code's run on one database: a fresh one seeded here, or (`existing`) a copy of a large one."""
     today = date.today()
-    if not existing:
-        upgrade_database(url, confirmed=True)
+    # A copy of a large database (existing) too: brought to this code's head, a no-op after its first run (the backup
+    # an upgrade makes of an SQLite file goes beside the copy, into the run's temporary folder).
+    upgrade_database(url, confirmed=True)
     engine = make_engine(url)
     settings = load_settings({})
     if not existing:
@@ -234,16 +237,16 @@ def scaled_copies(events: int, data_dir: Path, postgres: str | None) -> Iterator
 
 
 def side_by_side(actions: int, postgres: str | None, before: str | None, rounds: int,
-                 databases: list[str] | None = None) -> list[tuple]:
+                 databases: Callable[[str], list[str]] | None = None) -> list[tuple]:
     """[(database, code, median, p95, done, statements, commits, checkouts, median without the simulator's answering)]:
     medians over the rounds' runs, each on
-    fresh databases, or on `databases` (--on URL arguments) when given."""
+    fresh databases, or on `databases(code)` (--on URL arguments: that code's own copies) when given."""
     runs: dict[tuple[str, str], list[list]] = {}
     with code_trees(before) as trees:
         for _round in range(rounds):
             for label, tree in trees.items():
                 command = [sys.executable, "-m", "bench.paired_actions", "--actions", str(actions), "--json"]
-                where = databases or (["--postgres", postgres] if postgres else [])
+                where = databases(label) if databases else (["--postgres", postgres] if postgres else [])
                 completed = subprocess.run(command + where, cwd=tree, capture_output=True, text=True, check=True)
                 for name, *row in json.loads(completed.stdout.strip().splitlines()[-1]):
                     runs.setdefault((name, label), []).append(row)
@@ -271,7 +274,15 @@ def main() -> None:
     size = f", on copies of the {args.scale:,}-event databases" if args.scale else ""
     print(f"\nPaired reschedule (CORE + Supervisor), zero-latency in-process Crossmark, {args.actions} actions{size}\n")
     if args.scale:
-        with scaled_copies(args.scale, args.data_dir, args.postgres) as databases:
+        with ExitStack() as copies:
+            made: dict[str, list[str]] = {}
+
+            def databases(code: str) -> list[str]:
+                """This code's own copies, made before its first run."""
+                if code not in made:
+                    made[code] = copies.enter_context(scaled_copies(args.scale, args.data_dir, args.postgres))
+                return made[code]
+
             rows = side_by_side(args.actions, args.postgres, args.before, args.rounds if args.before else 1,
                                 databases)
     elif args.before:

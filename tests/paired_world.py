@@ -241,20 +241,24 @@ class PairedWorld:
         with self.engine.begin() as connection:
             connection.execute(text(sql), parameters)
 
-    def refuse_event_updates(self) -> None:
-        """A trigger that makes every UPDATE of `events` fail: the final local commit of any action then fails (the
-        compensation touches only schedules and the journal, so it still works)."""
+    def refuse_local_changes(self) -> None:
+        """Triggers that make every UPDATE of `events`, and of schedules' times, fail: the final local commit of any
+        action then fails (a reschedule leaves its events' rows as they are and moves its schedules; the compensation
+        touches only schedules' Crossmark ids and the journal, so it still works)."""
         self.refuse_updates("events")
+        self.refuse_updates("schedules", "schedule_datetime")
 
-    def refuse_updates(self, table: str) -> None:
-        """A trigger that makes every UPDATE of `table` fail (the journal's own tables stay writable)."""
+    def refuse_updates(self, table: str, columns: str | None = None) -> None:
+        """A trigger that makes every UPDATE of `table` (that sets one of `columns`, if given) fail (the journal's own
+        tables stay writable)."""
+        of = f" OF {columns}" if columns else ""
         if self.engine.dialect.name == "sqlite":
-            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE ON {table} "
+            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE{of} ON {table} "
                          f"BEGIN SELECT RAISE(ABORT, '{table} are read-only (test trigger)'); END")
         else:
             self.execute(f"CREATE OR REPLACE FUNCTION refuse_{table}_updates() RETURNS trigger LANGUAGE plpgsql AS "
                          f"$$ BEGIN RAISE EXCEPTION '{table} are read-only (test trigger)'; END $$")
-            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE ON {table} "
+            self.execute(f"CREATE TRIGGER refuse_{table}_updates BEFORE UPDATE{of} ON {table} "
                          f"FOR EACH ROW EXECUTE FUNCTION refuse_{table}_updates()")
 
     def move_behind_our_back(self, ref: int, start: datetime) -> None:

@@ -8,6 +8,8 @@ the triggers the migration created and on those a bulk load re-creates, on SQLit
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -17,7 +19,7 @@ from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR
 from services.quality.rules import run_rules
 from services.settings import load_settings
 from services.store.pair_keys import KIND_HEALTHY, KIND_JUDGED, KIND_SAME_DAY
-from tests.test_rep_bookings import _schedule_upsert, delete_or_replace, random_write_world
+from tests.test_rep_bookings import _engine_writer, _raw_writer, _schedule_upsert, delete_or_replace, random_write_world
 
 TODAY = date.today()
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "Submitted", "Expired", None)
@@ -93,6 +95,43 @@ def _assert_exact(engine: Engine, when: str) -> None:
     assert _held_drift(engine) >= expected, when
 
 
+@contextmanager
+def count_row_writes(engine: Engine, *tables: str) -> Iterator[Callable[[], dict[str, int]]]:
+    """Meanwhile, count the rows each of `tables` gets inserted, updated or deleted (by triggers of this test's own on
+    those tables, whoever writes), dropped afterwards; `writes()` answers the counts since its last call, by table, zero
+    counts left out."""
+    postgres = engine.dialect.name == "postgresql"
+    names = [(table, f"test_row_write_{table}_{operation.lower()}", operation) for table in tables
+             for operation in ("INSERT", "UPDATE", "DELETE")]
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE test_row_writes (tbl VARCHAR(64) NOT NULL)"))
+        if postgres:
+            connection.execute(text("CREATE FUNCTION test_row_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                    "INSERT INTO test_row_writes (tbl) VALUES (TG_TABLE_NAME); RETURN NULL; END $$"))
+        for table, name, operation in names:
+            connection.execute(text(
+                f"CREATE TRIGGER {name} AFTER {operation} ON {table} FOR EACH ROW EXECUTE FUNCTION test_row_write()"
+                if postgres else
+                f"CREATE TRIGGER {name} AFTER {operation} ON {table} BEGIN "
+                f"INSERT INTO test_row_writes (tbl) VALUES ('{table}'); END"))
+
+    def writes() -> dict[str, int]:
+        with engine.begin() as connection:
+            counts = dict(connection.execute(text("SELECT tbl, count(*) FROM test_row_writes GROUP BY tbl")).all())
+            connection.execute(text("DELETE FROM test_row_writes"))
+        return counts
+
+    try:
+        yield writes
+    finally:
+        with engine.begin() as connection:
+            for table, name, _operation in names:
+                connection.execute(text(f"DROP TRIGGER {name} ON {table}" if postgres else f"DROP TRIGGER {name}"))
+            if postgres:
+                connection.execute(text("DROP FUNCTION test_row_write()"))
+            connection.execute(text("DROP TABLE test_row_writes"))
+
+
 @pytest.mark.parametrize("bulk_loaded", [False, True], ids=["migration triggers", "after a bulk load"])
 def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_writer(engine, bulk_loaded):
     reps, engine_write, raw_write, close = random_write_world(engine, bulk_loaded, "('US000001', 'First Rep')")
@@ -112,7 +151,7 @@ def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_wri
             at = datetime.combine(TODAY + timedelta(days=randomness.randint(0, 2)),
                                   randomness.choice((time(10, 30), time(12, 30), time(12, 0), time(9, 45))))
             kind = randomness.choice(("event", "event", "event", "schedule", "schedule", "schedule", "move", "edit",
-                                      "delete schedule", "delete event", "replace"))
+                                      "delete schedule", "delete event", "replace", "same"))
             if kind == "event" or len(refs) < 3:
                 write("INSERT INTO events (project_name, project_ref_num, location_mvid, start_datetime, due_datetime, "
                       "is_scheduled, event_type, condition) VALUES (:name, :ref, :store, :start, :due, :flag, :type, "
@@ -142,6 +181,14 @@ def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_wri
                     ("location_mvid", randomness.choice(STORES))))
                 write(f"UPDATE events SET {column} = :value WHERE project_ref_num = :ref",
                       {"value": value, "ref": randomness.choice(refs)})
+            elif kind == "same":  # every column the triggers follow written as it was (migration 0024 skips these)
+                if randomness.random() < 0.5 or not schedules:
+                    write("UPDATE events SET project_ref_num = project_ref_num, project_name = project_name, "
+                          "location_mvid = location_mvid, event_type = event_type, condition = condition, "
+                          "is_scheduled = is_scheduled WHERE project_ref_num = :ref", {"ref": randomness.choice(refs)})
+                else:
+                    write("UPDATE schedules SET schedule_datetime = schedule_datetime, event_ref_num = event_ref_num "
+                          "WHERE id = :id", {"id": randomness.choice(schedules)})
             else:
                 delete_or_replace(kind, write, randomness, engine.dialect.name, refs=refs, schedules=schedules,
                                   reps=reps, at=at)
@@ -175,3 +222,41 @@ def test_a_schedule_replaced_in_place_for_another_event_leaves_its_first_event_d
         connection.execute(text(_schedule_upsert(engine.dialect.name)),
                            {"id": 9_100_001, "ref": 998002, "rep": "US000001", "at": start + timedelta(hours=11)})
     assert _drift_reported(engine) == _expected_drift(engine) == {998001}
+
+
+def test_writes_that_change_nothing_touch_no_derived_row_and_a_moved_schedule_regroups_its_key_once(engine):
+    """Migration 0024: an update writing the values a row already has fires none of the pairing members', pair keys'
+    or drifting events' work (an action or a sync writing an event's condition as it was), by our engine or the raw
+    driver; and a schedule moved in time refreshes its member once and regroups its pair key once (a delete and an
+    insert), where it was twice and four times."""
+    start = datetime.combine(TODAY, time())
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO employees (id, name) VALUES ('US000001', 'First Rep')"))
+        for ref, event_type, hour in ((998101, CORE, 10), (998102, SUPERVISOR, 12)):
+            connection.execute(text(
+                "INSERT INTO events (project_name, project_ref_num, location_mvid, start_datetime, due_datetime, "
+                "is_scheduled, event_type, condition) VALUES ('771011-PK once', :ref, 'LOC-PK-1', :start, :due, TRUE, "
+                ":type, 'Scheduled')"), {"ref": ref, "start": start, "due": start + timedelta(days=5), "type": event_type})
+            connection.execute(text("INSERT INTO schedules (event_ref_num, employee_id, schedule_datetime) "
+                                    "VALUES (:ref, 'US000001', :at)"),
+                               {"ref": ref, "at": start + timedelta(days=1, hours=hour, minutes=30)})
+    raw_write, close = _raw_writer(engine)
+    try:
+        with count_row_writes(engine, "dashboard_pair_members", "dashboard_pair_keys", "dashboard_state_drift") as writes:
+            for write in (_engine_writer(engine), raw_write):
+                write("UPDATE events SET project_ref_num = project_ref_num, project_name = project_name, "
+                      "location_mvid = location_mvid, store_number = store_number, event_type = event_type, "
+                      "condition = condition, is_scheduled = is_scheduled WHERE project_ref_num IN (998101, 998102)", {})
+                write("UPDATE schedules SET schedule_datetime = schedule_datetime, event_ref_num = event_ref_num "
+                      "WHERE event_ref_num IN (998101, 998102)", {})
+            assert writes() == {}
+            for write in (_engine_writer(engine), raw_write):
+                write("UPDATE dashboard_pair_members SET at = at, unstaffed = unstaffed WHERE ref IN (998101, 998102)", {})
+            assert writes() == {"dashboard_pair_members": 4}  # those writes themselves: the pair key is not regrouped
+            raw_write("UPDATE schedules SET schedule_datetime = :at WHERE event_ref_num = 998102",
+                      {"at": start + timedelta(days=1, hours=12)})
+            assert writes() == {"dashboard_pair_members": 1, "dashboard_pair_keys": 2}
+    finally:
+        close()
+    assert _held_keys(engine)[("771011", "LOC-PK-1")][5] % DAY == 12 * 3600  # the Supervisor's new time, grouped
+    _assert_exact(engine, "after the writes")

@@ -291,7 +291,7 @@ def test_compensation_lands_but_its_outcome_cannot_be_read_then_retry_records_th
 
 def test_compensation_of_the_supervisor_fails_after_a_failed_local_commit(world):
     """schedule-Supervisor has one write: its compensation only runs when the local commit fails."""
-    world.refuse_event_updates()
+    world.refuse_local_changes()
     world.arm({2: "ok0"})
     result = SUPERVISOR.run(world.actions)
     world.check(result, status="needs_attention")
@@ -313,7 +313,7 @@ def test_compensation_of_the_supervisor_fails_after_a_failed_local_commit(world)
 @pytest.mark.parametrize("spec", SPECS, ids=str)
 def test_local_commit_fails_after_remote_success_and_crossmark_is_compensated(world, spec):
     before = world.snapshot()
-    world.refuse_event_updates()
+    world.refuse_local_changes()
     world.arm()
     result = spec.run(world.actions)
     world.check(result, status="compensated")

@@ -615,15 +615,18 @@ class SagaExecutor:
         guards = _guards(record)
         with begin_write(self.engine) as connection:
             refs = list(dict.fromkeys([event.ref for event, _ in done] + list(guards)))
+            states = None
             if connection.dialect.name == "postgresql":
-                # The events' rows first, then their schedules', as every writer here takes them: no lock cycle.
-                connection.execute(_LOCK_EVENTS, {"refs": refs}).all()
+                # The events' rows first, then their schedules', as every writer here takes them: no lock cycle. The
+                # lock reads their state too, so an event already in its target state is not written at all.
+                states = {ref: (condition, is_scheduled) for ref, condition, is_scheduled
+                          in connection.execute(_LOCK_EVENTS, {"refs": refs})}
             stored = placements_in_database(connection, refs, lock=True)
             conflict = _changed_meanwhile(done, guards, stored)
             if conflict is not None:
                 raise ConcurrentEdit(conflict)
             _write_placements(connection, [(event.ref, reached, stored[event.ref].schedule_ids)
-                                           for event, reached in done], now)
+                                           for event, reached in done], now, states)
             self.journal.write_step_results(connection, run.unrecorded)
             after = {event.ref: reached for event, reached in done}
             events = [e.to_json(after=after.get(e.ref, e.before)) for e in map(PlannedEvent.from_json, record.events)]
@@ -634,7 +637,7 @@ class SagaExecutor:
                                   action=f"{record.kind}: {event.role}", before=event.before.to_json(),
                                   after=reached.to_json()) for event, reached in done])
             if not done:
-                # Otherwise the events' UPDATE above bumped it: the database's own triggers on events and schedules
+                # Otherwise the schedules' write above bumped it: the database's own triggers on events and schedules
                 # (migration 0019) announce every write to them, ours too, once per transaction on PostgreSQL.
                 bump_data_version(connection)
         run.unrecorded.clear()  # committed
@@ -831,9 +834,11 @@ def _write_placement(connection: Connection, ref: int, placement: Placement, now
 
 
 def _write_placements(connection: Connection, changes: list[tuple[int, Placement, tuple[int, ...]]],
-                      now: datetime) -> None:
+                      now: datetime, states: dict[int, tuple[str | None, bool | None]] | None = None) -> None:
     """_write_placement for several events whose schedule rows (ids, oldest first) were just read under lock: the
-    same rows written, in a statement per kind of write rather than per event."""
+    same rows written, in a statement per kind of write rather than per event. `states`: the events' condition and
+    is_scheduled as read under lock (PostgreSQL), so those already in their target state get no statement at all;
+    without it, the statement itself leaves them out."""
     updates = [{"schedule_row": ids[0], "schedule_at": placement.start, "schedule_rep": placement.employee_id,
                 "schedule_external": placement.scheduled_event_id, "synced": now}
                for _ref, placement, ids in changes if placement.scheduled and ids]
@@ -849,18 +854,26 @@ def _write_placements(connection: Connection, changes: list[tuple[int, Placement
     if unscheduled:
         connection.execute(delete(Schedule).where(Schedule.event_ref_num.in_(unscheduled)))
     for refs, condition in ((scheduled, EventCondition.SCHEDULED), (unscheduled, EventCondition.UNSTAFFED)):
+        flag = condition == EventCondition.SCHEDULED
+        if states is not None:
+            refs = [ref for ref in refs if states.get(ref) != (condition, flag)]
         if refs:
-            connection.execute(_EVENTS_CONDITION, {"refs": refs, "to_condition": condition,
-                                                   "to_scheduled": condition == EventCondition.SCHEDULED})
+            connection.execute(_EVENTS_CONDITION, {"refs": refs, "to_condition": condition, "to_scheduled": flag})
 
 
 # The local commit's statements, built once (a statement built per call is keyed by SQLAlchemy on every execution).
-_LOCK_EVENTS = select(Event.id).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).with_for_update()
+_LOCK_EVENTS = select(Event.project_ref_num, Event.condition, Event.is_scheduled).where(
+    Event.project_ref_num.in_(bindparam("refs", expanding=True))).with_for_update()
 _SCHEDULE_UPDATE = update(Schedule).where(Schedule.id == bindparam("schedule_row")).values(
     schedule_datetime=bindparam("schedule_at"), employee_id=bindparam("schedule_rep"),
     external_id=bindparam("schedule_external"), last_synced=bindparam("synced"), sync_status="pushed")
-_EVENTS_CONDITION = update(Event).where(Event.project_ref_num.in_(bindparam("refs", expanding=True))).values(
-    condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
+# Only the events whose state changes: a reschedule or a reassign leaves an event Scheduled, and rewriting its row with
+# the same values would cost a new row version and fire every row trigger on events for nothing (about 1.5 ms of a
+# paired reschedule at 1,000,000 events on PostgreSQL). The schedules' write announces the change (data version).
+_EVENTS_CONDITION = update(Event).where(
+    Event.project_ref_num.in_(bindparam("refs", expanding=True)),
+    Event.condition.is_distinct_from(bindparam("to_condition")) | Event.is_scheduled.is_distinct_from(
+        bindparam("to_scheduled"))).values(condition=bindparam("to_condition"), is_scheduled=bindparam("to_scheduled"))
 
 
 def _changed_meanwhile(done: list[tuple[PlannedEvent, Placement]], guards: dict[int, Placement],

@@ -21,7 +21,7 @@ from services.domain.pairing import SUPERVISOR_AMBIGUOUS
 from services.domain.rep_rules import Rep
 from services.errors import NotFound
 from services.ops.logging_setup import log_event
-from services.reads.pairing import core_of_supervisor, supervisors_for_cores
+from services.reads.pairing import core_of_supervisor, supervisor_of_core, supervisors_for_cores
 from services.store.tables import Employee, Event, Schedule
 
 log = logging.getLogger("services.actions")
@@ -183,11 +183,25 @@ def load_event(connection: Connection, ref: int) -> EventFacts:
 
 
 def core_supervisor(connection: Connection, core: EventFacts) -> CoreSupervisor:
-    match = supervisors_for_cores(connection, [(core.ref, core.name, core.location_id, core.store_number)])[core.ref]
+    """The CORE's Supervisor by the pairing rule, with its facts read in the same statement (on PostgreSQL each
+    statement is a round trip, and a paired action pairs twice: before its locks and under them)."""
+    match, rows = supervisor_of_core(connection, (core.ref, core.name, core.location_id, core.store_number))
     log_event(log, "pairing decision", core_ref=core.ref, supervisor_state=match.state,
               supervisor_ref=match.supervisor.ref if match.supervisor else None)
-    supervisor = load_event(connection, match.supervisor.ref) if match.supervisor is not None else None
+    supervisor = _facts_of(rows) if match.supervisor is not None else None
     return CoreSupervisor(match.state, supervisor, match.cores_with_number, match.supervisors_with_number)
+
+
+def _facts_of(rows: Sequence[Any]) -> EventFacts:
+    """An event's facts from its candidate rows (services/reads/pairing.FACTS_COLUMNS; one per schedule row), as
+    find_event reads them: the placement of its first schedule row by id."""
+    row = min(rows, key=lambda row: (row.schedule_id is None, row.schedule_id or 0))
+    return EventFacts(ref=row.project_ref_num, name=row.project_name, event_type=row.event_type or "",
+                      mplan_id=row.mplan_id, location_id=row.location_mvid, store_number=row.store_number,
+                      window_start=row.start_datetime, window_end=row.due_datetime,
+                      estimated_minutes=row.estimated_time,
+                      placement=_placement(row.schedule_datetime, row.employee_id, row.rep_external_id,
+                                           row.schedule_external_id))
 
 
 def load_event_and_pair(connection: Connection, ref: int) -> EventAndPair:

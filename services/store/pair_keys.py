@@ -9,7 +9,8 @@ triggers keep `dashboard_pair_keys` equal to
            <Supervisor's latest schedule>, <a Supervisor is Unstaffed>, <kind>, <gap>, <Supervisor's time of day>
     FROM dashboard_pair_members GROUP BY num, store
 
-(after a write to a member, the keys of its old and new row are grouped again: a seek on the members' key index each).
+(after a write to a member, the keys of its old and new row are grouped again: a seek on the members' key index each;
+the one key once when the write kept it, and nothing when the write changed none of the member's columns).
 `kind` is what of a key can be decided without the supervisor time rule (a setting): KIND_JUDGED, a key some rule may
 report whatever the rule time (no CORE or no Supervisor, duplicates, one scheduled and the other not, or on different
 days); KIND_SAME_DAY, one CORE and one Supervisor both scheduled on one day, reported only when the Supervisor is not at
@@ -66,12 +67,15 @@ def _regroup(row: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
+    """Since migration 0024: a member's update that changes none of its columns regroups nothing, and one that keeps its
+    key (a schedule moved: its `at`) regroups that key once, not twice."""
     return row_triggers(dialect, "dashboard_pk",
-                        Watched("dashboard_pair_members", _MEMBER_COLUMNS, _regroup("OLD"), _regroup("NEW")))
+                        Watched("dashboard_pair_members", _MEMBER_COLUMNS, _regroup("OLD"), _regroup("NEW"),
+                                key_columns="num, store"), skip_unchanged=True)
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
-    return drop_row_triggers(dialect, "dashboard_pk", "dashboard_pair_members")
+    return drop_row_triggers(dialect, "dashboard_pk", "dashboard_pair_members", skip_unchanged=True)
 
 
 def rebuild_statements(dialect: str) -> list[str]:  # noqa: ARG001 - the same SQL on both backends

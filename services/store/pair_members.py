@@ -21,15 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from services.store.trigger_sql import (
-    drop_plpgsql_row_trigger, drop_sqlite_triggers, plpgsql_row_trigger, sqlite_trigger,
-)
+from services.store.trigger_sql import Watched, drop_row_triggers, row_triggers
 
 TABLE = "dashboard_pair_members"
 KEY_INDEX = "ix_dashboard_pair_members_key"
-SQLITE_TRIGGERS = ("dashboard_pm_event_insert", "dashboard_pm_event_delete", "dashboard_pm_event_update",
-                   "dashboard_pm_schedule_insert", "dashboard_pm_schedule_delete", "dashboard_pm_schedule_update")
 _EVENT_COLUMNS = "project_ref_num, project_name, location_mvid, store_number, event_type, condition"
+_SCHEDULE_COLUMNS = "schedule_datetime, event_ref_num"
 
 # Everything Python's str.strip() and the regex \s treat as white space: the SQL key trims exactly these, so it agrees
 # with event_rules.pairing_key.
@@ -107,30 +104,17 @@ def _refresh_at(dialect: str, row: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
-    schedule_columns = "schedule_datetime, event_ref_num"
-    if dialect == "sqlite":
-        names = SQLITE_TRIGGERS
-        return [
-            sqlite_trigger(names[0], "INSERT ON events", _insert_member(dialect, "NEW")),
-            sqlite_trigger(names[1], "DELETE ON events", _delete_member("OLD")),
-            sqlite_trigger(names[2], f"UPDATE OF {_EVENT_COLUMNS} ON events", _delete_member("OLD"),
-                           _insert_member(dialect, "NEW")),
-            sqlite_trigger(names[3], "INSERT ON schedules", _refresh_at(dialect, "NEW")),
-            sqlite_trigger(names[4], "DELETE ON schedules", _refresh_at(dialect, "OLD")),
-            sqlite_trigger(names[5], f"UPDATE OF {schedule_columns} ON schedules", _refresh_at(dialect, "OLD"),
-                           _refresh_at(dialect, "NEW")),
-        ]
-    return (plpgsql_row_trigger("dashboard_pm_events", "events", _EVENT_COLUMNS, _delete_member("OLD"),
-                                _insert_member(dialect, "NEW"))
-            + plpgsql_row_trigger("dashboard_pm_schedules", "schedules", schedule_columns,
-                                  _refresh_at(dialect, "OLD"), _refresh_at(dialect, "NEW")))
+    """Since migration 0024: an update of an event or a schedule that changes none of the columns a member is made of
+    does nothing (a sync or an action writing an event's condition as it was), and a schedule moved in time refreshes
+    its event's member once, not twice."""
+    return row_triggers(dialect, "dashboard_pm",
+                        Watched("events", _EVENT_COLUMNS, _delete_member("OLD"), _insert_member(dialect, "NEW")),
+                        Watched("schedules", _SCHEDULE_COLUMNS, _refresh_at(dialect, "OLD"),
+                                _refresh_at(dialect, "NEW"), key_columns="event_ref_num"), skip_unchanged=True)
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
-    if dialect == "sqlite":
-        return drop_sqlite_triggers(SQLITE_TRIGGERS)
-    return drop_plpgsql_row_trigger("dashboard_pm_events", "events") + \
-        drop_plpgsql_row_trigger("dashboard_pm_schedules", "schedules")
+    return drop_row_triggers(dialect, "dashboard_pm", "events", "schedules", skip_unchanged=True)
 
 
 def key_condition(keys: Iterable[tuple[str, str]], alias: str = "pm") -> tuple[str, dict[str, str]]:

@@ -43,11 +43,13 @@ def _judge(ref: str) -> str:
 
 
 def create_trigger_statements(dialect: str) -> list[str]:
+    # Since migration 0024: an update that changes none of the watched columns judges nothing again, and one that
+    # keeps the event's ref judges it once (the NEW side's judgement replaces its row anyway).
     statements = row_triggers(dialect, "dashboard_sd",
                               Watched("events", _EVENT_COLUMNS, f"DELETE FROM {TABLE} WHERE ref = OLD.project_ref_num;",
-                                      _judge("NEW.project_ref_num")),
+                                      _judge("NEW.project_ref_num"), key_columns="project_ref_num"),
                               Watched("schedules", _SCHEDULE_COLUMNS, _judge("OLD.event_ref_num"),
-                                      _judge("NEW.event_ref_num")))
+                                      _judge("NEW.event_ref_num")), skip_unchanged=True)
     if dialect == "sqlite":  # the event a replaced schedules row leaves: held, and judged again when the rule reads it
         statements.append(sqlite_before_insert_trigger(
             _REPLACED_TRIGGER, "schedules",
@@ -57,7 +59,7 @@ def create_trigger_statements(dialect: str) -> list[str]:
 
 
 def drop_trigger_statements(dialect: str) -> list[str]:
-    statements = drop_row_triggers(dialect, "dashboard_sd", "events", "schedules")
+    statements = drop_row_triggers(dialect, "dashboard_sd", "events", "schedules", skip_unchanged=True)
     if dialect == "sqlite":
         statements.append(f"DROP TRIGGER IF EXISTS {_REPLACED_TRIGGER}")
     return statements
