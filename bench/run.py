@@ -703,7 +703,7 @@ Found with `EXPLAIN QUERY PLAN`, cProfile and this benchmark, at 1,000,000 event
   -> 3,073 ms, PostgreSQL 5,397 -> 2,446 ms. A write transaction moving a schedule or flipping a condition at 100k on
   SQLite: 2.7 -> 3.6 ms with the new triggers.
 - **A full check run then still rebuilt and compared 87,000 findings that had not changed** (issue 22): reading the
-  open findings back and comparing them one by one was a third of the run. Migration 0024 splits each rule's findings
+  open findings back and comparing them one by one was a third of the run. Migration 0025 splits each rule's findings
   into 256 cells by a CRC-32 of their identity and stores a fingerprint per cell (the number of open findings and a
   BLAKE2 digest of their identities and everything a run would rewrite, `dashboard_rule_fingerprints`, kept honest by
   triggers on `dashboard_findings`): a full run reads back and merges only the cells whose fingerprint differs. The

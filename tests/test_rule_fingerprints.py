@@ -1,4 +1,4 @@
-"""Fingerprints of the open findings (issue 22, migration 0024): a full data-quality run merges finding by finding only
+"""Fingerprints of the open findings (issue 22, migration 0025): a full data-quality run merges finding by finding only
 the cells (rule, bucket) whose findings differ from what is open, and leaves the others alone; any other write to a
 finding (by this app, by hand, by another program) makes the next full run merge its cell again, or its whole rule when
 the finding has no bucket. On SQLite and PostgreSQL."""
@@ -111,7 +111,7 @@ def test_a_write_to_a_finding_by_anyone_makes_the_next_full_run_repair_its_cell(
 
 
 def test_findings_without_a_bucket_make_the_next_full_run_merge_their_rule_whole_and_give_them_one(engine):
-    """As after migration 0024 (the findings already there have none), or a finding written by another program."""
+    """As after migration 0025 (the findings already there have none), or a finding written by another program."""
     _seeded(engine)
     first = run_check(engine, SETTINGS, now=NOW)
     before = _open(engine)

@@ -5,14 +5,14 @@ the open findings back and comparing them one by one was a third of the run. So 
 BUCKETS cells by a hash of their identity (dashboard_findings.bucket), and each cell has a fingerprint: the number of
 its open findings and a digest of their identities and of everything a run would rewrite (severity, detail, day, event
 number, store, CORE and Supervisor refs), stored by the run that last merged the cell (dashboard_rule_fingerprints,
-migration 0024). A full run computes the fingerprints of what it found and merges finding by finding only the cells
+migration 0025). A full run computes the fingerprints of what it found and merges finding by finding only the cells
 whose fingerprint differs from the stored one: after 100 changed events a few hundred cells of several thousand,
 after none, nothing. Every cell of every rule a run judges is stored, empty ones included, so a finding that appears
 where the rule finds nothing is noticed too.
 
 A stored fingerprint is only trusted while nothing else touched its cell: triggers on dashboard_findings delete it when
 any program (an incremental run, a partial run, SQL by hand) inserts, deletes or rewrites one of its findings, and every
-fingerprint of the rule when a finding has no bucket (written by another program, or before migration 0024). A run
+fingerprint of the rule when a finding has no bucket (written by another program, or before migration 0025). A run
 writes the fingerprints of the cells it merged after its own writes, in the same transaction.
 """
 from __future__ import annotations

@@ -438,7 +438,7 @@ class RunRuleCount(Base):
 
 class RuleFingerprint(Base):
     """What the open findings of one cell of a rule (dashboard_findings.bucket) were when a run last merged it (migration
-    0024): their number and a digest of their identities and contents. A full run merges finding by finding only the
+    0025): their number and a digest of their identities and contents. A full run merges finding by finding only the
     cells whose fingerprint differs (services/quality/fingerprints.py). Triggers on dashboard_findings delete a cell's
     row when any program opens, resolves, rewrites or deletes one of its findings (every row of the rule for a finding
     without a bucket)."""
@@ -464,7 +464,7 @@ class QualityFinding(Base):
                       # days), without visiting the resolved history or the 87,000 open rows of other rules.
                       Index("ix_dashboard_findings_open", "rule", "day", "severity", "resolved_at",
                             sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL")),
-                      # The open ones of a few cells of a rule (migration 0024): what a full run merges.
+                      # The open ones of a few cells of a rule (migration 0025): what a full run merges.
                       Index("ix_dashboard_findings_cell", "rule", "bucket",
                             sqlite_where=text("resolved_at IS NULL"), postgresql_where=text("resolved_at IS NULL")))
 
@@ -494,7 +494,7 @@ class QualityFinding(Base):
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
     notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as new (kept across reopenings)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # escalated as overdue, this occurrence
-    # Migration 0024: the finding's cell among its rule's (services/quality/fingerprints.bucket_of); NULL when written
+    # Migration 0025: the finding's cell among its rule's (services/quality/fingerprints.bucket_of); NULL when written
     # before it, or by another program.
     bucket: Mapped[int | None] = mapped_column(SmallInteger)
 
