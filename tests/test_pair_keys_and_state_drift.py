@@ -19,7 +19,8 @@ from services.domain.event_rules import CORE, SCHEDULED_CONDITIONS, SUPERVISOR
 from services.quality.rules import run_rules
 from services.settings import load_settings
 from services.store.pair_keys import KIND_HEALTHY, KIND_JUDGED, KIND_SAME_DAY
-from tests.test_rep_bookings import _engine_writer, _raw_writer, _schedule_upsert, delete_or_replace, random_write_world
+from tests.test_rep_bookings import (_engine_writer, _raw_writer, _schedule_upsert, delete_or_replace,
+                                     insert_random_schedule, random_write_world)
 
 TODAY = date.today()
 CONDITIONS = ("Unstaffed", "Scheduled", "Staffed", "Canceled", "Submitted", "Expired", None)
@@ -163,9 +164,7 @@ def test_pair_keys_and_drifting_events_stay_exact_under_random_writes_by_any_wri
                        "condition": randomness.choice(CONDITIONS)})
                 next_ref += 1
             elif kind == "schedule" or not schedules:
-                write("INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime) "
-                      "VALUES (:id, :ref, :rep, :at)",
-                      {"id": next_id, "ref": randomness.choice(refs), "rep": randomness.choice(reps), "at": at})
+                insert_random_schedule(write, randomness, next_id, refs, reps, at)
                 next_id += 1
             elif kind == "move":
                 column, value = randomness.choice((("schedule_datetime", at), ("event_ref_num", randomness.choice(refs)),

@@ -120,6 +120,13 @@ def _schedule_upsert(dialect: str) -> str:
             "schedule_datetime = excluded.schedule_datetime")
 
 
+def insert_random_schedule(write: Callable[[str, dict], None], randomness: random.Random, schedule_id: int,
+                           refs: list, reps: list, at: datetime) -> None:
+    """A new schedules row with this id at `at`, for a random event and rep: the random-write campaigns' insert."""
+    write("INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime) VALUES (:id, :ref, :rep, :at)",
+          {"id": schedule_id, "ref": randomness.choice(refs), "rep": randomness.choice(reps), "at": at})
+
+
 def _new_event(write: Callable[[str, dict], None], ref: int, event_type: str, minutes: int | None,
                condition: str | None) -> None:
     start = datetime.combine(TODAY, time())
@@ -152,9 +159,7 @@ def test_rep_bookings_stay_exact_under_random_writes_by_any_writer(engine, bulk_
                            randomness.choice((None, None, 30, 240)), randomness.choice(CONDITIONS))
                 next_ref += 1
             elif kind == "schedule" or not schedules:
-                write("INSERT INTO schedules (id, event_ref_num, employee_id, schedule_datetime) "
-                      "VALUES (:id, :ref, :rep, :at)",
-                      {"id": next_id, "ref": randomness.choice(refs), "rep": randomness.choice(reps), "at": at})
+                insert_random_schedule(write, randomness, next_id, refs, reps, at)
                 next_id += 1
             elif kind == "move":  # a new time, rep, event or id: one column at a time, as the scheduler writes
                 column, value = randomness.choice((("schedule_datetime", at), ("employee_id", randomness.choice(reps)),
